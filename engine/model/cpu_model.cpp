@@ -1,0 +1,97 @@
+#include "engine/model/cpu_model.h"
+
+#include <cmath>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+
+#include "engine/model/rope_frequencies.h"
+#include "kernels/cpu/activation.h"
+#include "kernels/cpu/gemm.h"
+#include "kernels/cpu/norm.h"
+#include "kernels/cpu/paged_attention.h"
+#include "kernels/cpu/rope.h"
+
+namespace troupe {
+namespace {
+
+void add_in_place(float* x, const float* y, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) x[i] += y[i];
+}
+
+}  // namespace
+
+CpuModel::CpuModel(ModelConfig config, ModelWeights weights)
+    : config_(std::move(config)), weights_(std::move(weights)), inv_freq_(rope_inv_freq(config_)) {}
+
+std::vector<float> CpuModel::forward(const ForwardBatch& batch, KvCacheStorage& cache) {
+  const ModelConfig& c = config_;
+  const int64_t T = batch.num_tokens(), H = c.hidden_size;
+  x_.resize(T * H);
+  for (int64_t t = 0; t < T; ++t) {
+    const int32_t id = batch.token_ids[t];
+    if (id < 0 || id >= c.vocab_size)
+      throw std::invalid_argument("token id " + std::to_string(id) + " is outside the vocabulary [0, " +
+                                  std::to_string(c.vocab_size) + ")");
+    std::memcpy(&x_[t * H], &weights_.embed.data[int64_t{id} * H], H * sizeof(float));
+  }
+  for (int64_t i = 0; i < c.num_layers; ++i) {
+    attention_block(weights_.layers[i], i, batch, cache);
+    mlp_block(weights_.layers[i], T);
+  }
+  // Only the last token of each sequence that asked for logits goes through the LM head.
+  std::vector<float> last;
+  for (const SequenceSlice& s : batch.sequences) {
+    if (!s.wants_logits) continue;
+    const float* row = &x_[int64_t{s.token_begin + s.num_tokens - 1} * H];
+    last.insert(last.end(), row, row + H);
+  }
+  const int64_t S = static_cast<int64_t>(last.size()) / H;
+  std::vector<float> logits(S * c.vocab_size);
+  if (S == 0) return logits;
+  cpu::rms_norm(last.data(), last.data(), weights_.final_norm.ptr(), S, H, c.rms_norm_eps);
+  cpu::linear(logits.data(), last.data(), weights_.output().ptr(), nullptr, S, c.vocab_size, H);
+  return logits;
+}
+
+void CpuModel::attention_block(const LayerWeights& l, int64_t layer, const ForwardBatch& batch,
+                               KvCacheStorage& cache) {
+  const ModelConfig& c = config_;
+  const int64_t T = batch.num_tokens(), H = c.hidden_size;
+  const int64_t q = c.q_size(), kv = c.kv_size(), stride = q + 2 * kv;
+  normed_.resize(T * H);
+  qkv_.resize(T * stride);
+  attn_.resize(T * q);
+  proj_.resize(T * H);
+  cpu::rms_norm(normed_.data(), x_.data(), l.input_norm.ptr(), T, H, c.rms_norm_eps);
+  cpu::linear(qkv_.data(), normed_.data(), l.qkv.ptr(), l.qkv_bias.ptr(), T, stride, H);
+  cpu::rope_apply(qkv_.data(), batch.positions.data(), inv_freq_.data(), T, c.num_heads,
+                  c.head_dim, stride);
+  cpu::rope_apply(qkv_.data() + q, batch.positions.data(), inv_freq_.data(), T, c.num_kv_heads,
+                  c.head_dim, stride);
+  const cpu::PagedKvLayer kv_layer = cache.layer(layer);
+  cpu::kv_cache_write(kv_layer, qkv_.data() + q, qkv_.data() + q + kv, stride,
+                      batch.slot_mapping.data(), T);
+  const float scale = 1.0f / std::sqrt(static_cast<float>(c.head_dim));
+  for (const SequenceSlice& s : batch.sequences) {
+    cpu::paged_attention(attn_.data() + int64_t{s.token_begin} * q, q,
+                         qkv_.data() + int64_t{s.token_begin} * stride, stride, s.num_tokens,
+                         s.context_len, s.block_table.data(), kv_layer, c.num_heads, scale);
+  }
+  cpu::linear(proj_.data(), attn_.data(), l.o.ptr(), l.o_bias.ptr(), T, H, q);
+  add_in_place(x_.data(), proj_.data(), T * H);
+}
+
+void CpuModel::mlp_block(const LayerWeights& l, int64_t T) {
+  const ModelConfig& c = config_;
+  const int64_t H = c.hidden_size, I = c.intermediate_size;
+  gate_up_.resize(T * 2 * I);
+  act_.resize(T * I);
+  cpu::rms_norm(normed_.data(), x_.data(), l.post_norm.ptr(), T, H, c.rms_norm_eps);
+  cpu::linear(gate_up_.data(), normed_.data(), l.gate_up.ptr(), l.gate_up_bias.ptr(), T, 2 * I, H);
+  cpu::silu_mul(act_.data(), gate_up_.data(), T, I);
+  cpu::linear(proj_.data(), act_.data(), l.down.ptr(), l.down_bias.ptr(), T, H, I);
+  add_in_place(x_.data(), proj_.data(), T * H);
+}
+
+}  // namespace troupe

@@ -1,0 +1,17 @@
+#pragma once
+// Linear layers as one GEMM each: y[m, n] = x[m, k] . w[n, k]^T (+ bias[n]).
+// Weights keep the Hugging Face [out_features, in_features] layout, so no transpose at load.
+#include <cstdint>
+
+namespace troupe::cpu {
+
+void linear(float* y,              // [m, n]
+            const float* x,        // [m, k]
+            const float* w,        // [n, k]
+            const float* bias,     // [n] or nullptr
+            int64_t m, int64_t n, int64_t k);
+
+// Threads OpenBLAS may use; 0 keeps its default (all cores).
+void set_gemm_threads(int threads);
+
+}  // namespace troupe::cpu
