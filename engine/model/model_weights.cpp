@@ -96,14 +96,18 @@ uint64_t splitmix(uint64_t& state) {
 
 }  // namespace
 
-ModelWeights load_weights(const ModelConfig& config, const Checkpoint& checkpoint) {
+ModelWeights load_weights(const ModelConfig& config, const Checkpoint& checkpoint,
+                          const LoadProgress& progress) {
   ModelWeights w;
-  for (const WeightSlot& s : plan_weights(config, w)) {
+  const std::vector<WeightSlot> slots = plan_weights(config, w);
+  size_t done = 0;
+  for (const WeightSlot& s : slots) {
     const TensorView& t = checkpoint.tensor(s.name);
     if (t.shape != s.shape)
       throw LoadError(*t.file, "tensor '" + s.name + "' has shape " + shape_string(t.shape) +
                                    ", expected " + shape_string(s.shape) + " from config.json");
     t.to_float(slot_begin(s));
+    if (progress) progress(++done, slots.size());
   }
   return w;
 }

@@ -2,6 +2,7 @@
 // ModelWeights: the fp32 weights the CPU forward pass reads, in Hugging Face [out, in] layout,
 // with q/k/v and gate/up fused into one matrix each so every projection is one GEMM.
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include "engine/model/model_config.h"
@@ -38,8 +39,11 @@ struct ModelWeights {
   const Matrix& output() const { return lm_head.data.empty() ? embed : lm_head; }
 };
 
-// Reads every tensor the config calls for, checks its shape, widens it to fp32.
-ModelWeights load_weights(const ModelConfig& config, const Checkpoint& checkpoint);
+// Reads every tensor the config calls for, checks its shape, widens it to fp32. `progress` (may be
+// empty) hears (tensors done, tensors in all) after each tensor, for a progress line on big models.
+using LoadProgress = std::function<void(size_t done, size_t total)>;
+ModelWeights load_weights(const ModelConfig& config, const Checkpoint& checkpoint,
+                          const LoadProgress& progress = {});
 
 // Seeded random weights of the right shapes (--load-format dummy): same seed, same weights.
 ModelWeights dummy_weights(const ModelConfig& config, uint64_t seed);

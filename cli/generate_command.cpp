@@ -1,0 +1,102 @@
+// `troupe generate`: one prompt, offline, no server. Streams the text to stdout as it is sampled;
+// with --json the last stdout line is {"prompt_ids", "ids", "text"}. Timings go to stderr.
+#include "cli/generate_command.h"
+
+#include <cstdio>
+#include <iostream>
+#include <memory>
+
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include "cli/model_options.h"
+#include "engine/model/sequence_generator.h"
+#include "engine/tokenizer/incremental_detokenizer.h"
+
+namespace troupe::cli {
+namespace {
+
+struct GenerateOptions {
+  ModelOptions model;
+  std::string prompt;
+  SamplingParams sampling;
+  int64_t seed = -1;
+  bool json = false;
+  bool no_special_tokens = false;
+  int block_size = 16;
+  int prefill_chunk = 0;
+};
+
+int run_generate(const GenerateOptions& o) {
+  SamplingParams params = o.sampling;
+  if (o.seed >= 0) params.seed = static_cast<uint64_t>(o.seed);
+  if (std::string err = params.validate(); !err.empty()) {
+    std::cerr << "error: " << err << "\n";
+    return 2;
+  }
+  LoadedModel m = load_model(o.model);
+  const std::vector<int32_t> prompt = m.folder.text.tokenizer.encode(o.prompt, !o.no_special_tokens);
+  if (prompt.empty()) {
+    std::cerr << "error: the prompt encodes to no tokens (give --prompt some text)\n";
+    return 2;
+  }
+  if (static_cast<int64_t>(prompt.size()) + params.max_tokens > m.folder.config.max_position_embeddings) {
+    std::cerr << "error: prompt (" << prompt.size() << " tokens) + --max-tokens (" << params.max_tokens
+              << ") exceeds the model's context of " << m.folder.config.max_position_embeddings << "\n";
+    return 2;
+  }
+  SequenceGenerator gen(*m.model, {.block_size = o.block_size,
+                                   .prefill_chunk = o.prefill_chunk,
+                                   .eos_token_ids = m.folder.eos_token_ids});
+  IncrementalDetokenizer detok(m.folder.text.tokenizer, /*skip_special_tokens=*/true);
+  std::string text;
+  const GenerationResult r = gen.generate(prompt, params, [&](int32_t id) {
+    const std::string delta = detok.push(id);
+    text += delta;
+    if (!o.json) {
+      std::fwrite(delta.data(), 1, delta.size(), stdout);
+      std::fflush(stdout);
+    }
+  });
+  const std::string tail = detok.flush();
+  text += tail;
+  if (!o.json) std::cout << tail << "\n";
+  const double decode_steps = static_cast<double>(r.ids.size()) - 1.0;
+  spdlog::info("prompt {} tokens in {:.3f} s ({:.1f} tok/s); generated {} tokens, decode {:.1f} tok/s; finish: {}",
+               prompt.size(), r.prefill_seconds, prompt.size() / r.prefill_seconds, r.ids.size(),
+               decode_steps > 0 ? decode_steps / r.decode_seconds : 0.0, finish_reason_name(r.finish_reason));
+  if (o.json) {
+    const nlohmann::ordered_json out = {{"prompt_ids", prompt}, {"ids", r.ids}, {"text", text}};
+    std::cout << out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << std::endl;
+  }
+  return 0;
+}
+
+}  // namespace
+
+void register_generate(CLI::App& app, int& exit_code) {
+  auto o = std::make_shared<GenerateOptions>();
+  o->sampling.max_tokens = 64;
+  CLI::App* cmd = app.add_subcommand("generate", "Generate text for one prompt, offline (no server)");
+  add_model_options(*cmd, o->model, /*model_required=*/true);
+  cmd->add_option("--prompt", o->prompt, "prompt text (raw, no chat template)")->required();
+  cmd->add_option("--max-tokens", o->sampling.max_tokens, "tokens to generate at most")->capture_default_str();
+  cmd->add_option("--temperature", o->sampling.temperature, "0 is greedy")->capture_default_str();
+  cmd->add_option("--top-p", o->sampling.top_p, "nucleus mass kept")->capture_default_str();
+  cmd->add_option("--top-k", o->sampling.top_k, "keep the k best tokens (0: all)")->capture_default_str();
+  cmd->add_option("--min-p", o->sampling.min_p, "drop tokens below min-p x p(best)")->capture_default_str();
+  cmd->add_option("--repetition-penalty", o->sampling.repetition_penalty)->capture_default_str();
+  cmd->add_option("--presence-penalty", o->sampling.presence_penalty)->capture_default_str();
+  cmd->add_option("--frequency-penalty", o->sampling.frequency_penalty)->capture_default_str();
+  cmd->add_option("--seed", o->seed, "sampling seed (same seed, same text; -1: random)")->capture_default_str();
+  cmd->add_flag("--ignore-eos", o->sampling.ignore_eos, "keep going past end-of-sequence tokens");
+  cmd->add_flag("--json", o->json, "print {\"prompt_ids\", \"ids\", \"text\"} as the last stdout line");
+  cmd->add_flag("--no-special-tokens", o->no_special_tokens,
+                "do not add the tokenizer's special tokens (e.g. BOS) to the prompt");
+  cmd->add_option("--block-size", o->block_size, "KV cache block size in tokens")->capture_default_str();
+  cmd->add_option("--prefill-chunk", o->prefill_chunk, "prompt tokens per prefill step (0: all)")
+      ->capture_default_str();
+  cmd->callback([o, &exit_code] { exit_code = run_generate(*o); });
+}
+
+}  // namespace troupe::cli

@@ -1,0 +1,40 @@
+// troupe: one binary, one subcommand per job. Any error ends in one line on stderr and a non-zero
+// exit status: 1 for a bad model folder or file, 2 for bad arguments.
+#include <iostream>
+
+#include <CLI/CLI.hpp>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include "cli/generate_command.h"
+#include "cli/tokenize_command.h"
+#include "engine/load_error.h"
+#include "engine/template/template_error.h"
+
+int main(int argc, char** argv) {
+  // Logs go to stderr so stdout carries only results (text, JSON).
+  spdlog::set_default_logger(spdlog::stderr_color_mt("troupe"));
+  spdlog::set_pattern("%H:%M:%S.%e %^%l%$ %v");
+
+  CLI::App app("Troupe: an LLM serving runtime (OpenAI-compatible HTTP, continuous batching, paged KV cache)",
+               "troupe");
+  app.require_subcommand(1);
+  int exit_code = 0;
+  troupe::cli::register_generate(app, exit_code);
+  troupe::cli::register_tokenize(app, exit_code);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  } catch (const troupe::LoadError& e) {
+    std::cerr << "error: " << e.what() << "\n";
+    return 1;
+  } catch (const troupe::TemplateError& e) {
+    std::cerr << "error: chat template: " << e.what() << "\n";
+    return 1;
+  } catch (const std::exception& e) {
+    std::cerr << "error: " << e.what() << "\n";
+    return 2;
+  }
+  return exit_code;
+}

@@ -1,0 +1,67 @@
+#include "engine/model_folder.h"
+
+#include <algorithm>
+
+#include "engine/load_error.h"
+#include "engine/model/checkpoint.h"
+
+namespace troupe {
+namespace fs = std::filesystem;
+
+std::optional<LoadFormat> parse_load_format(const std::string& s) {
+  if (s == "auto") return LoadFormat::Auto;
+  if (s == "safetensors") return LoadFormat::Safetensors;
+  if (s == "dummy") return LoadFormat::Dummy;
+  return std::nullopt;
+}
+
+std::string ChatTokenizer::render_chat(const nlohmann::json& messages, bool add_generation_prompt) const {
+  if (!chat_template) throw LoadError(dir / "tokenizer_config.json", "no chat_template");
+  return apply_chat_template(*chat_template, chat_config, messages, add_generation_prompt);
+}
+
+ChatTokenizer load_chat_tokenizer(const fs::path& dir) {
+  if (!fs::is_directory(dir)) throw LoadError(dir, "not a directory");
+  const fs::path tokenizer_json = dir / "tokenizer.json";
+  if (!fs::exists(tokenizer_json))
+    throw LoadError(tokenizer_json, "missing file (only tokenizer.json tokenizers are supported)");
+  ChatTokenizer text{dir, Tokenizer::from_file(tokenizer_json), std::nullopt, {}};
+  const fs::path tokenizer_config = dir / "tokenizer_config.json";
+  if (!fs::exists(tokenizer_config)) return text;
+  text.chat_config = read_chat_template_config(tokenizer_config);
+  if (!text.chat_config.chat_template.empty()) {
+    try {
+      text.chat_template = ChatTemplate::parse(text.chat_config.chat_template);
+    } catch (const TemplateError& e) {
+      throw LoadError(tokenizer_config, std::string("chat_template: ") + e.what());
+    }
+  }
+  return text;
+}
+
+ModelFolder open_model_folder(const fs::path& dir) {
+  if (!fs::is_directory(dir)) throw LoadError(dir, "not a directory");
+  ModelConfig config = load_model_config(dir / "config.json");
+  ModelFolder folder{dir, std::move(config), load_chat_tokenizer(dir), {}};
+  folder.eos_token_ids = folder.config.eos_token_ids;
+  const std::string& eos = folder.text.chat_config.eos_token;
+  if (auto id = eos.empty() ? std::nullopt : folder.text.tokenizer.token_to_id(eos);
+      id && std::find(folder.eos_token_ids.begin(), folder.eos_token_ids.end(), *id) == folder.eos_token_ids.end())
+    folder.eos_token_ids.push_back(*id);
+  if (folder.text.tokenizer.vocab_size() > folder.config.vocab_size)
+    throw LoadError(dir / "tokenizer.json",
+                    "the tokenizer has " + std::to_string(folder.text.tokenizer.vocab_size()) +
+                        " tokens but config.json's vocab_size is " + std::to_string(folder.config.vocab_size));
+  return folder;
+}
+
+std::unique_ptr<CpuModel> load_cpu_model(const ModelFolder& folder, LoadFormat format, uint64_t seed,
+                                         const LoadProgress& progress) {
+  // "auto" means the safetensors in the folder; never a silent fallback to random weights.
+  if (format == LoadFormat::Dummy)
+    return std::make_unique<CpuModel>(folder.config, dummy_weights(folder.config, seed));
+  return std::make_unique<CpuModel>(folder.config,
+                                    load_weights(folder.config, Checkpoint::open(folder.dir), progress));
+}
+
+}  // namespace troupe
