@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Installs the Debian packages Troupe builds and tests with, when any is missing.
+# Needs root (or sudo). Safe to run again: it does nothing when all are present.
+set -euo pipefail
+packages=(build-essential cmake ninja-build pkg-config ccache git
+  libcaf-dev libcapnp-dev capnproto libspdlog-dev libfmt-dev libgtest-dev libgmock-dev
+  libboost-dev nlohmann-json3-dev libtomlplusplus-dev libcli11-dev libopenblas-openmp-dev
+  libpcre2-dev libutf8proc-dev libxxhash-dev)
+command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+echo "installing: ${missing[*]}"
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+$sudo apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
