@@ -1,0 +1,253 @@
+#include "engine/scheduler/scheduler.h"
+
+#include <algorithm>
+#include <stdexcept>
+
+namespace troupe {
+
+struct Scheduler::StepDraft {
+  std::vector<Pick> picks;          // in plan order
+  int32_t budget = 0;               // tokens left this step
+  std::vector<SeqId> preempted;
+  int32_t num_cached_tokens = 0;
+};
+
+namespace {
+
+SchedulerConfig checked(SchedulerConfig c) {
+  const std::string err = c.validate();
+  if (!err.empty()) throw std::invalid_argument("SchedulerConfig: " + err);
+  return c;
+}
+
+}  // namespace
+
+Scheduler::Scheduler(SchedulerConfig config)
+    : config_(checked(config)),
+      pool_(BlockPoolConfig{config_.num_blocks, config_.block_size, config_.enable_prefix_caching}) {}
+
+const Sequence* Scheduler::find(SeqId id) const {
+  auto it = sequences_.find(id);
+  return it == sequences_.end() ? nullptr : &it->second;
+}
+
+std::string Scheduler::check_request(const GenerationRequest& r) const {
+  if (sequences_.count(r.id)) return "a sequence with id " + std::to_string(r.id) + " is already live";
+  if (r.prompt_token_ids.empty()) return "the prompt has no tokens";
+  const std::string params_error = r.sampling_params.validate();
+  if (!params_error.empty()) return "sampling_params: " + params_error;
+  const auto& p = r.sampling_params;
+  const auto& out = r.output_token_ids;
+  if (static_cast<int64_t>(out.size()) >= p.max_tokens)
+    return "output_token_ids already has max_tokens tokens";
+  if (!p.ignore_eos && !out.empty() &&
+      std::find(r.eos_token_ids.begin(), r.eos_token_ids.end(), out.back()) != r.eos_token_ids.end())
+    return "output_token_ids already ends with an EOS token";
+  // The last sampled token is never computed, so the cache holds at most prompt + max_tokens - 1.
+  const int64_t most = static_cast<int64_t>(r.prompt_token_ids.size()) + p.max_tokens - 1;
+  const int64_t blocks = (most + config_.block_size - 1) / config_.block_size;
+  if (blocks > config_.num_blocks)
+    return "prompt + max_tokens needs " + std::to_string(blocks) + " KV blocks, the pool has " +
+           std::to_string(config_.num_blocks);
+  return {};
+}
+
+void Scheduler::add_request(GenerationRequest request) {
+  const std::string err = check_request(request);
+  if (!err.empty()) throw std::invalid_argument("Scheduler::add_request: " + err);
+  const uint64_t arrival = request.arrival.value_or(next_arrival_);
+  next_arrival_ = std::max(next_arrival_, arrival + 1);
+  const SeqId id = request.id;
+  auto [it, inserted] = sequences_.emplace(id, Sequence(std::move(request), arrival));
+  waiting_.insert(it->second.queue_key());
+}
+
+StepPlan Scheduler::schedule() {
+  if (outstanding_step_)
+    throw std::logic_error("Scheduler::schedule: step " + std::to_string(*outstanding_step_) +
+                           " has not been passed to update()");
+  StepDraft draft;
+  draft.budget = config_.max_num_batched_tokens;
+  schedule_running(draft, /*decodes=*/true);
+  schedule_running(draft, /*decodes=*/false);
+  if (draft.preempted.empty()) admit_waiting(draft);
+
+  StepPlan plan;
+  plan.step_id = next_step_id_++;
+  plan.block_size = config_.block_size;
+  plan.finished_seq_ids = std::move(finished_since_plan_);
+  finished_since_plan_.clear();
+  plan.preempted_seq_ids = std::move(draft.preempted);
+  plan.num_cached_tokens = draft.num_cached_tokens;
+  plan.sequences.reserve(draft.picks.size());
+  for (const Pick& p : draft.picks) {
+    plan.sequences.push_back(make_entry(*p.seq, p.num_new_tokens));
+    plan.num_batched_tokens += p.num_new_tokens;
+  }
+  if (!plan.empty()) {
+    outstanding_step_ = plan.step_id;
+    ++stats_.num_steps;
+  }
+  stats_.num_cached_tokens += plan.num_cached_tokens;
+  return plan;
+}
+
+void Scheduler::schedule_running(StepDraft& draft, bool decodes) {
+  // A snapshot: preemption removes entries from running_ while we walk.
+  std::vector<SeqId> order;
+  order.reserve(running_.size());
+  for (const QueueKey& k : running_) order.push_back(std::get<2>(k));
+  for (SeqId id : order) {
+    if (draft.budget <= 0) break;
+    Sequence& seq = sequences_.at(id);
+    if (seq.status != SequenceStatus::Running) continue;  // preempted by an earlier one
+    const int32_t uncomputed = seq.num_uncomputed_tokens();
+    if (decodes != (uncomputed == 1)) continue;
+    grow_or_preempt(draft, seq, chunk_size(uncomputed, draft.budget));
+  }
+}
+
+bool Scheduler::grow_or_preempt(StepDraft& draft, Sequence& seq, int32_t num_new_tokens) {
+  while (!pool_.append_slots(seq.id, seq.num_computed_tokens + num_new_tokens)) {
+    // running_ holds seq itself, so it is never empty here.
+    Sequence& victim = sequences_.at(std::get<2>(*running_.rbegin()));
+    preempt(draft, victim);
+    if (&victim == &seq) return false;
+  }
+  draft.picks.push_back({&seq, num_new_tokens});
+  draft.budget -= num_new_tokens;
+  return true;
+}
+
+void Scheduler::preempt(StepDraft& draft, Sequence& seq) {
+  // A victim already picked this step gives its tokens back.
+  for (auto it = draft.picks.begin(); it != draft.picks.end(); ++it) {
+    if (it->seq == &seq) {
+      draft.budget += it->num_new_tokens;
+      draft.picks.erase(it);
+      break;
+    }
+  }
+  pool_.free(seq.id);
+  running_.erase(seq.queue_key());
+  seq.status = SequenceStatus::Waiting;
+  seq.num_computed_tokens = 0;
+  seq.executor_state_stale = true;
+  ++seq.num_preemptions;
+  waiting_.insert(seq.queue_key());
+  draft.preempted.push_back(seq.id);
+  ++stats_.num_preemptions;
+}
+
+void Scheduler::admit_waiting(StepDraft& draft) {
+  while (!waiting_.empty() && draft.budget > 0 &&
+         static_cast<int32_t>(running_.size()) < config_.max_num_seqs) {
+    const QueueKey key = *waiting_.begin();
+    Sequence& seq = sequences_.at(std::get<2>(key));
+    const PrefixMatch match = pool_.match_prefix(seq.token_ids);
+    const int32_t n = chunk_size(seq.num_tokens() - match.num_tokens, draft.budget);
+    // The head waits for room rather than letting later (smaller) requests pass it forever.
+    if (!pool_.allocate(seq.id, match.num_tokens + n, match)) break;
+    waiting_.erase(waiting_.begin());
+    running_.insert(key);
+    seq.status = SequenceStatus::Running;
+    seq.num_computed_tokens = match.num_tokens;
+    seq.num_cached_tokens = match.num_tokens;
+    draft.num_cached_tokens += match.num_tokens;
+    draft.picks.push_back({&seq, n});
+    draft.budget -= n;
+  }
+}
+
+int32_t Scheduler::chunk_size(int32_t uncomputed, int32_t budget) const {
+  int32_t cap = budget;
+  if (config_.long_prefill_token_threshold > 0) cap = std::min(cap, config_.long_prefill_token_threshold);
+  return std::min(uncomputed, cap);
+}
+
+ScheduledSequence Scheduler::make_entry(Sequence& seq, int32_t n) {
+  ScheduledSequence s;
+  s.seq_id = seq.id;
+  s.is_new = seq.executor_state_stale;
+  if (s.is_new) {
+    const auto prompt = seq.prompt_ids();
+    const auto output = seq.output_ids();
+    s.prompt_token_ids.assign(prompt.begin(), prompt.end());
+    s.output_token_ids.assign(output.begin(), output.end());
+    seq.executor_state_stale = false;
+  }
+  const int32_t start = seq.num_computed_tokens;
+  s.num_computed_tokens = start;
+  s.token_ids.assign(seq.token_ids.begin() + start, seq.token_ids.begin() + start + n);
+  const auto table = pool_.block_table(seq.id);
+  s.block_table.assign(table.begin(), table.end());
+  const int32_t bs = config_.block_size;
+  s.positions.reserve(static_cast<size_t>(n));
+  s.slot_mapping.reserve(static_cast<size_t>(n));
+  for (int32_t pos = start; pos < start + n; ++pos) {
+    s.positions.push_back(pos);
+    s.slot_mapping.push_back(s.block_table[static_cast<size_t>(pos / bs)] * bs + pos % bs);
+  }
+  s.wants_logits = start + n == seq.num_tokens();
+  s.num_output_tokens = seq.num_output_tokens();
+  s.sampling_params = seq.sampling_params;
+  return s;
+}
+
+std::vector<FinishedSequence> Scheduler::update(const StepPlan& plan, std::span<const int32_t> sampled) {
+  if (plan.empty()) {
+    if (!sampled.empty()) throw std::invalid_argument("Scheduler::update: tokens for an empty plan");
+    return {};
+  }
+  if (outstanding_step_ != plan.step_id)
+    throw std::logic_error("Scheduler::update: step " + std::to_string(plan.step_id) +
+                           " is not the outstanding plan");
+  if (static_cast<int32_t>(sampled.size()) != plan.num_logits())
+    throw std::invalid_argument("Scheduler::update: " + std::to_string(sampled.size()) +
+                                " sampled tokens for " + std::to_string(plan.num_logits()) + " logits");
+  outstanding_step_.reset();
+
+  std::vector<FinishedSequence> finished;
+  size_t next_sample = 0;
+  for (const ScheduledSequence& s : plan.sequences) {
+    const int32_t token = s.wants_logits ? sampled[next_sample++] : -1;
+    auto it = sequences_.find(s.seq_id);
+    // Aborted since schedule() (and maybe re-added under the same id): the entry is stale.
+    if (it == sequences_.end() || it->second.status != SequenceStatus::Running ||
+        it->second.num_computed_tokens != s.num_computed_tokens)
+      continue;
+    Sequence& seq = it->second;
+    seq.num_computed_tokens += s.num_new_tokens();
+    pool_.cache_full_blocks(seq.id, seq.token_ids, seq.num_computed_tokens);
+    if (!s.wants_logits) continue;
+    seq.token_ids.push_back(token);
+    if (const auto reason = seq.stop_reason()) {
+      const auto out = seq.output_ids();
+      finished.push_back({seq.id, std::vector<int32_t>(out.begin(), out.end()), *reason});
+      ++stats_.num_finished;
+      retire(seq);
+    }
+  }
+  return finished;
+}
+
+std::optional<FinishedSequence> Scheduler::abort(SeqId id) {
+  auto it = sequences_.find(id);
+  if (it == sequences_.end()) return std::nullopt;
+  const auto out = it->second.output_ids();
+  FinishedSequence f{id, std::vector<int32_t>(out.begin(), out.end()), SequenceFinishReason::Abort};
+  ++stats_.num_aborted;
+  retire(it->second);
+  return f;
+}
+
+void Scheduler::retire(Sequence& seq) {
+  const SeqId id = seq.id;
+  waiting_.erase(seq.queue_key());
+  running_.erase(seq.queue_key());
+  pool_.free(id);
+  finished_since_plan_.push_back(id);
+  sequences_.erase(id);  // seq dangles from here
+}
+
+}  // namespace troupe

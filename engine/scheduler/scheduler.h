@@ -1,0 +1,105 @@
+#pragma once
+// Scheduler: continuous batching by iteration. Pure policy: no threads, no I/O, no clock; every
+// decision is a function of the calls made so far, so a test can replay any interleaving.
+//
+// One step is schedule() -> the executors run the plan -> update(plan, sampled tokens).
+// schedule() serves, within max_num_batched_tokens and max_num_seqs:
+//   1. running sequences with one token left (decodes), oldest / highest priority first;
+//   2. running sequences mid-prefill, in the same order, each a chunk of what the budget leaves;
+//   3. waiting sequences, in (priority, arrival) order, each with its prefix-cache hit and a
+//      chunk, until one does not fit (no skipping ahead: the head of the queue is never starved).
+// Since max_num_batched_tokens >= max_num_seqs, step 1 always fits: decodes are never starved
+// by prefills. When a running sequence cannot get a block, the newest running sequence (largest
+// (priority, arrival)) is preempted by recompute: its blocks are freed (full ones stay in the
+// prefix cache), num_computed_tokens goes to 0, and it rejoins the waiting queue with prompt +
+// the tokens generated so far. With equal priorities it sorts ahead of every other waiting
+// sequence, i.e. it goes back to the front. A step that preempts admits nothing new.
+// Preemption never changes a sequence's output: generated tokens are kept and recomputed, and
+// sampling sees the same tokens and the same output index (ScheduledSequence::num_output_tokens).
+#include <cstdint>
+#include <optional>
+#include <set>
+#include <span>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "engine/kv/block_pool.h"
+#include "engine/scheduler/finished_sequence.h"
+#include "engine/scheduler/generation_request.h"
+#include "engine/scheduler/scheduler_config.h"
+#include "engine/scheduler/sequence.h"
+#include "engine/scheduler/step_plan.h"
+
+namespace troupe {
+
+struct SchedulerStats {
+  int64_t num_steps = 0;            // non-empty plans
+  int64_t num_preemptions = 0;
+  int64_t num_cached_tokens = 0;    // prefix-cache hit tokens over all admissions
+  int64_t num_finished = 0;         // stop or length
+  int64_t num_aborted = 0;
+};
+
+class Scheduler {
+ public:
+  explicit Scheduler(SchedulerConfig config);  // throws std::invalid_argument on a bad config
+
+  // Empty when `request` can be added, else why not: duplicate id, empty prompt, invalid
+  // sampling params, already finished, or longer than the whole pool could ever hold.
+  std::string check_request(const GenerationRequest& request) const;
+  // Queues a request; throws std::invalid_argument with check_request's message if it fails.
+  void add_request(GenerationRequest request);
+
+  // The next step. Throws std::logic_error if the previous non-empty plan has not been passed to
+  // update() yet (its sequences' progress is unknown). An empty plan needs no update().
+  StepPlan schedule();
+
+  // Applies a step's results: `sampled` holds one token per plan entry with wants_logits, in plan
+  // order. Advances num_computed_tokens, registers newly full blocks in the prefix cache, appends
+  // the sampled tokens, and returns the sequences that stopped (EOS) or reached max_tokens; their
+  // blocks are freed. Entries of sequences aborted since schedule() are skipped. The caller
+  // streams new tokens from (plan, sampled) itself.
+  std::vector<FinishedSequence> update(const StepPlan& plan, std::span<const int32_t> sampled);
+
+  // Removes a sequence wherever it is and frees its blocks; its id goes into the next plan's
+  // finished_seq_ids. Returns it with reason Abort and the tokens generated so far, or nothing if
+  // the id is unknown (already finished or never added).
+  std::optional<FinishedSequence> abort(SeqId id);
+
+  bool has_unfinished() const { return !sequences_.empty(); }
+  int32_t num_waiting() const { return static_cast<int32_t>(waiting_.size()); }
+  int32_t num_running() const { return static_cast<int32_t>(running_.size()); }
+  const Sequence* find(SeqId id) const;
+  const SchedulerConfig& config() const { return config_; }
+  const BlockPool& block_pool() const { return pool_; }
+  const SchedulerStats& stats() const { return stats_; }
+
+ private:
+  struct Pick {
+    Sequence* seq;
+    int32_t num_new_tokens;
+  };
+  struct StepDraft;  // the plan being built: picks, budget, preemptions
+
+  void schedule_running(StepDraft& draft, bool decodes);
+  void admit_waiting(StepDraft& draft);
+  bool grow_or_preempt(StepDraft& draft, Sequence& seq, int32_t num_new_tokens);
+  void preempt(StepDraft& draft, Sequence& seq);
+  int32_t chunk_size(int32_t uncomputed, int32_t budget) const;  // tokens for one sequence
+  ScheduledSequence make_entry(Sequence& seq, int32_t num_new_tokens);
+  void retire(Sequence& seq);  // leaves both queues, frees blocks, is forgotten
+
+  SchedulerConfig config_;
+  BlockPool pool_;
+  std::unordered_map<SeqId, Sequence> sequences_;  // every live sequence
+  std::set<QueueKey> waiting_;                     // begin() is admitted next
+  std::set<QueueKey> running_;                     // rbegin() is preempted first
+  std::vector<SeqId> finished_since_plan_;
+  uint64_t next_arrival_ = 0;
+  uint64_t next_step_id_ = 1;
+  std::optional<uint64_t> outstanding_step_;       // a non-empty plan awaiting update()
+  SchedulerStats stats_;
+};
+
+}  // namespace troupe

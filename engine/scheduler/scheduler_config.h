@@ -1,0 +1,22 @@
+#pragma once
+// SchedulerConfig: the knobs of continuous batching. Chunked prefill is always on.
+#include <cstdint>
+#include <string>
+
+namespace troupe {
+
+struct SchedulerConfig {
+  int32_t max_num_seqs = 256;               // running sequences at most (a step's batch size cap)
+  int32_t max_num_batched_tokens = 2048;    // tokens per step at most; >= max_num_seqs so that
+                                            // every running decode always fits in one step
+  int32_t block_size = 16;                  // tokens per KV block
+  int32_t num_blocks = 0;                   // KV blocks in the pool
+  bool enable_prefix_caching = true;
+  int32_t long_prefill_token_threshold = 0; // > 0: at most this many tokens of one prefill per
+                                            // step, so one long prompt cannot take the whole budget
+
+  // Empty when valid, else a message naming the bad field.
+  std::string validate() const;
+};
+
+}  // namespace troupe

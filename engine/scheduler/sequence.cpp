@@ -1,0 +1,37 @@
+#include "engine/scheduler/sequence.h"
+
+#include <algorithm>
+
+namespace troupe {
+
+const char* sequence_finish_reason_name(SequenceFinishReason r) {
+  switch (r) {
+    case SequenceFinishReason::Stop: return "stop";
+    case SequenceFinishReason::Length: return "length";
+    case SequenceFinishReason::Abort: return "abort";
+  }
+  return "unknown";
+}
+
+Sequence::Sequence(GenerationRequest request, uint64_t arrival_order)
+    : id(request.id),
+      token_ids(std::move(request.prompt_token_ids)),
+      sampling_params(request.sampling_params),
+      eos_token_ids(std::move(request.eos_token_ids)),
+      priority(request.priority),
+      arrival(arrival_order) {
+  num_prompt_tokens = static_cast<int32_t>(token_ids.size());
+  token_ids.insert(token_ids.end(), request.output_token_ids.begin(), request.output_token_ids.end());
+}
+
+std::optional<SequenceFinishReason> Sequence::stop_reason() const {
+  if (num_output_tokens() == 0) return std::nullopt;
+  const int32_t last = token_ids.back();
+  if (!sampling_params.ignore_eos &&
+      std::find(eos_token_ids.begin(), eos_token_ids.end(), last) != eos_token_ids.end())
+    return SequenceFinishReason::Stop;
+  if (num_output_tokens() >= sampling_params.max_tokens) return SequenceFinishReason::Length;
+  return std::nullopt;
+}
+
+}  // namespace troupe

@@ -1,0 +1,138 @@
+#pragma once
+// A deterministic stand-in for executor + model, for scheduler tests.
+//
+// Its "KV" lives in a simulated paged cache: the state written at position p is
+// mix(state at p-1, token p, p), read back through the block table, as attention would read real
+// KV. So a wrong block table, a shared block overwritten, a bad prefix-cache hit or a position
+// that skips a token changes the state, and with it every later token. The next token is a hash
+// of the last state, the request's seed and the output index, so the output of a correct run is a
+// function of the prompt alone: reference_output() computes it directly.
+//
+// It also plays the executor's side of the StepPlan protocol: it keeps a per-sequence record
+// from an is_new entry until the id is finished or preempted, checks that every entry continues
+// that record, and never writes into a block that is shared or prefix-cached.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <unordered_map>
+#include <vector>
+
+#include "engine/kv/block_pool.h"
+#include "engine/scheduler/step_plan.h"
+
+namespace troupe::testing {
+
+inline uint64_t mix64(uint64_t x) {  // SplitMix64 finaliser
+  x += 0x9e3779b97f4a7c15ULL;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+  return x ^ (x >> 31);
+}
+
+inline uint64_t kv_state(uint64_t prev, int32_t token, int32_t pos) {
+  return mix64(prev ^ mix64((static_cast<uint64_t>(static_cast<uint32_t>(token)) << 32) |
+                            static_cast<uint32_t>(pos)));
+}
+inline constexpr uint64_t kEmptyState = 0x1234;
+
+inline int32_t next_token(uint64_t last_state, uint64_t seed, int32_t output_index, int32_t vocab) {
+  return static_cast<int32_t>(mix64(last_state ^ mix64(seed * 1000003 + static_cast<uint64_t>(output_index))) %
+                              static_cast<uint64_t>(vocab));
+}
+
+// What a sequence generates alone: no batching, no cache, no memory pressure.
+inline std::vector<int32_t> reference_output(const std::vector<int32_t>& prompt, const SamplingParams& p,
+                                             const std::vector<int32_t>& eos, int32_t vocab) {
+  std::vector<int32_t> toks = prompt, out;
+  uint64_t state = kEmptyState;
+  size_t done = 0;
+  while (static_cast<int32_t>(out.size()) < p.max_tokens) {
+    for (; done < toks.size(); ++done) state = kv_state(state, toks[done], static_cast<int32_t>(done));
+    const int32_t t = next_token(state, p.seed.value_or(0), static_cast<int32_t>(out.size()), vocab);
+    out.push_back(t);
+    toks.push_back(t);
+    if (!p.ignore_eos && std::find(eos.begin(), eos.end(), t) != eos.end()) break;
+  }
+  return out;
+}
+
+class FakePagedModel {
+ public:
+  FakePagedModel(const BlockPool& pool, int32_t vocab)
+      : pool_(pool), vocab_(vocab),
+        slots_(static_cast<size_t>(pool.num_blocks()) * static_cast<size_t>(pool.block_size())) {}
+
+  // Runs a plan; returns one token per wants_logits entry, in plan order.
+  std::vector<int32_t> run(const StepPlan& plan) {
+    for (SeqId id : plan.finished_seq_ids) records_.erase(id);
+    for (SeqId id : plan.preempted_seq_ids) records_.erase(id);
+    std::vector<int32_t> sampled;
+    for (const ScheduledSequence& s : plan.sequences) {
+      if (s.is_new) {
+        Record r;
+        r.tokens = s.prompt_token_ids;
+        r.tokens.insert(r.tokens.end(), s.output_token_ids.begin(), s.output_token_ids.end());
+        r.num_outputs = static_cast<int32_t>(s.output_token_ids.size());
+        r.seed = s.sampling_params.seed.value_or(0);
+        records_[s.seq_id] = std::move(r);
+      }
+      auto it = records_.find(s.seq_id);
+      if (it == records_.end()) {
+        ADD_FAILURE() << "entry for sequence " << s.seq_id << " that the executor has no state for";
+        return {};
+      }
+      Record& r = it->second;
+      EXPECT_EQ(s.num_output_tokens, r.num_outputs) << "seq " << s.seq_id;
+      for (int32_t i = 0; i < s.num_new_tokens(); ++i) {
+        const int32_t pos = s.num_computed_tokens + i;
+        EXPECT_EQ(s.positions[static_cast<size_t>(i)], pos);
+        EXPECT_LT(pos, static_cast<int32_t>(r.tokens.size()));
+        if (pos >= static_cast<int32_t>(r.tokens.size())) return {};
+        EXPECT_EQ(s.token_ids[static_cast<size_t>(i)], r.tokens[static_cast<size_t>(pos)]) << "seq " << s.seq_id;
+        const int32_t block = s.block_table[static_cast<size_t>(pos / pool_.block_size())];
+        EXPECT_EQ(s.slot_mapping[static_cast<size_t>(i)], block * pool_.block_size() + pos % pool_.block_size());
+        EXPECT_EQ(pool_.ref_count(block), 1) << "writing into a shared block";
+        EXPECT_FALSE(pool_.is_cached(block)) << "writing into a prefix-cached block";
+        const uint64_t prev = pos == 0 ? kEmptyState : read(s, pos - 1);
+        slots_[static_cast<size_t>(s.slot_mapping[static_cast<size_t>(i)])] =
+            Slot{kv_state(prev, s.token_ids[static_cast<size_t>(i)], pos), pos};
+      }
+      EXPECT_EQ(s.wants_logits, s.context_len() == static_cast<int32_t>(r.tokens.size()));
+      if (s.wants_logits) {
+        const int32_t t = next_token(read(s, s.context_len() - 1), r.seed, r.num_outputs, vocab_);
+        sampled.push_back(t);
+        r.tokens.push_back(t);
+        ++r.num_outputs;
+      }
+    }
+    return sampled;
+  }
+
+  size_t num_records() const { return records_.size(); }
+
+ private:
+  struct Slot {
+    uint64_t state = 0;
+    int32_t pos = -1;
+  };
+  struct Record {
+    std::vector<int32_t> tokens;  // prompt + outputs as the executor knows them
+    int32_t num_outputs = 0;
+    uint64_t seed = 0;
+  };
+
+  uint64_t read(const ScheduledSequence& s, int32_t pos) const {
+    const int32_t bs = pool_.block_size();
+    const Slot& slot = slots_[static_cast<size_t>(s.block_table[static_cast<size_t>(pos / bs)] * bs + pos % bs)];
+    EXPECT_EQ(slot.pos, pos) << "seq " << s.seq_id << " reads a slot holding another position";
+    return slot.state;
+  }
+
+  const BlockPool& pool_;
+  int32_t vocab_;
+  std::vector<Slot> slots_;  // [num_blocks * block_size]
+  std::unordered_map<SeqId, Record> records_;
+};
+
+}  // namespace troupe::testing
