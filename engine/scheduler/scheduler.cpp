@@ -212,10 +212,8 @@ std::vector<FinishedSequence> Scheduler::update(const StepPlan& plan, std::span<
   for (const ScheduledSequence& s : plan.sequences) {
     const int32_t token = s.wants_logits ? sampled[next_sample++] : -1;
     auto it = sequences_.find(s.seq_id);
-    // Aborted since schedule() (and maybe re-added under the same id): the entry is stale.
-    if (it == sequences_.end() || it->second.status != SequenceStatus::Running ||
-        it->second.num_computed_tokens != s.num_computed_tokens)
-      continue;
+    // Aborted since schedule(), maybe re-added under the same id (then it waits): stale entry.
+    if (it == sequences_.end() || it->second.status != SequenceStatus::Running) continue;
     Sequence& seq = it->second;
     seq.num_computed_tokens += s.num_new_tokens();
     pool_.cache_full_blocks(seq.id, seq.token_ids, seq.num_computed_tokens);

@@ -2,7 +2,8 @@
 // StepPlan: what one iteration computes, as a plain value the scheduler hands to the executors.
 // It names no model types; make_forward_batch() (forward_batch_from_plan.h) turns it into the
 // model's ForwardBatch. An executor keeps per-sequence state (sampler RNG, penalty counts) from
-// an is_new entry until the id shows up in finished_seq_ids or preempted_seq_ids.
+// an is_new entry until the id shows up in finished_seq_ids or preempted_seq_ids. Apply those two
+// lists before the entries: an aborted id may be reused by a new request in the same plan.
 #include <cstdint>
 #include <vector>
 
