@@ -62,13 +62,14 @@ GenerationResult SequenceGenerator::generate(std::span<const int32_t> prompt,
   GenerationResult result;
   const auto prompt_len = static_cast<int32_t>(prompt.size());
   OwnCache cache(model_.config(), prompt_len + params.max_tokens, options_.block_size);
-  SamplerRng rng(params.seed ? *params.seed : std::random_device{}());
+  const uint64_t seed = params.seed ? *params.seed : (uint64_t{std::random_device{}()} << 32 | std::random_device{}());
 
   auto start = Clock::now();
   std::vector<float> logits = prefill(model_, cache, prompt, options_.prefill_chunk);
   result.prefill_seconds = seconds_since(start);
   start = Clock::now();
   for (int32_t step = 0; step < params.max_tokens; ++step) {
+    SamplerRng rng(seed, static_cast<uint64_t>(step));
     const int32_t next = sample_token(logits, params, prompt, result.ids, rng);
     result.ids.push_back(next);
     if (on_token) on_token(next);

@@ -38,6 +38,9 @@ uint64_t SamplerRng::next() {
   return result;
 }
 
+SamplerRng::SamplerRng(uint64_t seed, uint64_t output_index)
+    : SamplerRng(seed ^ (output_index * 0xd1b54a32d192ed03ull + 0x8cb92ba72f3d8dd7ull)) {}
+
 double SamplerRng::uniform() { return static_cast<double>(next() >> 11) * 0x1.0p-53; }
 
 void apply_penalties(std::span<float> logits, const SamplingParams& p,

@@ -8,11 +8,14 @@
 
 namespace troupe {
 
-// Per-request random stream. xoshiro256** seeded through SplitMix64: small, fast, and the same
-// sequence on every platform (std:: distributions are not).
+// Random stream for one draw. xoshiro256** seeded through SplitMix64: small, fast, and the same
+// sequence on every platform (std:: distributions are not). A request's k-th output token draws
+// from SamplerRng(seed, k): the text depends only on (seed, position), so a sequence preempted
+// and recomputed, or batched with others, samples exactly what it would alone.
 class SamplerRng {
  public:
   explicit SamplerRng(uint64_t seed);
+  SamplerRng(uint64_t seed, uint64_t output_index);
   double uniform();  // [0, 1)
 
  private:

@@ -6,7 +6,7 @@ namespace troupe::cpu {
 
 void rms_norm(float* out, const float* x, const float* weight, int64_t n_tokens, int64_t dim,
               float eps) {
-#pragma omp parallel for if (n_tokens > 4)
+#pragma omp parallel for if (n_tokens * dim >= (1 << 16))
   for (int64_t t = 0; t < n_tokens; ++t) {
     const float* row = x + t * dim;
     // Accumulate in double: the sum of squares over thousands of elements is where fp32 drifts.

@@ -24,7 +24,9 @@ void paged_attention(float* out, int64_t out_stride, const float* q, int64_t q_s
   const int64_t kv_row = cache.n_kv_heads * d;
   const int64_t group = n_heads / cache.n_kv_heads;
   const int64_t first_pos = context_len - q_len;
-#pragma omp parallel
+  // Threads pay off only with enough work; a tiny decode step would spend more waking them.
+  const bool parallel = q_len * n_heads * context_len * d >= (1 << 16);
+#pragma omp parallel if (parallel)
   {
     std::vector<float> scores(context_len);
 #pragma omp for collapse(2) schedule(dynamic, 1)

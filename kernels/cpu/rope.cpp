@@ -8,7 +8,7 @@ namespace troupe::cpu {
 void rope_apply(float* x, const int32_t* positions, const float* inv_freq, int64_t n_tokens,
                 int64_t n_heads, int64_t head_dim, int64_t row_stride) {
   const int64_t half = head_dim / 2;
-#pragma omp parallel for if (n_tokens > 4)
+#pragma omp parallel for if (n_tokens * n_heads * head_dim >= (1 << 16))
   for (int64_t t = 0; t < n_tokens; ++t) {
     std::vector<float> cos_v(half), sin_v(half);
     // The angle is formed in fp32 as transformers does, so long positions round the same way.

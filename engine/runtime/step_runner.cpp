@@ -1,0 +1,45 @@
+#include "engine/runtime/step_runner.h"
+
+#include <span>
+#include <stdexcept>
+#include <string>
+
+#include "engine/sampling/sampler.h"
+#include "engine/scheduler/forward_batch_from_plan.h"
+
+namespace troupe {
+
+StepRunner::StepRunner(CpuModel& model, int32_t num_blocks, int32_t block_size)
+    : model_(model), cache_(model.config(), num_blocks, block_size) {}
+
+std::vector<int32_t> StepRunner::run(const StepPlan& plan) {
+  // Drops come first: an aborted id may be reused by a new request in the same plan.
+  for (SeqId id : plan.finished_seq_ids) sequences_.erase(id);
+  for (SeqId id : plan.preempted_seq_ids) sequences_.erase(id);
+  if (plan.empty()) return {};
+  for (const ScheduledSequence& s : plan.sequences) {
+    if (s.is_new) {
+      const auto& p = s.sampling_params;
+      sequences_[s.seq_id] = {s.prompt_token_ids, s.output_token_ids, p, p.seed ? *p.seed : seed_source_()};
+    } else if (!sequences_.count(s.seq_id)) {
+      throw std::logic_error("plan continues sequence " + std::to_string(s.seq_id) + " that this executor never saw");
+    }
+  }
+  const std::vector<float> logits = model_.forward(make_forward_batch(plan), cache_);
+  const int64_t vocab = model_.config().vocab_size;
+  std::vector<int32_t> sampled;
+  sampled.reserve(plan.num_logits());
+  for (const ScheduledSequence& s : plan.sequences) {
+    if (!s.wants_logits) continue;
+    SequenceState& st = sequences_.at(s.seq_id);
+    std::vector<float> row(logits.begin() + static_cast<int64_t>(sampled.size()) * vocab,
+                           logits.begin() + static_cast<int64_t>(sampled.size() + 1) * vocab);
+    SamplerRng rng(st.seed, static_cast<uint64_t>(s.num_output_tokens));
+    const int32_t token = sample_token(row, st.params, st.prompt, st.output, rng);
+    st.output.push_back(token);
+    sampled.push_back(token);
+  }
+  return sampled;
+}
+
+}  // namespace troupe
