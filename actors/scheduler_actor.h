@@ -1,0 +1,32 @@
+#pragma once
+// scheduler: owns the Scheduler (and with it the block pool), admits requests from clients,
+// sends one StepPlan per step to the executor, and fans the sampled tokens out to the clients
+// that submitted each sequence — one TokenDeltas and at most one FinishedBatch per client and
+// step.
+#include <memory>
+#include <unordered_map>
+
+#include <caf/actor.hpp>
+#include <caf/fwd.hpp>
+#include <caf/stateful_actor.hpp>
+
+#include "engine/scheduler/scheduler.h"
+
+namespace troupe {
+
+struct SchedulerActorState {
+  std::unique_ptr<Scheduler> scheduler;
+  caf::actor executor;
+  std::unordered_map<SeqId, caf::actor> clients;  // who submitted each live sequence
+  bool kv_ready = false;                          // the executor has allocated its blocks
+  bool step_in_flight = false;                    // one plan at the executor at a time
+  static inline const char* name = "scheduler";
+};
+
+// Messages: (submit_atom, GenerationRequest) -> bool or an error naming what is wrong;
+// (abort_atom, SeqId); (snapshot_atom) -> SchedulerSnapshot. Clients receive TokenDeltas and
+// FinishedBatch messages for the sequences they submitted.
+caf::behavior scheduler_actor(caf::stateful_actor<SchedulerActorState>* self, SchedulerConfig config,
+                              caf::actor executor);
+
+}  // namespace troupe

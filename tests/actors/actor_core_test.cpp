@@ -1,0 +1,129 @@
+// The actor path (scheduler actor -> executor actor) gives every request exactly what it gives
+// alone; and every message that crosses a process boundary survives CAF's binary serialization.
+#include <gtest/gtest.h>
+
+#include <map>
+#include <random>
+
+#include <caf/all.hpp>
+#include <caf/io/all.hpp>
+
+#include "../engine/model/fixture_model.h"
+#include "actors/actor_system_config.h"
+#include "actors/batch_client.h"
+#include "actors/executor_actor.h"
+#include "actors/scheduler_actor.h"
+#include "engine/model/sequence_generator.h"
+
+namespace troupe {
+namespace {
+
+std::vector<GenerationRequest> make_requests(int n, int64_t vocab) {
+  std::vector<GenerationRequest> out;
+  std::mt19937 rng(21);
+  for (int i = 0; i < n; ++i) {
+    GenerationRequest r;
+    r.id = static_cast<SeqId>(i);
+    const int len = std::uniform_int_distribution<int>(1, 70)(rng);
+    for (int t = 0; t < len; ++t) r.prompt_token_ids.push_back(std::uniform_int_distribution<int>(3, vocab - 1)(rng));
+    r.sampling_params.max_tokens = std::uniform_int_distribution<int>(1, 20)(rng);
+    r.sampling_params.temperature = i % 3 == 0 ? 0.7f : 0.0f;
+    r.sampling_params.seed = 77 + i;
+    out.push_back(r);
+  }
+  return out;
+}
+
+std::vector<int32_t> alone(CpuModel& model, const GenerationRequest& r) {
+  return SequenceGenerator(model, {.block_size = 16, .prefill_chunk = 0, .eos_token_ids = r.eos_token_ids})
+      .generate(r.prompt_token_ids, r.sampling_params)
+      .ids;
+}
+
+std::map<SeqId, std::vector<int32_t>> run_through_actors(caf::actor_system& sys, const caf::actor& executor,
+                                                         const std::vector<GenerationRequest>& requests,
+                                                         SchedulerConfig config) {
+  auto scheduler = sys.spawn(scheduler_actor, config, executor);
+  std::map<SeqId, std::vector<int32_t>> out;
+  run_batch(sys, scheduler, requests,
+            [&](const FinishedSequence& f) {
+              EXPECT_NE(f.reason, SequenceFinishReason::Abort);
+              out[f.id] = f.output_token_ids;
+            },
+            [](SeqId id, const std::string& why) { ADD_FAILURE() << "request " << id << " rejected: " << why; });
+  caf::anon_send_exit(scheduler, caf::exit_reason::user_shutdown);
+  return out;
+}
+
+TEST(ActorCore, SixtyFourRequestsThroughTheActorsEqualThemselvesAlone) {
+  auto model = std::make_shared<CpuModel>(test::load_fixture_model("tiny-qwen2"));
+  TroupeActorSystemConfig cfg;
+  caf::actor_system sys{cfg};
+  auto executor = sys.spawn<caf::detached>(executor_actor, model);
+  const auto requests = make_requests(64, model->config().vocab_size);
+  const auto out = run_through_actors(sys, executor, requests,
+                                      {.max_num_seqs = 8, .max_num_batched_tokens = 32, .block_size = 16,
+                                       .num_blocks = 24, .enable_prefix_caching = true,
+                                       .long_prefill_token_threshold = 0});
+  ASSERT_EQ(out.size(), requests.size());
+  for (const auto& r : requests) EXPECT_EQ(out.at(r.id), alone(*model, r)) << "request " << r.id;
+  caf::anon_send_exit(executor, caf::exit_reason::user_shutdown);
+}
+
+TEST(ActorCore, ExecutorInAnotherActorSystemOverLoopbackGivesTheSameOutputs) {
+  // Two actor systems in one test process talk through CAF's middleman on loopback exactly as
+  // two processes do: every StepPlan and StepResult is serialized and deserialized.
+  auto model = std::make_shared<CpuModel>(test::load_fixture_model("tiny-llama3"));
+  TroupeActorSystemConfig node_cfg;
+  caf::actor_system node{node_cfg};
+  auto executor = node.spawn<caf::detached>(executor_actor, model);
+  auto port = node.middleman().publish(executor, 0, "127.0.0.1");
+  ASSERT_TRUE(port) << node.render(port.error());
+
+  TroupeActorSystemConfig head_cfg;
+  caf::actor_system head{head_cfg};
+  auto remote = head.middleman().remote_actor("127.0.0.1", *port);
+  ASSERT_TRUE(remote) << head.render(remote.error());
+  const auto requests = make_requests(24, model->config().vocab_size);
+  const auto out = run_through_actors(head, *remote, requests,
+                                      {.max_num_seqs = 6, .max_num_batched_tokens = 24, .block_size = 16,
+                                       .num_blocks = 64, .enable_prefix_caching = true,
+                                       .long_prefill_token_threshold = 0});
+  ASSERT_EQ(out.size(), requests.size());
+  for (const auto& r : requests) EXPECT_EQ(out.at(r.id), alone(*model, r)) << "request " << r.id;
+  caf::anon_send_exit(executor, caf::exit_reason::user_shutdown);
+}
+
+TEST(ActorMessages, StepPlanRoundTripsThroughTheBinarySerializer) {
+  TroupeActorSystemConfig cfg;
+  caf::actor_system sys{cfg};
+  StepPlan plan;
+  plan.step_id = 9;
+  plan.block_size = 16;
+  ScheduledSequence s;
+  s.seq_id = 3;
+  s.is_new = true;
+  s.prompt_token_ids = {1, 2, 3};
+  s.token_ids = {1, 2, 3};
+  s.positions = {0, 1, 2};
+  s.block_table = {5};
+  s.slot_mapping = {80, 81, 82};
+  s.wants_logits = true;
+  s.sampling_params.seed = 42;
+  s.sampling_params.top_p = 0.5f;
+  plan.sequences.push_back(s);
+  plan.finished_seq_ids = {7};
+  std::vector<char> buf;
+  caf::binary_serializer out{sys, buf};
+  ASSERT_FALSE(out(plan));
+  StepPlan back;
+  caf::binary_deserializer in{sys, buf};
+  ASSERT_FALSE(in(back));
+  EXPECT_EQ(caf::deep_to_string(back), caf::deep_to_string(plan));
+  ASSERT_EQ(back.sequences.size(), 1u);
+  EXPECT_EQ(back.sequences[0].sampling_params.seed, std::optional<uint64_t>(42));
+  EXPECT_EQ(back.sequences[0].slot_mapping, s.slot_mapping);
+}
+
+}  // namespace
+}  // namespace troupe
