@@ -98,18 +98,8 @@ class Lexer {
       }
       char kind = src_[start + 1];
       char modifier = start + 2 < src_.size() ? src_[start + 2] : '\0';
-      if (modifier == '-') {
-        text = py_rstrip_space(text);
-      } else if (kind != '{' && modifier != '+') {
-        // lstrip_blocks: drop the indentation before a block or comment tag that starts its line.
-        size_t line_start = text.rfind('\n');
-        line_start = line_start == std::string_view::npos ? 0 : line_start + 1;
-        if ((line_start > 0 || line_starting_) &&
-            text.find_first_not_of(" \t", line_start) == std::string_view::npos)
-          text = text.substr(0, line_start);
-      }
-      emit_text(text);
-      advance_to(start + 2 + (modifier == '-' || (modifier == '+' && kind != '{') ? 1 : 0));
+      emit_text(strip_before_tag(text, modifier, kind != '{'));
+      advance_to(start + 2 + (modifier == '-' || modifier == '+' ? 1 : 0));
       if (kind == '#') {
         lex_comment();
       } else if (kind == '%' && at_raw()) {
@@ -123,6 +113,19 @@ class Lexer {
   }
 
  private:
+  // The text before a tag: "-" strips all its trailing whitespace; otherwise lstrip_blocks
+  // drops the whitespace between the line start and a block or comment tag (not a print tag)
+  // unless "+" says to keep it. jinja2 counts as whitespace what Python's `\s` matches.
+  std::string_view strip_before_tag(std::string_view text, char modifier, bool lstrip_applies) const {
+    if (modifier == '-') return py_rstrip_space(text);
+    if (!lstrip_applies || modifier == '+') return text;
+    size_t line_start = text.rfind('\n');
+    line_start = line_start == std::string_view::npos ? 0 : line_start + 1;
+    if ((line_start > 0 || line_starting_) && py_lstrip_space(text.substr(line_start)).empty())
+      return text.substr(0, line_start);
+    return text;
+  }
+
   size_t find_tag_start(size_t from) const {
     for (size_t i = src_.find('{', from); i != std::string::npos; i = src_.find('{', i + 1)) {
       if (i + 1 < src_.size() && (src_[i + 1] == '{' || src_[i + 1] == '%' || src_[i + 1] == '#'))
@@ -172,23 +175,22 @@ class Lexer {
     return src_.compare(p, 2, "%}") == 0 || src_.compare(p, 3, "-%}") == 0;
   }
 
+  // {% raw %}...{% endraw %}: jinja2 keeps no newline trim after `raw %}`, and treats the
+  // endraw tag's left side like any block tag's.
   void lex_raw() {
     size_t close = src_.find("%}", pos_);
-    after_tag_end(close + 2, src_[close - 1] == '-', true);
+    after_tag_end(close + 2, src_[close - 1] == '-', false);
     for (size_t p = src_.find("{%", pos_); p != std::string::npos; p = src_.find("{%", p + 2)) {
       size_t q = p + 2;
-      bool strip_before = q < src_.size() && src_[q] == '-';
-      if (strip_before) ++q;
+      char modifier = q < src_.size() && (src_[q] == '-' || src_[q] == '+') ? src_[q++] : '\0';
       while (q < src_.size() && std::isspace(static_cast<unsigned char>(src_[q]))) ++q;
       if (src_.compare(q, 6, "endraw") != 0) continue;
       q += 6;
       while (q < src_.size() && std::isspace(static_cast<unsigned char>(src_[q]))) ++q;
-      bool strip_after = q < src_.size() && src_[q] == '-';
-      if (strip_after) ++q;
+      char end_modifier = q < src_.size() && (src_[q] == '-' || src_[q] == '+') ? src_[q++] : '\0';
       if (src_.compare(q, 2, "%}") != 0) continue;
-      std::string_view body = std::string_view(src_).substr(pos_, p - pos_);
-      emit_text(strip_before ? py_rstrip_space(body) : body);
-      after_tag_end(q + 2, strip_after, true);
+      emit_text(strip_before_tag(std::string_view(src_).substr(pos_, p - pos_), modifier, true));
+      after_tag_end(q + 2, end_modifier == '-', end_modifier != '+');
       return;
     }
     fail(line_, "missing endraw");

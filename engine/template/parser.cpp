@@ -1,10 +1,10 @@
+// Statements: `{% tag ... %}` bodies, nesting, and the error messages for unclosed blocks.
 #include "engine/template/parser.h"
 
 #include "engine/template/parser_impl.h"
 
 namespace troupe::jinja {
 
-// ---- statements
 // Parses until `{% <one of end_tags>`; returns the body and the end tag found (its name is
 // consumed, the rest of that tag is left to the caller). At top level end_tags is empty.
 std::pair<Body, std::string> Parser::parse_body(std::initializer_list<const char*> end_tags) {
@@ -187,7 +187,7 @@ std::vector<std::string> Parser::parse_assign_names() {
   return names;
 }
 
-// `| f(args) | g` after a `filter` tag or a block set; the first "|" is optional for `filter`.
+// `f(args) | g` after a `filter` tag, or `| f | g` after a block set's name.
 std::vector<expr::Filter> Parser::parse_filter_chain(bool leading_pipe) {
   std::vector<expr::Filter> chain;
   if (leading_pipe) expect_op("|");

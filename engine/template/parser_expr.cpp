@@ -1,3 +1,6 @@
+// Expressions, loosest binding first, as jinja2/parser.py orders them: conditional, or, and,
+// not, comparisons, + -, ~, * / // %, **, unary - +, then primary with postfix ., [], () and
+// the filter/test suffixes | and `is`.
 #include "engine/template/filters.h"
 #include "engine/template/parser_impl.h"
 
@@ -5,7 +8,6 @@ namespace troupe::jinja {
 
 using expr::Op;
 
-// ---- expressions, loosest binding first
 // A bare comma list is a tuple where jinja2 allows one: `{{ a, b }}`, `set a, b = 1, 2`.
 ExprPtr Parser::parse_tuple(bool with_condexpr) {
   int line = cur().line;

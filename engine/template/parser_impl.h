@@ -77,7 +77,7 @@ class Parser {
   void parse_set(int line, Body& body);
   void parse_params(std::vector<std::string>& names, std::vector<ExprPtr>& defaults);
   std::vector<std::string> parse_assign_names();
-  // `| f(args) | g` after a `filter` tag or a block set; the first "|" is optional for `filter`.
+  // `f(args) | g` after a `filter` tag, or `| f | g` after a block set's name.
   std::vector<expr::Filter> parse_filter_chain(bool leading_pipe);
 
   // ---- expressions, loosest binding first
