@@ -18,10 +18,11 @@ const jinja::Dict& globals() {
 }
 
 template <typename Json>
-std::string render_json(const std::vector<jinja::Stmt>& body, const Json& context) {
+std::string render_json(const std::shared_ptr<const std::vector<jinja::Stmt>>& body, const Json& context) {
+  if (!body) throw TemplateError("no template: use ChatTemplate::parse");
   if (!context.is_object()) throw TemplateError("template context must be a JSON object");
   jinja::Value v = jinja::from_json(context);
-  return jinja::Renderer(globals(), v.dict()).render(body);
+  return jinja::Renderer(globals(), v.dict()).render(*body);
 }
 
 template <typename Json>
@@ -65,8 +66,8 @@ ChatTemplate ChatTemplate::parse(std::string_view source) {
   return t;
 }
 
-std::string ChatTemplate::render(const nlohmann::json& context) const { return render_json(*body_, context); }
-std::string ChatTemplate::render(const nlohmann::ordered_json& context) const { return render_json(*body_, context); }
+std::string ChatTemplate::render(const nlohmann::json& context) const { return render_json(body_, context); }
+std::string ChatTemplate::render(const nlohmann::ordered_json& context) const { return render_json(body_, context); }
 
 ChatTemplateConfig read_chat_template_config(const std::filesystem::path& path) {
   nlohmann::json config;

@@ -20,6 +20,7 @@ namespace jinja {
 struct Stmt;
 }
 
+// Immutable once parsed: one instance may render on many threads at once.
 class ChatTemplate {
  public:
   // Throws TemplateError("line N: ...") on a syntax error or an unknown filter or test.

@@ -103,9 +103,8 @@ Renderer::Flow Renderer::exec(const Stmt& s, std::string& out) {
             [&](const stmt::CallBlock& c) { exec_call_block(c, out); return Flow::normal; },
             [&](const stmt::ScopeBlock& b) {
               Scope scope;
-              scopes_.push_back(&scope);
+              Enter enter(scopes_, scope);
               exec_body(b.body, out);
-              scopes_.pop_back();
               return Flow::normal;
             },
         },
@@ -140,29 +139,23 @@ Renderer::Flow Renderer::exec_for(const stmt::For& s, std::string& out) {
     for (const Value& item : all) {
       Scope probe;
       bind_targets(probe, item);
-      scopes_.push_back(&probe);
-      bool keep = eval(*s.condition).truthy();
-      scopes_.pop_back();
-      if (keep) items.push_back(item);
+      Enter enter(scopes_, probe);
+      if (eval(*s.condition).truthy()) items.push_back(item);
     }
   } else {
     items = std::move(all);
   }
   if (items.empty()) {
     Scope scope;
-    scopes_.push_back(&scope);
-    Flow f = exec_body(s.otherwise, out);
-    scopes_.pop_back();
-    return f;
+    Enter enter(scopes_, scope);
+    return exec_body(s.otherwise, out);
   }
   for (size_t i = 0; i < items.size(); ++i) {
     Scope scope;
     bind_targets(scope, items[i]);
     scope["loop"] = make_loop(items, i);
-    scopes_.push_back(&scope);
-    Flow f = exec_body(s.body, out);
-    scopes_.pop_back();
-    if (f == Flow::break_loop) break;
+    Enter enter(scopes_, scope);
+    if (exec_body(s.body, out) == Flow::break_loop) break;
   }
   return Flow::normal;
 }

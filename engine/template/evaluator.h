@@ -22,6 +22,12 @@ class Renderer {
  private:
   using Scope = std::unordered_map<std::string, Value>;
   enum class Flow { normal, break_loop, continue_loop };
+  // Makes `scope` the innermost one for its lifetime.
+  struct Enter {
+    Enter(std::vector<Scope*>& scopes, Scope& scope) : scopes(scopes) { scopes.push_back(&scope); }
+    ~Enter() { scopes.pop_back(); }
+    std::vector<Scope*>& scopes;
+  };
 
   Flow exec_body(const Body& body, std::string& out);
   Flow exec(const Stmt& s, std::string& out);

@@ -4,6 +4,8 @@
 
 #include <filesystem>
 #include <fstream>
+#include <thread>
+#include <vector>
 
 #include "engine/load_error.h"
 #include "engine/template/chat_template.h"
@@ -84,6 +86,24 @@ TEST(ApplyChatTemplate, PassesWhatTransformersPasses) {
   EXPECT_EQ(apply_chat_template(with_tools, config, nlohmann::ordered_json::array(), false,
                                 nlohmann::ordered_json::parse(R"([{"name": "f", "a": 1}])")),
             R"({"name": "f", "a": 1})");
+}
+
+TEST(ApplyChatTemplate, OneTemplateRendersOnManyThreadsAtOnce) {
+  const ChatTemplate tmpl = ChatTemplate::parse(
+      "{% set ns = namespace(n=0) %}{% for m in messages %}{% set ns.n = ns.n + 1 %}"
+      "{{ m.role }}:{{ m.content | trim }};{% endfor %}{{ ns.n }}{{ range(3) | list }}");
+  const auto messages = nlohmann::json::parse(R"([{"role": "user", "content": " a "}, {"role": "assistant", "content": "b"}])");
+  const std::string expected = "user:a;assistant:b;2[0, 1, 2]";
+  std::vector<std::thread> threads;
+  std::vector<int> mismatches(4, 0);
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 200; ++i)
+        mismatches[t] += apply_chat_template(tmpl, ChatTemplateConfig{}, messages, false) != expected;
+    });
+  }
+  for (auto& th : threads) th.join();
+  for (int t = 0; t < 4; ++t) EXPECT_EQ(mismatches[t], 0) << "thread " << t;
 }
 
 TEST(ApplyChatTemplate, MessagesMustBeAnArray) {

@@ -53,8 +53,9 @@ TEST(JinjaErrors, TheSandboxRefusesMutation) {
   EXPECT_EQ(render_error("{% set a = [1] %}{{ a.append(2) }}"), "line 1: access to attribute 'append' of 'list' object is unsafe.");
 }
 
-TEST(JinjaErrors, ContextMustBeAnObject) {
+TEST(JinjaErrors, ContextMustBeAnObjectAndTheTemplateParsed) {
   EXPECT_THROW(ChatTemplate::parse("x").render(nlohmann::json::array()), TemplateError);
+  EXPECT_THROW(ChatTemplate().render(nlohmann::json::object()), TemplateError);
 }
 
 }  // namespace
