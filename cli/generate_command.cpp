@@ -9,7 +9,12 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include "actors/actor_system_config.h"
+#include "actors/batch_client.h"
+#include "actors/engine_topology.h"
+#include "cli/engine_options.h"
 #include "cli/model_options.h"
+#include "cli/prompts_file.h"
 #include "engine/model/sequence_generator.h"
 #include "engine/tokenizer/incremental_detokenizer.h"
 
@@ -18,14 +23,17 @@ namespace {
 
 struct GenerateOptions {
   ModelOptions model;
+  EngineOptions engine;
   std::string prompt;
+  std::string prompts_file;
   SamplingParams sampling;
   int64_t seed = -1;
   bool json = false;
   bool no_special_tokens = false;
-  int block_size = 16;
   int prefill_chunk = 0;
 };
+
+int run_prompts_file(const GenerateOptions& o, SamplingParams defaults);
 
 int run_generate(const GenerateOptions& o) {
   SamplingParams params = o.sampling;
@@ -34,6 +42,7 @@ int run_generate(const GenerateOptions& o) {
     std::cerr << "error: " << err << "\n";
     return 2;
   }
+  if (!o.prompts_file.empty()) return run_prompts_file(o, params);
   LoadedModel m = load_model(o.model);
   const std::vector<int32_t> prompt = m.folder.text.tokenizer.encode(o.prompt, !o.no_special_tokens);
   if (prompt.empty()) {
@@ -45,7 +54,7 @@ int run_generate(const GenerateOptions& o) {
               << ") exceeds the model's context of " << m.folder.config.max_position_embeddings << "\n";
     return 2;
   }
-  SequenceGenerator gen(*m.model, {.block_size = o.block_size,
+  SequenceGenerator gen(*m.model, {.block_size = o.engine.block_size,
                                    .prefill_chunk = o.prefill_chunk,
                                    .eos_token_ids = m.folder.eos_token_ids});
   IncrementalDetokenizer detok(m.folder.text.tokenizer, /*skip_special_tokens=*/true);
@@ -72,6 +81,42 @@ int run_generate(const GenerateOptions& o) {
   return 0;
 }
 
+// Every line of the file goes through the actors together; each result is printed as it finishes.
+int run_prompts_file(const GenerateOptions& o, SamplingParams defaults) {
+  const std::vector<PromptLine> lines = read_prompts_file(o.prompts_file, defaults);
+  LoadedModel m = load_model(o.model, /*weights=*/o.engine.executor.empty());
+  const SchedulerConfig config = make_scheduler_config(o.engine, m.folder.config);
+  std::vector<GenerationRequest> requests;
+  for (size_t i = 0; i < lines.size(); ++i) {
+    GenerationRequest r;
+    r.id = i;
+    r.prompt_token_ids = m.folder.text.tokenizer.encode(lines[i].prompt, !o.no_special_tokens);
+    r.sampling_params = lines[i].params;
+    r.eos_token_ids = m.folder.eos_token_ids;
+    requests.push_back(std::move(r));
+  }
+  TroupeActorSystemConfig cfg;
+  caf::actor_system sys{cfg};
+  const EngineActors engine = start_engine(sys, m.model, o.engine.executor, config);
+  int rejected = 0;
+  run_batch(
+      sys, engine.scheduler, std::move(requests),
+      [&](const FinishedSequence& f) {
+        const nlohmann::ordered_json out = {{"id", lines[f.id].id},
+                                            {"ids", f.output_token_ids},
+                                            {"text", m.folder.text.tokenizer.decode(f.output_token_ids, true)},
+                                            {"finish_reason", sequence_finish_reason_name(f.reason)}};
+        std::cout << out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << std::endl;
+      },
+      [&](SeqId id, const std::string& why) {
+        ++rejected;
+        std::cerr << "error: " << o.prompts_file << ": request " << lines[id].id.dump() << ": " << why << "\n";
+      });
+  caf::anon_send_exit(engine.scheduler, caf::exit_reason::user_shutdown);
+  if (o.engine.executor.empty()) caf::anon_send_exit(engine.executor, caf::exit_reason::user_shutdown);
+  return rejected == 0 ? 0 : 2;
+}
+
 }  // namespace
 
 void register_generate(CLI::App& app, int& exit_code) {
@@ -79,7 +124,13 @@ void register_generate(CLI::App& app, int& exit_code) {
   o->sampling.max_tokens = 64;
   CLI::App* cmd = app.add_subcommand("generate", "Generate text for one prompt, offline (no server)");
   add_model_options(*cmd, o->model, /*model_required=*/true);
-  cmd->add_option("--prompt", o->prompt, "prompt text (raw, no chat template)")->required();
+  auto* prompt = cmd->add_option("--prompt", o->prompt, "prompt text (raw, no chat template)");
+  auto* file = cmd->add_option("--prompts-file", o->prompts_file,
+                               "JSONL, one {\"id\", \"prompt\", \"max_tokens\", \"temperature\", ...} per line; "
+                               "all run batched through the actors, one {\"id\", \"ids\", \"text\"} line each as it finishes "
+                               "(the sampling flags are the defaults for omitted fields)");
+  prompt->excludes(file);
+  add_engine_options(*cmd, o->engine);
   cmd->add_option("--max-tokens", o->sampling.max_tokens, "tokens to generate at most")->capture_default_str();
   cmd->add_option("--temperature", o->sampling.temperature, "0 is greedy")->capture_default_str();
   cmd->add_option("--top-p", o->sampling.top_p, "nucleus mass kept")->capture_default_str();
@@ -93,10 +144,13 @@ void register_generate(CLI::App& app, int& exit_code) {
   cmd->add_flag("--json", o->json, "print {\"prompt_ids\", \"ids\", \"text\"} as the last stdout line");
   cmd->add_flag("--no-special-tokens", o->no_special_tokens,
                 "do not add the tokenizer's special tokens (e.g. BOS) to the prompt");
-  cmd->add_option("--block-size", o->block_size, "KV cache block size in tokens")->capture_default_str();
-  cmd->add_option("--prefill-chunk", o->prefill_chunk, "prompt tokens per prefill step (0: all)")
+  cmd->add_option("--prefill-chunk", o->prefill_chunk, "prompt tokens per prefill step (0: all; single prompt)")
       ->capture_default_str();
-  cmd->callback([o, &exit_code] { exit_code = run_generate(*o); });
+  cmd->callback([o, prompt, file, &exit_code] {
+    if (prompt->count() + file->count() != 1)
+      throw CLI::ValidationError("generate", "give --prompt or --prompts-file");
+    exit_code = run_generate(*o);
+  });
 }
 
 }  // namespace troupe::cli

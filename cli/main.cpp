@@ -7,6 +7,7 @@
 #include <spdlog/spdlog.h>
 
 #include "cli/generate_command.h"
+#include "cli/node_command.h"
 #include "cli/tokenize_command.h"
 #include "engine/load_error.h"
 #include "engine/template/template_error.h"
@@ -22,6 +23,7 @@ int main(int argc, char** argv) {
   int exit_code = 0;
   troupe::cli::register_generate(app, exit_code);
   troupe::cli::register_tokenize(app, exit_code);
+  troupe::cli::register_node(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -21,7 +21,7 @@ void add_model_options(CLI::App& cmd, ModelOptions& o, bool model_required) {
   cmd.add_option("--threads", o.threads, "CPU threads (0: all cores)")->capture_default_str();
 }
 
-LoadedModel load_model(const ModelOptions& o) {
+LoadedModel load_model(const ModelOptions& o, bool weights) {
   if (o.threads > 0) {
     omp_set_num_threads(o.threads);
     cpu::set_gemm_threads(o.threads);
@@ -31,6 +31,7 @@ LoadedModel load_model(const ModelOptions& o) {
   const ModelConfig& c = folder.config;
   spdlog::info("model {}: {} layers, hidden {}, {} heads ({} kv), vocab {}", folder.dir.string(),
                c.num_layers, c.hidden_size, c.num_heads, c.num_kv_heads, c.vocab_size);
+  if (!weights) return {std::move(folder), nullptr};
   const LoadFormat format = *parse_load_format(o.load_format);
   size_t last_pct = 0;
   auto progress = [&](size_t done, size_t total) {
@@ -41,7 +42,7 @@ LoadedModel load_model(const ModelOptions& o) {
     }
   };
   if (format == LoadFormat::Dummy) spdlog::info("making dummy weights (seed {})", o.dummy_seed);
-  auto model = load_cpu_model(folder, format, o.dummy_seed, progress);
+  std::shared_ptr<CpuModel> model = load_cpu_model(folder, format, o.dummy_seed, progress);
   spdlog::info("model ready in {:.1f} s",
                std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   return {std::move(folder), std::move(model)};

@@ -22,11 +22,12 @@ void add_model_options(CLI::App& cmd, ModelOptions& o, bool model_required);
 
 struct LoadedModel {
   ModelFolder folder;
-  std::unique_ptr<CpuModel> model;
+  std::shared_ptr<CpuModel> model;  // null when the weights live in another process
 };
 
-// Opens the folder and loads the weights, logging what it does; throws LoadError.
-LoadedModel load_model(const ModelOptions& o);
+// Opens the folder and (unless weights is false: the model runs in another process) loads the
+// weights, logging what it does; throws LoadError.
+LoadedModel load_model(const ModelOptions& o, bool weights = true);
 
 // The folder the README's demo uses when no --model is given (built by scripts/fetch_test_data.sh).
 std::string demo_model_dir();

@@ -1,0 +1,42 @@
+#include "actors/engine_topology.h"
+
+#include <stdexcept>
+
+#include <caf/all.hpp>
+#include <caf/io/all.hpp>
+
+#include "actors/executor_actor.h"
+#include "actors/scheduler_actor.h"
+
+namespace troupe {
+
+EngineActors start_engine(caf::actor_system& sys, std::shared_ptr<CpuModel> model,
+                          const std::string& remote_executor, const SchedulerConfig& config) {
+  EngineActors a;
+  if (!remote_executor.empty()) {
+    const auto colon = remote_executor.rfind(':');
+    if (colon == std::string::npos) throw std::runtime_error("--executor must be HOST:PORT, got '" + remote_executor + "'");
+    const std::string host = remote_executor.substr(0, colon);
+    const auto port = static_cast<uint16_t>(std::stoi(remote_executor.substr(colon + 1)));
+    auto remote = sys.middleman().remote_actor(host, port);
+    if (!remote)
+      throw std::runtime_error("cannot reach the executor at " + remote_executor + ": " + sys.render(remote.error()));
+    a.executor = *remote;
+  } else {
+    a.executor = sys.spawn<caf::detached>(executor_actor, std::move(model));
+  }
+  a.scheduler = sys.spawn(scheduler_actor, config, a.executor);
+  return a;
+}
+
+PublishedExecutor publish_executor(caf::actor_system& sys, std::shared_ptr<CpuModel> model,
+                                   const std::string& host, uint16_t port) {
+  auto executor = sys.spawn<caf::detached>(executor_actor, std::move(model));
+  auto bound = sys.middleman().publish(executor, port, host.c_str(), true);
+  if (!bound)
+    throw std::runtime_error("cannot publish the executor on " + host + ":" + std::to_string(port) + ": " +
+                             sys.render(bound.error()));
+  return {executor, *bound};
+}
+
+}  // namespace troupe

@@ -1,0 +1,34 @@
+#pragma once
+// Starting the engine's actors in this process: an executor (local, or a proxy of one published
+// by `troupe node` in another process) and the scheduler that drives it.
+#include <memory>
+#include <string>
+
+#include <caf/actor.hpp>
+#include <caf/actor_system.hpp>
+
+#include "engine/model/cpu_model.h"
+#include "engine/scheduler/scheduler_config.h"
+
+namespace troupe {
+
+struct EngineActors {
+  caf::actor scheduler;
+  caf::actor executor;
+};
+
+// With remote_executor = "host:port", connects to a published executor (throws
+// std::runtime_error naming the address if it cannot); else spawns one over `model`.
+EngineActors start_engine(caf::actor_system& sys, std::shared_ptr<CpuModel> model,
+                          const std::string& remote_executor, const SchedulerConfig& config);
+
+struct PublishedExecutor {
+  caf::actor executor;  // send it an exit message before the actor system goes away
+  uint16_t port;        // the bound port
+};
+
+// Publishes an executor over `model` on host:port (port 0 picks one).
+PublishedExecutor publish_executor(caf::actor_system& sys, std::shared_ptr<CpuModel> model,
+                                   const std::string& host, uint16_t port);
+
+}  // namespace troupe

@@ -1,0 +1,28 @@
+#pragma once
+// The continuous-batching flags `generate --prompts-file` and `serve` share, and how they become
+// a SchedulerConfig (the KV pool sized from --kv-cache-gib unless --num-kv-blocks says).
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+#include "engine/model/model_config.h"
+#include "engine/scheduler/scheduler_config.h"
+
+namespace troupe::cli {
+
+struct EngineOptions {
+  int max_num_seqs = 256;
+  int max_num_batched_tokens = 2048;
+  int block_size = 16;
+  double kv_cache_gib = 1.0;
+  int num_kv_blocks = 0;
+  bool no_prefix_caching = false;
+  std::string executor;  // HOST:PORT of a `troupe node`; empty: in this process
+};
+
+void add_engine_options(CLI::App& cmd, EngineOptions& o);
+
+// Throws std::invalid_argument naming the flag when the result is not a valid configuration.
+SchedulerConfig make_scheduler_config(const EngineOptions& o, const ModelConfig& model);
+
+}  // namespace troupe::cli

@@ -1,0 +1,48 @@
+#include "net/sampling_json.h"
+
+#include <nlohmann/json.hpp>
+
+namespace troupe::net {
+namespace {
+
+using nlohmann::json;
+
+// Reads body[key] into dst if present and not null; a wrong JSON type is a FieldError.
+template <class T>
+std::optional<FieldError> read(const json& body, const char* key, T& dst) {
+  auto it = body.find(key);
+  if (it == body.end() || it->is_null()) return std::nullopt;
+  if constexpr (std::is_same_v<T, bool>) {
+    if (!it->is_boolean()) return FieldError{key, std::string(key) + " must be true or false"};
+  } else if constexpr (std::is_integral_v<T>) {
+    if (!it->is_number_integer()) return FieldError{key, std::string(key) + " must be an integer"};
+  } else {
+    if (!it->is_number()) return FieldError{key, std::string(key) + " must be a number"};
+  }
+  dst = it->get<T>();
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::optional<FieldError> read_sampling_params(const json& body, SamplingParams& out) {
+  if (!body.is_object()) return FieldError{"", "the request body must be a JSON object"};
+  std::optional<FieldError> err;
+  if ((err = read(body, "temperature", out.temperature))) return err;
+  if ((err = read(body, "top_p", out.top_p))) return err;
+  if ((err = read(body, "top_k", out.top_k))) return err;
+  if ((err = read(body, "min_p", out.min_p))) return err;
+  if ((err = read(body, "repetition_penalty", out.repetition_penalty))) return err;
+  if ((err = read(body, "presence_penalty", out.presence_penalty))) return err;
+  if ((err = read(body, "frequency_penalty", out.frequency_penalty))) return err;
+  if ((err = read(body, "max_tokens", out.max_tokens))) return err;
+  if ((err = read(body, "ignore_eos", out.ignore_eos))) return err;
+  if (auto it = body.find("seed"); it != body.end() && !it->is_null()) {
+    if (!it->is_number_integer()) return FieldError{"seed", "seed must be an integer"};
+    out.seed = static_cast<uint64_t>(it->get<int64_t>());
+  }
+  if (std::string why = out.validate(); !why.empty()) return FieldError{why.substr(0, why.find(' ')), why};
+  return std::nullopt;
+}
+
+}  // namespace troupe::net

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# A broken model folder or bad input ends in exactly one "error: ..." line naming the problem and
+# a non-zero exit, never a crash.
+set -euo pipefail
+troupe=$1 model=$2
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+expect_error() {  # expect_error CODE PATTERN -- command...
+  local code=$1 pattern=$2; shift 3
+  set +e; "$@" >"$work/out" 2>"$work/err"; local rc=$?; set -e
+  grep -v ' info ' "$work/err" >"$work/err.lines" || true
+  if [ "$rc" -ne "$code" ] || [ "$(wc -l <"$work/err.lines")" -ne 1 ] || ! grep -q "^error: .*$pattern" "$work/err.lines"; then
+    echo "FAIL: $* -> exit $rc, stderr:"; cat "$work/err"; exit 1
+  fi
+}
+cp -r "$model" "$work/m"
+rm "$work/m/config.json"
+expect_error 1 "config.json: cannot open" -- "$troupe" generate --model "$work/m" --load-format dummy --prompt hi
+cp "$model/config.json" "$work/m/"
+sed -i 's/"hidden_size": [0-9]*/"hidden_size": "big"/' "$work/m/config.json"
+expect_error 1 "'hidden_size' must be an integer" -- "$troupe" generate --model "$work/m" --load-format dummy --prompt hi
+cp "$model/config.json" "$work/m/"
+expect_error 1 "no model.safetensors" -- "$troupe" generate --model "$work/m" --prompt hi
+echo '{"model": {"type": "WordPiece"' >"$work/m/tokenizer.json"
+expect_error 1 "tokenizer.json" -- "$troupe" tokenize --model "$work/m" --text hi
+expect_error 1 "not a directory" -- "$troupe" tokenize --model "$work/none" --text hi
+printf '{"prompt": "a", "temperature": -1}\n' >"$work/bad.jsonl"
+expect_error 2 "bad.jsonl:1: field 'temperature'" -- "$troupe" generate --model "$model" --load-format dummy --prompts-file "$work/bad.jsonl"
+expect_error 2 "top_p" -- "$troupe" generate --model "$model" --load-format dummy --prompt hi --top-p 0
+echo "every case: one error line, non-zero exit"
