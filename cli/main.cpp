@@ -8,6 +8,7 @@
 
 #include "cli/generate_command.h"
 #include "cli/node_command.h"
+#include "cli/serve_command.h"
 #include "cli/tokenize_command.h"
 #include "engine/load_error.h"
 #include "engine/template/template_error.h"
@@ -24,6 +25,7 @@ int main(int argc, char** argv) {
   troupe::cli::register_generate(app, exit_code);
   troupe::cli::register_tokenize(app, exit_code);
   troupe::cli::register_node(app, exit_code);
+  troupe::cli::register_serve(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -54,9 +54,9 @@ int run_tokenize(const TokenizeOptions& o) {
   } else if (!o.chat.empty()) {
     std::ifstream in(o.chat);
     if (!in) throw LoadError(o.chat, "cannot open");
-    nlohmann::json messages;
+    nlohmann::ordered_json messages;  // keys keep the file's order, as Python's dicts do
     try {
-      messages = nlohmann::json::parse(in);
+      messages = nlohmann::ordered_json::parse(in);
     } catch (const nlohmann::json::parse_error& e) {
       throw LoadError(o.chat, std::string("invalid JSON: ") + e.what());
     }

@@ -15,7 +15,7 @@ std::optional<LoadFormat> parse_load_format(const std::string& s) {
   return std::nullopt;
 }
 
-std::string ChatTokenizer::render_chat(const nlohmann::json& messages, bool add_generation_prompt) const {
+std::string ChatTokenizer::render_chat(const nlohmann::ordered_json& messages, bool add_generation_prompt) const {
   if (!chat_template) throw LoadError(dir / "tokenizer_config.json", "no chat_template");
   return apply_chat_template(*chat_template, chat_config, messages, add_generation_prompt);
 }

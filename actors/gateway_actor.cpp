@@ -1,0 +1,102 @@
+#include "actors/gateway_actor.h"
+
+#include <algorithm>
+
+#include <caf/all.hpp>
+
+#include "actors/message_inspect.h"
+
+namespace troupe {
+namespace {
+
+using Self = caf::stateful_actor<GatewayState>;
+
+// Emits what may be emitted of `a.pending`; true when a stop string ended the request.
+bool emit(GatewayState::Active& a) {
+  bool stopped = false;
+  const size_t n = emittable_prefix(a.pending, a.request->stop, stopped);
+  if (n > 0) a.request->sink->on_text(a.pending.substr(0, n));
+  a.pending.erase(0, stopped ? std::string::npos : n);
+  return stopped;
+}
+
+void finish(Self* self, SeqId id, const std::string& reason) {
+  auto it = self->state.active.find(id);
+  if (it == self->state.active.end()) return;
+  GatewayState::Active& a = it->second;
+  if (!a.stop_matched) {
+    a.pending += a.detokenizer.flush();
+    bool stopped = false;
+    const size_t n = emittable_prefix(a.pending, a.request->stop, stopped);
+    // At the end nothing can still grow into a stop string: all but a real match goes out.
+    const size_t out = stopped ? n : a.pending.size();
+    if (out > 0) a.request->sink->on_text(a.pending.substr(0, out));
+  }
+  a.request->sink->on_finish(reason, static_cast<int32_t>(a.request->generation.prompt_token_ids.size()),
+                             a.completion_tokens);
+  self->state.active.erase(it);
+}
+
+}  // namespace
+
+size_t emittable_prefix(const std::string& text, const std::vector<std::string>& stop, bool& stopped) {
+  size_t first = std::string::npos;
+  for (const std::string& s : stop)
+    if (!s.empty()) first = std::min(first, text.find(s));
+  if (first != std::string::npos) {
+    stopped = true;
+    return first;
+  }
+  stopped = false;
+  size_t hold = 0;
+  for (const std::string& s : stop)
+    for (size_t len = std::min(s.size() - 1, text.size()); len > hold; --len)
+      if (text.compare(text.size() - len, len, s, 0, len) == 0) {
+        hold = len;
+        break;
+      }
+  return text.size() - hold;
+}
+
+caf::behavior gateway_actor(Self* self, std::shared_ptr<const Tokenizer> tokenizer, caf::actor scheduler) {
+  self->state.tokenizer = std::move(tokenizer);
+  self->state.scheduler = scheduler;
+  return {
+      [=](submit_atom, std::shared_ptr<GatewayRequest> req) {
+        const SeqId id = req->generation.id;
+        auto& st = self->state;
+        st.active.emplace(id, GatewayState::Active{req, IncrementalDetokenizer(*st.tokenizer, true), "", 0, false});
+        self->request(st.scheduler, caf::infinite, submit_atom::value, req->generation)
+            .then([](bool) {},
+                  [=](caf::error& err) {
+                    auto it = self->state.active.find(id);
+                    if (it == self->state.active.end()) return;
+                    it->second.request->sink->on_error(self->system().render(err));
+                    self->state.active.erase(it);
+                  });
+      },
+      [=](abort_atom, SeqId id) {
+        // The client is gone: free the sequence's blocks now. The scheduler's FinishedBatch
+        // (reason abort) ends the request here.
+        self->send(self->state.scheduler, abort_atom::value, id);
+      },
+      [=](const TokenDeltas& d) {
+        for (size_t i = 0; i < d.seq_ids.size(); ++i) {
+          auto it = self->state.active.find(d.seq_ids[i]);
+          if (it == self->state.active.end()) continue;
+          GatewayState::Active& a = it->second;
+          ++a.completion_tokens;
+          a.pending += a.detokenizer.push(d.tokens[i]);
+          if ((a.stop_matched = emit(a))) {
+            self->send(self->state.scheduler, abort_atom::value, d.seq_ids[i]);
+            finish(self, d.seq_ids[i], "stop");
+          }
+        }
+      },
+      [=](const FinishedBatch& batch) {
+        for (const FinishedSequence& f : batch.sequences) finish(self, f.id, sequence_finish_reason_name(f.reason));
+      },
+  };
+}
+
+}  // namespace troupe

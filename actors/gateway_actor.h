@@ -1,0 +1,67 @@
+#pragma once
+// gateway: the client-facing side of the engine. It keeps every in-flight request (so a
+// restarted scheduler can be handed them again), turns token ids into text incrementally (never
+// a broken UTF-8 sequence), applies stop strings (never emitting text that may turn out to start
+// one), and tells each request's RequestSink what happened. The HTTP layer (net/) implements
+// sinks; so can a test.
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include <caf/actor.hpp>
+#include <caf/allowed_unsafe_message_type.hpp>
+#include <caf/fwd.hpp>
+#include <caf/stateful_actor.hpp>
+
+#include "engine/scheduler/generation_request.h"
+#include "engine/tokenizer/incremental_detokenizer.h"
+#include "engine/tokenizer/tokenizer.h"
+
+namespace troupe {
+
+// Receives one request's results, on the gateway's thread, in order: any number of on_text,
+// then exactly one of on_finish or on_error.
+class RequestSink {
+ public:
+  virtual ~RequestSink() = default;
+  virtual void on_text(const std::string& delta) = 0;
+  // reason: "stop" (EOS or a stop string), "length" (max_tokens) or "abort".
+  virtual void on_finish(const std::string& reason, int32_t prompt_tokens, int32_t completion_tokens) = 0;
+  virtual void on_error(const std::string& message) = 0;  // the scheduler refused the request
+};
+
+struct GatewayRequest {
+  GenerationRequest generation;    // id: unique per gateway (the HTTP layer counts)
+  std::vector<std::string> stop;   // stop strings, excluded from the text
+  std::shared_ptr<RequestSink> sink;
+};
+
+struct GatewayState {
+  struct Active {
+    std::shared_ptr<GatewayRequest> request;
+    IncrementalDetokenizer detokenizer;
+    std::string pending;  // decoded text held back: it may be the start of a stop string
+    int32_t completion_tokens = 0;
+    bool stop_matched = false;  // a stop string ended it; nothing more is emitted
+  };
+  std::shared_ptr<const Tokenizer> tokenizer;
+  caf::actor scheduler;
+  std::unordered_map<SeqId, Active> active;
+  static inline const char* name = "gateway";
+};
+
+// Messages: (submit_atom, shared_ptr<GatewayRequest>) from the HTTP layer (same process only);
+// (abort_atom, SeqId) when a client hangs up; TokenDeltas and FinishedBatch from the scheduler.
+caf::behavior gateway_actor(caf::stateful_actor<GatewayState>* self, std::shared_ptr<const Tokenizer> tokenizer,
+                            caf::actor scheduler);
+
+// The prefix of `text` that can be emitted now: everything before the first stop string (and
+// `stopped` set), or everything but the longest tail that is a prefix of some stop string.
+size_t emittable_prefix(const std::string& text, const std::vector<std::string>& stop, bool& stopped);
+
+}  // namespace troupe
+
+// A shared_ptr to a sink never leaves the process; CAF may pass it without serializing.
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::shared_ptr<troupe::GatewayRequest>)

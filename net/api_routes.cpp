@@ -1,0 +1,118 @@
+#include "net/api_routes.h"
+
+#include <chrono>
+
+#include <caf/all.hpp>
+
+#include "actors/gateway_actor.h"
+#include "actors/message_inspect.h"
+#include "net/openai_api.h"
+
+namespace troupe::net {
+namespace {
+
+namespace http = boost::beast::http;
+
+int64_t unix_now() {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+void reply_error(HttpResponder& r, const ApiError& e, std::map<std::string, std::string> headers = {}) {
+  r.reply(e.status, "application/json", e.body(), std::move(headers));
+}
+
+// Writes one completion's answer to its HTTP response, as the gateway reports progress.
+class HttpCompletionSink : public RequestSink {
+ public:
+  HttpCompletionSink(std::shared_ptr<HttpResponder> responder, CompletionFormatter formatter, bool stream,
+                     bool include_usage)
+      : responder_(std::move(responder)), fmt_(std::move(formatter)), stream_(stream), include_usage_(include_usage) {}
+
+  void start() {
+    if (!stream_) return;
+    responder_->begin_stream(200, "text/event-stream");
+    if (std::string first = fmt_.first_chunk(); !first.empty()) responder_->write(CompletionFormatter::sse(first));
+  }
+  void on_text(const std::string& delta) override {
+    if (!stream_) {
+      text_ += delta;
+    } else if (!delta.empty()) {
+      responder_->write(CompletionFormatter::sse(fmt_.text_chunk(delta)));
+    }
+  }
+  void on_finish(const std::string& reason, int32_t prompt_tokens, int32_t completion_tokens) override {
+    if (!stream_) {
+      responder_->reply(200, "application/json", fmt_.full_response(text_, reason, prompt_tokens, completion_tokens));
+      return;
+    }
+    responder_->write(CompletionFormatter::sse(fmt_.final_chunk(reason)));
+    if (include_usage_) responder_->write(CompletionFormatter::sse(fmt_.usage_chunk(prompt_tokens, completion_tokens)));
+    responder_->write(CompletionFormatter::sse_done());
+    responder_->end_stream();
+  }
+  void on_error(const std::string& message) override {
+    const ApiError e{400, message, ""};
+    if (!stream_) return reply_error(*responder_, e);
+    responder_->write(CompletionFormatter::sse(e.body()));
+    responder_->end_stream();
+  }
+
+ private:
+  std::shared_ptr<HttpResponder> responder_;
+  CompletionFormatter fmt_;
+  bool stream_;
+  bool include_usage_;
+  std::string text_;
+};
+
+void handle_completion(ApiContext& ctx, ApiKind kind, const HttpRequest& req, std::shared_ptr<HttpResponder> responder) {
+  auto parsed = parse_completion_request(kind, req.body(), *ctx.model, ctx.served_name);
+  if (auto* e = std::get_if<ApiError>(&parsed)) return reply_error(*responder, *e);
+  CompletionRequest& r = std::get<CompletionRequest>(parsed);
+  const SeqId id = ctx.next_id.fetch_add(1);
+  const std::string request_id = (kind == ApiKind::Chat ? "chatcmpl-" : "cmpl-") + std::to_string(id);
+  auto sink = std::make_shared<HttpCompletionSink>(responder, CompletionFormatter(kind, ctx.served_name, request_id, unix_now()),
+                                                   r.stream, r.include_usage);
+  sink->start();
+  auto g = std::make_shared<GatewayRequest>();
+  g->generation.id = id;
+  g->generation.prompt_token_ids = std::move(r.prompt_ids);
+  g->generation.sampling_params = r.params;
+  g->generation.eos_token_ids = ctx.model->eos_token_ids;
+  g->stop = std::move(r.stop);
+  g->sink = sink;
+  caf::actor gateway = ctx.gateway;
+  responder->on_disconnect([gateway, id] { caf::anon_send(gateway, abort_atom::value, id); });
+  caf::anon_send(gateway, submit_atom::value, std::move(g));
+}
+
+}  // namespace
+
+HttpHandler make_api_handler(std::shared_ptr<ApiContext> ctx) {
+  return [ctx](const HttpRequest& req, std::shared_ptr<HttpResponder> responder) {
+    const std::string target(req.target());
+    const std::string path = target.substr(0, target.find('?'));
+    const http::verb method = req.method();
+    auto only = [&](http::verb allowed, const char* allow) {
+      if (method == allowed) return true;
+      reply_error(*responder, ApiError{405, "method " + std::string(req.method_string()) + " is not allowed on " + path, "", "invalid_request_error"},
+                  {{"Allow", allow}});
+      return false;
+    };
+    if (path == "/health") {
+      if (only(http::verb::get, "GET")) responder->reply(200, "application/json", R"({"status":"ok"})");
+    } else if (path == "/v1/models") {
+      if (only(http::verb::get, "GET"))
+        responder->reply(200, "application/json",
+                         models_response(ctx->served_name, ctx->model->config.max_position_embeddings, ctx->started_at));
+    } else if (path == "/v1/completions") {
+      if (only(http::verb::post, "POST")) handle_completion(*ctx, ApiKind::Completion, req, responder);
+    } else if (path == "/v1/chat/completions") {
+      if (only(http::verb::post, "POST")) handle_completion(*ctx, ApiKind::Chat, req, responder);
+    } else {
+      reply_error(*responder, ApiError{404, "no route " + path, "", "NotFoundError"});
+    }
+  };
+}
+
+}  // namespace troupe::net

@@ -1,0 +1,27 @@
+#pragma once
+// The HTTP API: which path and method does what. Generation requests are parsed and tokenized
+// on the I/O thread, then handed to the gateway actor with a sink that writes the HTTP answer
+// (one JSON body, or Server-Sent Events as tokens arrive).
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include <caf/actor.hpp>
+
+#include "engine/model_folder.h"
+#include "net/http_server.h"
+
+namespace troupe::net {
+
+struct ApiContext {
+  std::shared_ptr<const ModelFolder> model;
+  std::string served_name;
+  caf::actor gateway;
+  int64_t started_at = 0;           // unix seconds, for /v1/models
+  std::atomic<uint64_t> next_id{1};
+};
+
+HttpHandler make_api_handler(std::shared_ptr<ApiContext> context);
+
+}  // namespace troupe::net

@@ -1,0 +1,57 @@
+#pragma once
+// OpenAI's /v1/completions and /v1/chat/completions: request bodies in, validated and tokenized;
+// response bodies and stream chunks out. No sockets here: the routes glue this to HTTP.
+#include <cstdint>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "engine/model_folder.h"
+#include "engine/sampling/sampling_params.h"
+#include "net/api_error.h"
+
+namespace troupe::net {
+
+enum class ApiKind { Completion, Chat };
+
+struct CompletionRequest {
+  ApiKind kind = ApiKind::Completion;
+  std::vector<int32_t> prompt_ids;
+  SamplingParams params;
+  std::vector<std::string> stop;
+  bool stream = false;
+  bool include_usage = false;  // stream_options.include_usage
+};
+
+// Parses and checks a request body against the model (context length, vocabulary); tokenizes
+// the prompt or renders and tokenizes the chat. Errors name the field.
+std::variant<CompletionRequest, ApiError> parse_completion_request(ApiKind kind, const std::string& body,
+                                                                   const ModelFolder& model,
+                                                                   const std::string& served_name);
+
+// Builds response bodies and stream chunks for one request.
+class CompletionFormatter {
+ public:
+  CompletionFormatter(ApiKind kind, std::string model_name, std::string request_id, int64_t created);
+  std::string full_response(const std::string& text, const std::string& finish_reason, int32_t prompt_tokens,
+                            int32_t completion_tokens) const;
+  std::string first_chunk() const;  // chat: the assistant role; completions: empty
+  std::string text_chunk(const std::string& delta) const;
+  std::string final_chunk(const std::string& finish_reason) const;
+  std::string usage_chunk(int32_t prompt_tokens, int32_t completion_tokens) const;
+  static std::string sse(const std::string& json) { return "data: " + json + "\n\n"; }
+  static std::string sse_done() { return "data: [DONE]\n\n"; }
+
+ private:
+  nlohmann::ordered_json envelope(bool chunk) const;
+  ApiKind kind_;
+  std::string model_;
+  std::string id_;
+  int64_t created_;
+};
+
+std::string models_response(const std::string& served_name, int64_t max_model_len, int64_t created);
+
+}  // namespace troupe::net
