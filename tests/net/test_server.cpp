@@ -1,0 +1,77 @@
+#include "test_server.h"
+
+#include <stdexcept>
+
+#include "actors/message_inspect.h"
+
+namespace troupe::test {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = boost::asio::ip::tcp;
+
+std::string HttpReply::header(const std::string& name) const {
+  auto it = headers.find(name);
+  return it == headers.end() ? "" : it->second;
+}
+
+HttpReply http_call(uint16_t port, const std::string& method, const std::string& target, const std::string& body) {
+  boost::asio::io_context io;
+  beast::tcp_stream stream(io);
+  stream.connect(tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), port));
+  http::request<http::string_body> req{http::string_to_verb(method), target, 11};
+  req.set(http::field::host, "127.0.0.1");
+  req.set(http::field::content_type, "application/json");
+  req.body() = body;
+  req.prepare_payload();
+  http::write(stream, req);
+  beast::flat_buffer buffer;
+  http::response_parser<http::string_body> parser;
+  parser.body_limit(64u << 20);
+  http::read(stream, buffer, parser);
+  HttpReply out;
+  out.status = parser.get().result_int();
+  out.body = parser.get().body();
+  for (const auto& f : parser.get()) out.headers[std::string(f.name_string())] = std::string(f.value());
+  beast::error_code ec;
+  stream.socket().shutdown(tcp::socket::shutdown_both, ec);
+  return out;
+}
+
+TestServer::TestServer(SchedulerConfig config) {
+  const std::string dir = std::string(TROUPE_CACHE_DIR) + "/demo-model";
+  folder_ = std::make_shared<const ModelFolder>(open_model_folder(dir));
+  model_ = std::shared_ptr<CpuModel>(load_cpu_model(*folder_, LoadFormat::Dummy, 0));
+  sys_ = std::make_unique<caf::actor_system>(cfg_);
+  engine_ = start_engine(*sys_, model_, "", config);
+  gateway_ = sys_->spawn(gateway_actor, std::make_shared<const Tokenizer>(folder_->text.tokenizer), engine_.scheduler);
+  auto ctx = std::make_shared<net::ApiContext>();
+  ctx->model = folder_;
+  ctx->served_name = "demo-model";
+  ctx->gateway = gateway_;
+  net::HttpServerOptions options;
+  options.port = 0;
+  options.max_body_bytes = 1u << 20;
+  options.read_timeout = std::chrono::seconds(2);
+  server_ = std::make_unique<net::HttpServer>(io_, options, net::make_api_handler(ctx));
+  server_->start();
+  for (int i = 0; i < 2; ++i) threads_.emplace_back([this] { io_.run(); });
+}
+
+TestServer::~TestServer() {
+  io_.stop();
+  for (auto& t : threads_) t.join();
+  server_.reset();
+  for (const caf::actor& a : {gateway_, engine_.scheduler, engine_.executor})
+    caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
+}
+
+SchedulerSnapshot TestServer::snapshot() {
+  caf::scoped_actor self{*sys_};
+  SchedulerSnapshot out;
+  self->request(engine_.scheduler, caf::infinite, snapshot_atom::value)
+      .receive([&](const SchedulerSnapshot& s) { out = s; }, [](caf::error&) { throw std::runtime_error("no snapshot"); });
+  return out;
+}
+
+}  // namespace troupe::test

@@ -1,0 +1,58 @@
+#pragma once
+// A whole server on loopback for tests: the demo model (dummy weights), the actors and HTTP on a
+// free port, plus a tiny blocking HTTP client.
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <caf/all.hpp>
+
+#include "actors/actor_system_config.h"
+#include "actors/engine_topology.h"
+#include "actors/gateway_actor.h"
+#include "engine/model_folder.h"
+#include "net/api_routes.h"
+#include "net/http_server.h"
+
+namespace troupe::test {
+
+struct HttpReply {
+  unsigned status = 0;
+  std::string body;
+  std::string header(const std::string& name) const;
+  std::map<std::string, std::string> headers;
+};
+
+// One request on a fresh connection; the whole body is read (streams until the server ends them).
+HttpReply http_call(uint16_t port, const std::string& method, const std::string& target, const std::string& body = "");
+
+class TestServer {
+ public:
+  explicit TestServer(SchedulerConfig config = {.max_num_seqs = 16, .max_num_batched_tokens = 256, .block_size = 16,
+                                                .num_blocks = 512, .enable_prefix_caching = true,
+                                                .long_prefill_token_threshold = 0});
+  ~TestServer();
+  uint16_t port() const { return server_->port(); }
+  const ModelFolder& folder() const { return *folder_; }
+  CpuModel& model() { return *model_; }
+  SchedulerSnapshot snapshot();
+
+ private:
+  std::shared_ptr<const ModelFolder> folder_;
+  std::shared_ptr<CpuModel> model_;
+  TroupeActorSystemConfig cfg_;
+  std::unique_ptr<caf::actor_system> sys_;
+  EngineActors engine_;
+  caf::actor gateway_;
+  boost::asio::io_context io_;
+  std::unique_ptr<net::HttpServer> server_;
+  std::vector<std::thread> threads_;
+};
+
+}  // namespace troupe::test
