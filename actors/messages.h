@@ -14,14 +14,9 @@
 #include "engine/scheduler/finished_sequence.h"
 #include "engine/scheduler/generation_request.h"
 #include "engine/scheduler/step_plan.h"
+#include "engine/scheduler/step_result.h"
 
 namespace troupe {
-
-// Executor -> scheduler: the answer to one StepPlan.
-struct StepResult {
-  uint64_t step_id = 0;
-  std::vector<int32_t> sampled;  // one token per plan entry with wants_logits, in plan order
-};
 
 // Scheduler -> client: tokens of one sequence produced by one step (one message per step and
 // client, never one per token).
@@ -33,12 +28,6 @@ struct TokenDeltas {
 // Scheduler -> client: sequences that left the scheduler (stop, length or abort).
 struct FinishedBatch {
   std::vector<FinishedSequence> sequences;
-};
-
-// Scheduler -> executor, once before the first step: the KV pool to allocate.
-struct KvPoolShape {
-  int32_t num_blocks = 0;
-  int32_t block_size = 16;
 };
 
 // Anyone -> scheduler: a snapshot for metrics and tests.

@@ -1,0 +1,20 @@
+#pragma once
+// What travels back and forth with a StepPlan between scheduler and executor, besides the plan.
+#include <cstdint>
+#include <vector>
+
+namespace troupe {
+
+// Executor -> scheduler: the answer to one StepPlan.
+struct StepResult {
+  uint64_t step_id = 0;
+  std::vector<int32_t> sampled;  // one token per plan entry with wants_logits, in plan order
+};
+
+// Scheduler -> executor, once before the first step: the KV pool to allocate.
+struct KvPoolShape {
+  int32_t num_blocks = 0;
+  int32_t block_size = 16;
+};
+
+}  // namespace troupe
