@@ -134,6 +134,25 @@ bool BlockPool::free(SeqId seq) {
   return true;
 }
 
+int32_t BlockPool::clear_cache() {
+  while (lru_head_ >= 0) {  // the unreferenced cached blocks
+    const int32_t b = lru_head_;
+    lru_remove(b);
+    free_uncached_.push_back(b);
+  }
+  int32_t dropped = 0;
+  for (Block& blk : blocks_) {
+    if (!blk.cached) continue;
+    blk.cached = false;
+    blk.key = blk.parent_key = 0;
+    blk.tokens.clear();
+    ++dropped;
+  }
+  cached_.clear();
+  stats_.num_cleared += dropped;
+  return dropped;
+}
+
 int32_t BlockPool::take_fresh_block() {
   int32_t b;
   if (!free_uncached_.empty()) {

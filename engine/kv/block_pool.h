@@ -43,6 +43,7 @@ struct PrefixCacheStats {
   int64_t num_query_tokens = 0;   // tokens those allocations asked about
   int64_t num_hit_tokens = 0;     // of which were served from the cache
   int64_t num_evictions = 0;      // cached blocks dropped to make room
+  int64_t num_cleared = 0;        // cached blocks dropped by clear_cache()
 };
 
 class BlockPool {
@@ -78,6 +79,13 @@ class BlockPool {
   // head (heads are what other requests share). Cached blocks stay cached. False if `seq` holds
   // no blocks (freeing twice is harmless).
   bool free(SeqId seq);
+
+  // Empties the prefix cache: every cached block is forgotten (its key, its tokens), as when the
+  // memory behind the blocks was lost. Unreferenced cached blocks go to the free stack; a block
+  // still in a table stays there, private from now on, and goes to the free stack when released.
+  // Tables, reference counts and free counts do not change; later full blocks are cached anew.
+  // Returns how many blocks were dropped.
+  int32_t clear_cache();
 
   // Physical block of each logical block of `seq`; empty if it holds none. Invalidated by the
   // next call that changes the pool.

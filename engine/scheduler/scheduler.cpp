@@ -128,6 +128,12 @@ void Scheduler::preempt(StepDraft& draft, Sequence& seq) {
       break;
     }
   }
+  requeue(seq);
+  draft.preempted.push_back(seq.id);
+  ++stats_.num_preemptions;
+}
+
+void Scheduler::requeue(Sequence& seq) {
   pool_.free(seq.id);
   running_.erase(seq.queue_key());
   seq.status = SequenceStatus::Waiting;
@@ -135,8 +141,22 @@ void Scheduler::preempt(StepDraft& draft, Sequence& seq) {
   seq.executor_state_stale = true;
   ++seq.num_preemptions;
   waiting_.insert(seq.queue_key());
-  draft.preempted.push_back(seq.id);
-  ++stats_.num_preemptions;
+}
+
+void Scheduler::reset_executor_state() {
+  // A snapshot: requeue() removes entries from running_ while we walk.
+  std::vector<SeqId> order;
+  order.reserve(running_.size());
+  for (const QueueKey& k : running_) order.push_back(std::get<2>(k));
+  for (SeqId id : order) requeue(sequences_.at(id));
+  // Waiting sequences hold no blocks, so every block is free now; what the cached ones held died
+  // with the executor.
+  pool_.clear_cache();
+  // Its tokens will never come; progress was only ever advanced by update(), so nothing to undo.
+  outstanding_step_.reset();
+  // The new executor holds no state to drop.
+  finished_since_plan_.clear();
+  ++stats_.num_executor_resets;
 }
 
 void Scheduler::admit_waiting(StepDraft& draft) {

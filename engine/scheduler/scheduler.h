@@ -16,6 +16,8 @@
 // sequence, i.e. it goes back to the front. A step that preempts admits nothing new.
 // Preemption never changes a sequence's output: generated tokens are kept and recomputed, and
 // sampling sees the same tokens and the same output index (ScheduledSequence::num_output_tokens).
+// reset_executor_state() applies the same recompute to everything at once when the executor that
+// held the KV cache died: every running sequence, the prefix cache and any outstanding plan.
 #include <cstdint>
 #include <optional>
 #include <set>
@@ -39,6 +41,8 @@ struct SchedulerStats {
   int64_t num_cached_tokens = 0;    // prefix-cache hit tokens over all admissions
   int64_t num_finished = 0;         // stop or length
   int64_t num_aborted = 0;
+  int64_t num_executor_resets = 0;  // reset_executor_state() calls; the sequences they send back
+                                    // to waiting are not counted in num_preemptions
 };
 
 class Scheduler {
@@ -67,6 +71,18 @@ class Scheduler {
   // the id is unknown (already finished or never added).
   std::optional<FinishedSequence> abort(SeqId id);
 
+  // The executor lost its KV cache (it died and was restarted). Every running sequence is
+  // preempted by recompute exactly as under memory pressure (blocks freed, num_computed_tokens = 0,
+  // generated tokens kept, back to the waiting queue in its original (priority, arrival) order),
+  // the prefix cache is emptied (its blocks' contents are gone too), and any plan handed out but
+  // not yet passed to update() is discarded: its sampled tokens will never arrive and must not be
+  // expected; passing it to update() later throws std::logic_error. The next plan starts from
+  // scratch for the new executor: every entry is is_new, and its finished_seq_ids and
+  // preempted_seq_ids list nothing from before the reset (the new executor holds no state).
+  // Waiting sequences and requests keep their places; no token already returned by update() is
+  // lost or produced again, since each resumes at its next output index.
+  void reset_executor_state();
+
   bool has_unfinished() const { return !sequences_.empty(); }
   int32_t num_waiting() const { return static_cast<int32_t>(waiting_.size()); }
   int32_t num_running() const { return static_cast<int32_t>(running_.size()); }
@@ -86,6 +102,7 @@ class Scheduler {
   void admit_waiting(StepDraft& draft);
   bool grow_or_preempt(StepDraft& draft, Sequence& seq, int32_t num_new_tokens);
   void preempt(StepDraft& draft, Sequence& seq);
+  void requeue(Sequence& seq);  // a running sequence back to waiting, blocks freed, to recompute
   int32_t chunk_size(int32_t uncomputed, int32_t budget) const;  // tokens for one sequence
   ScheduledSequence make_entry(Sequence& seq, int32_t num_new_tokens);
   void retire(Sequence& seq);  // leaves both queues, frees blocks, is forgotten

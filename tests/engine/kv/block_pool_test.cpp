@@ -120,8 +120,8 @@ TEST(BlockPool, SharedPrefixBlockIsCountedNotCopied) {
   EXPECT_EQ(p.audit(), "");
 }
 
-// Random operations on a small pool: the audit holds after each, and freeing everything gives
-// every block back.
+// Random operations on a small pool, clear_cache() among them: the audit holds after each, and
+// freeing everything gives every block back.
 TEST(BlockPool, RandomOperationsKeepInvariantsAndLeakNothing) {
   std::mt19937 rng(7);
   BlockPool p(BlockPoolConfig{12, 4, true});
@@ -129,6 +129,14 @@ TEST(BlockPool, RandomOperationsKeepInvariantsAndLeakNothing) {
   std::vector<std::pair<SeqId, Live>> live;
   SeqId next = 1;
   for (int op = 0; op < 5000; ++op) {
+    if (op % 97 == 96) {  // now and then the cache is wiped (the KV memory was lost)
+      const int32_t free_before = p.num_free_blocks();
+      p.clear_cache();
+      ASSERT_EQ(p.num_cached_blocks(), 0);
+      ASSERT_EQ(p.num_free_blocks(), free_before);
+      ASSERT_EQ(p.audit(), "") << "after clear_cache at op " << op;
+      continue;
+    }
     const int kind = static_cast<int>(rng() % 4);
     if (kind == 0 || live.empty()) {  // allocate, half of the prompts from a shared pool of prefixes
       Live l;

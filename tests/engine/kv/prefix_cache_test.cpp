@@ -201,6 +201,46 @@ TEST(PrefixCache, TheFirstOfTwoEqualBlocksIsCachedTheOtherStaysPrivate) {
   EXPECT_EQ(p.audit(), "");
 }
 
+TEST(PrefixCache, ClearCacheForgetsEveryCachedBlockAndFreesTheUnreferencedOnes) {
+  BlockPool p(BlockPoolConfig{8, kBs, true});
+  const auto a = concat(tokens(0, 2 * kBs), {1});
+  const auto b = concat(tokens(500, kBs), {1});
+  compute(p, 1, a);  // 2 cached blocks + 1 private
+  compute(p, 2, b);  // 1 cached + 1 private
+  p.free(1);         // its 2 cached blocks go on the eviction list
+  ASSERT_EQ(p.num_cached_blocks(), 3);
+  const int32_t held = p.block_table(2)[0];
+  EXPECT_EQ(p.clear_cache(), 3);
+  EXPECT_EQ(p.num_cached_blocks(), 0);
+  EXPECT_EQ(p.stats().num_cleared, 3);
+  EXPECT_EQ(p.stats().num_evictions, 0);
+  EXPECT_FALSE(p.is_cached(held));
+  EXPECT_EQ(p.ref_count(held), 1);  // tables and counts are untouched
+  EXPECT_EQ(p.num_free_blocks(), 6);
+  EXPECT_EQ(p.match_prefix(a).num_tokens, 0);
+  EXPECT_EQ(p.match_prefix(b).num_tokens, 0);
+  EXPECT_EQ(p.audit(), "");
+  // Every free block is now uncached: taking all of them evicts nothing.
+  ASSERT_TRUE(p.allocate(3, 6 * kBs));
+  EXPECT_EQ(p.stats().num_evictions, 0);
+  EXPECT_EQ(p.audit(), "");
+  // The block that was cached while held stays private and returns as an uncached free block.
+  p.free(2);
+  p.free(3);
+  EXPECT_EQ(p.num_free_blocks(), 8);
+  EXPECT_EQ(p.num_cached_blocks(), 0);
+  EXPECT_EQ(p.audit(), "");
+  // The cache fills again from scratch.
+  compute(p, 4, a);
+  EXPECT_EQ(p.num_cached_blocks(), 2);
+  p.free(4);
+  EXPECT_EQ(p.match_prefix(a).num_tokens, 2 * kBs);
+  EXPECT_EQ(p.clear_cache(), 2);
+  EXPECT_EQ(p.clear_cache(), 0);  // idempotent
+  EXPECT_EQ(p.num_free_blocks(), 8);
+  EXPECT_EQ(p.audit(), "");
+}
+
 TEST(PrefixCache, OffMeansNoMatchesAndNoCachedBlocks) {
   BlockPool p(BlockPoolConfig{4, kBs, false});
   const auto prompt = concat(tokens(0, 32), {1});

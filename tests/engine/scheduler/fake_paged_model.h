@@ -10,7 +10,8 @@
 //
 // It also plays the executor's side of the StepPlan protocol: it keeps a per-sequence record
 // from an is_new entry until the id is finished or preempted, checks that every entry continues
-// that record, and never writes into a block that is shared or prefix-cached.
+// that record, and never writes into a block that is shared or prefix-cached. die() wipes it all,
+// as a restarted executor would find it.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -107,6 +108,13 @@ class FakePagedModel {
       }
     }
     return sampled;
+  }
+
+  // The executor dies and a fresh one takes its place: every KV slot is wiped (a later read of one
+  // fails the position check) and every per-sequence record is gone.
+  void die() {
+    std::fill(slots_.begin(), slots_.end(), Slot{});
+    records_.clear();
   }
 
   size_t num_records() const { return records_.size(); }

@@ -3,6 +3,7 @@
 // schedule -> fake model -> update one step at a time.
 #include <gtest/gtest.h>
 
+#include <map>
 #include <numeric>
 #include <vector>
 
@@ -45,13 +46,39 @@ struct Harness {
   std::vector<FinishedSequence> step() {
     plan = sched.schedule();
     const auto sampled = model.run(plan);
+    stream(plan, sampled);
     auto done = sched.update(plan, sampled);
+    for (const FinishedSequence& f : done) {
+      EXPECT_EQ(streamed[f.id], f.output_token_ids) << "seq " << f.id << ": the stream is not its output";
+      streamed.erase(f.id);
+    }
     finished.insert(finished.end(), done.begin(), done.end());
     return done;
   }
   void run_to_end(int max_steps = 10000) {
     for (int i = 0; i < max_steps && sched.has_unfinished(); ++i) step();
     ASSERT_FALSE(sched.has_unfinished());
+  }
+  // What a caller streams from (plan, sampled) before passing them to update(): each sampled token
+  // of a sequence that is still running, checked to be its next output (none skipped or repeated).
+  // A stream starts with the tokens its request came with (a resubmission's output_token_ids).
+  void stream(const StepPlan& p, const std::vector<int32_t>& sampled) {
+    size_t next = 0;
+    for (const ScheduledSequence& s : p.sequences) {
+      if (!s.wants_logits) continue;
+      const int32_t token = sampled.at(next++);
+      const Sequence* seq = sched.find(s.seq_id);
+      if (seq == nullptr || seq->status != SequenceStatus::Running) continue;  // aborted meanwhile
+      auto [it, first] = streamed.try_emplace(s.seq_id);
+      if (first) it->second = s.output_token_ids;
+      EXPECT_EQ(s.num_output_tokens, static_cast<int32_t>(it->second.size())) << "seq " << s.seq_id;
+      it->second.push_back(token);
+    }
+  }
+  // The executor dies, maybe with a plan outstanding; a fresh one takes its place.
+  void executor_dies() {
+    model.die();
+    sched.reset_executor_state();
   }
   const FinishedSequence* result(SeqId id) const {
     for (const auto& f : finished)
@@ -66,6 +93,10 @@ struct Harness {
   Scheduler sched;
   FakePagedModel model;
   std::vector<FinishedSequence> finished;
+  // Tokens streamed by step() per live sequence; step() checks each finished sequence's stream
+  // against its output and drops it. (Not told of aborts: a test that reuses an id after aborting
+  // it through step() must erase the entry.)
+  std::map<SeqId, std::vector<int32_t>> streamed;
 };
 
 }  // namespace troupe::testing

@@ -140,6 +140,7 @@ TEST(Scheduler, AbortBetweenScheduleAndUpdateDropsThatEntry) {
   const auto sampled = h.model.run(plan);
   ASSERT_TRUE(h.sched.abort(1).has_value());
   h.sched.add_request(request(1, tokens(500, 3), 1));  // the id comes back as a new request
+  h.stream(plan, sampled);  // streams 2's token only
   const auto done = h.sched.update(plan, sampled);
   EXPECT_TRUE(done.empty());
   EXPECT_EQ(h.sched.find(1)->num_computed_tokens, 0);

@@ -1,14 +1,16 @@
 // Randomized invariants: thousands of requests with random arrivals, prompt lengths (many sharing
-// prefixes), max_tokens, priorities and aborts, under tight memory, through the scheduler and the
-// fake paged model. Every plan keeps the budget and the cap, serves every ready decode, preempts
-// only the newest; the pool never leaks; and every finished output equals what the request
-// produces alone.
+// prefixes), max_tokens, priorities, aborts and (in some scenarios) executor deaths, under tight
+// memory, through the scheduler and the fake paged model. Every plan keeps the budget and the cap,
+// serves every ready decode, preempts only the newest; the pool never leaks; every finished output
+// equals what the request produces alone; and the tokens a caller streams from (plan, sampled)
+// concatenate to exactly that output, across preemptions and executor restarts.
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cstdio>
 #include <random>
 #include <set>
+#include <stdexcept>
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
@@ -37,6 +39,7 @@ struct Scenario {
   bool priorities;
   int32_t num_requests;
   double abort_rate;  // per step
+  double death_rate;  // per step: the executor dies (before running the plan or before answering)
 };
 
 struct Expected {
@@ -97,34 +100,53 @@ class RandomRun {
       const StepPlan plan = sched_.schedule();
       check_plan(plan, ready_decodes);
       if (::testing::Test::HasFatalFailure()) return;
+      if (dies()) {  // before the plan ran
+        executor_dies(plan, {});
+        if (::testing::Test::HasFatalFailure()) return;
+        continue;
+      }
       const std::vector<int32_t> sampled = model_.run(plan);
       if (::testing::Test::HasFailure()) return;
       maybe_abort(sc_.abort_rate / 2);  // arrives while the executor runs the step
+      if (dies()) {  // it ran the plan, but its answer never arrives
+        executor_dies(plan, sampled);
+        if (::testing::Test::HasFatalFailure()) return;
+        continue;
+      }
 
+      stream(plan, sampled);
+      if (::testing::Test::HasFatalFailure()) return;
       for (const FinishedSequence& f : sched_.update(plan, sampled)) {
         const Expected& e = expected_.at(f.id);
         ASSERT_EQ(f.output_token_ids, e.output) << sc_.name << " seq " << f.id;
+        ASSERT_EQ(streamed_[f.id], f.output_token_ids) << sc_.name << " seq " << f.id << ": stream != output";
         const bool eos_last = std::find(kEos.begin(), kEos.end(), f.output_token_ids.back()) != kEos.end();
         EXPECT_EQ(f.reason, !e.params.ignore_eos && eos_last ? SequenceFinishReason::Stop : SequenceFinishReason::Length);
         expected_.erase(f.id);
+        streamed_.erase(f.id);
         ++finished_;
       }
       ASSERT_EQ(sched_.block_pool().audit(), "") << sc_.name << " step " << step;
     }
     EXPECT_TRUE(expected_.empty());
+    EXPECT_TRUE(streamed_.empty());
     EXPECT_EQ(finished_ + aborted_, sc_.num_requests);
     const BlockPool& pool = sched_.block_pool();
     EXPECT_EQ(pool.num_free_blocks(), pool.num_blocks()) << "leaked blocks";
     EXPECT_EQ(pool.num_referenced_blocks(), 0);
     model_.run(sched_.schedule());  // delivers the last finished ids
     EXPECT_EQ(model_.num_records(), 0u) << "the executor was not told to drop some sequences";
-    std::printf("[ %s ] %d finished, %d aborted, %lld steps, %lld preemptions, %lld cached tokens\n", sc_.name,
-                finished_, aborted_, static_cast<long long>(sched_.stats().num_steps),
+    std::printf("[ %s ] %d finished, %d aborted, %lld steps, %lld preemptions, %lld cached tokens, "
+                "%lld executor deaths (%d with tokens lost in flight)\n",
+                sc_.name, finished_, aborted_, static_cast<long long>(sched_.stats().num_steps),
                 static_cast<long long>(sched_.stats().num_preemptions),
-                static_cast<long long>(sched_.stats().num_cached_tokens));
+                static_cast<long long>(sched_.stats().num_cached_tokens),
+                static_cast<long long>(sched_.stats().num_executor_resets), deaths_with_lost_tokens_);
   }
 
   const SchedulerStats& stats() const { return sched_.stats(); }
+  int resumed_with_outputs() const { return resumed_with_outputs_; }
+  int deaths_with_lost_tokens() const { return deaths_with_lost_tokens_; }
 
  private:
   static SchedulerConfig make_config(const Scenario& sc) {
@@ -138,6 +160,56 @@ class RandomRun {
     return c;
   }
 
+  bool dies() {
+    if (sc_.death_rate <= 0) return false;  // draws nothing: the other scenarios keep their streams
+    return std::uniform_real_distribution<double>(0, 1)(rng_) < sc_.death_rate / 2;
+  }
+
+  // The executor died with `plan` outstanding (`sampled` is what it computed, if it got that far);
+  // a fresh one with an empty KV cache takes its place.
+  void executor_dies(const StepPlan& plan, const std::vector<int32_t>& sampled) {
+    for (const auto& [id, e] : expected_) {
+      const Sequence* s = sched_.find(id);
+      if (s->status == SequenceStatus::Running && s->num_output_tokens() > 0) ++resumed_with_outputs_;
+    }
+    if (!sampled.empty()) ++deaths_with_lost_tokens_;
+    model_.die();
+    sched_.reset_executor_state();
+    if (!plan.empty()) {
+      ASSERT_THROW(sched_.update(plan, sampled), std::logic_error) << "the lost plan was still expected";
+    }
+    const BlockPool& pool = sched_.block_pool();
+    ASSERT_EQ(sched_.num_running(), 0);
+    ASSERT_EQ(sched_.num_waiting(), static_cast<int32_t>(expected_.size()));
+    ASSERT_EQ(pool.num_referenced_blocks(), 0);
+    ASSERT_EQ(pool.num_cached_blocks(), 0);
+    ASSERT_EQ(pool.audit(), "") << sc_.name << " after a reset";
+    for (const auto& [id, e] : expected_) {
+      const Sequence* s = sched_.find(id);
+      ASSERT_EQ(s->num_computed_tokens, 0);
+      // Generated tokens survive, and they are exactly what the caller has streamed.
+      const auto out = s->output_ids();
+      const auto it = streamed_.find(id);
+      const std::vector<int32_t> seen = it == streamed_.end() ? std::vector<int32_t>{} : it->second;
+      ASSERT_TRUE(std::equal(out.begin(), out.end(), seen.begin(), seen.end())) << sc_.name << " seq " << id;
+    }
+    fresh_executor_ = true;
+  }
+
+  // What a caller streams from (plan, sampled) before update(): each sampled token of a sequence
+  // it has not aborted must be that sequence's next output, none skipped, none repeated.
+  void stream(const StepPlan& plan, const std::vector<int32_t>& sampled) {
+    size_t next = 0;
+    for (const ScheduledSequence& s : plan.sequences) {
+      if (!s.wants_logits) continue;
+      const int32_t token = sampled[next++];
+      if (!expected_.count(s.seq_id)) continue;  // aborted since schedule()
+      std::vector<int32_t>& seen = streamed_[s.seq_id];
+      ASSERT_EQ(s.num_output_tokens, static_cast<int32_t>(seen.size())) << sc_.name << " seq " << s.seq_id;
+      seen.push_back(token);
+    }
+  }
+
   void maybe_abort(double rate) {
     if (expected_.empty() || std::uniform_real_distribution<double>(0, 1)(rng_) >= rate) return;
     auto it = expected_.begin();
@@ -149,6 +221,8 @@ class RandomRun {
     ASSERT_LE(f->output_token_ids.size(), it->second.output.size());
     EXPECT_TRUE(std::equal(f->output_token_ids.begin(), f->output_token_ids.end(), it->second.output.begin()));
     EXPECT_FALSE(sched_.block_pool().holds_blocks(it->first));
+    EXPECT_EQ(f->output_token_ids, streamed_[it->first]) << "an aborted stream is its output so far";
+    streamed_.erase(it->first);
     expected_.erase(it);
     ++aborted_;
   }
@@ -175,6 +249,17 @@ class RandomRun {
       }
     }
     ASSERT_EQ(total, plan.num_batched_tokens);
+    if (fresh_executor_ && !plan.empty()) {  // the first plan for a restarted executor
+      ASSERT_TRUE(plan.preempted_seq_ids.empty());
+      for (const ScheduledSequence& s : plan.sequences) {
+        ASSERT_TRUE(s.is_new) << sc_.name << " seq " << s.seq_id << " is not new to the restarted executor";
+        ASSERT_EQ(s.num_computed_tokens, 0) << "a hit in a cache that died with the executor";
+        const Sequence* seq = sched_.find(s.seq_id);
+        const auto out = seq->output_ids();
+        ASSERT_TRUE(std::equal(out.begin(), out.end(), s.output_token_ids.begin(), s.output_token_ids.end()));
+      }
+      fresh_executor_ = false;
+    }
     const std::set<SeqId> preempted(plan.preempted_seq_ids.begin(), plan.preempted_seq_ids.end());
     for (SeqId id : ready_decodes) {
       if (!preempted.count(id)) {
@@ -196,21 +281,28 @@ class RandomRun {
   FakePagedModel model_;
   std::vector<std::vector<int32_t>> families_;
   std::unordered_map<SeqId, Expected> expected_;
+  std::unordered_map<SeqId, std::vector<int32_t>> streamed_;  // what the caller has seen
+  bool fresh_executor_ = false;    // reset since the last non-empty plan
+  int resumed_with_outputs_ = 0;   // running sequences with outputs when the executor died
+  int deaths_with_lost_tokens_ = 0;
   int finished_ = 0;
   int aborted_ = 0;
   int64_t plans_checked_ = 0;
 };
 
 const Scenario kScenarios[] = {
-    // name                 seed bs blocks seqs budget cache thr   prio  reqs   abort
-    {"tight_cached",          1, 4,   24,   8,   32,   true,  0,   false, 2000, 0.02},
-    {"tight_uncached",        2, 4,   24,   8,   32,   false, 0,   false, 2000, 0.02},
-    {"tight_priorities",      3, 4,   26,   6,   24,   true,  0,   true, 2000, 0.02},
-    {"threshold_chunks",      4, 4,   30,  16,   48,   true,  8,   false, 2000, 0.02},
-    {"one_seq_at_a_time",     5, 4,   24,   1,    8,   true,  0,   false, 1000, 0.02},
-    {"big_blocks",            6, 16,   8,   8,   64,   true,  0,   true, 2000, 0.02},
-    {"roomy_many_aborts",     7, 8,  200,  32,  256,   true,  0,   false, 2000, 0.20},
-    {"budget_equals_cap",     8, 4,   40,  12,   12,   true,  0,   true, 2000, 0.05},
+    // name                 seed bs blocks seqs budget cache thr   prio  reqs   abort death
+    {"tight_cached",          1, 4,   24,   8,   32,   true,  0,   false, 2000, 0.02, 0},
+    {"tight_uncached",        2, 4,   24,   8,   32,   false, 0,   false, 2000, 0.02, 0},
+    {"tight_priorities",      3, 4,   26,   6,   24,   true,  0,   true, 2000, 0.02, 0},
+    {"threshold_chunks",      4, 4,   30,  16,   48,   true,  8,   false, 2000, 0.02, 0},
+    {"one_seq_at_a_time",     5, 4,   24,   1,    8,   true,  0,   false, 1000, 0.02, 0},
+    {"big_blocks",            6, 16,   8,   8,   64,   true,  0,   true, 2000, 0.02, 0},
+    {"roomy_many_aborts",     7, 8,  200,  32,  256,   true,  0,   false, 2000, 0.20, 0},
+    {"budget_equals_cap",     8, 4,   40,  12,   12,   true,  0,   true, 2000, 0.05, 0},
+    {"deaths_tight_cached",   9, 4,   24,   8,   32,   true,  0,   false, 2000, 0.02, 0.03},
+    {"deaths_chunks_prio",   10, 4,   30,  12,   24,   true,  8,   true, 2000, 0.05, 0.05},
+    {"deaths_roomy",         11, 8,  200,  32,  256,   true,  0,   false, 2000, 0.10, 0.06},
 };
 
 class SchedulerRandom : public ::testing::TestWithParam<Scenario> {};
@@ -228,6 +320,18 @@ INSTANTIATE_TEST_SUITE_P(Scenarios, SchedulerRandom, ::testing::ValuesIn(kScenar
 TEST(SchedulerRandomCoverage, TightMemoryPreemptsAndSharedPrefixesHit) {
   RandomRun run(kScenarios[0]);
   run.go();
+  EXPECT_GT(run.stats().num_preemptions, 50);
+  EXPECT_GT(run.stats().num_cached_tokens, 1000);
+}
+
+// Deaths must strike sequences mid-generation, with the executor's answer in flight too, and the
+// cache must be refilled and hit between deaths.
+TEST(SchedulerRandomCoverage, ExecutorDeathsLoseGeneratedTokensInFlightAndTheCacheRefills) {
+  RandomRun run(kScenarios[8]);
+  run.go();
+  EXPECT_GT(run.stats().num_executor_resets, 100);
+  EXPECT_GT(run.deaths_with_lost_tokens(), 50);
+  EXPECT_GT(run.resumed_with_outputs(), 200);
   EXPECT_GT(run.stats().num_preemptions, 50);
   EXPECT_GT(run.stats().num_cached_tokens, 1000);
 }
