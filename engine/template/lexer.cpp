@@ -5,6 +5,7 @@
 
 #include "engine/template/template_error.h"
 #include "engine/template/utf8.h"
+#include "engine/text/utf8.h"
 
 namespace troupe::jinja {
 namespace {
@@ -46,7 +47,7 @@ std::string unescape(std::string_view body, int line) {
       if (h.size() != digits || h.find_first_not_of("0123456789abcdefABCDEF") != std::string::npos)
         fail(line, "invalid escape in string literal");
       i += digits;
-      utf8_append(out, static_cast<char32_t>(std::strtoul(h.c_str(), nullptr, 16)));
+      utf8::append(out, static_cast<char32_t>(std::strtoul(h.c_str(), nullptr, 16)));
     };
     switch (e) {
       case 'n': out.push_back('\n'); break;
@@ -73,7 +74,7 @@ std::string unescape(std::string_view body, int line) {
             ++n;
           }
           --i;
-          utf8_append(out, v);
+          utf8::append(out, v);
         } else {
           out.push_back('\\');
           out.push_back(e);

@@ -7,6 +7,7 @@
 #include "engine/template/operations.h"
 #include "engine/template/py_format.h"
 #include "engine/template/utf8.h"
+#include "engine/text/utf8.h"
 
 namespace troupe::jinja {
 namespace {
@@ -139,7 +140,7 @@ std::string py_replace(const std::string& s, const std::string& old, const std::
         out += repl;
         ++done;
       }
-      if (i < u.size()) utf8_append(out, u[i]);
+      if (i < u.size()) utf8::append(out, u[i]);
     }
     return out;
   }

@@ -8,6 +8,7 @@
 #include <cstdio>
 
 #include "engine/template/utf8.h"
+#include "engine/text/utf8.h"
 
 namespace troupe::jinja {
 
@@ -79,7 +80,7 @@ void repr_string(const std::string& s, std::string& out) {
     } else if (c == '\t') {
       out += "\\t";
     } else if (py_isprintable(c)) {
-      utf8_append(out, c);
+      utf8::append(out, c);
     } else {
       if (c < 0x100) std::snprintf(buf, sizeof buf, "\\x%02x", static_cast<unsigned>(c));
       else if (c < 0x10000) std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned>(c));
@@ -176,7 +177,7 @@ void json_string(const std::string& s, bool ensure_ascii, std::string& out) {
       std::snprintf(buf, sizeof buf, "\\u%04x\\u%04x", 0xD800 + (v >> 10), 0xDC00 + (v & 0x3FF));
       out += buf;
     } else {
-      utf8_append(out, c);
+      utf8::append(out, c);
     }
   }
   out.push_back('"');

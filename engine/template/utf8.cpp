@@ -1,5 +1,7 @@
 #include "engine/template/utf8.h"
 
+#include "engine/text/utf8.h"
+
 #include <utf8proc.h>  // utf8proc_toupper / tolower / category: Unicode tables
 
 namespace troupe::jinja {
@@ -23,28 +25,10 @@ std::u32string utf8_decode(std::string_view s) {
   return out;
 }
 
-void utf8_append(std::string& out, char32_t cp) {
-  if (cp < 0x80) {
-    out.push_back(static_cast<char>(cp));
-  } else if (cp < 0x800) {
-    out.push_back(static_cast<char>(0xC0 | (cp >> 6)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  } else if (cp < 0x10000) {
-    out.push_back(static_cast<char>(0xE0 | (cp >> 12)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  } else {
-    out.push_back(static_cast<char>(0xF0 | (cp >> 18)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  }
-}
-
 std::string utf8_encode(std::u32string_view text) {
   std::string out;
   out.reserve(text.size());
-  for (char32_t cp : text) utf8_append(out, cp);
+  for (char32_t cp : text) utf8::append(out, cp);
   return out;
 }
 
@@ -107,7 +91,7 @@ template <typename F>
 std::string map_codepoints(std::string_view text, F f) {
   std::string out;
   out.reserve(text.size());
-  for (char32_t c : utf8_decode(text)) utf8_append(out, f(c));
+  for (char32_t c : utf8_decode(text)) utf8::append(out, f(c));
   return out;
 }
 char32_t to_upper(char32_t c) { return static_cast<char32_t>(utf8proc_toupper(static_cast<utf8proc_int32_t>(c))); }

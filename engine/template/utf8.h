@@ -12,7 +12,6 @@ namespace troupe::jinja {
 // Invalid UTF-8 bytes decode to U+FFFD so that rendering never throws on bad input text.
 std::u32string utf8_decode(std::string_view text);
 std::string utf8_encode(std::u32string_view text);
-void utf8_append(std::string& out, char32_t cp);
 size_t utf8_length(std::string_view text);
 
 // Exactly the set for which Python's str.isspace() is true (what str.strip() removes).

@@ -1,4 +1,4 @@
-#include "engine/tokenizer/utf8.h"
+#include "engine/text/utf8.h"
 
 namespace troupe::utf8 {
 

@@ -1,5 +1,5 @@
 #pragma once
-// UTF-8 helpers shared by the tokenizer pipeline. Invalid input is never rejected: it is repaired the
+// UTF-8 helpers shared by the tokenizer and the chat templates. Invalid input is never rejected: it is repaired the
 // way Rust's String::from_utf8_lossy does (one U+FFFD per maximal invalid subpart), because that is
 // what Hugging Face `tokenizers` produces when decoding and we must match it byte for byte.
 #include <cstddef>

@@ -7,7 +7,7 @@
 #include <stdexcept>
 
 #include "engine/tokenizer/normalizer.h"
-#include "engine/tokenizer/utf8.h"
+#include "engine/text/utf8.h"
 
 namespace troupe {
 

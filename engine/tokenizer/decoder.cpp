@@ -5,7 +5,7 @@
 #include <string_view>
 
 #include "engine/tokenizer/byte_level.h"
-#include "engine/tokenizer/utf8.h"
+#include "engine/text/utf8.h"
 
 namespace troupe {
 

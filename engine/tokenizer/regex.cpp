@@ -6,7 +6,7 @@
 #include <memory>
 #include <stdexcept>
 
-#include "engine/tokenizer/utf8.h"
+#include "engine/text/utf8.h"
 
 namespace troupe {
 

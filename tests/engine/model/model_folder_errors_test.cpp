@@ -24,11 +24,12 @@ using nlohmann::json;
 // A scratch copy of a fixture model that a test may break.
 class BrokenModelFolder : public ::testing::Test {
  protected:
+  virtual std::string fixture() const { return "tiny-qwen2"; }
   void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("troupe-broken-" + std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()));
+    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+    dir_ = fs::temp_directory_path() / ("troupe-broken-" + std::string(info->test_suite_name()) + "-" + info->name());
     fs::remove_all(dir_);
-    fs::copy(test::fixture_model_dir("tiny-qwen2"), dir_);
+    fs::copy(test::fixture_model_dir(fixture()), dir_);
   }
   void TearDown() override { fs::remove_all(dir_); }
 
@@ -188,12 +189,7 @@ TEST_F(BrokenModelFolder, MissingTensor) {
 // The sharded fixture: its index and shards can break in their own ways.
 class BrokenShardedFolder : public BrokenModelFolder {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("troupe-broken-sharded-" + std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()));
-    fs::remove_all(dir_);
-    fs::copy(test::fixture_model_dir("tiny-llama3"), dir_);
-  }
+  std::string fixture() const override { return "tiny-llama3"; }
 };
 
 TEST_F(BrokenShardedFolder, IntactCopyLoads) { EXPECT_NO_THROW(load()); }

@@ -4,7 +4,7 @@
 
 #include "engine/tokenizer/byte_level.h"
 #include "engine/tokenizer/regex.h"
-#include "engine/tokenizer/utf8.h"
+#include "engine/text/utf8.h"
 
 namespace troupe {
 namespace {
