@@ -6,12 +6,14 @@
 #include <caf/io/all.hpp>
 
 #include "actors/executor_actor.h"
+#include "actors/message_inspect.h"
 #include "actors/scheduler_actor.h"
+#include "actors/supervisor_actor.h"
 
 namespace troupe {
 
 EngineActors start_engine(caf::actor_system& sys, std::shared_ptr<CpuModel> model,
-                          const std::string& remote_executor, const SchedulerConfig& config) {
+                          const std::string& remote_executor, const SchedulerConfig& config, int32_t max_restarts) {
   EngineActors a;
   if (!remote_executor.empty()) {
     const auto colon = remote_executor.rfind(':');
@@ -22,11 +24,23 @@ EngineActors start_engine(caf::actor_system& sys, std::shared_ptr<CpuModel> mode
     if (!remote)
       throw std::runtime_error("cannot reach the executor at " + remote_executor + ": " + sys.render(remote.error()));
     a.executor = *remote;
-  } else {
-    a.executor = sys.spawn<caf::detached>(executor_actor, std::move(model));
+    a.scheduler = sys.spawn(scheduler_actor, config, a.executor, false);
+    return a;
   }
-  a.scheduler = sys.spawn(scheduler_actor, config, a.executor);
+  a.supervisor = sys.spawn(supervisor_actor, std::move(model), config, max_restarts);
+  caf::scoped_actor self{sys};
+  self->request(a.supervisor, caf::infinite, engine_atom::value)
+      .receive([&](const caf::actor& scheduler, const caf::actor& executor) {
+                 a.scheduler = scheduler;
+                 a.executor = executor;
+               },
+               [&](caf::error& err) { throw std::runtime_error("engine did not start: " + sys.render(err)); });
   return a;
+}
+
+void stop_engine(const EngineActors& engine) {
+  // A supervisor takes its linked scheduler and its executor along.
+  caf::anon_send_exit(engine.supervisor ? engine.supervisor : engine.scheduler, caf::exit_reason::user_shutdown);
 }
 
 PublishedExecutor publish_executor(caf::actor_system& sys, std::shared_ptr<CpuModel> model,

@@ -14,13 +14,20 @@ namespace troupe {
 
 struct EngineActors {
   caf::actor scheduler;
-  caf::actor executor;
+  caf::actor executor;    // the first one; a supervisor may replace it
+  caf::actor supervisor;  // local engines only
 };
 
 // With remote_executor = "host:port", connects to a published executor (throws
-// std::runtime_error naming the address if it cannot); else spawns one over `model`.
+// std::runtime_error naming the address if it cannot; a lost remote executor ends live requests
+// with an abort); else a supervisor spawns and restarts a local one over `model`, up to
+// max_restarts times.
 EngineActors start_engine(caf::actor_system& sys, std::shared_ptr<CpuModel> model,
-                          const std::string& remote_executor, const SchedulerConfig& config);
+                          const std::string& remote_executor, const SchedulerConfig& config,
+                          int32_t max_restarts = 3);
+
+// Ends the engine's actors (the actor system's destructor waits for all of them).
+void stop_engine(const EngineActors& engine);
 
 struct PublishedExecutor {
   caf::actor executor;  // send it an exit message before the actor system goes away

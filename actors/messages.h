@@ -39,6 +39,7 @@ struct SchedulerSnapshot {
   int64_t num_cached_tokens = 0;
   int64_t num_preemptions = 0;
   int64_t num_steps = 0;
+  int64_t num_executor_resets = 0;
 };
 
 using submit_atom = caf::atom_constant<caf::atom("submit")>;    // (submit, GenerationRequest)
@@ -46,6 +47,8 @@ using abort_atom = caf::atom_constant<caf::atom("abortseq")>;   // (abort, SeqId
 using step_atom = caf::atom_constant<caf::atom("step")>;        // (step, StepPlan) -> StepResult
 using init_atom = caf::atom_constant<caf::atom("initkv")>;      // (init, KvPoolShape) -> ok
 using snapshot_atom = caf::atom_constant<caf::atom("snapshot")>;// (snapshot) -> SchedulerSnapshot
+using executor_atom = caf::atom_constant<caf::atom("executor")>;// supervisor -> scheduler: (executor, actor)
+using engine_atom = caf::atom_constant<caf::atom("engine")>;    // (engine) -> (scheduler, executor) of a supervisor
 
 }  // namespace troupe
 

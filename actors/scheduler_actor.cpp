@@ -3,6 +3,7 @@
 #include <map>
 
 #include <caf/all.hpp>
+#include <spdlog/spdlog.h>
 
 #include "actors/message_inspect.h"
 
@@ -37,6 +38,58 @@ void fan_out(Self* self, const StepPlan& plan, const std::vector<int32_t>& sampl
   for (auto& [client, batch] : done) self->send(client, std::move(batch));
 }
 
+void kick(Self* self);
+
+void abort_all(Self* self) {
+  auto& st = self->state;
+  std::vector<SeqId> ids;
+  for (auto& [id, _] : st.clients) ids.push_back(id);
+  std::vector<FinishedSequence> all;
+  for (SeqId id : ids)
+    if (auto f = st.scheduler->abort(id)) all.push_back(std::move(*f));
+  fan_out(self, StepPlan{}, {}, std::move(all));
+}
+
+// The executor's KV cache is gone (it died, or failed a step and is being replaced): everything
+// running is recomputed on the next executor.
+void executor_lost(Self* self, const caf::error& why) {
+  auto& st = self->state;
+  if (!st.executor) return;  // already handled (the failed step and the down message both come)
+  spdlog::warn("scheduler: executor lost ({}); {} running sequences will be recomputed", self->system().render(why),
+               st.scheduler->num_running());
+  st.scheduler->reset_executor_state();
+  st.kv_ready = false;
+  st.step_in_flight = false;
+  ++st.executor_generation;
+  if (st.supervised) {
+    // A failed step from a live executor leaves its state unknown: end it; the supervisor
+    // restarts it like any other death.
+    self->send_exit(st.executor, caf::exit_reason::kill);
+    st.executor = caf::actor{};
+  } else {
+    st.executor = caf::actor{};
+    abort_all(self);
+  }
+}
+
+void use_executor(Self* self, caf::actor executor) {
+  auto& st = self->state;
+  st.executor = executor;
+  self->monitor(executor);
+  const uint64_t generation = st.executor_generation;
+  const SchedulerConfig& c = st.scheduler->config();
+  self->request(executor, caf::infinite, init_atom::value, KvPoolShape{c.num_blocks, c.block_size})
+      .then(
+          [=](bool) {
+            if (generation != self->state.executor_generation) return;
+            self->state.kv_ready = true;
+            kick(self);
+          },
+          [=](caf::error& err) {
+            if (generation == self->state.executor_generation) executor_lost(self, err);
+          });
+}
+
 // Sends the next plan if the executor is idle and there is anything to tell it.
 void kick(Self* self) {
   auto& st = self->state;
@@ -44,44 +97,38 @@ void kick(Self* self) {
   StepPlan plan = st.scheduler->schedule();
   if (plan.empty() && plan.finished_seq_ids.empty() && plan.preempted_seq_ids.empty()) return;
   st.step_in_flight = true;
+  const uint64_t generation = st.executor_generation;
   self->request(st.executor, caf::infinite, step_atom::value, plan)
       .then(
           [=](const StepResult& r) {
+            if (generation != self->state.executor_generation) return;  // the plan was discarded
             self->state.step_in_flight = false;
             if (!plan.empty()) fan_out(self, plan, r.sampled, self->state.scheduler->update(plan, r.sampled));
             kick(self);
           },
           [=](caf::error& err) {
-            // The executor failed this step. Until the supervisor restarts executors (issue #3,
-            // fault tolerance), the honest answer is to end every live request with an abort.
-            self->state.step_in_flight = false;
-            caf::aout(self) << "executor error: " << self->system().render(err) << std::endl;
-            std::vector<FinishedSequence> all;
-            std::vector<SeqId> ids;
-            for (auto& [id, _] : self->state.clients) ids.push_back(id);
-            for (SeqId id : ids)
-              if (auto f = self->state.scheduler->abort(id)) all.push_back(std::move(*f));
-            fan_out(self, StepPlan{}, {}, std::move(all));
+            if (generation == self->state.executor_generation) executor_lost(self, err);
           });
 }
 
 }  // namespace
 
-caf::behavior scheduler_actor(Self* self, SchedulerConfig config, caf::actor executor) {
+caf::behavior scheduler_actor(Self* self, SchedulerConfig config, caf::actor executor, bool supervised) {
   auto& st = self->state;
   st.scheduler = std::make_unique<Scheduler>(config);
-  st.executor = executor;
-  self->request(executor, caf::infinite, init_atom::value, KvPoolShape{config.num_blocks, config.block_size})
-      .then(
-          [=](bool) {
-            self->state.kv_ready = true;
-            kick(self);
-          },
-          [=](caf::error& err) {
-            caf::aout(self) << "executor could not allocate the KV pool: " << self->system().render(err) << std::endl;
-            self->quit(err);
-          });
+  st.supervised = supervised;
+  self->set_down_handler([=](const caf::down_msg& down) {
+    if (self->state.executor && down.source == self->state.executor.address()) executor_lost(self, down.reason);
+  });
+  use_executor(self, executor);
   return {
+      [=](executor_atom, caf::actor replacement) {
+        auto& s = self->state;
+        if (!replacement) return abort_all(self);  // the supervisor's restart budget is spent
+        if (s.executor == replacement) return;
+        if (s.executor) executor_lost(self, caf::make_error(caf::sec::runtime_error, "replaced"));
+        use_executor(self, replacement);
+      },
       [=](submit_atom, GenerationRequest& req) -> caf::result<bool> {
         auto& s = self->state;
         if (std::string why = s.scheduler->check_request(req); !why.empty())
@@ -100,7 +147,7 @@ caf::behavior scheduler_actor(Self* self, SchedulerConfig config, caf::actor exe
         const auto& s = *self->state.scheduler;
         return SchedulerSnapshot{s.num_running(), s.num_waiting(), s.block_pool().num_free_blocks(),
                                  s.config().num_blocks, s.stats().num_cached_tokens,
-                                 s.stats().num_preemptions, s.stats().num_steps};
+                                 s.stats().num_preemptions, s.stats().num_steps, s.stats().num_executor_resets};
       },
   };
 }

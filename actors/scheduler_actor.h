@@ -20,13 +20,19 @@ struct SchedulerActorState {
   std::unordered_map<SeqId, caf::actor> clients;  // who submitted each live sequence
   bool kv_ready = false;                          // the executor has allocated its blocks
   bool step_in_flight = false;                    // one plan at the executor at a time
+  bool supervised = false;                        // a supervisor sends a new executor when one dies
+  uint64_t executor_generation = 0;               // answers from an executor before the last loss are stale
   static inline const char* name = "scheduler";
 };
 
 // Messages: (submit_atom, GenerationRequest) -> bool or an error naming what is wrong;
-// (abort_atom, SeqId); (snapshot_atom) -> SchedulerSnapshot. Clients receive TokenDeltas and
-// FinishedBatch messages for the sequences they submitted.
+// (abort_atom, SeqId); (snapshot_atom) -> SchedulerSnapshot; from a supervisor,
+// (executor_atom, actor): the executor to use from now on (a null actor: none will come).
+// Clients receive TokenDeltas and FinishedBatch messages for the sequences they submitted.
+// When the executor dies or fails a step, every running sequence is queued for recompute
+// (Scheduler::reset_executor_state); spawned by a supervisor, the scheduler then waits for the
+// new executor, otherwise it ends every live request with an abort.
 caf::behavior scheduler_actor(caf::stateful_actor<SchedulerActorState>* self, SchedulerConfig config,
-                              caf::actor executor);
+                              caf::actor executor, bool supervised);
 
 }  // namespace troupe

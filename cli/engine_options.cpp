@@ -18,6 +18,9 @@ void add_engine_options(CLI::App& cmd, EngineOptions& o) {
       ->capture_default_str();
   cmd.add_flag("--no-prefix-caching", o.no_prefix_caching, "do not reuse KV blocks of shared prompt prefixes");
   cmd.add_option("--executor", o.executor, "HOST:PORT of a `troupe node` to run the model on (default: here)");
+  cmd.add_option("--max-executor-restarts", o.max_executor_restarts,
+                 "times a local executor that dies is restarted (its running requests recomputed)")
+      ->capture_default_str();
 }
 
 SchedulerConfig make_scheduler_config(const EngineOptions& o, const ModelConfig& model) {

@@ -18,6 +18,7 @@ struct EngineOptions {
   int num_kv_blocks = 0;
   bool no_prefix_caching = false;
   std::string executor;  // HOST:PORT of a `troupe node`; empty: in this process
+  int max_executor_restarts = 3;
 };
 
 void add_engine_options(CLI::App& cmd, EngineOptions& o);

@@ -97,7 +97,7 @@ int run_prompts_file(const GenerateOptions& o, SamplingParams defaults) {
   }
   TroupeActorSystemConfig cfg;
   caf::actor_system sys{cfg};
-  const EngineActors engine = start_engine(sys, m.model, o.engine.executor, config);
+  const EngineActors engine = start_engine(sys, m.model, o.engine.executor, config, o.engine.max_executor_restarts);
   int rejected = 0;
   run_batch(
       sys, engine.scheduler, std::move(requests),
@@ -112,8 +112,7 @@ int run_prompts_file(const GenerateOptions& o, SamplingParams defaults) {
         ++rejected;
         std::cerr << "error: " << o.prompts_file << ": request " << lines[id].id.dump() << ": " << why << "\n";
       });
-  caf::anon_send_exit(engine.scheduler, caf::exit_reason::user_shutdown);
-  if (o.engine.executor.empty()) caf::anon_send_exit(engine.executor, caf::exit_reason::user_shutdown);
+  stop_engine(engine);
   return rejected == 0 ? 0 : 2;
 }
 

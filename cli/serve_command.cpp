@@ -52,7 +52,7 @@ int run_serve(ServeOptions o) {
   auto folder = std::make_shared<const ModelFolder>(std::move(m.folder));
   TroupeActorSystemConfig cfg;
   caf::actor_system sys{cfg};
-  const EngineActors engine = start_engine(sys, m.model, o.engine.executor, config);
+  const EngineActors engine = start_engine(sys, m.model, o.engine.executor, config, o.engine.max_executor_restarts);
   auto tokenizer = std::make_shared<const Tokenizer>(folder->text.tokenizer);
   auto gateway = sys.spawn(gateway_actor, tokenizer, engine.scheduler);
 
@@ -77,8 +77,8 @@ int run_serve(ServeOptions o) {
   spdlog::info("signal {}: shutting down", sig);
   io.stop();
   for (auto& t : threads) t.join();
-  for (const caf::actor& a : {gateway, engine.scheduler}) caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
-  if (o.engine.executor.empty()) caf::anon_send_exit(engine.executor, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(gateway, caf::exit_reason::user_shutdown);
+  stop_engine(engine);
   return 0;
 }
 

@@ -62,8 +62,8 @@ TestServer::~TestServer() {
   io_.stop();
   for (auto& t : threads_) t.join();
   server_.reset();
-  for (const caf::actor& a : {gateway_, engine_.scheduler, engine_.executor})
-    caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(gateway_, caf::exit_reason::user_shutdown);
+  stop_engine(engine_);
 }
 
 SchedulerSnapshot TestServer::snapshot() {

@@ -1,0 +1,32 @@
+#pragma once
+// supervisor: spawns the executor and the scheduler of one engine, monitors the executor, and
+// when it dies (a crash, a CUDA error, a kill) logs the cause and spawns a new one from the same
+// spawn arguments, within a restart budget (Ray's max_restarts). The scheduler, told of the new
+// executor, recomputes every running sequence on it (Scheduler::reset_executor_state), so no
+// accepted request is lost and no client gets a token twice. Past the budget the scheduler ends
+// every live request with an abort.
+#include <memory>
+
+#include <caf/actor.hpp>
+#include <caf/fwd.hpp>
+#include <caf/stateful_actor.hpp>
+
+#include "engine/model/cpu_model.h"
+#include "engine/scheduler/scheduler_config.h"
+
+namespace troupe {
+
+struct SupervisorState {
+  std::shared_ptr<CpuModel> model;  // the executor's spawn argument, kept for restarts
+  caf::actor executor;
+  caf::actor scheduler;
+  int32_t restarts_left = 0;
+  int32_t restarts = 0;
+  static inline const char* name = "supervisor";
+};
+
+// Messages: (engine_atom) -> (scheduler, executor), the current ones.
+caf::behavior supervisor_actor(caf::stateful_actor<SupervisorState>* self, std::shared_ptr<CpuModel> model,
+                               SchedulerConfig config, int32_t max_restarts);
+
+}  // namespace troupe

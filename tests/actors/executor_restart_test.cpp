@@ -1,0 +1,121 @@
+// An executor that dies mid-generation is restarted by the supervisor, and every accepted request
+// still finishes with exactly the tokens it produces alone: none lost, none streamed twice.
+#include <gtest/gtest.h>
+
+#include <map>
+#include <random>
+
+#include <caf/all.hpp>
+
+#include "../engine/model/fixture_model.h"
+#include "actors/actor_system_config.h"
+#include "actors/engine_topology.h"
+#include "engine/model/sequence_generator.h"
+
+namespace troupe {
+namespace {
+
+struct Outcome {
+  std::map<SeqId, std::vector<int32_t>> streamed;  // TokenDeltas, concatenated per sequence
+  std::map<SeqId, FinishedSequence> finished;
+  int kills = 0;
+};
+
+std::vector<GenerationRequest> make_requests(int n, int64_t vocab) {
+  std::mt19937 rng(4);
+  std::vector<GenerationRequest> out;
+  for (int i = 0; i < n; ++i) {
+    GenerationRequest r;
+    r.id = static_cast<SeqId>(i);
+    for (int t = std::uniform_int_distribution<int>(3, 60)(rng); t > 0; --t)
+      r.prompt_token_ids.push_back(std::uniform_int_distribution<int>(3, vocab - 1)(rng));
+    r.sampling_params.temperature = 0.0f;
+    r.sampling_params.max_tokens = std::uniform_int_distribution<int>(8, 30)(rng);
+    out.push_back(r);
+  }
+  return out;
+}
+
+// Submits everything, and kills the current executor each time `kill_every` more tokens have
+// been streamed, up to `max_kills` times.
+Outcome run_with_kills(caf::actor_system& sys, const EngineActors& engine, const std::vector<GenerationRequest>& requests,
+                       int kill_every, int max_kills) {
+  caf::scoped_actor self{sys};
+  Outcome out;
+  for (const auto& r : requests)
+    self->request(engine.scheduler, caf::infinite, submit_atom::value, r).receive([](bool) {}, [](caf::error&) { FAIL(); });
+  int tokens = 0;
+  while (out.finished.size() < requests.size()) {
+    self->receive(
+        [&](const TokenDeltas& d) {
+          for (size_t i = 0; i < d.seq_ids.size(); ++i) out.streamed[d.seq_ids[i]].push_back(d.tokens[i]);
+          tokens += static_cast<int>(d.seq_ids.size());
+          if (out.kills < max_kills && tokens >= kill_every * (out.kills + 1)) {
+            caf::actor executor;
+            self->request(engine.supervisor, caf::infinite, engine_atom::value)
+                .receive([&](const caf::actor&, const caf::actor& e) { executor = e; }, [](caf::error&) {});
+            if (executor) {
+              self->send_exit(executor, caf::exit_reason::kill);
+              ++out.kills;
+            }
+          }
+        },
+        [&](const FinishedBatch& b) {
+          for (const auto& f : b.sequences) out.finished[f.id] = f;
+        },
+        caf::after(std::chrono::seconds(60)) >> [&] { FAIL() << "no progress for 60 s"; });
+    if (::testing::Test::HasFatalFailure()) break;
+  }
+  return out;
+}
+
+TEST(ExecutorRestart, KilledExecutorsAreReplacedAndEveryRequestFinishesAsItWouldAlone) {
+  auto model = std::make_shared<CpuModel>(test::load_fixture_model("tiny-qwen2"));
+  TroupeActorSystemConfig cfg;
+  caf::actor_system sys{cfg};
+  const auto engine = start_engine(sys, model, "", {.max_num_seqs = 8, .max_num_batched_tokens = 64, .block_size = 16,
+                                                     .num_blocks = 64, .enable_prefix_caching = true,
+                                                     .long_prefill_token_threshold = 0}, /*max_restarts=*/5);
+  const auto requests = make_requests(24, model->config().vocab_size);
+  const Outcome out = run_with_kills(sys, engine, requests, /*kill_every=*/40, /*max_kills=*/3);
+  EXPECT_EQ(out.kills, 3);
+  ASSERT_EQ(out.finished.size(), requests.size());
+  for (const auto& r : requests) {
+    const auto alone = SequenceGenerator(*model, {.block_size = 16, .prefill_chunk = 0, .eos_token_ids = {}})
+                           .generate(r.prompt_token_ids, r.sampling_params).ids;
+    const FinishedSequence& f = out.finished.at(r.id);
+    EXPECT_NE(f.reason, SequenceFinishReason::Abort) << "request " << r.id;
+    EXPECT_EQ(f.output_token_ids, alone) << "request " << r.id;
+    EXPECT_EQ(out.streamed.count(r.id) ? out.streamed.at(r.id) : std::vector<int32_t>{}, f.output_token_ids)
+        << "request " << r.id << ": streamed tokens lost or repeated";
+  }
+  caf::scoped_actor self{sys};
+  self->request(engine.scheduler, caf::infinite, snapshot_atom::value)
+      .receive([](const SchedulerSnapshot& s) {
+                 EXPECT_EQ(s.num_executor_resets, 3);
+                 EXPECT_EQ(s.num_free_blocks, s.num_blocks);
+               },
+               [](caf::error&) { FAIL(); });
+  stop_engine(engine);
+}
+
+TEST(ExecutorRestart, PastTheRestartBudgetLiveRequestsEndWithAbort) {
+  auto model = std::make_shared<CpuModel>(test::load_fixture_model("tiny-qwen2"));
+  TroupeActorSystemConfig cfg;
+  caf::actor_system sys{cfg};
+  const auto engine = start_engine(sys, model, "", {.max_num_seqs = 4, .max_num_batched_tokens = 64, .block_size = 16,
+                                                     .num_blocks = 64, .enable_prefix_caching = true,
+                                                     .long_prefill_token_threshold = 0}, /*max_restarts=*/0);
+  auto requests = make_requests(8, model->config().vocab_size);
+  for (auto& r : requests) {
+    r.sampling_params.max_tokens = 400;
+    r.sampling_params.ignore_eos = true;
+  }
+  const Outcome out = run_with_kills(sys, engine, requests, /*kill_every=*/10, /*max_kills=*/1);
+  ASSERT_EQ(out.finished.size(), requests.size());
+  for (const auto& [id, f] : out.finished) EXPECT_EQ(f.reason, SequenceFinishReason::Abort) << "request " << id;
+  stop_engine(engine);
+}
+
+}  // namespace
+}  // namespace troupe
