@@ -13,7 +13,8 @@
 namespace troupe {
 
 EngineActors start_engine(caf::actor_system& sys, std::shared_ptr<CpuModel> model,
-                          const std::string& remote_executor, const SchedulerConfig& config, int32_t max_restarts) {
+                          const std::string& remote_executor, const SchedulerConfig& config, int32_t max_restarts,
+                          std::shared_ptr<ServerMetrics> metrics) {
   EngineActors a;
   if (!remote_executor.empty()) {
     const auto colon = remote_executor.rfind(':');
@@ -24,10 +25,10 @@ EngineActors start_engine(caf::actor_system& sys, std::shared_ptr<CpuModel> mode
     if (!remote)
       throw std::runtime_error("cannot reach the executor at " + remote_executor + ": " + sys.render(remote.error()));
     a.executor = *remote;
-    a.scheduler = sys.spawn(scheduler_actor, config, a.executor, false);
+    a.scheduler = sys.spawn(scheduler_actor, config, a.executor, false, std::move(metrics));
     return a;
   }
-  a.supervisor = sys.spawn(supervisor_actor, std::move(model), config, max_restarts);
+  a.supervisor = sys.spawn(supervisor_actor, std::move(model), config, max_restarts, std::move(metrics));
   caf::scoped_actor self{sys};
   self->request(a.supervisor, caf::infinite, engine_atom::value)
       .receive([&](const caf::actor& scheduler, const caf::actor& executor) {

@@ -7,6 +7,7 @@
 #include <caf/actor.hpp>
 #include <caf/actor_system.hpp>
 
+#include "engine/metrics/server_metrics.h"
 #include "engine/model/cpu_model.h"
 #include "engine/scheduler/scheduler_config.h"
 
@@ -24,7 +25,7 @@ struct EngineActors {
 // max_restarts times.
 EngineActors start_engine(caf::actor_system& sys, std::shared_ptr<CpuModel> model,
                           const std::string& remote_executor, const SchedulerConfig& config,
-                          int32_t max_restarts = 3);
+                          int32_t max_restarts = 3, std::shared_ptr<ServerMetrics> metrics = nullptr);
 
 // Ends the engine's actors (the actor system's destructor waits for all of them).
 void stop_engine(const EngineActors& engine);

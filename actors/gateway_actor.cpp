@@ -34,6 +34,14 @@ void finish(Self* self, SeqId id, const std::string& reason) {
   }
   a.request->sink->on_finish(reason, static_cast<int32_t>(a.request->generation.prompt_token_ids.size()),
                              a.completion_tokens);
+  if (ServerMetrics* m = self->state.options.metrics.get()) {
+    const auto now = std::chrono::steady_clock::now();
+    m->e2e_request_latency.observe(std::chrono::duration<double>(now - a.request->arrival).count());
+    if (a.completion_tokens > 1)
+      m->time_per_output_token.observe(std::chrono::duration<double>(now - a.first_token_at).count() /
+                                       (a.completion_tokens - 1));
+    m->requests_finished[reason == "stop" ? 0 : reason == "length" ? 1 : 2].fetch_add(1);
+  }
   self->state.active.erase(it);
 }
 
@@ -58,14 +66,18 @@ size_t emittable_prefix(const std::string& text, const std::vector<std::string>&
   return text.size() - hold;
 }
 
-caf::behavior gateway_actor(Self* self, std::shared_ptr<const Tokenizer> tokenizer, caf::actor scheduler) {
+caf::behavior gateway_actor(Self* self, std::shared_ptr<const Tokenizer> tokenizer, caf::actor scheduler,
+                            GatewayOptions options) {
   self->state.tokenizer = std::move(tokenizer);
   self->state.scheduler = scheduler;
+  self->state.options = std::move(options);
   return {
       [=](submit_atom, std::shared_ptr<GatewayRequest> req) {
         const SeqId id = req->generation.id;
         auto& st = self->state;
-        st.active.emplace(id, GatewayState::Active{req, IncrementalDetokenizer(*st.tokenizer, true), "", 0, false});
+        st.active.emplace(id, GatewayState::Active{req, IncrementalDetokenizer(*st.tokenizer, true), "", 0, false, {}});
+        if (st.options.request_timeout.count() > 0)
+          self->delayed_send(self, st.options.request_timeout, abort_atom::value, id);
         self->request(st.scheduler, caf::infinite, submit_atom::value, req->generation)
             .then([](bool) {},
                   [=](caf::error& err) {
@@ -76,16 +88,23 @@ caf::behavior gateway_actor(Self* self, std::shared_ptr<const Tokenizer> tokeniz
                   });
       },
       [=](abort_atom, SeqId id) {
-        // The client is gone: free the sequence's blocks now. The scheduler's FinishedBatch
-        // (reason abort) ends the request here.
-        self->send(self->state.scheduler, abort_atom::value, id);
+        // The client is gone or the request timed out: free the sequence's blocks now. The
+        // scheduler's FinishedBatch (reason abort) ends the request here.
+        if (self->state.active.count(id)) self->send(self->state.scheduler, abort_atom::value, id);
       },
       [=](const TokenDeltas& d) {
         for (size_t i = 0; i < d.seq_ids.size(); ++i) {
           auto it = self->state.active.find(d.seq_ids[i]);
           if (it == self->state.active.end()) continue;
           GatewayState::Active& a = it->second;
-          ++a.completion_tokens;
+          if (a.completion_tokens++ == 0) {
+            a.first_token_at = std::chrono::steady_clock::now();
+            if (ServerMetrics* m = self->state.options.metrics.get()) {
+              m->time_to_first_token.observe(std::chrono::duration<double>(a.first_token_at - a.request->arrival).count());
+              m->prompt_tokens.fetch_add(a.request->generation.prompt_token_ids.size());
+            }
+          }
+          if (ServerMetrics* m = self->state.options.metrics.get()) m->generation_tokens.fetch_add(1);
           a.pending += a.detokenizer.push(d.tokens[i]);
           if ((a.stop_matched = emit(a))) {
             self->send(self->state.scheduler, abort_atom::value, d.seq_ids[i]);

@@ -4,6 +4,7 @@
 // a broken UTF-8 sequence), applies stop strings (never emitting text that may turn out to start
 // one), and tells each request's RequestSink what happened. The HTTP layer (net/) implements
 // sinks; so can a test.
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -15,6 +16,7 @@
 #include <caf/fwd.hpp>
 #include <caf/stateful_actor.hpp>
 
+#include "engine/metrics/server_metrics.h"
 #include "engine/scheduler/generation_request.h"
 #include "engine/tokenizer/incremental_detokenizer.h"
 #include "engine/tokenizer/tokenizer.h"
@@ -36,6 +38,12 @@ struct GatewayRequest {
   GenerationRequest generation;    // id: unique per gateway (the HTTP layer counts)
   std::vector<std::string> stop;   // stop strings, excluded from the text
   std::shared_ptr<RequestSink> sink;
+  std::chrono::steady_clock::time_point arrival = std::chrono::steady_clock::now();  // latencies count from here
+};
+
+struct GatewayOptions {
+  std::shared_ptr<ServerMetrics> metrics;      // may be null
+  std::chrono::seconds request_timeout{0};     // 0: none; past it a request ends with abort
 };
 
 struct GatewayState {
@@ -45,7 +53,9 @@ struct GatewayState {
     std::string pending;  // decoded text held back: it may be the start of a stop string
     int32_t completion_tokens = 0;
     bool stop_matched = false;  // a stop string ended it; nothing more is emitted
+    std::chrono::steady_clock::time_point first_token_at{};
   };
+  GatewayOptions options;
   std::shared_ptr<const Tokenizer> tokenizer;
   caf::actor scheduler;
   std::unordered_map<SeqId, Active> active;
@@ -55,7 +65,7 @@ struct GatewayState {
 // Messages: (submit_atom, shared_ptr<GatewayRequest>) from the HTTP layer (same process only);
 // (abort_atom, SeqId) when a client hangs up; TokenDeltas and FinishedBatch from the scheduler.
 caf::behavior gateway_actor(caf::stateful_actor<GatewayState>* self, std::shared_ptr<const Tokenizer> tokenizer,
-                            caf::actor scheduler);
+                            caf::actor scheduler, GatewayOptions options = {});
 
 // The prefix of `text` that can be emitted now: everything before the first stop string (and
 // `stopped` set), or everything but the longest tail that is a prefix of some stop string.

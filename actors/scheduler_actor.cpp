@@ -30,6 +30,7 @@ void fan_out(Self* self, const StepPlan& plan, const std::vector<int32_t>& sampl
   for (auto& [client, d] : deltas) self->send(client, std::move(d));
   std::map<caf::actor, FinishedBatch> done;
   for (FinishedSequence& f : finished) {
+    st.submitted.erase(f.id);
     auto it = st.clients.find(f.id);
     if (it == st.clients.end()) continue;
     done[it->second].sequences.push_back(std::move(f));
@@ -90,11 +91,36 @@ void use_executor(Self* self, caf::actor executor) {
           });
 }
 
+// Gauges after every change of state; queue time when a sequence is first scheduled.
+void record_metrics(Self* self, const StepPlan* plan) {
+  auto& st = self->state;
+  if (!st.metrics) return;
+  ServerMetrics& m = *st.metrics;
+  const Scheduler& s = *st.scheduler;
+  m.num_requests_running.store(s.num_running());
+  m.num_requests_waiting.store(s.num_waiting());
+  m.kv_blocks_total.store(s.config().num_blocks);
+  m.kv_blocks_used.store(s.config().num_blocks - s.block_pool().num_free_blocks());
+  if (plan == nullptr) return;
+  m.prefix_cache_hit_tokens.fetch_add(static_cast<uint64_t>(plan->num_cached_tokens));
+  const auto now = std::chrono::steady_clock::now();
+  for (const ScheduledSequence& e : plan->sequences) {
+    auto it = st.submitted.find(e.seq_id);
+    if (it == st.submitted.end()) continue;
+    m.request_queue_time.observe(std::chrono::duration<double>(now - it->second).count());
+    st.submitted.erase(it);
+  }
+}
+
 // Sends the next plan if the executor is idle and there is anything to tell it.
 void kick(Self* self) {
   auto& st = self->state;
-  if (!st.kv_ready || st.step_in_flight) return;
+  if (!st.kv_ready || st.step_in_flight) {
+    record_metrics(self, nullptr);
+    return;
+  }
   StepPlan plan = st.scheduler->schedule();
+  record_metrics(self, &plan);
   if (plan.empty() && plan.finished_seq_ids.empty() && plan.preempted_seq_ids.empty()) return;
   st.step_in_flight = true;
   const uint64_t generation = st.executor_generation;
@@ -113,10 +139,12 @@ void kick(Self* self) {
 
 }  // namespace
 
-caf::behavior scheduler_actor(Self* self, SchedulerConfig config, caf::actor executor, bool supervised) {
+caf::behavior scheduler_actor(Self* self, SchedulerConfig config, caf::actor executor, bool supervised,
+                              std::shared_ptr<ServerMetrics> metrics) {
   auto& st = self->state;
   st.scheduler = std::make_unique<Scheduler>(config);
   st.supervised = supervised;
+  st.metrics = std::move(metrics);
   self->set_down_handler([=](const caf::down_msg& down) {
     if (self->state.executor && down.source == self->state.executor.address()) executor_lost(self, down.reason);
   });
@@ -134,6 +162,7 @@ caf::behavior scheduler_actor(Self* self, SchedulerConfig config, caf::actor exe
         if (std::string why = s.scheduler->check_request(req); !why.empty())
           return caf::make_error(caf::sec::invalid_argument, why);
         s.clients[req.id] = caf::actor_cast<caf::actor>(self->current_sender());
+        if (s.metrics) s.submitted[req.id] = std::chrono::steady_clock::now();
         s.scheduler->add_request(std::move(req));
         kick(self);
         return true;

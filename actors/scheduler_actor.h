@@ -3,6 +3,7 @@
 // sends one StepPlan per step to the executor, and fans the sampled tokens out to the clients
 // that submitted each sequence — one TokenDeltas and at most one FinishedBatch per client and
 // step.
+#include <chrono>
 #include <memory>
 #include <unordered_map>
 
@@ -10,6 +11,7 @@
 #include <caf/fwd.hpp>
 #include <caf/stateful_actor.hpp>
 
+#include "engine/metrics/server_metrics.h"
 #include "engine/scheduler/scheduler.h"
 
 namespace troupe {
@@ -22,6 +24,8 @@ struct SchedulerActorState {
   bool step_in_flight = false;                    // one plan at the executor at a time
   bool supervised = false;                        // a supervisor sends a new executor when one dies
   uint64_t executor_generation = 0;               // answers from an executor before the last loss are stale
+  std::shared_ptr<ServerMetrics> metrics;         // may be null
+  std::unordered_map<SeqId, std::chrono::steady_clock::time_point> submitted;  // until first scheduled
   static inline const char* name = "scheduler";
 };
 
@@ -33,6 +37,7 @@ struct SchedulerActorState {
 // (Scheduler::reset_executor_state); spawned by a supervisor, the scheduler then waits for the
 // new executor, otherwise it ends every live request with an abort.
 caf::behavior scheduler_actor(caf::stateful_actor<SchedulerActorState>* self, SchedulerConfig config,
-                              caf::actor executor, bool supervised);
+                              caf::actor executor, bool supervised,
+                              std::shared_ptr<ServerMetrics> metrics = nullptr);
 
 }  // namespace troupe

@@ -22,12 +22,12 @@ caf::actor spawn_executor(Self* self) {
 }  // namespace
 
 caf::behavior supervisor_actor(Self* self, std::shared_ptr<CpuModel> model, SchedulerConfig config,
-                               int32_t max_restarts) {
+                               int32_t max_restarts, std::shared_ptr<ServerMetrics> metrics) {
   auto& st = self->state;
   st.model = std::move(model);
   st.restarts_left = max_restarts;
   st.executor = spawn_executor(self);
-  st.scheduler = self->spawn<caf::linked>(scheduler_actor, config, st.executor, true);
+  st.scheduler = self->spawn<caf::linked>(scheduler_actor, config, st.executor, true, std::move(metrics));
   // Shutdown (or the linked scheduler died): end the executor too, and do not restart it.
   self->set_exit_handler([=](const caf::exit_msg& exit) {
     auto& s = self->state;

@@ -11,6 +11,7 @@
 #include <caf/fwd.hpp>
 #include <caf/stateful_actor.hpp>
 
+#include "engine/metrics/server_metrics.h"
 #include "engine/model/cpu_model.h"
 #include "engine/scheduler/scheduler_config.h"
 
@@ -27,6 +28,7 @@ struct SupervisorState {
 
 // Messages: (engine_atom) -> (scheduler, executor), the current ones.
 caf::behavior supervisor_actor(caf::stateful_actor<SupervisorState>* self, std::shared_ptr<CpuModel> model,
-                               SchedulerConfig config, int32_t max_restarts);
+                               SchedulerConfig config, int32_t max_restarts,
+                               std::shared_ptr<ServerMetrics> metrics = nullptr);
 
 }  // namespace troupe

@@ -30,6 +30,9 @@ struct ServeOptions {
   uint16_t port = 8000;
   std::string served_model_name;
   int http_threads = 2;
+  std::string api_key;
+  int64_t max_queue_depth = 4096;
+  int request_timeout = 0;
 };
 
 int run_serve(ServeOptions o) {
@@ -52,14 +55,20 @@ int run_serve(ServeOptions o) {
   auto folder = std::make_shared<const ModelFolder>(std::move(m.folder));
   TroupeActorSystemConfig cfg;
   caf::actor_system sys{cfg};
-  const EngineActors engine = start_engine(sys, m.model, o.engine.executor, config, o.engine.max_executor_restarts);
+  auto metrics = std::make_shared<ServerMetrics>();
+  const EngineActors engine =
+      start_engine(sys, m.model, o.engine.executor, config, o.engine.max_executor_restarts, metrics);
   auto tokenizer = std::make_shared<const Tokenizer>(folder->text.tokenizer);
-  auto gateway = sys.spawn(gateway_actor, tokenizer, engine.scheduler);
+  auto gateway = sys.spawn(gateway_actor, tokenizer, engine.scheduler,
+                           GatewayOptions{metrics, std::chrono::seconds(o.request_timeout)});
 
   auto ctx = std::make_shared<net::ApiContext>();
   ctx->model = folder;
   ctx->served_name = o.served_model_name.empty() ? folder->dir.filename().string() : o.served_model_name;
   ctx->gateway = gateway;
+  ctx->metrics = metrics;
+  ctx->max_waiting = o.max_queue_depth;
+  ctx->api_key = o.api_key;
   ctx->started_at = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
   boost::asio::io_context io;
   net::HttpServerOptions http;
@@ -93,6 +102,11 @@ void register_serve(CLI::App& app, int& exit_code) {
   cmd->add_option("--port", o->port, "port to listen on (0: any free port)")->capture_default_str();
   cmd->add_option("--served-model-name", o->served_model_name, "the model name clients use (default: the folder's name)");
   cmd->add_option("--http-threads", o->http_threads, "threads serving HTTP")->capture_default_str();
+  cmd->add_option("--api-key", o->api_key, "require \"Authorization: Bearer KEY\" on every route but /health");
+  cmd->add_option("--max-queue-depth", o->max_queue_depth, "waiting requests beyond which new ones get 429 (0: no limit)")
+      ->capture_default_str();
+  cmd->add_option("--request-timeout", o->request_timeout, "seconds after which a request is aborted (0: never)")
+      ->capture_default_str();
   cmd->callback([o, &exit_code] { exit_code = run_serve(*o); });
 }
 

@@ -66,6 +66,13 @@ class HttpCompletionSink : public RequestSink {
 };
 
 void handle_completion(ApiContext& ctx, ApiKind kind, const HttpRequest& req, std::shared_ptr<HttpResponder> responder) {
+  // Admission control: a bounded queue answers "later" instead of growing without bound.
+  if (ctx.metrics && ctx.max_waiting > 0 && ctx.metrics->num_requests_waiting.load() >= ctx.max_waiting) {
+    ctx.metrics->requests_rejected.fetch_add(1);
+    return reply_error(*responder, ApiError{429, "the server is at capacity (" + std::to_string(ctx.max_waiting) +
+                                                     " requests waiting); retry later", "", "rate_limit_error"},
+                       {{"Retry-After", "1"}});
+  }
   auto parsed = parse_completion_request(kind, req.body(), *ctx.model, ctx.served_name);
   if (auto* e = std::get_if<ApiError>(&parsed)) return reply_error(*responder, *e);
   CompletionRequest& r = std::get<CompletionRequest>(parsed);
@@ -93,6 +100,8 @@ HttpHandler make_api_handler(std::shared_ptr<ApiContext> ctx) {
     const std::string target(req.target());
     const std::string path = target.substr(0, target.find('?'));
     const http::verb method = req.method();
+    if (!ctx->api_key.empty() && path != "/health" && req[http::field::authorization] != "Bearer " + ctx->api_key)
+      return reply_error(*responder, ApiError{401, "missing or wrong API key (Authorization: Bearer ...)", "", "authentication_error"});
     auto only = [&](http::verb allowed, const char* allow) {
       if (method == allowed) return true;
       reply_error(*responder, ApiError{405, "method " + std::string(req.method_string()) + " is not allowed on " + path, "", "invalid_request_error"},
@@ -105,6 +114,9 @@ HttpHandler make_api_handler(std::shared_ptr<ApiContext> ctx) {
       if (only(http::verb::get, "GET"))
         responder->reply(200, "application/json",
                          models_response(ctx->served_name, ctx->model->config.max_position_embeddings, ctx->started_at));
+    } else if (path == "/metrics") {
+      if (only(http::verb::get, "GET"))
+        responder->reply(200, "text/plain; version=0.0.4", ctx->metrics ? ctx->metrics->prometheus_text() : "");
     } else if (path == "/v1/completions") {
       if (only(http::verb::post, "POST")) handle_completion(*ctx, ApiKind::Completion, req, responder);
     } else if (path == "/v1/chat/completions") {

@@ -9,6 +9,7 @@
 
 #include <caf/actor.hpp>
 
+#include "engine/metrics/server_metrics.h"
 #include "engine/model_folder.h"
 #include "net/http_server.h"
 
@@ -18,8 +19,11 @@ struct ApiContext {
   std::shared_ptr<const ModelFolder> model;
   std::string served_name;
   caf::actor gateway;
-  int64_t started_at = 0;           // unix seconds, for /v1/models
+  int64_t started_at = 0;               // unix seconds, for /v1/models
   std::atomic<uint64_t> next_id{1};
+  std::shared_ptr<ServerMetrics> metrics;  // /metrics and admission control; may be null
+  int64_t max_waiting = 0;              // > 0: beyond this many waiting requests answer 429
+  std::string api_key;                  // non-empty: every route but /health needs "Bearer <key>"
 };
 
 HttpHandler make_api_handler(std::shared_ptr<ApiContext> context);

@@ -43,7 +43,7 @@ std::vector<int32_t> alone(CpuModel& model, const GenerationRequest& r) {
 std::map<SeqId, std::vector<int32_t>> run_through_actors(caf::actor_system& sys, const caf::actor& executor,
                                                          const std::vector<GenerationRequest>& requests,
                                                          SchedulerConfig config) {
-  auto scheduler = sys.spawn(scheduler_actor, config, executor, false);
+  auto scheduler = sys.spawn(scheduler_actor, config, executor, false, std::shared_ptr<ServerMetrics>{});
   std::map<SeqId, std::vector<int32_t>> out;
   run_batch(sys, scheduler, requests,
             [&](const FinishedSequence& f) {

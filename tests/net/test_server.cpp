@@ -15,13 +15,15 @@ std::string HttpReply::header(const std::string& name) const {
   return it == headers.end() ? "" : it->second;
 }
 
-HttpReply http_call(uint16_t port, const std::string& method, const std::string& target, const std::string& body) {
+HttpReply http_call(uint16_t port, const std::string& method, const std::string& target, const std::string& body,
+                    const std::map<std::string, std::string>& headers) {
   boost::asio::io_context io;
   beast::tcp_stream stream(io);
   stream.connect(tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), port));
   http::request<http::string_body> req{http::string_to_verb(method), target, 11};
   req.set(http::field::host, "127.0.0.1");
   req.set(http::field::content_type, "application/json");
+  for (const auto& [k, v] : headers) req.set(k, v);
   req.body() = body;
   req.prepare_payload();
   http::write(stream, req);
@@ -38,17 +40,21 @@ HttpReply http_call(uint16_t port, const std::string& method, const std::string&
   return out;
 }
 
-TestServer::TestServer(SchedulerConfig config) {
+TestServer::TestServer(TestServerOptions o) {
   const std::string dir = std::string(TROUPE_CACHE_DIR) + "/demo-model";
   folder_ = std::make_shared<const ModelFolder>(open_model_folder(dir));
   model_ = std::shared_ptr<CpuModel>(load_cpu_model(*folder_, LoadFormat::Dummy, 0));
   sys_ = std::make_unique<caf::actor_system>(cfg_);
-  engine_ = start_engine(*sys_, model_, "", config);
-  gateway_ = sys_->spawn(gateway_actor, std::make_shared<const Tokenizer>(folder_->text.tokenizer), engine_.scheduler);
+  engine_ = start_engine(*sys_, model_, "", o.config, 3, metrics_);
+  gateway_ = sys_->spawn(gateway_actor, std::make_shared<const Tokenizer>(folder_->text.tokenizer), engine_.scheduler,
+                         GatewayOptions{metrics_, o.request_timeout});
   auto ctx = std::make_shared<net::ApiContext>();
   ctx->model = folder_;
   ctx->served_name = "demo-model";
   ctx->gateway = gateway_;
+  ctx->metrics = metrics_;
+  ctx->max_waiting = o.max_waiting;
+  ctx->api_key = o.api_key;
   net::HttpServerOptions options;
   options.port = 0;
   options.max_body_bytes = 1u << 20;

@@ -1,6 +1,7 @@
 #pragma once
 // A whole server on loopback for tests: the demo model (dummy weights), the actors and HTTP on a
 // free port, plus a tiny blocking HTTP client.
+#include <map>
 #include <memory>
 #include <string>
 #include <thread>
@@ -30,22 +31,31 @@ struct HttpReply {
 };
 
 // One request on a fresh connection; the whole body is read (streams until the server ends them).
-HttpReply http_call(uint16_t port, const std::string& method, const std::string& target, const std::string& body = "");
+HttpReply http_call(uint16_t port, const std::string& method, const std::string& target, const std::string& body = "",
+                    const std::map<std::string, std::string>& headers = {});
+
+struct TestServerOptions {
+  SchedulerConfig config{.max_num_seqs = 16, .max_num_batched_tokens = 256, .block_size = 16, .num_blocks = 512,
+                         .enable_prefix_caching = true, .long_prefill_token_threshold = 0};
+  std::string api_key;
+  int64_t max_waiting = 0;
+  std::chrono::seconds request_timeout{0};
+};
 
 class TestServer {
  public:
-  explicit TestServer(SchedulerConfig config = {.max_num_seqs = 16, .max_num_batched_tokens = 256, .block_size = 16,
-                                                .num_blocks = 512, .enable_prefix_caching = true,
-                                                .long_prefill_token_threshold = 0});
+  explicit TestServer(TestServerOptions options = {});
   ~TestServer();
   uint16_t port() const { return server_->port(); }
   const ModelFolder& folder() const { return *folder_; }
   CpuModel& model() { return *model_; }
   SchedulerSnapshot snapshot();
+  ServerMetrics& metrics() { return *metrics_; }
 
  private:
   std::shared_ptr<const ModelFolder> folder_;
   std::shared_ptr<CpuModel> model_;
+  std::shared_ptr<ServerMetrics> metrics_ = std::make_shared<ServerMetrics>();
   TroupeActorSystemConfig cfg_;
   std::unique_ptr<caf::actor_system> sys_;
   EngineActors engine_;

@@ -1,0 +1,52 @@
+#pragma once
+// ServerMetrics: the numbers `/metrics` exposes, with vLLM-like names under `troupe:`. Written by
+// the gateway and scheduler actors as things happen, read by the HTTP layer; lock-free atomics,
+// so writers never wait on a scrape.
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace troupe {
+
+// A Prometheus histogram: cumulative-on-read buckets with fixed upper bounds (seconds).
+class Histogram {
+ public:
+  explicit Histogram(std::vector<double> upper_bounds);
+  void observe(double value);
+  // Appends `# TYPE` and the _bucket/_sum/_count lines for `name`.
+  void write(std::string& out, const std::string& name, const std::string& help) const;
+
+ private:
+  std::vector<double> bounds_;
+  std::vector<std::atomic<uint64_t>> counts_;  // [bounds + 1]: the last is +Inf
+  std::atomic<uint64_t> count_{0};
+  std::atomic<double> sum_{0.0};
+};
+
+struct ServerMetrics {
+  ServerMetrics();
+
+  // Gauges, set by the scheduler after every step.
+  std::atomic<int64_t> num_requests_running{0};
+  std::atomic<int64_t> num_requests_waiting{0};
+  std::atomic<int64_t> kv_blocks_used{0};   // referenced by live sequences; cached-unreferenced count as free
+  std::atomic<int64_t> kv_blocks_total{0};
+  // Counters.
+  std::atomic<uint64_t> prefix_cache_hit_tokens{0};
+  std::atomic<uint64_t> prompt_tokens{0};
+  std::atomic<uint64_t> generation_tokens{0};
+  std::atomic<uint64_t> requests_rejected{0};  // refused by admission control (429)
+  std::array<std::atomic<uint64_t>, 3> requests_finished{};  // stop, length, abort
+  // Latencies, seconds.
+  Histogram time_to_first_token;
+  Histogram time_per_output_token;
+  Histogram e2e_request_latency;
+  Histogram request_queue_time;
+
+  // The Prometheus text exposition format.
+  std::string prometheus_text() const;
+};
+
+}  // namespace troupe

@@ -1,0 +1,122 @@
+// What keeps a server healthy and observable: /metrics, a bounded queue (429), API keys and
+// request timeouts.
+#include <gtest/gtest.h>
+
+#include <boost/asio/write.hpp>
+#include <future>
+#include <regex>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "test_server.h"
+
+namespace troupe {
+namespace {
+
+using nlohmann::json;
+using test::http_call;
+
+// The value of one metric line, e.g. metric(text, "troupe:num_requests_running").
+double metric(const std::string& text, const std::string& name) {
+  const std::regex line("^" + std::regex_replace(name, std::regex(R"([{}":=+])"), R"(\$&)") + R"( ([0-9.e+-]+)$)",
+                        std::regex::multiline);
+  std::smatch m;
+  if (!std::regex_search(text, m, line)) throw std::runtime_error("no metric " + name + " in:\n" + text);
+  return std::stod(m[1]);
+}
+
+TEST(ServeLimits, MetricsCountWhatHappened) {
+  test::TestServer server;
+  int prompt_tokens = 0, completion_tokens = 0;
+  for (int i = 0; i < 3; ++i) {
+    const json body = {{"prompt", "metrics " + std::to_string(i)}, {"max_tokens", 4 + i}, {"temperature", 0}, {"ignore_eos", true}};
+    const json r = json::parse(http_call(server.port(), "POST", "/v1/completions", body.dump()).body);
+    prompt_tokens += r["usage"]["prompt_tokens"].get<int>();
+    completion_tokens += r["usage"]["completion_tokens"].get<int>();
+  }
+  const auto reply = http_call(server.port(), "GET", "/metrics");
+  ASSERT_EQ(reply.status, 200u);
+  const std::string& t = reply.body;
+  EXPECT_EQ(metric(t, "troupe:num_requests_running"), 0);
+  EXPECT_EQ(metric(t, "troupe:num_requests_waiting"), 0);
+  EXPECT_EQ(metric(t, "troupe:kv_cache_usage_perc"), 0) << "finished requests' cached blocks count as free";
+  EXPECT_EQ(metric(t, "troupe:generation_tokens_total"), completion_tokens);
+  EXPECT_EQ(metric(t, "troupe:prompt_tokens_total"), prompt_tokens);
+  EXPECT_EQ(metric(t, "troupe:request_success_total{finished_reason=\"length\"}"), 3);
+  for (const char* h : {"time_to_first_token_seconds", "e2e_request_latency_seconds", "request_queue_time_seconds",
+                        "time_per_output_token_seconds"}) {
+    EXPECT_EQ(metric(t, std::string("troupe:") + h + "_count"), 3) << h;
+    EXPECT_EQ(metric(t, std::string("troupe:") + h + "_bucket{le=\"+Inf\"}"), 3) << h;
+  }
+  EXPECT_GE(metric(t, "troupe:prefix_cache_hits_total"), 0);
+}
+
+// Sends a long streaming request and leaves it open; closing the socket aborts it.
+std::unique_ptr<boost::beast::tcp_stream> open_stream(boost::asio::io_context& io, uint16_t port) {
+  auto stream = std::make_unique<boost::beast::tcp_stream>(io);
+  stream->connect({boost::asio::ip::make_address("127.0.0.1"), port});
+  const std::string body = R"({"prompt": "keep busy", "max_tokens": 3000, "ignore_eos": true, "stream": true})";
+  const std::string req = "POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Length: " + std::to_string(body.size()) +
+                          "\r\n\r\n" + body;
+  boost::asio::write(*stream, boost::asio::buffer(req));
+  return stream;
+}
+
+TEST(ServeLimits, FullQueueAnswers429WithRetryAfter) {
+  test::TestServerOptions o;
+  o.config.max_num_seqs = 1;
+  o.max_waiting = 1;
+  test::TestServer server(o);
+  auto wait_for = [&](const std::atomic<int64_t>& gauge, int64_t value) {
+    for (int i = 0; i < 500 && gauge.load() != value; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    return gauge.load() == value;
+  };
+  // One request running, one waiting: the queue is full until they are gone.
+  boost::asio::io_context io;
+  auto running = open_stream(io, server.port());
+  ASSERT_TRUE(wait_for(server.metrics().num_requests_running, 1));
+  auto waiting = open_stream(io, server.port());
+  ASSERT_TRUE(wait_for(server.metrics().num_requests_waiting, 1));
+  const auto r = http_call(server.port(), "POST", "/v1/completions", json{{"prompt", "one more"}}.dump());
+  EXPECT_EQ(r.status, 429u);
+  EXPECT_EQ(r.header("Retry-After"), "1");
+  EXPECT_EQ(json::parse(r.body)["error"]["code"], 429);
+  EXPECT_EQ(metric(http_call(server.port(), "GET", "/metrics").body, "troupe:requests_rejected_total"), 1);
+  running.reset();  // hang up: both are aborted and the queue empties
+  waiting.reset();
+  ASSERT_TRUE(wait_for(server.metrics().num_requests_waiting, 0));
+  ASSERT_TRUE(wait_for(server.metrics().num_requests_running, 0));
+  EXPECT_EQ(http_call(server.port(), "POST", "/v1/completions", json{{"prompt", "after"}, {"max_tokens", 2}}.dump()).status, 200u);
+}
+
+TEST(ServeLimits, ApiKeyGuardsEveryRouteButHealth) {
+  test::TestServerOptions o;
+  o.api_key = "sekret";
+  test::TestServer server(o);
+  EXPECT_EQ(http_call(server.port(), "GET", "/health").status, 200u);
+  const auto denied = http_call(server.port(), "GET", "/v1/models");
+  EXPECT_EQ(denied.status, 401u);
+  EXPECT_EQ(json::parse(denied.body)["error"]["code"], 401);
+  EXPECT_EQ(http_call(server.port(), "GET", "/v1/models", "", {{"Authorization", "Bearer wrong"}}).status, 401u);
+  EXPECT_EQ(http_call(server.port(), "GET", "/v1/models", "", {{"Authorization", "Bearer sekret"}}).status, 200u);
+  EXPECT_EQ(http_call(server.port(), "GET", "/metrics", "", {{"Authorization", "Bearer sekret"}}).status, 200u);
+}
+
+TEST(ServeLimits, RequestTimeoutEndsARequestWithAbortAndFreesItsBlocks) {
+  test::TestServerOptions o;
+  o.request_timeout = std::chrono::seconds(1);
+  test::TestServer server(o);
+  const auto start = std::chrono::steady_clock::now();
+  const json body = {{"prompt", "never ending"}, {"max_tokens", 4000}, {"temperature", 0}, {"ignore_eos", true}};
+  const auto r = http_call(server.port(), "POST", "/v1/completions", body.dump());
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  ASSERT_EQ(r.status, 200u) << r.body;
+  EXPECT_EQ(json::parse(r.body)["choices"][0]["finish_reason"], "abort");
+  EXPECT_LT(seconds, 10.0);
+  const auto s = server.snapshot();
+  EXPECT_EQ(s.num_free_blocks, s.num_blocks);
+}
+
+}  // namespace
+}  // namespace troupe
