@@ -1,0 +1,222 @@
+# Troupe's cluster wire schema: every engine value that crosses a node boundary between the
+# scheduler, the executors and the gateways. CAF serializes these types through this schema
+# (net/wire/caf_wire_inspect.h -> net/wire/wire_codec.h), so this file is the cluster protocol,
+# readable from any language with a Cap'n Proto implementation.
+#
+# Each message is one Cap'n Proto message in the standard (unpacked) flat-array framing
+# (segment table, then segments), with the struct named by the context as its root: a StepPlan
+# travels as a message whose root is StepPlan, and so on.
+#
+# Wire version 1 (see wireVersion below).
+#
+# Evolution rules -- read before editing. Peers built from different versions of this file
+# must keep understanding each other, which Cap'n Proto guarantees only if:
+#   - new fields are appended with the next unused ordinal (@N); never renumber, retype or
+#     delete a field, never reuse an ordinal. An obsolete field is renamed to obsoleteXxx and
+#     left in place;
+#   - a new field's default is the value the C++ struct defaults to, so that a message from an
+#     older peer (which lacks the field) decodes to what that peer meant;
+#   - the defaults of existing fields never change (Cap'n Proto stores values XOR default);
+#   - new enumerants and union members are appended; a decoder that meets one it does not know
+#     rejects the message (troupe::wire throws std::invalid_argument) rather than guessing;
+#   - a field is never moved into or out of a union.
+# Renaming a field or a struct is free (names are not on the wire), but other languages'
+# generated code changes with them.
+#
+# Naming: the C++ field foo_bar is fooBar here. Token ids are Int32 (vocabularies fit), sequence
+# ids are UInt64 (troupe::SeqId).
+
+@0xc6ece8b35aab8ce5;
+
+using Cxx = import "/capnp/c++.capnp";
+$Cxx.namespace("troupe::wire::schema");
+
+# Bumped only by a change that breaks the rules above (which should never happen); a changelog
+# marker otherwise. History:
+#   1: SamplingParams, GenerationRequest, ScheduledSequence, StepPlan, StepResult, KvPoolShape,
+#      FinishedSequence.
+const wireVersion :UInt32 = 1;
+
+# How one request turns logits into tokens (troupe::SamplingParams; defaults are vLLM's).
+struct SamplingParams {
+  temperature @0 :Float32 = 1.0;
+  # Softmax temperature, dimensionless; 0 means greedy (argmax).
+
+  topK @1 :Int32 = 0;
+  # Keep only the k most likely tokens; 0 (or -1) keeps every token.
+
+  topP @2 :Float32 = 1.0;
+  # Nucleus sampling: the smallest set of most likely tokens whose probability mass reaches
+  # topP, in (0, 1]; 1 keeps every token.
+
+  minP @3 :Float32 = 0.0;
+  # Drop tokens whose probability is below minP * p(most likely token), in [0, 1].
+
+  repetitionPenalty @4 :Float32 = 1.0;
+  # Multiplicative penalty (> 1 discourages) on logits of tokens seen in prompt or output;
+  # 1 disables it.
+
+  presencePenalty @5 :Float32 = 0.0;
+  # Subtracted once from the logit of every token already generated (logit units).
+
+  frequencyPenalty @6 :Float32 = 0.0;
+  # Subtracted from a token's logit once per occurrence in the generated tokens (logit units).
+
+  seed :union {
+    # RNG seed of this request: same seed, same text.
+    none @7 :Void;
+    # No seed: the executor draws from its own generator.
+    value @8 :UInt64;
+    # The seed.
+  }
+
+  maxTokens @9 :Int32 = 16;
+  # Most output tokens to generate (tokens, not bytes); an EOS that stops early counts.
+
+  ignoreEos @10 :Bool = false;
+  # Keep generating after an EOS token until maxTokens.
+}
+
+# What a gateway submits to the scheduler, already tokenized and validated
+# (troupe::GenerationRequest).
+struct GenerationRequest {
+  id @0 :UInt64 = 0;
+  # Sequence id (troupe::SeqId), unique among live sequences; picked by the gateway.
+
+  promptTokenIds @1 :List(Int32);
+  # The prompt's token ids, [prompt_len], not empty.
+
+  samplingParams @2 :SamplingParams;
+  # How to sample; its maxTokens counts outputTokenIds below too.
+
+  eosTokenIds @3 :List(Int32);
+  # Token ids any of which ends the sequence (unless samplingParams.ignoreEos); may be empty.
+
+  priority @4 :Int32 = 0;
+  # Scheduling priority: lower is served earlier; equal priorities are served by arrival.
+
+  arrival :union {
+    # Order among requests of equal priority.
+    none @5 :Void;
+    # Unset: the scheduler orders it after every request it has seen so far.
+    value @6 :UInt64;
+    # An arrival stamp (a counter, not a time: smaller came earlier); a gateway resubmitting to
+    # a restarted scheduler passes the original one so the order survives.
+  }
+
+  outputTokenIds @7 :List(Int32);
+  # Tokens already generated for this request (a resubmission): recomputed, not regenerated;
+  # empty for a fresh request.
+}
+
+# One sequence's share of a step: tokens [numComputedTokens, numComputedTokens + n) of it
+# (troupe::ScheduledSequence). n = length of tokenIds.
+struct ScheduledSequence {
+  seqId @0 :UInt64 = 0;
+  # Sequence id (troupe::SeqId).
+
+  isNew @1 :Bool = false;
+  # First entry since admission or since a preemption: the executor drops any state held for
+  # seqId and starts from this entry. Only then are promptTokenIds and outputTokenIds filled.
+
+  promptTokenIds @2 :List(Int32);
+  # The whole prompt, [prompt_len], when isNew (penalties need it); else empty.
+
+  outputTokenIds @3 :List(Int32);
+  # Tokens generated before a preemption or resubmission, when isNew; else empty.
+
+  numComputedTokens @4 :Int32 = 0;
+  # Tokens of this sequence already in the KV cache (prefix-cache hits included); the
+  # position of tokenIds[0].
+
+  tokenIds @5 :List(Int32);
+  # The n token ids to compute this step.
+
+  positions @6 :List(Int32);
+  # [n] position of each token in the sequence: numComputedTokens + i.
+
+  blockTable @7 :List(Int32);
+  # Physical KV block index of each logical block, covering at least numComputedTokens + n
+  # tokens.
+
+  slotMapping @8 :List(Int32);
+  # [n] KV cache slot of each token: blockTable[pos / blockSize] * blockSize + pos % blockSize
+  # (blockSize from the StepPlan).
+
+  wantsLogits @9 :Bool = false;
+  # This step reaches the end of the known tokens, so its last position is sampled (false for a
+  # prefill chunk that does not).
+
+  numOutputTokens @10 :Int32 = 0;
+  # Tokens generated so far; a token sampled now is output number numOutputTokens (0-based),
+  # the seeded RNG's position, so a resumed sequence draws what it would have.
+
+  samplingParams @11 :SamplingParams;
+  # How to sample this sequence.
+}
+
+# What one iteration computes: scheduler -> executors (troupe::StepPlan). Executors apply
+# finishedSeqIds and preemptedSeqIds before the entries of sequences.
+struct StepPlan {
+  stepId @0 :UInt64 = 0;
+  # Step number, increasing; the StepResult carries it back.
+
+  blockSize @1 :Int32 = 16;
+  # Tokens per KV block (for slot arithmetic).
+
+  sequences @2 :List(ScheduledSequence);
+  # Decodes first, then prefill chunks, then admissions; sampled tokens come back in this order.
+
+  finishedSeqIds @3 :List(UInt64);
+  # Sequences finished or aborted since the previous plan: drop their state; their blocks may
+  # be reused from this step on.
+
+  preemptedSeqIds @4 :List(UInt64);
+  # Sequences preempted by this plan: drop their state; they come back later as isNew.
+
+  numBatchedTokens @5 :Int32 = 0;
+  # Sum of the tokenIds lengths of all entries (tokens), <= the scheduler's budget.
+
+  numCachedTokens @6 :Int32 = 0;
+  # Prefix-cache hit tokens of this plan's admissions (tokens; for metrics).
+}
+
+# The answer to one StepPlan: executor -> scheduler (troupe::StepResult).
+struct StepResult {
+  stepId @0 :UInt64 = 0;
+  # The stepId of the plan answered.
+
+  sampled @1 :List(Int32);
+  # One sampled token id per plan entry with wantsLogits, in plan order.
+}
+
+# The KV pool an executor allocates, sent once before the first step (troupe::KvPoolShape).
+struct KvPoolShape {
+  numBlocks @0 :Int32 = 0;
+  # Number of KV blocks in the pool (each holds blockSize tokens of every layer); > 0.
+
+  blockSize @1 :Int32 = 16;
+  # Tokens per KV block; > 0.
+}
+
+# Why a sequence left the scheduler (troupe::SequenceFinishReason).
+enum FinishReason {
+  stop @0;
+  # An EOS token was sampled (it is the last output token).
+  length @1;
+  # maxTokens output tokens were generated.
+  abort @2;
+  # Aborted (Scheduler::abort: the client hung up or the request was cancelled).
+}
+
+# A sequence that left the scheduler: scheduler -> gateway (troupe::FinishedSequence).
+struct FinishedSequence {
+  id @0 :UInt64 = 0;
+  # Sequence id (troupe::SeqId).
+
+  outputTokenIds @1 :List(Int32);
+  # Every generated token id, an EOS that stopped it included.
+
+  reason @2 :FinishReason = length;
+  # Why it finished.
+}
