@@ -1,0 +1,89 @@
+#pragma once
+// Hugging Face TGI's POST /generate and /generate_stream: {"inputs", "parameters": {...}} in;
+// {"generated_text", "details"?} or SSE token events out. Parsing and formatting are pure; the
+// sink writes one request's answer as the gateway reports it; the handler glues them to HTTP.
+//
+// Parameter mapping (TGI's rules, so a TGI client gets what it expects):
+//   max_new_tokens -> max_tokens (default 100, as TGI's router; capped by the context window),
+//   do_sample false and no warper given (temperature != 1, top_k > 0, top_p < 1) -> greedy,
+//   else temperature / top_p / top_k as given; repetition_penalty, frequency_penalty, seed and
+//   stop pass through; truncate keeps the last N prompt tokens; return_full_text prepends inputs.
+//   typical_p, best_of > 1, watermark, top_n_tokens, grammar, decoder_input_details: 400.
+//
+// Known gaps (the gateway's RequestSink reports text, not token ids, and one "stop" for EOS and
+// stop strings): stream events carry token id -1, details.tokens / details.prefill are empty, and
+// finish_reason "stop" becomes "stop_sequence" when the request had stop sequences, else
+// "eos_token".
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "actors/gateway_actor.h"
+#include "engine/model_folder.h"
+#include "engine/sampling/sampling_params.h"
+#include "net/api_error.h"
+#include "net/api_routes.h"
+#include "net/http_server.h"
+
+namespace troupe::net {
+
+struct TgiRequest {
+  std::vector<int32_t> prompt_ids;
+  SamplingParams params;  // greedy unless TGI's rules above say sample; seed unset unless given
+  std::vector<std::string> stop;
+  bool details = false;
+  std::string full_text_prefix;  // return_full_text: the inputs, else empty
+};
+
+inline constexpr int32_t kTgiDefaultMaxNewTokens = 100;
+
+// Parses and checks a body against the model; tokenizes `inputs`. Errors name the field
+// ("inputs", "parameters.top_p", ...).
+std::variant<TgiRequest, ApiError> parse_tgi_request(const std::string& body, const ModelFolder& model);
+
+struct TgiDetails {
+  std::string finish_reason;  // "length" | "eos_token" | "stop_sequence" (or "abort")
+  int32_t generated_tokens = 0;
+  std::optional<uint64_t> seed;  // set when the request sampled
+};
+
+// The gateway's reason ("stop", "length", "abort") in TGI's words.
+std::string tgi_finish_reason(const std::string& gateway_reason, bool had_stop_sequences);
+
+// {"generated_text", "details"?}.
+std::string tgi_generate_response(const std::string& generated_text, const std::optional<TgiDetails>& details);
+
+// One /generate_stream event: {"index", "token": {"id", "text", "logprob", "special"},
+// "top_tokens", "generated_text", "details"}; generated_text and details are null but on the last.
+std::string tgi_stream_event(int64_t index, const std::string& token_text, const std::optional<std::string>& generated_text,
+                             const std::optional<TgiDetails>& details);
+
+// Writes one TGI answer. Streams hold back one delta so the last event carries a token with the
+// full text and details, as TGI's last event does.
+class TgiSink : public RequestSink {
+ public:
+  TgiSink(std::shared_ptr<HttpResponder> responder, bool stream, const TgiRequest& request);
+  void start();  // streams: sends the headers
+  void on_text(const std::string& delta) override;
+  void on_finish(const std::string& reason, int32_t prompt_tokens, int32_t completion_tokens) override;
+  void on_error(const std::string& message) override;
+
+ private:
+  void send_event(const std::string& token_text, const std::optional<TgiDetails>& last);
+  std::shared_ptr<HttpResponder> responder_;
+  bool stream_;
+  bool details_;
+  bool had_stop_;
+  std::optional<uint64_t> seed_;
+  std::string text_;  // the generated text so far, full_text_prefix first
+  std::optional<std::string> held_;
+  int64_t index_ = 0;
+};
+
+// POST /generate (stream false) and /generate_stream (stream true).
+void handle_tgi_generate(ApiContext& ctx, const HttpRequest& req, std::shared_ptr<HttpResponder> responder, bool stream);
+
+}  // namespace troupe::net

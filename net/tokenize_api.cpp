@@ -1,0 +1,122 @@
+#include "net/tokenize_api.h"
+
+#include "engine/template/template_error.h"
+#include "net/api_submit.h"
+
+namespace troupe::net {
+namespace {
+
+using nlohmann::ordered_json;
+
+ApiError bad(std::string message, std::string param) { return ApiError{400, std::move(message), std::move(param)}; }
+
+// The "model" field, when present, must name the served model (as on the OpenAI routes).
+std::optional<ApiError> check_model(const ordered_json& j, const std::string& served_name) {
+  auto it = j.find("model");
+  if (it == j.end() || it->is_null() || (it->is_string() && it->get<std::string>() == served_name)) return std::nullopt;
+  return ApiError{404, "the model '" + (it->is_string() ? it->get<std::string>() : it->dump()) +
+                           "' does not exist; this server serves '" + served_name + "'",
+                  "model", "NotFoundError"};
+}
+
+std::variant<std::string, ApiError> render_messages(const ordered_json& j, const ModelFolder& m) {
+  const ordered_json& msgs = j["messages"];
+  if (!msgs.is_array() || msgs.empty()) return bad("'messages' must be a non-empty array", "messages");
+  for (size_t i = 0; i < msgs.size(); ++i) {
+    const auto& msg = msgs[i];
+    const std::string where = "messages[" + std::to_string(i) + "]";
+    if (!msg.is_object() || !msg.contains("role") || !msg["role"].is_string())
+      return bad(where + " must be an object with a string 'role'", where + ".role");
+    if (!msg.contains("content") || !(msg["content"].is_string() || msg["content"].is_null()))
+      return bad(where + ".content must be a string", where + ".content");
+  }
+  bool add_generation_prompt = true;
+  if (auto e = read_bool(j, "add_generation_prompt", "", add_generation_prompt)) return *e;
+  try {
+    return m.text.render_chat(msgs, add_generation_prompt);
+  } catch (const TemplateError& e) {
+    return bad(std::string("chat template: ") + e.what(), "messages");
+  } catch (const std::exception& e) {
+    return bad(e.what(), "messages");
+  }
+}
+
+}  // namespace
+
+std::variant<Tokenized, ApiError> parse_tokenize_request(const std::string& body, const ModelFolder& m,
+                                                         const std::string& served_name) {
+  auto parsed = parse_json_object(body);
+  if (auto* e = std::get_if<ApiError>(&parsed)) return *e;
+  const ordered_json& j = std::get<ordered_json>(parsed);
+  if (auto e = check_model(j, served_name)) return *e;
+  const bool has_prompt = j.contains("prompt"), has_messages = j.contains("messages");
+  if (has_prompt == has_messages) return bad("give exactly one of 'prompt' and 'messages'", has_prompt ? "messages" : "prompt");
+  Tokenized out;
+  if (auto e = read_bool(j, "return_token_strs", "", out.return_token_strs)) return *e;
+  // vLLM's defaults: a chat template already writes the special tokens it wants.
+  bool add_special_tokens = has_prompt;
+  if (auto e = read_bool(j, "add_special_tokens", "", add_special_tokens)) return *e;
+  std::string text;
+  if (has_prompt) {
+    if (!j["prompt"].is_string()) return bad("'prompt' must be a string", "prompt");
+    text = j["prompt"].get<std::string>();
+  } else {
+    auto rendered = render_messages(j, m);
+    if (auto* e = std::get_if<ApiError>(&rendered)) return *e;
+    text = std::move(std::get<std::string>(rendered));
+  }
+  out.ids = m.text.tokenizer.encode(text, add_special_tokens);
+  return out;
+}
+
+std::variant<std::vector<int32_t>, ApiError> parse_detokenize_request(const std::string& body, const ModelFolder& m,
+                                                                      const std::string& served_name) {
+  auto parsed = parse_json_object(body);
+  if (auto* e = std::get_if<ApiError>(&parsed)) return *e;
+  const ordered_json& j = std::get<ordered_json>(parsed);
+  if (auto e = check_model(j, served_name)) return *e;
+  auto it = j.find("tokens");
+  if (it == j.end() || !it->is_array()) return bad("'tokens' must be an array of token ids", "tokens");
+  const int64_t vocab = m.text.tokenizer.vocab_size();
+  std::vector<int32_t> ids;
+  ids.reserve(it->size());
+  for (const auto& v : *it) {
+    if (!v.is_number_integer()) return bad("'tokens' must be an array of token ids", "tokens");
+    const int64_t id = v.get<int64_t>();
+    if (id < 0 || id >= vocab)
+      return bad("token id " + std::to_string(id) + " in 'tokens' is outside the vocabulary [0, " + std::to_string(vocab) + ")",
+                 "tokens");
+    ids.push_back(static_cast<int32_t>(id));
+  }
+  return ids;
+}
+
+std::string tokenize_response(const std::vector<int32_t>& ids, int64_t max_model_len,
+                              const std::optional<std::vector<std::string>>& token_strs) {
+  ordered_json j = {{"count", ids.size()}, {"max_model_len", max_model_len}, {"tokens", ids}};
+  if (token_strs) j["token_strs"] = *token_strs;
+  return dump_json(j);
+}
+
+std::string detokenize_response(const std::string& text) { return dump_json(ordered_json{{"prompt", text}}); }
+
+void handle_tokenize(ApiContext& ctx, const HttpRequest& req, std::shared_ptr<HttpResponder> responder) {
+  auto parsed = parse_tokenize_request(req.body(), *ctx.model, ctx.served_name);
+  if (auto* e = std::get_if<ApiError>(&parsed)) return reply_api_error(*responder, *e);
+  const Tokenized& t = std::get<Tokenized>(parsed);
+  std::optional<std::vector<std::string>> strs;
+  if (t.return_token_strs) {
+    strs.emplace();
+    for (int32_t id : t.ids) strs->push_back(ctx.model->text.tokenizer.id_to_token(id).value_or(""));
+  }
+  responder->reply(200, "application/json", tokenize_response(t.ids, ctx.model->config.max_position_embeddings, strs));
+}
+
+void handle_detokenize(ApiContext& ctx, const HttpRequest& req, std::shared_ptr<HttpResponder> responder) {
+  auto parsed = parse_detokenize_request(req.body(), *ctx.model, ctx.served_name);
+  if (auto* e = std::get_if<ApiError>(&parsed)) return reply_api_error(*responder, *e);
+  responder->reply(200, "application/json",
+                   detokenize_response(ctx.model->text.tokenizer.decode(std::get<std::vector<int32_t>>(parsed))));
+}
+
+}  // namespace troupe::net

@@ -1,0 +1,166 @@
+// TGI, Triton and tokenize routes of `troupe serve`, end to end over loopback HTTP on the demo
+// model: the same greedy text as /v1/completions, streams that add up to the whole answer, and
+// tokenize / detokenize round trips.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "test_server.h"
+
+namespace troupe {
+namespace {
+
+using nlohmann::ordered_json;
+using test::http_call;
+
+std::vector<ordered_json> sse_payloads(const std::string& body) {
+  std::vector<ordered_json> out;
+  std::istringstream in(body);
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind("data: ", 0) == 0) out.push_back(ordered_json::parse(line.substr(6)));
+  return out;
+}
+
+class OtherApis : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() { server_ = new test::TestServer(); }
+  static void TearDownTestSuite() {
+    delete server_;
+    server_ = nullptr;
+  }
+  static test::TestServer& server() { return *server_; }
+  static test::HttpReply call(const std::string& path, const ordered_json& body, const std::string& method = "POST") {
+    return http_call(server().port(), method, path, body.dump());
+  }
+  static ordered_json post(const std::string& path, const ordered_json& body, unsigned expect_status = 200) {
+    const auto r = call(path, body);
+    EXPECT_EQ(r.status, expect_status) << path << ": " << r.body;
+    return ordered_json::parse(r.body);
+  }
+  // What /v1/completions answers greedily: the reference text for every other shape.
+  static std::string openai_greedy(const std::string& prompt, int max_tokens) {
+    return post("/v1/completions", {{"prompt", prompt}, {"max_tokens", max_tokens}, {"temperature", 0}})["choices"][0]["text"];
+  }
+  static test::TestServer* server_;
+};
+test::TestServer* OtherApis::server_ = nullptr;
+
+TEST_F(OtherApis, TgiGreedyGenerateEqualsTheOpenAiCompletion) {
+  const ordered_json r = post("/generate", {{"inputs", "The capital of France is"},
+                                            {"parameters", {{"max_new_tokens", 12}, {"do_sample", false}, {"details", true}}}});
+  EXPECT_EQ(r["generated_text"], openai_greedy("The capital of France is", 12));
+  EXPECT_EQ(r["details"]["finish_reason"], "length");
+  EXPECT_EQ(r["details"]["generated_tokens"], 12);
+  EXPECT_TRUE(r["details"]["seed"].is_null());
+  EXPECT_FALSE(post("/generate", {{"inputs", "Hi"}, {"parameters", {{"max_new_tokens", 2}}}}).contains("details"));
+}
+
+TEST_F(OtherApis, TgiStreamTokensConcatenateToTheGeneratedText) {
+  const ordered_json body = {{"inputs", "Once upon a time"}, {"parameters", {{"max_new_tokens", 10}, {"details", true}}}};
+  const std::string full = post("/generate", body)["generated_text"];
+  const auto r = call("/generate_stream", body);
+  ASSERT_EQ(r.status, 200u);
+  EXPECT_EQ(r.header("Content-Type"), "text/event-stream");
+  const auto events = sse_payloads(r.body);
+  ASSERT_GE(events.size(), 1u);
+  std::string joined;
+  for (size_t i = 0; i < events.size(); ++i) {
+    joined += events[i]["token"]["text"].get<std::string>();
+    EXPECT_EQ(events[i]["generated_text"].is_null(), i + 1 < events.size());
+  }
+  EXPECT_EQ(joined, full);
+  EXPECT_EQ(events.back()["generated_text"], full);
+  EXPECT_EQ(events.back()["details"]["finish_reason"], "length");
+  EXPECT_EQ(events.back()["details"]["generated_tokens"], 10);
+}
+
+TEST_F(OtherApis, TgiSampledRequestsReportTheirSeedAndTheSameSeedGivesTheSameText) {
+  const ordered_json r = post("/generate", {{"inputs", "Tell me"}, {"parameters", {{"do_sample", true}, {"max_new_tokens", 8}, {"details", true}}}});
+  ASSERT_TRUE(r["details"]["seed"].is_number_integer());
+  const ordered_json again = post("/generate", {{"inputs", "Tell me"},
+                                                {"parameters", {{"do_sample", true}, {"max_new_tokens", 8}, {"seed", r["details"]["seed"]}}}});
+  EXPECT_EQ(again["generated_text"], r["generated_text"]);
+}
+
+TEST_F(OtherApis, TgiStopSequenceEndsTheTextBeforeIt) {
+  const std::string full = openai_greedy("Once upon a time", 12);
+  // A whole streamed delta from the middle of the answer: valid UTF-8, certainly in the text.
+  const auto events = sse_payloads(call("/generate_stream", {{"inputs", "Once upon a time"}, {"parameters", {{"max_new_tokens", 12}}}}).body);
+  ASSERT_GE(events.size(), 6u);
+  const std::string stop = events[5]["token"]["text"];
+  ASSERT_NE(full.find(stop), std::string::npos);
+  const ordered_json r = post("/generate", {{"inputs", "Once upon a time"},
+                                            {"parameters", {{"max_new_tokens", 12}, {"stop", {stop}}, {"details", true}}}});
+  EXPECT_EQ(r["generated_text"], full.substr(0, full.find(stop)));
+  EXPECT_EQ(r["details"]["finish_reason"], "stop_sequence");
+}
+
+TEST_F(OtherApis, TgiErrorsAreOpenAiShapedAndNameTheField) {
+  const ordered_json e = post("/generate", {{"inputs", "Hi"}, {"parameters", {{"top_p", 2}}}}, 400);
+  EXPECT_EQ(e["error"]["param"], "parameters.top_p");
+  EXPECT_EQ(post("/generate_stream", {{"parameters", ordered_json::object()}}, 400)["error"]["param"], "inputs");
+  EXPECT_EQ(call("/generate", ordered_json::object(), "GET").status, 405u);
+}
+
+TEST_F(OtherApis, TritonGenerateEqualsTheOpenAiCompletion) {
+  const ordered_json r = post("/v2/models/demo-model/generate",
+                              {{"text_input", "The capital of France is"}, {"parameters", {{"max_tokens", 12}, {"temperature", 0}}}});
+  EXPECT_EQ(r["model_name"], "demo-model");
+  EXPECT_EQ(r["model_version"], "1");
+  EXPECT_EQ(r["text_output"], openai_greedy("The capital of France is", 12));
+  const ordered_json v = post("/v2/models/demo-model/versions/1/generate",
+                              {{"text_input", "The capital of France is"}, {"max_tokens", 12}, {"temperature", 0}});
+  EXPECT_EQ(v["text_output"], r["text_output"]);
+}
+
+TEST_F(OtherApis, TritonStreamDeltasConcatenateToTheWholeOutput) {
+  const ordered_json body = {{"text_input", "Once upon a time"}, {"parameters", {{"max_tokens", 10}, {"temperature", 0}}}};
+  const std::string full = post("/v2/models/demo-model/generate", body)["text_output"];
+  const auto r = call("/v2/models/demo-model/generate_stream", body);
+  ASSERT_EQ(r.status, 200u);
+  EXPECT_EQ(r.header("Content-Type"), "text/event-stream");
+  const auto events = sse_payloads(r.body);
+  ASSERT_GE(events.size(), 1u);
+  std::string joined;
+  for (const auto& e : events) {
+    EXPECT_EQ(e["model_name"], "demo-model");
+    joined += e["text_output"].get<std::string>();
+  }
+  EXPECT_EQ(joined, full);
+}
+
+TEST_F(OtherApis, TritonUnknownModelIs404) {
+  EXPECT_EQ(post("/v2/models/nope/generate", {{"text_input", "Hi"}}, 404)["error"]["param"], "model_name");
+  EXPECT_EQ(post("/v2/models/demo-model/versions/3/generate_stream", {{"text_input", "Hi"}}, 404)["error"]["param"],
+            "model_version");
+  EXPECT_EQ(post("/v2/models/demo-model/generate", {{"text_input", "Hi"}, {"parameters", {{"top_k", "a"}}}}, 400)["error"]["param"],
+            "parameters.top_k");
+}
+
+TEST_F(OtherApis, TokenizeThenDetokenizeRoundTrips) {
+  const std::string text = "Hello, world! 你好 12345";
+  const ordered_json t = post("/tokenize", {{"prompt", text}, {"add_special_tokens", false}});
+  EXPECT_EQ(t["count"], t["tokens"].size());
+  EXPECT_EQ(t["max_model_len"], server().folder().config.max_position_embeddings);
+  EXPECT_EQ(t["tokens"].get<std::vector<int32_t>>(), server().folder().text.tokenizer.encode(text, false));
+  EXPECT_EQ(post("/detokenize", {{"tokens", t["tokens"]}})["prompt"], text);
+  const ordered_json chat = post("/tokenize", {{"messages", {{{"role", "user"}, {"content", "Hi"}}}}, {"return_token_strs", true}});
+  EXPECT_EQ(chat["token_strs"].size(), chat["tokens"].size());
+  const auto strs = chat["token_strs"].get<std::vector<std::string>>();
+  EXPECT_NE(std::find(strs.begin(), strs.end(), "<|im_start|>"), strs.end()) << chat.dump();  // the template's markers
+}
+
+TEST_F(OtherApis, DetokenizeRejectsIdsOutsideTheVocabulary) {
+  const ordered_json e = post("/detokenize", {{"tokens", {1, 1 << 30}}}, 400);
+  EXPECT_EQ(e["error"]["param"], "tokens");
+  EXPECT_EQ(e["error"]["type"], "invalid_request_error");
+  EXPECT_EQ(post("/tokenize", {{"prompt", 1}}, 400)["error"]["param"], "prompt");
+  EXPECT_EQ(call("/tokenize", ordered_json::object(), "GET").status, 405u);
+}
+
+}  // namespace
+}  // namespace troupe
