@@ -32,8 +32,7 @@ void finish(Self* self, SeqId id, const std::string& reason) {
     const size_t out = stopped ? n : a.pending.size();
     if (out > 0) a.request->sink->on_text(a.pending.substr(0, out));
   }
-  a.request->sink->on_finish(reason, static_cast<int32_t>(a.request->generation.prompt_token_ids.size()),
-                             a.completion_tokens);
+  // Metrics first: a client that reads /metrics right after its answer must see its request.
   if (ServerMetrics* m = self->state.options.metrics.get()) {
     const auto now = std::chrono::steady_clock::now();
     m->e2e_request_latency.observe(std::chrono::duration<double>(now - a.request->arrival).count());
@@ -42,6 +41,8 @@ void finish(Self* self, SeqId id, const std::string& reason) {
                                        (a.completion_tokens - 1));
     m->requests_finished[reason == "stop" ? 0 : reason == "length" ? 1 : 2].fetch_add(1);
   }
+  a.request->sink->on_finish(reason, static_cast<int32_t>(a.request->generation.prompt_token_ids.size()),
+                             a.completion_tokens);
   self->state.active.erase(it);
 }
 

@@ -40,6 +40,7 @@ void fan_out(Self* self, const StepPlan& plan, const std::vector<int32_t>& sampl
 }
 
 void kick(Self* self);
+void record_metrics(Self* self, const StepPlan* plan);
 
 void abort_all(Self* self) {
   auto& st = self->state;
@@ -129,7 +130,11 @@ void kick(Self* self) {
           [=](const StepResult& r) {
             if (generation != self->state.executor_generation) return;  // the plan was discarded
             self->state.step_in_flight = false;
-            if (!plan.empty()) fan_out(self, plan, r.sampled, self->state.scheduler->update(plan, r.sampled));
+            if (!plan.empty()) {
+              auto finished = self->state.scheduler->update(plan, r.sampled);
+              record_metrics(self, nullptr);  // before clients hear of it, so a scrape after sees it
+              fan_out(self, plan, r.sampled, std::move(finished));
+            }
             kick(self);
           },
           [=](caf::error& err) {

@@ -6,6 +6,7 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include "cli/bench_command.h"
 #include "cli/generate_command.h"
 #include "cli/node_command.h"
 #include "cli/serve_command.h"
@@ -26,6 +27,7 @@ int main(int argc, char** argv) {
   troupe::cli::register_tokenize(app, exit_code);
   troupe::cli::register_node(app, exit_code);
   troupe::cli::register_serve(app, exit_code);
+  troupe::cli::register_bench(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -7,6 +7,9 @@
 #include "actors/gateway_actor.h"
 #include "actors/message_inspect.h"
 #include "net/openai_api.h"
+#include "net/tgi_api.h"
+#include "net/tokenize_api.h"
+#include "net/triton_api.h"
 
 namespace troupe::net {
 namespace {
@@ -121,6 +124,14 @@ HttpHandler make_api_handler(std::shared_ptr<ApiContext> ctx) {
       if (only(http::verb::post, "POST")) handle_completion(*ctx, ApiKind::Completion, req, responder);
     } else if (path == "/v1/chat/completions") {
       if (only(http::verb::post, "POST")) handle_completion(*ctx, ApiKind::Chat, req, responder);
+    } else if (path == "/generate" || path == "/generate_stream") {
+      if (only(http::verb::post, "POST")) handle_tgi_generate(*ctx, req, responder, path == "/generate_stream");
+    } else if (auto triton = parse_triton_route(path)) {
+      if (only(http::verb::post, "POST")) handle_triton_generate(*ctx, *triton, req, responder);
+    } else if (path == "/tokenize") {
+      if (only(http::verb::post, "POST")) handle_tokenize(*ctx, req, responder);
+    } else if (path == "/detokenize") {
+      if (only(http::verb::post, "POST")) handle_detokenize(*ctx, req, responder);
     } else {
       reply_error(*responder, ApiError{404, "no route " + path, "", "NotFoundError"});
     }
