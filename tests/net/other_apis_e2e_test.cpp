@@ -18,10 +18,8 @@ using test::http_call;
 
 std::vector<ordered_json> sse_payloads(const std::string& body) {
   std::vector<ordered_json> out;
-  std::istringstream in(body);
-  std::string line;
-  while (std::getline(in, line))
-    if (line.rfind("data: ", 0) == 0) out.push_back(ordered_json::parse(line.substr(6)));
+  for (const std::string& e : test::sse_events(body))
+    if (e != "[DONE]") out.push_back(ordered_json::parse(e));
   return out;
 }
 

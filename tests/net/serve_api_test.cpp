@@ -18,15 +18,7 @@ namespace {
 using nlohmann::json;
 using test::http_call;
 
-// The "data: {...}" payloads of an SSE body, "[DONE]" included.
-std::vector<std::string> sse_events(const std::string& body) {
-  std::vector<std::string> out;
-  std::istringstream in(body);
-  std::string line;
-  while (std::getline(in, line))
-    if (line.rfind("data: ", 0) == 0) out.push_back(line.substr(6));
-  return out;
-}
+using test::sse_events;
 
 class ServeApi : public ::testing::Test {
  protected:

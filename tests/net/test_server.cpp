@@ -1,5 +1,6 @@
 #include "test_server.h"
 
+#include <sstream>
 #include <stdexcept>
 
 #include "actors/message_inspect.h"
@@ -37,6 +38,15 @@ HttpReply http_call(uint16_t port, const std::string& method, const std::string&
   for (const auto& f : parser.get()) out.headers[std::string(f.name_string())] = std::string(f.value());
   beast::error_code ec;
   stream.socket().shutdown(tcp::socket::shutdown_both, ec);
+  return out;
+}
+
+std::vector<std::string> sse_events(const std::string& body) {
+  std::vector<std::string> out;
+  std::istringstream in(body);
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind("data: ", 0) == 0) out.push_back(line.substr(6));
   return out;
 }
 

@@ -42,6 +42,9 @@ struct TestServerOptions {
   std::chrono::seconds request_timeout{0};
 };
 
+// The "data: ..." payloads of a Server-Sent Events body, in order ("[DONE]" included).
+std::vector<std::string> sse_events(const std::string& body);
+
 class TestServer {
  public:
   explicit TestServer(TestServerOptions options = {});
