@@ -10,6 +10,7 @@ fetch_hint="run scripts/fetch_test_data.sh (it calls tests/sdk/fetch_sdk.sh)"
 command -v node >/dev/null || { echo "FAIL: node is not on PATH; install Node 20 (scripts/install_deps.sh installs nodejs), then $fetch_hint"; exit 1; }
 [ -f "$sdk/node_modules/openai/package.json" ] || { echo "FAIL: the OpenAI Node SDK is missing from $sdk; $fetch_hint"; exit 1; }
 [ -f "$model/config.json" ] || { echo "FAIL: the demo model is missing from $model; run scripts/fetch_test_data.sh"; exit 1; }
+sdk=$(cd "$sdk" && pwd)
 
 work=$(mktemp -d)
 server_pid= server_status=
@@ -36,7 +37,7 @@ done
 [ -n "$url" ] || { echo "FAIL: troupe serve did not start:"; cat "$work/serve.log"; exit 1; }
 
 # ESM ignores NODE_PATH: run a copy of the script from a folder whose node_modules is the SDK's.
-ln -s "$(cd "$sdk" && pwd)/node_modules" "$work/node_modules"
+ln -s "$sdk/node_modules" "$work/node_modules"
 cp "$here/openai_node_test.mjs" "$work/"
 echo "openai-node $(node -p "require('$sdk/node_modules/openai/package.json').version"), node $(node --version), server $url"
 status=0
