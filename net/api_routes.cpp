@@ -117,6 +117,13 @@ HttpHandler make_api_handler(std::shared_ptr<ApiContext> ctx) {
       if (only(http::verb::get, "GET"))
         responder->reply(200, "application/json",
                          models_response(ctx->served_name, ctx->model->config.max_position_embeddings, ctx->started_at));
+    } else if (path.rfind("/v1/models/", 0) == 0) {
+      const std::string id = path.substr(std::string("/v1/models/").size());
+      if (!only(http::verb::get, "GET")) return;
+      if (id != ctx->served_name)
+        return reply_error(*responder, ApiError{404, "the model '" + id + "' does not exist", "model", "NotFoundError"});
+      responder->reply(200, "application/json",
+                       model_response(ctx->served_name, ctx->model->config.max_position_embeddings, ctx->started_at));
     } else if (path == "/metrics") {
       if (only(http::verb::get, "GET"))
         responder->reply(200, "text/plain; version=0.0.4", ctx->metrics ? ctx->metrics->prometheus_text() : "");

@@ -194,10 +194,20 @@ std::string CompletionFormatter::usage_chunk(int32_t prompt_tokens, int32_t comp
   return dump(j);
 }
 
+namespace {
+ordered_json model_object(const std::string& served_name, int64_t max_model_len, int64_t created) {
+  return {{"id", served_name}, {"object", "model"}, {"created", created}, {"owned_by", "troupe"},
+          {"max_model_len", max_model_len}};
+}
+}  // namespace
+
 std::string models_response(const std::string& served_name, int64_t max_model_len, int64_t created) {
-  ordered_json model = {{"id", served_name},      {"object", "model"}, {"created", created},
-                        {"owned_by", "troupe"},   {"max_model_len", max_model_len}};
-  return dump(ordered_json{{"object", "list"}, {"data", ordered_json::array({model})}});
+  return dump(ordered_json{{"object", "list"},
+                           {"data", ordered_json::array({model_object(served_name, max_model_len, created)})}});
+}
+
+std::string model_response(const std::string& served_name, int64_t max_model_len, int64_t created) {
+  return dump(model_object(served_name, max_model_len, created));
 }
 
 }  // namespace troupe::net

@@ -53,5 +53,6 @@ class CompletionFormatter {
 };
 
 std::string models_response(const std::string& served_name, int64_t max_model_len, int64_t created);
+std::string model_response(const std::string& served_name, int64_t max_model_len, int64_t created);
 
 }  // namespace troupe::net

@@ -56,6 +56,16 @@ TEST_F(ServeApi, GreedyCompletionEqualsTheOfflineGenerator) {
   EXPECT_EQ(r["usage"]["total_tokens"], r["usage"]["prompt_tokens"].get<int>() + 12);
 }
 
+TEST_F(ServeApi, ModelsListAndRetrieve) {
+  const json list = json::parse(http_call(server().port(), "GET", "/v1/models").body);
+  EXPECT_EQ(list["object"], "list");
+  EXPECT_EQ(list["data"][0]["id"], "demo-model");
+  const auto one = http_call(server().port(), "GET", "/v1/models/demo-model");
+  EXPECT_EQ(one.status, 200u);
+  EXPECT_EQ(json::parse(one.body)["id"], "demo-model");
+  EXPECT_EQ(http_call(server().port(), "GET", "/v1/models/other").status, 404u);
+}
+
 TEST_F(ServeApi, StreamedDeltasConcatenateToTheNonStreamedText) {
   const json body = {{"prompt", "Once upon a time"}, {"max_tokens", 10}, {"temperature", 0}};
   const json full = post("/v1/completions", body);
