@@ -24,36 +24,42 @@ void reply_error(HttpResponder& r, const ApiError& e, std::map<std::string, std:
   r.reply(e.status, "application/json", e.body(), std::move(headers));
 }
 
-// Writes one completion's answer to its HTTP response, as the gateway reports progress.
-class HttpCompletionSink : public RequestSink {
+// Writes a completion's answer (its n choices) to the HTTP response as the gateway reports
+// progress. The gateway calls every sink of a request from its one thread, so no locking.
+class CompletionResponse {
  public:
-  HttpCompletionSink(std::shared_ptr<HttpResponder> responder, CompletionFormatter formatter, bool stream,
-                     bool include_usage)
-      : responder_(std::move(responder)), fmt_(std::move(formatter)), stream_(stream), include_usage_(include_usage) {}
+  CompletionResponse(std::shared_ptr<HttpResponder> responder, CompletionFormatter formatter, bool stream,
+                     bool include_usage, int32_t n)
+      : responder_(std::move(responder)), fmt_(std::move(formatter)), stream_(stream), include_usage_(include_usage),
+        choices_(n) {}
 
   void start() {
     if (!stream_) return;
     responder_->begin_stream(200, "text/event-stream");
-    if (std::string first = fmt_.first_chunk(); !first.empty()) responder_->write(CompletionFormatter::sse(first));
+    for (int32_t i = 0; i < static_cast<int32_t>(choices_.size()); ++i)
+      if (std::string first = fmt_.first_chunk(i); !first.empty()) responder_->write(CompletionFormatter::sse(first));
   }
-  void on_text(const std::string& delta) override {
-    if (!stream_) {
-      text_ += delta;
-    } else if (!delta.empty()) {
-      responder_->write(CompletionFormatter::sse(fmt_.text_chunk(delta)));
-    }
+  void text(int32_t index, const std::string& delta) {
+    if (!stream_) choices_[index].text += delta;
+    else if (!delta.empty()) responder_->write(CompletionFormatter::sse(fmt_.text_chunk(delta, index)));
   }
-  void on_finish(const std::string& reason, int32_t prompt_tokens, int32_t completion_tokens) override {
+  void finish(int32_t index, const std::string& reason, int32_t prompt_tokens, int32_t completion_tokens) {
+    choices_[index].finish_reason = reason;
+    prompt_tokens_ = prompt_tokens;  // the same prompt for every choice: counted once
+    completion_tokens_ += completion_tokens;
+    if (stream_) responder_->write(CompletionFormatter::sse(fmt_.final_chunk(reason, index)));
+    if (++finished_ < static_cast<int32_t>(choices_.size()) || failed_) return;
     if (!stream_) {
-      responder_->reply(200, "application/json", fmt_.full_response(text_, reason, prompt_tokens, completion_tokens));
+      responder_->reply(200, "application/json", fmt_.full_response(choices_, prompt_tokens_, completion_tokens_));
       return;
     }
-    responder_->write(CompletionFormatter::sse(fmt_.final_chunk(reason)));
-    if (include_usage_) responder_->write(CompletionFormatter::sse(fmt_.usage_chunk(prompt_tokens, completion_tokens)));
+    if (include_usage_) responder_->write(CompletionFormatter::sse(fmt_.usage_chunk(prompt_tokens_, completion_tokens_)));
     responder_->write(CompletionFormatter::sse_done());
     responder_->end_stream();
   }
-  void on_error(const std::string& message) override {
+  void error(const std::string& message) {
+    if (failed_) return;
+    failed_ = true;
     const ApiError e{400, message, ""};
     if (!stream_) return reply_error(*responder_, e);
     responder_->write(CompletionFormatter::sse(e.body()));
@@ -65,7 +71,26 @@ class HttpCompletionSink : public RequestSink {
   CompletionFormatter fmt_;
   bool stream_;
   bool include_usage_;
-  std::string text_;
+  std::vector<CompletionChoice> choices_;
+  int32_t finished_ = 0;
+  bool failed_ = false;
+  int32_t prompt_tokens_ = 0;
+  int32_t completion_tokens_ = 0;
+};
+
+// One choice's view of the shared response.
+class ChoiceSink : public RequestSink {
+ public:
+  ChoiceSink(std::shared_ptr<CompletionResponse> response, int32_t index) : response_(std::move(response)), index_(index) {}
+  void on_text(const std::string& delta) override { response_->text(index_, delta); }
+  void on_finish(const std::string& reason, int32_t prompt_tokens, int32_t completion_tokens) override {
+    response_->finish(index_, reason, prompt_tokens, completion_tokens);
+  }
+  void on_error(const std::string& message) override { response_->error(message); }
+
+ private:
+  std::shared_ptr<CompletionResponse> response_;
+  int32_t index_;
 };
 
 void handle_completion(ApiContext& ctx, ApiKind kind, const HttpRequest& req, std::shared_ptr<HttpResponder> responder) {
@@ -79,21 +104,29 @@ void handle_completion(ApiContext& ctx, ApiKind kind, const HttpRequest& req, st
   auto parsed = parse_completion_request(kind, req.body(), *ctx.model, ctx.served_name);
   if (auto* e = std::get_if<ApiError>(&parsed)) return reply_error(*responder, *e);
   CompletionRequest& r = std::get<CompletionRequest>(parsed);
-  const SeqId id = ctx.next_id.fetch_add(1);
-  const std::string request_id = (kind == ApiKind::Chat ? "chatcmpl-" : "cmpl-") + std::to_string(id);
-  auto sink = std::make_shared<HttpCompletionSink>(responder, CompletionFormatter(kind, ctx.served_name, request_id, unix_now()),
-                                                   r.stream, r.include_usage);
-  sink->start();
-  auto g = std::make_shared<GatewayRequest>();
-  g->generation.id = id;
-  g->generation.prompt_token_ids = std::move(r.prompt_ids);
-  g->generation.sampling_params = r.params;
-  g->generation.eos_token_ids = ctx.model->eos_token_ids;
-  g->stop = std::move(r.stop);
-  g->sink = sink;
+  const SeqId first_id = ctx.next_id.fetch_add(static_cast<uint64_t>(r.n));
+  const std::string request_id = (kind == ApiKind::Chat ? "chatcmpl-" : "cmpl-") + std::to_string(first_id);
+  auto response = std::make_shared<CompletionResponse>(
+      responder, CompletionFormatter(kind, ctx.served_name, request_id, unix_now()), r.stream, r.include_usage, r.n);
+  response->start();
   caf::actor gateway = ctx.gateway;
-  responder->on_disconnect([gateway, id] { caf::anon_send(gateway, abort_atom::value, id); });
-  caf::anon_send(gateway, submit_atom::value, std::move(g));
+  std::vector<SeqId> ids;
+  for (int32_t i = 0; i < r.n; ++i) ids.push_back(first_id + static_cast<SeqId>(i));
+  responder->on_disconnect([gateway, ids] {
+    for (SeqId id : ids) caf::anon_send(gateway, abort_atom::value, id);
+  });
+  for (int32_t i = 0; i < r.n; ++i) {
+    auto g = std::make_shared<GatewayRequest>();
+    g->generation.id = ids[i];
+    g->generation.prompt_token_ids = r.prompt_ids;
+    g->generation.sampling_params = r.params;
+    // Choices differ by seed; with a seed given, the i-th choice is reproducible too.
+    if (r.params.seed && r.n > 1) g->generation.sampling_params.seed = *r.params.seed + static_cast<uint64_t>(i);
+    g->generation.eos_token_ids = ctx.model->eos_token_ids;
+    g->stop = r.stop;
+    g->sink = std::make_shared<ChoiceSink>(response, i);
+    caf::anon_send(gateway, submit_atom::value, std::move(g));
+  }
 }
 
 }  // namespace

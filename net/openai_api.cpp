@@ -93,8 +93,11 @@ std::variant<CompletionRequest, ApiError> parse_completion_request(ApiKind kind,
     if (it != j.end() && !it->is_null() && !(it->is_boolean() && !it->get<bool>()))
       return bad(std::string("'") + unsupported + "' is not supported yet", unsupported);
   }
-  if (auto it = j.find("n"); it != j.end() && !it->is_null() && !(it->is_number_integer() && it->get<int64_t>() == 1))
-    return bad("only n = 1 is supported yet", "n");
+  if (auto it = j.find("n"); it != j.end() && !it->is_null()) {
+    if (!it->is_number_integer() || it->get<int64_t>() < 1 || it->get<int64_t>() > 16)
+      return bad("n must be an integer from 1 to 16", "n");
+    r.n = static_cast<int32_t>(it->get<int64_t>());
+  }
   if (auto it = j.find("stream"); it != j.end() && !it->is_null()) {
     if (!it->is_boolean()) return bad("'stream' must be true or false", "stream");
     r.stream = it->get<bool>();
@@ -140,32 +143,35 @@ ordered_json CompletionFormatter::envelope(bool chunk) const {
   return {{"id", id_}, {"object", object}, {"created", created_}, {"model", model_}};
 }
 
-std::string CompletionFormatter::full_response(const std::string& text, const std::string& finish_reason,
-                                               int32_t prompt_tokens, int32_t completion_tokens) const {
+std::string CompletionFormatter::full_response(const std::vector<CompletionChoice>& choices, int32_t prompt_tokens,
+                                               int32_t completion_tokens) const {
   ordered_json j = envelope(false);
-  ordered_json choice = {{"index", 0}};
-  if (kind_ == ApiKind::Chat) choice["message"] = {{"role", "assistant"}, {"content", text}};
-  else choice["text"] = text;
-  choice["logprobs"] = nullptr;
-  choice["finish_reason"] = finish_reason;
-  j["choices"] = ordered_json::array({choice});
+  j["choices"] = ordered_json::array();
+  for (size_t i = 0; i < choices.size(); ++i) {
+    ordered_json choice = {{"index", i}};
+    if (kind_ == ApiKind::Chat) choice["message"] = {{"role", "assistant"}, {"content", choices[i].text}};
+    else choice["text"] = choices[i].text;
+    choice["logprobs"] = nullptr;
+    choice["finish_reason"] = choices[i].finish_reason;
+    j["choices"].push_back(std::move(choice));
+  }
   j["usage"] = {{"prompt_tokens", prompt_tokens},
                 {"completion_tokens", completion_tokens},
                 {"total_tokens", prompt_tokens + completion_tokens}};
   return dump(j);
 }
 
-std::string CompletionFormatter::first_chunk() const {
+std::string CompletionFormatter::first_chunk(int32_t index) const {
   if (kind_ != ApiKind::Chat) return "";
   ordered_json j = envelope(true);
   j["choices"] = ordered_json::array(
-      {{{"index", 0}, {"delta", {{"role", "assistant"}, {"content", ""}}}, {"logprobs", nullptr}, {"finish_reason", nullptr}}});
+      {{{"index", index}, {"delta", {{"role", "assistant"}, {"content", ""}}}, {"logprobs", nullptr}, {"finish_reason", nullptr}}});
   return dump(j);
 }
 
-std::string CompletionFormatter::text_chunk(const std::string& delta) const {
+std::string CompletionFormatter::text_chunk(const std::string& delta, int32_t index) const {
   ordered_json j = envelope(true);
-  ordered_json choice = {{"index", 0}};
+  ordered_json choice = {{"index", index}};
   if (kind_ == ApiKind::Chat) choice["delta"] = {{"content", delta}};
   else choice["text"] = delta;
   choice["logprobs"] = nullptr;
@@ -174,9 +180,9 @@ std::string CompletionFormatter::text_chunk(const std::string& delta) const {
   return dump(j);
 }
 
-std::string CompletionFormatter::final_chunk(const std::string& finish_reason) const {
+std::string CompletionFormatter::final_chunk(const std::string& finish_reason, int32_t index) const {
   ordered_json j = envelope(true);
-  ordered_json choice = {{"index", 0}};
+  ordered_json choice = {{"index", index}};
   if (kind_ == ApiKind::Chat) choice["delta"] = ordered_json::object();
   else choice["text"] = "";
   choice["logprobs"] = nullptr;

@@ -23,6 +23,12 @@ struct CompletionRequest {
   std::vector<std::string> stop;
   bool stream = false;
   bool include_usage = false;  // stream_options.include_usage
+  int32_t n = 1;               // choices: n sequences from the same prompt (seeds seed, seed+1, ...)
+};
+
+struct CompletionChoice {
+  std::string text;
+  std::string finish_reason;
 };
 
 // Parses and checks a request body against the model (context length, vocabulary); tokenizes
@@ -35,11 +41,11 @@ std::variant<CompletionRequest, ApiError> parse_completion_request(ApiKind kind,
 class CompletionFormatter {
  public:
   CompletionFormatter(ApiKind kind, std::string model_name, std::string request_id, int64_t created);
-  std::string full_response(const std::string& text, const std::string& finish_reason, int32_t prompt_tokens,
+  std::string full_response(const std::vector<CompletionChoice>& choices, int32_t prompt_tokens,
                             int32_t completion_tokens) const;
-  std::string first_chunk() const;  // chat: the assistant role; completions: empty
-  std::string text_chunk(const std::string& delta) const;
-  std::string final_chunk(const std::string& finish_reason) const;
+  std::string first_chunk(int32_t index = 0) const;  // chat: the assistant role; completions: empty
+  std::string text_chunk(const std::string& delta, int32_t index = 0) const;
+  std::string final_chunk(const std::string& finish_reason, int32_t index = 0) const;
   std::string usage_chunk(int32_t prompt_tokens, int32_t completion_tokens) const;
   static std::string sse(const std::string& json) { return "data: " + json + "\n\n"; }
   static std::string sse_done() { return "data: [DONE]\n\n"; }

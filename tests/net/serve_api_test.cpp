@@ -3,6 +3,8 @@
 
 #include <chrono>
 #include <future>
+#include <map>
+#include <set>
 #include <sstream>
 
 #include <boost/asio/connect.hpp>
@@ -54,6 +56,42 @@ TEST_F(ServeApi, GreedyCompletionEqualsTheOfflineGenerator) {
   EXPECT_EQ(r["choices"][0]["finish_reason"], "length");
   EXPECT_EQ(r["usage"]["completion_tokens"], 12);
   EXPECT_EQ(r["usage"]["total_tokens"], r["usage"]["prompt_tokens"].get<int>() + 12);
+}
+
+TEST_F(ServeApi, NChoicesAreIndexedStreamedAndCounted) {
+  // Greedy: every choice is the single request's text (sampled draws would depend on the batch's
+  // last-bit rounding, see docs/architecture.md).
+  const json body = {{"prompt", "Pick a colour:"}, {"max_tokens", 8}, {"temperature", 0}, {"n", 3}};
+  const json r = post("/v1/completions", body);
+  const json one = post("/v1/completions", {{"prompt", "Pick a colour:"}, {"max_tokens", 8}, {"temperature", 0}});
+  ASSERT_EQ(r["choices"].size(), 3u);
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(r["choices"][i]["index"], i);
+    EXPECT_EQ(r["choices"][i]["text"], one["choices"][0]["text"]) << "choice " << i;
+  }
+  EXPECT_EQ(r["usage"]["prompt_tokens"], one["usage"]["prompt_tokens"]);
+  EXPECT_EQ(r["usage"]["completion_tokens"], 3 * one["usage"]["completion_tokens"].get<int>());
+  // Streamed: each choice's chunks carry its index and end with its finish_reason.
+  json streamed = body;
+  streamed["stream"] = true;
+  std::map<int, std::string> texts, finish;
+  for (const auto& e : sse_events(http_call(server().port(), "POST", "/v1/completions", streamed.dump()).body)) {
+    if (e == "[DONE]") continue;
+    const json j = json::parse(e);
+    const int index = j["choices"][0]["index"];
+    texts[index] += j["choices"][0]["text"].get<std::string>();
+    if (!j["choices"][0]["finish_reason"].is_null()) finish[index] = j["choices"][0]["finish_reason"];
+  }
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(texts[i], one["choices"][0]["text"]) << "choice " << i;
+    EXPECT_EQ(finish[i], "length") << "choice " << i;
+  }
+  // Sampled with a seed: choice i uses seed + i, so the choices differ.
+  const json sampled = post("/v1/completions", {{"prompt", "Pick a colour:"}, {"max_tokens", 8}, {"temperature", 1.0},
+                                                {"seed", 40}, {"n", 3}});
+  std::set<std::string> distinct;
+  for (const auto& c : sampled["choices"]) distinct.insert(c["text"].get<std::string>());
+  EXPECT_EQ(distinct.size(), 3u);
 }
 
 TEST_F(ServeApi, ModelsListAndRetrieve) {
@@ -160,7 +198,8 @@ TEST_F(ServeApi, BadRequestsGetOpenAIErrorsNamingTheFieldAndTheServerCarriesOn) 
       {"POST", "/v1/completions", R"({"prompt": "x", "max_tokens": 0})", 400, "max_tokens"},
       {"POST", "/v1/completions", R"({"prompt": "x", "max_tokens": 100000})", 400, "max_tokens"},
       {"POST", "/v1/completions", R"({"prompt": "x", "stop": 3})", 400, "stop"},
-      {"POST", "/v1/completions", R"({"prompt": "x", "n": 2})", 400, "n"},
+      {"POST", "/v1/completions", R"({"prompt": "x", "n": 0})", 400, "n"},
+      {"POST", "/v1/completions", R"({"prompt": "x", "n": 17})", 400, "n"},
       {"POST", "/v1/completions", R"({"prompt": "x", "model": "gpt-9"})", 404, "model"},
       {"POST", "/v1/chat/completions", R"({"messages": []})", 400, "messages"},
       {"POST", "/v1/chat/completions", R"({"messages": [{"content": "hi"}]})", 400, "messages[0].role"},
