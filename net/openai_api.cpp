@@ -44,7 +44,11 @@ std::variant<std::vector<int32_t>, ApiError> read_messages(const ordered_json& b
     if (!msg.contains("content") || !(msg["content"].is_string() || msg["content"].is_null()))
       return bad(where + ".content must be a string", where + ".content");
   }
-  const bool add_generation_prompt = body.value("add_generation_prompt", true);
+  bool add_generation_prompt = true;
+  if (auto g = body.find("add_generation_prompt"); g != body.end() && !g->is_null()) {
+    if (!g->is_boolean()) return bad("'add_generation_prompt' must be true or false", "add_generation_prompt");
+    add_generation_prompt = g->get<bool>();
+  }
   try {
     // The template sees what the client sent, keys in the client's order (tojson prints them).
     const std::string text = m.text.render_chat(*it, add_generation_prompt);
@@ -73,7 +77,7 @@ std::variant<CompletionRequest, ApiError> parse_completion_request(ApiKind kind,
   ordered_json j;
   try {
     j = ordered_json::parse(body);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // parse errors and number overflow (1e309)
     return bad(std::string("the body is not valid JSON: ") + e.what(), "");
   }
   if (!j.is_object()) return bad("the body must be a JSON object", "");
@@ -86,7 +90,8 @@ std::variant<CompletionRequest, ApiError> parse_completion_request(ApiKind kind,
   r.params.max_tokens = -1;  // "not given": filled below
   if (auto err = read_sampling_params(j, r.params); err && err->field != "max_tokens")
     return bad(err->message, err->field);
-  if (auto it = j.find("max_tokens"); it != j.end() && !it->is_null() && (!it->is_number_integer() || it->get<int64_t>() < 1))
+  if (auto it = j.find("max_tokens"); it != j.end() && !it->is_null() &&
+      (!it->is_number_integer() || it->get<int64_t>() < 1 || it->get<int64_t>() > INT32_MAX))
     return bad("max_tokens must be a positive integer", "max_tokens");
   for (const char* unsupported : {"logprobs", "top_logprobs", "best_of", "suffix", "echo", "tools"}) {
     auto it = j.find(unsupported);
@@ -104,7 +109,10 @@ std::variant<CompletionRequest, ApiError> parse_completion_request(ApiKind kind,
   }
   if (auto it = j.find("stream_options"); it != j.end() && !it->is_null()) {
     if (!it->is_object()) return bad("'stream_options' must be an object", "stream_options");
-    r.include_usage = it->value("include_usage", false);
+    if (auto u = it->find("include_usage"); u != it->end() && !u->is_null()) {
+      if (!u->is_boolean()) return bad("'stream_options.include_usage' must be true or false", "stream_options.include_usage");
+      r.include_usage = u->get<bool>();
+    }
   }
   if (auto it = j.find("stop"); it != j.end() && !it->is_null()) {
     if (it->is_string()) {

@@ -1,5 +1,8 @@
 #include "net/sampling_json.h"
 
+#include <cstdint>
+#include <limits>
+
 #include <nlohmann/json.hpp>
 
 namespace troupe::net {
@@ -15,7 +18,10 @@ std::optional<FieldError> read(const json& body, const char* key, T& dst) {
   if constexpr (std::is_same_v<T, bool>) {
     if (!it->is_boolean()) return FieldError{key, std::string(key) + " must be true or false"};
   } else if constexpr (std::is_integral_v<T>) {
-    if (!it->is_number_integer()) return FieldError{key, std::string(key) + " must be an integer"};
+    // Checked against T's range before narrowing: 4294967297 must not become 1.
+    if (!it->is_number_integer() || (it->is_number_unsigned() && it->get<uint64_t>() > uint64_t{INT64_MAX}) ||
+        it->get<int64_t>() < std::numeric_limits<T>::min() || it->get<int64_t>() > std::numeric_limits<T>::max())
+      return FieldError{key, std::string(key) + " must be an integer in range"};
   } else {
     if (!it->is_number()) return FieldError{key, std::string(key) + " must be a number"};
   }

@@ -203,6 +203,13 @@ TEST_F(ServeApi, BadRequestsGetOpenAIErrorsNamingTheFieldAndTheServerCarriesOn) 
       {"POST", "/v1/completions", R"({"prompt": "x", "model": "gpt-9"})", 404, "model"},
       {"POST", "/v1/chat/completions", R"({"messages": []})", 400, "messages"},
       {"POST", "/v1/chat/completions", R"({"messages": [{"content": "hi"}]})", 400, "messages[0].role"},
+      // Found by tests/fuzz: each once escaped as an exception (a 500) or wrapped silently.
+      {"POST", "/v1/completions", R"({"prompt": "x", "top_p": 1e309})", 400, ""},
+      {"POST", "/v1/chat/completions", R"({"messages": [{"role": "user", "content": "hi"}], "add_generation_prompt": 1})", 400, "add_generation_prompt"},
+      {"POST", "/v1/completions", R"({"prompt": "x", "stream": true, "stream_options": {"include_usage": "yes"}})", 400, "stream_options.include_usage"},
+      {"POST", "/v1/completions", R"({"prompt": "x", "max_tokens": 4294967301})", 400, "max_tokens"},
+      {"POST", "/v1/completions", R"({"prompt": "x", "top_k": 4294967297})", 400, "top_k"},
+      {"POST", "/generate", R"({"inputs": "x", "parameters": {"top_k": 4294967297}})", 400, "parameters.top_k"},
       {"GET", "/v1/completions", "", 405, ""},
       {"POST", "/v1/models", "", 405, ""},
       {"GET", "/v1/nothing", "", 404, ""},
