@@ -39,7 +39,7 @@ void finish(Self* self, SeqId id, const std::string& reason) {
     if (a.completion_tokens > 1)
       m->time_per_output_token.observe(std::chrono::duration<double>(now - a.first_token_at).count() /
                                        (a.completion_tokens - 1));
-    m->requests_finished[reason == "stop" ? 0 : reason == "length" ? 1 : 2].fetch_add(1);
+    m->requests_finished[reason == "stop" || reason == "stop_string" ? 0 : reason == "length" ? 1 : 2].fetch_add(1);
   }
   a.request->sink->on_finish(reason, static_cast<int32_t>(a.request->generation.prompt_token_ids.size()),
                              a.completion_tokens);
@@ -109,7 +109,7 @@ caf::behavior gateway_actor(Self* self, std::shared_ptr<const Tokenizer> tokeniz
           a.pending += a.detokenizer.push(d.tokens[i]);
           if ((a.stop_matched = emit(a))) {
             self->send(self->state.scheduler, abort_atom::value, d.seq_ids[i]);
-            finish(self, d.seq_ids[i], "stop");
+            finish(self, d.seq_ids[i], "stop_string");
           }
         }
       },

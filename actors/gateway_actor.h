@@ -29,7 +29,8 @@ class RequestSink {
  public:
   virtual ~RequestSink() = default;
   virtual void on_text(const std::string& delta) = 0;
-  // reason: "stop" (EOS or a stop string), "length" (max_tokens) or "abort".
+  // reason: "stop" (an EOS token), "stop_string" (a stop string matched), "length" (max_tokens)
+  // or "abort". OpenAI reports both stops as "stop"; TGI tells them apart.
   virtual void on_finish(const std::string& reason, int32_t prompt_tokens, int32_t completion_tokens) = 0;
   virtual void on_error(const std::string& message) = 0;  // the scheduler refused the request
 };

@@ -43,7 +43,8 @@ class CompletionResponse {
     if (!stream_) choices_[index].text += delta;
     else if (!delta.empty()) responder_->write(CompletionFormatter::sse(fmt_.text_chunk(delta, index)));
   }
-  void finish(int32_t index, const std::string& reason, int32_t prompt_tokens, int32_t completion_tokens) {
+  void finish(int32_t index, const std::string& gateway_reason, int32_t prompt_tokens, int32_t completion_tokens) {
+    const std::string reason = gateway_reason == "stop_string" ? "stop" : gateway_reason;  // OpenAI: one "stop"
     choices_[index].finish_reason = reason;
     prompt_tokens_ = prompt_tokens;  // the same prompt for every choice: counted once
     completion_tokens_ += completion_tokens;

@@ -94,8 +94,9 @@ std::variant<TgiRequest, ApiError> parse_tgi_request(const std::string& body, co
   return r;
 }
 
-std::string tgi_finish_reason(const std::string& gateway_reason, bool had_stop_sequences) {
-  if (gateway_reason == "stop") return had_stop_sequences ? "stop_sequence" : "eos_token";
+std::string tgi_finish_reason(const std::string& gateway_reason) {
+  if (gateway_reason == "stop") return "eos_token";
+  if (gateway_reason == "stop_string") return "stop_sequence";
   return gateway_reason;
 }
 
@@ -135,7 +136,6 @@ TgiSink::TgiSink(std::shared_ptr<HttpResponder> responder, bool stream, const Tg
     : responder_(std::move(responder)),
       stream_(stream),
       details_(r.details),
-      had_stop_(!r.stop.empty()),
       seed_(r.params.is_greedy() ? std::nullopt : r.params.seed),
       text_(r.full_text_prefix) {}
 
@@ -158,7 +158,7 @@ void TgiSink::on_text(const std::string& delta) {
 }
 
 void TgiSink::on_finish(const std::string& reason, int32_t, int32_t completion_tokens) {
-  const TgiDetails d{tgi_finish_reason(reason, had_stop_), completion_tokens, seed_};
+  const TgiDetails d{tgi_finish_reason(reason), completion_tokens, seed_};
   if (!stream_) {
     responder_->reply(200, "application/json", tgi_generate_response(text_, details_ ? std::optional(d) : std::nullopt));
     return;

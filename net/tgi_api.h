@@ -50,8 +50,8 @@ struct TgiDetails {
   std::optional<uint64_t> seed;  // set when the request sampled
 };
 
-// The gateway's reason ("stop", "length", "abort") in TGI's words.
-std::string tgi_finish_reason(const std::string& gateway_reason, bool had_stop_sequences);
+// The gateway's reason ("stop" = EOS, "stop_string", "length", "abort") in TGI's words.
+std::string tgi_finish_reason(const std::string& gateway_reason);
 
 // {"generated_text", "details"?}.
 std::string tgi_generate_response(const std::string& generated_text, const std::optional<TgiDetails>& details);
@@ -76,7 +76,6 @@ class TgiSink : public RequestSink {
   std::shared_ptr<HttpResponder> responder_;
   bool stream_;
   bool details_;
-  bool had_stop_;
   std::optional<uint64_t> seed_;
   std::string text_;  // the generated text so far, full_text_prefix first
   std::optional<std::string> held_;

@@ -139,10 +139,10 @@ TEST(TgiParse, ErrorsNameTheField) {
 }
 
 TEST(TgiFormat, FinishReasonsInTgisWords) {
-  EXPECT_EQ(tgi_finish_reason("length", false), "length");
-  EXPECT_EQ(tgi_finish_reason("stop", false), "eos_token");
-  EXPECT_EQ(tgi_finish_reason("stop", true), "stop_sequence");
-  EXPECT_EQ(tgi_finish_reason("abort", true), "abort");
+  EXPECT_EQ(tgi_finish_reason("length"), "length");
+  EXPECT_EQ(tgi_finish_reason("stop"), "eos_token");
+  EXPECT_EQ(tgi_finish_reason("stop_string"), "stop_sequence");
+  EXPECT_EQ(tgi_finish_reason("abort"), "abort");
 }
 
 TEST(TgiFormat, GenerateResponseWithAndWithoutDetails) {
@@ -185,7 +185,7 @@ TEST(TgiSinkTest, NonStreamedAnswerIsOneBody) {
   sink.start();
   sink.on_text("Hello");
   sink.on_text(" world");
-  sink.on_finish("stop", 3, 2);
+  sink.on_finish("stop_string", 3, 2);  // the gateway's reason when a stop string matched
   EXPECT_EQ(resp->status, 200u);
   EXPECT_EQ(resp->content_type, "application/json");
   const ordered_json j = ordered_json::parse(resp->body);

@@ -4,6 +4,7 @@
 
 #include <fstream>
 #include <thread>
+#include <malloc.h>
 #include <unistd.h>
 
 #include <boost/asio/connect.hpp>
@@ -17,7 +18,10 @@ namespace {
 
 namespace beast = boost::beast;
 
+// Resident memory after handing freed heap back to the OS: what stays is what is still in use
+// (or fragmented), not what glibc's per-thread arenas merely keep cached.
 int64_t rss_bytes() {
+  malloc_trim(0);
   std::ifstream statm("/proc/self/statm");
   int64_t pages = 0, resident = 0;
   statm >> pages >> resident;
