@@ -3,6 +3,8 @@
 // {"error": {"message", "type", "param", "code"}}, with its HTTP status.
 #include <string>
 
+#include <nlohmann/json.hpp>
+
 namespace troupe::net {
 
 struct ApiError {
@@ -13,5 +15,10 @@ struct ApiError {
 
   std::string body() const;
 };
+
+// Every JSON body the API writes: compact, and never throws (invalid UTF-8 is replaced).
+inline std::string dump_json(const nlohmann::ordered_json& j) {
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
 
 }  // namespace troupe::net

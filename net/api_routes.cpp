@@ -6,6 +6,7 @@
 
 #include "actors/gateway_actor.h"
 #include "actors/message_inspect.h"
+#include "net/api_submit.h"
 #include "net/openai_api.h"
 #include "net/tgi_api.h"
 #include "net/tokenize_api.h"
@@ -18,10 +19,6 @@ namespace http = boost::beast::http;
 
 int64_t unix_now() {
   return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
-
-void reply_error(HttpResponder& r, const ApiError& e, std::map<std::string, std::string> headers = {}) {
-  r.reply(e.status, "application/json", e.body(), std::move(headers));
 }
 
 // Writes a completion's answer (its n choices) to the HTTP response as the gateway reports
@@ -62,7 +59,7 @@ class CompletionResponse {
     if (failed_) return;
     failed_ = true;
     const ApiError e{400, message, ""};
-    if (!stream_) return reply_error(*responder_, e);
+    if (!stream_) return reply_api_error(*responder_, e);
     responder_->write(CompletionFormatter::sse(e.body()));
     responder_->end_stream();
   }
@@ -96,14 +93,9 @@ class ChoiceSink : public RequestSink {
 
 void handle_completion(ApiContext& ctx, ApiKind kind, const HttpRequest& req, std::shared_ptr<HttpResponder> responder) {
   // Admission control: a bounded queue answers "later" instead of growing without bound.
-  if (ctx.metrics && ctx.max_waiting > 0 && ctx.metrics->num_requests_waiting.load() >= ctx.max_waiting) {
-    ctx.metrics->requests_rejected.fetch_add(1);
-    return reply_error(*responder, ApiError{429, "the server is at capacity (" + std::to_string(ctx.max_waiting) +
-                                                     " requests waiting); retry later", "", "rate_limit_error"},
-                       {{"Retry-After", "1"}});
-  }
+  if (auto e = admission_error(ctx)) return reply_api_error(*responder, *e, {{"Retry-After", "1"}});
   auto parsed = parse_completion_request(kind, req.body(), *ctx.model, ctx.served_name);
-  if (auto* e = std::get_if<ApiError>(&parsed)) return reply_error(*responder, *e);
+  if (auto* e = std::get_if<ApiError>(&parsed)) return reply_api_error(*responder, *e);
   CompletionRequest& r = std::get<CompletionRequest>(parsed);
   const SeqId first_id = ctx.next_id.fetch_add(static_cast<uint64_t>(r.n));
   const std::string request_id = (kind == ApiKind::Chat ? "chatcmpl-" : "cmpl-") + std::to_string(first_id);
@@ -138,10 +130,10 @@ HttpHandler make_api_handler(std::shared_ptr<ApiContext> ctx) {
     const std::string path = target.substr(0, target.find('?'));
     const http::verb method = req.method();
     if (!ctx->api_key.empty() && path != "/health" && req[http::field::authorization] != "Bearer " + ctx->api_key)
-      return reply_error(*responder, ApiError{401, "missing or wrong API key (Authorization: Bearer ...)", "", "authentication_error"});
+      return reply_api_error(*responder, ApiError{401, "missing or wrong API key (Authorization: Bearer ...)", "", "authentication_error"});
     auto only = [&](http::verb allowed, const char* allow) {
       if (method == allowed) return true;
-      reply_error(*responder, ApiError{405, "method " + std::string(req.method_string()) + " is not allowed on " + path, "", "invalid_request_error"},
+      reply_api_error(*responder, ApiError{405, "method " + std::string(req.method_string()) + " is not allowed on " + path, "", "invalid_request_error"},
                   {{"Allow", allow}});
       return false;
     };
@@ -155,7 +147,7 @@ HttpHandler make_api_handler(std::shared_ptr<ApiContext> ctx) {
       const std::string id = path.substr(std::string("/v1/models/").size());
       if (!only(http::verb::get, "GET")) return;
       if (id != ctx->served_name)
-        return reply_error(*responder, ApiError{404, "the model '" + id + "' does not exist", "model", "NotFoundError"});
+        return reply_api_error(*responder, ApiError{404, "the model '" + id + "' does not exist", "model", "NotFoundError"});
       responder->reply(200, "application/json",
                        model_response(ctx->served_name, ctx->model->config.max_position_embeddings, ctx->started_at));
     } else if (path == "/metrics") {
@@ -174,7 +166,7 @@ HttpHandler make_api_handler(std::shared_ptr<ApiContext> ctx) {
     } else if (path == "/detokenize") {
       if (only(http::verb::post, "POST")) handle_detokenize(*ctx, req, responder);
     } else {
-      reply_error(*responder, ApiError{404, "no route " + path, "", "NotFoundError"});
+      reply_api_error(*responder, ApiError{404, "no route " + path, "", "NotFoundError"});
     }
   };
 }

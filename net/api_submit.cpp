@@ -22,10 +22,6 @@ std::variant<ordered_json, ApiError> parse_json_object(const std::string& body) 
   return j;
 }
 
-std::string dump_json(const ordered_json& j) {
-  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-}
-
 std::optional<ApiError> read_strings(const ordered_json& value, const std::string& field, std::vector<std::string>& out) {
   if (value.is_null()) return std::nullopt;
   if (value.is_string()) {

@@ -1,8 +1,8 @@
 #pragma once
 // What every generation route shares once its body is parsed: admission control (429), fitting
 // max_tokens into the context window, and handing the tokenized request to the gateway with a
-// sink. The OpenAI routes in api_routes.cpp do the same inline; the TGI and Triton routes call
-// these so the rules stay one set.
+// sink. Every generation route (OpenAI, TGI, Triton) uses the admission check here, so the rule
+// stays one.
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -23,8 +23,6 @@ namespace troupe::net {
 
 // The body as a JSON object, or a 400 saying why not.
 std::variant<nlohmann::ordered_json, ApiError> parse_json_object(const std::string& body);
-// Never throws: invalid UTF-8 in strings is replaced.
-std::string dump_json(const nlohmann::ordered_json& j);
 // A string or an array of strings (stop sequences) appended to `out`; a null adds nothing.
 std::optional<ApiError> read_strings(const nlohmann::ordered_json& value, const std::string& field,
                                      std::vector<std::string>& out);

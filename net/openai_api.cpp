@@ -9,8 +9,6 @@ namespace {
 using nlohmann::json;
 using nlohmann::ordered_json;
 
-std::string dump(const ordered_json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
-
 ApiError bad(std::string message, std::string param) { return ApiError{400, std::move(message), std::move(param)}; }
 
 std::variant<std::vector<int32_t>, ApiError> read_prompt(const ordered_json& body, const ModelFolder& m) {
@@ -68,7 +66,7 @@ std::string ApiError::body() const {
                       {"type", type},
                       {"param", param.empty() ? ordered_json(nullptr) : ordered_json(param)},
                       {"code", status}}}};
-  return dump(j);
+  return dump_json(j);
 }
 
 std::variant<CompletionRequest, ApiError> parse_completion_request(ApiKind kind, const std::string& body,
@@ -166,7 +164,7 @@ std::string CompletionFormatter::full_response(const std::vector<CompletionChoic
   j["usage"] = {{"prompt_tokens", prompt_tokens},
                 {"completion_tokens", completion_tokens},
                 {"total_tokens", prompt_tokens + completion_tokens}};
-  return dump(j);
+  return dump_json(j);
 }
 
 std::string CompletionFormatter::first_chunk(int32_t index) const {
@@ -174,7 +172,7 @@ std::string CompletionFormatter::first_chunk(int32_t index) const {
   ordered_json j = envelope(true);
   j["choices"] = ordered_json::array(
       {{{"index", index}, {"delta", {{"role", "assistant"}, {"content", ""}}}, {"logprobs", nullptr}, {"finish_reason", nullptr}}});
-  return dump(j);
+  return dump_json(j);
 }
 
 std::string CompletionFormatter::text_chunk(const std::string& delta, int32_t index) const {
@@ -185,7 +183,7 @@ std::string CompletionFormatter::text_chunk(const std::string& delta, int32_t in
   choice["logprobs"] = nullptr;
   choice["finish_reason"] = nullptr;
   j["choices"] = ordered_json::array({choice});
-  return dump(j);
+  return dump_json(j);
 }
 
 std::string CompletionFormatter::final_chunk(const std::string& finish_reason, int32_t index) const {
@@ -196,7 +194,7 @@ std::string CompletionFormatter::final_chunk(const std::string& finish_reason, i
   choice["logprobs"] = nullptr;
   choice["finish_reason"] = finish_reason;
   j["choices"] = ordered_json::array({choice});
-  return dump(j);
+  return dump_json(j);
 }
 
 std::string CompletionFormatter::usage_chunk(int32_t prompt_tokens, int32_t completion_tokens) const {
@@ -205,7 +203,7 @@ std::string CompletionFormatter::usage_chunk(int32_t prompt_tokens, int32_t comp
   j["usage"] = {{"prompt_tokens", prompt_tokens},
                 {"completion_tokens", completion_tokens},
                 {"total_tokens", prompt_tokens + completion_tokens}};
-  return dump(j);
+  return dump_json(j);
 }
 
 namespace {
@@ -216,12 +214,12 @@ ordered_json model_object(const std::string& served_name, int64_t max_model_len,
 }  // namespace
 
 std::string models_response(const std::string& served_name, int64_t max_model_len, int64_t created) {
-  return dump(ordered_json{{"object", "list"},
+  return dump_json(ordered_json{{"object", "list"},
                            {"data", ordered_json::array({model_object(served_name, max_model_len, created)})}});
 }
 
 std::string model_response(const std::string& served_name, int64_t max_model_len, int64_t created) {
-  return dump(model_object(served_name, max_model_len, created));
+  return dump_json(model_object(served_name, max_model_len, created));
 }
 
 }  // namespace troupe::net
