@@ -12,6 +12,18 @@ namespace troupe {
 StepRunner::StepRunner(CpuModel& model, int32_t num_blocks, int32_t block_size)
     : model_(model), cache_(model.config(), num_blocks, block_size) {}
 
+void StepRunner::resolve_placeholders(const StepPlan& plan, ForwardBatch& batch) const {
+  for (size_t i = 0; i < plan.sequences.size(); ++i) {
+    const ScheduledSequence& s = plan.sequences[i];
+    if (s.token_ids.size() != 1 || s.token_ids[0] != kTokenSampledByExecutor) continue;
+    const SequenceState& st = sequences_.at(s.seq_id);
+    if (s.is_new || st.output.empty())
+      throw std::logic_error("plan asks for the last sampled token of sequence " + std::to_string(s.seq_id) +
+                             ", which this executor has not sampled");
+    batch.token_ids[batch.sequences[i].token_begin] = st.output.back();
+  }
+}
+
 std::vector<int32_t> StepRunner::run(const StepPlan& plan) {
   // Drops come first: an aborted id may be reused by a new request in the same plan.
   for (SeqId id : plan.finished_seq_ids) sequences_.erase(id);
@@ -25,7 +37,9 @@ std::vector<int32_t> StepRunner::run(const StepPlan& plan) {
       throw std::logic_error("plan continues sequence " + std::to_string(s.seq_id) + " that this executor never saw");
     }
   }
-  const std::vector<float> logits = model_.forward(make_forward_batch(plan), cache_);
+  ForwardBatch batch = make_forward_batch(plan);
+  resolve_placeholders(plan, batch);
+  const std::vector<float> logits = model_.forward(batch, cache_);
   const int64_t vocab = model_.config().vocab_size;
   std::vector<int32_t> sampled;
   sampled.reserve(plan.num_logits());

@@ -32,6 +32,9 @@ class StepRunner {
     uint64_t seed = 0;  // the request's seed, or one drawn when it came without
   };
 
+  // Replaces kTokenSampledByExecutor with this sequence's last sampled token.
+  void resolve_placeholders(const StepPlan& plan, ForwardBatch& batch) const;
+
   CpuModel& model_;
   KvCacheStorage cache_;
   std::unordered_map<SeqId, SequenceState> sequences_;

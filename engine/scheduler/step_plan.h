@@ -12,6 +12,11 @@
 
 namespace troupe {
 
+// A decode entry's token that the scheduler does not know yet because the step that samples it
+// is still running: the executor substitutes the token it sampled last for that sequence. This
+// lets the scheduler plan step N+1 while step N executes.
+inline constexpr int32_t kTokenSampledByExecutor = -1;
+
 // One sequence's share of a step: tokens [num_computed_tokens, num_computed_tokens + n) of it.
 struct ScheduledSequence {
   SeqId seq_id = 0;
@@ -23,7 +28,8 @@ struct ScheduledSequence {
                                           // when is_new; else empty (the executor saw them sampled)
   int32_t num_computed_tokens = 0;        // tokens already in the KV cache (prefix hits included);
                                           // the position of token_ids[0]
-  std::vector<int32_t> token_ids;         // [n] tokens to compute this step
+  std::vector<int32_t> token_ids;         // [n] tokens to compute this step; a decode's single
+                                          // token may be kTokenSampledByExecutor (never when is_new)
   std::vector<int32_t> positions;         // [n] num_computed_tokens + i
   std::vector<int32_t> block_table;       // physical block of each logical block, covering at
                                           // least num_computed_tokens + n tokens
