@@ -9,39 +9,11 @@
 namespace troupe {
 namespace {
 
-uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
-
 int32_t argmax(std::span<const float> v) {
   return static_cast<int32_t>(std::max_element(v.begin(), v.end()) - v.begin());
 }
 
 }  // namespace
-
-SamplerRng::SamplerRng(uint64_t seed) {
-  for (uint64_t& s : s_) {
-    uint64_t z = (seed += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    s = z ^ (z >> 31);
-  }
-}
-
-uint64_t SamplerRng::next() {
-  const uint64_t result = rotl(s_[1] * 5, 7) * 9;
-  const uint64_t t = s_[1] << 17;
-  s_[2] ^= s_[0];
-  s_[3] ^= s_[1];
-  s_[1] ^= s_[2];
-  s_[0] ^= s_[3];
-  s_[2] ^= t;
-  s_[3] = rotl(s_[3], 45);
-  return result;
-}
-
-SamplerRng::SamplerRng(uint64_t seed, uint64_t output_index)
-    : SamplerRng(seed ^ (output_index * 0xd1b54a32d192ed03ull + 0x8cb92ba72f3d8dd7ull)) {}
-
-double SamplerRng::uniform() { return static_cast<double>(next() >> 11) * 0x1.0p-53; }
 
 void apply_penalties(std::span<float> logits, const SamplingParams& p,
                      std::span<const int32_t> prompt_ids, std::span<const int32_t> output_ids) {
