@@ -63,8 +63,8 @@ void Scheduler::add_request(GenerationRequest request) {
 }
 
 StepPlan Scheduler::schedule() {
-  if (outstanding_step_)
-    throw std::logic_error("Scheduler::schedule: step " + std::to_string(*outstanding_step_) +
+  if (num_outstanding_plans() >= max_outstanding_plans())
+    throw std::logic_error("Scheduler::schedule: step " + std::to_string(outstanding_.front().step_id) +
                            " has not been passed to update()");
   StepDraft draft;
   draft.budget = config_.max_num_batched_tokens;
@@ -80,12 +80,17 @@ StepPlan Scheduler::schedule() {
   plan.preempted_seq_ids = std::move(draft.preempted);
   plan.num_cached_tokens = draft.num_cached_tokens;
   plan.sequences.reserve(draft.picks.size());
+  OutstandingPlan record;
+  record.step_id = plan.step_id;
+  record.entries.reserve(draft.picks.size());
   for (const Pick& p : draft.picks) {
-    plan.sequences.push_back(make_entry(*p.seq, p.num_new_tokens));
+    const ScheduledSequence& s = plan.sequences.emplace_back(make_entry(*p.seq, p.num_new_tokens));
+    record.entries.push_back({s.seq_id, p.seq->run, s.context_len(), s.wants_logits});
+    record.num_logits += s.wants_logits;
     plan.num_batched_tokens += p.num_new_tokens;
   }
   if (!plan.empty()) {
-    outstanding_step_ = plan.step_id;
+    outstanding_.push_back(std::move(record));
     ++stats_.num_steps;
   }
   stats_.num_cached_tokens += plan.num_cached_tokens;
@@ -101,6 +106,7 @@ void Scheduler::schedule_running(StepDraft& draft, bool decodes) {
     if (draft.budget <= 0) break;
     Sequence& seq = sequences_.at(id);
     if (seq.status != SequenceStatus::Running) continue;  // preempted by an earlier one
+    if (seq.all_outputs_planned()) continue;             // finishes when its results come
     const int32_t uncomputed = seq.num_uncomputed_tokens();
     if (decodes != (uncomputed == 1)) continue;
     grow_or_preempt(draft, seq, chunk_size(uncomputed, draft.budget));
@@ -152,8 +158,10 @@ void Scheduler::reset_executor_state() {
   // Waiting sequences hold no blocks, so every block is free now; what the cached ones held died
   // with the executor.
   pool_.clear_cache();
-  // Its tokens will never come; progress was only ever advanced by update(), so nothing to undo.
-  outstanding_step_.reset();
+  // Their tokens will never come. The requeues above undid what the plans computed; what they
+  // would have sampled is forgotten, so each sequence resumes at its next known output index.
+  outstanding_.clear();
+  for (auto& [id, seq] : sequences_) seq.num_pending_outputs = 0;
   // The new executor holds no state to drop.
   finished_since_plan_.clear();
   ++stats_.num_executor_resets;
@@ -164,6 +172,9 @@ void Scheduler::admit_waiting(StepDraft& draft) {
          static_cast<int32_t>(running_.size()) < config_.max_num_seqs) {
     const QueueKey key = *waiting_.begin();
     Sequence& seq = sequences_.at(std::get<2>(key));
+    // Preempted while a plan sampling its next token was outstanding: that token is part of what
+    // it must recompute, so it waits for the result (the very next update()).
+    if (seq.num_pending_outputs > 0) break;
     const PrefixMatch match = pool_.match_prefix(seq.token_ids);
     const int32_t n = chunk_size(seq.num_tokens() - match.num_tokens, draft.budget);
     // The head waits for room rather than letting later (smaller) requests pass it forever.
@@ -171,6 +182,7 @@ void Scheduler::admit_waiting(StepDraft& draft) {
     waiting_.erase(waiting_.begin());
     running_.insert(key);
     seq.status = SequenceStatus::Running;
+    seq.run = next_run_++;
     seq.num_computed_tokens = match.num_tokens;
     seq.num_cached_tokens = match.num_tokens;
     draft.num_cached_tokens += match.num_tokens;
@@ -198,7 +210,16 @@ ScheduledSequence Scheduler::make_entry(Sequence& seq, int32_t n) {
   }
   const int32_t start = seq.num_computed_tokens;
   s.num_computed_tokens = start;
-  s.token_ids.assign(seq.token_ids.begin() + start, seq.token_ids.begin() + start + n);
+  const int32_t known_end = std::min(start + n, seq.num_tokens());
+  s.token_ids.reserve(static_cast<size_t>(n));
+  s.token_ids.assign(seq.token_ids.begin() + start, seq.token_ids.begin() + known_end);
+  if (known_end < start + n) {
+    // Only a decode can reach a token not known yet: a preempted sequence is readmitted (is_new)
+    // only once its pending output arrived, and a prefill chunk ends where the prompt does.
+    if (n != 1 || s.is_new || seq.num_pending_outputs != 1)
+      throw std::logic_error("Scheduler: sequence " + std::to_string(seq.id) + " planned past its pending output");
+    s.token_ids.push_back(kTokenSampledByExecutor);
+  }
   const auto table = pool_.block_table(seq.id);
   s.block_table.assign(table.begin(), table.end());
   const int32_t bs = config_.block_size;
@@ -208,37 +229,44 @@ ScheduledSequence Scheduler::make_entry(Sequence& seq, int32_t n) {
     s.positions.push_back(pos);
     s.slot_mapping.push_back(s.block_table[static_cast<size_t>(pos / bs)] * bs + pos % bs);
   }
-  s.wants_logits = start + n == seq.num_tokens();
-  s.num_output_tokens = seq.num_output_tokens();
+  s.wants_logits = start + n == seq.num_planned_tokens();
+  s.num_output_tokens = seq.num_output_tokens() + seq.num_pending_outputs;
   s.sampling_params = seq.sampling_params;
+  // Handed out: the executor computes these tokens before any later plan, so later plans start
+  // from here; the token it samples is pending until update().
+  seq.num_computed_tokens += n;
+  seq.num_pending_outputs += s.wants_logits;
   return s;
 }
 
-std::vector<FinishedSequence> Scheduler::update(const StepPlan& plan, std::span<const int32_t> sampled) {
+std::vector<FinishedSequence> Scheduler::update(const StepPlan& plan, std::span<const int32_t> sampled,
+                                                std::vector<SampledToken>* new_tokens) {
   if (plan.empty()) {
     if (!sampled.empty()) throw std::invalid_argument("Scheduler::update: tokens for an empty plan");
     return {};
   }
-  if (outstanding_step_ != plan.step_id)
+  if (outstanding_.empty() || outstanding_.front().step_id != plan.step_id)
     throw std::logic_error("Scheduler::update: step " + std::to_string(plan.step_id) +
-                           " is not the outstanding plan");
-  if (static_cast<int32_t>(sampled.size()) != plan.num_logits())
+                           " is not the oldest outstanding plan");
+  const OutstandingPlan& record = outstanding_.front();
+  if (static_cast<int32_t>(sampled.size()) != record.num_logits)
     throw std::invalid_argument("Scheduler::update: " + std::to_string(sampled.size()) +
-                                " sampled tokens for " + std::to_string(plan.num_logits()) + " logits");
-  outstanding_step_.reset();
+                                " sampled tokens for " + std::to_string(record.num_logits) + " logits");
 
   std::vector<FinishedSequence> finished;
   size_t next_sample = 0;
-  for (const ScheduledSequence& s : plan.sequences) {
-    const int32_t token = s.wants_logits ? sampled[next_sample++] : -1;
-    auto it = sequences_.find(s.seq_id);
-    // Aborted since schedule(), maybe re-added under the same id (then it waits): stale entry.
-    if (it == sequences_.end() || it->second.status != SequenceStatus::Running) continue;
+  for (const PlannedEntry& e : record.entries) {
+    const int32_t token = e.wants_logits ? sampled[next_sample++] : kTokenSampledByExecutor;
+    auto it = sequences_.find(e.seq_id);
+    // Finished or aborted since, its id maybe reused by a newer run: the entry is void.
+    if (it == sequences_.end() || it->second.run != e.run) continue;
     Sequence& seq = it->second;
-    seq.num_computed_tokens += s.num_new_tokens();
-    pool_.cache_full_blocks(seq.id, seq.token_ids, seq.num_computed_tokens);
-    if (!s.wants_logits) continue;
+    // A sequence preempted since holds no blocks, but what it sampled is still its next output.
+    if (seq.status == SequenceStatus::Running) pool_.cache_full_blocks(seq.id, seq.token_ids, e.context_len);
+    if (!e.wants_logits) continue;
     seq.token_ids.push_back(token);
+    --seq.num_pending_outputs;
+    if (new_tokens) new_tokens->push_back({seq.id, token});
     if (const auto reason = seq.stop_reason()) {
       const auto out = seq.output_ids();
       finished.push_back({seq.id, std::vector<int32_t>(out.begin(), out.end()), *reason});
@@ -246,6 +274,7 @@ std::vector<FinishedSequence> Scheduler::update(const StepPlan& plan, std::span<
       retire(seq);
     }
   }
+  outstanding_.pop_front();
   return finished;
 }
 

@@ -17,8 +17,30 @@
 // Preemption never changes a sequence's output: generated tokens are kept and recomputed, and
 // sampling sees the same tokens and the same output index (ScheduledSequence::num_output_tokens).
 // reset_executor_state() applies the same recompute to everything at once when the executor that
-// held the KV cache died: every running sequence, the prefix cache and any outstanding plan.
+// held the KV cache died: every running sequence, the prefix cache and every outstanding plan.
+//
+// Planning ahead (config.async_scheduling, the default), as vLLM v1's async scheduling: while
+// plan N is outstanding schedule() may make plan N+1, so the executor finds N+1 queued behind N
+// and never waits for the scheduler; at most two plans are outstanding. schedule() advances its
+// sequences at once, as if every entry that wants logits produced its token: that token is
+// pending (Sequence::num_pending_outputs) until update() brings it, and a decode that must
+// compute it says kTokenSampledByExecutor (the executor puts in what it sampled last for that
+// sequence). Hence:
+//  - results come back in plan order: update() takes the oldest outstanding plan;
+//  - a sequence that finishes in N (EOS, max_tokens) or is aborted has its work in N+1 voided:
+//    its blocks are freed at once (N+1 still writes into them, but a later owner writes in a
+//    later plan, and no block N+1 writes is in the prefix cache), update(N+1) drops its token,
+//    and its id reaches the executor in the next plan's finished_seq_ids as usual;
+//  - a sequence whose pending token is its last one (max_tokens) is not planned again; an EOS
+//    cannot be foreseen, so one step of work for it is voided;
+//  - a sequence preempted while a plan computing it is outstanding keeps the token that plan
+//    samples (update() appends it), and is readmitted only once no output is pending;
+//  - blocks enter the prefix cache in update(), once their KV is known to be written.
+// Off, schedule() throws while a plan is outstanding: schedule and update in lock step, as
+// LocalEngine runs. Both modes share every rule above; lock step just never has a pending token
+// when it plans.
 #include <cstdint>
+#include <deque>
 #include <optional>
 #include <set>
 #include <span>
@@ -45,6 +67,12 @@ struct SchedulerStats {
                                     // to waiting are not counted in num_preemptions
 };
 
+// A sampled token that update() accepted as a sequence's next output: what a caller streams.
+struct SampledToken {
+  SeqId seq_id = 0;
+  int32_t token = 0;
+};
+
 class Scheduler {
  public:
   explicit Scheduler(SchedulerConfig config);  // throws std::invalid_argument on a bad config
@@ -55,16 +83,19 @@ class Scheduler {
   // Queues a request; throws std::invalid_argument with check_request's message if it fails.
   void add_request(GenerationRequest request);
 
-  // The next step. Throws std::logic_error if the previous non-empty plan has not been passed to
-  // update() yet (its sequences' progress is unknown). An empty plan needs no update().
+  // The next step. Throws std::logic_error when max_outstanding_plans() non-empty plans have not
+  // been passed to update() yet. An empty plan is never outstanding and needs no update().
   StepPlan schedule();
 
-  // Applies a step's results: `sampled` holds one token per plan entry with wants_logits, in plan
-  // order. Advances num_computed_tokens, registers newly full blocks in the prefix cache, appends
-  // the sampled tokens, and returns the sequences that stopped (EOS) or reached max_tokens; their
-  // blocks are freed. Entries of sequences aborted since schedule() are skipped. The caller
-  // streams new tokens from (plan, sampled) itself.
-  std::vector<FinishedSequence> update(const StepPlan& plan, std::span<const int32_t> sampled);
+  // Applies a step's results: `plan` is the oldest outstanding plan (else std::logic_error) and
+  // `sampled` holds one token per entry with wants_logits, in plan order. Registers newly full
+  // blocks in the prefix cache, appends the sampled tokens, and returns the sequences that
+  // stopped (EOS) or reached max_tokens; their blocks are freed. Entries of sequences that left
+  // since schedule() (finished in an earlier step, aborted) are voided. Each accepted token is
+  // appended to *new_tokens, in plan order: exactly what a caller should stream. (In lock step,
+  // with no abort between schedule() and update(), that is every sampled token.)
+  std::vector<FinishedSequence> update(const StepPlan& plan, std::span<const int32_t> sampled,
+                                       std::vector<SampledToken>* new_tokens = nullptr);
 
   // Removes a sequence wherever it is and frees its blocks; its id goes into the next plan's
   // finished_seq_ids. Returns it with reason Abort and the tokens generated so far, or nothing if
@@ -74,9 +105,10 @@ class Scheduler {
   // The executor lost its KV cache (it died and was restarted). Every running sequence is
   // preempted by recompute exactly as under memory pressure (blocks freed, num_computed_tokens = 0,
   // generated tokens kept, back to the waiting queue in its original (priority, arrival) order),
-  // the prefix cache is emptied (its blocks' contents are gone too), and any plan handed out but
-  // not yet passed to update() is discarded: its sampled tokens will never arrive and must not be
-  // expected; passing it to update() later throws std::logic_error. The next plan starts from
+  // the prefix cache is emptied (its blocks' contents are gone too), and every plan handed out but
+  // not yet passed to update() is discarded: their sampled tokens will never arrive and must not be
+  // expected (pending outputs are forgotten); passing one to update() later throws
+  // std::logic_error. The next plan starts from
   // scratch for the new executor: every entry is is_new, and its finished_seq_ids and
   // preempted_seq_ids list nothing from before the reset (the new executor holds no state).
   // Waiting sequences and requests keep their places; no token already returned by update() is
@@ -90,6 +122,8 @@ class Scheduler {
   const SchedulerConfig& config() const { return config_; }
   const BlockPool& block_pool() const { return pool_; }
   const SchedulerStats& stats() const { return stats_; }
+  int32_t num_outstanding_plans() const { return static_cast<int32_t>(outstanding_.size()); }
+  int32_t max_outstanding_plans() const { return config_.async_scheduling ? 2 : 1; }
 
  private:
   struct Pick {
@@ -97,6 +131,18 @@ class Scheduler {
     int32_t num_new_tokens;
   };
   struct StepDraft;  // the plan being built: picks, budget, preemptions
+  // What update() needs of a handed-out entry; the run tells a voided entry from a live one.
+  struct PlannedEntry {
+    SeqId seq_id;
+    uint64_t run;
+    int32_t context_len;  // its tokens [0, context_len) have KV once the plan ran
+    bool wants_logits;
+  };
+  struct OutstandingPlan {
+    uint64_t step_id = 0;
+    int32_t num_logits = 0;
+    std::vector<PlannedEntry> entries;
+  };
 
   void schedule_running(StepDraft& draft, bool decodes);
   void admit_waiting(StepDraft& draft);
@@ -115,7 +161,8 @@ class Scheduler {
   std::vector<SeqId> finished_since_plan_;
   uint64_t next_arrival_ = 0;
   uint64_t next_step_id_ = 1;
-  std::optional<uint64_t> outstanding_step_;       // a non-empty plan awaiting update()
+  uint64_t next_run_ = 1;
+  std::deque<OutstandingPlan> outstanding_;        // non-empty plans awaiting update(), oldest first
   SchedulerStats stats_;
 };
 

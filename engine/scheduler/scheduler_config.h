@@ -14,6 +14,8 @@ struct SchedulerConfig {
   bool enable_prefix_caching = true;
   int32_t long_prefill_token_threshold = 0; // > 0: at most this many tokens of one prefill per
                                             // step, so one long prompt cannot take the whole budget
+  bool async_scheduling = true;             // schedule() may plan step N+1 before update() got step N
+                                            // (two plans outstanding); off: lock step (see scheduler.h)
 
   // Empty when valid, else a message naming the bad field.
   std::string validate() const;

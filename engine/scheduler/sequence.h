@@ -4,6 +4,11 @@
 // them have KV in the cache). A step computes some of the rest; a step that reaches the end of
 // token_ids yields logits and appends one sampled token. Chunked prefill, decode, prefix-cache
 // hits and recompute after preemption all follow from that one rule.
+//
+// With plans outstanding (Scheduler's async mode) a sequence runs ahead of what it knows: a plan
+// handed out advances num_computed_tokens at once, and each of its entries that wants logits
+// adds a pending output whose value arrives with the plan's result. Scheduling looks at
+// num_planned_tokens() (known + pending); stopping and reporting look at the known tokens only.
 #include <cstdint>
 #include <optional>
 #include <span>
@@ -26,9 +31,12 @@ struct Sequence {
   Sequence(GenerationRequest request, uint64_t arrival_order);
 
   SeqId id = 0;
-  std::vector<int32_t> token_ids;       // [num_prompt_tokens + generated]
+  std::vector<int32_t> token_ids;       // [num_prompt_tokens + generated]: the known tokens
   int32_t num_prompt_tokens = 0;
-  int32_t num_computed_tokens = 0;      // tokens of token_ids whose KV is in the cache
+  int32_t num_pending_outputs = 0;      // sampled by outstanding plans, values not known yet; they
+                                        // follow token_ids. At most one when a plan is made.
+  int32_t num_computed_tokens = 0;      // tokens whose KV is in the cache or is written by a plan
+                                        // already handed out; <= num_planned_tokens()
   SamplingParams sampling_params;
   std::vector<int32_t> eos_token_ids;
   int32_t priority = 0;
@@ -37,18 +45,25 @@ struct Sequence {
   bool executor_state_stale = true;     // next plan entry must say is_new (admission, resume)
   int32_t num_cached_tokens = 0;        // prefix-cache hit at its latest admission
   int32_t num_preemptions = 0;
+  uint64_t run = 0;                     // which admission this is (0: never admitted); an outstanding
+                                        // plan's entry applies only to the run that it was planned for
 
   QueueKey queue_key() const { return {priority, arrival, id}; }
-  int32_t num_tokens() const { return static_cast<int32_t>(token_ids.size()); }
-  int32_t num_output_tokens() const { return num_tokens() - num_prompt_tokens; }
-  int32_t num_uncomputed_tokens() const { return num_tokens() - num_computed_tokens; }
+  int32_t num_tokens() const { return static_cast<int32_t>(token_ids.size()); }  // known ones
+  int32_t num_output_tokens() const { return num_tokens() - num_prompt_tokens; }  // known ones
+  int32_t num_planned_tokens() const { return num_tokens() + num_pending_outputs; }
+  int32_t num_uncomputed_tokens() const { return num_planned_tokens() - num_computed_tokens; }
+  // Its outstanding plans sample its last token (max_tokens): nothing more to plan for it.
+  bool all_outputs_planned() const {
+    return num_output_tokens() + num_pending_outputs >= sampling_params.max_tokens;
+  }
   std::span<const int32_t> prompt_ids() const {
     return std::span<const int32_t>(token_ids).first(static_cast<size_t>(num_prompt_tokens));
   }
   std::span<const int32_t> output_ids() const {
     return std::span<const int32_t>(token_ids).subspan(static_cast<size_t>(num_prompt_tokens));
   }
-  // Why the sequence is done after its latest token, if it is: EOS before max_tokens.
+  // Why the sequence is done after its latest known token, if it is: EOS before max_tokens.
   std::optional<SequenceFinishReason> stop_reason() const;
 };
 

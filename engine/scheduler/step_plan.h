@@ -47,7 +47,7 @@ struct ScheduledSequence {
 };
 
 struct StepPlan {
-  uint64_t step_id = 0;                        // increasing; update() must get the latest plan
+  uint64_t step_id = 0;                        // increasing; results are applied in this order
   int32_t block_size = 16;                     // tokens per KV block (for slot arithmetic)
   std::vector<ScheduledSequence> sequences;    // decodes first, then prefill chunks, then admissions;
                                                // sampled tokens come back in this order

@@ -10,8 +10,10 @@
 //
 // It also plays the executor's side of the StepPlan protocol: it keeps a per-sequence record
 // from an is_new entry until the id is finished or preempted, checks that every entry continues
-// that record, and never writes into a block that is shared or prefix-cached. die() wipes it all,
-// as a restarted executor would find it.
+// that record, and fills in kTokenSampledByExecutor with the token it sampled last for that
+// sequence. die() wipes it all, as a restarted executor would find it. That no plan writes into
+// a shared or prefix-cached block is checked when the plan is made (expect_private_writes): with
+// plans outstanding the pool has moved on by the time the executor runs one.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -58,6 +60,18 @@ inline std::vector<int32_t> reference_output(const std::vector<int32_t>& prompt,
   return out;
 }
 
+// Every slot `plan` writes lies in a block that only its sequence holds and that is not in the
+// prefix cache. Call it right after schedule(), while the pool is the one the plan was made from.
+inline void expect_private_writes(const BlockPool& pool, const StepPlan& plan) {
+  for (const ScheduledSequence& s : plan.sequences) {
+    for (int32_t slot : s.slot_mapping) {
+      const int32_t block = slot / pool.block_size();
+      EXPECT_EQ(pool.ref_count(block), 1) << "seq " << s.seq_id << " writes into a shared block";
+      EXPECT_FALSE(pool.is_cached(block)) << "seq " << s.seq_id << " writes into a prefix-cached block";
+    }
+  }
+}
+
 class FakePagedModel {
  public:
   FakePagedModel(const BlockPool& pool, int32_t vocab)
@@ -90,14 +104,18 @@ class FakePagedModel {
         EXPECT_EQ(s.positions[static_cast<size_t>(i)], pos);
         EXPECT_LT(pos, static_cast<int32_t>(r.tokens.size()));
         if (pos >= static_cast<int32_t>(r.tokens.size())) return {};
-        EXPECT_EQ(s.token_ids[static_cast<size_t>(i)], r.tokens[static_cast<size_t>(pos)]) << "seq " << s.seq_id;
+        int32_t token = s.token_ids[static_cast<size_t>(i)];
+        if (token == kTokenSampledByExecutor) {  // the last token it sampled for this sequence
+          EXPECT_TRUE(s.num_new_tokens() == 1 && !s.is_new && r.num_outputs > 0 &&
+                      pos + 1 == static_cast<int32_t>(r.tokens.size()))
+              << "seq " << s.seq_id << ": a placeholder that does not name the last sampled token";
+          token = r.tokens[static_cast<size_t>(pos)];
+        }
+        EXPECT_EQ(token, r.tokens[static_cast<size_t>(pos)]) << "seq " << s.seq_id;
         const int32_t block = s.block_table[static_cast<size_t>(pos / pool_.block_size())];
         EXPECT_EQ(s.slot_mapping[static_cast<size_t>(i)], block * pool_.block_size() + pos % pool_.block_size());
-        EXPECT_EQ(pool_.ref_count(block), 1) << "writing into a shared block";
-        EXPECT_FALSE(pool_.is_cached(block)) << "writing into a prefix-cached block";
         const uint64_t prev = pos == 0 ? kEmptyState : read(s, pos - 1);
-        slots_[static_cast<size_t>(s.slot_mapping[static_cast<size_t>(i)])] =
-            Slot{kv_state(prev, s.token_ids[static_cast<size_t>(i)], pos), pos};
+        slots_[static_cast<size_t>(s.slot_mapping[static_cast<size_t>(i)])] = Slot{kv_state(prev, token, pos), pos};
       }
       EXPECT_EQ(s.wants_logits, s.context_len() == static_cast<int32_t>(r.tokens.size()));
       if (s.wants_logits) {

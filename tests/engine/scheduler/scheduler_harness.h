@@ -3,8 +3,10 @@
 // schedule -> fake model -> update one step at a time.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <map>
 #include <numeric>
+#include <optional>
 #include <vector>
 
 #include "engine/scheduler/scheduler.h"
@@ -39,15 +41,41 @@ inline GenerationRequest request(SeqId id, std::vector<int32_t> prompt, int32_t 
   return r;
 }
 
-// Scheduler + fake model, one step at a time.
+// Scheduler + fake model. step() is one lock-step iteration; with async_scheduling a test can
+// also plan ahead: schedule() twice, then complete() the plans in order.
 struct Harness {
   explicit Harness(SchedulerConfig c) : sched(c), model(sched.block_pool(), kVocab) {}
-  StepPlan plan;
-  std::vector<FinishedSequence> step() {
+  StepPlan plan;  // the latest from schedule()
+  StepPlan schedule() {
     plan = sched.schedule();
-    const auto sampled = model.run(plan);
-    stream(plan, sampled);
-    auto done = sched.update(plan, sampled);
+    expect_private_writes(sched.block_pool(), plan);
+    // A stream starts with the tokens its request came with (a resubmission's output_token_ids);
+    // a sequence resumed after preemption or a reset carries exactly what was streamed.
+    for (const ScheduledSequence& s : plan.sequences) {
+      if (!s.is_new) continue;
+      auto [it, first] = streamed.try_emplace(s.seq_id, s.output_token_ids);
+      if (!first) EXPECT_EQ(it->second, s.output_token_ids) << "seq " << s.seq_id << " resumes with other outputs";
+    }
+    return plan;
+  }
+  // The executor runs `p` (the oldest plan it has not run) and the scheduler applies the result.
+  std::vector<FinishedSequence> complete(const StepPlan& p) { return deliver(p, model.run(p)); }
+  std::vector<FinishedSequence> step() { return complete(schedule()); }
+  // update(), streaming what it accepts: each accepted token must extend that sequence's known
+  // outputs by exactly one (none skipped or repeated), and a finished stream equals its output.
+  std::vector<FinishedSequence> deliver(const StepPlan& p, const std::vector<int32_t>& sampled) {
+    std::vector<SampledToken> accepted;
+    auto done = sched.update(p, sampled, &accepted);
+    for (const SampledToken& t : accepted) {
+      std::vector<int32_t>& seen = streamed[t.seq_id];
+      seen.push_back(t.token);
+      // Its outputs once this step is applied: the live sequence's, or what it finished with.
+      std::vector<int32_t> out;
+      if (const Sequence* seq = sched.find(t.seq_id)) out.assign(seq->output_ids().begin(), seq->output_ids().end());
+      for (const FinishedSequence& f : done)
+        if (f.id == t.seq_id) out = f.output_token_ids;
+      EXPECT_EQ(seen, out) << "seq " << t.seq_id << ": the stream is not its output so far";
+    }
     for (const FinishedSequence& f : done) {
       EXPECT_EQ(streamed[f.id], f.output_token_ids) << "seq " << f.id << ": the stream is not its output";
       streamed.erase(f.id);
@@ -59,21 +87,12 @@ struct Harness {
     for (int i = 0; i < max_steps && sched.has_unfinished(); ++i) step();
     ASSERT_FALSE(sched.has_unfinished());
   }
-  // What a caller streams from (plan, sampled) before passing them to update(): each sampled token
-  // of a sequence that is still running, checked to be its next output (none skipped or repeated).
-  // A stream starts with the tokens its request came with (a resubmission's output_token_ids).
-  void stream(const StepPlan& p, const std::vector<int32_t>& sampled) {
-    size_t next = 0;
-    for (const ScheduledSequence& s : p.sequences) {
-      if (!s.wants_logits) continue;
-      const int32_t token = sampled.at(next++);
-      const Sequence* seq = sched.find(s.seq_id);
-      if (seq == nullptr || seq->status != SequenceStatus::Running) continue;  // aborted meanwhile
-      auto [it, first] = streamed.try_emplace(s.seq_id);
-      if (first) it->second = s.output_token_ids;
-      EXPECT_EQ(s.num_output_tokens, static_cast<int32_t>(it->second.size())) << "seq " << s.seq_id;
-      it->second.push_back(token);
-    }
+  // Aborts through the scheduler; what it reports is exactly what was streamed.
+  std::optional<FinishedSequence> abort(SeqId id) {
+    auto f = sched.abort(id);
+    if (f) EXPECT_EQ(streamed[id], f->output_token_ids) << "seq " << id << ": an aborted stream is its output so far";
+    streamed.erase(id);
+    return f;
   }
   // The executor dies, maybe with a plan outstanding; a fresh one takes its place.
   void executor_dies() {
@@ -93,9 +112,9 @@ struct Harness {
   Scheduler sched;
   FakePagedModel model;
   std::vector<FinishedSequence> finished;
-  // Tokens streamed by step() per live sequence; step() checks each finished sequence's stream
-  // against its output and drops it. (Not told of aborts: a test that reuses an id after aborting
-  // it through step() must erase the entry.)
+  // Tokens streamed per live sequence; deliver() checks each finished sequence's stream against
+  // its output and drops it, abort() too. (A test that aborts through sched directly and reuses
+  // the id must erase the entry.)
   std::map<SeqId, std::vector<int32_t>> streamed;
 };
 

@@ -136,13 +136,13 @@ TEST(Scheduler, AbortBetweenScheduleAndUpdateDropsThatEntry) {
   Harness h(config(8));
   h.sched.add_request(request(1, tokens(0, 10), 5));
   h.sched.add_request(request(2, tokens(100, 10), 5));
-  const StepPlan plan = h.sched.schedule();
+  const StepPlan plan = h.schedule();
   const auto sampled = h.model.run(plan);
-  ASSERT_TRUE(h.sched.abort(1).has_value());
+  ASSERT_TRUE(h.abort(1).has_value());
   h.sched.add_request(request(1, tokens(500, 3), 1));  // the id comes back as a new request
-  h.stream(plan, sampled);  // streams 2's token only
-  const auto done = h.sched.update(plan, sampled);
+  const auto done = h.deliver(plan, sampled);  // accepts 2's token only (the stream check fails else)
   EXPECT_TRUE(done.empty());
+  EXPECT_EQ(h.streamed.count(1), 0u);
   EXPECT_EQ(h.sched.find(1)->num_computed_tokens, 0);
   EXPECT_EQ(h.sched.find(2)->num_output_tokens(), 1);
   h.run_to_end();

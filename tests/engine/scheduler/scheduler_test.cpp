@@ -200,8 +200,10 @@ TEST(Scheduler, EosStopsUnlessIgnored) {
   }
 }
 
-TEST(Scheduler, ProtocolMisuseThrows) {
-  Scheduler s(config(8));
+TEST(Scheduler, ProtocolMisuseThrowsInLockStep) {
+  SchedulerConfig c = config(8);
+  c.async_scheduling = false;
+  Scheduler s(c);
   s.add_request(request(1, tokens(0, 4), 2));
   const StepPlan plan = s.schedule();
   EXPECT_THROW(s.schedule(), std::logic_error);
