@@ -12,7 +12,7 @@
 
 namespace troupe {
 
-EngineActors start_engine(caf::actor_system& sys, std::shared_ptr<CpuModel> model,
+EngineActors start_engine(caf::actor_system& sys, std::shared_ptr<ModelBackend> backend,
                           const std::string& remote_executor, const SchedulerConfig& config, int32_t max_restarts,
                           std::shared_ptr<ServerMetrics> metrics) {
   EngineActors a;
@@ -28,7 +28,7 @@ EngineActors start_engine(caf::actor_system& sys, std::shared_ptr<CpuModel> mode
     a.scheduler = sys.spawn(scheduler_actor, config, a.executor, false, std::move(metrics));
     return a;
   }
-  a.supervisor = sys.spawn(supervisor_actor, std::move(model), config, max_restarts, std::move(metrics));
+  a.supervisor = sys.spawn(supervisor_actor, std::move(backend), config, max_restarts, std::move(metrics));
   caf::scoped_actor self{sys};
   self->request(a.supervisor, caf::infinite, engine_atom::value)
       .receive([&](const caf::actor& scheduler, const caf::actor& executor) {
@@ -44,9 +44,9 @@ void stop_engine(const EngineActors& engine) {
   caf::anon_send_exit(engine.supervisor ? engine.supervisor : engine.scheduler, caf::exit_reason::user_shutdown);
 }
 
-PublishedExecutor publish_executor(caf::actor_system& sys, std::shared_ptr<CpuModel> model,
+PublishedExecutor publish_executor(caf::actor_system& sys, std::shared_ptr<ModelBackend> backend,
                                    const std::string& host, uint16_t port) {
-  auto executor = sys.spawn<caf::detached>(executor_actor, std::move(model));
+  auto executor = sys.spawn<caf::detached>(executor_actor, std::move(backend));
   auto bound = sys.middleman().publish(executor, port, host.c_str(), true);
   if (!bound)
     throw std::runtime_error("cannot publish the executor on " + host + ":" + std::to_string(port) + ": " +

@@ -8,7 +8,7 @@
 #include <caf/actor_system.hpp>
 
 #include "engine/metrics/server_metrics.h"
-#include "engine/model/cpu_model.h"
+#include "engine/runtime/model_backend.h"
 #include "engine/scheduler/scheduler_config.h"
 
 namespace troupe {
@@ -21,9 +21,9 @@ struct EngineActors {
 
 // With remote_executor = "host:port", connects to a published executor (throws
 // std::runtime_error naming the address if it cannot; a lost remote executor ends live requests
-// with an abort); else a supervisor spawns and restarts a local one over `model`, up to
+// with an abort); else a supervisor spawns and restarts a local one over `backend`, up to
 // max_restarts times.
-EngineActors start_engine(caf::actor_system& sys, std::shared_ptr<CpuModel> model,
+EngineActors start_engine(caf::actor_system& sys, std::shared_ptr<ModelBackend> backend,
                           const std::string& remote_executor, const SchedulerConfig& config,
                           int32_t max_restarts = 3, std::shared_ptr<ServerMetrics> metrics = nullptr);
 
@@ -35,8 +35,8 @@ struct PublishedExecutor {
   uint16_t port;        // the bound port
 };
 
-// Publishes an executor over `model` on host:port (port 0 picks one).
-PublishedExecutor publish_executor(caf::actor_system& sys, std::shared_ptr<CpuModel> model,
+// Publishes an executor over `backend` on host:port (port 0 picks one).
+PublishedExecutor publish_executor(caf::actor_system& sys, std::shared_ptr<ModelBackend> backend,
                                    const std::string& host, uint16_t port);
 
 }  // namespace troupe

@@ -7,18 +7,18 @@
 #include <caf/fwd.hpp>
 #include <caf/stateful_actor.hpp>
 
-#include "engine/model/cpu_model.h"
+#include "engine/runtime/model_backend.h"
 #include "engine/runtime/step_runner.h"
 
 namespace troupe {
 
 struct ExecutorState {
-  std::shared_ptr<CpuModel> model;
+  std::shared_ptr<ModelBackend> backend;
   std::unique_ptr<StepRunner> runner;  // made by the first (init, KvPoolShape)
   static inline const char* name = "executor";
 };
 
 // Messages: (init_atom, KvPoolShape) -> bool; (step_atom, StepPlan) -> StepResult.
-caf::behavior executor_actor(caf::stateful_actor<ExecutorState>* self, std::shared_ptr<CpuModel> model);
+caf::behavior executor_actor(caf::stateful_actor<ExecutorState>* self, std::shared_ptr<ModelBackend> backend);
 
 }  // namespace troupe

@@ -15,16 +15,16 @@ using Self = caf::stateful_actor<SupervisorState>;
 // Monitored, not linked: an executor that dies with exit_reason::kill would take a linked
 // supervisor with it (kill cannot be trapped); a down message always arrives.
 caf::actor spawn_executor(Self* self) {
-  auto executor = self->spawn<caf::monitored + caf::detached>(executor_actor, self->state.model);
+  auto executor = self->spawn<caf::monitored + caf::detached>(executor_actor, self->state.backend);
   return executor;
 }
 
 }  // namespace
 
-caf::behavior supervisor_actor(Self* self, std::shared_ptr<CpuModel> model, SchedulerConfig config,
+caf::behavior supervisor_actor(Self* self, std::shared_ptr<ModelBackend> backend, SchedulerConfig config,
                                int32_t max_restarts, std::shared_ptr<ServerMetrics> metrics) {
   auto& st = self->state;
-  st.model = std::move(model);
+  st.backend = std::move(backend);
   st.restarts_left = max_restarts;
   st.executor = spawn_executor(self);
   st.scheduler = self->spawn<caf::linked>(scheduler_actor, config, st.executor, true, std::move(metrics));

@@ -12,13 +12,13 @@
 #include <caf/stateful_actor.hpp>
 
 #include "engine/metrics/server_metrics.h"
-#include "engine/model/cpu_model.h"
+#include "engine/runtime/model_backend.h"
 #include "engine/scheduler/scheduler_config.h"
 
 namespace troupe {
 
 struct SupervisorState {
-  std::shared_ptr<CpuModel> model;  // the executor's spawn argument, kept for restarts
+  std::shared_ptr<ModelBackend> backend;  // the executor's spawn argument, kept for restarts
   caf::actor executor;
   caf::actor scheduler;
   int32_t restarts_left = 0;
@@ -27,7 +27,7 @@ struct SupervisorState {
 };
 
 // Messages: (engine_atom) -> (scheduler, executor), the current ones.
-caf::behavior supervisor_actor(caf::stateful_actor<SupervisorState>* self, std::shared_ptr<CpuModel> model,
+caf::behavior supervisor_actor(caf::stateful_actor<SupervisorState>* self, std::shared_ptr<ModelBackend> backend,
                                SchedulerConfig config, int32_t max_restarts,
                                std::shared_ptr<ServerMetrics> metrics = nullptr);
 

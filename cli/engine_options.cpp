@@ -13,7 +13,7 @@ void add_engine_options(CLI::App& cmd, EngineOptions& o) {
   cmd.add_option("--max-num-batched-tokens", o.max_num_batched_tokens, "tokens computed per step at most")
       ->capture_default_str();
   cmd.add_option("--block-size", o.block_size, "KV cache block size in tokens")->capture_default_str();
-  cmd.add_option("--kv-cache-gib", o.kv_cache_gib, "memory for the KV cache, GiB")->capture_default_str();
+  cmd.add_option("--kv-cache-gib", o.kv_cache_gib, "memory for the KV cache on the CPU, GiB (a GPU fills what --gpu-memory-utilization leaves)")->capture_default_str();
   cmd.add_option("--num-kv-blocks", o.num_kv_blocks, "KV blocks (overrides --kv-cache-gib; 0: from memory)")
       ->capture_default_str();
   cmd.add_flag("--no-prefix-caching", o.no_prefix_caching, "do not reuse KV blocks of shared prompt prefixes");
@@ -23,14 +23,16 @@ void add_engine_options(CLI::App& cmd, EngineOptions& o) {
       ->capture_default_str();
 }
 
-SchedulerConfig make_scheduler_config(const EngineOptions& o, const ModelConfig& model) {
+SchedulerConfig make_scheduler_config(const EngineOptions& o, const ModelConfig& model, int32_t kv_capacity) {
   SchedulerConfig c;
   c.max_num_seqs = o.max_num_seqs;
   c.max_num_batched_tokens = o.max_num_batched_tokens;
   c.block_size = o.block_size;
   c.enable_prefix_caching = !o.no_prefix_caching;
   if (o.block_size <= 0) throw std::invalid_argument("--block-size must be positive");
-  if (o.num_kv_blocks > 0) {
+  if (kv_capacity > 0) {
+    c.num_blocks = kv_capacity;
+  } else if (o.num_kv_blocks > 0) {
     c.num_blocks = o.num_kv_blocks;
   } else {
     const double bytes = o.kv_cache_gib * (1ull << 30);
@@ -38,7 +40,8 @@ SchedulerConfig make_scheduler_config(const EngineOptions& o, const ModelConfig&
     if (c.num_blocks <= 0) throw std::invalid_argument("--kv-cache-gib is too small for one KV block");
   }
   if (std::string why = c.validate(); !why.empty()) throw std::invalid_argument(why);
-  spdlog::info("KV cache: {} blocks of {} tokens ({} tokens, {:.2f} GiB)", c.num_blocks, c.block_size,
+  if (kv_capacity == 0)
+    spdlog::info("KV cache: {} blocks of {} tokens ({} tokens, {:.2f} GiB)", c.num_blocks, c.block_size,
                int64_t{c.num_blocks} * c.block_size,
                static_cast<double>(KvCacheStorage::bytes_per_block(model, c.block_size)) * c.num_blocks / (1ull << 30));
   return c;

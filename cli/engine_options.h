@@ -24,6 +24,8 @@ struct EngineOptions {
 void add_engine_options(CLI::App& cmd, EngineOptions& o);
 
 // Throws std::invalid_argument naming the flag when the result is not a valid configuration.
-SchedulerConfig make_scheduler_config(const EngineOptions& o, const ModelConfig& model);
+// kv_capacity > 0: the backend holds that many blocks already (a GPU sized them from memory),
+// and --kv-cache-gib does not apply.
+SchedulerConfig make_scheduler_config(const EngineOptions& o, const ModelConfig& model, int32_t kv_capacity = 0);
 
 }  // namespace troupe::cli

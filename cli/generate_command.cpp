@@ -15,7 +15,7 @@
 #include "cli/engine_options.h"
 #include "cli/model_options.h"
 #include "cli/prompts_file.h"
-#include "engine/model/sequence_generator.h"
+#include "engine/runtime/local_engine.h"
 #include "engine/tokenizer/incremental_detokenizer.h"
 
 namespace troupe::cli {
@@ -43,7 +43,7 @@ int run_generate(const GenerateOptions& o) {
     return 2;
   }
   if (!o.prompts_file.empty()) return run_prompts_file(o, params);
-  LoadedModel m = load_model(o.model);
+  LoadedModel m = load_model(o.model, o.engine);
   const std::vector<int32_t> prompt = m.folder.text.tokenizer.encode(o.prompt, !o.no_special_tokens);
   if (prompt.empty()) {
     std::cerr << "error: the prompt encodes to no tokens (give --prompt some text)\n";
@@ -54,28 +54,47 @@ int run_generate(const GenerateOptions& o) {
               << ") exceeds the model's context of " << m.folder.config.max_position_embeddings << "\n";
     return 2;
   }
-  SequenceGenerator gen(*m.model, {.block_size = o.engine.block_size,
-                                   .prefill_chunk = o.prefill_chunk,
-                                   .eos_token_ids = m.folder.eos_token_ids});
+  // One request through the same scheduler and backend that serve uses, on this thread.
+  SchedulerConfig config = make_scheduler_config(o.engine, m.folder.config, m.backend->kv_cache_capacity());
+  config.long_prefill_token_threshold = o.prefill_chunk;
+  LocalEngine engine(*m.backend, config);
+  engine.add_request({.id = 0, .prompt_token_ids = prompt, .sampling_params = params,
+                      .eos_token_ids = m.folder.eos_token_ids, .priority = 0, .arrival = {}, .output_token_ids = {}});
   IncrementalDetokenizer detok(m.folder.text.tokenizer, /*skip_special_tokens=*/true);
   std::string text;
-  const GenerationResult r = gen.generate(prompt, params, [&](int32_t id) {
-    const std::string delta = detok.push(id);
-    text += delta;
-    if (!o.json) {
-      std::fwrite(delta.data(), 1, delta.size(), stdout);
-      std::fflush(stdout);
-    }
-  });
+  std::vector<int32_t> ids;
+  using Clock = std::chrono::steady_clock;
+  const auto start = Clock::now();
+  Clock::time_point first_token;
+  std::vector<FinishedSequence> finished;
+  while (engine.has_unfinished()) {
+    auto done = engine.step([&](const TokenEvent& e) {
+      if (ids.empty()) first_token = Clock::now();
+      ids.push_back(e.token);
+      const std::string delta = detok.push(e.token);
+      text += delta;
+      if (!o.json) {
+        std::fwrite(delta.data(), 1, delta.size(), stdout);
+        std::fflush(stdout);
+      }
+    });
+    finished.insert(finished.end(), done.begin(), done.end());
+  }
+  const auto end = Clock::now();
+  const std::string reason = finished.empty() ? "abort" : sequence_finish_reason_name(finished[0].reason);
+  const double prefill_seconds = std::chrono::duration<double>(first_token - start).count();
+  const double decode_seconds = std::chrono::duration<double>(end - first_token).count();
   const std::string tail = detok.flush();
   text += tail;
   if (!o.json) std::cout << tail << "\n";
-  const double decode_steps = static_cast<double>(r.ids.size()) - 1.0;
-  spdlog::info("prompt {} tokens in {:.3f} s ({:.1f} tok/s); generated {} tokens, decode {:.1f} tok/s; finish: {}",
-               prompt.size(), r.prefill_seconds, prompt.size() / r.prefill_seconds, r.ids.size(),
-               decode_steps > 0 ? decode_steps / r.decode_seconds : 0.0, finish_reason_name(r.finish_reason));
+  const double decode_steps = static_cast<double>(ids.size()) - 1.0;
+  spdlog::info("prompt {} tokens in {:.3f} s ({:.1f} tok/s); generated {} tokens, decode {:.1f} tok/s "
+               "({:.2f} ms per token); finish: {}",
+               prompt.size(), prefill_seconds, prompt.size() / prefill_seconds, ids.size(),
+               decode_steps > 0 ? decode_steps / decode_seconds : 0.0,
+               decode_steps > 0 ? 1e3 * decode_seconds / decode_steps : 0.0, reason);
   if (o.json) {
-    const nlohmann::ordered_json out = {{"prompt_ids", prompt}, {"ids", r.ids}, {"text", text}};
+    const nlohmann::ordered_json out = {{"prompt_ids", prompt}, {"ids", ids}, {"text", text}};
     std::cout << out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << std::endl;
   }
   return 0;
@@ -84,8 +103,9 @@ int run_generate(const GenerateOptions& o) {
 // Every line of the file goes through the actors together; each result is printed as it finishes.
 int run_prompts_file(const GenerateOptions& o, SamplingParams defaults) {
   const std::vector<PromptLine> lines = read_prompts_file(o.prompts_file, defaults);
-  LoadedModel m = load_model(o.model, /*weights=*/o.engine.executor.empty());
-  const SchedulerConfig config = make_scheduler_config(o.engine, m.folder.config);
+  LoadedModel m = load_model(o.model, o.engine, /*weights=*/o.engine.executor.empty());
+  const SchedulerConfig config =
+      make_scheduler_config(o.engine, m.folder.config, m.backend ? m.backend->kv_cache_capacity() : 0);
   std::vector<GenerationRequest> requests;
   for (size_t i = 0; i < lines.size(); ++i) {
     GenerationRequest r;
@@ -97,7 +117,7 @@ int run_prompts_file(const GenerateOptions& o, SamplingParams defaults) {
   }
   TroupeActorSystemConfig cfg;
   caf::actor_system sys{cfg};
-  const EngineActors engine = start_engine(sys, m.model, o.engine.executor, config, o.engine.max_executor_restarts);
+  const EngineActors engine = start_engine(sys, m.backend, o.engine.executor, config, o.engine.max_executor_restarts);
   int rejected = 0;
   run_batch(
       sys, engine.scheduler, std::move(requests),

@@ -6,6 +6,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include "engine/model/checkpoint.h"
+#include "engine/runtime/cpu_backend.h"
+#include "engine/runtime/gpu_backend.h"
 #include "kernels/cpu/gemm.h"
 
 namespace troupe::cli {
@@ -19,9 +22,17 @@ void add_model_options(CLI::App& cmd, ModelOptions& o, bool model_required) {
       ->capture_default_str();
   cmd.add_option("--dummy-seed", o.dummy_seed, "seed of --load-format dummy weights")->capture_default_str();
   cmd.add_option("--threads", o.threads, "CPU threads (0: all cores)")->capture_default_str();
+  cmd.add_option("--device", o.device, "where the model runs: auto (cuda when a GPU is visible), cpu, cuda")
+      ->check(CLI::IsMember({"auto", "cpu", "cuda"}))
+      ->capture_default_str();
+  cmd.add_option("--gpu-memory-utilization", o.gpu_memory_utilization,
+                 "share of the GPU's memory for weights, activations and the KV cache (the cache gets the rest)")
+      ->check(CLI::Range(0.05, 1.0))
+      ->capture_default_str();
+  cmd.add_flag("--no-cuda-graphs", o.no_cuda_graphs, "run every GPU step eagerly instead of replaying decode graphs");
 }
 
-LoadedModel load_model(const ModelOptions& o, bool weights) {
+LoadedModel load_model(const ModelOptions& o, const EngineOptions& engine, bool weights) {
   if (o.threads > 0) {
     omp_set_num_threads(o.threads);
     cpu::set_gemm_threads(o.threads);
@@ -41,11 +52,31 @@ LoadedModel load_model(const ModelOptions& o, bool weights) {
       last_pct = pct;
     }
   };
-  if (format == LoadFormat::Dummy) spdlog::info("making dummy weights (seed {})", o.dummy_seed);
-  std::shared_ptr<CpuModel> model = load_cpu_model(folder, format, o.dummy_seed, progress);
-  spdlog::info("model ready in {:.1f} s",
+  const bool gpu = o.device == "cuda" || (o.device == "auto" && cuda_device_available());
+  std::shared_ptr<ModelBackend> backend;
+  if (gpu) {
+    const GpuBackendOptions g{.device = 0,
+                              .memory_utilization = o.gpu_memory_utilization,
+                              .max_num_seqs = engine.max_num_seqs,
+                              .max_num_batched_tokens = engine.max_num_batched_tokens,
+                              .block_size = engine.block_size,
+                              .num_blocks = engine.num_kv_blocks,
+                              .cuda_graphs = !o.no_cuda_graphs};
+    if (format == LoadFormat::Dummy) {
+      spdlog::info("making dummy weights on the GPU (seed {})", o.dummy_seed);
+      backend = make_gpu_backend(c, nullptr, o.dummy_seed, g);
+    } else {
+      // Widened to fp32 on the host first (the CPU loader's checks), then bf16 on the GPU.
+      const ModelWeights w = load_weights(c, Checkpoint::open(folder.dir), progress);
+      backend = make_gpu_backend(c, &w, 0, g);
+    }
+  } else {
+    if (format == LoadFormat::Dummy) spdlog::info("making dummy weights (seed {})", o.dummy_seed);
+    backend = std::make_shared<CpuBackend>(std::shared_ptr<CpuModel>(load_cpu_model(folder, format, o.dummy_seed, progress)));
+  }
+  spdlog::info("model ready on {} in {:.1f} s", gpu ? "cuda" : "cpu",
                std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
-  return {std::move(folder), std::move(model)};
+  return {std::move(folder), std::move(backend)};
 }
 
 std::string demo_model_dir() {

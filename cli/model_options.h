@@ -7,7 +7,9 @@
 
 #include <CLI/CLI.hpp>
 
+#include "cli/engine_options.h"
 #include "engine/model_folder.h"
+#include "engine/runtime/model_backend.h"
 
 namespace troupe::cli {
 
@@ -16,18 +18,23 @@ struct ModelOptions {
   std::string load_format = "auto";
   uint64_t dummy_seed = 0;
   int threads = 0;              // 0: every core
+  std::string device = "auto";  // auto: cuda when a GPU is visible, else cpu
+  double gpu_memory_utilization = 0.9;
+  bool no_cuda_graphs = false;
 };
 
 void add_model_options(CLI::App& cmd, ModelOptions& o, bool model_required);
 
 struct LoadedModel {
   ModelFolder folder;
-  std::shared_ptr<CpuModel> model;  // null when the weights live in another process
+  std::shared_ptr<ModelBackend> backend;  // null when the weights live in another process
 };
 
 // Opens the folder and (unless weights is false: the model runs in another process) loads the
-// weights, logging what it does; throws LoadError.
-LoadedModel load_model(const ModelOptions& o, bool weights = true);
+// weights onto the chosen device, logging what it does. A GPU sizes its activations from
+// `engine`'s step limits and its KV pool from memory. Throws LoadError, or std::runtime_error
+// for a device that cannot be used.
+LoadedModel load_model(const ModelOptions& o, const EngineOptions& engine, bool weights = true);
 
 // The folder the README's demo uses when no --model is given (built by scripts/fetch_test_data.sh).
 std::string demo_model_dir();

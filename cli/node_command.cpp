@@ -30,10 +30,11 @@ int run_node(const NodeOptions& o) {
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  LoadedModel m = load_model(o.model);
+  // A GPU node sizes its activations for the default step limits (256 sequences, 2048 tokens).
+  LoadedModel m = load_model(o.model, EngineOptions{});
   TroupeActorSystemConfig cfg;
   caf::actor_system sys{cfg};
-  const PublishedExecutor published = publish_executor(sys, m.model, o.host, o.port);
+  const PublishedExecutor published = publish_executor(sys, m.backend, o.host, o.port);
   spdlog::info("executor published on {}:{}", o.host, published.port);
   int sig = 0;
   sigwait(&signals, &sig);

@@ -50,14 +50,15 @@ int run_serve(ServeOptions o) {
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);  // before any thread starts: only sigwait gets them
 
-  LoadedModel m = load_model(o.model, /*weights=*/o.engine.executor.empty());
-  const SchedulerConfig config = make_scheduler_config(o.engine, m.folder.config);
+  LoadedModel m = load_model(o.model, o.engine, /*weights=*/o.engine.executor.empty());
+  const SchedulerConfig config =
+      make_scheduler_config(o.engine, m.folder.config, m.backend ? m.backend->kv_cache_capacity() : 0);
   auto folder = std::make_shared<const ModelFolder>(std::move(m.folder));
   TroupeActorSystemConfig cfg;
   caf::actor_system sys{cfg};
   auto metrics = std::make_shared<ServerMetrics>();
   const EngineActors engine =
-      start_engine(sys, m.model, o.engine.executor, config, o.engine.max_executor_restarts, metrics);
+      start_engine(sys, m.backend, o.engine.executor, config, o.engine.max_executor_restarts, metrics);
   auto tokenizer = std::make_shared<const Tokenizer>(folder->text.tokenizer);
   auto gateway = sys.spawn(gateway_actor, tokenizer, engine.scheduler,
                            GatewayOptions{metrics, std::chrono::seconds(o.request_timeout)});

@@ -2,8 +2,8 @@
 
 namespace troupe {
 
-LocalEngine::LocalEngine(CpuModel& model, SchedulerConfig config)
-    : scheduler_(config), runner_(model, config.num_blocks, config.block_size) {}
+LocalEngine::LocalEngine(ModelBackend& backend, SchedulerConfig config)
+    : scheduler_(config), runner_(backend, config.num_blocks, config.block_size) {}
 
 std::vector<FinishedSequence> LocalEngine::step(const std::function<void(const TokenEvent&)>& on_token) {
   const StepPlan plan = scheduler_.schedule();

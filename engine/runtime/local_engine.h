@@ -19,7 +19,7 @@ struct TokenEvent {
 
 class LocalEngine {
  public:
-  LocalEngine(CpuModel& model, SchedulerConfig config);
+  LocalEngine(ModelBackend& backend, SchedulerConfig config);
 
   void add_request(GenerationRequest request) { scheduler_.add_request(std::move(request)); }
   std::optional<FinishedSequence> abort(SeqId id) { return scheduler_.abort(id); }

@@ -1,16 +1,15 @@
 #include "engine/runtime/step_runner.h"
 
-#include <span>
 #include <stdexcept>
 #include <string>
 
-#include "engine/sampling/sampler.h"
 #include "engine/scheduler/forward_batch_from_plan.h"
 
 namespace troupe {
 
-StepRunner::StepRunner(CpuModel& model, int32_t num_blocks, int32_t block_size)
-    : model_(model), cache_(model.config(), num_blocks, block_size) {}
+StepRunner::StepRunner(ModelBackend& backend, int32_t num_blocks, int32_t block_size) : backend_(backend) {
+  backend_.allocate_kv_cache(num_blocks, block_size);
+}
 
 void StepRunner::resolve_placeholders(const StepPlan& plan, ForwardBatch& batch) const {
   for (size_t i = 0; i < plan.sequences.size(); ++i) {
@@ -39,20 +38,17 @@ std::vector<int32_t> StepRunner::run(const StepPlan& plan) {
   }
   ForwardBatch batch = make_forward_batch(plan);
   resolve_placeholders(plan, batch);
-  const std::vector<float> logits = model_.forward(batch, cache_);
-  const int64_t vocab = model_.config().vocab_size;
-  std::vector<int32_t> sampled;
-  sampled.reserve(plan.num_logits());
+  std::vector<SamplingRow> rows;
+  rows.reserve(plan.num_logits());
   for (const ScheduledSequence& s : plan.sequences) {
     if (!s.wants_logits) continue;
-    SequenceState& st = sequences_.at(s.seq_id);
-    std::vector<float> row(logits.begin() + static_cast<int64_t>(sampled.size()) * vocab,
-                           logits.begin() + static_cast<int64_t>(sampled.size() + 1) * vocab);
-    SamplerRng rng(st.seed, static_cast<uint64_t>(s.num_output_tokens));
-    const int32_t token = sample_token(row, st.params, st.prompt, st.output, rng);
-    st.output.push_back(token);
-    sampled.push_back(token);
+    const SequenceState& st = sequences_.at(s.seq_id);
+    rows.push_back({&st.params, st.seed, static_cast<uint64_t>(s.num_output_tokens), st.prompt, st.output});
   }
+  std::vector<int32_t> sampled = backend_.run(batch, rows);
+  size_t i = 0;
+  for (const ScheduledSequence& s : plan.sequences)
+    if (s.wants_logits) sequences_.at(s.seq_id).output.push_back(sampled.at(i++));
   return sampled;
 }
 

@@ -1,23 +1,23 @@
 #pragma once
 // StepRunner: the executor's side of a step, without the actor around it. It keeps what sampling
 // needs per sequence (prompt and output tokens, parameters, seed) from a plan entry marked is_new
-// until the sequence shows up as finished or preempted, runs the forward pass over the plan and
-// samples one token for every entry that wants logits.
+// until the sequence shows up as finished or preempted, and has its backend run the plan and
+// sample one token for every entry that wants logits.
 #include <cstdint>
 #include <random>
 #include <unordered_map>
 #include <vector>
 
 #include "engine/kv/seq_id.h"
-#include "engine/model/cpu_model.h"
-#include "engine/model/kv_cache_storage.h"
+#include "engine/runtime/model_backend.h"
 #include "engine/scheduler/step_plan.h"
 
 namespace troupe {
 
 class StepRunner {
  public:
-  StepRunner(CpuModel& model, int32_t num_blocks, int32_t block_size);
+  // Allocates the backend's KV pool (throws std::invalid_argument when it cannot hold it).
+  StepRunner(ModelBackend& backend, int32_t num_blocks, int32_t block_size);
 
   // Sampled tokens, one per entry with wants_logits, in plan order.
   std::vector<int32_t> run(const StepPlan& plan);
@@ -35,8 +35,7 @@ class StepRunner {
   // Replaces kTokenSampledByExecutor with this sequence's last sampled token.
   void resolve_placeholders(const StepPlan& plan, ForwardBatch& batch) const;
 
-  CpuModel& model_;
-  KvCacheStorage cache_;
+  ModelBackend& backend_;
   std::unordered_map<SeqId, SequenceState> sequences_;
   std::mt19937_64 seed_source_{std::random_device{}()};
 };

@@ -10,6 +10,7 @@
 #include <caf/io/all.hpp>
 
 #include "../engine/model/fixture_model.h"
+#include "engine/runtime/cpu_backend.h"
 #include "actors/actor_system_config.h"
 #include "actors/batch_client.h"
 #include "actors/executor_actor.h"
@@ -60,7 +61,7 @@ TEST(ActorCore, SixtyFourRequestsThroughTheActorsEqualThemselvesAlone) {
   auto model = std::make_shared<CpuModel>(test::load_fixture_model("tiny-qwen2"));
   TroupeActorSystemConfig cfg;
   caf::actor_system sys{cfg};
-  auto executor = sys.spawn<caf::detached>(executor_actor, model);
+  auto executor = sys.spawn<caf::detached>(executor_actor, std::make_shared<CpuBackend>(model));
   const auto requests = make_requests(64, model->config().vocab_size);
   const auto out = run_through_actors(sys, executor, requests,
                                       {.max_num_seqs = 8, .max_num_batched_tokens = 32, .block_size = 16,
@@ -77,7 +78,7 @@ TEST(ActorCore, ExecutorInAnotherActorSystemOverLoopbackGivesTheSameOutputs) {
   auto model = std::make_shared<CpuModel>(test::load_fixture_model("tiny-llama3"));
   TroupeActorSystemConfig node_cfg;
   caf::actor_system node{node_cfg};
-  auto executor = node.spawn<caf::detached>(executor_actor, model);
+  auto executor = node.spawn<caf::detached>(executor_actor, std::make_shared<CpuBackend>(model));
   auto port = node.middleman().publish(executor, 0, "127.0.0.1");
   ASSERT_TRUE(port) << node.render(port.error());
 

@@ -8,6 +8,7 @@
 #include <caf/all.hpp>
 
 #include "../engine/model/fixture_model.h"
+#include "engine/runtime/cpu_backend.h"
 #include "actors/actor_system_config.h"
 #include "actors/engine_topology.h"
 #include "engine/model/sequence_generator.h"
@@ -73,7 +74,7 @@ TEST(ExecutorRestart, KilledExecutorsAreReplacedAndEveryRequestFinishesAsItWould
   auto model = std::make_shared<CpuModel>(test::load_fixture_model("tiny-qwen2"));
   TroupeActorSystemConfig cfg;
   caf::actor_system sys{cfg};
-  const auto engine = start_engine(sys, model, "", {.max_num_seqs = 8, .max_num_batched_tokens = 64, .block_size = 16,
+  const auto engine = start_engine(sys, std::make_shared<CpuBackend>(model), "", {.max_num_seqs = 8, .max_num_batched_tokens = 64, .block_size = 16,
                                                      .num_blocks = 64, .enable_prefix_caching = true,
                                                      .long_prefill_token_threshold = 0}, /*max_restarts=*/5);
   const auto requests = make_requests(24, model->config().vocab_size);
@@ -103,7 +104,7 @@ TEST(ExecutorRestart, PastTheRestartBudgetLiveRequestsEndWithAbort) {
   auto model = std::make_shared<CpuModel>(test::load_fixture_model("tiny-qwen2"));
   TroupeActorSystemConfig cfg;
   caf::actor_system sys{cfg};
-  const auto engine = start_engine(sys, model, "", {.max_num_seqs = 4, .max_num_batched_tokens = 64, .block_size = 16,
+  const auto engine = start_engine(sys, std::make_shared<CpuBackend>(model), "", {.max_num_seqs = 4, .max_num_batched_tokens = 64, .block_size = 16,
                                                      .num_blocks = 64, .enable_prefix_caching = true,
                                                      .long_prefill_token_threshold = 0}, /*max_restarts=*/0);
   auto requests = make_requests(8, model->config().vocab_size);

@@ -3,6 +3,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "engine/runtime/cpu_backend.h"
 #include "actors/message_inspect.h"
 
 namespace troupe::test {
@@ -55,7 +56,7 @@ TestServer::TestServer(TestServerOptions o) {
   folder_ = std::make_shared<const ModelFolder>(open_model_folder(dir));
   model_ = std::shared_ptr<CpuModel>(load_cpu_model(*folder_, LoadFormat::Dummy, 0));
   sys_ = std::make_unique<caf::actor_system>(cfg_);
-  engine_ = start_engine(*sys_, model_, "", o.config, 3, metrics_);
+  engine_ = start_engine(*sys_, std::make_shared<CpuBackend>(model_), "", o.config, 3, metrics_);
   gateway_ = sys_->spawn(gateway_actor, std::make_shared<const Tokenizer>(folder_->text.tokenizer), engine_.scheduler,
                          GatewayOptions{metrics_, o.request_timeout});
   auto ctx = std::make_shared<net::ApiContext>();

@@ -8,6 +8,7 @@
 
 #include "../model/fixture_model.h"
 #include "engine/model/sequence_generator.h"
+#include "engine/runtime/cpu_backend.h"
 #include "engine/runtime/local_engine.h"
 
 namespace troupe {
@@ -50,7 +51,8 @@ std::vector<Job> make_jobs(const std::vector<test::ReferencePrompt>& refs, int64
 
 std::map<SeqId, std::vector<int32_t>> run_batched(CpuModel& model, const std::vector<Job>& jobs,
                                                   SchedulerConfig config, SchedulerStats* stats = nullptr) {
-  LocalEngine engine(model, config);
+  CpuBackend backend(std::make_shared<CpuModel>(model));
+  LocalEngine engine(backend, config);
   for (size_t i = 0; i < jobs.size(); ++i)
     engine.add_request({.id = i, .prompt_token_ids = jobs[i].prompt, .sampling_params = jobs[i].params,
                         .eos_token_ids = model.config().eos_token_ids, .priority = 0, .arrival = {}, .output_token_ids = {}});
@@ -116,7 +118,8 @@ TEST(LocalEngine, SharedPrefixOf512TokensIsComputedOnce) {
   a.params.temperature = b.params.temperature = 0.0f;
   a.params.max_tokens = b.params.max_tokens = 8;
 
-  LocalEngine engine(model, {.max_num_seqs = 4, .max_num_batched_tokens = 256, .block_size = 16, .num_blocks = 128});
+  CpuBackend backend(std::make_shared<CpuModel>(model));
+  LocalEngine engine(backend, {.max_num_seqs = 4, .max_num_batched_tokens = 256, .block_size = 16, .num_blocks = 128});
   engine.add_request({.id = 1, .prompt_token_ids = a.prompt, .sampling_params = a.params, .eos_token_ids = {}, .priority = 0, .arrival = {}, .output_token_ids = {}});
   const auto first = engine.run_to_completion();
   const int64_t cached_before = engine.scheduler().stats().num_cached_tokens;

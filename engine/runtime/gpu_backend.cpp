@@ -1,0 +1,168 @@
+#include "engine/runtime/gpu_backend.h"
+
+#include <algorithm>
+#include <stdexcept>
+#include <vector>
+
+#include <spdlog/spdlog.h>
+
+#include "engine/model/rope_frequencies.h"
+#include "engine/sampling/sampler.h"
+#include "kernels/cuda/decoder.h"
+
+namespace troupe {
+namespace {
+
+cuda::DecoderShape decoder_shape(const ModelConfig& c) {
+  cuda::DecoderShape s;
+  s.vocab = c.vocab_size;
+  s.hidden = c.hidden_size;
+  s.intermediate = c.intermediate_size;
+  s.layers = c.num_layers;
+  s.heads = c.num_heads;
+  s.kv_heads = c.num_kv_heads;
+  s.head_dim = c.head_dim;
+  s.rms_norm_eps = c.rms_norm_eps;
+  s.qkv_bias = c.qkv_bias;
+  s.o_bias = c.o_bias;
+  s.mlp_bias = c.mlp_bias;
+  s.tied_embeddings = c.tie_word_embeddings;
+  s.rope_inv_freq = rope_inv_freq(c);
+  return s;
+}
+
+void upload_weights(cuda::Decoder& d, const ModelConfig& c, const ModelWeights& w) {
+  using cuda::Weight;
+  auto put = [&](Weight kind, int64_t layer, const Matrix& m) {
+    if (!m.data.empty()) d.upload(kind, layer, m.data.data(), static_cast<int64_t>(m.data.size()));
+  };
+  put(Weight::Embed, 0, w.embed);
+  put(Weight::FinalNorm, 0, w.final_norm);
+  if (!c.tie_word_embeddings) put(Weight::LmHead, 0, w.lm_head);
+  for (int64_t i = 0; i < c.num_layers; ++i) {
+    const LayerWeights& l = w.layers[i];
+    put(Weight::InputNorm, i, l.input_norm);
+    put(Weight::Qkv, i, l.qkv);
+    put(Weight::QkvBias, i, l.qkv_bias);
+    put(Weight::O, i, l.o);
+    put(Weight::OBias, i, l.o_bias);
+    put(Weight::PostNorm, i, l.post_norm);
+    put(Weight::GateUp, i, l.gate_up);
+    put(Weight::GateUpBias, i, l.gate_up_bias);
+    put(Weight::Down, i, l.down);
+    put(Weight::DownBias, i, l.down_bias);
+  }
+}
+
+class GpuBackend : public ModelBackend {
+ public:
+  GpuBackend(const ModelConfig& config, const ModelWeights* weights, uint64_t seed, const GpuBackendOptions& o)
+      : config_(config), decoder_(decoder_shape(config), o.device) {
+    if (weights) {
+      upload_weights(decoder_, config, *weights);
+    } else {
+      decoder_.fill_dummy(seed);
+    }
+    spdlog::info("GPU {}: weights {:.2f} GiB (bf16)", o.device, static_cast<double>(decoder_.weight_bytes()) / (1 << 30));
+    const cuda::DecoderLimits limits{.max_num_tokens = o.max_num_batched_tokens,
+                                     .max_num_seqs = o.max_num_seqs,
+                                     .max_context_len = static_cast<int32_t>(config.max_position_embeddings),
+                                     .block_size = o.block_size};
+    const int32_t blocks = decoder_.allocate(limits, o.num_blocks, o.memory_utilization);
+    spdlog::info("GPU {}: KV cache {} blocks of {} tokens ({} tokens, {:.2f} GiB)", o.device, blocks, o.block_size,
+                 int64_t{blocks} * o.block_size,
+                 static_cast<double>(cuda::Decoder::kv_bytes_per_block(decoder_.shape(), o.block_size)) * blocks /
+                     (1 << 30));
+    block_size_ = o.block_size;
+    if (o.cuda_graphs) {
+      decoder_.capture_decode_graphs();
+      spdlog::info("GPU {}: captured {} decode graphs (batch sizes up to {})", o.device, decoder_.num_graphs(),
+                   o.max_num_seqs);
+    }
+  }
+
+  const ModelConfig& config() const override { return config_; }
+  int32_t kv_cache_capacity() const override { return decoder_.num_kv_blocks(); }
+
+  void allocate_kv_cache(int32_t num_blocks, int32_t block_size) override {
+    // The pool was made with the activations; a restarted executor reuses it (its contents are
+    // recomputed by the scheduler anyway).
+    if (block_size != block_size_ || num_blocks > decoder_.num_kv_blocks())
+      throw std::invalid_argument("the GPU holds " + std::to_string(decoder_.num_kv_blocks()) + " KV blocks of " +
+                                  std::to_string(block_size_) + " tokens; asked for " + std::to_string(num_blocks) +
+                                  " of " + std::to_string(block_size));
+  }
+
+  std::vector<int32_t> run(const ForwardBatch& batch, std::span<const SamplingRow> rows) override {
+    forward(batch);
+    if (logit_tokens_.size() != rows.size()) throw std::logic_error("one sampling row per sequence with wants_logits expected");
+    return sample(rows);
+  }
+
+  std::vector<float> logits(const ForwardBatch& batch) override {
+    forward(batch);
+    std::vector<float> out(logit_tokens_.size() * config_.vocab_size);
+    decoder_.copy_logits(out.data(), static_cast<int64_t>(logit_tokens_.size()));
+    return out;
+  }
+
+ private:
+  void forward(const ForwardBatch& batch) {
+    stage(batch);
+    decoder_.forward({batch.token_ids, batch.positions, batch.slot_mapping, query_start_, context_lens_,
+                      block_tables_, logit_tokens_});
+  }
+
+  // The batch's per-sequence fields as the flat arrays the decoder reads; kept as members so a
+  // step allocates nothing once the vectors have grown.
+  void stage(const ForwardBatch& batch) {
+    const size_t S = batch.sequences.size();
+    const int32_t width = decoder_.block_table_width();
+    query_start_.assign(1, 0);
+    context_lens_.clear();
+    logit_tokens_.clear();
+    block_tables_.assign(S * width, 0);
+    for (size_t i = 0; i < S; ++i) {
+      const SequenceSlice& s = batch.sequences[i];
+      query_start_.push_back(s.token_begin + s.num_tokens);
+      context_lens_.push_back(s.context_len);
+      if (s.wants_logits) logit_tokens_.push_back(s.token_begin + s.num_tokens - 1);
+      if (static_cast<int32_t>(s.block_table.size()) > width)
+        throw std::invalid_argument("block table longer than the model's context allows");
+      std::copy(s.block_table.begin(), s.block_table.end(), block_tables_.begin() + i * width);
+    }
+  }
+
+  std::vector<int32_t> sample(std::span<const SamplingRow> rows) {
+    const int64_t vocab = config_.vocab_size;
+    logits_.resize(rows.size() * vocab);
+    decoder_.copy_logits(logits_.data(), static_cast<int64_t>(rows.size()));
+    std::vector<int32_t> sampled;
+    sampled.reserve(rows.size());
+    for (size_t i = 0; i < rows.size(); ++i) {
+      const SamplingRow& r = rows[i];
+      SamplerRng rng(r.seed, r.output_index);
+      sampled.push_back(sample_token(std::span<float>(logits_).subspan(i * vocab, vocab), *r.params, r.prompt,
+                                     r.output, rng));
+    }
+    return sampled;
+  }
+
+  ModelConfig config_;
+  cuda::Decoder decoder_;
+  int32_t block_size_ = 16;
+  std::vector<int32_t> query_start_, context_lens_, logit_tokens_, block_tables_;
+  std::vector<float> logits_;
+};
+
+}  // namespace
+
+bool cuda_device_available() { return cuda::device_count() > 0; }
+
+std::shared_ptr<ModelBackend> make_gpu_backend(const ModelConfig& config, const ModelWeights* weights,
+                                               uint64_t dummy_seed, const GpuBackendOptions& options) {
+  if (!cuda_device_available()) throw std::runtime_error("no CUDA device found (--device cuda)");
+  return std::make_shared<GpuBackend>(config, weights, dummy_seed, options);
+}
+
+}  // namespace troupe

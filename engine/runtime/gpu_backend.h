@@ -1,0 +1,32 @@
+#pragma once
+// The CUDA backend: the model in bf16 on one GPU (kernels/cuda/Decoder), its KV pool sized from
+// the card's free memory, decode steps replayed from CUDA graphs, tokens sampled on the device.
+// This header is plain C++; builds without CUDA get a make_gpu_backend() that says so.
+#include <cstdint>
+#include <memory>
+
+#include "engine/model/model_config.h"
+#include "engine/model/model_weights.h"
+#include "engine/runtime/model_backend.h"
+
+namespace troupe {
+
+struct GpuBackendOptions {
+  int device = 0;
+  double memory_utilization = 0.9;  // share of the card's memory this process may fill
+  int32_t max_num_seqs = 256;       // step limits the activations are sized for
+  int32_t max_num_batched_tokens = 2048;
+  int32_t block_size = 16;
+  int32_t num_blocks = 0;           // KV blocks; 0: as many as memory_utilization leaves room for
+  bool cuda_graphs = true;          // capture decode graphs at start (off: every step eager)
+};
+
+// True when this build has CUDA and a device is visible.
+bool cuda_device_available();
+
+// `weights` null: seeded dummy weights made on the device (--load-format dummy). Throws
+// std::runtime_error naming the failed CUDA call, or saying the build has no CUDA.
+std::shared_ptr<ModelBackend> make_gpu_backend(const ModelConfig& config, const ModelWeights* weights,
+                                               uint64_t dummy_seed, const GpuBackendOptions& options);
+
+}  // namespace troupe

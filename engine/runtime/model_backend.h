@@ -1,0 +1,46 @@
+#pragma once
+// ModelBackend: what an executor drives. It holds a model's weights and its KV cache on some
+// device, runs one ForwardBatch and turns each row of logits into a token. The CPU backend is
+// the reference; the CUDA one keeps logits on the GPU and samples there, so the interface hands
+// over sampling inputs rather than taking logits back.
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "engine/model/forward_batch.h"
+#include "engine/model/model_config.h"
+#include "engine/sampling/sampling_params.h"
+
+namespace troupe {
+
+// How one sequence's next token is drawn: what the sampler needs beyond its logits.
+struct SamplingRow {
+  const SamplingParams* params = nullptr;
+  uint64_t seed = 0;          // the request's seed, or one the executor drew for it
+  uint64_t output_index = 0;  // which output token this is: the seeded RNG's position
+  std::span<const int32_t> prompt;  // for repetition penalties
+  std::span<const int32_t> output;  // tokens generated so far (penalties)
+};
+
+class ModelBackend {
+ public:
+  virtual ~ModelBackend() = default;
+
+  virtual const ModelConfig& config() const = 0;
+  // Makes the KV pool num_blocks x block_size tokens (contents undefined). Called again after an
+  // executor restart; a backend that sized its pool up front only checks that it is big enough.
+  // Throws std::invalid_argument when it cannot.
+  virtual void allocate_kv_cache(int32_t num_blocks, int32_t block_size) = 0;
+  // KV blocks the backend holds already (a GPU sizes its pool from free memory), 0 when the
+  // caller chooses (allocate_kv_cache makes any size).
+  virtual int32_t kv_cache_capacity() const { return 0; }
+  // Runs the batch (writing its K/V) and samples one token for every sequence with wants_logits,
+  // in batch order; rows has one entry per such sequence. Throws std::invalid_argument on a token
+  // id outside the vocabulary, std::runtime_error on a device failure.
+  virtual std::vector<int32_t> run(const ForwardBatch& batch, std::span<const SamplingRow> rows) = 0;
+  // Runs the batch and returns the logits instead of sampling: [sequences with wants_logits,
+  // vocab] fp32 in batch order. For checks against a reference, not for serving.
+  virtual std::vector<float> logits(const ForwardBatch& batch) = 0;
+};
+
+}  // namespace troupe

@@ -1,0 +1,435 @@
+#include "kernels/cuda/decoder.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <map>
+#include <stdexcept>
+
+#include <cuda_bf16.h>
+#include <cuda_runtime_api.h>
+
+#include "kernels/cuda/cuda_check.h"
+#include "kernels/cuda/elementwise.h"
+#include "kernels/cuda/gemm.h"
+#include "kernels/cuda/paged_attention.h"
+#include "kernels/cuda/prefill_attention.h"
+#include "kernels/cuda/rms_norm.h"
+#include "kernels/cuda/rope_kv_write.h"
+
+namespace troupe::cuda {
+namespace {
+
+using bf16 = __nv_bfloat16;
+
+struct LayerParams {
+  bf16 *input_norm = nullptr, *qkv = nullptr, *qkv_bias = nullptr, *o = nullptr, *o_bias = nullptr;
+  bf16 *post_norm = nullptr, *gate_up = nullptr, *gate_up_bias = nullptr, *down = nullptr, *down_bias = nullptr;
+};
+
+// Decode batches are padded up to one of these sizes so a handful of graphs serve every batch.
+constexpr int32_t kGraphBuckets[] = {1, 2, 4, 8, 16, 24, 32, 48, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320, 384, 448, 512};
+
+}  // namespace
+
+struct Decoder::Impl {
+  DecoderShape shape;
+  int device = 0;
+  cudaStream_t stream = nullptr;
+  std::unique_ptr<Gemm> gemm;
+  std::vector<void*> allocations;
+  int64_t weight_bytes = 0;
+
+  bf16 *embed = nullptr, *final_norm = nullptr, *lm_head = nullptr;
+  std::vector<LayerParams> layers;
+  float* inv_freq = nullptr;
+
+  DecoderLimits limits;
+  int32_t table_width = 0;
+  bool allocated = false;
+  bf16 *residual = nullptr, *normed = nullptr, *delta = nullptr, *qkv = nullptr, *attn = nullptr;
+  bf16 *gate_up = nullptr, *act = nullptr, *last_hidden = nullptr;
+  float* logits = nullptr;
+  void* attn_workspace = nullptr;
+  size_t attn_workspace_bytes = 0;
+  // Step inputs: one pinned host buffer and its device twin with the same fixed regions, so a
+  // step is one host-to-device copy and captured graphs read fixed addresses.
+  int32_t* host_inputs = nullptr;
+  int32_t* dev_inputs = nullptr;
+  int64_t off_tokens = 0, off_positions = 0, off_slots = 0, off_query_start = 0, off_context = 0, off_logit = 0,
+          off_tables = 0, input_ints = 0;
+  bf16* k_cache = nullptr;  // [layers, num_blocks, block_size, kv_heads, head_dim]
+  bf16* v_cache = nullptr;
+  int32_t num_blocks = 0;
+  std::map<int32_t, cudaGraphExec_t> graphs;  // batch bucket -> decode graph
+
+  template <typename T>
+  T* alloc(int64_t count) {
+    void* p = nullptr;
+    TROUPE_CUDA_CHECK(cudaMalloc(&p, static_cast<size_t>(count) * sizeof(T)));
+    allocations.push_back(p);
+    return static_cast<T*>(p);
+  }
+  bf16* alloc_weight(int64_t count) {
+    weight_bytes += count * static_cast<int64_t>(sizeof(bf16));
+    return alloc<bf16>(count);
+  }
+
+  int64_t q_size() const { return shape.heads * shape.head_dim; }
+  int64_t kv_size() const { return shape.kv_heads * shape.head_dim; }
+  int64_t qkv_stride() const { return q_size() + 2 * kv_size(); }
+  int64_t layer_kv_elems() const { return int64_t{num_blocks} * limits.block_size * kv_size(); }
+
+  const int32_t* in(int64_t offset) const { return dev_inputs + offset; }
+  struct Target {
+    bf16* ptr;
+    int64_t numel;
+  };
+  Target target(Weight w, int64_t layer);
+  void run_layers(int32_t n_tokens, int32_t n_seqs, int32_t n_logits, bool decode, int32_t max_q_len);
+  void stage(const DecoderStep& step, int32_t padded_seqs);
+};
+
+Decoder::Decoder(DecoderShape shape, int device) : impl_(std::make_unique<Impl>()) {
+  Impl& m = *impl_;
+  m.shape = std::move(shape);
+  m.device = device;
+  const DecoderShape& s = m.shape;
+  if (static_cast<int64_t>(s.rope_inv_freq.size()) != s.head_dim / 2)
+    throw std::invalid_argument("rope_inv_freq needs head_dim / 2 entries");
+  TROUPE_CUDA_CHECK(cudaSetDevice(device));
+  TROUPE_CUDA_CHECK(cudaStreamCreateWithFlags(&m.stream, cudaStreamNonBlocking));
+  m.gemm = std::make_unique<Gemm>();
+  const int64_t h = s.hidden, inter = s.intermediate;
+  m.embed = m.alloc_weight(s.vocab * h);
+  m.final_norm = m.alloc_weight(h);
+  m.lm_head = s.tied_embeddings ? m.embed : m.alloc_weight(s.vocab * h);
+  m.layers.resize(s.layers);
+  for (LayerParams& l : m.layers) {
+    l.input_norm = m.alloc_weight(h);
+    l.post_norm = m.alloc_weight(h);
+    l.qkv = m.alloc_weight(m.qkv_stride() * h);
+    l.o = m.alloc_weight(h * m.q_size());
+    l.gate_up = m.alloc_weight(2 * inter * h);
+    l.down = m.alloc_weight(h * inter);
+    if (s.qkv_bias) l.qkv_bias = m.alloc_weight(m.qkv_stride());
+    if (s.o_bias) l.o_bias = m.alloc_weight(h);
+    if (s.mlp_bias) {
+      l.gate_up_bias = m.alloc_weight(2 * inter);
+      l.down_bias = m.alloc_weight(h);
+    }
+  }
+  m.inv_freq = m.alloc<float>(s.head_dim / 2);
+  TROUPE_CUDA_CHECK(cudaMemcpy(m.inv_freq, s.rope_inv_freq.data(), s.rope_inv_freq.size() * sizeof(float),
+                               cudaMemcpyHostToDevice));
+}
+
+Decoder::~Decoder() {
+  Impl& m = *impl_;
+  cudaSetDevice(m.device);
+  if (m.stream) cudaStreamSynchronize(m.stream);
+  for (auto& [bucket, g] : m.graphs) cudaGraphExecDestroy(g);
+  m.gemm.reset();
+  for (void* p : m.allocations) cudaFree(p);
+  if (m.host_inputs) cudaFreeHost(m.host_inputs);
+  if (m.stream) cudaStreamDestroy(m.stream);
+}
+
+Decoder::Impl::Target Decoder::Impl::target(Weight w, int64_t layer) {
+  Impl& m = *this;
+  const DecoderShape& s = m.shape;
+  const int64_t h = s.hidden, inter = s.intermediate;
+  auto L = [&]() -> LayerParams& {
+    if (layer < 0 || layer >= s.layers) throw std::out_of_range("layer " + std::to_string(layer) + " out of range");
+    return m.layers[layer];
+  };
+  switch (w) {
+    case Weight::Embed: return {m.embed, s.vocab * h};
+    case Weight::FinalNorm: return {m.final_norm, h};
+    case Weight::LmHead: return {s.tied_embeddings ? nullptr : m.lm_head, s.vocab * h};
+    case Weight::InputNorm: return {L().input_norm, h};
+    case Weight::PostNorm: return {L().post_norm, h};
+    case Weight::Qkv: return {L().qkv, m.qkv_stride() * h};
+    case Weight::QkvBias: return {L().qkv_bias, m.qkv_stride()};
+    case Weight::O: return {L().o, h * m.q_size()};
+    case Weight::OBias: return {L().o_bias, h};
+    case Weight::GateUp: return {L().gate_up, 2 * inter * h};
+    case Weight::GateUpBias: return {L().gate_up_bias, 2 * inter};
+    case Weight::Down: return {L().down, h * inter};
+    case Weight::DownBias: return {L().down_bias, h};
+  }
+  return {nullptr, 0};
+}
+
+void Decoder::upload(Weight w, int64_t layer, const float* data, int64_t numel) {
+  Impl& m = *impl_;
+  const Impl::Target t = m.target(w, layer);
+  if (!t.ptr) throw std::invalid_argument("this model has no such weight (bias off, or tied LM head)");
+  if (t.numel != numel)
+    throw std::invalid_argument("weight has " + std::to_string(numel) + " values, expected " + std::to_string(t.numel));
+  // Staged through a bounded fp32 device buffer: converting on the device is faster than on the
+  // host, and the buffer stays small whatever the model's size.
+  constexpr int64_t kChunk = int64_t{1} << 24;
+  float* staging = nullptr;
+  TROUPE_CUDA_CHECK(cudaMalloc(&staging, std::min(numel, kChunk) * sizeof(float)));
+  try {
+    for (int64_t i = 0; i < numel; i += kChunk) {
+      const int64_t n = std::min(kChunk, numel - i);
+      TROUPE_CUDA_CHECK(cudaMemcpyAsync(staging, data + i, n * sizeof(float), cudaMemcpyHostToDevice, m.stream));
+      TROUPE_CUDA_CHECK(convert_to_bf16(t.ptr + i, staging, n, m.stream));
+    }
+    TROUPE_CUDA_CHECK(cudaStreamSynchronize(m.stream));
+  } catch (...) {
+    cudaFree(staging);
+    throw;
+  }
+  TROUPE_CUDA_CHECK(cudaFree(staging));
+}
+
+void Decoder::fill_dummy(uint64_t seed) {
+  Impl& m = *impl_;
+  const DecoderShape& s = m.shape;
+  uint64_t salt = seed;
+  auto fill = [&](bf16* p, int64_t n, float center, float scale) {
+    if (p) TROUPE_CUDA_CHECK(fill_uniform(p, n, salt += 0x9e3779b97f4a7c15ull, center, scale, m.stream));
+  };
+  // The same scales as the CPU's dummy weights: activations stay in range, the text is noise.
+  fill(m.embed, s.vocab * s.hidden, 0.0f, 0.05f);
+  fill(m.final_norm, s.hidden, 1.0f, 0.1f);
+  if (!s.tied_embeddings) fill(m.lm_head, s.vocab * s.hidden, 0.0f, 0.05f);
+  for (int64_t i = 0; i < s.layers; ++i) {
+    for (Weight w : {Weight::InputNorm, Weight::PostNorm})
+      fill(m.target(w, i).ptr, s.hidden, 1.0f, 0.1f);
+    for (Weight w : {Weight::Qkv, Weight::O, Weight::GateUp, Weight::Down}) {
+      const Impl::Target t = m.target(w, i);
+      fill(t.ptr, t.numel, 0.0f, 0.05f);
+    }
+    for (Weight w : {Weight::QkvBias, Weight::OBias, Weight::GateUpBias, Weight::DownBias}) {
+      const Impl::Target t = m.target(w, i);
+      fill(t.ptr, t.numel, 0.0f, 0.02f);
+    }
+  }
+  TROUPE_CUDA_CHECK(cudaStreamSynchronize(m.stream));
+}
+
+int64_t Decoder::kv_bytes_per_block(const DecoderShape& s, int32_t block_size) {
+  return 2 * s.layers * int64_t{block_size} * s.kv_heads * s.head_dim * static_cast<int64_t>(sizeof(bf16));
+}
+
+int32_t Decoder::allocate(const DecoderLimits& limits, int32_t num_blocks, double memory_utilization) {
+  Impl& m = *impl_;
+  if (m.allocated) throw std::logic_error("Decoder::allocate called twice");
+  if (limits.max_num_tokens <= 0 || limits.max_num_seqs <= 0 || limits.max_context_len <= 0 || limits.block_size <= 0)
+    throw std::invalid_argument("decoder limits must be positive");
+  const DecoderShape& s = m.shape;
+  m.limits = limits;
+  m.limits.max_num_tokens = std::max(limits.max_num_tokens, limits.max_num_seqs);
+  const int64_t T = m.limits.max_num_tokens, S = limits.max_num_seqs, H = s.hidden, I = s.intermediate;
+  m.table_width = (limits.max_context_len + limits.block_size - 1) / limits.block_size;
+  m.residual = m.alloc<bf16>(T * H);
+  m.normed = m.alloc<bf16>(T * H);
+  m.delta = m.alloc<bf16>(T * H);
+  m.qkv = m.alloc<bf16>(T * m.qkv_stride());
+  m.attn = m.alloc<bf16>(T * m.q_size());
+  m.gate_up = m.alloc<bf16>(T * 2 * I);
+  m.act = m.alloc<bf16>(T * I);
+  m.last_hidden = m.alloc<bf16>(S * H);
+  m.logits = m.alloc<float>(S * s.vocab);
+  m.attn_workspace_bytes = paged_decode_workspace_bytes(S, s.heads, s.head_dim, limits.max_context_len);
+  if (m.attn_workspace_bytes) m.attn_workspace = m.alloc<char>(static_cast<int64_t>(m.attn_workspace_bytes));
+
+  m.off_tokens = 0;
+  m.off_positions = T;
+  m.off_slots = 2 * T;
+  m.off_query_start = 3 * T;
+  m.off_context = m.off_query_start + S + 1;
+  m.off_logit = m.off_context + S;
+  m.off_tables = m.off_logit + S;
+  m.input_ints = m.off_tables + S * m.table_width;
+  TROUPE_CUDA_CHECK(cudaMallocHost(&m.host_inputs, m.input_ints * sizeof(int32_t)));
+  m.dev_inputs = m.alloc<int32_t>(m.input_ints);
+
+  const int64_t per_block = kv_bytes_per_block(s, limits.block_size);
+  if (num_blocks <= 0) {
+    size_t free = 0, total = 0;
+    TROUPE_CUDA_CHECK(cudaMemGetInfo(&free, &total));
+    // What the utilization allows minus what is taken already (weights, activations, other
+    // processes), less headroom for graphs and cuBLAS's internal allocations.
+    const double budget = memory_utilization * static_cast<double>(total) - static_cast<double>(total - free) -
+                          static_cast<double>(size_t{512} << 20);
+    num_blocks = static_cast<int32_t>(std::max(0.0, budget / static_cast<double>(per_block)));
+    if (num_blocks <= 0)
+      throw std::runtime_error("no GPU memory left for the KV cache after weights and activations (" +
+                               std::to_string(free >> 20) + " MiB free of " + std::to_string(total >> 20) +
+                               " MiB; raise --gpu-memory-utilization or use a smaller model)");
+  }
+  m.num_blocks = num_blocks;
+  m.k_cache = m.alloc<bf16>(s.layers * m.layer_kv_elems());
+  m.v_cache = m.alloc<bf16>(s.layers * m.layer_kv_elems());
+  m.allocated = true;
+  return num_blocks;
+}
+
+void Decoder::Impl::run_layers(int32_t n_tokens, int32_t n_seqs, int32_t n_logits, bool decode, int32_t max_q_len) {
+  const DecoderShape& s = shape;
+  const int64_t T = n_tokens, H = s.hidden, I = s.intermediate, q = q_size();
+  const int32_t* tokens = in(off_tokens);
+  const int32_t* positions = in(off_positions);
+  const int32_t* slots = in(off_slots);
+  const int32_t* tables = in(off_tables);
+  const int32_t* context = in(off_context);
+  const float scale = 1.0f / std::sqrt(static_cast<float>(s.head_dim));
+  const int64_t heads = s.heads;
+  const auto kv_heads = static_cast<int32_t>(s.kv_heads), hd = static_cast<int32_t>(s.head_dim);
+  TROUPE_CUDA_CHECK(embedding_gather(residual, embed, tokens, T, H, s.vocab, stream));
+  for (int64_t i = 0; i < s.layers; ++i) {
+    const LayerParams& l = layers[i];
+    bf16* k = k_cache + i * layer_kv_elems();
+    bf16* v = v_cache + i * layer_kv_elems();
+    TROUPE_CUDA_CHECK(fused_add_rms_norm(normed, residual, i == 0 ? nullptr : delta, l.input_norm, T, H, s.rms_norm_eps, stream));
+    gemm->linear(qkv, normed, l.qkv, l.qkv_bias, T, qkv_stride(), H, stream);
+    const PagedKvCache cache{k, v, limits.block_size, kv_heads, hd};
+    TROUPE_CUDA_CHECK(rope_kv_write(qkv, qkv_stride(), positions, inv_freq, slots, T, heads, cache, stream));
+    if (decode) {
+      TROUPE_CUDA_CHECK(paged_decode_attention(attn, qkv, qkv_stride(), cache, tables, table_width, context, n_seqs,
+                                               heads, scale, limits.max_context_len,
+                                               static_cast<float*>(attn_workspace), attn_workspace_bytes, stream));
+    } else {
+      TROUPE_CUDA_CHECK(paged_prefill_attention(attn, qkv, qkv_stride(), cache, tables, table_width,
+                                                in(off_query_start), context, n_seqs, heads, scale, max_q_len,
+                                                stream));
+    }
+    gemm->linear(delta, attn, l.o, l.o_bias, T, H, q, stream);
+    TROUPE_CUDA_CHECK(fused_add_rms_norm(normed, residual, delta, l.post_norm, T, H, s.rms_norm_eps, stream));
+    gemm->linear(gate_up, normed, l.gate_up, l.gate_up_bias, T, 2 * I, H, stream);
+    TROUPE_CUDA_CHECK(silu_mul(act, gate_up, T, I, stream));
+    gemm->linear(delta, act, l.down, l.down_bias, T, H, I, stream);
+  }
+  TROUPE_CUDA_CHECK(fused_add_rms_norm(normed, residual, delta, final_norm, T, H, s.rms_norm_eps, stream));
+  const bf16* rows = normed;
+  if (!decode) {
+    TROUPE_CUDA_CHECK(gather_rows(last_hidden, normed, in(off_logit), n_logits, H, stream));
+    rows = last_hidden;
+  }
+  gemm->linear_f32(logits, rows, lm_head, n_logits, s.vocab, H, stream);
+}
+
+// Copies a step into the pinned buffer; rows from the step's sequence count up to padded_seqs
+// become inert decode rows (token 0, no KV write, empty context) for a graph of that size.
+void Decoder::Impl::stage(const DecoderStep& step, int32_t padded_seqs) {
+  const auto T = static_cast<int64_t>(step.token_ids.size());
+  const auto S = static_cast<int64_t>(step.context_lens.size());
+  int32_t* h = host_inputs;
+  std::memcpy(h + off_tokens, step.token_ids.data(), T * sizeof(int32_t));
+  std::memcpy(h + off_positions, step.positions.data(), T * sizeof(int32_t));
+  std::memcpy(h + off_slots, step.slot_mapping.data(), T * sizeof(int32_t));
+  std::memcpy(h + off_query_start, step.query_start.data(), (S + 1) * sizeof(int32_t));
+  std::memcpy(h + off_context, step.context_lens.data(), S * sizeof(int32_t));
+  std::memcpy(h + off_logit, step.logit_tokens.data(), step.logit_tokens.size() * sizeof(int32_t));
+  std::memcpy(h + off_tables, step.block_tables.data(), S * table_width * sizeof(int32_t));
+  for (int64_t i = S; i < padded_seqs; ++i) {
+    h[off_tokens + i] = 0;
+    h[off_positions + i] = 0;
+    h[off_slots + i] = -1;
+    h[off_context + i] = 0;
+    h[off_logit + i] = static_cast<int32_t>(i);
+  }
+  const int64_t ints = off_tables + S * table_width;
+  TROUPE_CUDA_CHECK(cudaMemcpyAsync(dev_inputs, host_inputs, ints * sizeof(int32_t), cudaMemcpyHostToDevice, stream));
+}
+
+void Decoder::capture_decode_graphs() {
+  Impl& m = *impl_;
+  if (!m.allocated) throw std::logic_error("capture_decode_graphs before allocate");
+  for (int32_t bucket : kGraphBuckets) {
+    if (bucket > m.limits.max_num_seqs) break;
+    // An all-padding step first: it runs every kernel once outside capture (cuBLASLt picks its
+    // algorithms then) and leaves the input regions inert for the graph's addresses.
+    std::vector<int32_t> query_start{0};
+    DecoderStep inert{{}, {}, {}, query_start, {}, {}, {}};
+    m.stage(inert, bucket);
+    m.run_layers(bucket, bucket, bucket, true, 1);
+    TROUPE_CUDA_CHECK(cudaStreamSynchronize(m.stream));
+    cudaGraph_t graph = nullptr;
+    TROUPE_CUDA_CHECK(cudaStreamBeginCapture(m.stream, cudaStreamCaptureModeThreadLocal));
+    try {
+      m.run_layers(bucket, bucket, bucket, true, 1);
+    } catch (...) {
+      cudaStreamEndCapture(m.stream, &graph);
+      if (graph) cudaGraphDestroy(graph);
+      throw;
+    }
+    TROUPE_CUDA_CHECK(cudaStreamEndCapture(m.stream, &graph));
+    cudaGraphExec_t exec = nullptr;
+    const cudaError_t status = cudaGraphInstantiate(&exec, graph, 0);
+    cudaGraphDestroy(graph);
+    TROUPE_CUDA_CHECK(status);
+    m.graphs[bucket] = exec;
+  }
+}
+
+void Decoder::forward(const DecoderStep& step) {
+  Impl& m = *impl_;
+  if (!m.allocated) throw std::logic_error("Decoder::forward before allocate");
+  const auto T = static_cast<int32_t>(step.token_ids.size());
+  const auto S = static_cast<int32_t>(step.context_lens.size());
+  const auto L = static_cast<int32_t>(step.logit_tokens.size());
+  if (T == 0) return;
+  if (T > m.limits.max_num_tokens || S > m.limits.max_num_seqs || L > S)
+    throw std::invalid_argument("step exceeds the decoder's limits (" + std::to_string(T) + " tokens, " +
+                                std::to_string(S) + " sequences)");
+  if (step.positions.size() != step.token_ids.size() || step.slot_mapping.size() != step.token_ids.size() ||
+      static_cast<int32_t>(step.query_start.size()) != S + 1 ||
+      static_cast<int64_t>(step.block_tables.size()) != int64_t{S} * m.table_width)
+    throw std::invalid_argument("step arrays disagree in length");
+  int32_t max_q_len = 0;
+  for (int32_t i = 0; i < S; ++i) {
+    max_q_len = std::max(max_q_len, step.query_start[i + 1] - step.query_start[i]);
+    if (step.context_lens[i] > m.limits.max_context_len)
+      throw std::invalid_argument("context of " + std::to_string(step.context_lens[i]) + " tokens exceeds max_context_len " +
+                                  std::to_string(m.limits.max_context_len));
+  }
+  for (int32_t id : step.token_ids)
+    if (id < 0 || id >= m.shape.vocab)
+      throw std::invalid_argument("token id " + std::to_string(id) + " is outside the vocabulary [0, " +
+                                  std::to_string(m.shape.vocab) + ")");
+  for (int32_t slot : step.slot_mapping)
+    if (slot >= m.num_blocks * m.limits.block_size)
+      throw std::invalid_argument("KV slot " + std::to_string(slot) + " is outside the pool");
+  bool decode = T == S && L == S;
+  for (int32_t i = 0; decode && i < L; ++i) decode = step.logit_tokens[i] == i;
+  if (decode) {
+    auto it = m.graphs.lower_bound(S);
+    if (it != m.graphs.end()) {
+      m.stage(step, it->first);
+      TROUPE_CUDA_CHECK(cudaGraphLaunch(it->second, m.stream));
+      return;
+    }
+  }
+  m.stage(step, S);
+  m.run_layers(T, S, L, decode, max_q_len);
+}
+
+const float* Decoder::logits() const { return impl_->logits; }
+void* Decoder::stream() const { return impl_->stream; }
+
+void Decoder::copy_logits(float* host, int64_t rows) const {
+  TROUPE_CUDA_CHECK(cudaMemcpyAsync(host, impl_->logits, rows * impl_->shape.vocab * sizeof(float),
+                                    cudaMemcpyDeviceToHost, impl_->stream));
+  TROUPE_CUDA_CHECK(cudaStreamSynchronize(impl_->stream));
+}
+
+int32_t Decoder::block_table_width() const { return impl_->table_width; }
+int32_t Decoder::num_kv_blocks() const { return impl_->num_blocks; }
+int32_t Decoder::num_graphs() const { return static_cast<int32_t>(impl_->graphs.size()); }
+int64_t Decoder::weight_bytes() const { return impl_->weight_bytes; }
+const DecoderShape& Decoder::shape() const { return impl_->shape; }
+
+}  // namespace troupe::cuda
+
+namespace troupe::cuda {
+int device_count() {
+  int n = 0;
+  return cudaGetDeviceCount(&n) == cudaSuccess ? n : 0;
+}
+}  // namespace troupe::cuda

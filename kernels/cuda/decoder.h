@@ -1,0 +1,89 @@
+#pragma once
+// Decoder: a Llama/Qwen2-shaped decoder-only transformer on one GPU, bf16 weights, paged KV
+// cache. It knows shapes and arrays, not requests: a step is token ids, positions, KV slots and
+// per-sequence block tables, and its product is fp32 logits of the rows asked for, left on the
+// device for the sampler. This header includes no CUDA header, so pure C++ code (engine/) can
+// hold one.
+//
+// Lifecycle: construct (weights allocated), upload() every weight or fill_dummy(), allocate()
+// (activations for the step limits, then the KV pool from what memory is left), optionally
+// capture_decode_graphs(), then forward() once per step.
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace troupe::cuda {
+
+struct DecoderShape {
+  int64_t vocab = 0, hidden = 0, intermediate = 0, layers = 0;
+  int64_t heads = 0, kv_heads = 0, head_dim = 0;
+  float rms_norm_eps = 1e-6f;
+  bool qkv_bias = false, o_bias = false, mlp_bias = false;
+  bool tied_embeddings = false;
+  std::vector<float> rope_inv_freq;  // [head_dim / 2], scaling already applied
+};
+
+enum class Weight { Embed, InputNorm, Qkv, QkvBias, O, OBias, PostNorm, GateUp, GateUpBias, Down, DownBias, FinalNorm, LmHead };
+
+struct DecoderLimits {
+  int32_t max_num_tokens = 2048;  // tokens in one step
+  int32_t max_num_seqs = 256;     // sequences in one step (and rows of logits)
+  int32_t max_context_len = 4096; // tokens one sequence's context may reach
+  int32_t block_size = 16;
+};
+
+// One step, in host memory. Tokens of all sequences are packed back to back.
+struct DecoderStep {
+  std::span<const int32_t> token_ids;     // [T]
+  std::span<const int32_t> positions;     // [T]
+  std::span<const int32_t> slot_mapping;  // [T] block * block_size + offset
+  std::span<const int32_t> query_start;   // [S + 1] first token of each sequence, then T
+  std::span<const int32_t> context_lens;  // [S] tokens in the cache after this step
+  std::span<const int32_t> block_tables;  // [S, block_table_width()], unused entries anything
+  std::span<const int32_t> logit_tokens;  // [L] tokens whose hidden state goes through the LM head
+};
+
+class Decoder {
+ public:
+  Decoder(DecoderShape shape, int device);
+  ~Decoder();
+
+  // fp32 host values converted to bf16; `layer` is ignored for model-wide weights. Shapes are the
+  // fused [out, in] ones (Qkv = q;k;v rows, GateUp = gate;up rows); numel is checked.
+  void upload(Weight w, int64_t layer, const float* data, int64_t numel);
+  // Seeded noise of the right shape made on the device: norms near 1, matrices small.
+  void fill_dummy(uint64_t seed);
+
+  // Allocates activations for `limits`, then the KV pool: num_blocks > 0 takes that many, else as
+  // many as fit in memory_utilization of the card's memory. Returns the block count.
+  int32_t allocate(const DecoderLimits& limits, int32_t num_blocks, double memory_utilization);
+  // Records one CUDA graph per decode batch-size bucket up to max_num_seqs; steps where every
+  // sequence computes one token replay the smallest bucket that holds them.
+  void capture_decode_graphs();
+
+  // Runs one step; logits() then holds [logit_tokens.size(), vocab] fp32 on the device.
+  void forward(const DecoderStep& step);
+  const float* logits() const;        // device pointer
+  void* stream() const;               // the cudaStream_t every launch goes to
+  void copy_logits(float* host, int64_t rows) const;  // synchronizes
+
+  int32_t block_table_width() const;  // entries per block-table row: max_context_len / block_size, rounded up
+  int32_t num_kv_blocks() const;
+  int32_t num_graphs() const;
+  int64_t weight_bytes() const;
+  static int64_t kv_bytes_per_block(const DecoderShape& shape, int32_t block_size);  // all layers, K and V
+  const DecoderShape& shape() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace troupe::cuda
+
+namespace troupe::cuda {
+// CUDA devices this process can use (0 when the driver or the card is missing).
+int device_count();
+}  // namespace troupe::cuda

@@ -1,0 +1,103 @@
+#include "kernels/cuda/elementwise.h"
+
+namespace troupe::cuda {
+namespace {
+
+constexpr int kThreads = 256;
+
+unsigned blocks_for(int64_t n, int64_t per_block = kThreads) {
+  const int64_t b = (n + per_block - 1) / per_block;
+  return static_cast<unsigned>(b < 65535 * 32 ? b : 65535 * 32);
+}
+
+// Rows are copied 8 bf16 (16 bytes) at a time when dim allows, else one by one.
+__global__ void gather_kernel(__nv_bfloat16* __restrict__ out, const __nv_bfloat16* __restrict__ in,
+                              const int32_t* __restrict__ rows, int64_t limit, int64_t dim) {
+  const int64_t r = blockIdx.x;
+  const int64_t src = rows[r];
+  __nv_bfloat16* o = out + r * dim;
+  if (src < 0 || src >= limit) {
+    for (int64_t i = threadIdx.x; i < dim; i += blockDim.x) o[i] = __float2bfloat16(0.0f);
+    return;
+  }
+  const __nv_bfloat16* s = in + src * dim;
+  if (dim % 8 == 0) {
+    const uint4* s4 = reinterpret_cast<const uint4*>(s);
+    uint4* o4 = reinterpret_cast<uint4*>(o);
+    for (int64_t i = threadIdx.x; i < dim / 8; i += blockDim.x) o4[i] = s4[i];
+  } else {
+    for (int64_t i = threadIdx.x; i < dim; i += blockDim.x) o[i] = s[i];
+  }
+}
+
+__global__ void silu_mul_kernel(__nv_bfloat16* __restrict__ out, const __nv_bfloat16* __restrict__ gate_up,
+                                int64_t n, int64_t inter) {
+  const int64_t total = n * inter;
+  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < total; i += int64_t{gridDim.x} * blockDim.x) {
+    const int64_t t = i / inter, j = i % inter;
+    const float g = __bfloat162float(gate_up[t * 2 * inter + j]);
+    const float u = __bfloat162float(gate_up[t * 2 * inter + inter + j]);
+    // The product is rounded once, as torch's silu(g) * u in bf16 would round silu(g) first;
+    // rounding silu too keeps us on the reference's side of ties.
+    const float s = __bfloat162float(__float2bfloat16(g / (1.0f + __expf(-g))));
+    out[i] = __float2bfloat16(s * u);
+  }
+}
+
+__global__ void convert_kernel(__nv_bfloat16* __restrict__ out, const float* __restrict__ in, int64_t n) {
+  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < n; i += int64_t{gridDim.x} * blockDim.x)
+    out[i] = __float2bfloat16(in[i]);
+}
+
+__device__ uint64_t mix64(uint64_t z) {
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
+
+__global__ void fill_uniform_kernel(__nv_bfloat16* __restrict__ out, int64_t n, uint64_t seed, float center,
+                                    float scale) {
+  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < n; i += int64_t{gridDim.x} * blockDim.x) {
+    const uint64_t bits = mix64(seed + 0x9e3779b97f4a7c15ull * static_cast<uint64_t>(i + 1));
+    const float u = static_cast<float>(bits >> 40) * (1.0f / 16777216.0f) * 2.0f - 1.0f;
+    out[i] = __float2bfloat16(center + scale * u);
+  }
+}
+
+}  // namespace
+
+cudaError_t embedding_gather(__nv_bfloat16* out, const __nv_bfloat16* table, const int32_t* ids, int64_t n,
+                             int64_t dim, int64_t vocab, cudaStream_t stream) {
+  if (n == 0) return cudaSuccess;
+  gather_kernel<<<static_cast<unsigned>(n), 128, 0, stream>>>(out, table, ids, vocab, dim);
+  return cudaGetLastError();
+}
+
+cudaError_t gather_rows(__nv_bfloat16* out, const __nv_bfloat16* in, const int32_t* rows, int64_t n_rows,
+                        int64_t dim, cudaStream_t stream) {
+  if (n_rows == 0) return cudaSuccess;
+  gather_kernel<<<static_cast<unsigned>(n_rows), 128, 0, stream>>>(out, in, rows, INT64_MAX, dim);
+  return cudaGetLastError();
+}
+
+cudaError_t silu_mul(__nv_bfloat16* out, const __nv_bfloat16* gate_up, int64_t n, int64_t inter,
+                     cudaStream_t stream) {
+  if (n == 0) return cudaSuccess;
+  silu_mul_kernel<<<blocks_for(n * inter), kThreads, 0, stream>>>(out, gate_up, n, inter);
+  return cudaGetLastError();
+}
+
+cudaError_t convert_to_bf16(__nv_bfloat16* out, const float* in, int64_t n, cudaStream_t stream) {
+  if (n == 0) return cudaSuccess;
+  convert_kernel<<<blocks_for(n), kThreads, 0, stream>>>(out, in, n);
+  return cudaGetLastError();
+}
+
+cudaError_t fill_uniform(__nv_bfloat16* out, int64_t n, uint64_t seed, float center, float scale,
+                         cudaStream_t stream) {
+  if (n == 0) return cudaSuccess;
+  fill_uniform_kernel<<<blocks_for(n), kThreads, 0, stream>>>(out, n, seed, center, scale);
+  return cudaGetLastError();
+}
+
+}  // namespace troupe::cuda

@@ -1,0 +1,33 @@
+#pragma once
+// Small memory-bound kernels of the GPU forward pass: embedding lookup, SiLU-and-multiply, row
+// gathers, and the weight conversions done once at load. bf16 activations, fp32 arithmetic.
+#include <cstdint>
+
+#include <cuda_bf16.h>
+#include <cuda_runtime_api.h>
+
+namespace troupe::cuda {
+
+// out[t] = table[ids[t]]; ids outside [0, vocab) give a zero row (the caller validated them).
+cudaError_t embedding_gather(__nv_bfloat16* out,          // [n, dim]
+                             const __nv_bfloat16* table,  // [vocab, dim]
+                             const int32_t* ids, int64_t n, int64_t dim, int64_t vocab,
+                             cudaStream_t stream);
+
+// out[t, i] = silu(gate_up[t, i]) * gate_up[t, inter + i]: gate and up come from one fused GEMM.
+cudaError_t silu_mul(__nv_bfloat16* out,            // [n, inter]
+                     const __nv_bfloat16* gate_up,  // [n, 2 * inter]
+                     int64_t n, int64_t inter, cudaStream_t stream);
+
+// out[r] = in[rows[r]]: the last token of each sequence before the LM head.
+cudaError_t gather_rows(__nv_bfloat16* out, const __nv_bfloat16* in, const int32_t* rows,
+                        int64_t n_rows, int64_t dim, cudaStream_t stream);
+
+cudaError_t convert_to_bf16(__nv_bfloat16* out, const float* in, int64_t n, cudaStream_t stream);
+
+// Seeded uniform values center + scale * U(-1, 1) made on the device (--load-format dummy at
+// 8B scale: no host copy of 16 GB of noise). Same (seed, n) gives the same values.
+cudaError_t fill_uniform(__nv_bfloat16* out, int64_t n, uint64_t seed, float center, float scale,
+                         cudaStream_t stream);
+
+}  // namespace troupe::cuda

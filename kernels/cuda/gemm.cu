@@ -1,0 +1,85 @@
+#include "kernels/cuda/gemm.h"
+
+#include <string>
+
+#include "kernels/cuda/cuda_check.h"
+
+namespace troupe::cuda {
+
+Gemm::Gemm(size_t workspace_bytes) : workspace_bytes_(workspace_bytes) {
+  TROUPE_CUDA_CHECK(cublasLtCreate(&handle_));
+  TROUPE_CUDA_CHECK(cudaMalloc(&workspace_, workspace_bytes_));
+}
+
+Gemm::~Gemm() {
+  for (auto& [key, p] : plans_) {
+    cublasLtMatrixLayoutDestroy(p.a);
+    cublasLtMatrixLayoutDestroy(p.b);
+    cublasLtMatrixLayoutDestroy(p.c);
+    cublasLtMatmulDescDestroy(p.desc);
+  }
+  cudaFree(workspace_);
+  cublasLtDestroy(handle_);
+}
+
+// Row-major y = x · w^T is column-major y^T = w^T' · x^T: A is w seen as a column-major [k, n]
+// matrix, transposed; B is x as a column-major [k, m]; C is y as a column-major [n, m].
+const Gemm::Plan& Gemm::plan(int64_t m, int64_t n, int64_t k, bool f32_out, bool bias) {
+  const Key key{m, n, k, f32_out, bias};
+  if (auto it = plans_.find(key); it != plans_.end()) return it->second;
+  Plan p;
+  TROUPE_CUDA_CHECK(cublasLtMatmulDescCreate(&p.desc, CUBLAS_COMPUTE_32F, CUDA_R_32F));
+  const cublasOperation_t transa = CUBLAS_OP_T, transb = CUBLAS_OP_N;
+  TROUPE_CUDA_CHECK(cublasLtMatmulDescSetAttribute(p.desc, CUBLASLT_MATMUL_DESC_TRANSA, &transa, sizeof transa));
+  TROUPE_CUDA_CHECK(cublasLtMatmulDescSetAttribute(p.desc, CUBLASLT_MATMUL_DESC_TRANSB, &transb, sizeof transb));
+  if (bias) {
+    const cublasLtEpilogue_t epilogue = CUBLASLT_EPILOGUE_BIAS;
+    TROUPE_CUDA_CHECK(cublasLtMatmulDescSetAttribute(p.desc, CUBLASLT_MATMUL_DESC_EPILOGUE, &epilogue, sizeof epilogue));
+    const cudaDataType_t bias_type = CUDA_R_16BF;
+    TROUPE_CUDA_CHECK(cublasLtMatmulDescSetAttribute(p.desc, CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE, &bias_type,
+                                                     sizeof bias_type));
+  }
+  const cudaDataType_t out_type = f32_out ? CUDA_R_32F : CUDA_R_16BF;
+  TROUPE_CUDA_CHECK(cublasLtMatrixLayoutCreate(&p.a, CUDA_R_16BF, k, n, k));
+  TROUPE_CUDA_CHECK(cublasLtMatrixLayoutCreate(&p.b, CUDA_R_16BF, k, m, k));
+  TROUPE_CUDA_CHECK(cublasLtMatrixLayoutCreate(&p.c, out_type, n, m, n));
+
+  cublasLtMatmulPreference_t pref = nullptr;
+  TROUPE_CUDA_CHECK(cublasLtMatmulPreferenceCreate(&pref));
+  TROUPE_CUDA_CHECK(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES,
+                                                         &workspace_bytes_, sizeof workspace_bytes_));
+  cublasLtMatmulHeuristicResult_t result{};
+  int found = 0;
+  const cublasStatus_t status =
+      cublasLtMatmulAlgoGetHeuristic(handle_, p.desc, p.a, p.b, p.c, p.c, pref, 1, &result, &found);
+  cublasLtMatmulPreferenceDestroy(pref);
+  TROUPE_CUDA_CHECK(status);
+  if (found == 0)
+    throw CudaError("cublasLtMatmulAlgoGetHeuristic found no algorithm for m=" + std::to_string(m) +
+                    " n=" + std::to_string(n) + " k=" + std::to_string(k));
+  p.algo = result.algo;
+  return plans_.emplace(key, p).first->second;
+}
+
+void Gemm::run(void* y, const void* x, const void* w, const void* bias, int64_t m, int64_t n, int64_t k,
+               bool f32_out, cudaStream_t stream) {
+  if (m == 0) return;
+  const Plan& p = plan(m, n, k, f32_out, bias != nullptr);
+  if (bias)
+    TROUPE_CUDA_CHECK(cublasLtMatmulDescSetAttribute(p.desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias, sizeof bias));
+  const float alpha = 1.0f, beta = 0.0f;
+  TROUPE_CUDA_CHECK(cublasLtMatmul(handle_, p.desc, &alpha, w, p.a, x, p.b, &beta, y, p.c, y, p.c, &p.algo,
+                                   workspace_, workspace_bytes_, stream));
+}
+
+void Gemm::linear(__nv_bfloat16* y, const __nv_bfloat16* x, const __nv_bfloat16* w, const __nv_bfloat16* bias,
+                  int64_t m, int64_t n, int64_t k, cudaStream_t stream) {
+  run(y, x, w, bias, m, n, k, false, stream);
+}
+
+void Gemm::linear_f32(float* y, const __nv_bfloat16* x, const __nv_bfloat16* w, int64_t m, int64_t n, int64_t k,
+                      cudaStream_t stream) {
+  run(y, x, w, nullptr, m, n, k, true, stream);
+}
+
+}  // namespace troupe::cuda

@@ -1,0 +1,47 @@
+#pragma once
+// Linear layers through cuBLASLt: y[m, n] = x[m, k] · w[n, k]^T (+ bias[n]), bf16 operands in the
+// Hugging Face [out, in] weight layout, fp32 accumulation. One handle, one workspace, and the
+// algorithm chosen once per shape: the heuristic query costs more than a small GEMM, and a fixed
+// algorithm and workspace are what CUDA-graph capture needs.
+#include <cstdint>
+#include <map>
+#include <tuple>
+
+#include <cublasLt.h>
+#include <cuda_bf16.h>
+#include <cuda_runtime_api.h>
+
+namespace troupe::cuda {
+
+class Gemm {
+ public:
+  explicit Gemm(size_t workspace_bytes = size_t{32} << 20);
+  ~Gemm();
+  Gemm(const Gemm&) = delete;
+  Gemm& operator=(const Gemm&) = delete;
+
+  // bf16 out; bias may be nullptr. Throws CudaError naming the failed call.
+  void linear(__nv_bfloat16* y, const __nv_bfloat16* x, const __nv_bfloat16* w, const __nv_bfloat16* bias,
+              int64_t m, int64_t n, int64_t k, cudaStream_t stream);
+  // fp32 out, no bias: the LM head, whose logits the sampler wants in full precision.
+  void linear_f32(float* y, const __nv_bfloat16* x, const __nv_bfloat16* w, int64_t m, int64_t n, int64_t k,
+                  cudaStream_t stream);
+
+ private:
+  struct Plan {
+    cublasLtMatmulDesc_t desc = nullptr;
+    cublasLtMatrixLayout_t a = nullptr, b = nullptr, c = nullptr;
+    cublasLtMatmulAlgo_t algo{};
+  };
+  using Key = std::tuple<int64_t, int64_t, int64_t, bool, bool>;  // m, n, k, fp32 out, bias
+  const Plan& plan(int64_t m, int64_t n, int64_t k, bool f32_out, bool bias);
+  void run(void* y, const void* x, const void* w, const void* bias, int64_t m, int64_t n, int64_t k,
+           bool f32_out, cudaStream_t stream);
+
+  cublasLtHandle_t handle_ = nullptr;
+  void* workspace_ = nullptr;
+  size_t workspace_bytes_;
+  std::map<Key, Plan> plans_;
+};
+
+}  // namespace troupe::cuda

@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# Every GPU correctness check of issue 5 in one run, for the GPU machine: kernel tests, the CUDA
+# backend against the CPU and against transformers (bf16 and fp32, references made here by
+# tests/reference/gpu_reference.py), and compute-sanitizer memcheck over a short serving run.
+# Prints a pass/fail table last; logs go to WORK.
+#
+#   scripts/gpu_check.sh [BIN_DIR] [WORK]   BIN_DIR holds troupe, cuda_kernels_test, gpu_backend_test
+#                                           (default: build/{cli,tests/...}); DEMO_MODEL names the
+#                                           folder served under the sanitizer (default .cache/demo-model)
+set -uo pipefail
+bin=${1:-}
+work=${2:-/tmp/troupe-gpu-check}
+demo=${DEMO_MODEL:-.cache/demo-model}
+mkdir -p "$work"
+find_bin() { if [[ -n $bin ]]; then echo "$bin/$1"; else find build -name "$1" -type f | head -1; fi; }
+declare -a names results
+record() { names+=("$1"); results+=("$2"); }
+
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
+
+echo "== transformers references"
+if python3 tests/reference/gpu_reference.py --fixtures tests/fixtures/models --wide "$work/wide" --out "$work/ref" \
+    >"$work/reference.log" 2>&1; then record "transformers references" PASS
+else record "transformers references" "FAIL (see reference.log)"; tail -5 "$work/reference.log"; fi
+
+echo "== kernel tests"
+"$(find_bin cuda_kernels_test)" >"$work/kernels.log" 2>&1
+rc=$?; tail -3 "$work/kernels.log"
+record "kernel tests ($(grep -c '^\[       OK' "$work/kernels.log") passed)" "$([[ $rc == 0 ]] && echo PASS || echo FAIL)"
+
+echo "== backend tests"
+TROUPE_FIXTURES_DIR=$PWD/tests/fixtures TROUPE_WIDE_MODEL_DIR=$work/wide TROUPE_HF_BF16_DIR=$work/ref \
+  "$(find_bin gpu_backend_test)" >"$work/backend.log" 2>&1
+rc=$?; grep -E "^\[  (FAILED|SKIPPED) |prompt [0-9]+:" "$work/backend.log" | head -40; tail -3 "$work/backend.log"
+record "backend tests ($(grep -c '^\[       OK' "$work/backend.log") passed, $(grep -c '^\[  SKIPPED' "$work/backend.log") skipped)" \
+  "$([[ $rc == 0 ]] && echo PASS || echo FAIL)"
+
+echo "== compute-sanitizer memcheck over a short serving run"
+port=18731
+compute-sanitizer --tool memcheck --log-file "$work/memcheck.log" \
+  "$(find_bin troupe)" serve --model "$demo" --load-format dummy --device cuda --port $port \
+  --max-num-seqs 16 --max-num-batched-tokens 256 --gpu-memory-utilization 0.3 >"$work/serve.log" 2>&1 &
+server=$!
+ok=0
+for _ in $(seq 1 240); do
+  if python3 - "$port" <<'PY' 2>/dev/null; then ok=1; break; fi
+import sys, urllib.request
+urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}/health", timeout=1)
+PY
+  sleep 1
+done
+if [[ $ok == 1 ]]; then
+  python3 - "$port" >"$work/requests.log" 2>&1 <<'PY'
+import json, sys, threading, urllib.request
+url = f"http://127.0.0.1:{sys.argv[1]}/v1/completions"
+def post(body):
+    req = urllib.request.Request(url, json.dumps(body).encode(), {"Content-Type": "application/json"})
+    return urllib.request.urlopen(req, timeout=600).read().decode()
+bodies = [{"model": "demo-model", "prompt": "word " * n, "max_tokens": 24, "temperature": t, "stream": s}
+          for n, t, s in [(5, 0, False), (40, 0.8, True), (200, 0, False), (17, 1.0, True)] * 2]
+threads = [threading.Thread(target=lambda b=b: print(post(b)[:200])) for b in bodies]
+for t in threads: t.start()
+for t in threads: t.join()
+PY
+  echo "requests: rc $?"
+fi
+kill -INT $server; wait $server
+summary=$(grep "ERROR SUMMARY" "$work/memcheck.log" | tail -1)
+echo "memcheck: $summary"
+record "memcheck, serving 8 requests: ${summary:-no summary}" \
+  "$([[ $ok == 1 && $summary == *"0 errors"* ]] && echo PASS || echo FAIL)"
+
+echo
+printf '%-70s %s\n' CHECK RESULT
+for i in "${!names[@]}"; do printf '%-70s %s\n' "${names[$i]}" "${results[$i]}"; done

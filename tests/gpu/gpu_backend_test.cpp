@@ -1,0 +1,246 @@
+// The CUDA backend on the GPU: logits against the fp32 CPU path and against transformers in bf16,
+// greedy tokens against the CPU where the choice is clear, and the serving invariants (batching,
+// chunked prefill, prefix-cache hits, graphs vs eager). Every test skips without a CUDA device.
+// scripts/gpu_check.sh runs this on the GPU machine after tests/reference/gpu_reference.py has
+// written the transformers references (TROUPE_HF_BF16_DIR) and the wide model (TROUPE_WIDE_MODEL_DIR).
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <random>
+
+#include <nlohmann/json.hpp>
+
+#include "engine/model/checkpoint.h"
+#include "engine/model/cpu_model.h"
+#include "engine/runtime/cpu_backend.h"
+#include "engine/runtime/gpu_backend.h"
+#include "engine/runtime/local_engine.h"
+
+namespace troupe {
+namespace {
+
+namespace fs = std::filesystem;
+
+fs::path model_dir(const std::string& name) {
+  if (name == "wide") {
+    const char* dir = std::getenv("TROUPE_WIDE_MODEL_DIR");
+    return dir ? fs::path(dir) : fs::path();
+  }
+  const char* root = std::getenv("TROUPE_FIXTURES_DIR");  // the GPU machine's copy of the tree
+  return fs::path(root ? root : TROUPE_FIXTURES_DIR) / "models" / name;
+}
+
+struct Model {
+  ModelConfig config;
+  std::shared_ptr<CpuModel> cpu_model;
+  std::shared_ptr<ModelBackend> gpu;        // graphs on
+  std::shared_ptr<ModelBackend> gpu_eager;  // graphs off
+  std::unique_ptr<CpuBackend> cpu;
+};
+
+// Loading the wide model takes seconds: each model is loaded once for the whole binary.
+Model& model(const std::string& name) {
+  static std::map<std::string, Model> cache;
+  if (auto it = cache.find(name); it != cache.end()) return it->second;
+  const fs::path dir = model_dir(name);
+  Model m;
+  m.config = load_model_config(dir / "config.json");
+  ModelWeights w = load_weights(m.config, Checkpoint::open(dir));
+  GpuBackendOptions o{.device = 0, .memory_utilization = 0.9, .max_num_seqs = 64, .max_num_batched_tokens = 1024,
+                      .block_size = 16, .num_blocks = 1024, .cuda_graphs = true};
+  m.gpu = make_gpu_backend(m.config, &w, 0, o);
+  o.cuda_graphs = false;
+  m.gpu_eager = make_gpu_backend(m.config, &w, 0, o);
+  m.cpu_model = std::make_shared<CpuModel>(m.config, std::move(w));
+  m.cpu = std::make_unique<CpuBackend>(m.cpu_model);
+  return cache.emplace(name, std::move(m)).first->second;
+}
+
+// Skips the calling test when it cannot run here.
+#define REQUIRE_MODEL(name)                                                                      \
+  do {                                                                                           \
+    if (!cuda_device_available()) GTEST_SKIP() << "no CUDA device found";                        \
+    if (model_dir(name).empty()) GTEST_SKIP() << "TROUPE_WIDE_MODEL_DIR not set (gpu_check.sh)"; \
+  } while (0)
+
+std::vector<float> prompt_logits(ModelBackend& b, const std::vector<int32_t>& ids, int32_t chunk = 0) {
+  const auto n = static_cast<int32_t>(ids.size());
+  b.allocate_kv_cache(64, 16);
+  std::vector<int32_t> table;
+  for (int32_t i = 0; i < (n + 15) / 16; ++i) table.push_back(i);
+  if (chunk <= 0) chunk = n;
+  std::vector<float> logits;
+  for (int32_t done = 0; done < n; done += chunk) {
+    const int32_t len = std::min(chunk, n - done);
+    ForwardBatch batch;
+    batch.add_sequence(ids.data() + done, len, done + len, table, 16, done + len == n);
+    logits = b.logits(batch);
+  }
+  return logits;
+}
+
+double rel_l2(const std::vector<float>& a, const std::vector<float>& ref) {
+  double num = 0, den = 0;
+  for (size_t i = 0; i < ref.size(); ++i) {
+    num += (double{a[i]} - ref[i]) * (double{a[i]} - ref[i]);
+    den += double{ref[i]} * ref[i];
+  }
+  return std::sqrt(num / den);
+}
+
+std::vector<std::vector<int32_t>> test_prompts(const ModelConfig& c) {
+  std::mt19937 rng(7);
+  std::vector<std::vector<int32_t>> out;
+  for (int len : {1, 7, 16, 37, 100, 300}) {
+    std::vector<int32_t> p(len);
+    for (auto& t : p) t = static_cast<int32_t>(rng() % c.vocab_size);
+    out.push_back(p);
+  }
+  return out;
+}
+
+std::vector<int32_t> generate(ModelBackend& b, const std::vector<int32_t>& prompt, int32_t max_tokens,
+                              int32_t chunk = 0) {
+  LocalEngine engine(b, {.max_num_seqs = 8, .max_num_batched_tokens = 512, .block_size = 16, .num_blocks = 512,
+                         .enable_prefix_caching = false, .long_prefill_token_threshold = chunk});
+  SamplingParams p;
+  p.temperature = 0.0f;
+  p.max_tokens = max_tokens;
+  p.ignore_eos = true;
+  engine.add_request({.id = 1, .prompt_token_ids = prompt, .sampling_params = p, .eos_token_ids = {}, .priority = 0,
+                      .arrival = {}, .output_token_ids = {}});
+  auto done = engine.run_to_completion();
+  return done.at(0).output_token_ids;
+}
+
+class GpuModel : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(GpuModel, LastLogitsNearTheFp32CpuPath) {
+  REQUIRE_MODEL(GetParam());
+  Model& m = model(GetParam());
+  for (const auto& ids : test_prompts(m.config)) {
+    const auto gpu = prompt_logits(*m.gpu, ids);
+    const auto cpu = prompt_logits(*m.cpu, ids);
+    const double err = rel_l2(gpu, cpu);
+    RecordProperty("rel_l2_" + std::to_string(ids.size()), std::to_string(err));
+    EXPECT_LT(err, 2e-2) << "prompt of " << ids.size() << " tokens";
+    EXPECT_EQ(rel_l2(prompt_logits(*m.gpu, ids, 16), cpu) < 2e-2, true) << "chunked, prompt of " << ids.size();
+  }
+}
+
+// References written by tests/reference/gpu_reference.py with transformers in bf16 on this GPU.
+TEST_P(GpuModel, LastLogitsMatchTransformersInBf16) {
+  REQUIRE_MODEL(GetParam());
+  const char* dir = std::getenv("TROUPE_HF_BF16_DIR");
+  if (!dir) GTEST_SKIP() << "TROUPE_HF_BF16_DIR not set (scripts/gpu_check.sh writes the references)";
+  std::ifstream in(fs::path(dir) / (GetParam() + ".json"));
+  ASSERT_TRUE(in) << "no reference for " << GetParam() << " in " << dir;
+  const auto ref = nlohmann::json::parse(in);
+  Model& m = model(GetParam());
+  for (const auto& p : ref.at("prompts")) {
+    const auto ids = p.at("ids").get<std::vector<int32_t>>();
+    const auto hf_bf16 = p.at("bf16_logits").get<std::vector<float>>();
+    const auto hf_fp32 = p.at("fp32_logits").get<std::vector<float>>();
+    const auto ours = prompt_logits(*m.gpu, ids);
+    const double ours_err = rel_l2(ours, hf_fp32), theirs_err = rel_l2(hf_bf16, hf_fp32);
+    std::printf("%s prompt %zu: |ours-hf_bf16| %.2e, |ours-fp32| %.2e, |hf_bf16-fp32| %.2e\n", GetParam().c_str(),
+                ids.size(), rel_l2(ours, hf_bf16), ours_err, theirs_err);
+    EXPECT_LT(rel_l2(ours, hf_bf16), 3e-2) << "prompt of " << ids.size() << " tokens";
+    // No worse than transformers' own bf16 rounding, up to a margin.
+    EXPECT_LT(ours_err, 2.0 * theirs_err + 2e-3) << "prompt of " << ids.size() << " tokens";
+  }
+}
+
+TEST_P(GpuModel, GreedyTokensEqualTheCpuWhereTheChoiceIsClear) {
+  REQUIRE_MODEL(GetParam());
+  Model& m = model(GetParam());
+  int compared = 0;
+  for (const auto& prompt : test_prompts(m.config)) {
+    const auto gpu = generate(*m.gpu, prompt, 24);
+    const auto cpu = generate(*m.cpu, prompt, 24);
+    size_t k = 0;
+    while (k < gpu.size() && gpu[k] == cpu[k]) ++k;
+    compared += static_cast<int>(k);
+    if (k == gpu.size()) continue;
+    // They part at k: acceptable only if the fp32 top two there are within bf16 noise.
+    std::vector<int32_t> ctx = prompt;
+    ctx.insert(ctx.end(), cpu.begin(), cpu.begin() + static_cast<long>(k));
+    auto l = prompt_logits(*m.cpu, ctx);
+    std::partial_sort(l.begin(), l.begin() + 2, l.end(), std::greater<>());
+    EXPECT_LT(l[0] - l[1], 2e-2f * std::abs(l[0]) + 1e-2f)
+        << "prompt of " << prompt.size() << " tokens parts from the CPU at output " << k << " with a clear margin";
+  }
+  EXPECT_GT(compared, 0);
+}
+
+TEST_P(GpuModel, SixtyFourMixedRequestsEqualThemselvesAloneAndGraphsEqualEager) {
+  REQUIRE_MODEL(GetParam());
+  Model& m = model(GetParam());
+  std::mt19937 rng(11);
+  std::vector<GenerationRequest> reqs;
+  for (SeqId i = 0; i < 64; ++i) {
+    GenerationRequest r;
+    r.id = i;
+    r.prompt_token_ids.resize(1 + rng() % 200);
+    for (auto& t : r.prompt_token_ids) t = static_cast<int32_t>(rng() % m.config.vocab_size);
+    r.sampling_params.temperature = 0.0f;
+    r.sampling_params.max_tokens = 1 + static_cast<int32_t>(rng() % 40);
+    r.sampling_params.ignore_eos = true;
+    reqs.push_back(r);
+  }
+  auto run_all = [&](ModelBackend& b) {
+    LocalEngine engine(b, {.max_num_seqs = 16, .max_num_batched_tokens = 128, .block_size = 16, .num_blocks = 1024,
+                           .enable_prefix_caching = true, .long_prefill_token_threshold = 0});
+    for (const auto& r : reqs) engine.add_request(r);
+    std::map<SeqId, std::vector<int32_t>> out;
+    for (auto& f : engine.run_to_completion()) out[f.id] = f.output_token_ids;
+    return out;
+  };
+  const auto batched = run_all(*m.gpu);
+  const auto eager = run_all(*m.gpu_eager);
+  ASSERT_EQ(batched.size(), reqs.size());
+  for (const auto& r : reqs) {
+    EXPECT_EQ(batched.at(r.id), generate(*m.gpu, r.prompt_token_ids, r.sampling_params.max_tokens))
+        << "request " << r.id << " (prompt " << r.prompt_token_ids.size() << ")";
+    EXPECT_EQ(batched.at(r.id), eager.at(r.id)) << "request " << r.id;
+  }
+}
+
+TEST_P(GpuModel, ChunkedPrefillAndPrefixCacheHitsGiveTheSameTokens) {
+  REQUIRE_MODEL(GetParam());
+  Model& m = model(GetParam());
+  std::mt19937 rng(5);
+  std::vector<int32_t> shared(256), a, b;
+  for (auto& t : shared) t = static_cast<int32_t>(rng() % m.config.vocab_size);
+  a = b = shared;
+  for (int i = 0; i < 40; ++i) {
+    a.push_back(static_cast<int32_t>(rng() % m.config.vocab_size));
+    b.push_back(static_cast<int32_t>(rng() % m.config.vocab_size));
+  }
+  const auto whole = generate(*m.gpu, a, 16);
+  EXPECT_EQ(generate(*m.gpu, a, 16, /*chunk=*/48), whole);
+  LocalEngine engine(*m.gpu, {.max_num_seqs = 8, .max_num_batched_tokens = 512, .block_size = 16, .num_blocks = 512,
+                              .enable_prefix_caching = true, .long_prefill_token_threshold = 0});
+  SamplingParams p;
+  p.temperature = 0.0f;
+  p.max_tokens = 16;
+  p.ignore_eos = true;
+  engine.add_request({.id = 1, .prompt_token_ids = a, .sampling_params = p, .eos_token_ids = {}, .priority = 0,
+                      .arrival = {}, .output_token_ids = {}});
+  engine.run_to_completion();
+  engine.add_request({.id = 2, .prompt_token_ids = b, .sampling_params = p, .eos_token_ids = {}, .priority = 0,
+                      .arrival = {}, .output_token_ids = {}});
+  const auto second = engine.run_to_completion();
+  EXPECT_EQ(engine.scheduler().stats().num_cached_tokens, 256);
+  EXPECT_EQ(second.at(0).output_token_ids, generate(*m.gpu, b, 16));
+}
+
+INSTANTIATE_TEST_SUITE_P(Models, GpuModel, ::testing::Values("tiny-llama3", "tiny-qwen2", "wide"));
+
+}  // namespace
+}  // namespace troupe
