@@ -12,20 +12,18 @@ namespace {
 
 using Self = caf::stateful_actor<SchedulerActorState>;
 
-// Groups a step's tokens and finished sequences by client: one message of each kind per client.
-void fan_out(Self* self, const StepPlan& plan, const std::vector<int32_t>& sampled,
-             std::vector<FinishedSequence> finished) {
+// Groups a step's accepted tokens and finished sequences by client: one message of each kind per
+// client. Only the scheduler knows which sampled tokens count (a sequence that finished in the
+// step before, or was aborted, may have had one sampled anyway), so only accepted ones go out.
+void fan_out(Self* self, const std::vector<SampledToken>& tokens, std::vector<FinishedSequence> finished) {
   auto& st = self->state;
   std::map<caf::actor, TokenDeltas> deltas;
-  size_t i = 0;
-  for (const ScheduledSequence& s : plan.sequences) {
-    if (!s.wants_logits) continue;
-    const int32_t token = sampled[i++];
-    auto it = st.clients.find(s.seq_id);
-    if (it == st.clients.end()) continue;  // aborted while the step ran
+  for (const SampledToken& t : tokens) {
+    auto it = st.clients.find(t.seq_id);
+    if (it == st.clients.end()) continue;
     TokenDeltas& d = deltas[it->second];
-    d.seq_ids.push_back(s.seq_id);
-    d.tokens.push_back(token);
+    d.seq_ids.push_back(t.seq_id);
+    d.tokens.push_back(t.token);
   }
   for (auto& [client, d] : deltas) self->send(client, std::move(d));
   std::map<caf::actor, FinishedBatch> done;
@@ -40,6 +38,7 @@ void fan_out(Self* self, const StepPlan& plan, const std::vector<int32_t>& sampl
 }
 
 void kick(Self* self);
+void send_plan(Self* self, StepPlan plan);
 void record_metrics(Self* self, const StepPlan* plan);
 
 void abort_all(Self* self) {
@@ -49,7 +48,7 @@ void abort_all(Self* self) {
   std::vector<FinishedSequence> all;
   for (SeqId id : ids)
     if (auto f = st.scheduler->abort(id)) all.push_back(std::move(*f));
-  fan_out(self, StepPlan{}, {}, std::move(all));
+  fan_out(self, {}, std::move(all));
 }
 
 // The executor's KV cache is gone (it died, or failed a step and is being replaced): everything
@@ -61,7 +60,7 @@ void executor_lost(Self* self, const caf::error& why) {
                st.scheduler->num_running());
   st.scheduler->reset_executor_state();
   st.kv_ready = false;
-  st.step_in_flight = false;
+  st.plans_in_flight = 0;
   ++st.executor_generation;
   if (st.supervised) {
     // A failed step from a live executor leaves its state unknown: end it; the supervisor
@@ -113,27 +112,43 @@ void record_metrics(Self* self, const StepPlan* plan) {
   }
 }
 
-// Sends the next plan if the executor is idle and there is anything to tell it.
+// Keeps the executor's mailbox full: sends plans until as many are in flight as the scheduler may
+// have outstanding (two when it plans ahead, so step N+1 waits behind step N and the executor
+// never waits for us), or until there is nothing to tell it.
 void kick(Self* self) {
   auto& st = self->state;
-  if (!st.kv_ready || st.step_in_flight) {
-    record_metrics(self, nullptr);
-    return;
+  bool planned = false;
+  while (st.kv_ready && st.plans_in_flight < st.scheduler->max_outstanding_plans()) {
+    StepPlan plan = st.scheduler->schedule();
+    record_metrics(self, &plan);
+    planned = true;
+    if (plan.empty() && plan.finished_seq_ids.empty() && plan.preempted_seq_ids.empty()) break;
+    send_plan(self, std::move(plan));
   }
-  StepPlan plan = st.scheduler->schedule();
-  record_metrics(self, &plan);
-  if (plan.empty() && plan.finished_seq_ids.empty() && plan.preempted_seq_ids.empty()) return;
-  st.step_in_flight = true;
+  if (!planned) record_metrics(self, nullptr);
+}
+
+void send_plan(Self* self, StepPlan plan) {
+  auto& st = self->state;
+  ++st.plans_in_flight;
   const uint64_t generation = st.executor_generation;
-  self->request(st.executor, caf::infinite, step_atom::value, plan)
+  // update() needs only the plan's id (the scheduler kept what it planned), so the plan itself
+  // moves into the message uncopied.
+  const uint64_t step_id = plan.step_id;
+  const bool outstanding = !plan.empty();
+  // The executor answers in the order it was asked (CAF keeps one sender's messages in order), so
+  // results arrive oldest first, as update() requires.
+  self->request(st.executor, caf::infinite, step_atom::value, std::move(plan))
       .then(
-          [=](const StepResult& r) {
-            if (generation != self->state.executor_generation) return;  // the plan was discarded
-            self->state.step_in_flight = false;
-            if (!plan.empty()) {
-              auto finished = self->state.scheduler->update(plan, r.sampled);
+          [=](StepResult& r) {
+            auto& s = self->state;
+            if (generation != s.executor_generation) return;  // the plan was discarded
+            --s.plans_in_flight;
+            if (outstanding) {
+              std::vector<SampledToken> accepted;
+              auto finished = s.scheduler->update(step_id, r.sampled, &accepted);
               record_metrics(self, nullptr);  // before clients hear of it, so a scrape after sees it
-              fan_out(self, plan, r.sampled, std::move(finished));
+              fan_out(self, accepted, std::move(finished));
             }
             kick(self);
           },
@@ -174,7 +189,7 @@ caf::behavior scheduler_actor(Self* self, SchedulerConfig config, caf::actor exe
       },
       [=](abort_atom, SeqId id) {
         auto& s = self->state;
-        if (auto f = s.scheduler->abort(id)) fan_out(self, StepPlan{}, {}, {std::move(*f)});
+        if (auto f = s.scheduler->abort(id)) fan_out(self, {}, {std::move(*f)});
         kick(self);
       },
       [=](snapshot_atom) {

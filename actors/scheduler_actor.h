@@ -2,7 +2,9 @@
 // scheduler: owns the Scheduler (and with it the block pool), admits requests from clients,
 // sends one StepPlan per step to the executor, and fans the sampled tokens out to the clients
 // that submitted each sequence — one TokenDeltas and at most one FinishedBatch per client and
-// step.
+// step. With SchedulerConfig::async_scheduling it keeps two plans at the executor: when the
+// answer to step N arrives it applies it and sends step N+2 while N+1 runs, so the scheduler's
+// work and the messaging hide behind the executor's.
 #include <chrono>
 #include <memory>
 #include <unordered_map>
@@ -21,7 +23,8 @@ struct SchedulerActorState {
   caf::actor executor;
   std::unordered_map<SeqId, caf::actor> clients;  // who submitted each live sequence
   bool kv_ready = false;                          // the executor has allocated its blocks
-  bool step_in_flight = false;                    // one plan at the executor at a time
+  int32_t plans_in_flight = 0;                    // sent, not answered; at most
+                                                  // Scheduler::max_outstanding_plans()
   bool supervised = false;                        // a supervisor sends a new executor when one dies
   uint64_t executor_generation = 0;               // answers from an executor before the last loss are stale
   std::shared_ptr<ServerMetrics> metrics;         // may be null

@@ -245,8 +245,13 @@ std::vector<FinishedSequence> Scheduler::update(const StepPlan& plan, std::span<
     if (!sampled.empty()) throw std::invalid_argument("Scheduler::update: tokens for an empty plan");
     return {};
   }
-  if (outstanding_.empty() || outstanding_.front().step_id != plan.step_id)
-    throw std::logic_error("Scheduler::update: step " + std::to_string(plan.step_id) +
+  return update(plan.step_id, sampled, new_tokens);
+}
+
+std::vector<FinishedSequence> Scheduler::update(uint64_t step_id, std::span<const int32_t> sampled,
+                                                std::vector<SampledToken>* new_tokens) {
+  if (outstanding_.empty() || outstanding_.front().step_id != step_id)
+    throw std::logic_error("Scheduler::update: step " + std::to_string(step_id) +
                            " is not the oldest outstanding plan");
   const OutstandingPlan& record = outstanding_.front();
   if (static_cast<int32_t>(sampled.size()) != record.num_logits)

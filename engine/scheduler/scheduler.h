@@ -96,6 +96,10 @@ class Scheduler {
   // with no abort between schedule() and update(), that is every sampled token.)
   std::vector<FinishedSequence> update(const StepPlan& plan, std::span<const int32_t> sampled,
                                        std::vector<SampledToken>* new_tokens = nullptr);
+  // The same for the non-empty plan with this step_id: the scheduler keeps what it planned, so a
+  // caller may hand the plan itself away.
+  std::vector<FinishedSequence> update(uint64_t step_id, std::span<const int32_t> sampled,
+                                       std::vector<SampledToken>* new_tokens = nullptr);
 
   // Removes a sequence wherever it is and frees its blocks; its id goes into the next plan's
   // finished_seq_ids. Returns it with reason Abort and the tokens generated so far, or nothing if

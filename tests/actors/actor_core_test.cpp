@@ -1,6 +1,6 @@
 // The actor path (scheduler actor -> executor actor) gives every request exactly what it gives
 // alone, in one actor system and with the executor in another (messages serialized; the wire
-// format itself is tested in tests/net/wire).
+// format itself is tested in tests/net/wire), planning step N+1 while step N runs or in lock step.
 #include <gtest/gtest.h>
 
 #include <map>
@@ -14,6 +14,7 @@
 #include "actors/actor_system_config.h"
 #include "actors/batch_client.h"
 #include "actors/executor_actor.h"
+#include "actors/message_inspect.h"
 #include "actors/scheduler_actor.h"
 #include "engine/model/sequence_generator.h"
 
@@ -40,6 +41,28 @@ std::vector<int32_t> alone(CpuModel& model, const GenerationRequest& r) {
   return SequenceGenerator(model, {.block_size = 16, .prefill_chunk = 0, .eos_token_ids = r.eos_token_ids})
       .generate(r.prompt_token_ids, r.sampling_params)
       .ids;
+}
+
+// Every third request stops at an EOS that its greedy output reaches: sequences that end while
+// the next step is already planned for them.
+void add_eos(CpuModel& model, std::vector<GenerationRequest>& requests) {
+  for (size_t i = 0; i < requests.size(); i += 3) {
+    const auto out = alone(model, requests[i]);
+    if (out.size() > 2) requests[i].eos_token_ids = {out[out.size() / 2]};
+  }
+}
+
+// Forwards to the executor and counts the decode entries that name the token the executor
+// sampled last: proof that plans were made ahead.
+caf::behavior executor_spy(caf::event_based_actor* self, caf::actor executor, std::shared_ptr<int> placeholders) {
+  return {
+      [=](init_atom a, const KvPoolShape& shape) { return self->delegate(executor, a, shape); },
+      [=](step_atom a, StepPlan& plan) {
+        for (const ScheduledSequence& e : plan.sequences)
+          *placeholders += e.token_ids.size() == 1 && e.token_ids[0] == kTokenSampledByExecutor;
+        return self->delegate(executor, a, std::move(plan));
+      },
+  };
 }
 
 std::map<SeqId, std::vector<int32_t>> run_through_actors(caf::actor_system& sys, const caf::actor& executor,
@@ -69,6 +92,28 @@ TEST(ActorCore, SixtyFourRequestsThroughTheActorsEqualThemselvesAlone) {
                                        .long_prefill_token_threshold = 0});
   ASSERT_EQ(out.size(), requests.size());
   for (const auto& r : requests) EXPECT_EQ(out.at(r.id), alone(*model, r)) << "request " << r.id;
+  caf::anon_send_exit(executor, caf::exit_reason::user_shutdown);
+}
+
+TEST(ActorCore, PlanningAheadGivesExactlyTheOutputsOfLockStep) {
+  auto model = std::make_shared<CpuModel>(test::load_fixture_model("tiny-qwen2"));
+  TroupeActorSystemConfig cfg;
+  caf::actor_system sys{cfg};
+  auto executor = sys.spawn<caf::detached>(executor_actor, std::make_shared<CpuBackend>(model));
+  auto requests = make_requests(64, model->config().vocab_size);
+  add_eos(*model, requests);
+  SchedulerConfig config{.max_num_seqs = 8, .max_num_batched_tokens = 32, .block_size = 16, .num_blocks = 24,
+                         .enable_prefix_caching = true, .long_prefill_token_threshold = 0, .async_scheduling = false};
+  const auto lock_step = run_through_actors(sys, executor, requests, config);
+  auto placeholders = std::make_shared<int>(0);
+  auto spy = sys.spawn(executor_spy, executor, placeholders);
+  config.async_scheduling = true;
+  const auto ahead = run_through_actors(sys, spy, requests, config);
+  EXPECT_GT(*placeholders, 200) << "no step was planned ahead";
+  ASSERT_EQ(lock_step.size(), requests.size());
+  EXPECT_EQ(ahead, lock_step);
+  for (const auto& r : requests) EXPECT_EQ(ahead.at(r.id), alone(*model, r)) << "request " << r.id;
+  caf::anon_send_exit(spy, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(executor, caf::exit_reason::user_shutdown);
 }
 
