@@ -130,7 +130,9 @@ struct ScheduledSequence {
   # position of tokenIds[0].
 
   tokenIds @5 :List(Int32);
-  # The n token ids to compute this step.
+  # The n token ids to compute this step. A decode (n = 1, not isNew) may hold -1
+  # (kTokenSampledByExecutor): the token the executor sampled last for this sequence, which the
+  # scheduler did not know yet when it planned this step during the previous one.
 
   positions @6 :List(Int32);
   # [n] position of each token in the sequence: numComputedTokens + i.

@@ -223,6 +223,20 @@ TEST(WireCodec, ScheduledSequenceRoundTripsEveryField) {
 
 TEST(WireCodec, StepPlanRoundTripsEveryField) { expect_round_trip(full_plan()); }
 
+// A plan made while the previous step runs names the token the executor sampled last.
+TEST(WireCodec, PlaceholderDecodeTokenRoundTrips) {
+  StepPlan plan = full_plan();
+  ScheduledSequence& s = plan.sequences.at(0);
+  s.is_new = false;
+  s.prompt_token_ids.clear();
+  s.output_token_ids.clear();
+  s.token_ids = {kTokenSampledByExecutor};
+  s.positions = {40};
+  s.slot_mapping = {11 * 16 + 8};
+  expect_round_trip(plan);
+  EXPECT_EQ(decode_step_plan(encode(plan)).sequences.at(0).token_ids, std::vector<int32_t>{-1});
+}
+
 TEST(WireCodec, StepResultKvPoolShapeAndFinishedSequenceRoundTrip) {
   expect_round_trip(StepResult{.step_id = 77, .sampled = {3, -1, std::numeric_limits<int32_t>::max()}});
   expect_round_trip(KvPoolShape{.num_blocks = 123456, .block_size = 64});
