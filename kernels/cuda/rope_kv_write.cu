@@ -1,0 +1,111 @@
+#include "kernels/cuda/rope_kv_write.h"
+
+#include <cuda_runtime.h>  // uint4, sincos
+
+namespace troupe::cuda {
+namespace {
+
+constexpr int kThreads = 128;
+
+__device__ __forceinline__ void unpack8(const uint4& raw, float (&f)[8]) {
+  const __nv_bfloat162* h = reinterpret_cast<const __nv_bfloat162*>(&raw);
+#pragma unroll
+  for (int i = 0; i < 4; ++i) {
+    const float2 p = __bfloat1622float2(h[i]);
+    f[2 * i] = p.x;
+    f[2 * i + 1] = p.y;
+  }
+}
+
+__device__ __forceinline__ uint4 pack8(const float (&f)[8]) {
+  uint4 raw;
+  __nv_bfloat162* h = reinterpret_cast<__nv_bfloat162*>(&raw);
+#pragma unroll
+  for (int i = 0; i < 4; ++i) h[i] = __floats2bfloat162_rn(f[2 * i], f[2 * i + 1]);
+  return raw;
+}
+
+// One block per token. A thread moves 16 bytes (8 elements) of each half of a head, so every
+// global access is a full 16-byte vector and consecutive threads touch consecutive bytes.
+template <int D>
+__global__ void __launch_bounds__(kThreads)
+rope_kv_write_kernel(__nv_bfloat16* __restrict__ qkv, int64_t row_stride,
+                     const int32_t* __restrict__ positions, const float* __restrict__ inv_freq,
+                     const int32_t* __restrict__ slot_mapping, int num_heads, int num_kv_heads,
+                     __nv_bfloat16* __restrict__ k_cache, __nv_bfloat16* __restrict__ v_cache) {
+  constexpr int kHalf = D / 2;
+  constexpr int kVecsPerHalf = kHalf / 8;
+  __shared__ float cos_s[kHalf], sin_s[kHalf];
+  const int64_t t = blockIdx.x;
+  const int64_t slot = slot_mapping[t];
+  __nv_bfloat16* row = qkv + t * row_stride;
+  const int64_t kv_row = static_cast<int64_t>(num_kv_heads) * D;
+
+  if (threadIdx.x < kHalf) {
+    // fp32 angle exactly as the CPU forms it; the sine and cosine in double, because
+    // --use_fast_math turns sincosf into the MUFU approximation, whose error grows with the
+    // argument (positions reach 1e5 radians), and leaves double math alone. Rounding the double
+    // result to float gives the correctly rounded value the CPU's cosf/sinf give. Costs D/2
+    // double sincos per token: nothing next to the row's memory traffic.
+    const float angle = static_cast<float>(positions[t]) * inv_freq[threadIdx.x];
+    double s, c;
+    sincos(static_cast<double>(angle), &s, &c);
+    cos_s[threadIdx.x] = static_cast<float>(c);
+    sin_s[threadIdx.x] = static_cast<float>(s);
+  }
+  __syncthreads();
+
+  const int rotated_heads = num_heads + num_kv_heads;
+  for (int item = threadIdx.x; item < rotated_heads * kVecsPerHalf; item += kThreads) {
+    const int head = item / kVecsPerHalf;
+    const int i0 = (item % kVecsPerHalf) * 8;
+    uint4* lo_ptr = reinterpret_cast<uint4*>(row + head * D + i0);
+    uint4* hi_ptr = reinterpret_cast<uint4*>(row + head * D + kHalf + i0);
+    float a[8], b[8], lo[8], hi[8];
+    unpack8(*lo_ptr, a);
+    unpack8(*hi_ptr, b);
+#pragma unroll
+    for (int e = 0; e < 8; ++e) {
+      const float c = cos_s[i0 + e], s = sin_s[i0 + e];
+      lo[e] = a[e] * c - b[e] * s;
+      hi[e] = b[e] * c + a[e] * s;
+    }
+    const uint4 lo_bits = pack8(lo), hi_bits = pack8(hi);
+    *lo_ptr = lo_bits;
+    *hi_ptr = hi_bits;
+    if (head >= num_heads && slot >= 0) {
+      __nv_bfloat16* dst = k_cache + slot * kv_row + (head - num_heads) * D;
+      *reinterpret_cast<uint4*>(dst + i0) = lo_bits;
+      *reinterpret_cast<uint4*>(dst + kHalf + i0) = hi_bits;
+    }
+  }
+  if (slot < 0) return;
+  const __nv_bfloat16* v = row + (num_heads + num_kv_heads) * D;
+  for (int i = threadIdx.x * 8; i < kv_row; i += kThreads * 8)
+    *reinterpret_cast<uint4*>(v_cache + slot * kv_row + i) = *reinterpret_cast<const uint4*>(v + i);
+}
+
+}  // namespace
+
+cudaError_t rope_kv_write(__nv_bfloat16* qkv, int64_t row_stride, const int32_t* positions,
+                          const float* inv_freq, const int32_t* slot_mapping, int64_t n_tokens,
+                          int64_t num_heads, const PagedKvCache& cache, cudaStream_t stream) {
+  const int64_t d = cache.head_dim;
+  if ((d != 64 && d != 128) || num_heads <= 0 || cache.num_kv_heads <= 0 ||
+      row_stride % 8 != 0 || row_stride < (num_heads + 2 * cache.num_kv_heads) * d ||
+      reinterpret_cast<uintptr_t>(qkv) % 16 != 0 || n_tokens < 0 || n_tokens > 0x7fffffff)
+    return cudaErrorInvalidValue;
+  if (n_tokens == 0) return cudaSuccess;
+  const dim3 grid(static_cast<unsigned>(n_tokens));
+  if (d == 64)
+    rope_kv_write_kernel<64><<<grid, kThreads, 0, stream>>>(
+        qkv, row_stride, positions, inv_freq, slot_mapping, static_cast<int>(num_heads),
+        cache.num_kv_heads, cache.k, cache.v);
+  else
+    rope_kv_write_kernel<128><<<grid, kThreads, 0, stream>>>(
+        qkv, row_stride, positions, inv_freq, slot_mapping, static_cast<int>(num_heads),
+        cache.num_kv_heads, cache.k, cache.v);
+  return cudaGetLastError();
+}
+
+}  // namespace troupe::cuda
