@@ -64,7 +64,9 @@ for t in threads: t.join()
 PY
   echo "requests: rc $?"
 fi
-kill -INT $server; wait $server
+# SIGINT to troupe itself (compute-sanitizer does not forward it): a clean shutdown, then the summary.
+pkill -INT -f "troupe serve --model $demo" || kill -INT $server
+wait $server
 summary=$(grep "ERROR SUMMARY" "$work/memcheck.log" | tail -1)
 echo "memcheck: $summary"
 record "memcheck, serving 8 requests: ${summary:-no summary}" \

@@ -118,6 +118,26 @@ std::vector<int32_t> generate(ModelBackend& b, const std::vector<int32_t>& promp
   return done.at(0).output_token_ids;
 }
 
+// Two greedy continuations of `prompt` may part only where the reference's top two logits are
+// within bf16 noise of each other: GEMM shapes differ with batch composition, and a random model
+// at 8B width has near-ties (128k logits of similar size). A batching bug parts them at clear
+// margins too. Returns the number of tokens compared before they parted (all if they never did).
+size_t expect_equal_up_to_a_near_tie(ModelBackend& reference, const std::vector<int32_t>& prompt,
+                                     const std::vector<int32_t>& expected, const std::vector<int32_t>& got,
+                                     const std::string& what) {
+  EXPECT_EQ(got.size(), expected.size()) << what;
+  size_t k = 0;
+  while (k < got.size() && k < expected.size() && got[k] == expected[k]) ++k;
+  if (k == got.size() || k == expected.size()) return k;
+  std::vector<int32_t> ctx = prompt;
+  ctx.insert(ctx.end(), expected.begin(), expected.begin() + static_cast<long>(k));
+  auto l = prompt_logits(reference, ctx);
+  std::partial_sort(l.begin(), l.begin() + 2, l.end(), std::greater<>());
+  EXPECT_LT(l[0] - l[1], 2e-2f * std::abs(l[0]) + 1e-2f)
+      << what << ": parts at output " << k << " where the top two logits are " << l[0] << " and " << l[1];
+  return k;
+}
+
 class GpuModel : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(GpuModel, LastLogitsNearTheFp32CpuPath) {
@@ -163,17 +183,8 @@ TEST_P(GpuModel, GreedyTokensEqualTheCpuWhereTheChoiceIsClear) {
   for (const auto& prompt : test_prompts(m.config)) {
     const auto gpu = generate(*m.gpu, prompt, 24);
     const auto cpu = generate(*m.cpu, prompt, 24);
-    size_t k = 0;
-    while (k < gpu.size() && gpu[k] == cpu[k]) ++k;
-    compared += static_cast<int>(k);
-    if (k == gpu.size()) continue;
-    // They part at k: acceptable only if the fp32 top two there are within bf16 noise.
-    std::vector<int32_t> ctx = prompt;
-    ctx.insert(ctx.end(), cpu.begin(), cpu.begin() + static_cast<long>(k));
-    auto l = prompt_logits(*m.cpu, ctx);
-    std::partial_sort(l.begin(), l.begin() + 2, l.end(), std::greater<>());
-    EXPECT_LT(l[0] - l[1], 2e-2f * std::abs(l[0]) + 1e-2f)
-        << "prompt of " << prompt.size() << " tokens parts from the CPU at output " << k << " with a clear margin";
+    compared += static_cast<int>(expect_equal_up_to_a_near_tie(*m.cpu, prompt, cpu, gpu,
+                                                                "prompt of " + std::to_string(prompt.size())));
   }
   EXPECT_GT(compared, 0);
 }
@@ -204,11 +215,16 @@ TEST_P(GpuModel, SixtyFourMixedRequestsEqualThemselvesAloneAndGraphsEqualEager) 
   const auto batched = run_all(*m.gpu);
   const auto eager = run_all(*m.gpu_eager);
   ASSERT_EQ(batched.size(), reqs.size());
+  int identical = 0;
   for (const auto& r : reqs) {
-    EXPECT_EQ(batched.at(r.id), generate(*m.gpu, r.prompt_token_ids, r.sampling_params.max_tokens))
-        << "request " << r.id << " (prompt " << r.prompt_token_ids.size() << ")";
+    const auto alone = generate(*m.gpu, r.prompt_token_ids, r.sampling_params.max_tokens);
+    identical += batched.at(r.id) == alone;
+    expect_equal_up_to_a_near_tie(*m.gpu, r.prompt_token_ids, alone, batched.at(r.id),
+                                  "request " + std::to_string(r.id));
     EXPECT_EQ(batched.at(r.id), eager.at(r.id)) << "request " << r.id;
   }
+  std::printf("%s: %d of %zu requests identical batched and alone (the rest part at near-ties)\n",
+              GetParam().c_str(), identical, reqs.size());
 }
 
 TEST_P(GpuModel, ChunkedPrefillAndPrefixCacheHitsGiveTheSameTokens) {

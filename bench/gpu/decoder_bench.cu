@@ -1,0 +1,153 @@
+// Where a GPU step's time goes, Llama-3-8B shapes with dummy bf16 weights on one GPU:
+//   1. each projection GEMM alone (cuBLASLt through kernels/cuda/Gemm) at batch 1..256, with the
+//      bandwidth it reaches (weights over the rotating set exceed L2, as in a real step);
+//   2. the whole decode step (Decoder::forward: staging, graph replay, sync) at batch 1..256 with
+//      256-token contexts, against the weight-streaming floor;
+//   3. prefill steps of 2,048 tokens.
+// Run on the GPU machine: decoder_bench [layers=32]. Numbers: median of repeated runs.
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <numeric>
+#include <vector>
+
+#include <cuda_bf16.h>
+#include <cuda_runtime_api.h>
+
+#include "kernels/cuda/cuda_check.h"
+#include "kernels/cuda/decoder.h"
+#include "kernels/cuda/elementwise.h"
+#include "kernels/cuda/gemm.h"
+
+using troupe::cuda::Decoder;
+
+namespace {
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+void bench_gemms() {
+  struct Shape { const char* name; int64_t n, k; };
+  const Shape shapes[] = {{"qkv", 6144, 4096}, {"o", 4096, 4096}, {"gate_up", 28672, 4096},
+                          {"down", 4096, 14336}, {"lm_head", 128256, 4096}};
+  troupe::cuda::Gemm gemm;
+  cudaStream_t s;
+  TROUPE_CUDA_CHECK(cudaStreamCreate(&s));
+  cudaEvent_t a, b;
+  TROUPE_CUDA_CHECK(cudaEventCreate(&a));
+  TROUPE_CUDA_CHECK(cudaEventCreate(&b));
+  std::printf("%-8s %6s %10s %10s\n", "gemm", "batch", "us", "GB/s");
+  for (const Shape& sh : shapes) {
+    constexpr int kCopies = 4;  // rotating weights: 4 x >= 32 MB defeats the 50 MB L2
+    std::vector<__nv_bfloat16*> w(kCopies);
+    for (auto& p : w) {
+      TROUPE_CUDA_CHECK(cudaMalloc(&p, sh.n * sh.k * 2));
+      TROUPE_CUDA_CHECK(troupe::cuda::fill_uniform(p, sh.n * sh.k, 1, 0.0f, 0.05f, s));
+    }
+    __nv_bfloat16 *x, *y;
+    TROUPE_CUDA_CHECK(cudaMalloc(&x, 256 * sh.k * 2));
+    TROUPE_CUDA_CHECK(cudaMalloc(&y, 256 * sh.n * 2));
+    TROUPE_CUDA_CHECK(troupe::cuda::fill_uniform(x, 256 * sh.k, 2, 0.0f, 1.0f, s));
+    for (int64_t m : {1, 8, 64, 256}) {
+      std::vector<double> t;
+      for (int rep = 0; rep < 40; ++rep) {
+        TROUPE_CUDA_CHECK(cudaEventRecord(a, s));
+        gemm.linear(y, x, w[rep % kCopies], nullptr, m, sh.n, sh.k, s);
+        TROUPE_CUDA_CHECK(cudaEventRecord(b, s));
+        TROUPE_CUDA_CHECK(cudaEventSynchronize(b));
+        float ms = 0;
+        TROUPE_CUDA_CHECK(cudaEventElapsedTime(&ms, a, b));
+        if (rep >= 5) t.push_back(ms * 1e3);
+      }
+      const double us = median(t);
+      std::printf("%-8s %6lld %10.1f %10.0f\n", sh.name, static_cast<long long>(m), us,
+                  (sh.n * sh.k * 2.0 + m * (sh.k + sh.n) * 2.0) / (us * 1e-6) / 1e9);
+    }
+    for (auto p : w) cudaFree(p);
+    cudaFree(x);
+    cudaFree(y);
+  }
+}
+
+troupe::cuda::DecoderShape llama3_8b(int64_t layers) {
+  troupe::cuda::DecoderShape s;
+  s.vocab = 128256;
+  s.hidden = 4096;
+  s.intermediate = 14336;
+  s.layers = layers;
+  s.heads = 32;
+  s.kv_heads = 8;
+  s.head_dim = 128;
+  s.rms_norm_eps = 1e-5f;
+  for (int i = 0; i < 64; ++i) s.rope_inv_freq.push_back(std::pow(500000.0f, -i / 64.0f));
+  return s;
+}
+
+// S sequences, each computing q tokens with `context` tokens in the cache after the step.
+struct Step {
+  std::vector<int32_t> tokens, positions, slots, query_start{0}, context, tables, logit;
+  Step(int S, int q, int context_len, int width) {
+    for (int s = 0; s < S; ++s) {
+      for (int i = 0; i < q; ++i) {
+        const int pos = context_len - q + i;
+        tokens.push_back((s * 7919 + i) % 128000);
+        positions.push_back(pos);
+        const int block = s * width + pos / 16;  // each sequence owns width blocks
+        slots.push_back(block * 16 + pos % 16);
+      }
+      query_start.push_back(static_cast<int32_t>(tokens.size()));
+      context.push_back(context_len);
+      for (int b = 0; b < width; ++b) tables.push_back(s * width + b);
+      logit.push_back(static_cast<int32_t>(tokens.size()) - 1);
+    }
+  }
+  troupe::cuda::DecoderStep view() const { return {tokens, positions, slots, query_start, context, tables, logit}; }
+};
+
+void bench_steps(int64_t layers) {
+  Decoder d(llama3_8b(layers), 0);
+  d.fill_dummy(1);
+  const int width_tokens = 4096;
+  d.allocate({.max_num_tokens = 2048, .max_num_seqs = 256, .max_context_len = width_tokens, .block_size = 16},
+             256 * (width_tokens / 16), 0.9);
+  d.capture_decode_graphs();
+  const int W = d.block_table_width();
+  const double floor_ms = static_cast<double>(d.weight_bytes()) / 3.0e12 * 1e3;
+  std::printf("\nweights %.2f GB, floor at 3.0 TB/s %.2f ms\n%-22s %10s %12s\n", d.weight_bytes() / 1e9, floor_ms,
+              "step", "ms", "tokens/s");
+  auto time_step = [&](const Step& st, int reps) {
+    std::vector<double> t;
+    for (int rep = 0; rep < reps; ++rep) {
+      const auto t0 = std::chrono::steady_clock::now();
+      d.forward(st.view());
+      TROUPE_CUDA_CHECK(cudaStreamSynchronize(static_cast<cudaStream_t>(d.stream())));
+      if (rep >= 3) t.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+    }
+    return median(t);
+  };
+  for (int S : {1, 8, 64, 128, 256}) {
+    const double ms = time_step(Step(S, 1, 256, W), 30);
+    std::printf("decode batch %-9d %10.3f %12.0f\n", S, ms, S / ms * 1e3);
+  }
+  for (auto [S, q] : {std::pair{1, 2048}, std::pair{16, 128}}) {
+    const double ms = time_step(Step(S, q, q, W), 8);
+    std::printf("prefill %2d x %-9d %10.3f %12.0f\n", S, q, ms, S * q / ms * 1e3);
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    bench_gemms();
+    bench_steps(argc > 1 ? std::atoi(argv[1]) : 32);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}

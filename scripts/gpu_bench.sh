@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Issue 5's performance runs in one go on the GPU machine, peer first, then troupe, same card:
+#   1. the gpt-fast-style PyTorch peer (PEER, default ../shared/peers/gptfast_peer.py) at batch 1, 8, 64;
+#   2. troupe generate, batch 1: ms per output token (Llama-3-8B shapes, dummy bf16 weights);
+#   3. troupe serve + troupe bench: 1,024 requests of 128 in / 128 out at concurrency 256, and
+#      2,048 in / 128 out at concurrency 64.
+# Needs the Llama-3-8B preset folder (scripts/fetch_test_data.sh makes .cache/llama-3-8b).
+#
+#   scripts/gpu_bench.sh [BIN_DIR] [OUT_DIR]
+set -uo pipefail
+bin=${1:-build/cli}
+out=${2:-/tmp/troupe-gpu-bench}
+model=${MODEL:-.cache/llama-3-8b}
+peer=${PEER:-../shared/peers/gptfast_peer.py}
+mkdir -p "$out"
+nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.max.sm --format=csv,noheader | tee "$out/gpu.txt"
+
+if [[ -z ${SKIP_PEER:-} ]]; then
+  echo "== peer: $peer"
+  BS=${PEER_BS:-1,8,64} python3 "$peer" 2>&1 | tee "$out/peer.log" | grep -v Warning | tail -8
+fi
+
+echo "== troupe generate, batch 1"
+prompt=$(python3 -c "print(' '.join(['token'] * 127))")
+"$bin/troupe" generate --model "$model" --load-format dummy --device cuda --prompt "$prompt" \
+  --max-tokens 256 --temperature 0 --ignore-eos --json >"$out/generate.json" 2>"$out/generate.log"
+grep -E "decode|GPU|error" "$out/generate.log"
+
+echo "== troupe serve + troupe bench"
+port=18732
+"$bin/troupe" serve --model "$model" --load-format dummy --device cuda --port $port \
+  ${SERVE_FLAGS:-} >"$out/serve.log" 2>&1 &
+server=$!
+for _ in $(seq 1 300); do
+  curl -sf "http://127.0.0.1:$port/health" >/dev/null 2>&1 && break
+  python3 -c "import urllib.request,sys; urllib.request.urlopen('http://127.0.0.1:$port/health', timeout=1)" 2>/dev/null && break
+  sleep 1
+done
+grep -E "GPU|KV|graphs" "$out/serve.log"
+"$bin/troupe" bench --url "http://127.0.0.1:$port" --input-len 128 --output-len 128 --num-prompts 1024 \
+  --concurrency 256 --vocab-size 120000 --warmup 16 --result-json "$out/bench_128_128.json" 2>&1 | tee "$out/bench_128_128.txt"
+"$bin/troupe" bench --url "http://127.0.0.1:$port" --input-len 2048 --output-len 128 --num-prompts 256 \
+  --concurrency 64 --vocab-size 120000 --warmup 8 --result-json "$out/bench_2048_128.json" 2>&1 | tee "$out/bench_2048_128.txt"
+kill -INT $server; wait $server
+tail -5 "$out/serve.log"
