@@ -7,8 +7,8 @@
 #include <spdlog/spdlog.h>
 
 #include "engine/model/rope_frequencies.h"
-#include "engine/sampling/sampler.h"
 #include "kernels/cuda/decoder.h"
+#include "kernels/cuda/device_sampler.h"
 
 namespace troupe {
 namespace {
@@ -57,7 +57,7 @@ void upload_weights(cuda::Decoder& d, const ModelConfig& c, const ModelWeights& 
 class GpuBackend : public ModelBackend {
  public:
   GpuBackend(const ModelConfig& config, const ModelWeights* weights, uint64_t seed, const GpuBackendOptions& o)
-      : config_(config), decoder_(decoder_shape(config), o.device) {
+      : config_(config), decoder_(decoder_shape(config), o.device), sampler_(config.vocab_size, o.max_num_seqs) {
     if (weights) {
       upload_weights(decoder_, config, *weights);
     } else {
@@ -134,25 +134,23 @@ class GpuBackend : public ModelBackend {
   }
 
   std::vector<int32_t> sample(std::span<const SamplingRow> rows) {
-    const int64_t vocab = config_.vocab_size;
-    logits_.resize(rows.size() * vocab);
-    decoder_.copy_logits(logits_.data(), static_cast<int64_t>(rows.size()));
-    std::vector<int32_t> sampled;
-    sampled.reserve(rows.size());
-    for (size_t i = 0; i < rows.size(); ++i) {
-      const SamplingRow& r = rows[i];
-      SamplerRng rng(r.seed, r.output_index);
-      sampled.push_back(sample_token(std::span<float>(logits_).subspan(i * vocab, vocab), *r.params, r.prompt,
-                                     r.output, rng));
+    sampler_rows_.clear();
+    for (const SamplingRow& r : rows) {
+      const SamplingParams& p = *r.params;
+      sampler_rows_.push_back({{p.temperature, p.top_p, p.min_p, p.repetition_penalty, p.presence_penalty,
+                                p.frequency_penalty, p.top_k, r.seed, r.output_index},
+                               r.prompt,
+                               r.output});
     }
-    return sampled;
+    return sampler_.sample(decoder_.logits_mut(), sampler_rows_, decoder_.stream());
   }
 
   ModelConfig config_;
   cuda::Decoder decoder_;
+  cuda::DeviceSampler sampler_;
+  std::vector<cuda::SamplerRow> sampler_rows_;
   int32_t block_size_ = 16;
   std::vector<int32_t> query_start_, context_lens_, logit_tokens_, block_tables_;
-  std::vector<float> logits_;
 };
 
 }  // namespace

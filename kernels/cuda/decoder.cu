@@ -411,6 +411,7 @@ void Decoder::forward(const DecoderStep& step) {
 }
 
 const float* Decoder::logits() const { return impl_->logits; }
+float* Decoder::logits_mut() { return impl_->logits; }
 void* Decoder::stream() const { return impl_->stream; }
 
 void Decoder::copy_logits(float* host, int64_t rows) const {

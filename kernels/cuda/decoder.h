@@ -66,6 +66,7 @@ class Decoder {
   // Runs one step; logits() then holds [logit_tokens.size(), vocab] fp32 on the device.
   void forward(const DecoderStep& step);
   const float* logits() const;        // device pointer
+  float* logits_mut();                // the sampler applies penalties in place
   void* stream() const;               // the cudaStream_t every launch goes to
   void copy_logits(float* host, int64_t rows) const;  // synchronizes
 

@@ -12,20 +12,9 @@
 
 #include <cuda_runtime_api.h>  // cudaStream_t, cudaError_t
 
-namespace troupe::cuda {
+#include "kernels/common/row_sampling_params.h"
 
-// One row's settings; the fields mean what they mean in engine's SamplingParams.
-struct RowSamplingParams {
-  float temperature;         // <= 0: greedy
-  float top_p;               // (0, 1]; 1 keeps every token
-  float min_p;               // [0, 1]; 0 keeps every token
-  float repetition_penalty;  // 1: off
-  float presence_penalty;    // 0: off
-  float frequency_penalty;   // 0: off
-  int32_t top_k;             // <= 0 (or >= vocab) keeps every token
-  uint64_t seed;             // the draw is SamplerRng(seed, output_index).uniform()
-  uint64_t output_index;     // which output token of the request this row produces
-};
+namespace troupe::cuda {
 
 // The tokens penalties look at, every row packed into one array:
 //   row r's prompt ids are ids[row_begin[r] .. output_begin[r])
