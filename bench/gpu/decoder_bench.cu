@@ -35,6 +35,7 @@ void bench_gemms() {
   const Shape shapes[] = {{"qkv", 6144, 4096}, {"o", 4096, 4096}, {"gate_up", 28672, 4096},
                           {"down", 4096, 14336}, {"lm_head", 128256, 4096}};
   troupe::cuda::Gemm gemm;
+  troupe::cuda::Gemm cublas_only(size_t{32} << 20, /*skinny=*/false);
   cudaStream_t s;
   TROUPE_CUDA_CHECK(cudaStreamCreate(&s));
   cudaEvent_t a, b;
@@ -52,11 +53,12 @@ void bench_gemms() {
     TROUPE_CUDA_CHECK(cudaMalloc(&x, 256 * sh.k * 2));
     TROUPE_CUDA_CHECK(cudaMalloc(&y, 256 * sh.n * 2));
     TROUPE_CUDA_CHECK(troupe::cuda::fill_uniform(x, 256 * sh.k, 2, 0.0f, 1.0f, s));
-    for (int64_t m : {1, 8, 64, 256}) {
+    for (int64_t m : {-1, 1, -8, 8, 64, 256}) {  // negative: the same batch through cuBLASLt only
       std::vector<double> t;
+      troupe::cuda::Gemm& g = m < 0 ? cublas_only : gemm;
       for (int rep = 0; rep < 40; ++rep) {
         TROUPE_CUDA_CHECK(cudaEventRecord(a, s));
-        gemm.linear(y, x, w[rep % kCopies], nullptr, m, sh.n, sh.k, s);
+        g.linear(y, x, w[rep % kCopies], nullptr, std::abs(m), sh.n, sh.k, s);
         TROUPE_CUDA_CHECK(cudaEventRecord(b, s));
         TROUPE_CUDA_CHECK(cudaEventSynchronize(b));
         float ms = 0;
@@ -64,8 +66,9 @@ void bench_gemms() {
         if (rep >= 5) t.push_back(ms * 1e3);
       }
       const double us = median(t);
-      std::printf("%-8s %6lld %10.1f %10.0f\n", sh.name, static_cast<long long>(m), us,
-                  (sh.n * sh.k * 2.0 + m * (sh.k + sh.n) * 2.0) / (us * 1e-6) / 1e9);
+      const int64_t rows = std::abs(m);
+      std::printf("%-8s %6lld%s %10.1f %10.0f\n", sh.name, static_cast<long long>(rows), m < 0 ? " cuBLASLt" : "",
+                  us, (sh.n * sh.k * 2.0 + rows * (sh.k + sh.n) * 2.0) / (us * 1e-6) / 1e9);
     }
     for (auto p : w) cudaFree(p);
     cudaFree(x);
@@ -91,17 +94,18 @@ troupe::cuda::DecoderShape llama3_8b(int64_t layers) {
 struct Step {
   std::vector<int32_t> tokens, positions, slots, query_start{0}, context, tables, logit;
   Step(int S, int q, int context_len, int width) {
+    const int own = (context_len + 15) / 16;  // blocks each sequence uses: the pool holds S * own
     for (int s = 0; s < S; ++s) {
       for (int i = 0; i < q; ++i) {
         const int pos = context_len - q + i;
         tokens.push_back((s * 7919 + i) % 128000);
         positions.push_back(pos);
-        const int block = s * width + pos / 16;  // each sequence owns width blocks
+        const int block = s * own + pos / 16;
         slots.push_back(block * 16 + pos % 16);
       }
       query_start.push_back(static_cast<int32_t>(tokens.size()));
       context.push_back(context_len);
-      for (int b = 0; b < width; ++b) tables.push_back(s * width + b);
+      for (int b = 0; b < width; ++b) tables.push_back(b < own ? s * own + b : 0);
       logit.push_back(static_cast<int32_t>(tokens.size()) - 1);
     }
   }
@@ -113,7 +117,7 @@ void bench_steps(int64_t layers) {
   d.fill_dummy(1);
   const int width_tokens = 4096;
   d.allocate({.max_num_tokens = 2048, .max_num_seqs = 256, .max_context_len = width_tokens, .block_size = 16},
-             256 * (width_tokens / 16), 0.9);
+             8192, 0.9);
   d.capture_decode_graphs();
   const int W = d.block_table_width();
   const double floor_ms = static_cast<double>(d.weight_bytes()) / 3.0e12 * 1e3;

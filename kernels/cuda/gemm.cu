@@ -3,10 +3,11 @@
 #include <string>
 
 #include "kernels/cuda/cuda_check.h"
+#include "kernels/cuda/skinny_gemm.h"
 
 namespace troupe::cuda {
 
-Gemm::Gemm(size_t workspace_bytes) : workspace_bytes_(workspace_bytes) {
+Gemm::Gemm(size_t workspace_bytes, bool skinny) : workspace_bytes_(workspace_bytes), skinny_(skinny) {
   TROUPE_CUDA_CHECK(cublasLtCreate(&handle_));
   TROUPE_CUDA_CHECK(cudaMalloc(&workspace_, workspace_bytes_));
 }
@@ -64,6 +65,13 @@ const Gemm::Plan& Gemm::plan(int64_t m, int64_t n, int64_t k, bool f32_out, bool
 void Gemm::run(void* y, const void* x, const void* w, const void* bias, int64_t m, int64_t n, int64_t k,
                bool f32_out, cudaStream_t stream) {
   if (m == 0) return;
+  if (skinny_ && m <= kSkinnyMaxRows && k % 8 == 0) {
+    auto* yb = f32_out ? nullptr : static_cast<__nv_bfloat16*>(y);
+    auto* yf = f32_out ? static_cast<float*>(y) : nullptr;
+    TROUPE_CUDA_CHECK(skinny_gemm(yb, yf, static_cast<const __nv_bfloat16*>(x), static_cast<const __nv_bfloat16*>(w),
+                                  static_cast<const __nv_bfloat16*>(bias), m, n, k, stream));
+    return;
+  }
   const Plan& p = plan(m, n, k, f32_out, bias != nullptr);
   if (bias)
     TROUPE_CUDA_CHECK(cublasLtMatmulDescSetAttribute(p.desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias, sizeof bias));

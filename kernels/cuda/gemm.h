@@ -15,7 +15,9 @@ namespace troupe::cuda {
 
 class Gemm {
  public:
-  explicit Gemm(size_t workspace_bytes = size_t{32} << 20);
+  // skinny: batches of up to kSkinnyMaxRows rows go to the project's weight-streaming kernel
+  // (skinny_gemm.h), which reaches more of the bandwidth than cuBLASLt on those shapes.
+  explicit Gemm(size_t workspace_bytes = size_t{32} << 20, bool skinny = true);
   ~Gemm();
   Gemm(const Gemm&) = delete;
   Gemm& operator=(const Gemm&) = delete;
@@ -41,6 +43,7 @@ class Gemm {
   cublasLtHandle_t handle_ = nullptr;
   void* workspace_ = nullptr;
   size_t workspace_bytes_;
+  bool skinny_;
   std::map<Key, Plan> plans_;
 };
 

@@ -1,0 +1,91 @@
+// Gemm (the skinny weight-streaming kernel for small batches, cuBLASLt above) against an fp32
+// CPU product of the same bf16-rounded inputs.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+#include <vector>
+
+#include <cuda_bf16.h>
+#include <cuda_runtime_api.h>
+
+#include "kernels/cuda/gemm.h"
+
+namespace {
+
+bool have_device() {
+  int n = 0;
+  return cudaGetDeviceCount(&n) == cudaSuccess && n > 0;
+}
+
+template <typename T>
+T* upload(const std::vector<T>& v) {
+  T* p = nullptr;
+  EXPECT_EQ(cudaMalloc(reinterpret_cast<void**>(&p), v.size() * sizeof(T)), cudaSuccess);
+  EXPECT_EQ(cudaMemcpy(p, v.data(), v.size() * sizeof(T), cudaMemcpyHostToDevice), cudaSuccess);
+  return p;
+}
+
+// Relative L2 error of y = x w^T (+ bias) for one shape, through both output types.
+void check_shape(troupe::cuda::Gemm& gemm, int64_t m, int64_t n, int64_t k, bool bias, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> normal;
+  std::vector<__nv_bfloat16> x(m * k), w(n * k), b(n);
+  for (auto& v : x) v = __float2bfloat16(normal(rng));
+  for (auto& v : w) v = __float2bfloat16(0.05f * normal(rng));
+  for (auto& v : b) v = __float2bfloat16(normal(rng));
+  std::vector<double> ref(m * n);
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t j = 0; j < n; ++j) {
+      double acc = bias ? __bfloat162float(b[j]) : 0.0;
+      for (int64_t t = 0; t < k; ++t) acc += double{__bfloat162float(x[i * k + t])} * __bfloat162float(w[j * k + t]);
+      ref[i * n + j] = acc;
+    }
+  auto *dx = upload(x), *dw = upload(w), *db = upload(b);
+  // Poisoned outputs: an unwritten element stays NaN and fails.
+  std::vector<__nv_bfloat16> poison_b(m * n, __float2bfloat16(NAN));
+  std::vector<float> poison_f(m * n, NAN);
+  auto* dy = upload(poison_b);
+  auto* dyf = upload(poison_f);
+  gemm.linear(dy, dx, dw, bias ? db : nullptr, m, n, k, nullptr);
+  if (!bias) gemm.linear_f32(dyf, dx, dw, m, n, k, nullptr);
+  ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+  std::vector<__nv_bfloat16> y(m * n);
+  std::vector<float> yf(m * n);
+  ASSERT_EQ(cudaMemcpy(y.data(), dy, y.size() * 2, cudaMemcpyDeviceToHost), cudaSuccess);
+  ASSERT_EQ(cudaMemcpy(yf.data(), dyf, yf.size() * 4, cudaMemcpyDeviceToHost), cudaSuccess);
+  double num = 0, numf = 0, den = 0;
+  for (int64_t i = 0; i < m * n; ++i) {
+    const double e = __bfloat162float(y[i]) - ref[i], ef = yf[i] - ref[i];
+    num += e * e;
+    numf += ef * ef;
+    den += ref[i] * ref[i];
+  }
+  EXPECT_LT(std::sqrt(num / den), 5e-3) << "bf16 out, m=" << m << " n=" << n << " k=" << k << " bias=" << bias;
+  if (!bias) {
+    EXPECT_LT(std::sqrt(numf / den), 1e-5) << "fp32 out, m=" << m << " n=" << n << " k=" << k;
+  }
+  for (void* p : {static_cast<void*>(dx), static_cast<void*>(dw), static_cast<void*>(db), static_cast<void*>(dy),
+                  static_cast<void*>(dyf)})
+    cudaFree(p);
+}
+
+TEST(CudaGemm, SmallAndLargeBatchesMatchTheFp64Product) {
+  if (!have_device()) GTEST_SKIP() << "no CUDA device found";
+  troupe::cuda::Gemm gemm;
+  uint32_t seed = 1;
+  for (int64_t m : {1, 2, 3, 5, 8, 9, 33})
+    for (auto [n, k] : {std::pair<int64_t, int64_t>{96, 64}, {160, 96}, {1000, 4096}, {384, 14336}, {7, 8}})
+      for (bool bias : {false, true}) check_shape(gemm, m, n, k, bias, seed++);
+}
+
+TEST(CudaGemm, SkinnyAndCublasLtPathsBothMatchTheProduct) {
+  if (!have_device()) GTEST_SKIP() << "no CUDA device found";
+  troupe::cuda::Gemm skinny, cublas(size_t{32} << 20, /*skinny=*/false);
+  for (int64_t m : {1, 4, 8}) {
+    check_shape(skinny, m, 4096, 4096, false, 100 + static_cast<uint32_t>(m));
+    check_shape(cublas, m, 4096, 4096, false, 100 + static_cast<uint32_t>(m));
+  }
+}
+
+}  // namespace
