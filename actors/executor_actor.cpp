@@ -23,7 +23,8 @@ caf::behavior executor_actor(caf::stateful_actor<ExecutorState>* self, std::shar
       [=](step_atom, const StepPlan& plan) -> caf::result<StepResult> {
         if (!self->state.runner) return caf::make_error(caf::sec::invalid_argument, "step before init");
         try {
-          return StepResult{plan.step_id, self->state.runner->run(plan)};
+          SampledTokens out = self->state.runner->run(plan);
+          return StepResult{plan.step_id, std::move(out.tokens), std::move(out.logprobs)};
         } catch (const std::exception& e) {
           return caf::make_error(caf::sec::runtime_error, std::string("executor step failed: ") + e.what());
         }

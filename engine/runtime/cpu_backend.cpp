@@ -1,5 +1,6 @@
 #include "engine/runtime/cpu_backend.h"
 
+#include <algorithm>
 #include <stdexcept>
 
 #include "engine/sampling/sampler.h"
@@ -17,20 +18,26 @@ std::vector<float> CpuBackend::logits(const ForwardBatch& batch) {
   return model_->forward(batch, *cache_);
 }
 
-std::vector<int32_t> CpuBackend::run(const ForwardBatch& batch, std::span<const SamplingRow> rows) {
+SampledTokens CpuBackend::run(const ForwardBatch& batch, std::span<const SamplingRow> rows) {
   std::vector<float> logits = this->logits(batch);
   const int64_t vocab = model_->config().vocab_size;
   if (static_cast<int64_t>(logits.size()) != static_cast<int64_t>(rows.size()) * vocab)
     throw std::logic_error("one sampling row per sequence with wants_logits expected");
-  std::vector<int32_t> sampled;
-  sampled.reserve(rows.size());
+  SampledTokens out;
+  out.tokens.reserve(rows.size());
+  const bool any_logprobs =
+      std::any_of(rows.begin(), rows.end(), [](const SamplingRow& r) { return r.params->logprobs >= 0; });
+  if (any_logprobs) out.logprobs.resize(rows.size());
+  std::vector<float> raw;
   for (size_t i = 0; i < rows.size(); ++i) {
     const SamplingRow& r = rows[i];
+    const std::span<float> row = std::span<float>(logits).subspan(i * vocab, vocab);
+    if (r.params->logprobs >= 0) raw.assign(row.begin(), row.end());  // sampling penalizes in place
     SamplerRng rng(r.seed, r.output_index);
-    sampled.push_back(sample_token(std::span<float>(logits).subspan(i * vocab, vocab), *r.params, r.prompt,
-                                   r.output, rng));
+    out.tokens.push_back(sample_token(row, *r.params, r.prompt, r.output, rng));
+    if (r.params->logprobs >= 0) out.logprobs[i] = compute_logprobs(raw, out.tokens.back(), r.params->logprobs);
   }
-  return sampled;
+  return out;
 }
 
 }  // namespace troupe

@@ -15,7 +15,7 @@ class CpuBackend : public ModelBackend {
 
   const ModelConfig& config() const override { return model_->config(); }
   void allocate_kv_cache(int32_t num_blocks, int32_t block_size) override;
-  std::vector<int32_t> run(const ForwardBatch& batch, std::span<const SamplingRow> rows) override;
+  SampledTokens run(const ForwardBatch& batch, std::span<const SamplingRow> rows) override;
   std::vector<float> logits(const ForwardBatch& batch) override;
 
  private:

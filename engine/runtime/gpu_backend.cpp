@@ -93,7 +93,7 @@ class GpuBackend : public ModelBackend {
                                   " of " + std::to_string(block_size));
   }
 
-  std::vector<int32_t> run(const ForwardBatch& batch, std::span<const SamplingRow> rows) override {
+  SampledTokens run(const ForwardBatch& batch, std::span<const SamplingRow> rows) override {
     forward(batch);
     if (logit_tokens_.size() != rows.size()) throw std::logic_error("one sampling row per sequence with wants_logits expected");
     return sample(rows);
@@ -133,16 +133,29 @@ class GpuBackend : public ModelBackend {
     }
   }
 
-  std::vector<int32_t> sample(std::span<const SamplingRow> rows) {
+  SampledTokens sample(std::span<const SamplingRow> rows) {
     sampler_rows_.clear();
+    int32_t num_top = -1;  // one launch serves the most any row asked for
     for (const SamplingRow& r : rows) {
+      num_top = std::max(num_top, r.params->logprobs);
       const SamplingParams& p = *r.params;
       sampler_rows_.push_back({{p.temperature, p.top_p, p.min_p, p.repetition_penalty, p.presence_penalty,
                                 p.frequency_penalty, p.top_k, r.seed, r.output_index},
                                r.prompt,
                                r.output});
     }
-    return sampler_.sample(decoder_.logits_mut(), sampler_rows_, decoder_.stream());
+    const cuda::SamplerOutput& s = sampler_.sample(decoder_.logits_mut(), sampler_rows_, num_top, decoder_.stream());
+    SampledTokens out{s.tokens, {}};
+    if (num_top < 0) return out;
+    out.logprobs.resize(rows.size());
+    for (size_t i = 0; i < rows.size(); ++i) {
+      const int32_t want = rows[i].params->logprobs;
+      if (want < 0) continue;
+      out.logprobs[i].logprob = s.logprob[i];
+      for (int32_t j = 0; j < want; ++j)
+        out.logprobs[i].top.push_back({s.top_ids[i * num_top + j], s.top_logprobs[i * num_top + j]});
+    }
+    return out;
   }
 
   ModelConfig config_;

@@ -7,7 +7,7 @@ LocalEngine::LocalEngine(ModelBackend& backend, SchedulerConfig config)
 
 std::vector<FinishedSequence> LocalEngine::step(const std::function<void(const TokenEvent&)>& on_token) {
   const StepPlan plan = scheduler_.schedule();
-  const std::vector<int32_t> sampled = runner_.run(plan);
+  const std::vector<int32_t> sampled = runner_.run(plan).tokens;
   if (plan.empty()) return {};
   if (on_token) {
     size_t i = 0;

@@ -9,6 +9,7 @@
 
 #include "engine/model/forward_batch.h"
 #include "engine/model/model_config.h"
+#include "engine/sampling/logprobs.h"
 #include "engine/sampling/sampling_params.h"
 
 namespace troupe {
@@ -20,6 +21,13 @@ struct SamplingRow {
   uint64_t output_index = 0;  // which output token this is: the seeded RNG's position
   std::span<const int32_t> prompt;  // for repetition penalties
   std::span<const int32_t> output;  // tokens generated so far (penalties)
+};
+
+// A step's sampled tokens, one per row, and log-probabilities when any row's params ask for them
+// (params->logprobs >= 0): then logprobs is parallel to tokens, rows that did not ask left empty.
+struct SampledTokens {
+  std::vector<int32_t> tokens;
+  std::vector<SampleLogprobs> logprobs;
 };
 
 class ModelBackend {
@@ -37,7 +45,7 @@ class ModelBackend {
   // Runs the batch (writing its K/V) and samples one token for every sequence with wants_logits,
   // in batch order; rows has one entry per such sequence. Throws std::invalid_argument on a token
   // id outside the vocabulary, std::runtime_error on a device failure.
-  virtual std::vector<int32_t> run(const ForwardBatch& batch, std::span<const SamplingRow> rows) = 0;
+  virtual SampledTokens run(const ForwardBatch& batch, std::span<const SamplingRow> rows) = 0;
   // Runs the batch and returns the logits instead of sampling: [sequences with wants_logits,
   // vocab] fp32 in batch order. For checks against a reference, not for serving.
   virtual std::vector<float> logits(const ForwardBatch& batch) = 0;

@@ -23,7 +23,7 @@ void StepRunner::resolve_placeholders(const StepPlan& plan, ForwardBatch& batch)
   }
 }
 
-std::vector<int32_t> StepRunner::run(const StepPlan& plan) {
+SampledTokens StepRunner::run(const StepPlan& plan) {
   // Drops come first: an aborted id may be reused by a new request in the same plan.
   for (SeqId id : plan.finished_seq_ids) sequences_.erase(id);
   for (SeqId id : plan.preempted_seq_ids) sequences_.erase(id);
@@ -45,10 +45,10 @@ std::vector<int32_t> StepRunner::run(const StepPlan& plan) {
     const SequenceState& st = sequences_.at(s.seq_id);
     rows.push_back({&st.params, st.seed, static_cast<uint64_t>(s.num_output_tokens), st.prompt, st.output});
   }
-  std::vector<int32_t> sampled = backend_.run(batch, rows);
+  SampledTokens sampled = backend_.run(batch, rows);
   size_t i = 0;
   for (const ScheduledSequence& s : plan.sequences)
-    if (s.wants_logits) sequences_.at(s.seq_id).output.push_back(sampled.at(i++));
+    if (s.wants_logits) sequences_.at(s.seq_id).output.push_back(sampled.tokens.at(i++));
   return sampled;
 }
 

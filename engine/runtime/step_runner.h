@@ -19,8 +19,8 @@ class StepRunner {
   // Allocates the backend's KV pool (throws std::invalid_argument when it cannot hold it).
   StepRunner(ModelBackend& backend, int32_t num_blocks, int32_t block_size);
 
-  // Sampled tokens, one per entry with wants_logits, in plan order.
-  std::vector<int32_t> run(const StepPlan& plan);
+  // Sampled tokens (and logprobs where asked), one per entry with wants_logits, in plan order.
+  SampledTokens run(const StepPlan& plan);
 
   size_t num_tracked_sequences() const { return sequences_.size(); }
 

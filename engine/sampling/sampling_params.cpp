@@ -16,6 +16,7 @@ std::string SamplingParams::validate() const {
   if (!(frequency_penalty >= -2.0f && frequency_penalty <= 2.0f))
     return "frequency_penalty must be in [-2, 2]";
   if (max_tokens < 1) return "max_tokens must be >= 1";
+  if (logprobs < -1 || logprobs > 20) return "logprobs must be -1 (none) or in [0, 20]";
   return {};
 }
 

@@ -17,6 +17,8 @@ struct SamplingParams {
   std::optional<uint64_t> seed;     // same seed, same text
   int32_t max_tokens = 16;
   bool ignore_eos = false;
+  int32_t logprobs = -1;            // -1: none; 0..20: the sampled token's log-probability and
+                                    // this many most likely alternatives (raw distribution)
 
   bool is_greedy() const { return temperature <= 0.0f; }
   // An empty string when valid, else a message naming the bad field.

@@ -3,12 +3,16 @@
 #include <cstdint>
 #include <vector>
 
+#include "engine/sampling/logprobs.h"
+
 namespace troupe {
 
 // Executor -> scheduler: the answer to one StepPlan.
 struct StepResult {
   uint64_t step_id = 0;
   std::vector<int32_t> sampled;  // one token per plan entry with wants_logits, in plan order
+  std::vector<SampleLogprobs> logprobs;  // parallel to sampled when any of the plan's sequences
+                                         // asked for logprobs (others' entries empty), else empty
 };
 
 // Scheduler -> executor, once before the first step: the KV pool to allocate.

@@ -24,7 +24,13 @@ struct DeviceSampler::Buffers {
   void* workspace = nullptr;
   size_t workspace_bytes = 0;
   int64_t workspace_ids = -1;  // penalty ids the workspace was sized for
-  std::vector<int32_t> tokens;
+  float* host_logprob = nullptr;   // [max_rows]
+  float* dev_logprob = nullptr;
+  int32_t* host_top_ids = nullptr;  // [max_rows, kMaxTopLogprobs]
+  int32_t* dev_top_ids = nullptr;
+  float* host_top_lp = nullptr;
+  float* dev_top_lp = nullptr;
+  SamplerOutput out;
 
   void reserve_ints(int64_t n) {
     if (n <= ints_capacity) return;
@@ -56,6 +62,13 @@ DeviceSampler::DeviceSampler(int64_t vocab, int64_t max_rows) : b_(std::make_uni
   TROUPE_CUDA_CHECK(cudaMalloc(&b_->dev_params, max_rows * sizeof(RowSamplingParams)));
   TROUPE_CUDA_CHECK(cudaMallocHost(&b_->host_tokens, max_rows * sizeof(int32_t)));
   TROUPE_CUDA_CHECK(cudaMalloc(&b_->dev_tokens, max_rows * sizeof(int32_t)));
+  const int64_t top = max_rows * kMaxTopLogprobs;
+  TROUPE_CUDA_CHECK(cudaMallocHost(&b_->host_logprob, max_rows * sizeof(float)));
+  TROUPE_CUDA_CHECK(cudaMalloc(&b_->dev_logprob, max_rows * sizeof(float)));
+  TROUPE_CUDA_CHECK(cudaMallocHost(&b_->host_top_ids, top * sizeof(int32_t)));
+  TROUPE_CUDA_CHECK(cudaMalloc(&b_->dev_top_ids, top * sizeof(int32_t)));
+  TROUPE_CUDA_CHECK(cudaMallocHost(&b_->host_top_lp, top * sizeof(float)));
+  TROUPE_CUDA_CHECK(cudaMalloc(&b_->dev_top_lp, top * sizeof(float)));
   b_->reserve_ints(2 * max_rows + 1 + 4096);
   b_->reserve_workspace(0);
 }
@@ -68,14 +81,27 @@ DeviceSampler::~DeviceSampler() {
   cudaFreeHost(b_->host_tokens);
   cudaFree(b_->dev_tokens);
   cudaFree(b_->workspace);
+  cudaFreeHost(b_->host_logprob);
+  cudaFree(b_->dev_logprob);
+  cudaFreeHost(b_->host_top_ids);
+  cudaFree(b_->dev_top_ids);
+  cudaFreeHost(b_->host_top_lp);
+  cudaFree(b_->dev_top_lp);
 }
 
-const std::vector<int32_t>& DeviceSampler::sample(float* logits, std::span<const SamplerRow> rows, void* stream_ptr) {
+const SamplerOutput& DeviceSampler::sample(float* logits, std::span<const SamplerRow> rows, int32_t num_top,
+                                           void* stream_ptr) {
   Buffers& b = *b_;
   const auto R = static_cast<int64_t>(rows.size());
   auto stream = static_cast<cudaStream_t>(stream_ptr);
-  b.tokens.clear();
-  if (R == 0) return b.tokens;
+  SamplerOutput& out = b.out;
+  out.tokens.clear();
+  out.logprob.clear();
+  out.top_ids.clear();
+  out.top_logprobs.clear();
+  out.num_top = num_top;
+  if (R == 0) return out;
+  if (num_top > kMaxTopLogprobs) throw std::invalid_argument("at most 20 top logprobs");
   if (R > b.max_rows) throw std::invalid_argument("more sampling rows than the sampler was made for");
   // Penalty lists only for rows that use them: greedy serving without penalties copies none.
   int64_t num_ids = 0;
@@ -110,12 +136,27 @@ const std::vector<int32_t>& DeviceSampler::sample(float* logits, std::span<const
   TROUPE_CUDA_CHECK(cudaMemcpyAsync(b.dev_ints, b.host_ints, (2 * R + 1 + at) * sizeof(int32_t),
                                     cudaMemcpyHostToDevice, stream));
   const PenaltyTokens penalties{b.dev_ints + 2 * R + 1, b.dev_ints, b.dev_ints + R + 1, at};
-  TROUPE_CUDA_CHECK(sample_tokens(b.dev_tokens, logits, b.dev_params, penalties, nullptr, nullptr, nullptr, 0,
+  const bool lp = num_top >= 0, top = num_top > 0;
+  TROUPE_CUDA_CHECK(sample_tokens(b.dev_tokens, logits, b.dev_params, penalties, lp ? b.dev_logprob : nullptr,
+                                  top ? b.dev_top_ids : nullptr, top ? b.dev_top_lp : nullptr, top ? num_top : 0,
                                   b.workspace, b.workspace_bytes, R, b.vocab, stream));
   TROUPE_CUDA_CHECK(cudaMemcpyAsync(b.host_tokens, b.dev_tokens, R * sizeof(int32_t), cudaMemcpyDeviceToHost, stream));
+  if (lp)
+    TROUPE_CUDA_CHECK(cudaMemcpyAsync(b.host_logprob, b.dev_logprob, R * sizeof(float), cudaMemcpyDeviceToHost, stream));
+  if (top) {
+    TROUPE_CUDA_CHECK(cudaMemcpyAsync(b.host_top_ids, b.dev_top_ids, R * num_top * sizeof(int32_t),
+                                      cudaMemcpyDeviceToHost, stream));
+    TROUPE_CUDA_CHECK(cudaMemcpyAsync(b.host_top_lp, b.dev_top_lp, R * num_top * sizeof(float),
+                                      cudaMemcpyDeviceToHost, stream));
+  }
   TROUPE_CUDA_CHECK(cudaStreamSynchronize(stream));
-  b.tokens.assign(b.host_tokens, b.host_tokens + R);
-  return b.tokens;
+  out.tokens.assign(b.host_tokens, b.host_tokens + R);
+  if (lp) out.logprob.assign(b.host_logprob, b.host_logprob + R);
+  if (top) {
+    out.top_ids.assign(b.host_top_ids, b.host_top_ids + R * num_top);
+    out.top_logprobs.assign(b.host_top_lp, b.host_top_lp + R * num_top);
+  }
+  return out;
 }
 
 }  // namespace troupe::cuda

@@ -18,14 +18,25 @@ struct SamplerRow {
   std::span<const int32_t> output;
 };
 
+// Tokens, one per row; with logprobs asked (num_top >= 0), each row's sampled-token log-probability
+// and its num_top best alternatives [rows, num_top], from the raw logits.
+struct SamplerOutput {
+  std::vector<int32_t> tokens;
+  int32_t num_top = -1;
+  std::vector<float> logprob;
+  std::vector<int32_t> top_ids;
+  std::vector<float> top_logprobs;
+};
+
 class DeviceSampler {
  public:
   DeviceSampler(int64_t vocab, int64_t max_rows);
   ~DeviceSampler();
 
   // logits: device [rows.size(), vocab], modified in place; stream: the cudaStream_t the logits
-  // were written on. Waits for the tokens; throws CudaError naming a failed call.
-  const std::vector<int32_t>& sample(float* logits, std::span<const SamplerRow> rows, void* stream);
+  // were written on; num_top: -1 for no logprobs, else 0..20. Waits for the results; throws
+  // CudaError naming a failed call.
+  const SamplerOutput& sample(float* logits, std::span<const SamplerRow> rows, int32_t num_top, void* stream);
 
  private:
   struct Buffers;
