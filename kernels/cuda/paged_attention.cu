@@ -135,7 +135,7 @@ cudaError_t paged_decode_attention(__nv_bfloat16* out, const __nv_bfloat16* q, i
                                    int64_t max_context_len, float* workspace, size_t workspace_bytes,
                                    cudaStream_t stream) {
   const int64_t d = cache.head_dim, kvh = cache.num_kv_heads;
-  if ((d != 64 && d != 128) || kvh <= 0 || kvh > 65535 || num_heads <= 0 || num_heads % kvh != 0 ||
+  if (!cuda_attention_head_dim_supported(d) || kvh <= 0 || kvh > 65535 || num_heads <= 0 || num_heads % kvh != 0 ||
       cache.block_size <= 0 || cache.block_size % 8 != 0 || q_stride % 8 != 0 ||
       reinterpret_cast<uintptr_t>(q) % 16 != 0 || num_seqs < 0 || num_seqs > 65535 ||
       max_context_len < 0 || max_context_len > max_blocks_per_seq * cache.block_size)
@@ -171,8 +171,12 @@ cudaError_t paged_decode_attention(__nv_bfloat16* out, const __nv_bfloat16* q, i
   p.partial_o = workspace;
   // Outputs first: a multiple of 16 bytes whenever the workspace start is, since D is.
   p.partial_ml = workspace ? workspace + num_seqs * num_heads * num_partitions * d : nullptr;
-  return d == 64 ? launch_decode<64>(p, num_seqs, m_tiles, stream)
-                 : launch_decode<128>(p, num_seqs, m_tiles, stream);
+  switch (d) {
+    case 16: return launch_decode<16>(p, num_seqs, m_tiles, stream);
+    case 32: return launch_decode<32>(p, num_seqs, m_tiles, stream);
+    case 64: return launch_decode<64>(p, num_seqs, m_tiles, stream);
+    default: return launch_decode<128>(p, num_seqs, m_tiles, stream);
+  }
 }
 
 }  // namespace troupe::cuda

@@ -11,7 +11,7 @@
 // Warps split rows (prefill, kWarpsN = 1: 4 warps x 16 rows, every warp sees every key) or keys
 // (decode, kWarpsN = 4: one 16-row tile, each warp a quarter of each K/V tile); the warps'
 // (max, sum, acc) states are merged through shared memory at the end either way.
-// Invariants: head_dim D is 64 or 128; partitions are whole 64-token tiles; rows whose token is
+// Invariants: head_dim D is 16, 32, 64 or 128; partitions are whole 64-token tiles; rows whose token is
 // past q_len are computed on zero queries and never written.
 #include <cstdint>
 
@@ -55,6 +55,9 @@ __device__ __forceinline__ int partition_tokens(int context_len, int num_partiti
 
 template <int D, int kWarpsN>
 struct TileShape {
+  // k-steps of 16 over D (Q*K^T) and 16-column ldmatrix_x4 steps over D (P*V) need D % 16 == 0;
+  // D = 16 is a single step of each, and its 16-byte row chunks (2 a row) still divide the block.
+  static_assert(D % 16 == 0 && D >= 16 && D <= 128, "head_dim 16, 32, 64 or 128");
   static constexpr int kWarpsM = 4 / kWarpsN;
   static constexpr int kRows = 16 * kWarpsM;
   // Prefill's 64-row Q tile (17 KB at D = 128) is staged in the second K/V stage, which is free
@@ -65,8 +68,12 @@ struct TileShape {
   // and still ran 2048-8192-token prompts 2-8% faster on an H100 than at 2 blocks (215 registers).
   static constexpr int kMinBlocks = 3;
   static constexpr int kWarpTokens = kTileTokens / kWarpsN;
-  static constexpr int kStride = D + 8;  // +16 bytes a row: ldmatrix rows land in distinct banks
-  static constexpr int kOStride = D + 8; // fp32 merge rows: float2 stores of 4 rows conflict-free
+  // +16 bytes a row: the 8 rows of an ldmatrix land in distinct banks for every D here
+  // (row pitch 48, 80, 144 or 272 bytes); the pitch stays a multiple of 16 for cp.async/ldmatrix.
+  static constexpr int kStride = D + 8;
+  // fp32 merge rows: float2 stores of 4 rows conflict-free (pitch 24, 40, 72 or 136 words), and a
+  // multiple of 4 words so the float4 reads stay aligned.
+  static constexpr int kOStride = D + 8;
   static constexpr size_t kKvBytes = size_t{kStages} * 2 * kTileTokens * kStride * 2;
   static constexpr size_t kMergeBytes = size_t{kWarpsN} * kRows * (kOStride + 2) * 4;
   static_assert(kMergeBytes <= kKvBytes, "merge buffer reuses the K/V stages");
@@ -128,6 +135,8 @@ __device__ __forceinline__ void load_kv_tile(__nv_bfloat16* sk, __nv_bfloat16* s
                                              int kv_head, int first, int end) {
   constexpr int kChunks = D / 8;
   constexpr int kTokensPerPass = kTileThreads / kChunks;
+  static_assert(kTileThreads % kChunks == 0 && kTileTokens % kTokensPerPass == 0,
+                "whole tokens a pass, whole passes a tile");
   const int chunk = threadIdx.x % kChunks;
   const int64_t kv_row = static_cast<int64_t>(p.num_kv_heads) * D;
 #pragma unroll

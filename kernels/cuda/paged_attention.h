@@ -27,8 +27,14 @@ struct PagedKvCache {
   __nv_bfloat16* v;      // [num_blocks, block_size, num_kv_heads, head_dim]
   int32_t block_size;    // a positive multiple of 8
   int32_t num_kv_heads;
-  int32_t head_dim;      // 64 or 128
+  int32_t head_dim;      // 16, 32, 64 or 128
 };
+
+// The head dims every kernel of the GPU attention path (RoPE + KV write, decode, prefill) is
+// instantiated for: 16 and 32 serve the tiny test models, 64 and 128 the real ones.
+constexpr bool cuda_attention_head_dim_supported(int64_t head_dim) {
+  return head_dim == 16 || head_dim == 32 || head_dim == 64 || head_dim == 128;
+}
 
 // Bytes of fp32 workspace paged_decode_attention needs for any call with num_seqs <= max_num_seqs,
 // the same num_heads and head_dim, and max_context_len <= this max_context_len.

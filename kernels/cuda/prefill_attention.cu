@@ -30,7 +30,7 @@ cudaError_t paged_prefill_attention(__nv_bfloat16* out, const __nv_bfloat16* q, 
                                     int64_t num_heads, float scale, int64_t max_q_len,
                                     cudaStream_t stream) {
   const int64_t d = cache.head_dim, kvh = cache.num_kv_heads;
-  if ((d != 64 && d != 128) || kvh <= 0 || kvh > 65535 || num_heads <= 0 || num_heads % kvh != 0 ||
+  if (!cuda_attention_head_dim_supported(d) || kvh <= 0 || kvh > 65535 || num_heads <= 0 || num_heads % kvh != 0 ||
       cache.block_size <= 0 || cache.block_size % 8 != 0 || q_stride % 8 != 0 ||
       reinterpret_cast<uintptr_t>(q) % 16 != 0 || num_seqs < 0 || num_seqs > 65535 || max_q_len < 0)
     return cudaErrorInvalidValue;
@@ -60,8 +60,12 @@ cudaError_t paged_prefill_attention(__nv_bfloat16* out, const __nv_bfloat16* q, 
   // One partition spanning the context: every row tile sees all of its keys and writes bf16.
   p.num_partitions = 1;
   p.min_partition_tokens = detail::kTileTokens;
-  return d == 64 ? launch_prefill<64>(p, num_seqs, m_tiles, stream)
-                 : launch_prefill<128>(p, num_seqs, m_tiles, stream);
+  switch (d) {
+    case 16: return launch_prefill<16>(p, num_seqs, m_tiles, stream);
+    case 32: return launch_prefill<32>(p, num_seqs, m_tiles, stream);
+    case 64: return launch_prefill<64>(p, num_seqs, m_tiles, stream);
+    default: return launch_prefill<128>(p, num_seqs, m_tiles, stream);
+  }
 }
 
 }  // namespace troupe::cuda

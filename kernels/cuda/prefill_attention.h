@@ -20,7 +20,8 @@
 namespace troupe::cuda {
 
 // K/V of every query token must already be in the cache. max_q_len must be >= every sequence's
-// q_len (it sizes the grid). q rows must be 16-byte aligned (q_stride a multiple of 8).
+// q_len (it sizes the grid). q rows must be 16-byte aligned (q_stride a multiple of 8). head_dim
+// 16, 32, 64 or 128; anything else returns cudaErrorInvalidValue.
 cudaError_t paged_prefill_attention(__nv_bfloat16* out,           // [n_tokens, num_heads * head_dim]
                                     const __nv_bfloat16* q,       // [n_tokens, q_stride]
                                     int64_t q_stride,

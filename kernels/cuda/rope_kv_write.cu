@@ -35,6 +35,9 @@ rope_kv_write_kernel(__nv_bfloat16* __restrict__ qkv, int64_t row_stride,
                      __nv_bfloat16* __restrict__ k_cache, __nv_bfloat16* __restrict__ v_cache) {
   constexpr int kHalf = D / 2;
   constexpr int kVecsPerHalf = kHalf / 8;
+  // Each half of a head must be whole 16-byte vectors (D = 16: one a half), and the table of
+  // angles is filled by one pass of the block.
+  static_assert(kHalf % 8 == 0 && kHalf <= kThreads, "head_dim 16, 32, 64 or 128");
   __shared__ float cos_s[kHalf], sin_s[kHalf];
   const int64_t t = blockIdx.x;
   const int64_t slot = slot_mapping[t];
@@ -91,20 +94,21 @@ cudaError_t rope_kv_write(__nv_bfloat16* qkv, int64_t row_stride, const int32_t*
                           const float* inv_freq, const int32_t* slot_mapping, int64_t n_tokens,
                           int64_t num_heads, const PagedKvCache& cache, cudaStream_t stream) {
   const int64_t d = cache.head_dim;
-  if ((d != 64 && d != 128) || num_heads <= 0 || cache.num_kv_heads <= 0 ||
+  if (!cuda_attention_head_dim_supported(d) || num_heads <= 0 || cache.num_kv_heads <= 0 ||
       row_stride % 8 != 0 || row_stride < (num_heads + 2 * cache.num_kv_heads) * d ||
       reinterpret_cast<uintptr_t>(qkv) % 16 != 0 || n_tokens < 0 || n_tokens > 0x7fffffff)
     return cudaErrorInvalidValue;
   if (n_tokens == 0) return cudaSuccess;
   const dim3 grid(static_cast<unsigned>(n_tokens));
-  if (d == 64)
-    rope_kv_write_kernel<64><<<grid, kThreads, 0, stream>>>(
-        qkv, row_stride, positions, inv_freq, slot_mapping, static_cast<int>(num_heads),
-        cache.num_kv_heads, cache.k, cache.v);
-  else
-    rope_kv_write_kernel<128><<<grid, kThreads, 0, stream>>>(
-        qkv, row_stride, positions, inv_freq, slot_mapping, static_cast<int>(num_heads),
-        cache.num_kv_heads, cache.k, cache.v);
+  auto kernel = rope_kv_write_kernel<128>;
+  switch (d) {
+    case 16: kernel = rope_kv_write_kernel<16>; break;
+    case 32: kernel = rope_kv_write_kernel<32>; break;
+    case 64: kernel = rope_kv_write_kernel<64>; break;
+    default: break;
+  }
+  kernel<<<grid, kThreads, 0, stream>>>(qkv, row_stride, positions, inv_freq, slot_mapping,
+                                        static_cast<int>(num_heads), cache.num_kv_heads, cache.k, cache.v);
   return cudaGetLastError();
 }
 

@@ -19,7 +19,8 @@ namespace troupe::cuda {
 // qkv rows hold q (num_heads * head_dim), then k (num_kv_heads * head_dim), then v (the same),
 // from column 0; row_stride may be larger. Every token's q and k are rotated; a token whose slot
 // is negative (padding in a CUDA-graph batch) writes nothing to the cache. row_stride must be a
-// multiple of 8 and qkv 16-byte aligned. Returns cudaErrorInvalidValue for unsupported shapes.
+// multiple of 8 and qkv 16-byte aligned; head_dim 16, 32, 64 or 128. Returns
+// cudaErrorInvalidValue for unsupported shapes.
 cudaError_t rope_kv_write(__nv_bfloat16* qkv,           // [n_tokens, row_stride]
                           int64_t row_stride,
                           const int32_t* positions,     // [n_tokens]

@@ -128,6 +128,10 @@ struct Shape {
 std::string shape_name(const testing::TestParamInfo<Shape>& info) {
   return "group" + std::to_string(info.param.group) + "_d" + std::to_string(info.param.head_dim);
 }
+// 16 and 32 are the committed tiny test models' head dims (tiny-qwen2, tiny-llama3): their tiles
+// are a single or double k-step and two or four 16-byte chunks a row, so they get their own runs.
+const Shape kShapes[] = {{1, 16}, {2, 16}, {1, 32}, {2, 32}, {1, 64}, {1, 128}, {4, 64},
+                         {4, 128}, {8, 64}, {8, 128}, {32, 64}};
 
 // Decode over `context_lens` (0 = padding row); q rows sit inside a packed qkv buffer.
 void check_decode(const std::vector<int>& context_lens, int group, int head_dim, int kvh,
@@ -182,9 +186,7 @@ TEST_P(CudaAttentionDecode, MatchesCpuAcrossContextLengthsAndPadding) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Shapes, CudaAttentionDecode,
-                         testing::Values(Shape{1, 64}, Shape{1, 128}, Shape{4, 64}, Shape{4, 128},
-                                         Shape{8, 64}, Shape{8, 128}, Shape{32, 64}),
-                         shape_name);
+                         testing::ValuesIn(kShapes), shape_name);
 
 TEST(CudaAttentionDecodeBatch, LargeBatchUnsplitAndOtherBlockSizes) {
   if (!have_device()) GTEST_SKIP() << "no CUDA device found";
@@ -197,6 +199,8 @@ TEST(CudaAttentionDecodeBatch, LargeBatchUnsplitAndOtherBlockSizes) {
   check_decode(lens, 4, 128, 8, 16, 700, seed);
   check_decode({1, 33, 300, 1000}, 4, 128, 2, 8, 1000, seed + 1);
   check_decode({1, 33, 300, 1000}, 8, 64, 1, 32, 1000, seed + 2);
+  check_decode({1, 33, 300, 1000}, 2, 16, 2, 8, 1000, seed + 3);
+  check_decode({1, 33, 300, 1000}, 2, 32, 1, 32, 1000, seed + 4);
 }
 
 // Prefill for sequences of (q_len, context_len); query tokens packed, q_stride > row width.
@@ -289,14 +293,14 @@ TEST_P(CudaAttentionPrefill, ThreeChunksEqualWholePrompt) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Shapes, CudaAttentionPrefill,
-                         testing::Values(Shape{1, 64}, Shape{1, 128}, Shape{4, 64}, Shape{4, 128},
-                                         Shape{8, 64}, Shape{8, 128}, Shape{32, 64}),
-                         shape_name);
+                         testing::ValuesIn(kShapes), shape_name);
 
 TEST(CudaAttentionPrefillBatch, OtherBlockSizes) {
   if (!have_device()) GTEST_SKIP() << "no CUDA device found";
   check_prefill({{70, 70}, {1, 9}, {33, 90}}, 4, 128, 2, 8, fresh_seed());
   check_prefill({{70, 70}, {1, 9}, {33, 90}}, 4, 64, 2, 32, fresh_seed());
+  check_prefill({{70, 70}, {1, 9}, {33, 90}}, 2, 16, 2, 8, fresh_seed());
+  check_prefill({{70, 70}, {1, 9}, {33, 90}}, 1, 32, 2, 32, fresh_seed());
 }
 
 class CudaRopeKvWrite : public testing::TestWithParam<int> {};
@@ -368,7 +372,7 @@ TEST_P(CudaRopeKvWrite, MatchesCpuRopeAtLongPositionsAndFillsCacheSlots) {
       }
 }
 
-INSTANTIATE_TEST_SUITE_P(HeadDims, CudaRopeKvWrite, testing::Values(64, 128));
+INSTANTIATE_TEST_SUITE_P(HeadDims, CudaRopeKvWrite, testing::Values(16, 32, 64, 128));
 
 TEST(CudaAttentionArguments, UnsupportedShapesAreRejected) {
   if (!have_device()) GTEST_SKIP() << "no CUDA device found";
@@ -381,6 +385,19 @@ TEST(CudaAttentionArguments, UnsupportedShapesAreRejected) {
   odd_block.block_size = 12;
   EXPECT_EQ(troupe::cuda::rope_kv_write(buf.ptr, 1024, ints.ptr, ws.ptr, ints.ptr, 1, 4, odd_dim, nullptr),
             cudaErrorInvalidValue);
+  // Below 16 or between the instantiated dims: no kernel exists for them.
+  for (int32_t dim : {8, 24, 48, 256}) {
+    troupe::cuda::PagedKvCache other = good;
+    other.head_dim = dim;
+    EXPECT_EQ(troupe::cuda::rope_kv_write(buf.ptr, 4096, ints.ptr, ws.ptr, ints.ptr, 1, 4, other, nullptr),
+              cudaErrorInvalidValue) << "head_dim " << dim;
+    EXPECT_EQ(troupe::cuda::paged_decode_attention(buf.ptr, buf.ptr, 4096, other, ints.ptr, 8, ints.ptr, 1, 4,
+                                                   1.0f, 100, ws.ptr, 16 * sizeof(float), nullptr),
+              cudaErrorInvalidValue) << "head_dim " << dim;
+    EXPECT_EQ(troupe::cuda::paged_prefill_attention(buf.ptr, buf.ptr, 4096, other, ints.ptr, 8, ints.ptr, ints.ptr,
+                                                    1, 4, 1.0f, 8, nullptr),
+              cudaErrorInvalidValue) << "head_dim " << dim;
+  }
   EXPECT_EQ(troupe::cuda::paged_decode_attention(buf.ptr, buf.ptr, 1024, odd_block, ints.ptr, 8, ints.ptr, 1, 4,
                                                  1.0f, 100, nullptr, 0, nullptr),
             cudaErrorInvalidValue);
