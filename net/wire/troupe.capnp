@@ -35,6 +35,8 @@ $Cxx.namespace("troupe::wire::schema");
 # marker otherwise. History:
 #   1: SamplingParams, GenerationRequest, ScheduledSequence, StepPlan, StepResult, KvPoolShape,
 #      FinishedSequence.
+#      Then, by the rules (no bump): SamplingParams.logprobs, StepResult.logprobs, TokenLogprob,
+#      SampleLogprobs.
 const wireVersion :UInt32 = 1;
 
 # How one request turns logits into tokens (troupe::SamplingParams; defaults are vLLM's).
@@ -75,6 +77,11 @@ struct SamplingParams {
 
   ignoreEos @10 :Bool = false;
   # Keep generating after an EOS token until maxTokens.
+
+  logprobs @11 :Int32 = -1;
+  # -1: no log-probabilities. 0..20: the executor returns the sampled token's log-probability
+  # and this many most likely alternatives (StepResult.logprobs), from the raw distribution
+  # (log_softmax of the logits before penalties and temperature).
 }
 
 # What a gateway submits to the scheduler, already tokenized and validated
@@ -190,6 +197,30 @@ struct StepResult {
 
   sampled @1 :List(Int32);
   # One sampled token id per plan entry with wantsLogits, in plan order.
+
+  logprobs @2 :List(SampleLogprobs);
+  # Parallel to sampled when any entry of the plan asked (samplingParams.logprobs >= 0); the
+  # entries of sequences that did not ask are empty (logprob 0, no top). Empty when none asked,
+  # and from a peer older than this field.
+}
+
+# One token and its log-probability (troupe::TokenLogprob).
+struct TokenLogprob {
+  token @0 :Int32 = 0;
+  # Token id.
+
+  logprob @1 :Float32 = 0.0;
+  # Natural log of its probability under the raw distribution; <= 0.
+}
+
+# The log-probabilities of one sampled token (troupe::SampleLogprobs).
+struct SampleLogprobs {
+  logprob @0 :Float32 = 0.0;
+  # Of the sampled token (natural log, <= 0).
+
+  top @1 :List(TokenLogprob);
+  # The samplingParams.logprobs most likely tokens, most likely first, lower id first on ties;
+  # the sampled token is among them only if it is that likely.
 }
 
 # The KV pool an executor allocates, sent once before the first step (troupe::KvPoolShape).

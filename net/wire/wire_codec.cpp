@@ -45,6 +45,7 @@ void fill(s::SamplingParams::Builder b, const SamplingParams& x) {
   }
   b.setMaxTokens(x.max_tokens);
   b.setIgnoreEos(x.ignore_eos);
+  b.setLogprobs(x.logprobs);
 }
 
 void fill(s::GenerationRequest::Builder b, const GenerationRequest& x) {
@@ -89,9 +90,23 @@ void fill(s::StepPlan::Builder b, const StepPlan& x) {
   b.setNumCachedTokens(x.num_cached_tokens);
 }
 
+void fill(s::SampleLogprobs::Builder b, const SampleLogprobs& x) {
+  b.setLogprob(x.logprob);
+  if (x.top.empty()) return;
+  auto top = b.initTop(static_cast<unsigned>(x.top.size()));
+  for (size_t i = 0; i < x.top.size(); ++i) {
+    top[static_cast<unsigned>(i)].setToken(x.top[i].token);
+    top[static_cast<unsigned>(i)].setLogprob(x.top[i].logprob);
+  }
+}
+
 void fill(s::StepResult::Builder b, const StepResult& x) {
   b.setStepId(x.step_id);
   TROUPE_WIRE_SET_LIST(b, Sampled, x.sampled);
+  if (!x.logprobs.empty()) {
+    auto list = b.initLogprobs(static_cast<unsigned>(x.logprobs.size()));
+    for (size_t i = 0; i < x.logprobs.size(); ++i) fill(list[static_cast<unsigned>(i)], x.logprobs[i]);
+  }
 }
 
 void fill(s::KvPoolShape::Builder b, const KvPoolShape& x) {
@@ -184,6 +199,7 @@ SamplingParams get(s::SamplingParams::Reader r) {
   }
   x.max_tokens = r.getMaxTokens();
   x.ignore_eos = r.getIgnoreEos();
+  x.logprobs = r.getLogprobs();
   return x;
 }
 
@@ -237,10 +253,22 @@ StepPlan get(s::StepPlan::Reader r) {
   return x;
 }
 
+SampleLogprobs get(s::SampleLogprobs::Reader r) {
+  SampleLogprobs x;
+  x.logprob = r.getLogprob();
+  const auto top = r.getTop();
+  x.top.reserve(top.size());
+  for (auto t : top) x.top.push_back({t.getToken(), t.getLogprob()});
+  return x;
+}
+
 StepResult get(s::StepResult::Reader r) {
   StepResult x;
   x.step_id = r.getStepId();
   x.sampled = get<int32_t>(r.getSampled());
+  const auto logprobs = r.getLogprobs();
+  x.logprobs.reserve(logprobs.size());
+  for (auto l : logprobs) x.logprobs.push_back(get(l));
   return x;
 }
 

@@ -134,8 +134,9 @@ TEST_F(CafWire, EveryTypeRoundTrips) {
   ScheduledSequence s = sample_plan().sequences[0];
   EXPECT_EQ(wire::encode(round_trip(s)), wire::encode(s));
 
-  StepResult res{.step_id = 4, .sampled = {1, 2, 3}};
+  StepResult res{.step_id = 4, .sampled = {1, 2, 3}, .logprobs = {{}, {-0.5f, {{2, -0.5f}}}, {}}};
   EXPECT_EQ(round_trip(res).sampled, res.sampled);
+  EXPECT_EQ(wire::encode(round_trip(res)), wire::encode(res));
 
   KvPoolShape shape{.num_blocks = 1000, .block_size = 32};
   EXPECT_EQ(round_trip(shape).num_blocks, 1000);

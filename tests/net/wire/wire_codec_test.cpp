@@ -36,6 +36,7 @@ void expect_same(const SamplingParams& a, const SamplingParams& b) {
   EXPECT_EQ(a.seed, b.seed);
   EXPECT_EQ(a.max_tokens, b.max_tokens);
   EXPECT_EQ(a.ignore_eos, b.ignore_eos);
+  EXPECT_EQ(a.logprobs, b.logprobs);
 }
 
 void expect_same(const GenerationRequest& a, const GenerationRequest& b) {
@@ -80,6 +81,7 @@ void expect_same(const StepPlan& a, const StepPlan& b) {
 void expect_same(const StepResult& a, const StepResult& b) {
   EXPECT_EQ(a.step_id, b.step_id);
   EXPECT_EQ(a.sampled, b.sampled);
+  EXPECT_EQ(a.logprobs.size(), b.logprobs.size());  // their contents: wire_logprobs_test.cpp
 }
 
 void expect_same(const KvPoolShape& a, const KvPoolShape& b) {
@@ -125,6 +127,7 @@ SamplingParams full_params(uint64_t salt) {
   p.seed = 0xDEADBEEFCAFEF00Dull + salt;
   p.max_tokens = 512;
   p.ignore_eos = true;
+  p.logprobs = 5 + static_cast<int32_t>(salt);
   return p;
 }
 
@@ -238,7 +241,7 @@ TEST(WireCodec, PlaceholderDecodeTokenRoundTrips) {
 }
 
 TEST(WireCodec, StepResultKvPoolShapeAndFinishedSequenceRoundTrip) {
-  expect_round_trip(StepResult{.step_id = 77, .sampled = {3, -1, std::numeric_limits<int32_t>::max()}});
+  expect_round_trip(StepResult{.step_id = 77, .sampled = {3, -1, std::numeric_limits<int32_t>::max()}, .logprobs = {}});
   expect_round_trip(KvPoolShape{.num_blocks = 123456, .block_size = 64});
   for (auto reason : {SequenceFinishReason::Stop, SequenceFinishReason::Length, SequenceFinishReason::Abort}) {
     FinishedSequence f{.id = 99, .output_token_ids = {5, 6, 151643}, .reason = reason};
@@ -251,7 +254,7 @@ TEST(WireCodec, EmptyVectorsStayEmpty) {
   p.step_id = 1;
   p.sequences.push_back(ScheduledSequence{});  // every list empty
   expect_round_trip(p);
-  expect_round_trip(StepResult{.step_id = 2, .sampled = {}});
+  expect_round_trip(StepResult{.step_id = 2, .sampled = {}, .logprobs = {}});
   expect_round_trip(FinishedSequence{.id = 3, .output_token_ids = {}, .reason = SequenceFinishReason::Abort});
   GenerationRequest r;
   r.id = 4;
@@ -288,7 +291,7 @@ TEST(WireCodec, LargeValuesRoundTripAcrossSeveralSegments) {
   GenerationRequest r = full_request();
   r.prompt_token_ids = ramp(1 << 20, -7, 3);  // a 1M-token prompt, 4 MiB on the wire
   expect_round_trip(r);
-  expect_round_trip(StepResult{.step_id = 6, .sampled = ramp(100000, 1)});
+  expect_round_trip(StepResult{.step_id = 6, .sampled = ramp(100000, 1), .logprobs = {}});
 }
 
 TEST(WireCodec, EncodingIsDeterministicAndCompact) {
@@ -313,7 +316,7 @@ TEST(WireCodec, NamedDecodersMatchTheTemplate) {
   expect_same(decode_generation_request(encode(full_request())), full_request());
   expect_same(decode_sampling_params(encode(full_params(2))), full_params(2));
   expect_same(decode_scheduled_sequence(encode(full_sequence(2))), full_sequence(2));
-  expect_same(decode_step_result(encode(StepResult{.step_id = 1, .sampled = {2}})), StepResult{.step_id = 1, .sampled = {2}});
+  expect_same(decode_step_result(encode(StepResult{.step_id = 1, .sampled = {2}, .logprobs = {}})), StepResult{.step_id = 1, .sampled = {2}, .logprobs = {}});
   expect_same(decode_kv_pool_shape(encode(KvPoolShape{.num_blocks = 3, .block_size = 8})), KvPoolShape{.num_blocks = 3, .block_size = 8});
   const FinishedSequence f{.id = 1, .output_token_ids = {2}, .reason = SequenceFinishReason::Stop};
   expect_same(decode_finished_sequence(encode(f)), f);
@@ -338,11 +341,11 @@ TEST(WireCodec, TextFormNamesTheSchemaFields) {
 // the size here.
 TEST(WireCodec, StructsHaveTheFieldsTheSchemaKnows) {
 #if defined(__x86_64__) && defined(__GLIBCXX__)
-  EXPECT_EQ(sizeof(SamplingParams), 56u);
-  EXPECT_EQ(sizeof(GenerationRequest), 160u);
-  EXPECT_EQ(sizeof(ScheduledSequence), 232u);
+  EXPECT_EQ(sizeof(SamplingParams), 64u);
+  EXPECT_EQ(sizeof(GenerationRequest), 168u);
+  EXPECT_EQ(sizeof(ScheduledSequence), 240u);
   EXPECT_EQ(sizeof(StepPlan), 96u);
-  EXPECT_EQ(sizeof(StepResult), 32u);
+  EXPECT_EQ(sizeof(StepResult), 56u);
   EXPECT_EQ(sizeof(KvPoolShape), 8u);
   EXPECT_EQ(sizeof(FinishedSequence), 40u);
 #else
@@ -419,6 +422,7 @@ TEST(WireCodec, ANewerPeersAddedFieldsAreIgnored) {
     auto sp = seqs[i].initSamplingParams();
     sp.getSeed().setValue(31 + i);
     sp.setLogprobs(5);
+    sp.setBeamWidth(4);
     sp.setTopK(3);
   }
   plan.setFinishedSeqIds({4});
@@ -430,6 +434,7 @@ TEST(WireCodec, ANewerPeersAddedFieldsAreIgnored) {
   EXPECT_EQ(p.sequences[1].token_ids, (std::vector<int32_t>{1, 2, 3}));
   EXPECT_EQ(p.sequences[1].sampling_params.seed, std::optional<uint64_t>(32));
   EXPECT_EQ(p.sequences[1].sampling_params.top_k, 3);
+  EXPECT_EQ(p.sequences[1].sampling_params.logprobs, 5);  // a field today's schema has too
   EXPECT_EQ(p.finished_seq_ids, (std::vector<uint64_t>{4}));
 }
 
@@ -448,7 +453,8 @@ TEST(WireCodec, ANewerPeerReadsTodaysMessagesWithItsDefaultsForNewFields) {
   EXPECT_EQ(s0.getPromptTokenIds().size(), 37u);
   EXPECT_EQ(s0.getLoraId(), 7u);  // the newer schema's default
   EXPECT_TRUE(s0.getSamplingParams().getSeed().isValue());
-  EXPECT_EQ(s0.getSamplingParams().getLogprobs(), 0);
+  EXPECT_EQ(s0.getSamplingParams().getLogprobs(), full_plan().sequences[0].sampling_params.logprobs);
+  EXPECT_EQ(s0.getSamplingParams().getBeamWidth(), 1);  // the newer schema's default
   EXPECT_TRUE(plan.getSequences()[1].getSamplingParams().getSeed().isNone());
 }
 

@@ -22,7 +22,8 @@ struct SamplingParams {
   }
   maxTokens @9 :Int32 = 16;
   ignoreEos @10 :Bool = false;
-  logprobs @11 :Int32 = 0;     # new field: today's decoder ignores it
+  logprobs @11 :Int32 = -1;    # in today's schema too
+  beamWidth @13 :Int32 = 1;    # new field: today's decoder ignores it
 }
 
 struct ScheduledSequence {
