@@ -15,8 +15,10 @@ namespace troupe::cuda {
 
 class Gemm {
  public:
-  // skinny: batches of up to kSkinnyMaxRows rows go to the project's weight-streaming kernel
-  // (skinny_gemm.h), which reaches more of the bandwidth than cuBLASLt on those shapes.
+  // skinny: single-row products (batch-1 decode) go to the project's weight-streaming kernel
+  // (skinny_gemm.h). Measured on an H100 (docs/benchmarks.md): at 1 row it streamed every
+  // Llama-3-8B projection faster than cuBLASLt (qkv 2.0 vs 1.5 TB/s, LM head 3.1 vs 2.8); at 8 rows
+  // it lost on every one; 2 to 7 rows are not measured yet, so they stay with cuBLASLt.
   explicit Gemm(size_t workspace_bytes = size_t{32} << 20, bool skinny = true);
   ~Gemm();
   Gemm(const Gemm&) = delete;

@@ -65,7 +65,7 @@ const Gemm::Plan& Gemm::plan(int64_t m, int64_t n, int64_t k, bool f32_out, bool
 void Gemm::run(void* y, const void* x, const void* w, const void* bias, int64_t m, int64_t n, int64_t k,
                bool f32_out, cudaStream_t stream) {
   if (m == 0) return;
-  if (skinny_ && m <= kSkinnyMaxRows && k % 8 == 0) {
+  if (skinny_ && m == 1 && k % 8 == 0) {
     auto* yb = f32_out ? nullptr : static_cast<__nv_bfloat16*>(y);
     auto* yf = f32_out ? static_cast<float*>(y) : nullptr;
     TROUPE_CUDA_CHECK(skinny_gemm(yb, yf, static_cast<const __nv_bfloat16*>(x), static_cast<const __nv_bfloat16*>(w),
