@@ -1,17 +1,10 @@
-#include "kernels/cuda/decoder.h"
-
 #include <algorithm>
 #include <cmath>
 #include <cstring>
-#include <map>
 #include <stdexcept>
 
-#include <cuda_bf16.h>
-#include <cuda_runtime_api.h>
-
-#include "kernels/cuda/cuda_check.h"
+#include "kernels/cuda/decoder_impl.cuh"
 #include "kernels/cuda/elementwise.h"
-#include "kernels/cuda/gemm.h"
 #include "kernels/cuda/paged_attention.h"
 #include "kernels/cuda/prefill_attention.h"
 #include "kernels/cuda/rms_norm.h"
@@ -20,197 +13,10 @@
 namespace troupe::cuda {
 namespace {
 
-using bf16 = __nv_bfloat16;
-
-struct LayerParams {
-  bf16 *input_norm = nullptr, *qkv = nullptr, *qkv_bias = nullptr, *o = nullptr, *o_bias = nullptr;
-  bf16 *post_norm = nullptr, *gate_up = nullptr, *gate_up_bias = nullptr, *down = nullptr, *down_bias = nullptr;
-};
-
 // Decode batches are padded up to one of these sizes so a handful of graphs serve every batch.
 constexpr int32_t kGraphBuckets[] = {1, 2, 4, 8, 16, 24, 32, 48, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320, 384, 448, 512};
 
 }  // namespace
-
-struct Decoder::Impl {
-  DecoderShape shape;
-  int device = 0;
-  cudaStream_t stream = nullptr;
-  std::unique_ptr<Gemm> gemm;
-  std::vector<void*> allocations;
-  int64_t weight_bytes = 0;
-
-  bf16 *embed = nullptr, *final_norm = nullptr, *lm_head = nullptr;
-  std::vector<LayerParams> layers;
-  float* inv_freq = nullptr;
-
-  DecoderLimits limits;
-  int32_t table_width = 0;
-  bool allocated = false;
-  bf16 *residual = nullptr, *normed = nullptr, *delta = nullptr, *qkv = nullptr, *attn = nullptr;
-  bf16 *gate_up = nullptr, *act = nullptr, *last_hidden = nullptr;
-  float* logits = nullptr;
-  void* attn_workspace = nullptr;
-  size_t attn_workspace_bytes = 0;
-  // Step inputs: one pinned host buffer and its device twin with the same fixed regions, so a
-  // step is one host-to-device copy and captured graphs read fixed addresses.
-  int32_t* host_inputs = nullptr;
-  int32_t* dev_inputs = nullptr;
-  int64_t off_tokens = 0, off_positions = 0, off_slots = 0, off_query_start = 0, off_context = 0, off_logit = 0,
-          off_tables = 0, input_ints = 0;
-  bf16* k_cache = nullptr;  // [layers, num_blocks, block_size, kv_heads, head_dim]
-  bf16* v_cache = nullptr;
-  int32_t num_blocks = 0;
-  std::map<int32_t, cudaGraphExec_t> graphs;  // batch bucket -> decode graph
-
-  template <typename T>
-  T* alloc(int64_t count) {
-    void* p = nullptr;
-    TROUPE_CUDA_CHECK(cudaMalloc(&p, static_cast<size_t>(count) * sizeof(T)));
-    allocations.push_back(p);
-    return static_cast<T*>(p);
-  }
-  bf16* alloc_weight(int64_t count) {
-    weight_bytes += count * static_cast<int64_t>(sizeof(bf16));
-    return alloc<bf16>(count);
-  }
-
-  int64_t q_size() const { return shape.heads * shape.head_dim; }
-  int64_t kv_size() const { return shape.kv_heads * shape.head_dim; }
-  int64_t qkv_stride() const { return q_size() + 2 * kv_size(); }
-  int64_t layer_kv_elems() const { return int64_t{num_blocks} * limits.block_size * kv_size(); }
-
-  const int32_t* in(int64_t offset) const { return dev_inputs + offset; }
-  struct Target {
-    bf16* ptr;
-    int64_t numel;
-  };
-  Target target(Weight w, int64_t layer);
-  void run_layers(int32_t n_tokens, int32_t n_seqs, int32_t n_logits, bool decode, int32_t max_q_len);
-  void stage(const DecoderStep& step, int32_t padded_seqs);
-};
-
-Decoder::Decoder(DecoderShape shape, int device) : impl_(std::make_unique<Impl>()) {
-  Impl& m = *impl_;
-  m.shape = std::move(shape);
-  m.device = device;
-  const DecoderShape& s = m.shape;
-  if (static_cast<int64_t>(s.rope_inv_freq.size()) != s.head_dim / 2)
-    throw std::invalid_argument("rope_inv_freq needs head_dim / 2 entries");
-  TROUPE_CUDA_CHECK(cudaSetDevice(device));
-  TROUPE_CUDA_CHECK(cudaStreamCreateWithFlags(&m.stream, cudaStreamNonBlocking));
-  m.gemm = std::make_unique<Gemm>();
-  const int64_t h = s.hidden, inter = s.intermediate;
-  m.embed = m.alloc_weight(s.vocab * h);
-  m.final_norm = m.alloc_weight(h);
-  m.lm_head = s.tied_embeddings ? m.embed : m.alloc_weight(s.vocab * h);
-  m.layers.resize(s.layers);
-  for (LayerParams& l : m.layers) {
-    l.input_norm = m.alloc_weight(h);
-    l.post_norm = m.alloc_weight(h);
-    l.qkv = m.alloc_weight(m.qkv_stride() * h);
-    l.o = m.alloc_weight(h * m.q_size());
-    l.gate_up = m.alloc_weight(2 * inter * h);
-    l.down = m.alloc_weight(h * inter);
-    if (s.qkv_bias) l.qkv_bias = m.alloc_weight(m.qkv_stride());
-    if (s.o_bias) l.o_bias = m.alloc_weight(h);
-    if (s.mlp_bias) {
-      l.gate_up_bias = m.alloc_weight(2 * inter);
-      l.down_bias = m.alloc_weight(h);
-    }
-  }
-  m.inv_freq = m.alloc<float>(s.head_dim / 2);
-  TROUPE_CUDA_CHECK(cudaMemcpy(m.inv_freq, s.rope_inv_freq.data(), s.rope_inv_freq.size() * sizeof(float),
-                               cudaMemcpyHostToDevice));
-}
-
-Decoder::~Decoder() {
-  Impl& m = *impl_;
-  cudaSetDevice(m.device);
-  if (m.stream) cudaStreamSynchronize(m.stream);
-  for (auto& [bucket, g] : m.graphs) cudaGraphExecDestroy(g);
-  m.gemm.reset();
-  for (void* p : m.allocations) cudaFree(p);
-  if (m.host_inputs) cudaFreeHost(m.host_inputs);
-  if (m.stream) cudaStreamDestroy(m.stream);
-}
-
-Decoder::Impl::Target Decoder::Impl::target(Weight w, int64_t layer) {
-  Impl& m = *this;
-  const DecoderShape& s = m.shape;
-  const int64_t h = s.hidden, inter = s.intermediate;
-  auto L = [&]() -> LayerParams& {
-    if (layer < 0 || layer >= s.layers) throw std::out_of_range("layer " + std::to_string(layer) + " out of range");
-    return m.layers[layer];
-  };
-  switch (w) {
-    case Weight::Embed: return {m.embed, s.vocab * h};
-    case Weight::FinalNorm: return {m.final_norm, h};
-    case Weight::LmHead: return {s.tied_embeddings ? nullptr : m.lm_head, s.vocab * h};
-    case Weight::InputNorm: return {L().input_norm, h};
-    case Weight::PostNorm: return {L().post_norm, h};
-    case Weight::Qkv: return {L().qkv, m.qkv_stride() * h};
-    case Weight::QkvBias: return {L().qkv_bias, m.qkv_stride()};
-    case Weight::O: return {L().o, h * m.q_size()};
-    case Weight::OBias: return {L().o_bias, h};
-    case Weight::GateUp: return {L().gate_up, 2 * inter * h};
-    case Weight::GateUpBias: return {L().gate_up_bias, 2 * inter};
-    case Weight::Down: return {L().down, h * inter};
-    case Weight::DownBias: return {L().down_bias, h};
-  }
-  return {nullptr, 0};
-}
-
-void Decoder::upload(Weight w, int64_t layer, const float* data, int64_t numel) {
-  Impl& m = *impl_;
-  const Impl::Target t = m.target(w, layer);
-  if (!t.ptr) throw std::invalid_argument("this model has no such weight (bias off, or tied LM head)");
-  if (t.numel != numel)
-    throw std::invalid_argument("weight has " + std::to_string(numel) + " values, expected " + std::to_string(t.numel));
-  // Staged through a bounded fp32 device buffer: converting on the device is faster than on the
-  // host, and the buffer stays small whatever the model's size.
-  constexpr int64_t kChunk = int64_t{1} << 24;
-  float* staging = nullptr;
-  TROUPE_CUDA_CHECK(cudaMalloc(&staging, std::min(numel, kChunk) * sizeof(float)));
-  try {
-    for (int64_t i = 0; i < numel; i += kChunk) {
-      const int64_t n = std::min(kChunk, numel - i);
-      TROUPE_CUDA_CHECK(cudaMemcpyAsync(staging, data + i, n * sizeof(float), cudaMemcpyHostToDevice, m.stream));
-      TROUPE_CUDA_CHECK(convert_to_bf16(t.ptr + i, staging, n, m.stream));
-    }
-    TROUPE_CUDA_CHECK(cudaStreamSynchronize(m.stream));
-  } catch (...) {
-    cudaFree(staging);
-    throw;
-  }
-  TROUPE_CUDA_CHECK(cudaFree(staging));
-}
-
-void Decoder::fill_dummy(uint64_t seed) {
-  Impl& m = *impl_;
-  const DecoderShape& s = m.shape;
-  uint64_t salt = seed;
-  auto fill = [&](bf16* p, int64_t n, float center, float scale) {
-    if (p) TROUPE_CUDA_CHECK(fill_uniform(p, n, salt += 0x9e3779b97f4a7c15ull, center, scale, m.stream));
-  };
-  // The same scales as the CPU's dummy weights: activations stay in range, the text is noise.
-  fill(m.embed, s.vocab * s.hidden, 0.0f, 0.05f);
-  fill(m.final_norm, s.hidden, 1.0f, 0.1f);
-  if (!s.tied_embeddings) fill(m.lm_head, s.vocab * s.hidden, 0.0f, 0.05f);
-  for (int64_t i = 0; i < s.layers; ++i) {
-    for (Weight w : {Weight::InputNorm, Weight::PostNorm})
-      fill(m.target(w, i).ptr, s.hidden, 1.0f, 0.1f);
-    for (Weight w : {Weight::Qkv, Weight::O, Weight::GateUp, Weight::Down}) {
-      const Impl::Target t = m.target(w, i);
-      fill(t.ptr, t.numel, 0.0f, 0.05f);
-    }
-    for (Weight w : {Weight::QkvBias, Weight::OBias, Weight::GateUpBias, Weight::DownBias}) {
-      const Impl::Target t = m.target(w, i);
-      fill(t.ptr, t.numel, 0.0f, 0.02f);
-    }
-  }
-  TROUPE_CUDA_CHECK(cudaStreamSynchronize(m.stream));
-}
 
 int64_t Decoder::kv_bytes_per_block(const DecoderShape& s, int32_t block_size) {
   return 2 * s.layers * int64_t{block_size} * s.kv_heads * s.head_dim * static_cast<int64_t>(sizeof(bf16));
