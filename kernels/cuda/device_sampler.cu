@@ -10,38 +10,61 @@
 #include "kernels/cuda/sampling.h"
 
 namespace troupe::cuda {
+namespace {
 
-// Host side pinned, device side plain, both grown geometrically when a batch needs more.
+// A pinned host array and its device twin: what the sampler stages in and copies back.
+template <typename T>
+struct Mirror {
+  T* host = nullptr;
+  T* dev = nullptr;
+  int64_t size = 0;
+
+  Mirror() = default;
+  Mirror(const Mirror&) = delete;
+  Mirror& operator=(const Mirror&) = delete;
+  ~Mirror() { release(); }
+  void release() {
+    cudaFreeHost(host);
+    cudaFree(dev);
+    host = dev = nullptr;
+    size = 0;
+  }
+  void resize(int64_t n) {
+    release();
+    TROUPE_CUDA_CHECK(cudaMallocHost(&host, n * sizeof(T)));
+    TROUPE_CUDA_CHECK(cudaMalloc(&dev, n * sizeof(T)));
+    size = n;
+  }
+  void to_device(int64_t n, cudaStream_t s) const {
+    TROUPE_CUDA_CHECK(cudaMemcpyAsync(dev, host, n * sizeof(T), cudaMemcpyHostToDevice, s));
+  }
+  void to_host(int64_t n, cudaStream_t s) const {
+    TROUPE_CUDA_CHECK(cudaMemcpyAsync(host, dev, n * sizeof(T), cudaMemcpyDeviceToHost, s));
+  }
+};
+
+bool penalized(const RowSamplingParams& p) {
+  return p.repetition_penalty != 1.0f || p.presence_penalty != 0.0f || p.frequency_penalty != 0.0f;
+}
+
+}  // namespace
+
 struct DeviceSampler::Buffers {
   int64_t vocab = 0, max_rows = 0;
-  RowSamplingParams* host_params = nullptr;
-  RowSamplingParams* dev_params = nullptr;
-  int32_t* host_ints = nullptr;  // row_begin [R + 1] | output_begin [R] | ids [...]
-  int32_t* dev_ints = nullptr;
-  int64_t ints_capacity = 0;
-  int32_t* host_tokens = nullptr;
-  int32_t* dev_tokens = nullptr;
+  Mirror<RowSamplingParams> params;
+  Mirror<int32_t> ints;  // row_begin [R + 1] | output_begin [R] | penalty ids [...], grown on demand
+  Mirror<int32_t> tokens;
+  Mirror<float> logprob;    // [max_rows]
+  Mirror<int32_t> top_ids;  // [max_rows, kMaxTopLogprobs]
+  Mirror<float> top_lp;
   void* workspace = nullptr;
   size_t workspace_bytes = 0;
   int64_t workspace_ids = -1;  // penalty ids the workspace was sized for
-  float* host_logprob = nullptr;   // [max_rows]
-  float* dev_logprob = nullptr;
-  int32_t* host_top_ids = nullptr;  // [max_rows, kMaxTopLogprobs]
-  int32_t* dev_top_ids = nullptr;
-  float* host_top_lp = nullptr;
-  float* dev_top_lp = nullptr;
   SamplerOutput out;
 
+  ~Buffers() { cudaFree(workspace); }
   void reserve_ints(int64_t n) {
-    if (n <= ints_capacity) return;
-    const int64_t cap = std::max(n, 2 * ints_capacity);
-    cudaFreeHost(host_ints);
-    cudaFree(dev_ints);
-    host_ints = nullptr;
-    dev_ints = nullptr;
-    TROUPE_CUDA_CHECK(cudaMallocHost(&host_ints, cap * sizeof(int32_t)));
-    TROUPE_CUDA_CHECK(cudaMalloc(&dev_ints, cap * sizeof(int32_t)));
-    ints_capacity = cap;
+    if (n > ints.size) ints.resize(std::max(n, 2 * ints.size));
   }
   void reserve_workspace(int64_t ids) {
     if (ids <= workspace_ids) return;
@@ -58,36 +81,16 @@ struct DeviceSampler::Buffers {
 DeviceSampler::DeviceSampler(int64_t vocab, int64_t max_rows) : b_(std::make_unique<Buffers>()) {
   b_->vocab = vocab;
   b_->max_rows = max_rows;
-  TROUPE_CUDA_CHECK(cudaMallocHost(&b_->host_params, max_rows * sizeof(RowSamplingParams)));
-  TROUPE_CUDA_CHECK(cudaMalloc(&b_->dev_params, max_rows * sizeof(RowSamplingParams)));
-  TROUPE_CUDA_CHECK(cudaMallocHost(&b_->host_tokens, max_rows * sizeof(int32_t)));
-  TROUPE_CUDA_CHECK(cudaMalloc(&b_->dev_tokens, max_rows * sizeof(int32_t)));
-  const int64_t top = max_rows * kMaxTopLogprobs;
-  TROUPE_CUDA_CHECK(cudaMallocHost(&b_->host_logprob, max_rows * sizeof(float)));
-  TROUPE_CUDA_CHECK(cudaMalloc(&b_->dev_logprob, max_rows * sizeof(float)));
-  TROUPE_CUDA_CHECK(cudaMallocHost(&b_->host_top_ids, top * sizeof(int32_t)));
-  TROUPE_CUDA_CHECK(cudaMalloc(&b_->dev_top_ids, top * sizeof(int32_t)));
-  TROUPE_CUDA_CHECK(cudaMallocHost(&b_->host_top_lp, top * sizeof(float)));
-  TROUPE_CUDA_CHECK(cudaMalloc(&b_->dev_top_lp, top * sizeof(float)));
+  b_->params.resize(max_rows);
+  b_->tokens.resize(max_rows);
+  b_->logprob.resize(max_rows);
+  b_->top_ids.resize(max_rows * kMaxTopLogprobs);
+  b_->top_lp.resize(max_rows * kMaxTopLogprobs);
   b_->reserve_ints(2 * max_rows + 1 + 4096);
   b_->reserve_workspace(0);
 }
 
-DeviceSampler::~DeviceSampler() {
-  cudaFreeHost(b_->host_params);
-  cudaFree(b_->dev_params);
-  cudaFreeHost(b_->host_ints);
-  cudaFree(b_->dev_ints);
-  cudaFreeHost(b_->host_tokens);
-  cudaFree(b_->dev_tokens);
-  cudaFree(b_->workspace);
-  cudaFreeHost(b_->host_logprob);
-  cudaFree(b_->dev_logprob);
-  cudaFreeHost(b_->host_top_ids);
-  cudaFree(b_->dev_top_ids);
-  cudaFreeHost(b_->host_top_lp);
-  cudaFree(b_->dev_top_lp);
-}
+DeviceSampler::~DeviceSampler() = default;
 
 const SamplerOutput& DeviceSampler::sample(float* logits, std::span<const SamplerRow> rows, int32_t num_top,
                                            void* stream_ptr) {
@@ -105,20 +108,17 @@ const SamplerOutput& DeviceSampler::sample(float* logits, std::span<const Sample
   if (R > b.max_rows) throw std::invalid_argument("more sampling rows than the sampler was made for");
   // Penalty lists only for rows that use them: greedy serving without penalties copies none.
   int64_t num_ids = 0;
-  auto penalized = [](const RowSamplingParams& p) {
-    return p.repetition_penalty != 1.0f || p.presence_penalty != 0.0f || p.frequency_penalty != 0.0f;
-  };
   for (const SamplerRow& r : rows)
     if (penalized(r.params)) num_ids += static_cast<int64_t>(r.prompt.size() + r.output.size());
   b.reserve_ints(2 * R + 1 + num_ids);
   b.reserve_workspace(num_ids);
-  int32_t* row_begin = b.host_ints;
+  int32_t* row_begin = b.ints.host;
   int32_t* output_begin = row_begin + R + 1;
   int32_t* ids = output_begin + R;
   int64_t at = 0;
   for (int64_t i = 0; i < R; ++i) {
     const SamplerRow& r = rows[i];
-    b.host_params[i] = r.params;
+    b.params.host[i] = r.params;
     row_begin[i] = static_cast<int32_t>(at);
     if (penalized(r.params)) {
       std::memcpy(ids + at, r.prompt.data(), r.prompt.size() * sizeof(int32_t));
@@ -131,30 +131,25 @@ const SamplerOutput& DeviceSampler::sample(float* logits, std::span<const Sample
     }
   }
   row_begin[R] = static_cast<int32_t>(at);
-  TROUPE_CUDA_CHECK(cudaMemcpyAsync(b.dev_params, b.host_params, R * sizeof(RowSamplingParams),
-                                    cudaMemcpyHostToDevice, stream));
-  TROUPE_CUDA_CHECK(cudaMemcpyAsync(b.dev_ints, b.host_ints, (2 * R + 1 + at) * sizeof(int32_t),
-                                    cudaMemcpyHostToDevice, stream));
-  const PenaltyTokens penalties{b.dev_ints + 2 * R + 1, b.dev_ints, b.dev_ints + R + 1, at};
+  b.params.to_device(R, stream);
+  b.ints.to_device(2 * R + 1 + at, stream);
+  const PenaltyTokens penalties{b.ints.dev + 2 * R + 1, b.ints.dev, b.ints.dev + R + 1, at};
   const bool lp = num_top >= 0, top = num_top > 0;
-  TROUPE_CUDA_CHECK(sample_tokens(b.dev_tokens, logits, b.dev_params, penalties, lp ? b.dev_logprob : nullptr,
-                                  top ? b.dev_top_ids : nullptr, top ? b.dev_top_lp : nullptr, top ? num_top : 0,
+  TROUPE_CUDA_CHECK(sample_tokens(b.tokens.dev, logits, b.params.dev, penalties, lp ? b.logprob.dev : nullptr,
+                                  top ? b.top_ids.dev : nullptr, top ? b.top_lp.dev : nullptr, top ? num_top : 0,
                                   b.workspace, b.workspace_bytes, R, b.vocab, stream));
-  TROUPE_CUDA_CHECK(cudaMemcpyAsync(b.host_tokens, b.dev_tokens, R * sizeof(int32_t), cudaMemcpyDeviceToHost, stream));
-  if (lp)
-    TROUPE_CUDA_CHECK(cudaMemcpyAsync(b.host_logprob, b.dev_logprob, R * sizeof(float), cudaMemcpyDeviceToHost, stream));
+  b.tokens.to_host(R, stream);
+  if (lp) b.logprob.to_host(R, stream);
   if (top) {
-    TROUPE_CUDA_CHECK(cudaMemcpyAsync(b.host_top_ids, b.dev_top_ids, R * num_top * sizeof(int32_t),
-                                      cudaMemcpyDeviceToHost, stream));
-    TROUPE_CUDA_CHECK(cudaMemcpyAsync(b.host_top_lp, b.dev_top_lp, R * num_top * sizeof(float),
-                                      cudaMemcpyDeviceToHost, stream));
+    b.top_ids.to_host(R * num_top, stream);
+    b.top_lp.to_host(R * num_top, stream);
   }
   TROUPE_CUDA_CHECK(cudaStreamSynchronize(stream));
-  out.tokens.assign(b.host_tokens, b.host_tokens + R);
-  if (lp) out.logprob.assign(b.host_logprob, b.host_logprob + R);
+  out.tokens.assign(b.tokens.host, b.tokens.host + R);
+  if (lp) out.logprob.assign(b.logprob.host, b.logprob.host + R);
   if (top) {
-    out.top_ids.assign(b.host_top_ids, b.host_top_ids + R * num_top);
-    out.top_logprobs.assign(b.host_top_lp, b.host_top_lp + R * num_top);
+    out.top_ids.assign(b.top_ids.host, b.top_ids.host + R * num_top);
+    out.top_logprobs.assign(b.top_lp.host, b.top_lp.host + R * num_top);
   }
   return out;
 }

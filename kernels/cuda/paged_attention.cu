@@ -135,10 +135,8 @@ cudaError_t paged_decode_attention(__nv_bfloat16* out, const __nv_bfloat16* q, i
                                    int64_t max_context_len, float* workspace, size_t workspace_bytes,
                                    cudaStream_t stream) {
   const int64_t d = cache.head_dim, kvh = cache.num_kv_heads;
-  if (!cuda_attention_head_dim_supported(d) || kvh <= 0 || kvh > 65535 || num_heads <= 0 || num_heads % kvh != 0 ||
-      cache.block_size <= 0 || cache.block_size % 8 != 0 || q_stride % 8 != 0 ||
-      reinterpret_cast<uintptr_t>(q) % 16 != 0 || num_seqs < 0 || num_seqs > 65535 ||
-      max_context_len < 0 || max_context_len > max_blocks_per_seq * cache.block_size)
+  if (!detail::attention_args_valid(cache, q, q_stride, num_seqs, num_heads) || max_context_len < 0 ||
+      max_context_len > max_blocks_per_seq * cache.block_size)
     return cudaErrorInvalidValue;
   if (num_seqs == 0) return cudaSuccess;
   const int64_t group = num_heads / kvh;
@@ -149,23 +147,8 @@ cudaError_t paged_decode_attention(__nv_bfloat16* out, const __nv_bfloat16* q, i
        workspace_bytes < partial_floats(num_seqs, num_heads, d, num_partitions) * sizeof(float)))
     return cudaErrorInvalidValue;
 
-  AttentionTileParams p{};
-  p.out = out;
-  p.out_stride = num_heads * d;
-  p.q = q;
-  p.q_stride = q_stride;
-  p.k_cache = cache.k;
-  p.v_cache = cache.v;
-  p.block_tables = block_tables;
-  p.max_blocks_per_seq = max_blocks_per_seq;
-  p.query_start = nullptr;
-  p.context_lens = context_lens;
-  p.block_size = cache.block_size;
-  p.num_kv_heads = static_cast<int32_t>(kvh);
-  p.group = static_cast<int32_t>(group);
-  p.num_heads = static_cast<int32_t>(num_heads);
-  p.scale_log2 = scale * static_cast<float>(M_LOG2E);
-  p.m_tiles = static_cast<int32_t>(m_tiles);
+  AttentionTileParams p = detail::tile_params(out, q, q_stride, cache, block_tables, max_blocks_per_seq, nullptr,
+                                      context_lens, num_heads, scale, m_tiles);
   p.num_partitions = static_cast<int32_t>(num_partitions);
   p.min_partition_tokens = static_cast<int32_t>(kMinPartitionTokens);
   p.partial_o = workspace;

@@ -40,6 +40,42 @@ struct AttentionTileParams {
   float* partial_ml;             // [num_seqs, num_heads, num_partitions, 2]: running max, sum
 };
 
+// The checks both entry points make of the arguments they share (header: "Returns
+// cudaErrorInvalidValue for an unsupported shape").
+inline bool attention_args_valid(const PagedKvCache& cache, const __nv_bfloat16* q, int64_t q_stride,
+                                 int64_t num_seqs, int64_t num_heads) {
+  const int64_t kvh = cache.num_kv_heads;
+  return cuda_attention_head_dim_supported(cache.head_dim) && kvh > 0 && kvh <= 65535 && num_heads > 0 &&
+         num_heads % kvh == 0 && cache.block_size > 0 && cache.block_size % 8 == 0 && q_stride % 8 == 0 &&
+         reinterpret_cast<uintptr_t>(q) % 16 == 0 && num_seqs >= 0 && num_seqs <= 65535;
+}
+
+// The fields decode and prefill fill alike; each sets its partitioning after.
+inline AttentionTileParams tile_params(__nv_bfloat16* out, const __nv_bfloat16* q, int64_t q_stride,
+                                       const PagedKvCache& cache, const int32_t* block_tables,
+                                       int64_t max_blocks_per_seq, const int32_t* query_start,
+                                       const int32_t* context_lens, int64_t num_heads, float scale,
+                                       int64_t m_tiles) {
+  AttentionTileParams p{};
+  p.out = out;
+  p.out_stride = num_heads * cache.head_dim;
+  p.q = q;
+  p.q_stride = q_stride;
+  p.k_cache = cache.k;
+  p.v_cache = cache.v;
+  p.block_tables = block_tables;
+  p.max_blocks_per_seq = max_blocks_per_seq;
+  p.query_start = query_start;
+  p.context_lens = context_lens;
+  p.block_size = cache.block_size;
+  p.num_kv_heads = cache.num_kv_heads;
+  p.group = static_cast<int32_t>(num_heads / cache.num_kv_heads);
+  p.num_heads = static_cast<int32_t>(num_heads);
+  p.scale_log2 = scale * static_cast<float>(M_LOG2E);
+  p.m_tiles = static_cast<int32_t>(m_tiles);
+  return p;
+}
+
 constexpr int kTileThreads = 128;
 constexpr int kTileTokens = 64;
 constexpr int kStages = 2;

@@ -30,9 +30,7 @@ cudaError_t paged_prefill_attention(__nv_bfloat16* out, const __nv_bfloat16* q, 
                                     int64_t num_heads, float scale, int64_t max_q_len,
                                     cudaStream_t stream) {
   const int64_t d = cache.head_dim, kvh = cache.num_kv_heads;
-  if (!cuda_attention_head_dim_supported(d) || kvh <= 0 || kvh > 65535 || num_heads <= 0 || num_heads % kvh != 0 ||
-      cache.block_size <= 0 || cache.block_size % 8 != 0 || q_stride % 8 != 0 ||
-      reinterpret_cast<uintptr_t>(q) % 16 != 0 || num_seqs < 0 || num_seqs > 65535 || max_q_len < 0)
+  if (!detail::attention_args_valid(cache, q, q_stride, num_seqs, num_heads) || max_q_len < 0)
     return cudaErrorInvalidValue;
   const int64_t group = num_heads / kvh;
   const int64_t m_tiles = (max_q_len * group + detail::TileShape<64, 1>::kRows - 1) /
@@ -40,23 +38,8 @@ cudaError_t paged_prefill_attention(__nv_bfloat16* out, const __nv_bfloat16* q, 
   if (num_seqs == 0 || m_tiles == 0) return cudaSuccess;
   if (m_tiles * kvh > 0x7fffffff) return cudaErrorInvalidValue;
 
-  detail::AttentionTileParams p{};
-  p.out = out;
-  p.out_stride = num_heads * d;
-  p.q = q;
-  p.q_stride = q_stride;
-  p.k_cache = cache.k;
-  p.v_cache = cache.v;
-  p.block_tables = block_tables;
-  p.max_blocks_per_seq = max_blocks_per_seq;
-  p.query_start = query_start;
-  p.context_lens = context_lens;
-  p.block_size = cache.block_size;
-  p.num_kv_heads = static_cast<int32_t>(kvh);
-  p.group = static_cast<int32_t>(group);
-  p.num_heads = static_cast<int32_t>(num_heads);
-  p.scale_log2 = scale * static_cast<float>(M_LOG2E);
-  p.m_tiles = static_cast<int32_t>(m_tiles);
+  detail::AttentionTileParams p = detail::tile_params(out, q, q_stride, cache, block_tables, max_blocks_per_seq,
+                                                      query_start, context_lens, num_heads, scale, m_tiles);
   // One partition spanning the context: every row tile sees all of its keys and writes bf16.
   p.num_partitions = 1;
   p.min_partition_tokens = detail::kTileTokens;
