@@ -1,6 +1,7 @@
 #include "actors/gateway_actor.h"
 
 #include <algorithm>
+#include <iterator>
 
 #include <caf/all.hpp>
 
@@ -11,12 +12,33 @@ namespace {
 
 using Self = caf::stateful_actor<GatewayState>;
 
+// Sends the held tokens whose text lies in the first n bytes of `a.pending`, and that text. With
+// `cut` a stop string starts at n: the token it cuts goes too, shortened to what precedes it.
+void release(GatewayState::Active& a, size_t n, bool cut) {
+  size_t begin = 0;  // of held[k]'s text in pending
+  size_t k = 0;
+  for (; k < a.held.size(); ++k) {
+    const size_t end = begin + a.held[k].text.size();
+    if (cut ? begin >= n : end > n) break;
+    if (end > n) a.held[k].text.resize(n - begin);
+    begin = end;
+  }
+  // Text past the last token is only the detokenizer's final flush: it goes with the last call.
+  const size_t sent = cut || k == a.held.size() ? n : begin;
+  if (k == 0 && sent == 0) return;
+  std::vector<GeneratedToken> out(std::make_move_iterator(a.held.begin()),
+                                  std::make_move_iterator(a.held.begin() + static_cast<std::ptrdiff_t>(k)));
+  a.held.erase(a.held.begin(), a.held.begin() + static_cast<std::ptrdiff_t>(k));
+  const std::string text = a.pending.substr(0, sent);
+  a.pending.erase(0, sent);
+  a.request->sink->on_output(text, std::move(out));
+}
+
 // Emits what may be emitted of `a.pending`; true when a stop string ended the request.
 bool emit(GatewayState::Active& a) {
   bool stopped = false;
   const size_t n = emittable_prefix(a.pending, a.request->stop, stopped);
-  if (n > 0) a.request->sink->on_text(a.pending.substr(0, n));
-  a.pending.erase(0, stopped ? std::string::npos : n);
+  release(a, n, stopped);
   return stopped;
 }
 
@@ -25,12 +47,13 @@ void finish(Self* self, SeqId id, const std::string& reason) {
   if (it == self->state.active.end()) return;
   GatewayState::Active& a = it->second;
   if (!a.stop_matched) {
-    a.pending += a.detokenizer.flush();
+    const std::string tail = a.detokenizer.flush();
+    if (!a.held.empty()) a.held.back().text += tail;  // the held bytes came with the last tokens
+    a.pending += tail;
     bool stopped = false;
     const size_t n = emittable_prefix(a.pending, a.request->stop, stopped);
     // At the end nothing can still grow into a stop string: all but a real match goes out.
-    const size_t out = stopped ? n : a.pending.size();
-    if (out > 0) a.request->sink->on_text(a.pending.substr(0, out));
+    release(a, stopped ? n : a.pending.size(), stopped);
   }
   // Metrics first: a client that reads /metrics right after its answer must see its request.
   if (ServerMetrics* m = self->state.options.metrics.get()) {
@@ -76,7 +99,7 @@ caf::behavior gateway_actor(Self* self, std::shared_ptr<const Tokenizer> tokeniz
       [=](submit_atom, std::shared_ptr<GatewayRequest> req) {
         const SeqId id = req->generation.id;
         auto& st = self->state;
-        st.active.emplace(id, GatewayState::Active{req, IncrementalDetokenizer(*st.tokenizer, true), "", 0, false, {}});
+        st.active.emplace(id, GatewayState::Active{req, IncrementalDetokenizer(*st.tokenizer, true), {}, "", 0, false, {}});
         if (st.options.request_timeout.count() > 0)
           self->delayed_send(self, st.options.request_timeout, abort_atom::value, id);
         self->request(st.scheduler, caf::infinite, submit_atom::value, req->generation)
@@ -93,7 +116,7 @@ caf::behavior gateway_actor(Self* self, std::shared_ptr<const Tokenizer> tokeniz
         // scheduler's FinishedBatch (reason abort) ends the request here.
         if (self->state.active.count(id)) self->send(self->state.scheduler, abort_atom::value, id);
       },
-      [=](const TokenDeltas& d) {
+      [=](TokenDeltas& d) {
         for (size_t i = 0; i < d.seq_ids.size(); ++i) {
           auto it = self->state.active.find(d.seq_ids[i]);
           if (it == self->state.active.end()) continue;
@@ -106,7 +129,9 @@ caf::behavior gateway_actor(Self* self, std::shared_ptr<const Tokenizer> tokeniz
             }
           }
           if (ServerMetrics* m = self->state.options.metrics.get()) m->generation_tokens.fetch_add(1);
-          a.pending += a.detokenizer.push(d.tokens[i]);
+          GeneratedToken& t = a.held.emplace_back(GeneratedToken{d.tokens[i], a.detokenizer.push(d.tokens[i]), {}});
+          if (!d.logprobs.empty()) t.logprobs = std::move(d.logprobs[i]);
+          a.pending += t.text;
           if ((a.stop_matched = emit(a))) {
             self->send(self->state.scheduler, abort_atom::value, d.seq_ids[i]);
             finish(self, d.seq_ids[i], "stop_string");

@@ -2,8 +2,9 @@
 // gateway: the client-facing side of the engine. It keeps every in-flight request (so a
 // restarted scheduler can be handed them again), turns token ids into text incrementally (never
 // a broken UTF-8 sequence), applies stop strings (never emitting text that may turn out to start
-// one), and tells each request's RequestSink what happened. The HTTP layer (net/) implements
-// sinks; so can a test.
+// one), and tells each request's RequestSink what happened, token by token, each with its share
+// of the text and, when asked, its logprobs. The HTTP layer (net/) implements sinks; so can a
+// test.
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -17,18 +18,32 @@
 #include <caf/stateful_actor.hpp>
 
 #include "engine/metrics/server_metrics.h"
+#include "engine/sampling/logprobs.h"
 #include "engine/scheduler/generation_request.h"
 #include "engine/tokenizer/incremental_detokenizer.h"
 #include "engine/tokenizer/tokenizer.h"
 
 namespace troupe {
 
-// Receives one request's results, on the gateway's thread, in order: any number of on_text,
+// One generated token as a sink gets it.
+struct GeneratedToken {
+  int32_t id = 0;
+  std::string text;         // its share of the output text: "" for a skipped special token or the
+                            // bytes of a character that a later token completes
+  SampleLogprobs logprobs;  // when the request asked (SamplingParams::logprobs >= 0), else empty
+};
+
+// Receives one request's results, on the gateway's thread, in order: any number of on_output,
 // then exactly one of on_finish or on_error.
 class RequestSink {
  public:
   virtual ~RequestSink() = default;
-  virtual void on_text(const std::string& delta) = 0;
+  // The next tokens of the output and their text: `text` is the concatenation of the tokens'
+  // texts (the last call may add, with no token, what the detokenizer held at the end: an
+  // unfinished character as U+FFFD). A token comes once no stop string can start in its text;
+  // the token a stop string cuts comes with only the text before the stop, and none after it.
+  // So the tokens a client sees are exactly those of the text it sees.
+  virtual void on_output(const std::string& text, std::vector<GeneratedToken> tokens) = 0;
   // reason: "stop" (an EOS token), "stop_string" (a stop string matched), "length" (max_tokens)
   // or "abort". OpenAI reports both stops as "stop"; TGI tells them apart.
   virtual void on_finish(const std::string& reason, int32_t prompt_tokens, int32_t completion_tokens) = 0;
@@ -51,7 +66,8 @@ struct GatewayState {
   struct Active {
     std::shared_ptr<GatewayRequest> request;
     IncrementalDetokenizer detokenizer;
-    std::string pending;  // decoded text held back: it may be the start of a stop string
+    std::vector<GeneratedToken> held;  // not sent yet: a stop string may start in their text
+    std::string pending;               // their text, concatenated
     int32_t completion_tokens = 0;
     bool stop_matched = false;  // a stop string ended it; nothing more is emitted
     std::chrono::steady_clock::time_point first_token_at{};

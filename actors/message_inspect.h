@@ -12,8 +12,18 @@
 namespace troupe {
 
 template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, TokenLogprob& x) {
+  return f(caf::meta::type_name("TokenLogprob"), x.token, x.logprob);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, SampleLogprobs& x) {
+  return f(caf::meta::type_name("SampleLogprobs"), x.logprob, x.top);
+}
+
+template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, TokenDeltas& x) {
-  return f(caf::meta::type_name("TokenDeltas"), x.seq_ids, x.tokens);
+  return f(caf::meta::type_name("TokenDeltas"), x.seq_ids, x.tokens, x.logprobs);
 }
 
 template <class Inspector>

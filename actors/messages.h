@@ -24,6 +24,8 @@ namespace troupe {
 struct TokenDeltas {
   std::vector<SeqId> seq_ids;    // [n]
   std::vector<int32_t> tokens;   // [n]: tokens[i] belongs to seq_ids[i]
+  std::vector<SampleLogprobs> logprobs;  // [n] when a sequence here asked for logprobs (the
+                                         // others' entries empty), else empty: most steps carry none
 };
 
 // Scheduler -> client: sequences that left the scheduler (stop, length or abort).

@@ -1,6 +1,7 @@
 #include "actors/scheduler_actor.h"
 
 #include <map>
+#include <unordered_map>
 
 #include <caf/all.hpp>
 #include <spdlog/spdlog.h>
@@ -12,10 +13,28 @@ namespace {
 
 using Self = caf::stateful_actor<SchedulerActorState>;
 
+// Where each sequence that asked for logprobs finds them in its plan's StepResult::logprobs: a
+// sequence has at most one entry per plan, so its id names its row. Taken before the plan leaves
+// (it moves into the message) and empty unless a sequence asked, so most steps keep nothing.
+using LogprobRows = std::unordered_map<SeqId, uint32_t>;
+
+LogprobRows logprob_rows(const StepPlan& plan) {
+  LogprobRows rows;
+  uint32_t row = 0;
+  for (const ScheduledSequence& e : plan.sequences) {
+    if (!e.wants_logits) continue;
+    if (e.sampling_params.logprobs >= 0) rows.emplace(e.seq_id, row);
+    ++row;
+  }
+  return rows;
+}
+
 // Groups a step's accepted tokens and finished sequences by client: one message of each kind per
 // client. Only the scheduler knows which sampled tokens count (a sequence that finished in the
-// step before, or was aborted, may have had one sampled anyway), so only accepted ones go out.
-void fan_out(Self* self, const std::vector<SampledToken>& tokens, std::vector<FinishedSequence> finished) {
+// step before, or was aborted, may have had one sampled anyway), so only accepted ones go out,
+// each with its own logprobs when its sequence asked (`rows` into `logprobs`).
+void fan_out(Self* self, const std::vector<SampledToken>& tokens, std::vector<FinishedSequence> finished,
+             const LogprobRows& rows = {}, std::vector<SampleLogprobs>* logprobs = nullptr) {
   auto& st = self->state;
   std::map<caf::actor, TokenDeltas> deltas;
   for (const SampledToken& t : tokens) {
@@ -24,6 +43,14 @@ void fan_out(Self* self, const std::vector<SampledToken>& tokens, std::vector<Fi
     TokenDeltas& d = deltas[it->second];
     d.seq_ids.push_back(t.seq_id);
     d.tokens.push_back(t.token);
+    if (rows.empty()) continue;
+    // An older remote executor may not return logprobs at all: then there are none to attach.
+    if (auto row = rows.find(t.seq_id); row != rows.end() && row->second < logprobs->size()) {
+      d.logprobs.resize(d.tokens.size());  // parallel to tokens from the first one that asked
+      d.logprobs.back() = std::move((*logprobs)[row->second]);
+    } else if (!d.logprobs.empty()) {
+      d.logprobs.emplace_back();
+    }
   }
   for (auto& [client, d] : deltas) self->send(client, std::move(d));
   std::map<caf::actor, FinishedBatch> done;
@@ -136,6 +163,7 @@ void send_plan(Self* self, StepPlan plan) {
   // moves into the message uncopied.
   const uint64_t step_id = plan.step_id;
   const bool outstanding = !plan.empty();
+  const LogprobRows rows = logprob_rows(plan);
   // The executor answers in the order it was asked (CAF keeps one sender's messages in order), so
   // results arrive oldest first, as update() requires.
   self->request(st.executor, caf::infinite, step_atom::value, std::move(plan))
@@ -148,7 +176,7 @@ void send_plan(Self* self, StepPlan plan) {
               std::vector<SampledToken> accepted;
               auto finished = s.scheduler->update(step_id, r.sampled, &accepted);
               record_metrics(self, nullptr);  // before clients hear of it, so a scrape after sees it
-              fan_out(self, accepted, std::move(finished));
+              fan_out(self, accepted, std::move(finished), rows, &r.logprobs);
             }
             kick(self);
           },

@@ -1,5 +1,8 @@
 #include "net/openai_api.h"
 
+#include <algorithm>
+
+#include "engine/sampling/logprobs.h"
 #include "engine/template/template_error.h"
 #include "net/sampling_json.h"
 
@@ -58,6 +61,39 @@ std::variant<std::vector<int32_t>, ApiError> read_messages(const ordered_json& b
   }
 }
 
+std::variant<int32_t, ApiError> read_logprob_count(const ordered_json& body, const char* key) {
+  auto it = body.find(key);
+  if (it == body.end() || it->is_null()) return -1;
+  // A uint64 past INT64_MAX reads back negative: rejected with the rest.
+  if (!it->is_number_integer() || it->get<int64_t>() < 0 || it->get<int64_t>() > kMaxTopLogprobs)
+    return bad(std::string("'") + key + "' must be an integer from 0 to " + std::to_string(kMaxTopLogprobs), key);
+  return static_cast<int32_t>(it->get<int64_t>());
+}
+
+// Completions (OpenAI's legacy API): logprobs is the number of alternatives (OpenAI allows up to
+// 5; we allow what the engine computes, 20). Chat: logprobs: true asks, top_logprobs counts the
+// alternatives and means nothing without it, so alone it is an error (as OpenAI answers).
+std::optional<ApiError> read_logprobs(ApiKind kind, const ordered_json& body, SamplingParams& out) {
+  if (kind == ApiKind::Completion) {
+    if (auto it = body.find("top_logprobs"); it != body.end() && !it->is_null())
+      return bad("'top_logprobs' is a chat completions field; /v1/completions takes 'logprobs': N", "top_logprobs");
+    auto n = read_logprob_count(body, "logprobs");
+    if (auto* e = std::get_if<ApiError>(&n)) return *e;
+    out.logprobs = std::get<int32_t>(n);
+    return std::nullopt;
+  }
+  bool asked = false;
+  if (auto it = body.find("logprobs"); it != body.end() && !it->is_null()) {
+    if (!it->is_boolean()) return bad("'logprobs' must be true or false", "logprobs");
+    asked = it->get<bool>();
+  }
+  auto top = read_logprob_count(body, "top_logprobs");
+  if (auto* e = std::get_if<ApiError>(&top)) return *e;
+  if (std::get<int32_t>(top) >= 0 && !asked) return bad("'top_logprobs' needs 'logprobs': true", "top_logprobs");
+  if (asked) out.logprobs = std::max(std::get<int32_t>(top), 0);
+  return std::nullopt;
+}
+
 }  // namespace
 
 std::string ApiError::body() const {
@@ -91,7 +127,8 @@ std::variant<CompletionRequest, ApiError> parse_completion_request(ApiKind kind,
   if (auto it = j.find("max_tokens"); it != j.end() && !it->is_null() &&
       (!it->is_number_integer() || it->get<int64_t>() < 1 || it->get<int64_t>() > INT32_MAX))
     return bad("max_tokens must be a positive integer", "max_tokens");
-  for (const char* unsupported : {"logprobs", "top_logprobs", "best_of", "suffix", "echo", "tools"}) {
+  if (auto e = read_logprobs(kind, j, r.params)) return *e;
+  for (const char* unsupported : {"best_of", "suffix", "echo", "tools"}) {
     auto it = j.find(unsupported);
     if (it != j.end() && !it->is_null() && !(it->is_boolean() && !it->get<bool>()))
       return bad(std::string("'") + unsupported + "' is not supported yet", unsupported);
@@ -157,7 +194,7 @@ std::string CompletionFormatter::full_response(const std::vector<CompletionChoic
     ordered_json choice = {{"index", i}};
     if (kind_ == ApiKind::Chat) choice["message"] = {{"role", "assistant"}, {"content", choices[i].text}};
     else choice["text"] = choices[i].text;
-    choice["logprobs"] = nullptr;
+    choice["logprobs"] = choices[i].logprobs;
     choice["finish_reason"] = choices[i].finish_reason;
     j["choices"].push_back(std::move(choice));
   }
@@ -175,12 +212,12 @@ std::string CompletionFormatter::first_chunk(int32_t index) const {
   return dump_json(j);
 }
 
-std::string CompletionFormatter::text_chunk(const std::string& delta, int32_t index) const {
+std::string CompletionFormatter::text_chunk(const std::string& delta, int32_t index, const ordered_json& logprobs) const {
   ordered_json j = envelope(true);
   ordered_json choice = {{"index", index}};
   if (kind_ == ApiKind::Chat) choice["delta"] = {{"content", delta}};
   else choice["text"] = delta;
-  choice["logprobs"] = nullptr;
+  choice["logprobs"] = logprobs;
   choice["finish_reason"] = nullptr;
   j["choices"] = ordered_json::array({choice});
   return dump_json(j);

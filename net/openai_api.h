@@ -19,7 +19,8 @@ enum class ApiKind { Completion, Chat };
 struct CompletionRequest {
   ApiKind kind = ApiKind::Completion;
   std::vector<int32_t> prompt_ids;
-  SamplingParams params;
+  SamplingParams params;  // params.logprobs: completions' logprobs N, or chat's top_logprobs
+                          // (0 when absent) under logprobs: true; -1 when not asked
   std::vector<std::string> stop;
   bool stream = false;
   bool include_usage = false;  // stream_options.include_usage
@@ -29,6 +30,7 @@ struct CompletionRequest {
 struct CompletionChoice {
   std::string text;
   std::string finish_reason;
+  nlohmann::ordered_json logprobs;  // null unless the request asked (logprobs_json.h)
 };
 
 // Parses and checks a request body against the model (context length, vocabulary); tokenizes
@@ -44,11 +46,14 @@ class CompletionFormatter {
   std::string full_response(const std::vector<CompletionChoice>& choices, int32_t prompt_tokens,
                             int32_t completion_tokens) const;
   std::string first_chunk(int32_t index = 0) const;  // chat: the assistant role; completions: empty
-  std::string text_chunk(const std::string& delta, int32_t index = 0) const;
+  // `logprobs`: those of the chunk's tokens (logprobs_json.h), or null.
+  std::string text_chunk(const std::string& delta, int32_t index = 0,
+                         const nlohmann::ordered_json& logprobs = nullptr) const;
   std::string final_chunk(const std::string& finish_reason, int32_t index = 0) const;
   std::string usage_chunk(int32_t prompt_tokens, int32_t completion_tokens) const;
   static std::string sse(const std::string& json) { return "data: " + json + "\n\n"; }
   static std::string sse_done() { return "data: [DONE]\n\n"; }
+  ApiKind kind() const { return kind_; }
 
  private:
   nlohmann::ordered_json envelope(bool chunk) const;

@@ -2,7 +2,9 @@
 
 #include <random>
 
+#include "engine/sampling/logprobs.h"
 #include "net/api_submit.h"
+#include "net/logprobs_json.h"
 #include "net/openai_api.h"
 
 namespace troupe::net {
@@ -66,15 +68,19 @@ std::variant<TgiRequest, ApiError> parse_tgi_request(const std::string& body, co
   if (auto e = read_count(p, "truncate", truncate)) return *e;
   if (auto it = p.find("stop"); it != p.end())
     if (auto e = read_strings(*it, kParams + "stop", r.stop)) return *e;
+  if (auto it = p.find("top_n_tokens"); it != p.end() && !it->is_null()) {
+    if (!it->is_number_integer() || it->get<int64_t>() < 0 || it->get<int64_t>() > kMaxTopLogprobs)
+      return bad(kParams + "top_n_tokens must be an integer from 0 to " + std::to_string(kMaxTopLogprobs),
+                 kParams + "top_n_tokens");
+    r.top_n_tokens = static_cast<int32_t>(it->get<int64_t>());
+  }
   auto is_false = [](const ordered_json& v) { return v.is_boolean() && !v.get<bool>(); };
   auto is_one = [](const ordered_json& v) { return v.is_number_integer() && v.get<int64_t>() == 1; };
-  auto is_zero = [](const ordered_json& v) { return v.is_number_integer() && v.get<int64_t>() == 0; };
   auto never = [](const ordered_json&) { return false; };
   if (auto e = reject_unless_off(p, "best_of", is_one)) return *e;
   if (auto e = reject_unless_off(p, "typical_p", never)) return *e;
   if (auto e = reject_unless_off(p, "watermark", is_false)) return *e;
   if (auto e = reject_unless_off(p, "decoder_input_details", is_false)) return *e;
-  if (auto e = reject_unless_off(p, "top_n_tokens", is_zero)) return *e;
   if (auto e = reject_unless_off(p, "grammar", never)) return *e;
   if (auto e = reject_unless_off(p, "adapter_id", never)) return *e;
 
@@ -107,9 +113,9 @@ ordered_json details_json(const TgiDetails& d, bool stream) {
                     {"generated_tokens", d.generated_tokens},
                     {"seed", d.seed ? ordered_json(*d.seed) : ordered_json(nullptr)}};
   if (!stream) {
-    // Per-token entries need token ids and logprobs, which the sink does not get yet.
-    j["prefill"] = ordered_json::array();
-    j["tokens"] = ordered_json::array();
+    j["prefill"] = ordered_json::array();  // prompt logprobs (decoder_input_details) are not computed
+    j["tokens"] = d.tokens;
+    if (!d.top_tokens.is_null()) j["top_tokens"] = d.top_tokens;
   }
   return j;
 }
@@ -122,48 +128,77 @@ std::string tgi_generate_response(const std::string& generated_text, const std::
   return dump_json(j);
 }
 
-std::string tgi_stream_event(int64_t index, const std::string& token_text, const std::optional<std::string>& generated_text,
-                             const std::optional<TgiDetails>& details) {
+std::string tgi_stream_event(int64_t index, const ordered_json& token, const ordered_json& top_tokens,
+                             const std::optional<std::string>& generated_text, const std::optional<TgiDetails>& details) {
   ordered_json j = {{"index", index},
-                    {"token", {{"id", -1}, {"text", token_text}, {"logprob", nullptr}, {"special", false}}},
-                    {"top_tokens", nullptr},
+                    {"token", token},
+                    {"top_tokens", top_tokens},
                     {"generated_text", generated_text ? ordered_json(*generated_text) : ordered_json(nullptr)},
                     {"details", details ? details_json(*details, true) : ordered_json(nullptr)}};
   return dump_json(j);
 }
 
-TgiSink::TgiSink(std::shared_ptr<HttpResponder> responder, bool stream, const TgiRequest& r)
+TgiSink::TgiSink(std::shared_ptr<HttpResponder> responder, bool stream, const TgiRequest& r, Tokenizer tokenizer)
     : responder_(std::move(responder)),
       stream_(stream),
       details_(r.details),
+      top_n_tokens_(r.top_n_tokens),
       seed_(r.params.is_greedy() ? std::nullopt : r.params.seed),
+      tokenizer_(std::move(tokenizer)),
       text_(r.full_text_prefix) {}
+
+ordered_json TgiSink::token_json(int32_t id, const std::string& text, float logprob) const {
+  return {{"id", id}, {"text", text}, {"logprob", json_logprob(logprob)}, {"special", tokenizer_.is_special(id)}};
+}
+
+ordered_json TgiSink::top_tokens_json(const GeneratedToken& t) const {
+  if (top_n_tokens_ == 0) return nullptr;
+  ordered_json top = ordered_json::array();
+  for (const TokenLogprob& alt : t.logprobs.top)
+    top.push_back(token_json(alt.token, tokenizer_.decode(std::span(&alt.token, 1)), alt.logprob));
+  return top;
+}
 
 void TgiSink::start() {
   if (stream_) responder_->begin_stream(200, "text/event-stream");
 }
 
-void TgiSink::send_event(const std::string& token_text, const std::optional<TgiDetails>& last) {
+void TgiSink::send_event(const GeneratedToken& token, const std::optional<TgiDetails>& last) {
   const bool is_last = last.has_value();
   const std::optional<TgiDetails> details = is_last && details_ ? last : std::nullopt;
-  responder_->write(CompletionFormatter::sse(
-      tgi_stream_event(++index_, token_text, is_last ? std::optional<std::string>(text_) : std::nullopt, details)));
+  ordered_json tok = token_json(token.id, token.text, token.logprobs.logprob);
+  if (token.id < 0) tok["logprob"] = nullptr;  // no token at all: see the header
+  responder_->write(CompletionFormatter::sse(tgi_stream_event(
+      ++index_, tok, top_tokens_json(token), is_last ? std::optional<std::string>(text_) : std::nullopt, details)));
 }
 
-void TgiSink::on_text(const std::string& delta) {
-  text_ += delta;
-  if (!stream_) return;
-  if (held_) send_event(*held_, std::nullopt);
-  held_ = delta;
+void TgiSink::on_output(const std::string& text, std::vector<GeneratedToken> tokens) {
+  text_ += text;
+  if (tokens.empty()) {  // the detokenizer's last bytes: part of the latest token's text
+    if (held_) held_->text += text;
+    return;
+  }
+  for (GeneratedToken& t : tokens) {
+    if (!stream_) {
+      if (!details_) continue;
+      tokens_.push_back(token_json(t.id, t.text, t.logprobs.logprob));
+      if (top_n_tokens_ > 0) top_tokens_.push_back(top_tokens_json(t));
+      continue;
+    }
+    if (held_) send_event(*held_, std::nullopt);
+    held_ = std::move(t);
+  }
 }
 
 void TgiSink::on_finish(const std::string& reason, int32_t, int32_t completion_tokens) {
-  const TgiDetails d{tgi_finish_reason(reason), completion_tokens, seed_};
+  TgiDetails d{tgi_finish_reason(reason), completion_tokens, seed_};
   if (!stream_) {
+    d.tokens = std::move(tokens_);
+    if (top_n_tokens_ > 0) d.top_tokens = std::move(top_tokens_);
     responder_->reply(200, "application/json", tgi_generate_response(text_, details_ ? std::optional(d) : std::nullopt));
     return;
   }
-  send_event(held_.value_or(""), d);
+  send_event(held_.value_or(GeneratedToken{.id = -1, .text = "", .logprobs = {}}), d);
   responder_->end_stream();
 }
 
@@ -181,7 +216,9 @@ void handle_tgi_generate(ApiContext& ctx, const HttpRequest& req, std::shared_pt
   TgiRequest& r = std::get<TgiRequest>(parsed);
   // TGI reports the seed a sampled request used; draw one here so there is one to report.
   if (!r.params.is_greedy() && !r.params.seed) r.params.seed = std::random_device{}();
-  auto sink = std::make_shared<TgiSink>(responder, stream, r);
+  // TGI's tokens always carry their logprob; only a plain /generate shows no tokens.
+  if (stream || r.details) r.params.logprobs = r.top_n_tokens;
+  auto sink = std::make_shared<TgiSink>(responder, stream, r, ctx.model->text.tokenizer);
   sink->start();
   submit_to_gateway(ctx, ctx.next_id.fetch_add(1), std::move(r.prompt_ids), r.params, std::move(r.stop), sink, *responder);
 }

@@ -113,7 +113,7 @@ void TritonSink::start() {
   if (stream_) responder_->begin_stream(200, "text/event-stream");
 }
 
-void TritonSink::on_text(const std::string& delta) {
+void TritonSink::on_output(const std::string& delta, std::vector<GeneratedToken>) {
   text_ += delta;
   if (!stream_ || text_.empty()) return;
   responder_->write(CompletionFormatter::sse(triton_response(model_, text_)));

@@ -58,7 +58,7 @@ class TritonSink : public RequestSink {
  public:
   TritonSink(std::shared_ptr<HttpResponder> responder, bool stream, std::string model_name, std::string output_prefix);
   void start();  // streams: sends the headers
-  void on_text(const std::string& delta) override;
+  void on_output(const std::string& delta, std::vector<GeneratedToken> tokens) override;  // text only
   void on_finish(const std::string& reason, int32_t prompt_tokens, int32_t completion_tokens) override;
   void on_error(const std::string& message) override;
 

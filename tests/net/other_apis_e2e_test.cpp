@@ -76,6 +76,39 @@ TEST_F(OtherApis, TgiStreamTokensConcatenateToTheGeneratedText) {
   EXPECT_EQ(events.back()["details"]["generated_tokens"], 10);
 }
 
+TEST_F(OtherApis, TgiTokensCarryTheirIdsLogprobsAndTopTokens) {
+  const ordered_json body = {{"inputs", "TGI tokens"},
+                             {"parameters", {{"max_new_tokens", 6}, {"details", true}, {"top_n_tokens", 2}}}};
+  const ordered_json r = post("/generate", body);
+  const ordered_json& tokens = r["details"]["tokens"];
+  ASSERT_EQ(tokens.size(), 6u);
+  ASSERT_EQ(r["details"]["top_tokens"].size(), 6u);
+  std::vector<int32_t> ids;
+  std::string joined;
+  for (size_t i = 0; i < tokens.size(); ++i) {
+    SCOPED_TRACE(tokens[i].dump());
+    ids.push_back(tokens[i]["id"]);
+    joined += tokens[i]["text"].get<std::string>();
+    EXPECT_LE(tokens[i]["logprob"].get<double>(), 0.0);
+    EXPECT_EQ(tokens[i]["special"], server().folder().text.tokenizer.is_special(ids.back()));
+    const ordered_json& top = r["details"]["top_tokens"][i];
+    ASSERT_EQ(top.size(), 2u);
+    EXPECT_EQ(top[0]["id"], tokens[i]["id"]);  // greedy: the sampled token is the most likely
+    EXPECT_EQ(top[0]["logprob"], tokens[i]["logprob"]);
+    EXPECT_LE(top[1]["logprob"], top[0]["logprob"]);
+  }
+  EXPECT_EQ(joined, r["generated_text"]);
+  EXPECT_EQ(server().folder().text.tokenizer.decode(ids, true), r["generated_text"]);
+  // The stream: the same ids, one event each, with their logprobs and top tokens.
+  const auto events = sse_payloads(call("/generate_stream", body).body);
+  ASSERT_EQ(events.size(), 6u);
+  for (size_t i = 0; i < events.size(); ++i) {
+    EXPECT_EQ(events[i]["token"]["id"], ids[i]) << i;
+    EXPECT_NEAR(events[i]["token"]["logprob"].get<double>(), tokens[i]["logprob"].get<double>(), 1e-4) << i;
+    EXPECT_EQ(events[i]["top_tokens"].size(), 2u) << i;
+  }
+}
+
 TEST_F(OtherApis, TgiSampledRequestsReportTheirSeedAndTheSameSeedGivesTheSameText) {
   const ordered_json r = post("/generate", {{"inputs", "Tell me"}, {"parameters", {{"do_sample", true}, {"max_new_tokens", 8}, {"details", true}}}});
   ASSERT_TRUE(r["details"]["seed"].is_number_integer());

@@ -134,8 +134,10 @@ TEST(TgiParse, ErrorsNameTheField) {
   fails(tgi({{"inputs", "Hi"}, {"parameters", {{"truncate", -3}}}}), 400, "parameters.truncate");
   for (const auto& [key, value] : std::vector<std::pair<std::string, ordered_json>>{
            {"typical_p", 0.5}, {"best_of", 2}, {"watermark", true}, {"decoder_input_details", true},
-           {"top_n_tokens", 3}, {"grammar", {{"type", "json"}}}, {"adapter_id", "a"}})
+           {"grammar", {{"type", "json"}}}, {"adapter_id", "a"}})
     fails(tgi({{"inputs", "Hi"}, {"parameters", {{key, value}}}}), 400, "parameters." + key);
+  fails(tgi({{"inputs", "Hi"}, {"parameters", {{"top_n_tokens", 21}}}}), 400, "parameters.top_n_tokens");
+  fails(tgi({{"inputs", "Hi"}, {"parameters", {{"top_n_tokens", "3"}}}}), 400, "parameters.top_n_tokens");
 }
 
 TEST(TgiFormat, FinishReasonsInTgisWords) {
@@ -156,18 +158,28 @@ TEST(TgiFormat, GenerateResponseWithAndWithoutDetails) {
 }
 
 TEST(TgiFormat, StreamEventCarriesTheTokenAndOnTheLastTheText) {
-  const ordered_json mid = ordered_json::parse(tgi_stream_event(1, " a", std::nullopt, std::nullopt));
+  const ordered_json token = {{"id", 7}, {"text", " a"}, {"logprob", -0.5}, {"special", false}};
+  const ordered_json mid = ordered_json::parse(tgi_stream_event(1, token, nullptr, std::nullopt, std::nullopt));
   EXPECT_EQ(mid["index"], 1);
-  EXPECT_EQ(mid["token"]["text"], " a");
-  EXPECT_TRUE(mid["token"]["id"].is_number_integer());
-  EXPECT_TRUE(mid["token"]["logprob"].is_null());
-  EXPECT_EQ(mid["token"]["special"], false);
+  EXPECT_EQ(mid["token"], token);
+  EXPECT_TRUE(mid["top_tokens"].is_null());
   EXPECT_TRUE(mid["generated_text"].is_null());
   EXPECT_TRUE(mid["details"].is_null());
-  const ordered_json last = ordered_json::parse(tgi_stream_event(2, "b", std::string(" ab"), TgiDetails{"length", 2, {}}));
+  const ordered_json last =
+      ordered_json::parse(tgi_stream_event(2, token, ordered_json::array(), std::string(" ab"), TgiDetails{"length", 2, {}}));
+  EXPECT_TRUE(last["top_tokens"].is_array());
   EXPECT_EQ(last["generated_text"], " ab");
   EXPECT_EQ(last["details"]["finish_reason"], "length");
   EXPECT_EQ(last["details"]["generated_tokens"], 2);
+}
+
+// One token as the gateway hands it to a sink.
+std::vector<GeneratedToken> token(int32_t id, std::string text, float logprob = -1.0f) {
+  std::vector<GeneratedToken> one(1);
+  one[0].id = id;
+  one[0].text = std::move(text);
+  one[0].logprobs.logprob = logprob;
+  return one;
 }
 
 TgiRequest tgi_request(bool details, std::vector<std::string> stop = {}, std::string prefix = "") {
@@ -181,10 +193,10 @@ TgiRequest tgi_request(bool details, std::vector<std::string> stop = {}, std::st
 
 TEST(TgiSinkTest, NonStreamedAnswerIsOneBody) {
   auto resp = std::make_shared<RecordingResponder>();
-  TgiSink sink(resp, false, tgi_request(true, {"END"}));
+  TgiSink sink(resp, false, tgi_request(true, {"END"}), folder().text.tokenizer);
   sink.start();
-  sink.on_text("Hello");
-  sink.on_text(" world");
+  sink.on_output("Hello", token(9707, "Hello", -0.25f));
+  sink.on_output(" world", token(1879, " world"));
   sink.on_finish("stop_string", 3, 2);  // the gateway's reason when a stop string matched
   EXPECT_EQ(resp->status, 200u);
   EXPECT_EQ(resp->content_type, "application/json");
@@ -193,18 +205,22 @@ TEST(TgiSinkTest, NonStreamedAnswerIsOneBody) {
   EXPECT_EQ(j["details"]["finish_reason"], "stop_sequence");
   EXPECT_EQ(j["details"]["generated_tokens"], 2);
   EXPECT_TRUE(j["details"]["seed"].is_null());
+  ASSERT_EQ(j["details"]["tokens"].size(), 2u);
+  EXPECT_EQ(j["details"]["tokens"][0], (ordered_json{{"id", 9707}, {"text", "Hello"}, {"logprob", -0.25}, {"special", false}}));
+  EXPECT_EQ(j["details"]["tokens"][1]["id"], 1879);
+  EXPECT_FALSE(j["details"].contains("top_tokens"));  // not asked
 }
 
 TEST(TgiSinkTest, StreamedEventsHoldOneBackSoTheLastCarriesATokenAndTheFullText) {
   auto resp = std::make_shared<RecordingResponder>();
-  TgiSink sink(resp, true, tgi_request(true, {}, "Q: "));
+  TgiSink sink(resp, true, tgi_request(true, {}, "Q: "), folder().text.tokenizer);
   sink.start();
   EXPECT_TRUE(resp->began);
   EXPECT_EQ(resp->content_type, "text/event-stream");
-  sink.on_text("a");
+  sink.on_output("a", token(64, "a"));
   EXPECT_TRUE(resp->chunks.empty());
-  sink.on_text("b");
-  sink.on_text("c");
+  sink.on_output("b", token(65, "b"));
+  sink.on_output("c", token(66, "c"));
   sink.on_finish("length", 4, 3);
   EXPECT_TRUE(resp->ended);
   const auto ev = resp->events();
@@ -213,6 +229,8 @@ TEST(TgiSinkTest, StreamedEventsHoldOneBackSoTheLastCarriesATokenAndTheFullText)
   for (size_t i = 0; i < ev.size(); ++i) {
     EXPECT_EQ(ev[i]["index"], i + 1);
     joined += ev[i]["token"]["text"].get<std::string>();
+    EXPECT_EQ(ev[i]["token"]["id"], 64 + static_cast<int>(i));
+    EXPECT_EQ(ev[i]["token"]["logprob"], -1.0);
     EXPECT_EQ(ev[i]["generated_text"].is_null(), i + 1 < ev.size());
   }
   EXPECT_EQ(joined, "abc");
@@ -223,19 +241,21 @@ TEST(TgiSinkTest, StreamedEventsHoldOneBackSoTheLastCarriesATokenAndTheFullText)
 
 TEST(TgiSinkTest, StreamWithoutTextStillEndsWithOneEventAndDetailsOnlyWhenAsked) {
   auto resp = std::make_shared<RecordingResponder>();
-  TgiSink sink(resp, true, tgi_request(false));
+  TgiSink sink(resp, true, tgi_request(false), folder().text.tokenizer);
   sink.start();
   sink.on_finish("stop", 4, 1);
   const auto ev = resp->events();
   ASSERT_EQ(ev.size(), 1u);
   EXPECT_EQ(ev[0]["token"]["text"], "");
+  EXPECT_EQ(ev[0]["token"]["id"], -1);  // no token at all
+  EXPECT_TRUE(ev[0]["token"]["logprob"].is_null());
   EXPECT_EQ(ev[0]["generated_text"], "");
   EXPECT_TRUE(ev[0]["details"].is_null());
 }
 
 TEST(TgiSinkTest, ErrorsUseTheOpenAiShape) {
   auto resp = std::make_shared<RecordingResponder>();
-  TgiSink sink(resp, false, tgi_request(false));
+  TgiSink sink(resp, false, tgi_request(false), folder().text.tokenizer);
   sink.on_error("prompt too long");
   EXPECT_EQ(resp->status, 400u);
   EXPECT_EQ(ordered_json::parse(resp->body)["error"]["message"], "prompt too long");
@@ -311,8 +331,8 @@ TEST(TritonSinkTest, OneBodyOrOneEventPerDelta) {
   auto whole = std::make_shared<RecordingResponder>();
   TritonSink a(whole, false, "m", "");
   a.start();
-  a.on_text("x");
-  a.on_text("y");
+  a.on_output("x", {});
+  a.on_output("y", {});
   a.on_finish("length", 1, 2);
   EXPECT_EQ(whole->status, 200u);
   EXPECT_EQ(ordered_json::parse(whole->body)["text_output"], "xy");
@@ -320,8 +340,8 @@ TEST(TritonSinkTest, OneBodyOrOneEventPerDelta) {
   auto streamed = std::make_shared<RecordingResponder>();
   TritonSink b(streamed, true, "m", "P:");
   b.start();
-  b.on_text("x");
-  b.on_text("y");
+  b.on_output("x", {});
+  b.on_output("y", {});
   b.on_finish("length", 1, 2);
   EXPECT_TRUE(streamed->began && streamed->ended);
   const auto ev = streamed->events();

@@ -1,0 +1,110 @@
+#include "net/completion_response.h"
+
+#include <chrono>
+
+#include <caf/all.hpp>
+
+#include "actors/message_inspect.h"
+#include "net/api_submit.h"
+
+namespace troupe::net {
+namespace {
+
+int64_t unix_now() {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+}  // namespace
+
+CompletionResponse::CompletionResponse(std::shared_ptr<HttpResponder> responder, CompletionFormatter formatter,
+                                       bool stream, bool include_usage, int32_t n, std::optional<Tokenizer> tokenizer)
+    : responder_(std::move(responder)), fmt_(std::move(formatter)), stream_(stream), include_usage_(include_usage),
+      choices_(static_cast<size_t>(n)) {
+  if (tokenizer)
+    for (Choice& c : choices_) c.writer.emplace(fmt_.kind(), *tokenizer);
+}
+
+void CompletionResponse::start() {
+  if (!stream_) return;
+  responder_->begin_stream(200, "text/event-stream");
+  for (int32_t i = 0; i < static_cast<int32_t>(choices_.size()); ++i)
+    if (std::string first = fmt_.first_chunk(i); !first.empty()) responder_->write(CompletionFormatter::sse(first));
+}
+
+void CompletionResponse::output(int32_t index, const std::string& text, std::vector<GeneratedToken> tokens) {
+  Choice& c = choices_[static_cast<size_t>(index)];
+  if (!stream_) {
+    c.answer.text += text;
+    if (c.writer) std::move(tokens.begin(), tokens.end(), std::back_inserter(c.tokens));
+    return;
+  }
+  // A chunk per piece of text; with logprobs also per token that has none (a special token, or a
+  // byte of a character the next token completes), so every token's entry is sent.
+  if (text.empty() && (!c.writer || tokens.empty())) return;
+  responder_->write(
+      CompletionFormatter::sse(fmt_.text_chunk(text, index, c.writer ? c.writer->next(tokens) : nullptr)));
+}
+
+void CompletionResponse::finish(int32_t index, const std::string& gateway_reason, int32_t prompt_tokens,
+                                int32_t completion_tokens) {
+  const std::string reason = gateway_reason == "stop_string" ? "stop" : gateway_reason;  // OpenAI: one "stop"
+  Choice& c = choices_[static_cast<size_t>(index)];
+  c.answer.finish_reason = reason;
+  if (!stream_ && c.writer) c.answer.logprobs = c.writer->next(c.tokens);
+  prompt_tokens_ = prompt_tokens;  // the same prompt for every choice: counted once
+  completion_tokens_ += completion_tokens;
+  if (stream_) responder_->write(CompletionFormatter::sse(fmt_.final_chunk(reason, index)));
+  if (++finished_ < static_cast<int32_t>(choices_.size()) || failed_) return;
+  if (!stream_) {
+    std::vector<CompletionChoice> answers;
+    for (Choice& ch : choices_) answers.push_back(std::move(ch.answer));
+    responder_->reply(200, "application/json", fmt_.full_response(answers, prompt_tokens_, completion_tokens_));
+    return;
+  }
+  if (include_usage_) responder_->write(CompletionFormatter::sse(fmt_.usage_chunk(prompt_tokens_, completion_tokens_)));
+  responder_->write(CompletionFormatter::sse_done());
+  responder_->end_stream();
+}
+
+void CompletionResponse::error(const std::string& message) {
+  if (failed_) return;
+  failed_ = true;
+  const ApiError e{400, message, ""};
+  if (!stream_) return reply_api_error(*responder_, e);
+  responder_->write(CompletionFormatter::sse(e.body()));
+  responder_->end_stream();
+}
+
+void handle_completion(ApiContext& ctx, ApiKind kind, const HttpRequest& req, std::shared_ptr<HttpResponder> responder) {
+  // Admission control: a bounded queue answers "later" instead of growing without bound.
+  if (auto e = admission_error(ctx)) return reply_api_error(*responder, *e, {{"Retry-After", "1"}});
+  auto parsed = parse_completion_request(kind, req.body(), *ctx.model, ctx.served_name);
+  if (auto* e = std::get_if<ApiError>(&parsed)) return reply_api_error(*responder, *e);
+  CompletionRequest& r = std::get<CompletionRequest>(parsed);
+  const SeqId first_id = ctx.next_id.fetch_add(static_cast<uint64_t>(r.n));
+  const std::string request_id = (kind == ApiKind::Chat ? "chatcmpl-" : "cmpl-") + std::to_string(first_id);
+  auto response = std::make_shared<CompletionResponse>(
+      responder, CompletionFormatter(kind, ctx.served_name, request_id, unix_now()), r.stream, r.include_usage, r.n,
+      r.params.logprobs >= 0 ? std::optional<Tokenizer>(ctx.model->text.tokenizer) : std::nullopt);
+  response->start();
+  caf::actor gateway = ctx.gateway;
+  std::vector<SeqId> ids;
+  for (int32_t i = 0; i < r.n; ++i) ids.push_back(first_id + static_cast<SeqId>(i));
+  responder->on_disconnect([gateway, ids] {
+    for (SeqId id : ids) caf::anon_send(gateway, abort_atom::value, id);
+  });
+  for (int32_t i = 0; i < r.n; ++i) {
+    auto g = std::make_shared<GatewayRequest>();
+    g->generation.id = ids[static_cast<size_t>(i)];
+    g->generation.prompt_token_ids = r.prompt_ids;
+    g->generation.sampling_params = r.params;
+    // Choices differ by seed; with a seed given, the i-th choice is reproducible too.
+    if (r.params.seed && r.n > 1) g->generation.sampling_params.seed = *r.params.seed + static_cast<uint64_t>(i);
+    g->generation.eos_token_ids = ctx.model->eos_token_ids;
+    g->stop = r.stop;
+    g->sink = std::make_shared<ChoiceSink>(response, i);
+    caf::anon_send(gateway, submit_atom::value, std::move(g));
+  }
+}
+
+}  // namespace troupe::net

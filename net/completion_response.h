@@ -1,0 +1,68 @@
+#pragma once
+// The answer to one OpenAI /v1/completions or /v1/chat/completions request, written as the
+// gateway reports progress: n choices (one gateway request each) sharing one HTTP response, as one
+// JSON body or as Server-Sent Events, with each choice's logprobs when the request asked.
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "actors/gateway_actor.h"
+#include "net/api_routes.h"
+#include "net/http_server.h"
+#include "net/logprobs_json.h"
+#include "net/openai_api.h"
+
+namespace troupe::net {
+
+// The gateway calls every sink of a request from its one thread, so no locking.
+class CompletionResponse {
+ public:
+  // `tokenizer`: names the tokens of logprobs; none when the request did not ask for them.
+  CompletionResponse(std::shared_ptr<HttpResponder> responder, CompletionFormatter formatter, bool stream,
+                     bool include_usage, int32_t n, std::optional<Tokenizer> tokenizer);
+
+  void start();  // streams: the headers and chat's first chunk of each choice
+  void output(int32_t index, const std::string& text, std::vector<GeneratedToken> tokens);
+  void finish(int32_t index, const std::string& gateway_reason, int32_t prompt_tokens, int32_t completion_tokens);
+  void error(const std::string& message);
+
+ private:
+  struct Choice {
+    CompletionChoice answer;
+    std::vector<GeneratedToken> tokens;    // not streamed and logprobs asked: all of them, for the body
+    std::optional<LogprobsWriter> writer;  // logprobs asked
+  };
+  std::shared_ptr<HttpResponder> responder_;
+  CompletionFormatter fmt_;
+  bool stream_;
+  bool include_usage_;
+  std::vector<Choice> choices_;
+  int32_t finished_ = 0;
+  bool failed_ = false;
+  int32_t prompt_tokens_ = 0;
+  int32_t completion_tokens_ = 0;
+};
+
+// One choice's view of the shared response.
+class ChoiceSink : public RequestSink {
+ public:
+  ChoiceSink(std::shared_ptr<CompletionResponse> response, int32_t index) : response_(std::move(response)), index_(index) {}
+  void on_output(const std::string& text, std::vector<GeneratedToken> tokens) override {
+    response_->output(index_, text, std::move(tokens));
+  }
+  void on_finish(const std::string& reason, int32_t prompt_tokens, int32_t completion_tokens) override {
+    response_->finish(index_, reason, prompt_tokens, completion_tokens);
+  }
+  void on_error(const std::string& message) override { response_->error(message); }
+
+ private:
+  std::shared_ptr<CompletionResponse> response_;
+  int32_t index_;
+};
+
+// POST /v1/completions (kind Completion) and /v1/chat/completions (kind Chat).
+void handle_completion(ApiContext& ctx, ApiKind kind, const HttpRequest& req, std::shared_ptr<HttpResponder> responder);
+
+}  // namespace troupe::net
