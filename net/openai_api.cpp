@@ -77,6 +77,8 @@ std::optional<ApiError> read_logprobs(ApiKind kind, const ordered_json& body, Sa
   if (kind == ApiKind::Completion) {
     if (auto it = body.find("top_logprobs"); it != body.end() && !it->is_null())
       return bad("'top_logprobs' is a chat completions field; /v1/completions takes 'logprobs': N", "top_logprobs");
+    // false means none, as a null does (clients that mirror chat's flag send it).
+    if (auto it = body.find("logprobs"); it != body.end() && it->is_boolean() && !it->get<bool>()) return std::nullopt;
     auto n = read_logprob_count(body, "logprobs");
     if (auto* e = std::get_if<ApiError>(&n)) return *e;
     out.logprobs = std::get<int32_t>(n);

@@ -26,6 +26,8 @@ void run(ApiKind kind, const std::string& body, const nlohmann::ordered_json& j)
   fz::check_prompt(what, r.prompt_ids, r.params, fz::model().config.vocab_size);
   fz::check_int_field(what, &j, "max_tokens", r.params.max_tokens);
   fz::check_int_field(what, &j, "top_k", r.params.top_k);
+  // logprobs: completions' count, or chat's top_logprobs (chat's logprobs is a boolean).
+  fz::check_int_field(what, &j, kind == ApiKind::Chat ? "top_logprobs" : "logprobs", r.params.logprobs);
 }
 
 }  // namespace

@@ -34,6 +34,7 @@ void tgi(const std::string& body, const ordered_json& j) {
   const net::TgiRequest& r = std::get<net::TgiRequest>(parsed);
   fz::check_prompt(what, r.prompt_ids, r.params, fz::model().config.vocab_size);
   fz::check_int_field(what, parameters(j), "top_k", r.params.top_k);
+  fz::check_int_field(what, parameters(j), "top_n_tokens", r.top_n_tokens);
 }
 
 void triton(std::string_view path, const std::string& body, const ordered_json& j) {

@@ -23,14 +23,8 @@ std::vector<ordered_json> sse_payloads(const std::string& body) {
   return out;
 }
 
-class OtherApis : public ::testing::Test {
+class OtherApis : public test::ServerSuite {
  protected:
-  static void SetUpTestSuite() { server_ = new test::TestServer(); }
-  static void TearDownTestSuite() {
-    delete server_;
-    server_ = nullptr;
-  }
-  static test::TestServer& server() { return *server_; }
   static test::HttpReply call(const std::string& path, const ordered_json& body, const std::string& method = "POST") {
     return http_call(server().port(), method, path, body.dump());
   }
@@ -43,9 +37,7 @@ class OtherApis : public ::testing::Test {
   static std::string openai_greedy(const std::string& prompt, int max_tokens) {
     return post("/v1/completions", {{"prompt", prompt}, {"max_tokens", max_tokens}, {"temperature", 0}})["choices"][0]["text"];
   }
-  static test::TestServer* server_;
 };
-test::TestServer* OtherApis::server_ = nullptr;
 
 TEST_F(OtherApis, TgiGreedyGenerateEqualsTheOpenAiCompletion) {
   const ordered_json r = post("/generate", {{"inputs", "The capital of France is"},

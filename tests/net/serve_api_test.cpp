@@ -22,14 +22,8 @@ using test::http_call;
 
 using test::sse_events;
 
-class ServeApi : public ::testing::Test {
+class ServeApi : public test::ServerSuite {
  protected:
-  static void SetUpTestSuite() { server_ = new test::TestServer(); }
-  static void TearDownTestSuite() {
-    delete server_;
-    server_ = nullptr;
-  }
-  static test::TestServer& server() { return *server_; }
   static json post(const std::string& path, const json& body, unsigned expect_status = 200) {
     const auto r = http_call(server().port(), "POST", path, body.dump());
     EXPECT_EQ(r.status, expect_status) << r.body;
@@ -45,9 +39,7 @@ class ServeApi : public ::testing::Test {
                          .ids;
     return f.text.tokenizer.decode(ids, true);
   }
-  static test::TestServer* server_;
 };
-test::TestServer* ServeApi::server_ = nullptr;
 
 TEST_F(ServeApi, GreedyCompletionEqualsTheOfflineGenerator) {
   const json r = post("/v1/completions", {{"prompt", "The capital of France is"}, {"max_tokens", 12}, {"temperature", 0}});

@@ -28,23 +28,18 @@ int64_t code_points(const std::string& s) {
   return n;
 }
 
-class ServeLogprobs : public ::testing::Test {
+class ServeLogprobs : public test::ServerSuite {
  protected:
-  static void SetUpTestSuite() { server_ = new test::TestServer(); }
-  static void TearDownTestSuite() {
-    delete server_;
-    server_ = nullptr;
-  }
-  static const Tokenizer& tokenizer() { return server_->folder().text.tokenizer; }
+  static const Tokenizer& tokenizer() { return server().folder().text.tokenizer; }
   static ordered_json post(const std::string& path, const ordered_json& body, unsigned expect_status = 200) {
-    const auto r = http_call(server_->port(), "POST", path, body.dump());
+    const auto r = http_call(server().port(), "POST", path, body.dump());
     EXPECT_EQ(r.status, expect_status) << path << " " << body.dump() << " -> " << r.body;
     return ordered_json::parse(r.body);
   }
   // The chunks of a streamed answer, [DONE] left out (it must be last).
   static std::vector<ordered_json> stream(const std::string& path, ordered_json body) {
     body["stream"] = true;
-    const auto r = http_call(server_->port(), "POST", path, body.dump());
+    const auto r = http_call(server().port(), "POST", path, body.dump());
     EXPECT_EQ(r.status, 200u) << r.body;
     const auto events = test::sse_events(r.body);
     EXPECT_EQ(events.back(), "[DONE]");
@@ -54,19 +49,17 @@ class ServeLogprobs : public ::testing::Test {
   }
   // The greedy tokens of the prompt alone: what the server must sample.
   static std::vector<int32_t> greedy_ids(const std::string& prompt, int max_tokens) {
-    const ModelFolder& f = server_->folder();
+    const ModelFolder& f = server().folder();
     SamplingParams p;
     p.temperature = 0.0f;
     p.max_tokens = max_tokens;
     p.ignore_eos = true;  // the requests below ask for it too: counts are exact
-    return SequenceGenerator(server_->model(), {.block_size = 16, .prefill_chunk = 0, .eos_token_ids = f.eos_token_ids})
+    return SequenceGenerator(server().model(), {.block_size = 16, .prefill_chunk = 0, .eos_token_ids = f.eos_token_ids})
         .generate(tokenizer().encode(prompt, true), p)
         .ids;
   }
   static std::string name(int32_t id) { return tokenizer().decode(std::span(&id, 1)); }
-  static test::TestServer* server_;
 };
-test::TestServer* ServeLogprobs::server_ = nullptr;
 
 // Appends a completions logprobs object's lists to `all` (a chunk's to the ones before).
 void append_completion_logprobs(ordered_json& all, const ordered_json& lp) {
@@ -255,7 +248,7 @@ TEST_F(ServeLogprobs, BadValuesAre400sNamingTheField) {
       {"/generate", R"({"inputs": "x", "parameters": {"top_n_tokens": 21}})", "parameters.top_n_tokens"},
   };
   for (const auto& c : cases) {
-    const auto r = http_call(server_->port(), "POST", c.path, c.body);
+    const auto r = http_call(server().port(), "POST", c.path, c.body);
     EXPECT_EQ(r.status, 400u) << c.path << " " << c.body << " -> " << r.body;
     const ordered_json j = ordered_json::parse(r.body, nullptr, false);
     ASSERT_TRUE(j.is_object() && j.contains("error")) << r.body;
@@ -266,6 +259,7 @@ TEST_F(ServeLogprobs, BadValuesAre400sNamingTheField) {
   }
   // The edges of the ranges are fine, and the server carries on.
   post("/v1/completions", {{"prompt", "x"}, {"max_tokens", 1}, {"logprobs", 20}});
+  EXPECT_TRUE(post("/v1/completions", {{"prompt", "x"}, {"max_tokens", 1}, {"logprobs", false}})["choices"][0]["logprobs"].is_null());
   post("/v1/chat/completions", ordered_json::parse("{" + chat + R"(, "max_tokens": 1, "logprobs": true, "top_logprobs": 20})"));
   post("/v1/chat/completions", ordered_json::parse("{" + chat + R"(, "max_tokens": 1, "logprobs": false, "top_logprobs": null})"));
 }

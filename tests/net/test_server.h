@@ -13,6 +13,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <caf/all.hpp>
+#include <gtest/gtest.h>
 
 #include "actors/actor_system_config.h"
 #include "actors/engine_topology.h"
@@ -66,6 +67,20 @@ class TestServer {
   boost::asio::io_context io_;
   std::unique_ptr<net::HttpServer> server_;
   std::vector<std::thread> threads_;
+};
+
+// A fixture whose tests share one TestServer, started once for the suite.
+class ServerSuite : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() { server_ = new TestServer(); }
+  static void TearDownTestSuite() {
+    delete server_;
+    server_ = nullptr;
+  }
+  static TestServer& server() { return *server_; }
+
+ private:
+  static inline TestServer* server_ = nullptr;
 };
 
 }  // namespace troupe::test

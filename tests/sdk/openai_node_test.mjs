@@ -232,5 +232,36 @@ await step("stop sequence", async () => {
   return `stop ${show(stop)} -> ${show(want)}`;
 });
 
+// (f) logprobs: the SDK parses both shapes, and its stream helper accumulates chat's entries.
+function checkChatLogprobs(choice, completionTokens, top, what) {
+  const content = choice.logprobs?.content;
+  check(Array.isArray(content), `${what}: logprobs.content is ${show(choice.logprobs)}`);
+  check(content.length === completionTokens, `${what}: ${content.length} entries for ${completionTokens} tokens`);
+  for (const e of content) {
+    check(typeof e.token === "string" && typeof e.logprob === "number" && e.logprob <= 0, `${what}: entry ${show(e)}`);
+    check(Array.isArray(e.bytes) && e.bytes.every((b) => Number.isInteger(b) && b >= 0 && b < 256), `${what}: bytes ${show(e)}`);
+    check(Array.isArray(e.top_logprobs) && e.top_logprobs.length === top, `${what}: top_logprobs ${show(e)}`);
+    for (const t of e.top_logprobs)
+      check(typeof t.token === "string" && typeof t.logprob === "number" && Array.isArray(t.bytes), `${what}: top entry ${show(t)}`);
+  }
+}
+await step("logprobs (completions, chat, chat stream helper)", async () => {
+  const c = await client.completions.create({ ...completionParams, max_tokens: 5, logprobs: 2 });
+  const lp = c.choices[0].logprobs;
+  for (const key of ["tokens", "token_logprobs", "top_logprobs", "text_offset"])
+    check(Array.isArray(lp?.[key]) && lp[key].length === c.usage.completion_tokens, `completions logprobs.${key}: ${show(lp)}`);
+  check(lp.top_logprobs.every((d) => d && typeof d === "object" && Object.keys(d).length >= 1),
+        `completions top_logprobs: ${show(lp.top_logprobs)}`);
+
+  const params = { ...chatParams, max_tokens: 5, logprobs: true, top_logprobs: 2 };
+  const full = await client.chat.completions.create(params);
+  checkChatLogprobs(full.choices[0], full.usage.completion_tokens, 2, "chat");
+  const completions = typeof client.chat.completions.stream === "function" ? client.chat.completions
+                                                                           : client.beta.chat.completions;
+  const final = await completions.stream({ ...params, stream_options: { include_usage: true } }).finalChatCompletion();
+  checkChatLogprobs(final.choices[0], final.usage.completion_tokens, 2, "chat stream helper");
+  return `${full.choices[0].logprobs.content.length} chat entries, first ${show(full.choices[0].logprobs.content[0].token)}`;
+});
+
 console.log(`openai-node against ${baseUrl} (model ${model}): ${passed.length} checks passed`);
 for (const p of passed) console.log(`  ok  ${p}`);
