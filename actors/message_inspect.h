@@ -34,7 +34,8 @@ typename Inspector::result_type inspect(Inspector& f, FinishedBatch& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, SchedulerSnapshot& x) {
   return f(caf::meta::type_name("SchedulerSnapshot"), x.num_running, x.num_waiting, x.num_free_blocks,
-           x.num_blocks, x.num_cached_tokens, x.num_preemptions, x.num_steps, x.num_executor_resets);
+           x.num_blocks, x.num_cached_tokens, x.num_preemptions, x.num_steps, x.num_executor_resets,
+           x.plans_in_flight);
 }
 
 }  // namespace troupe

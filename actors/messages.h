@@ -43,6 +43,7 @@ struct SchedulerSnapshot {
   int64_t num_preemptions = 0;
   int64_t num_steps = 0;
   int64_t num_executor_resets = 0;
+  int32_t plans_in_flight = 0;  // sent to the executor, answer not back (voided work included)
 };
 
 using submit_atom = caf::atom_constant<caf::atom("submit")>;    // (submit, GenerationRequest)

@@ -224,7 +224,8 @@ caf::behavior scheduler_actor(Self* self, SchedulerConfig config, caf::actor exe
         const auto& s = *self->state.scheduler;
         return SchedulerSnapshot{s.num_running(), s.num_waiting(), s.block_pool().num_free_blocks(),
                                  s.config().num_blocks, s.stats().num_cached_tokens,
-                                 s.stats().num_preemptions, s.stats().num_steps, s.stats().num_executor_resets};
+                                 s.stats().num_preemptions, s.stats().num_steps, s.stats().num_executor_resets,
+                                 self->state.plans_in_flight};
       },
   };
 }

@@ -55,6 +55,7 @@ class TestServer {
   CpuModel& model() { return *model_; }
   SchedulerSnapshot snapshot();
   ServerMetrics& metrics() { return *metrics_; }
+  size_t open_connections() const { return server_->open_connections(); }
 
  private:
   std::shared_ptr<const ModelFolder> folder_;
