@@ -54,7 +54,9 @@ struct Harness {
     for (const ScheduledSequence& s : plan.sequences) {
       if (!s.is_new) continue;
       auto [it, first] = streamed.try_emplace(s.seq_id, s.output_token_ids);
-      if (!first) EXPECT_EQ(it->second, s.output_token_ids) << "seq " << s.seq_id << " resumes with other outputs";
+      if (!first) {
+        EXPECT_EQ(it->second, s.output_token_ids) << "seq " << s.seq_id << " resumes with other outputs";
+      }
     }
     return plan;
   }
@@ -90,7 +92,9 @@ struct Harness {
   // Aborts through the scheduler; what it reports is exactly what was streamed.
   std::optional<FinishedSequence> abort(SeqId id) {
     auto f = sched.abort(id);
-    if (f) EXPECT_EQ(streamed[id], f->output_token_ids) << "seq " << id << ": an aborted stream is its output so far";
+    if (f) {
+      EXPECT_EQ(streamed[id], f->output_token_ids) << "seq " << id << ": an aborted stream is its output so far";
+    }
     streamed.erase(id);
     return f;
   }
