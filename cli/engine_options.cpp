@@ -17,6 +17,8 @@ void add_engine_options(CLI::App& cmd, EngineOptions& o) {
   cmd.add_option("--num-kv-blocks", o.num_kv_blocks, "KV blocks (overrides --kv-cache-gib; 0: from memory)")
       ->capture_default_str();
   cmd.add_flag("--no-prefix-caching", o.no_prefix_caching, "do not reuse KV blocks of shared prompt prefixes");
+  cmd.add_flag("--no-async-scheduling", o.no_async_scheduling,
+               "plan each step only after the previous one returns (default: plan step N+1 while N runs)");
   cmd.add_option("--executor", o.executor, "HOST:PORT of a `troupe node` to run the model on (default: here)");
   cmd.add_option("--max-executor-restarts", o.max_executor_restarts,
                  "times a local executor that dies is restarted (its running requests recomputed)")
@@ -29,6 +31,7 @@ SchedulerConfig make_scheduler_config(const EngineOptions& o, const ModelConfig&
   c.max_num_batched_tokens = o.max_num_batched_tokens;
   c.block_size = o.block_size;
   c.enable_prefix_caching = !o.no_prefix_caching;
+  c.async_scheduling = !o.no_async_scheduling;
   if (o.block_size <= 0) throw std::invalid_argument("--block-size must be positive");
   if (kv_capacity > 0) {
     c.num_blocks = kv_capacity;

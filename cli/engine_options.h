@@ -17,6 +17,7 @@ struct EngineOptions {
   double kv_cache_gib = 1.0;
   int num_kv_blocks = 0;
   bool no_prefix_caching = false;
+  bool no_async_scheduling = false;
   std::string executor;  // HOST:PORT of a `troupe node`; empty: in this process
   int max_executor_restarts = 3;
 };

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The same prompts file gives the same results whether the executor runs in this process or in
-# a `troupe node` reached over loopback (every StepPlan and StepResult then crosses a socket).
+# a `troupe node` reached over loopback (every StepPlan and StepResult then crosses a socket),
+# and whether the scheduler plans ahead (the default) or in lock step (--no-async-scheduling).
 # Greedy: a batch's composition depends on timing, and OpenBLAS may round a row differently in a
 # GEMM of another height, which can flip a sampled draw but not a clear argmax.
 set -euo pipefail
@@ -24,5 +25,7 @@ done
 "$troupe" generate "${common[@]}" 2>/dev/null | sort >"$work/local.txt"
 "$troupe" generate "${common[@]}" --executor "127.0.0.1:$port" 2>/dev/null | sort >"$work/remote.txt"
 [ "$(wc -l <"$work/local.txt")" -eq 24 ] || { echo "expected 24 results"; cat "$work/local.txt"; exit 1; }
+"$troupe" generate "${common[@]}" --no-async-scheduling 2>/dev/null | sort >"$work/lockstep.txt"
 diff "$work/local.txt" "$work/remote.txt"
-echo "24 results identical in one process and across two"
+diff "$work/local.txt" "$work/lockstep.txt"
+echo "24 results identical in one process and across two, planning ahead and in lock step"
