@@ -4,6 +4,8 @@
 // with NaN before each launch so an unwritten element fails, and block tables are shuffled.
 #include <gtest/gtest.h>
 
+#include "cuda_test_device.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -24,11 +26,6 @@
 namespace {
 
 using bf16 = __nv_bfloat16;
-
-bool have_device() {
-  int n = 0;
-  return cudaGetDeviceCount(&n) == cudaSuccess && n > 0;
-}
 
 template <class T>
 struct DeviceBuffer {
@@ -177,7 +174,7 @@ void check_decode(const std::vector<int>& context_lens, int group, int head_dim,
 class CudaAttentionDecode : public testing::TestWithParam<Shape> {};
 
 TEST_P(CudaAttentionDecode, MatchesCpuAcrossContextLengthsAndPadding) {
-  if (!have_device()) GTEST_SKIP() << "no CUDA device found";
+  if (!troupe::test::have_cuda_device()) GTEST_SKIP() << "no CUDA device found";
   const std::vector<int> lens = {17, 1, 5000, 0, 15, 300, 16, 64, 65, 0, 129};
   const uint32_t seed = fresh_seed();
   // The exact bound, and a graph-capture-style loose one (most partitions exit at once).
@@ -189,7 +186,7 @@ INSTANTIATE_TEST_SUITE_P(Shapes, CudaAttentionDecode,
                          testing::ValuesIn(kShapes), shape_name);
 
 TEST(CudaAttentionDecodeBatch, LargeBatchUnsplitAndOtherBlockSizes) {
-  if (!have_device()) GTEST_SKIP() << "no CUDA device found";
+  if (!troupe::test::have_cuda_device()) GTEST_SKIP() << "no CUDA device found";
   const uint32_t seed = fresh_seed();
   std::mt19937 rng(seed);
   std::vector<int> lens(80);
@@ -248,7 +245,7 @@ void check_prefill(const std::vector<std::pair<int, int>>& seqs, int group, int 
 class CudaAttentionPrefill : public testing::TestWithParam<Shape> {};
 
 TEST_P(CudaAttentionPrefill, MixedBatchMatchesCpu) {
-  if (!have_device()) GTEST_SKIP() << "no CUDA device found";
+  if (!troupe::test::have_cuda_device()) GTEST_SKIP() << "no CUDA device found";
   // Decode rows, whole prompts, chunks after cached prefixes, tile and block edges.
   check_prefill({{1, 1}, {37, 37}, {1, 300}, {64, 100}, {130, 1000}, {200, 200}, {5, 17}, {16, 16}},
                 GetParam().group, GetParam().head_dim, 2, 16, fresh_seed());
@@ -257,7 +254,7 @@ TEST_P(CudaAttentionPrefill, MixedBatchMatchesCpu) {
 // A 300-token prompt run as three chunks (each after the previous ones are cached) gives what
 // one whole-prompt launch gives.
 TEST_P(CudaAttentionPrefill, ThreeChunksEqualWholePrompt) {
-  if (!have_device()) GTEST_SKIP() << "no CUDA device found";
+  if (!troupe::test::have_cuda_device()) GTEST_SKIP() << "no CUDA device found";
   const uint32_t seed = fresh_seed();
   SCOPED_TRACE("seed " + std::to_string(seed));
   std::mt19937 rng(seed);
@@ -296,7 +293,7 @@ INSTANTIATE_TEST_SUITE_P(Shapes, CudaAttentionPrefill,
                          testing::ValuesIn(kShapes), shape_name);
 
 TEST(CudaAttentionPrefillBatch, OtherBlockSizes) {
-  if (!have_device()) GTEST_SKIP() << "no CUDA device found";
+  if (!troupe::test::have_cuda_device()) GTEST_SKIP() << "no CUDA device found";
   check_prefill({{70, 70}, {1, 9}, {33, 90}}, 4, 128, 2, 8, fresh_seed());
   check_prefill({{70, 70}, {1, 9}, {33, 90}}, 4, 64, 2, 32, fresh_seed());
   check_prefill({{70, 70}, {1, 9}, {33, 90}}, 2, 16, 2, 8, fresh_seed());
@@ -306,7 +303,7 @@ TEST(CudaAttentionPrefillBatch, OtherBlockSizes) {
 class CudaRopeKvWrite : public testing::TestWithParam<int> {};
 
 TEST_P(CudaRopeKvWrite, MatchesCpuRopeAtLongPositionsAndFillsCacheSlots) {
-  if (!have_device()) GTEST_SKIP() << "no CUDA device found";
+  if (!troupe::test::have_cuda_device()) GTEST_SKIP() << "no CUDA device found";
   const uint32_t seed = fresh_seed();
   SCOPED_TRACE("seed " + std::to_string(seed));
   std::mt19937 rng(seed);
@@ -375,7 +372,7 @@ TEST_P(CudaRopeKvWrite, MatchesCpuRopeAtLongPositionsAndFillsCacheSlots) {
 INSTANTIATE_TEST_SUITE_P(HeadDims, CudaRopeKvWrite, testing::Values(16, 32, 64, 128));
 
 TEST(CudaAttentionArguments, UnsupportedShapesAreRejected) {
-  if (!have_device()) GTEST_SKIP() << "no CUDA device found";
+  if (!troupe::test::have_cuda_device()) GTEST_SKIP() << "no CUDA device found";
   DeviceBuffer<bf16> buf(1 << 16);
   DeviceBuffer<int32_t> ints(64);
   DeviceBuffer<float> ws(16);

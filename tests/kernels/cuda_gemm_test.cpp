@@ -2,6 +2,8 @@
 // CPU product of the same bf16-rounded inputs.
 #include <gtest/gtest.h>
 
+#include "cuda_test_device.h"
+
 #include <cmath>
 #include <random>
 #include <vector>
@@ -12,11 +14,6 @@
 #include "kernels/cuda/gemm.h"
 
 namespace {
-
-bool have_device() {
-  int n = 0;
-  return cudaGetDeviceCount(&n) == cudaSuccess && n > 0;
-}
 
 template <typename T>
 T* upload(const std::vector<T>& v) {
@@ -71,7 +68,7 @@ void check_shape(troupe::cuda::Gemm& gemm, int64_t m, int64_t n, int64_t k, bool
 }
 
 TEST(CudaGemm, SmallAndLargeBatchesMatchTheFp64Product) {
-  if (!have_device()) GTEST_SKIP() << "no CUDA device found";
+  if (!troupe::test::have_cuda_device()) GTEST_SKIP() << "no CUDA device found";
   troupe::cuda::Gemm gemm;
   uint32_t seed = 1;
   for (int64_t m : {1, 2, 3, 5, 8, 9, 33})
@@ -80,7 +77,7 @@ TEST(CudaGemm, SmallAndLargeBatchesMatchTheFp64Product) {
 }
 
 TEST(CudaGemm, SkinnyAndCublasLtPathsBothMatchTheProduct) {
-  if (!have_device()) GTEST_SKIP() << "no CUDA device found";
+  if (!troupe::test::have_cuda_device()) GTEST_SKIP() << "no CUDA device found";
   troupe::cuda::Gemm skinny, cublas(size_t{32} << 20, /*skinny=*/false);
   for (int64_t m : {1, 4, 8}) {
     check_shape(skinny, m, 4096, 4096, false, 100 + static_cast<uint32_t>(m));

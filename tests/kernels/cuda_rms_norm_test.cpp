@@ -1,6 +1,8 @@
 // The fused add + RMSNorm kernel against the CPU reference, in bf16 tolerance.
 #include <gtest/gtest.h>
 
+#include "cuda_test_device.h"
+
 #include <cmath>
 #include <random>
 #include <vector>
@@ -13,13 +15,8 @@
 
 namespace {
 
-bool have_device() {
-  int n = 0;
-  return cudaGetDeviceCount(&n) == cudaSuccess && n > 0;
-}
-
 TEST(CudaFusedAddRmsNorm, MatchesCpuReference) {
-  if (!have_device()) GTEST_SKIP() << "no CUDA device found";
+  if (!troupe::test::have_cuda_device()) GTEST_SKIP() << "no CUDA device found";
   const int64_t tokens = 7, dim = 4096;
   std::mt19937 rng(1);
   std::normal_distribution<float> normal;

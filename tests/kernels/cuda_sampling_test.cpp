@@ -10,6 +10,8 @@
 // tests allow one mismatch per 2000 draws and print each one.
 #include <gtest/gtest.h>
 
+#include "cuda_test_device.h"
+
 #include <algorithm>
 #include <atomic>
 #include <cmath>
@@ -31,11 +33,6 @@ using troupe::SamplerRng;
 using troupe::SamplingParams;
 using troupe::cuda::PenaltyTokens;
 using troupe::cuda::RowSamplingParams;
-
-bool have_device() {
-  int n = 0;
-  return cudaGetDeviceCount(&n) == cudaSuccess && n > 0;
-}
 
 template <class T>
 struct DeviceArray {
@@ -201,7 +198,7 @@ RowSamplingParams row_params(float temperature, int32_t top_k = 0, float top_p =
 }
 
 TEST(CudaSampling, GreedyIsArgmaxWithLowestIndexOnTies) {
-  if (!have_device()) GTEST_SKIP() << "no CUDA device found";
+  if (!troupe::test::have_cuda_device()) GTEST_SKIP() << "no CUDA device found";
   for (int64_t vocab : {151936, 1000, 7}) {
     std::mt19937_64 rng(vocab);
     Batch b;
@@ -284,19 +281,19 @@ void expect_seeded_draws_match(int64_t vocab, int launches, int rows) {
 }
 
 TEST(CudaSampling, SeededDrawsMatchCpuVocab151936) {
-  if (!have_device()) GTEST_SKIP() << "no CUDA device found";
+  if (!troupe::test::have_cuda_device()) GTEST_SKIP() << "no CUDA device found";
   expect_seeded_draws_match(151936, 16, 64);
 }
 
 TEST(CudaSampling, SeededDrawsMatchCpuVocab32000) {
-  if (!have_device()) GTEST_SKIP() << "no CUDA device found";
+  if (!troupe::test::have_cuda_device()) GTEST_SKIP() << "no CUDA device found";
   expect_seeded_draws_match(32000, 40, 64);
 }
 
 // Equal logits are walked lowest index first: on an all-equal row the draw is index floor(u * V)
 // (thousands of ties take the tie path, a handful the sorted one), and top-k keeps the first k.
 TEST(CudaSampling, EqualLogitsAreWalkedInIndexOrder) {
-  if (!have_device()) GTEST_SKIP() << "no CUDA device found";
+  if (!troupe::test::have_cuda_device()) GTEST_SKIP() << "no CUDA device found";
   const int64_t vocab = 6000;
   Batch b;
   b.vocab = vocab;
@@ -325,7 +322,7 @@ TEST(CudaSampling, EqualLogitsAreWalkedInIndexOrder) {
 
 // Penalties: the penalized logits equal apply_penalties' bit for bit, and the tokens match.
 TEST(CudaSampling, PenaltiesMatchCpu) {
-  if (!have_device()) GTEST_SKIP() << "no CUDA device found";
+  if (!troupe::test::have_cuda_device()) GTEST_SKIP() << "no CUDA device found";
   const int64_t vocab = 32000;
   std::mt19937_64 rng(5);
   Batch b;
@@ -370,7 +367,7 @@ TEST(CudaSampling, PenaltiesMatchCpu) {
 
 // Log-probabilities are of the raw logits: chosen token and top-N against a CPU log_softmax.
 TEST(CudaSampling, LogprobsAreRawLogSoftmax) {
-  if (!have_device()) GTEST_SKIP() << "no CUDA device found";
+  if (!troupe::test::have_cuda_device()) GTEST_SKIP() << "no CUDA device found";
   for (int num_top : {20, 5, 1}) {
     const int64_t vocab = num_top == 20 ? 151936 : 32000;
     std::mt19937_64 rng(num_top);
@@ -420,7 +417,7 @@ TEST(CudaSampling, LogprobsAreRawLogSoftmax) {
 }
 
 TEST(CudaSampling, RejectsBadArgumentsAndAcceptsEmptyBatches) {
-  if (!have_device()) GTEST_SKIP() << "no CUDA device found";
+  if (!troupe::test::have_cuda_device()) GTEST_SKIP() << "no CUDA device found";
   const PenaltyTokens none;
   EXPECT_EQ(troupe::cuda::sample_tokens(nullptr, nullptr, nullptr, none, nullptr, nullptr, nullptr, 0, nullptr,
                                         0, 0, 32000, nullptr),
@@ -444,7 +441,7 @@ TEST(CudaSampling, RejectsBadArgumentsAndAcceptsEmptyBatches) {
 
 // Not a check: median launch time for the brief's shapes, printed for docs/benchmarks.md.
 TEST(CudaSamplingBench, MedianLaunchTime) {
-  if (!have_device()) GTEST_SKIP() << "no CUDA device found";
+  if (!troupe::test::have_cuda_device()) GTEST_SKIP() << "no CUDA device found";
   const int64_t vocab = 128256;
   struct Case {
     const char* name;
