@@ -8,9 +8,18 @@
 #include "actors/executor_actor.h"
 #include "actors/message_inspect.h"
 #include "actors/scheduler_actor.h"
+#include "actors/remote_supervisor_actor.h"
 #include "actors/supervisor_actor.h"
 
 namespace troupe {
+namespace {
+
+// How long a lost `troupe node` has to come back at the same address (restarted by systemd, a
+// container runtime or a person) before its requests end with abort: long enough for a process
+// restart and a model load of the demo size, short enough that clients are not left hanging.
+constexpr std::chrono::milliseconds kRemoteReconnectWindow{30000};
+
+}  // namespace
 
 EngineActors start_engine(caf::actor_system& sys, std::shared_ptr<ModelBackend> backend,
                           const std::string& remote_executor, const SchedulerConfig& config, int32_t max_restarts,
@@ -24,11 +33,12 @@ EngineActors start_engine(caf::actor_system& sys, std::shared_ptr<ModelBackend> 
     auto remote = sys.middleman().remote_actor(host, port);
     if (!remote)
       throw std::runtime_error("cannot reach the executor at " + remote_executor + ": " + sys.render(remote.error()));
-    a.executor = *remote;
-    a.scheduler = sys.spawn(scheduler_actor, config, a.executor, false, std::move(metrics));
-    return a;
+    // Detached: reconnecting to a lost node blocks the supervisor's thread for each attempt.
+    a.supervisor = sys.spawn<caf::detached>(remote_supervisor_actor, *remote, host, port, config, max_restarts,
+                                            kRemoteReconnectWindow, std::move(metrics));
+  } else {
+    a.supervisor = sys.spawn(supervisor_actor, std::move(backend), config, max_restarts, std::move(metrics));
   }
-  a.supervisor = sys.spawn(supervisor_actor, std::move(backend), config, max_restarts, std::move(metrics));
   caf::scoped_actor self{sys};
   self->request(a.supervisor, caf::infinite, engine_atom::value)
       .receive([&](const caf::actor& scheduler, const caf::actor& executor) {

@@ -16,13 +16,14 @@ namespace troupe {
 struct EngineActors {
   caf::actor scheduler;
   caf::actor executor;    // the first one; a supervisor may replace it
-  caf::actor supervisor;  // local engines only
+  caf::actor supervisor;  // local or remote
 };
 
 // With remote_executor = "host:port", connects to a published executor (throws
-// std::runtime_error naming the address if it cannot; a lost remote executor ends live requests
-// with an abort); else a supervisor spawns and restarts a local one over `backend`, up to
-// max_restarts times.
+// std::runtime_error naming the address if it cannot) under a remote supervisor that reconnects
+// when the node is lost and comes back at the same address (up to max_restarts times, 30 s
+// each); else a supervisor spawns and restarts a local one over `backend`, up to max_restarts
+// times. Either way running sequences are recomputed on the new executor.
 EngineActors start_engine(caf::actor_system& sys, std::shared_ptr<ModelBackend> backend,
                           const std::string& remote_executor, const SchedulerConfig& config,
                           int32_t max_restarts = 3, std::shared_ptr<ServerMetrics> metrics = nullptr);

@@ -53,6 +53,7 @@ using init_atom = caf::atom_constant<caf::atom("initkv")>;      // (init, KvPool
 using snapshot_atom = caf::atom_constant<caf::atom("snapshot")>;// (snapshot) -> SchedulerSnapshot
 using executor_atom = caf::atom_constant<caf::atom("executor")>;// supervisor -> scheduler: (executor, actor)
 using engine_atom = caf::atom_constant<caf::atom("engine")>;    // (engine) -> (scheduler, executor) of a supervisor
+using reconnect_atom = caf::atom_constant<caf::atom("reconnect")>;  // remote supervisor -> itself
 
 }  // namespace troupe
 

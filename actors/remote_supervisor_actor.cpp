@@ -1,0 +1,65 @@
+#include "actors/remote_supervisor_actor.h"
+
+#include <caf/all.hpp>
+#include <caf/io/all.hpp>
+#include <spdlog/spdlog.h>
+
+#include "actors/message_inspect.h"
+#include "actors/scheduler_actor.h"
+
+namespace troupe {
+namespace {
+
+using Self = caf::stateful_actor<RemoteSupervisorState>;
+constexpr std::chrono::milliseconds kRetryEvery{250};
+
+void give_up(Self* self, const std::string& why) {
+  spdlog::error("executor at {}:{}: {}; live requests end with abort", self->state.host, self->state.port, why);
+  self->state.executor = caf::actor{};
+  self->send(self->state.scheduler, executor_atom::value, caf::actor{});
+}
+
+}  // namespace
+
+caf::behavior remote_supervisor_actor(Self* self, caf::actor executor, std::string host, uint16_t port,
+                                      SchedulerConfig config, int32_t max_restarts,
+                                      std::chrono::milliseconds reconnect_window,
+                                      std::shared_ptr<ServerMetrics> metrics) {
+  auto& st = self->state;
+  st.host = std::move(host);
+  st.port = port;
+  st.executor = executor;
+  self->monitor(executor);
+  st.scheduler = self->spawn<caf::linked>(scheduler_actor, config, executor, true, std::move(metrics));
+  self->set_exit_handler([=](const caf::exit_msg& exit) { self->quit(exit.reason); });
+  self->set_down_handler([=](const caf::down_msg& down) {
+    auto& s = self->state;
+    if (!s.executor || down.source != s.executor.address()) return;
+    spdlog::error("executor at {}:{} lost: {}", s.host, s.port, self->system().render(down.reason));
+    if (s.losses >= max_restarts) return give_up(self, "restart budget (" + std::to_string(max_restarts) + ") spent");
+    ++s.losses;
+    s.executor = caf::actor{};
+    s.lost_at = std::chrono::steady_clock::now();
+    self->send(self, reconnect_atom::value);
+  });
+  return {
+      [=](reconnect_atom) {
+        auto& s = self->state;
+        auto proxy = self->system().middleman().remote_actor(s.host, s.port);
+        if (proxy) {
+          s.executor = *proxy;
+          self->monitor(s.executor);
+          spdlog::warn("executor at {}:{} is back ({} of {} restarts); running sequences are recomputed", s.host,
+                       s.port, s.losses, max_restarts);
+          self->send(s.scheduler, executor_atom::value, s.executor);
+          return;
+        }
+        if (std::chrono::steady_clock::now() - s.lost_at >= reconnect_window)
+          return give_up(self, "no node answered within " + std::to_string(reconnect_window.count()) + " ms");
+        self->delayed_send(self, kRetryEvery, reconnect_atom::value);
+      },
+      [=](engine_atom) { return caf::make_message(self->state.scheduler, self->state.executor); },
+  };
+}
+
+}  // namespace troupe

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# A `troupe node` killed in the middle of a batch and started again at the same address: the head
+# reconnects, recomputes what was running, and every request finishes with exactly the tokens it
+# gives in one process (greedy). Without the restart the requests would end with abort.
+set -euo pipefail
+troupe=$1 model=$2
+work=$(mktemp -d)
+node_pid=
+trap 'kill -9 $node_pid 2>/dev/null || true; rm -rf "$work"' EXIT
+for i in $(seq 1 24); do
+  echo "{\"id\": $i, \"prompt\": \"prompt number $i: $(printf 'word%.0s ' $(seq 1 $i))\", \"max_tokens\": 32, \"temperature\": 0, \"ignore_eos\": true}"
+done >"$work/prompts.jsonl"
+common=(--model "$model" --load-format dummy --prompts-file "$work/prompts.jsonl" --max-num-seqs 4 --max-num-batched-tokens 32 --num-kv-blocks 64)
+
+start_node() {  # start_node PORT LOG
+  "$troupe" node --model "$model" --load-format dummy --port "$1" >/dev/null 2>"$2" &
+  node_pid=$!
+  for _ in $(seq 1 100); do
+    grep -q "executor published" "$2" && return 0
+    sleep 0.1
+  done
+  echo "node did not start:"; cat "$2"; exit 1
+}
+
+start_node 0 "$work/node1.log"
+port=$(sed -n 's/.*executor published on 127.0.0.1:\([0-9]*\).*/\1/p' "$work/node1.log")
+
+"$troupe" generate "${common[@]}" 2>/dev/null | sort >"$work/local.txt"
+"$troupe" generate "${common[@]}" --executor "127.0.0.1:$port" >"$work/remote.txt" 2>"$work/head.log" &
+head_pid=$!
+# Kill the node once the first results are out, so others are mid-generation.
+for _ in $(seq 1 300); do
+  [ "$(wc -l <"$work/remote.txt")" -ge 2 ] && break
+  sleep 0.05
+done
+kill -9 "$node_pid"
+wait "$node_pid" 2>/dev/null || true
+done_before=$(wc -l <"$work/remote.txt")
+[ "$done_before" -lt 24 ] || { echo "the batch finished before the node was killed: make it longer"; exit 1; }
+start_node "$port" "$work/node2.log"
+wait "$head_pid"
+grep -q "is back" "$work/head.log" || { echo "the head did not report reconnecting:"; cat "$work/head.log"; exit 1; }
+sort "$work/remote.txt" >"$work/remote_sorted.txt"
+[ "$(wc -l <"$work/remote_sorted.txt")" -eq 24 ] || { echo "expected 24 results"; cat "$work/remote_sorted.txt"; exit 1; }
+diff "$work/local.txt" "$work/remote_sorted.txt"
+echo "node killed after $done_before of 24 results and restarted: all 24 identical to one process"
