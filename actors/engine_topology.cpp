@@ -12,18 +12,10 @@
 #include "actors/supervisor_actor.h"
 
 namespace troupe {
-namespace {
-
-// How long a lost `troupe node` has to come back at the same address (restarted by systemd, a
-// container runtime or a person) before its requests end with abort: long enough for a process
-// restart and a model load of the demo size, short enough that clients are not left hanging.
-constexpr std::chrono::milliseconds kRemoteReconnectWindow{30000};
-
-}  // namespace
 
 EngineActors start_engine(caf::actor_system& sys, std::shared_ptr<ModelBackend> backend,
                           const std::string& remote_executor, const SchedulerConfig& config, int32_t max_restarts,
-                          std::shared_ptr<ServerMetrics> metrics) {
+                          std::shared_ptr<ServerMetrics> metrics, std::chrono::milliseconds remote_reconnect_window) {
   EngineActors a;
   if (!remote_executor.empty()) {
     const auto colon = remote_executor.rfind(':');
@@ -35,7 +27,7 @@ EngineActors start_engine(caf::actor_system& sys, std::shared_ptr<ModelBackend> 
       throw std::runtime_error("cannot reach the executor at " + remote_executor + ": " + sys.render(remote.error()));
     // Detached: reconnecting to a lost node blocks the supervisor's thread for each attempt.
     a.supervisor = sys.spawn<caf::detached>(remote_supervisor_actor, *remote, host, port, config, max_restarts,
-                                            kRemoteReconnectWindow, std::move(metrics));
+                                            remote_reconnect_window, std::move(metrics));
   } else {
     a.supervisor = sys.spawn(supervisor_actor, std::move(backend), config, max_restarts, std::move(metrics));
   }

@@ -1,6 +1,7 @@
 #pragma once
 // Starting the engine's actors in this process: an executor (local, or a proxy of one published
 // by `troupe node` in another process) and the scheduler that drives it.
+#include <chrono>
 #include <memory>
 #include <string>
 
@@ -21,12 +22,13 @@ struct EngineActors {
 
 // With remote_executor = "host:port", connects to a published executor (throws
 // std::runtime_error naming the address if it cannot) under a remote supervisor that reconnects
-// when the node is lost and comes back at the same address (up to max_restarts times, 30 s
-// each); else a supervisor spawns and restarts a local one over `backend`, up to max_restarts
+// when the node is lost and comes back at the same address (up to max_restarts times, waiting
+// remote_reconnect_window each time); else a supervisor spawns and restarts a local one over `backend`, up to max_restarts
 // times. Either way running sequences are recomputed on the new executor.
 EngineActors start_engine(caf::actor_system& sys, std::shared_ptr<ModelBackend> backend,
                           const std::string& remote_executor, const SchedulerConfig& config,
-                          int32_t max_restarts = 3, std::shared_ptr<ServerMetrics> metrics = nullptr);
+                          int32_t max_restarts = 3, std::shared_ptr<ServerMetrics> metrics = nullptr,
+                          std::chrono::milliseconds remote_reconnect_window = std::chrono::seconds(30));
 
 // Ends the engine's actors (the actor system's destructor waits for all of them).
 void stop_engine(const EngineActors& engine);

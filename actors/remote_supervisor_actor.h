@@ -4,7 +4,8 @@
 // been restarted by whatever runs it — and hands the scheduler the new executor; running
 // sequences are recomputed on it as after a local restart, so no accepted request is lost and no
 // client gets a token twice. Past `max_restarts` losses, or when no node answers within
-// `reconnect_window`, the scheduler ends every live request with an abort.
+// `reconnect_window` (--executor-reconnect-seconds), the scheduler ends every live request with an
+// abort.
 #include <chrono>
 #include <memory>
 #include <string>

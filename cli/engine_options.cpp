@@ -20,6 +20,11 @@ void add_engine_options(CLI::App& cmd, EngineOptions& o) {
   cmd.add_flag("--no-async-scheduling", o.no_async_scheduling,
                "plan each step only after the previous one returns (default: plan step N+1 while N runs)");
   cmd.add_option("--executor", o.executor, "HOST:PORT of a `troupe node` to run the model on (default: here)");
+  cmd.add_option("--executor-reconnect-seconds", o.executor_reconnect_seconds,
+                 "with --executor: how long a lost node has to come back at the same address (restarted by "
+                 "whatever runs it) before its requests end with abort")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   cmd.add_option("--max-executor-restarts", o.max_executor_restarts,
                  "times a local executor that dies is restarted (its running requests recomputed)")
       ->capture_default_str();

@@ -1,6 +1,7 @@
 #pragma once
 // The continuous-batching flags `generate --prompts-file` and `serve` share, and how they become
 // a SchedulerConfig (the KV pool sized from --kv-cache-gib unless --num-kv-blocks says).
+#include <chrono>
 #include <string>
 
 #include <CLI/CLI.hpp>
@@ -20,6 +21,7 @@ struct EngineOptions {
   bool no_async_scheduling = false;
   std::string executor;  // HOST:PORT of a `troupe node`; empty: in this process
   int max_executor_restarts = 3;
+  double executor_reconnect_seconds = 30;  // how long a lost `troupe node` has to come back
 };
 
 void add_engine_options(CLI::App& cmd, EngineOptions& o);
@@ -27,6 +29,10 @@ void add_engine_options(CLI::App& cmd, EngineOptions& o);
 // Throws std::invalid_argument naming the flag when the result is not a valid configuration.
 // kv_capacity > 0: the backend holds that many blocks already (a GPU sized them from memory),
 // and --kv-cache-gib does not apply.
+inline std::chrono::milliseconds reconnect_window(const EngineOptions& o) {
+  return std::chrono::milliseconds(static_cast<int64_t>(o.executor_reconnect_seconds * 1000));
+}
+
 SchedulerConfig make_scheduler_config(const EngineOptions& o, const ModelConfig& model, int32_t kv_capacity = 0);
 
 }  // namespace troupe::cli

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # A `troupe node` killed in the middle of a batch and started again at the same address: the head
 # reconnects, recomputes what was running, and every request finishes with exactly the tokens it
-# gives in one process (greedy). Without the restart the requests would end with abort.
+# gives in one process (greedy). Killed and not restarted: once --executor-reconnect-seconds have
+# passed, every unfinished request ends with finish_reason abort and the head exits.
 set -euo pipefail
 troupe=$1 model=$2
 work=$(mktemp -d)
@@ -44,3 +45,20 @@ sort "$work/remote.txt" >"$work/remote_sorted.txt"
 [ "$(wc -l <"$work/remote_sorted.txt")" -eq 24 ] || { echo "expected 24 results"; cat "$work/remote_sorted.txt"; exit 1; }
 diff "$work/local.txt" "$work/remote_sorted.txt"
 echo "node killed after $done_before of 24 results and restarted: all 24 identical to one process"
+
+# The same kill with no restart.
+"$troupe" generate "${common[@]}" --executor "127.0.0.1:$port" --executor-reconnect-seconds 1 \
+  >"$work/lost.txt" 2>"$work/head2.log" &
+head_pid=$!
+for _ in $(seq 1 300); do
+  [ "$(wc -l <"$work/lost.txt")" -ge 2 ] && break
+  sleep 0.05
+done
+kill -9 "$node_pid"
+wait "$node_pid" 2>/dev/null || true
+wait "$head_pid"
+[ "$(wc -l <"$work/lost.txt")" -eq 24 ] || { echo "expected 24 results after giving up"; cat "$work/lost.txt"; exit 1; }
+aborted=$(grep -c '"finish_reason":"abort"' "$work/lost.txt" || true)
+[ "$aborted" -ge 1 ] || { echo "no request ended with abort:"; cat "$work/lost.txt"; exit 1; }
+grep -q "no node answered within 1000 ms" "$work/head2.log" || { echo "no give-up line:"; cat "$work/head2.log"; exit 1; }
+echo "node lost for good: the head gave up after 1 s and ended $aborted unfinished requests with abort"
