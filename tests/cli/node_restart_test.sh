@@ -23,19 +23,22 @@ start_node() {  # start_node PORT LOG
   echo "node did not start:"; cat "$2"; exit 1
 }
 
+kill_node_after_two_results() {  # kill_node_after_two_results RESULTS_FILE: others are mid-generation
+  for _ in $(seq 1 300); do
+    [ "$(wc -l <"$1")" -ge 2 ] && break
+    sleep 0.05
+  done
+  kill -9 "$node_pid"
+  wait "$node_pid" 2>/dev/null || true
+}
+
 start_node 0 "$work/node1.log"
 port=$(sed -n 's/.*executor published on 127.0.0.1:\([0-9]*\).*/\1/p' "$work/node1.log")
 
 "$troupe" generate "${common[@]}" 2>/dev/null | sort >"$work/local.txt"
 "$troupe" generate "${common[@]}" --executor "127.0.0.1:$port" >"$work/remote.txt" 2>"$work/head.log" &
 head_pid=$!
-# Kill the node once the first results are out, so others are mid-generation.
-for _ in $(seq 1 300); do
-  [ "$(wc -l <"$work/remote.txt")" -ge 2 ] && break
-  sleep 0.05
-done
-kill -9 "$node_pid"
-wait "$node_pid" 2>/dev/null || true
+kill_node_after_two_results "$work/remote.txt"
 done_before=$(wc -l <"$work/remote.txt")
 [ "$done_before" -lt 24 ] || { echo "the batch finished before the node was killed: make it longer"; exit 1; }
 start_node "$port" "$work/node2.log"
@@ -50,12 +53,7 @@ echo "node killed after $done_before of 24 results and restarted: all 24 identic
 "$troupe" generate "${common[@]}" --executor "127.0.0.1:$port" --executor-reconnect-seconds 1 \
   >"$work/lost.txt" 2>"$work/head2.log" &
 head_pid=$!
-for _ in $(seq 1 300); do
-  [ "$(wc -l <"$work/lost.txt")" -ge 2 ] && break
-  sleep 0.05
-done
-kill -9 "$node_pid"
-wait "$node_pid" 2>/dev/null || true
+kill_node_after_two_results "$work/lost.txt"
 wait "$head_pid"
 [ "$(wc -l <"$work/lost.txt")" -eq 24 ] || { echo "expected 24 results after giving up"; cat "$work/lost.txt"; exit 1; }
 aborted=$(grep -c '"finish_reason":"abort"' "$work/lost.txt" || true)
