@@ -73,7 +73,6 @@ class GpuBackend : public ModelBackend {
                  int64_t{blocks} * o.block_size,
                  static_cast<double>(cuda::Decoder::kv_bytes_per_block(decoder_.shape(), o.block_size)) * blocks /
                      (1 << 30));
-    block_size_ = o.block_size;
     if (o.cuda_graphs) {
       decoder_.capture_decode_graphs();
       spdlog::info("GPU {}: captured {} decode graphs (batch sizes up to {})", o.device, decoder_.num_graphs(),
@@ -87,9 +86,9 @@ class GpuBackend : public ModelBackend {
   void allocate_kv_cache(int32_t num_blocks, int32_t block_size) override {
     // The pool was made with the activations; a restarted executor reuses it (its contents are
     // recomputed by the scheduler anyway).
-    if (block_size != block_size_ || num_blocks > decoder_.num_kv_blocks())
+    if (block_size != decoder_.block_size() || num_blocks > decoder_.num_kv_blocks())
       throw std::invalid_argument("the GPU holds " + std::to_string(decoder_.num_kv_blocks()) + " KV blocks of " +
-                                  std::to_string(block_size_) + " tokens; asked for " + std::to_string(num_blocks) +
+                                  std::to_string(decoder_.block_size()) + " tokens; asked for " + std::to_string(num_blocks) +
                                   " of " + std::to_string(block_size));
   }
 
@@ -162,7 +161,6 @@ class GpuBackend : public ModelBackend {
   cuda::Decoder decoder_;
   cuda::DeviceSampler sampler_;
   std::vector<cuda::SamplerRow> sampler_rows_;
-  int32_t block_size_ = 16;
   std::vector<int32_t> query_start_, context_lens_, logit_tokens_, block_tables_;
 };
 

@@ -227,6 +227,7 @@ void Decoder::copy_logits(float* host, int64_t rows) const {
 }
 
 int32_t Decoder::block_table_width() const { return impl_->table_width; }
+int32_t Decoder::block_size() const { return impl_->limits.block_size; }
 int32_t Decoder::num_kv_blocks() const { return impl_->num_blocks; }
 int32_t Decoder::num_graphs() const { return static_cast<int32_t>(impl_->graphs.size()); }
 int64_t Decoder::weight_bytes() const { return impl_->weight_bytes; }

@@ -71,6 +71,7 @@ class Decoder {
   void copy_logits(float* host, int64_t rows) const;  // synchronizes
 
   int32_t block_table_width() const;  // entries per block-table row: max_context_len / block_size, rounded up
+  int32_t block_size() const;         // tokens per KV block, as allocated
   int32_t num_kv_blocks() const;
   int32_t num_graphs() const;
   int64_t weight_bytes() const;
