@@ -28,7 +28,7 @@ grep -E "decode|GPU|error" "$out/generate.log"
 
 echo "== troupe serve + troupe bench"
 port=18732
-"$bin/troupe" serve --model "$model" --load-format dummy --device cuda --port $port \
+TROUPE_STEP_TRACE=${STEP_TRACE:-} "$bin/troupe" serve --model "$model" --load-format dummy --device cuda --port $port \
   ${SERVE_FLAGS:-} >"$out/serve.log" 2>&1 &
 server=$!
 for _ in $(seq 1 300); do

@@ -4,7 +4,8 @@
 //   2. the whole decode step (Decoder::forward: staging, graph replay, sync) at batch 1..256 with
 //      256-token contexts, against the weight-streaming floor;
 //   3. prefill steps of 2,048 tokens.
-// Run on the GPU machine: decoder_bench [layers=32]. Numbers: median of repeated runs.
+// Run on the GPU machine: decoder_bench [layers=32] (SKIP_GEMMS=1: steps only). Numbers: median of
+// repeated runs.
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -20,15 +21,13 @@
 #include "kernels/cuda/decoder.h"
 #include "kernels/cuda/elementwise.h"
 #include "kernels/cuda/gemm.h"
+#include "bench/gpu/bench_step.h"
 
 using troupe::cuda::Decoder;
+using troupe::bench::median;
+using troupe::bench::Step;
 
 namespace {
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
 
 void bench_gemms() {
   struct Shape { const char* name; int64_t n, k; };
@@ -76,6 +75,35 @@ void bench_gemms() {
   }
 }
 
+// Prefill-sized products are bound by the tensor cores: how close the heuristic's first cuBLASLt
+// algorithm comes to the best of its first 16, timed here (TFLOP/s beside the µs).
+void bench_gemm_tuning() {
+  struct Shape { const char* name; int64_t n, k; };
+  const Shape shapes[] = {{"qkv", 6144, 4096}, {"o", 4096, 4096}, {"gate_up", 28672, 4096}, {"down", 4096, 14336}};
+  constexpr int64_t kMaxM = 2048;
+  cudaStream_t s;
+  TROUPE_CUDA_CHECK(cudaStreamCreate(&s));
+  std::printf("\n%-8s %6s %22s %22s %5s\n", "gemm", "m", "heuristic us (TF/s)", "best of 16 us (TF/s)", "rank");
+  for (const Shape& sh : shapes) {
+    __nv_bfloat16 *w, *x, *y;
+    TROUPE_CUDA_CHECK(cudaMalloc(&w, sh.n * sh.k * 2));
+    TROUPE_CUDA_CHECK(cudaMalloc(&x, kMaxM * sh.k * 2));
+    TROUPE_CUDA_CHECK(cudaMalloc(&y, kMaxM * sh.n * 2));
+    TROUPE_CUDA_CHECK(troupe::cuda::fill_uniform(w, sh.n * sh.k, 1, 0.0f, 0.05f, s));
+    TROUPE_CUDA_CHECK(troupe::cuda::fill_uniform(x, kMaxM * sh.k, 2, 0.0f, 1.0f, s));
+    troupe::cuda::Gemm gemm;
+    for (int64_t m : {256, 512, 1024, 1920, 2048}) {
+      const auto t = gemm.tune(y, x, w, m, sh.n, sh.k, 16, s);
+      const double flop = 2.0 * m * sh.n * sh.k;
+      std::printf("%-8s %6lld %12.1f (%5.0f) %14.1f (%5.0f) %5d\n", sh.name, static_cast<long long>(m), t.heuristic_us,
+                  flop / t.heuristic_us * 1e-6, t.best_us, flop / t.best_us * 1e-6, t.best);
+    }
+    cudaFree(w);
+    cudaFree(x);
+    cudaFree(y);
+  }
+}
+
 troupe::cuda::DecoderShape llama3_8b(int64_t layers) {
   troupe::cuda::DecoderShape s;
   s.vocab = 128256;
@@ -89,28 +117,6 @@ troupe::cuda::DecoderShape llama3_8b(int64_t layers) {
   for (int i = 0; i < 64; ++i) s.rope_inv_freq.push_back(std::pow(500000.0f, -i / 64.0f));
   return s;
 }
-
-// S sequences, each computing q tokens with `context` tokens in the cache after the step.
-struct Step {
-  std::vector<int32_t> tokens, positions, slots, query_start{0}, context, tables, logit;
-  Step(int S, int q, int context_len, int width) {
-    const int own = (context_len + 15) / 16;  // blocks each sequence uses: the pool holds S * own
-    for (int s = 0; s < S; ++s) {
-      for (int i = 0; i < q; ++i) {
-        const int pos = context_len - q + i;
-        tokens.push_back((s * 7919 + i) % 128000);
-        positions.push_back(pos);
-        const int block = s * own + pos / 16;
-        slots.push_back(block * 16 + pos % 16);
-      }
-      query_start.push_back(static_cast<int32_t>(tokens.size()));
-      context.push_back(context_len);
-      for (int b = 0; b < width; ++b) tables.push_back(b < own ? s * own + b : 0);
-      logit.push_back(static_cast<int32_t>(tokens.size()) - 1);
-    }
-  }
-  troupe::cuda::DecoderStep view() const { return {tokens, positions, slots, query_start, context, tables, logit}; }
-};
 
 void bench_steps(int64_t layers) {
   Decoder d(llama3_8b(layers), 0);
@@ -137,9 +143,18 @@ void bench_steps(int64_t layers) {
     const double ms = time_step(Step(S, 1, 256, W), 30);
     std::printf("decode batch %-9d %10.3f %12.0f\n", S, ms, S / ms * 1e3);
   }
-  for (auto [S, q] : {std::pair{1, 2048}, std::pair{16, 128}}) {
+  for (auto [S, q] : {std::pair{1, 2048}, std::pair{16, 128}, std::pair{1, 1792}}) {
     const double ms = time_step(Step(S, q, q, W), 8);
     std::printf("prefill %2d x %-9d %10.3f %12.0f\n", S, q, ms, S * q / ms * 1e3);
+  }
+  // What serving runs most: a decode batch sharing its step with a prefill chunk (no graph; all
+  // sequences through the prefill attention kernel), against the two run apart.
+  for (auto [S, q] : {std::pair{224, 1824}, std::pair{128, 1920}, std::pair{192, 256}}) {
+    const double decode_ms = time_step(Step(S, 1, 192, W), 10);
+    const double prefill_ms = time_step(Step(1, q, q, W), 8);
+    const double mixed_ms = time_step(Step(W).add(S, 1, 192).add(1, q, q), 8);
+    std::printf("mixed %3d decodes (ctx 192) + %4d prefill: %8.3f ms (decode alone %.3f + prefill alone %.3f)\n", S,
+                q, mixed_ms, decode_ms, prefill_ms);
   }
 }
 
@@ -147,7 +162,10 @@ void bench_steps(int64_t layers) {
 
 int main(int argc, char** argv) {
   try {
-    bench_gemms();
+    if (std::getenv("SKIP_GEMMS") == nullptr) {
+      bench_gemms();
+      bench_gemm_tuning();
+    }
     bench_steps(argc > 1 ? std::atoi(argv[1]) : 32);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "error: %s\n", e.what());

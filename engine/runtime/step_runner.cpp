@@ -45,7 +45,9 @@ SampledTokens StepRunner::run(const StepPlan& plan) {
     const SequenceState& st = sequences_.at(s.seq_id);
     rows.push_back({&st.params, st.seed, static_cast<uint64_t>(s.num_output_tokens), st.prompt, st.output});
   }
+  if (trace_) trace_->begin();
   SampledTokens sampled = backend_.run(batch, rows);
+  if (trace_) trace_->end(plan);
   size_t i = 0;
   for (const ScheduledSequence& s : plan.sequences)
     if (s.wants_logits) sequences_.at(s.seq_id).output.push_back(sampled.tokens.at(i++));

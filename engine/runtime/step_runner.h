@@ -10,6 +10,7 @@
 
 #include "engine/kv/seq_id.h"
 #include "engine/runtime/model_backend.h"
+#include "engine/runtime/step_trace.h"
 #include "engine/scheduler/step_plan.h"
 
 namespace troupe {
@@ -38,6 +39,7 @@ class StepRunner {
   ModelBackend& backend_;
   std::unordered_map<SeqId, SequenceState> sequences_;
   std::mt19937_64 seed_source_{std::random_device{}()};
+  std::unique_ptr<StepTrace> trace_ = StepTrace::from_env();
 };
 
 }  // namespace troupe

@@ -76,7 +76,8 @@ int32_t Decoder::allocate(const DecoderLimits& limits, int32_t num_blocks, doubl
   return num_blocks;
 }
 
-void Decoder::Impl::run_layers(int32_t n_tokens, int32_t n_seqs, int32_t n_logits, bool decode, int32_t max_q_len) {
+void Decoder::Impl::run_layers(int32_t n_tokens, int32_t n_seqs, int32_t n_logits, bool decode, int32_t n_single,
+                               int32_t max_q_len) {
   const DecoderShape& s = shape;
   const int64_t T = n_tokens, H = s.hidden, I = s.intermediate, q = q_size();
   const int32_t* tokens = in(off_tokens);
@@ -96,15 +97,17 @@ void Decoder::Impl::run_layers(int32_t n_tokens, int32_t n_seqs, int32_t n_logit
     gemm->linear(qkv, normed, l.qkv, l.qkv_bias, T, qkv_stride(), H, stream);
     const PagedKvCache cache{k, v, limits.block_size, kv_heads, hd};
     TROUPE_CUDA_CHECK(rope_kv_write(qkv, qkv_stride(), positions, inv_freq, slots, T, heads, cache, stream));
-    if (decode) {
-      TROUPE_CUDA_CHECK(paged_decode_attention(attn, qkv, qkv_stride(), cache, tables, table_width, context, n_seqs,
+    // Sequences of one query token (decodes, which plans put first) take the decode kernel; the
+    // rest the prefill kernel, whose grid is sized by the longest query: run together, a mixed
+    // step's decodes would each launch that many (mostly empty) row tiles.
+    if (n_single > 0)
+      TROUPE_CUDA_CHECK(paged_decode_attention(attn, qkv, qkv_stride(), cache, tables, table_width, context, n_single,
                                                heads, scale, limits.max_context_len,
                                                static_cast<float*>(attn_workspace), attn_workspace_bytes, stream));
-    } else {
-      TROUPE_CUDA_CHECK(paged_prefill_attention(attn, qkv, qkv_stride(), cache, tables, table_width,
-                                                in(off_query_start), context, n_seqs, heads, scale, max_q_len,
-                                                stream));
-    }
+    if (n_single < n_seqs)
+      TROUPE_CUDA_CHECK(paged_prefill_attention(attn, qkv, qkv_stride(), cache, tables + int64_t{n_single} * table_width,
+                                                table_width, in(off_query_start) + n_single, context + n_single,
+                                                n_seqs - n_single, heads, scale, max_q_len, stream));
     gemm->linear(delta, attn, l.o, l.o_bias, T, H, q, stream);
     TROUPE_CUDA_CHECK(fused_add_rms_norm(normed, residual, delta, l.post_norm, T, H, s.rms_norm_eps, stream));
     gemm->linear(gate_up, normed, l.gate_up, l.gate_up_bias, T, 2 * I, H, stream);
@@ -154,12 +157,12 @@ void Decoder::capture_decode_graphs() {
     std::vector<int32_t> query_start{0};
     DecoderStep inert{{}, {}, {}, query_start, {}, {}, {}};
     m.stage(inert, bucket);
-    m.run_layers(bucket, bucket, bucket, true, 1);
+    m.run_layers(bucket, bucket, bucket, true, bucket, 1);
     TROUPE_CUDA_CHECK(cudaStreamSynchronize(m.stream));
     cudaGraph_t graph = nullptr;
     TROUPE_CUDA_CHECK(cudaStreamBeginCapture(m.stream, cudaStreamCaptureModeThreadLocal));
     try {
-      m.run_layers(bucket, bucket, bucket, true, 1);
+      m.run_layers(bucket, bucket, bucket, true, bucket, 1);
     } catch (...) {
       cudaStreamEndCapture(m.stream, &graph);
       if (graph) cudaGraphDestroy(graph);
@@ -188,9 +191,15 @@ void Decoder::forward(const DecoderStep& step) {
       static_cast<int32_t>(step.query_start.size()) != S + 1 ||
       static_cast<int64_t>(step.block_tables.size()) != int64_t{S} * m.table_width)
     throw std::invalid_argument("step arrays disagree in length");
-  int32_t max_q_len = 0;
+  // The leading sequences of one query token, and the longest query after them.
+  int32_t n_single = 0, max_q_len = 0;
   for (int32_t i = 0; i < S; ++i) {
-    max_q_len = std::max(max_q_len, step.query_start[i + 1] - step.query_start[i]);
+    const int32_t q_len = step.query_start[i + 1] - step.query_start[i];
+    if (q_len == 1 && n_single == i) {
+      ++n_single;
+    } else {
+      max_q_len = std::max(max_q_len, q_len);
+    }
     if (step.context_lens[i] > m.limits.max_context_len)
       throw std::invalid_argument("context of " + std::to_string(step.context_lens[i]) + " tokens exceeds max_context_len " +
                                   std::to_string(m.limits.max_context_len));
@@ -213,7 +222,7 @@ void Decoder::forward(const DecoderStep& step) {
     }
   }
   m.stage(step, S);
-  m.run_layers(T, S, L, decode, max_q_len);
+  m.run_layers(T, S, L, decode, n_single, max_q_len);
 }
 
 const float* Decoder::logits() const { return impl_->logits; }

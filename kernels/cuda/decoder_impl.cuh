@@ -76,7 +76,10 @@ struct Decoder::Impl {
     int64_t numel;
   };
   Target target(Weight w, int64_t layer);
-  void run_layers(int32_t n_tokens, int32_t n_seqs, int32_t n_logits, bool decode, int32_t max_q_len);
+  // n_single: the leading sequences with one query token each (attention by the decode kernel);
+  // max_q_len: the longest query among the others.
+  void run_layers(int32_t n_tokens, int32_t n_seqs, int32_t n_logits, bool decode, int32_t n_single,
+                  int32_t max_q_len);
   void stage(const DecoderStep& step, int32_t padded_seqs);
 };
 

@@ -1,5 +1,7 @@
 #include "kernels/cuda/elementwise.h"
 
+#include "kernels/cuda/pdl.cuh"
+
 namespace troupe::cuda {
 namespace {
 
@@ -13,6 +15,8 @@ unsigned blocks_for(int64_t n, int64_t per_block = kThreads) {
 // Rows are copied 8 bf16 (16 bytes) at a time when dim allows, else one by one.
 __global__ void gather_kernel(__nv_bfloat16* __restrict__ out, const __nv_bfloat16* __restrict__ in,
                               const int32_t* __restrict__ rows, int64_t limit, int64_t dim) {
+  pdl_wait();
+  pdl_launch_dependents();
   const int64_t r = blockIdx.x;
   const int64_t src = rows[r];
   __nv_bfloat16* o = out + r * dim;
@@ -30,17 +34,44 @@ __global__ void gather_kernel(__nv_bfloat16* __restrict__ out, const __nv_bfloat
   }
 }
 
+__device__ __forceinline__ float silu_times(float g, float u) {
+  // The product is rounded once, as torch's silu(g) * u in bf16 would round silu(g) first;
+  // rounding silu too keeps us on the reference's side of ties.
+  const float s = __bfloat162float(__float2bfloat16(g / (1.0f + __expf(-g))));
+  return s * u;
+}
+
 __global__ void silu_mul_kernel(__nv_bfloat16* __restrict__ out, const __nv_bfloat16* __restrict__ gate_up,
                                 int64_t n, int64_t inter) {
+  pdl_wait();
+  pdl_launch_dependents();
   const int64_t total = n * inter;
   for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < total; i += int64_t{gridDim.x} * blockDim.x) {
     const int64_t t = i / inter, j = i % inter;
-    const float g = __bfloat162float(gate_up[t * 2 * inter + j]);
-    const float u = __bfloat162float(gate_up[t * 2 * inter + inter + j]);
-    // The product is rounded once, as torch's silu(g) * u in bf16 would round silu(g) first;
-    // rounding silu too keeps us on the reference's side of ties.
-    const float s = __bfloat162float(__float2bfloat16(g / (1.0f + __expf(-g))));
-    out[i] = __float2bfloat16(s * u);
+    out[i] = __float2bfloat16(silu_times(__bfloat162float(gate_up[t * 2 * inter + j]),
+                                         __bfloat162float(gate_up[t * 2 * inter + inter + j])));
+  }
+}
+
+// The same, 8 elements (16 bytes) a thread: at 2,048 tokens the scalar loop moved 1.2 TB/s.
+__global__ void silu_mul_vec_kernel(uint4* __restrict__ out, const uint4* __restrict__ gate_up, int64_t n,
+                                    int64_t inter_vecs) {
+  pdl_wait();
+  pdl_launch_dependents();
+  const int64_t total = n * inter_vecs;
+  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < total; i += int64_t{gridDim.x} * blockDim.x) {
+    const int64_t t = i / inter_vecs, j = i % inter_vecs;
+    const uint4 g = gate_up[t * 2 * inter_vecs + j], u = gate_up[t * 2 * inter_vecs + inter_vecs + j];
+    const auto* g2 = reinterpret_cast<const __nv_bfloat162*>(&g);
+    const auto* u2 = reinterpret_cast<const __nv_bfloat162*>(&u);
+    uint4 r;
+    auto* r2 = reinterpret_cast<__nv_bfloat162*>(&r);
+#pragma unroll
+    for (int e = 0; e < 4; ++e) {
+      const float2 gf = __bfloat1622float2(g2[e]), uf = __bfloat1622float2(u2[e]);
+      r2[e] = __floats2bfloat162_rn(silu_times(gf.x, uf.x), silu_times(gf.y, uf.y));
+    }
+    out[i] = r;
   }
 }
 
@@ -76,15 +107,17 @@ cudaError_t embedding_gather(__nv_bfloat16* out, const __nv_bfloat16* table, con
 cudaError_t gather_rows(__nv_bfloat16* out, const __nv_bfloat16* in, const int32_t* rows, int64_t n_rows,
                         int64_t dim, cudaStream_t stream) {
   if (n_rows == 0) return cudaSuccess;
-  gather_kernel<<<static_cast<unsigned>(n_rows), 128, 0, stream>>>(out, in, rows, INT64_MAX, dim);
-  return cudaGetLastError();
+  return launch_pdl(gather_kernel, dim3(static_cast<unsigned>(n_rows)), dim3(128), 0, stream, out, in, rows,
+                    int64_t{INT64_MAX}, dim);
 }
 
 cudaError_t silu_mul(__nv_bfloat16* out, const __nv_bfloat16* gate_up, int64_t n, int64_t inter,
                      cudaStream_t stream) {
   if (n == 0) return cudaSuccess;
-  silu_mul_kernel<<<blocks_for(n * inter), kThreads, 0, stream>>>(out, gate_up, n, inter);
-  return cudaGetLastError();
+  if (inter % 8 == 0 && reinterpret_cast<uintptr_t>(out) % 16 == 0 && reinterpret_cast<uintptr_t>(gate_up) % 16 == 0)
+    return launch_pdl(silu_mul_vec_kernel, dim3(blocks_for(n * inter / 8)), dim3(kThreads), 0, stream,
+                      reinterpret_cast<uint4*>(out), reinterpret_cast<const uint4*>(gate_up), n, inter / 8);
+  return launch_pdl(silu_mul_kernel, dim3(blocks_for(n * inter)), dim3(kThreads), 0, stream, out, gate_up, n, inter);
 }
 
 cudaError_t convert_to_bf16(__nv_bfloat16* out, const float* in, int64_t n, cudaStream_t stream) {

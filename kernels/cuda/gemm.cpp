@@ -1,6 +1,7 @@
 #include "kernels/cuda/gemm.h"
 
 #include <string>
+#include <vector>
 
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/skinny_gemm.h"
@@ -25,7 +26,7 @@ Gemm::~Gemm() {
 
 // Row-major y = x · w^T is column-major y^T = w^T' · x^T: A is w seen as a column-major [k, n]
 // matrix, transposed; B is x as a column-major [k, m]; C is y as a column-major [n, m].
-const Gemm::Plan& Gemm::plan(int64_t m, int64_t n, int64_t k, bool f32_out, bool bias) {
+Gemm::Plan& Gemm::plan(int64_t m, int64_t n, int64_t k, bool f32_out, bool bias) {
   const Key key{m, n, k, f32_out, bias};
   if (auto it = plans_.find(key); it != plans_.end()) return it->second;
   Plan p;
@@ -45,21 +46,64 @@ const Gemm::Plan& Gemm::plan(int64_t m, int64_t n, int64_t k, bool f32_out, bool
   TROUPE_CUDA_CHECK(cublasLtMatrixLayoutCreate(&p.b, CUDA_R_16BF, k, m, k));
   TROUPE_CUDA_CHECK(cublasLtMatrixLayoutCreate(&p.c, out_type, n, m, n));
 
+  p.algo = algorithms(p, 1, m, n, k).front();
+  return plans_.emplace(key, p).first->second;
+}
+
+std::vector<cublasLtMatmulAlgo_t> Gemm::algorithms(const Plan& p, int count, int64_t m, int64_t n, int64_t k) {
   cublasLtMatmulPreference_t pref = nullptr;
   TROUPE_CUDA_CHECK(cublasLtMatmulPreferenceCreate(&pref));
   TROUPE_CUDA_CHECK(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES,
                                                          &workspace_bytes_, sizeof workspace_bytes_));
-  cublasLtMatmulHeuristicResult_t result{};
+  std::vector<cublasLtMatmulHeuristicResult_t> results(static_cast<size_t>(count));
   int found = 0;
   const cublasStatus_t status =
-      cublasLtMatmulAlgoGetHeuristic(handle_, p.desc, p.a, p.b, p.c, p.c, pref, 1, &result, &found);
+      cublasLtMatmulAlgoGetHeuristic(handle_, p.desc, p.a, p.b, p.c, p.c, pref, count, results.data(), &found);
   cublasLtMatmulPreferenceDestroy(pref);
   TROUPE_CUDA_CHECK(status);
   if (found == 0)
     throw CudaError("cublasLtMatmulAlgoGetHeuristic found no algorithm for m=" + std::to_string(m) +
                     " n=" + std::to_string(n) + " k=" + std::to_string(k));
-  p.algo = result.algo;
-  return plans_.emplace(key, p).first->second;
+  std::vector<cublasLtMatmulAlgo_t> out;
+  for (int i = 0; i < found; ++i) out.push_back(results[static_cast<size_t>(i)].algo);
+  return out;
+}
+
+Gemm::Tuning Gemm::tune(__nv_bfloat16* y, const __nv_bfloat16* x, const __nv_bfloat16* w, int64_t m, int64_t n,
+                        int64_t k, int candidates, cudaStream_t stream) {
+  Plan& p = plan(m, n, k, false, false);
+  const std::vector<cublasLtMatmulAlgo_t> algos = algorithms(p, candidates, m, n, k);
+  cudaEvent_t start = nullptr, stop = nullptr;
+  TROUPE_CUDA_CHECK(cudaEventCreate(&start));
+  TROUPE_CUDA_CHECK(cudaEventCreate(&stop));
+  const float alpha = 1.0f, beta = 0.0f;
+  Tuning t;
+  for (size_t i = 0; i < algos.size(); ++i) {
+    constexpr int kRuns = 5;
+    float best = 0;
+    for (int r = 0; r <= kRuns; ++r) {  // run 0 warms up
+      TROUPE_CUDA_CHECK(cudaEventRecord(start, stream));
+      const cublasStatus_t status = cublasLtMatmul(handle_, p.desc, &alpha, w, p.a, x, p.b, &beta, y, p.c, y, p.c,
+                                                   &algos[i], workspace_, workspace_bytes_, stream);
+      if (status != CUBLAS_STATUS_SUCCESS) break;  // an algorithm the heuristic offered but cannot run here
+      TROUPE_CUDA_CHECK(cudaEventRecord(stop, stream));
+      TROUPE_CUDA_CHECK(cudaEventSynchronize(stop));
+      float ms = 0;
+      TROUPE_CUDA_CHECK(cudaEventElapsedTime(&ms, start, stop));
+      if (r > 0 && (best == 0 || ms * 1e3f < best)) best = ms * 1e3f;
+    }
+    if (best == 0) continue;
+    ++t.tried;
+    if (i == 0) t.heuristic_us = best;
+    if (t.best_us == 0 || best < t.best_us) {
+      t.best_us = best;
+      t.best = static_cast<int>(i);
+      p.algo = algos[i];
+    }
+  }
+  cudaEventDestroy(start);
+  cudaEventDestroy(stop);
+  return t;
 }
 
 void Gemm::run(void* y, const void* x, const void* w, const void* bias, int64_t m, int64_t n, int64_t k,

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <map>
 #include <tuple>
+#include <vector>
 
 #include <cublasLt.h>
 #include <cuda_bf16.h>
@@ -31,6 +32,18 @@ class Gemm {
   void linear_f32(float* y, const __nv_bfloat16* x, const __nv_bfloat16* w, int64_t m, int64_t n, int64_t k,
                   cudaStream_t stream);
 
+  // Times the heuristic's first `candidates` cuBLASLt algorithms for this bf16-out shape on the
+  // given buffers (overwriting y) and keeps the fastest for it from now on. Synchronizes the
+  // stream; not for use during graph capture.
+  struct Tuning {
+    float heuristic_us = 0;  // the heuristic's first choice, what plan() would have used
+    float best_us = 0;
+    int best = 0;            // its rank in the heuristic's list
+    int tried = 0;
+  };
+  Tuning tune(__nv_bfloat16* y, const __nv_bfloat16* x, const __nv_bfloat16* w, int64_t m, int64_t n, int64_t k,
+              int candidates, cudaStream_t stream);
+
  private:
   struct Plan {
     cublasLtMatmulDesc_t desc = nullptr;
@@ -38,7 +51,9 @@ class Gemm {
     cublasLtMatmulAlgo_t algo{};
   };
   using Key = std::tuple<int64_t, int64_t, int64_t, bool, bool>;  // m, n, k, fp32 out, bias
-  const Plan& plan(int64_t m, int64_t n, int64_t k, bool f32_out, bool bias);
+  Plan& plan(int64_t m, int64_t n, int64_t k, bool f32_out, bool bias);
+  // The heuristic's first `count` algorithms for a plan's descriptors (at least one).
+  std::vector<cublasLtMatmulAlgo_t> algorithms(const Plan& p, int count, int64_t m, int64_t n, int64_t k);
   void run(void* y, const void* x, const void* w, const void* bias, int64_t m, int64_t n, int64_t k,
            bool f32_out, cudaStream_t stream);
 

@@ -42,7 +42,8 @@ merge_partitions_kernel(__nv_bfloat16* __restrict__ out, const float* __restrict
   extern __shared__ float weight[];  // [num_partitions]
   __shared__ float warp_red[kMergeThreads / 32];
   // Launched as a programmatic dependent of the tile kernel: wait for all of its writes.
-  asm volatile("griddepcontrol.wait;\n" ::: "memory");
+  pdl_wait();
+  pdl_launch_dependents();
   const int head = blockIdx.x, seq = blockIdx.y, tid = threadIdx.x;
   const int ctx = context_lens[seq];
   const int part_tokens = detail::partition_tokens(ctx, num_partitions, min_partition_tokens);
@@ -92,23 +93,14 @@ cudaError_t launch_decode(const AttentionTileParams& p, int64_t num_seqs, int64_
   if (err != cudaSuccess) return err;
   const dim3 grid(static_cast<unsigned>(m_tiles * p.num_partitions * p.num_kv_heads),
                   static_cast<unsigned>(num_seqs));
-  kernel<<<grid, detail::kTileThreads, Shape::kSmemBytes, stream>>>(p);
-  if ((err = cudaGetLastError()) != cudaSuccess || p.num_partitions == 1) return err;
-  // Programmatic dependent launch: the merge grid is scheduled while the tile kernel's last wave
-  // runs instead of after it drains, which is most of the merge's cost at batch 1.
-  cudaLaunchConfig_t config{};
-  config.gridDim = dim3(p.num_heads, static_cast<unsigned>(num_seqs));
-  config.blockDim = dim3(kMergeThreads);
-  config.dynamicSmemBytes = p.num_partitions * sizeof(float);
-  config.stream = stream;
-  cudaLaunchAttribute attr{};
-  attr.id = cudaLaunchAttributeProgrammaticStreamSerialization;
-  attr.val.programmaticStreamSerializationAllowed = 1;
-  config.attrs = &attr;
-  config.numAttrs = 1;
-  return cudaLaunchKernelEx(&config, merge_partitions_kernel<D>, p.out,
-                            static_cast<const float*>(p.partial_o), static_cast<const float*>(p.partial_ml),
-                            p.context_lens, p.num_heads, p.num_partitions, p.min_partition_tokens);
+  err = launch_pdl(kernel, grid, dim3(detail::kTileThreads), Shape::kSmemBytes, stream, p);
+  if (err != cudaSuccess || p.num_partitions == 1) return err;
+  // The merge grid is scheduled while the tile kernel's last wave runs instead of after it
+  // drains, which is most of the merge's cost at batch 1.
+  return launch_pdl(merge_partitions_kernel<D>, dim3(p.num_heads, static_cast<unsigned>(num_seqs)),
+                    dim3(kMergeThreads), p.num_partitions * sizeof(float), stream, p.out,
+                    static_cast<const float*>(p.partial_o), static_cast<const float*>(p.partial_ml), p.context_lens,
+                    p.num_heads, p.num_partitions, p.min_partition_tokens);
 }
 
 // The partial buffers of a split: outputs, then (max, sum) pairs.

@@ -18,6 +18,8 @@
 #include <cuda_bf16.h>
 #include <cuda_runtime.h>
 
+#include "kernels/cuda/pdl.cuh"
+
 namespace troupe::cuda::detail {
 
 struct AttentionTileParams {
@@ -201,9 +203,10 @@ attention_tile_kernel(const AttentionTileParams p) {
   __nv_bfloat16* skv = reinterpret_cast<__nv_bfloat16*>(smem);
   __nv_bfloat16* sq = S::kQInStage ? skv + kKvStage : skv + kStages * kKvStage;
 
-  // Lets a dependent launch (the partition merge) be scheduled now; it still waits for this
-  // grid's completion before reading anything it wrote.
-  asm volatile("griddepcontrol.launch_dependents;\n" ::: "memory");
+  // Launched after RoPE's KV write (pdl.cuh); then lets the next kernel (the partition merge or
+  // the o projection) be scheduled, which still waits for this grid's completion.
+  pdl_wait();
+  pdl_launch_dependents();
   // blockIdx.x = (reversed row tile, partition, kv head), kv head fastest: the last row tiles see
   // the most keys under the causal mask, so they start first and the short ones fill the tail.
   const int seq = blockIdx.y, kv_head = blockIdx.x % p.num_kv_heads;

@@ -17,8 +17,7 @@ cudaError_t launch_prefill(const detail::AttentionTileParams& p, int64_t num_seq
                                          static_cast<int>(Shape::kSmemBytes));
   if (err != cudaSuccess) return err;
   const dim3 grid(static_cast<unsigned>(m_tiles * p.num_kv_heads), static_cast<unsigned>(num_seqs));
-  kernel<<<grid, detail::kTileThreads, Shape::kSmemBytes, stream>>>(p);
-  return cudaGetLastError();
+  return launch_pdl(kernel, grid, dim3(detail::kTileThreads), Shape::kSmemBytes, stream, p);
 }
 
 }  // namespace

@@ -2,6 +2,8 @@
 
 #include <cuda_runtime.h>  // uint4, sincos
 
+#include "kernels/cuda/pdl.cuh"
+
 namespace troupe::cuda {
 namespace {
 
@@ -39,6 +41,8 @@ rope_kv_write_kernel(__nv_bfloat16* __restrict__ qkv, int64_t row_stride,
   // angles is filled by one pass of the block.
   static_assert(kHalf % 8 == 0 && kHalf <= kThreads, "head_dim 16, 32, 64 or 128");
   __shared__ float cos_s[kHalf], sin_s[kHalf];
+  pdl_wait();
+  pdl_launch_dependents();
   const int64_t t = blockIdx.x;
   const int64_t slot = slot_mapping[t];
   __nv_bfloat16* row = qkv + t * row_stride;
@@ -107,9 +111,8 @@ cudaError_t rope_kv_write(__nv_bfloat16* qkv, int64_t row_stride, const int32_t*
     case 64: kernel = rope_kv_write_kernel<64>; break;
     default: break;
   }
-  kernel<<<grid, kThreads, 0, stream>>>(qkv, row_stride, positions, inv_freq, slot_mapping,
-                                        static_cast<int>(num_heads), cache.num_kv_heads, cache.k, cache.v);
-  return cudaGetLastError();
+  return launch_pdl(kernel, grid, dim3(kThreads), 0, stream, qkv, row_stride, positions, inv_freq, slot_mapping,
+                    static_cast<int>(num_heads), cache.num_kv_heads, cache.k, cache.v);
 }
 
 }  // namespace troupe::cuda
