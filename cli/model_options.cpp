@@ -30,6 +30,9 @@ void add_model_options(CLI::App& cmd, ModelOptions& o, bool model_required) {
       ->check(CLI::Range(0.05, 1.0))
       ->capture_default_str();
   cmd.add_flag("--no-cuda-graphs", o.no_cuda_graphs, "run every GPU step eagerly instead of replaying decode graphs");
+  cmd.add_flag("--no-gemm-tuning", o.no_gemm_tuning,
+               "use cuBLASLt's heuristic GEMM algorithms instead of timing candidates at start (the same choice on "
+               "every start; ~1% slower decode on an H100)");
 }
 
 LoadedModel load_model(const ModelOptions& o, const EngineOptions& engine, bool weights) {
@@ -61,7 +64,8 @@ LoadedModel load_model(const ModelOptions& o, const EngineOptions& engine, bool 
                               .max_num_batched_tokens = engine.max_num_batched_tokens,
                               .block_size = engine.block_size,
                               .num_blocks = engine.num_kv_blocks,
-                              .cuda_graphs = !o.no_cuda_graphs};
+                              .cuda_graphs = !o.no_cuda_graphs,
+                              .tune_gemms = !o.no_gemm_tuning};
     if (format == LoadFormat::Dummy) {
       spdlog::info("making dummy weights on the GPU (seed {})", o.dummy_seed);
       backend = make_gpu_backend(c, nullptr, o.dummy_seed, g);

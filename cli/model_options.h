@@ -21,6 +21,7 @@ struct ModelOptions {
   std::string device = "auto";  // auto: cuda when a GPU is visible, else cpu
   double gpu_memory_utilization = 0.9;
   bool no_cuda_graphs = false;
+  bool no_gemm_tuning = false;
 };
 
 void add_model_options(CLI::App& cmd, ModelOptions& o, bool model_required);

@@ -93,7 +93,7 @@ void bench_gemm_tuning() {
     TROUPE_CUDA_CHECK(troupe::cuda::fill_uniform(x, kMaxM * sh.k, 2, 0.0f, 1.0f, s));
     troupe::cuda::Gemm gemm;
     for (int64_t m : {256, 512, 1024, 1920, 2048}) {
-      const auto t = gemm.tune(y, x, w, m, sh.n, sh.k, 16, s);
+      const auto t = gemm.tune(y, x, w, nullptr, m, sh.n, sh.k, 16, s);
       const double flop = 2.0 * m * sh.n * sh.k;
       std::printf("%-8s %6lld %12.1f (%5.0f) %14.1f (%5.0f) %5d\n", sh.name, static_cast<long long>(m), t.heuristic_us,
                   flop / t.heuristic_us * 1e-6, t.best_us, flop / t.best_us * 1e-6, t.best);

@@ -73,6 +73,12 @@ class GpuBackend : public ModelBackend {
                  int64_t{blocks} * o.block_size,
                  static_cast<double>(cuda::Decoder::kv_bytes_per_block(decoder_.shape(), o.block_size)) * blocks /
                      (1 << 30));
+    if (o.tune_gemms) {
+      const cuda::Decoder::GemmTuning t = decoder_.tune_gemms();
+      spdlog::info("GPU {}: timed cuBLASLt algorithms for {} GEMM shapes, {} faster than the heuristic's choice "
+                   "({:.0f} us a step saved at the largest decode batch)",
+                   o.device, t.shapes, t.improved, t.saved_us_largest_bucket);
+    }
     if (o.cuda_graphs) {
       decoder_.capture_decode_graphs();
       spdlog::info("GPU {}: captured {} decode graphs (batch sizes up to {})", o.device, decoder_.num_graphs(),
@@ -109,26 +115,29 @@ class GpuBackend : public ModelBackend {
   void forward(const ForwardBatch& batch) {
     stage(batch);
     decoder_.forward({batch.token_ids, batch.positions, batch.slot_mapping, query_start_, context_lens_,
-                      block_tables_, logit_tokens_});
+                      block_tables_, logit_tokens_, table_cols_});
   }
 
   // The batch's per-sequence fields as the flat arrays the decoder reads; kept as members so a
-  // step allocates nothing once the vectors have grown.
+  // step allocates nothing once the vectors have grown. Block tables are as wide as this step's
+  // longest, not the model's context.
   void stage(const ForwardBatch& batch) {
     const size_t S = batch.sequences.size();
     const int32_t width = decoder_.block_table_width();
     query_start_.assign(1, 0);
     context_lens_.clear();
     logit_tokens_.clear();
-    block_tables_.assign(S * width, 0);
+    size_t cols = 1;
+    for (const SequenceSlice& s : batch.sequences) cols = std::max(cols, s.block_table.size());
+    if (cols > static_cast<size_t>(width)) throw std::invalid_argument("block table longer than the model's context allows");
+    table_cols_ = static_cast<int32_t>(cols);
+    block_tables_.assign(S * cols, 0);
     for (size_t i = 0; i < S; ++i) {
       const SequenceSlice& s = batch.sequences[i];
       query_start_.push_back(s.token_begin + s.num_tokens);
       context_lens_.push_back(s.context_len);
       if (s.wants_logits) logit_tokens_.push_back(s.token_begin + s.num_tokens - 1);
-      if (static_cast<int32_t>(s.block_table.size()) > width)
-        throw std::invalid_argument("block table longer than the model's context allows");
-      std::copy(s.block_table.begin(), s.block_table.end(), block_tables_.begin() + i * width);
+      std::copy(s.block_table.begin(), s.block_table.end(), block_tables_.begin() + i * cols);
     }
   }
 
@@ -162,6 +171,7 @@ class GpuBackend : public ModelBackend {
   cuda::DeviceSampler sampler_;
   std::vector<cuda::SamplerRow> sampler_rows_;
   std::vector<int32_t> query_start_, context_lens_, logit_tokens_, block_tables_;
+  int32_t table_cols_ = 1;
 };
 
 }  // namespace

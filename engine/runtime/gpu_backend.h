@@ -19,6 +19,8 @@ struct GpuBackendOptions {
   int32_t block_size = 16;
   int32_t num_blocks = 0;           // KV blocks; 0: as many as memory_utilization leaves room for
   bool cuda_graphs = true;          // capture decode graphs at start (off: every step eager)
+  bool tune_gemms = true;           // time cuBLASLt's candidates per GEMM shape at start (off: its
+                                    // heuristic's first choice, the same on every start)
 };
 
 // True when this build has CUDA and a device is visible.

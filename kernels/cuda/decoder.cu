@@ -14,6 +14,10 @@ namespace troupe::cuda {
 namespace {
 
 // Decode batches are padded up to one of these sizes so a handful of graphs serve every batch.
+// Algorithms timed per shape by tune_gemms: the heuristic's ranking is close, and past its first
+// eight the candidates are rarely faster (decoder_bench's tuning table).
+constexpr int kTuneCandidates = 8;
+
 constexpr int32_t kGraphBuckets[] = {1, 2, 4, 8, 16, 24, 32, 48, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320, 384, 448, 512};
 
 }  // namespace
@@ -135,7 +139,13 @@ void Decoder::Impl::stage(const DecoderStep& step, int32_t padded_seqs) {
   std::memcpy(h + off_query_start, step.query_start.data(), (S + 1) * sizeof(int32_t));
   std::memcpy(h + off_context, step.context_lens.data(), S * sizeof(int32_t));
   std::memcpy(h + off_logit, step.logit_tokens.data(), step.logit_tokens.size() * sizeof(int32_t));
-  std::memcpy(h + off_tables, step.block_tables.data(), S * table_width * sizeof(int32_t));
+  const int32_t cols = step.table_cols < 0 ? table_width : step.table_cols;
+  if (cols == table_width) {
+    std::memcpy(h + off_tables, step.block_tables.data(), S * table_width * sizeof(int32_t));
+  } else {
+    for (int64_t i = 0; i < S; ++i)
+      std::memcpy(h + off_tables + i * table_width, step.block_tables.data() + i * cols, cols * sizeof(int32_t));
+  }
   for (int64_t i = S; i < padded_seqs; ++i) {
     h[off_tokens + i] = 0;
     h[off_positions + i] = 0;
@@ -143,8 +153,47 @@ void Decoder::Impl::stage(const DecoderStep& step, int32_t padded_seqs) {
     h[off_context + i] = 0;
     h[off_logit + i] = static_cast<int32_t>(i);
   }
-  const int64_t ints = off_tables + S * table_width;
-  TROUPE_CUDA_CHECK(cudaMemcpyAsync(dev_inputs, host_inputs, ints * sizeof(int32_t), cudaMemcpyHostToDevice, stream));
+  if (cols == table_width) {
+    const int64_t ints = off_tables + S * table_width;
+    TROUPE_CUDA_CHECK(cudaMemcpyAsync(dev_inputs, host_inputs, ints * sizeof(int32_t), cudaMemcpyHostToDevice, stream));
+    return;
+  }
+  TROUPE_CUDA_CHECK(cudaMemcpyAsync(dev_inputs, host_inputs, off_tables * sizeof(int32_t), cudaMemcpyHostToDevice, stream));
+  if (S > 0 && cols > 0) {
+    const size_t pitch = static_cast<size_t>(table_width) * sizeof(int32_t);
+    TROUPE_CUDA_CHECK(cudaMemcpy2DAsync(dev_inputs + off_tables, pitch, host_inputs + off_tables, pitch,
+                                        cols * sizeof(int32_t), static_cast<size_t>(S), cudaMemcpyHostToDevice,
+                                        stream));
+  }
+}
+
+Decoder::GemmTuning Decoder::tune_gemms() {
+  Impl& m = *impl_;
+  if (!m.allocated) throw std::logic_error("tune_gemms before allocate");
+  const DecoderShape& s = m.shape;
+  const LayerParams& l = m.layers.front();  // every layer has the same shapes
+  std::vector<int64_t> rows;
+  for (int32_t bucket : kGraphBuckets)
+    if (bucket >= 2 && bucket <= m.limits.max_num_seqs) rows.push_back(bucket);
+  const int64_t largest_bucket = rows.empty() ? 0 : rows.back();
+  rows.push_back(m.limits.max_num_tokens);
+  GemmTuning out;
+  for (int64_t r : rows) {
+    const Gemm::Tuning t[] = {
+        m.gemm->tune(m.qkv, m.normed, l.qkv, l.qkv_bias, r, m.qkv_stride(), s.hidden, kTuneCandidates, m.stream),
+        m.gemm->tune(m.delta, m.attn, l.o, l.o_bias, r, s.hidden, m.q_size(), kTuneCandidates, m.stream),
+        m.gemm->tune(m.gate_up, m.normed, l.gate_up, l.gate_up_bias, r, 2 * s.intermediate, s.hidden,
+                     kTuneCandidates, m.stream),
+        m.gemm->tune(m.delta, m.act, l.down, l.down_bias, r, s.hidden, s.intermediate, kTuneCandidates, m.stream)};
+    double saved = 0;
+    for (const Gemm::Tuning& g : t) {
+      out.shapes += g.tried > 0;
+      out.improved += g.best != 0;
+      saved += g.heuristic_us - g.best_us;
+    }
+    if (r == largest_bucket) out.saved_us_largest_bucket = saved * static_cast<double>(s.layers);
+  }
+  return out;
 }
 
 void Decoder::capture_decode_graphs() {
@@ -189,7 +238,9 @@ void Decoder::forward(const DecoderStep& step) {
                                 std::to_string(S) + " sequences)");
   if (step.positions.size() != step.token_ids.size() || step.slot_mapping.size() != step.token_ids.size() ||
       static_cast<int32_t>(step.query_start.size()) != S + 1 ||
-      static_cast<int64_t>(step.block_tables.size()) != int64_t{S} * m.table_width)
+      step.table_cols > m.table_width ||
+      static_cast<int64_t>(step.block_tables.size()) !=
+          int64_t{S} * (step.table_cols < 0 ? m.table_width : step.table_cols))
     throw std::invalid_argument("step arrays disagree in length");
   // The leading sequences of one query token, and the longest query after them.
   int32_t n_single = 0, max_q_len = 0;

@@ -69,9 +69,12 @@ std::vector<cublasLtMatmulAlgo_t> Gemm::algorithms(const Plan& p, int count, int
   return out;
 }
 
-Gemm::Tuning Gemm::tune(__nv_bfloat16* y, const __nv_bfloat16* x, const __nv_bfloat16* w, int64_t m, int64_t n,
-                        int64_t k, int candidates, cudaStream_t stream) {
-  Plan& p = plan(m, n, k, false, false);
+Gemm::Tuning Gemm::tune(__nv_bfloat16* y, const __nv_bfloat16* x, const __nv_bfloat16* w, const __nv_bfloat16* bias,
+                        int64_t m, int64_t n, int64_t k, int candidates, cudaStream_t stream) {
+  if (m == 0 || (skinny_ && m == 1 && k % 8 == 0)) return {};
+  Plan& p = plan(m, n, k, false, bias != nullptr);
+  if (bias)
+    TROUPE_CUDA_CHECK(cublasLtMatmulDescSetAttribute(p.desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias, sizeof bias));
   const std::vector<cublasLtMatmulAlgo_t> algos = algorithms(p, candidates, m, n, k);
   cudaEvent_t start = nullptr, stop = nullptr;
   TROUPE_CUDA_CHECK(cudaEventCreate(&start));

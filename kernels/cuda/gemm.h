@@ -32,17 +32,18 @@ class Gemm {
   void linear_f32(float* y, const __nv_bfloat16* x, const __nv_bfloat16* w, int64_t m, int64_t n, int64_t k,
                   cudaStream_t stream);
 
-  // Times the heuristic's first `candidates` cuBLASLt algorithms for this bf16-out shape on the
-  // given buffers (overwriting y) and keeps the fastest for it from now on. Synchronizes the
-  // stream; not for use during graph capture.
+  // Times the heuristic's first `candidates` cuBLASLt algorithms for this bf16-out shape (with
+  // or without bias) on the given buffers, overwriting y, and keeps the fastest for it from now
+  // on. Synchronizes the stream; not for use during graph capture. Single rows go to the skinny
+  // kernel and are not tuned.
   struct Tuning {
     float heuristic_us = 0;  // the heuristic's first choice, what plan() would have used
     float best_us = 0;
     int best = 0;            // its rank in the heuristic's list
     int tried = 0;
   };
-  Tuning tune(__nv_bfloat16* y, const __nv_bfloat16* x, const __nv_bfloat16* w, int64_t m, int64_t n, int64_t k,
-              int candidates, cudaStream_t stream);
+  Tuning tune(__nv_bfloat16* y, const __nv_bfloat16* x, const __nv_bfloat16* w, const __nv_bfloat16* bias, int64_t m,
+              int64_t n, int64_t k, int candidates, cudaStream_t stream);
 
  private:
   struct Plan {

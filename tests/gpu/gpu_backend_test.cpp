@@ -38,8 +38,9 @@ fs::path model_dir(const std::string& name) {
 struct Model {
   ModelConfig config;
   std::shared_ptr<CpuModel> cpu_model;
-  std::shared_ptr<ModelBackend> gpu;        // graphs on
-  std::shared_ptr<ModelBackend> gpu_eager;  // graphs off
+  std::shared_ptr<ModelBackend> gpu;        // graphs on, cuBLASLt's heuristic algorithms
+  std::shared_ptr<ModelBackend> gpu_eager;  // graphs off, the same algorithms (compared exactly)
+  std::shared_ptr<ModelBackend> gpu_tuned;  // graphs on, algorithms timed at start (serve's default)
   std::unique_ptr<CpuBackend> cpu;
 };
 
@@ -52,10 +53,12 @@ Model& model(const std::string& name) {
   m.config = load_model_config(dir / "config.json");
   ModelWeights w = load_weights(m.config, Checkpoint::open(dir));
   GpuBackendOptions o{.device = 0, .memory_utilization = 0.9, .max_num_seqs = 64, .max_num_batched_tokens = 1024,
-                      .block_size = 16, .num_blocks = 1024, .cuda_graphs = true};
+                      .block_size = 16, .num_blocks = 1024, .cuda_graphs = true, .tune_gemms = false};
   m.gpu = make_gpu_backend(m.config, &w, 0, o);
   o.cuda_graphs = false;
   m.gpu_eager = make_gpu_backend(m.config, &w, 0, o);
+  o.cuda_graphs = o.tune_gemms = true;
+  m.gpu_tuned = make_gpu_backend(m.config, &w, 0, o);
   m.cpu_model = std::make_shared<CpuModel>(m.config, std::move(w));
   m.cpu = std::make_unique<CpuBackend>(m.cpu_model);
   return cache.emplace(name, std::move(m)).first->second;
@@ -261,6 +264,22 @@ TEST_P(GpuModel, ChunkedPrefillAndPrefixCacheHitsGiveTheSameTokens) {
   EXPECT_EQ(engine.scheduler().stats().num_cached_tokens, 256);
   expect_equal_up_to_a_near_tie(*m.gpu, b, generate(*m.gpu, b, 16), second.at(0).output_token_ids,
                                 "after a 256-token prefix-cache hit");
+}
+
+// Timed algorithm choice changes only rounding: prompt logits at tuned heights (2, 16, 64 rows)
+// and others stay within bf16 noise of the heuristic's, and greedy decoding (graph buckets,
+// tuned) agrees up to near-ties.
+TEST_P(GpuModel, TunedGemmsChangeOnlyRounding) {
+  REQUIRE_MODEL(GetParam());
+  Model& m = model(GetParam());
+  std::mt19937 rng(9);
+  for (size_t len : {2, 16, 37, 64}) {
+    std::vector<int32_t> ids(len);
+    for (auto& t : ids) t = static_cast<int32_t>(rng() % m.config.vocab_size);
+    EXPECT_LT(rel_l2(prompt_logits(*m.gpu_tuned, ids), prompt_logits(*m.gpu, ids)), 1e-2) << "prompt of " << len;
+    expect_equal_up_to_a_near_tie(*m.gpu, ids, generate(*m.gpu, ids, 12), generate(*m.gpu_tuned, ids, 12),
+                                  "tuned, prompt of " + std::to_string(len));
+  }
 }
 
 // Logprobs come from the device sampler: the greedy token is the best alternative with the same
