@@ -4,6 +4,7 @@
 #   2. troupe generate, batch 1: ms per output token (Llama-3-8B shapes, dummy bf16 weights);
 #   3. troupe serve + troupe bench: 1,024 requests of 128 in / 128 out at concurrency 256, and
 #      2,048 in / 128 out at concurrency 64.
+# STEP_TRACE=FILE has the server write one line per executed step (engine/runtime/step_trace.h).
 # Needs the Llama-3-8B preset folder (scripts/fetch_test_data.sh makes .cache/llama-3-8b).
 #
 #   scripts/gpu_bench.sh [BIN_DIR] [OUT_DIR]
