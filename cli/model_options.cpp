@@ -70,9 +70,9 @@ LoadedModel load_model(const ModelOptions& o, const EngineOptions& engine, bool 
       spdlog::info("making dummy weights on the GPU (seed {})", o.dummy_seed);
       backend = make_gpu_backend(c, nullptr, o.dummy_seed, g);
     } else {
-      // Widened to fp32 on the host first (the CPU loader's checks), then bf16 on the GPU.
-      const ModelWeights w = load_weights(c, Checkpoint::open(folder.dir), progress);
-      backend = make_gpu_backend(c, &w, 0, g);
+      // Tensor by tensor from the memory-mapped files to the device.
+      const Checkpoint checkpoint = Checkpoint::open(folder.dir);
+      backend = make_gpu_backend(c, &checkpoint, 0, g, progress);
     }
   } else {
     if (format == LoadFormat::Dummy) spdlog::info("making dummy weights (seed {})", o.dummy_seed);

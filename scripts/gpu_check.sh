@@ -4,7 +4,8 @@
 # tests/reference/gpu_reference.py), and compute-sanitizer memcheck over a short serving run.
 # Prints a pass/fail table last; logs go to WORK.
 #
-#   scripts/gpu_check.sh [BIN_DIR] [WORK]   BIN_DIR holds troupe, cuda_kernels_test, gpu_backend_test
+#   scripts/gpu_check.sh [BIN_DIR] [WORK]   BIN_DIR holds troupe, cuda_kernels_test, gpu_backend_test,
+#                                           gpu_checkpoint_formats_test
 #                                           (default: build/{cli,tests/...}); DEMO_MODEL names the
 #                                           folder served under the sanitizer (default .cache/demo-model)
 set -uo pipefail
@@ -31,7 +32,9 @@ record "kernel tests ($(grep -c '^\[       OK' "$work/kernels.log") passed)" "$(
 echo "== backend tests"
 TROUPE_FIXTURES_DIR=$PWD/tests/fixtures TROUPE_WIDE_MODEL_DIR=$work/wide TROUPE_HF_BF16_DIR=$work/ref \
   "$(find_bin gpu_backend_test)" >"$work/backend.log" 2>&1
-rc=$?; grep -E "^\[  (FAILED|SKIPPED) |prompt [0-9]+:" "$work/backend.log" | head -40; tail -3 "$work/backend.log"
+rc=$?
+TROUPE_FIXTURES_DIR=$PWD/tests/fixtures "$(find_bin gpu_checkpoint_formats_test)" >>"$work/backend.log" 2>&1
+rc=$(( rc | $? )); grep -E "^\[  (FAILED|SKIPPED) |prompt [0-9]+:" "$work/backend.log" | head -40; tail -3 "$work/backend.log"
 record "backend tests ($(grep -c '^\[       OK' "$work/backend.log") passed, $(grep -c '^\[  SKIPPED' "$work/backend.log") skipped)" \
   "$([[ $rc == 0 ]] && echo PASS || echo FAIL)"
 

@@ -7,6 +7,7 @@
 #include <spdlog/spdlog.h>
 
 #include "engine/model/rope_frequencies.h"
+#include "engine/model/weight_layout.h"
 #include "kernels/cuda/decoder.h"
 #include "kernels/cuda/device_sampler.h"
 
@@ -31,35 +32,51 @@ cuda::DecoderShape decoder_shape(const ModelConfig& c) {
   return s;
 }
 
-void upload_weights(cuda::Decoder& d, const ModelConfig& c, const ModelWeights& w) {
-  using cuda::Weight;
-  auto put = [&](Weight kind, int64_t layer, const Matrix& m) {
-    if (!m.data.empty()) d.upload(kind, layer, m.data.data(), static_cast<int64_t>(m.data.size()));
-  };
-  put(Weight::Embed, 0, w.embed);
-  put(Weight::FinalNorm, 0, w.final_norm);
-  if (!c.tie_word_embeddings) put(Weight::LmHead, 0, w.lm_head);
-  for (int64_t i = 0; i < c.num_layers; ++i) {
-    const LayerWeights& l = w.layers[i];
-    put(Weight::InputNorm, i, l.input_norm);
-    put(Weight::Qkv, i, l.qkv);
-    put(Weight::QkvBias, i, l.qkv_bias);
-    put(Weight::O, i, l.o);
-    put(Weight::OBias, i, l.o_bias);
-    put(Weight::PostNorm, i, l.post_norm);
-    put(Weight::GateUp, i, l.gate_up);
-    put(Weight::GateUpBias, i, l.gate_up_bias);
-    put(Weight::Down, i, l.down);
-    put(Weight::DownBias, i, l.down_bias);
+cuda::Weight device_weight(WeightKind k) {
+  switch (k) {
+    case WeightKind::Embed: return cuda::Weight::Embed;
+    case WeightKind::InputNorm: return cuda::Weight::InputNorm;
+    case WeightKind::Qkv: return cuda::Weight::Qkv;
+    case WeightKind::QkvBias: return cuda::Weight::QkvBias;
+    case WeightKind::O: return cuda::Weight::O;
+    case WeightKind::OBias: return cuda::Weight::OBias;
+    case WeightKind::PostNorm: return cuda::Weight::PostNorm;
+    case WeightKind::GateUp: return cuda::Weight::GateUp;
+    case WeightKind::GateUpBias: return cuda::Weight::GateUpBias;
+    case WeightKind::Down: return cuda::Weight::Down;
+    case WeightKind::DownBias: return cuda::Weight::DownBias;
+    case WeightKind::FinalNorm: return cuda::Weight::FinalNorm;
+    case WeightKind::LmHead: return cuda::Weight::LmHead;
+  }
+  throw std::logic_error("unknown weight kind");
+}
+
+cuda::HostFormat host_format(DType d) {
+  switch (d) {
+    case DType::F32: return cuda::HostFormat::F32;
+    case DType::F16: return cuda::HostFormat::F16;
+    case DType::BF16: return cuda::HostFormat::BF16;
+  }
+  throw std::logic_error("unknown dtype");
+}
+
+void upload_weights(cuda::Decoder& d, const ModelConfig& c, const Checkpoint& checkpoint, const LoadProgress& progress) {
+  const std::vector<WeightPart> parts = weight_layout(c);
+  size_t done = 0;
+  for (const WeightPart& p : parts) {
+    const TensorView& t = checked_tensor(checkpoint, p);
+    d.upload(device_weight(p.kind), p.layer, p.offset, t.bytes.data(), host_format(t.dtype), p.numel());
+    if (progress) progress(++done, parts.size());
   }
 }
 
 class GpuBackend : public ModelBackend {
  public:
-  GpuBackend(const ModelConfig& config, const ModelWeights* weights, uint64_t seed, const GpuBackendOptions& o)
+  GpuBackend(const ModelConfig& config, const Checkpoint* checkpoint, uint64_t seed, const GpuBackendOptions& o,
+             const LoadProgress& progress)
       : config_(config), decoder_(decoder_shape(config), o.device), sampler_(config.vocab_size, o.max_num_seqs) {
-    if (weights) {
-      upload_weights(decoder_, config, *weights);
+    if (checkpoint) {
+      upload_weights(decoder_, config, *checkpoint, progress);
     } else {
       decoder_.fill_dummy(seed);
     }
@@ -178,10 +195,11 @@ class GpuBackend : public ModelBackend {
 
 bool cuda_device_available() { return cuda::device_count() > 0; }
 
-std::shared_ptr<ModelBackend> make_gpu_backend(const ModelConfig& config, const ModelWeights* weights,
-                                               uint64_t dummy_seed, const GpuBackendOptions& options) {
+std::shared_ptr<ModelBackend> make_gpu_backend(const ModelConfig& config, const Checkpoint* checkpoint,
+                                               uint64_t dummy_seed, const GpuBackendOptions& options,
+                                               const LoadProgress& progress) {
   if (!cuda_device_available()) throw std::runtime_error("no CUDA device found (--device cuda)");
-  return std::make_shared<GpuBackend>(config, weights, dummy_seed, options);
+  return std::make_shared<GpuBackend>(config, checkpoint, dummy_seed, options, progress);
 }
 
 }  // namespace troupe

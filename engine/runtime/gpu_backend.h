@@ -5,8 +5,9 @@
 #include <cstdint>
 #include <memory>
 
+#include "engine/model/checkpoint.h"
 #include "engine/model/model_config.h"
-#include "engine/model/model_weights.h"
+#include "engine/model/model_weights.h"  // LoadProgress
 #include "engine/runtime/model_backend.h"
 
 namespace troupe {
@@ -26,9 +27,13 @@ struct GpuBackendOptions {
 // True when this build has CUDA and a device is visible.
 bool cuda_device_available();
 
-// `weights` null: seeded dummy weights made on the device (--load-format dummy). Throws
-// std::runtime_error naming the failed CUDA call, or saying the build has no CUDA.
-std::shared_ptr<ModelBackend> make_gpu_backend(const ModelConfig& config, const ModelWeights* weights,
-                                               uint64_t dummy_seed, const GpuBackendOptions& options);
+// Weights go from the checkpoint's (memory-mapped) tensors straight to the device, converted
+// there: the host never holds a copy of the model. `checkpoint` null: seeded dummy weights made on
+// the device (--load-format dummy). `progress` hears (tensors done, tensors in all). Throws
+// LoadError for a tensor missing or misshapen, std::runtime_error naming a failed CUDA call, or
+// saying the build has no CUDA.
+std::shared_ptr<ModelBackend> make_gpu_backend(const ModelConfig& config, const Checkpoint* checkpoint,
+                                               uint64_t dummy_seed, const GpuBackendOptions& options,
+                                               const LoadProgress& progress = {});
 
 }  // namespace troupe

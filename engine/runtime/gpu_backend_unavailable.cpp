@@ -7,8 +7,8 @@ namespace troupe {
 
 bool cuda_device_available() { return false; }
 
-std::shared_ptr<ModelBackend> make_gpu_backend(const ModelConfig&, const ModelWeights*, uint64_t,
-                                               const GpuBackendOptions&) {
+std::shared_ptr<ModelBackend> make_gpu_backend(const ModelConfig&, const Checkpoint*, uint64_t,
+                                               const GpuBackendOptions&, const LoadProgress&) {
   throw std::runtime_error("this troupe was built without CUDA (nvcc was not found at configure time); "
                            "use --device cpu or rebuild on a machine with the CUDA toolkit");
 }

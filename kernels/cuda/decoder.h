@@ -25,6 +25,8 @@ struct DecoderShape {
   std::vector<float> rope_inv_freq;  // [head_dim / 2], scaling already applied
 };
 
+enum class HostFormat { F32, F16, BF16 };
+
 enum class Weight { Embed, InputNorm, Qkv, QkvBias, O, OBias, PostNorm, GateUp, GateUpBias, Down, DownBias, FinalNorm, LmHead };
 
 struct DecoderLimits {
@@ -54,9 +56,11 @@ class Decoder {
   Decoder(DecoderShape shape, int device);
   ~Decoder();
 
-  // fp32 host values converted to bf16; `layer` is ignored for model-wide weights. Shapes are the
-  // fused [out, in] ones (Qkv = q;k;v rows, GateUp = gate;up rows); numel is checked.
-  void upload(Weight w, int64_t layer, const float* data, int64_t numel);
+  // Copies numel host values (as a checkpoint stores them) into weight `w` from element `offset`
+  // on, converting to bf16 on the device; `layer` is ignored for model-wide weights. Weights have
+  // the fused [out, in] shapes (Qkv = q;k;v rows, GateUp = gate;up rows), so a checkpoint's q, k
+  // and v land at their row offsets. The range is checked against the weight's size.
+  void upload(Weight w, int64_t layer, int64_t offset, const void* data, HostFormat format, int64_t numel);
   // Seeded noise of the right shape made on the device: norms near 1, matrices small.
   void fill_dummy(uint64_t seed);
 

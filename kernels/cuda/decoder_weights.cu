@@ -78,22 +78,35 @@ Decoder::Impl::Target Decoder::Impl::target(Weight w, int64_t layer) {
   return {nullptr, 0};
 }
 
-void Decoder::upload(Weight w, int64_t layer, const float* data, int64_t numel) {
+void Decoder::upload(Weight w, int64_t layer, int64_t offset, const void* data, HostFormat format, int64_t numel) {
   Impl& m = *impl_;
   const Impl::Target t = m.target(w, layer);
   if (!t.ptr) throw std::invalid_argument("this model has no such weight (bias off, or tied LM head)");
-  if (t.numel != numel)
-    throw std::invalid_argument("weight has " + std::to_string(numel) + " values, expected " + std::to_string(t.numel));
-  // Staged through a bounded fp32 device buffer: converting on the device is faster than on the
-  // host, and the buffer stays small whatever the model's size.
+  if (offset < 0 || numel < 0 || offset + numel > t.numel)
+    throw std::invalid_argument("values [" + std::to_string(offset) + ", " + std::to_string(offset + numel) +
+                                ") fall outside the weight's " + std::to_string(t.numel));
+  bf16* dst = t.ptr + offset;
+  if (format == HostFormat::BF16) {
+    // Straight from the (memory-mapped) checkpoint: no host copy of the model at all.
+    TROUPE_CUDA_CHECK(cudaMemcpy(dst, data, numel * sizeof(bf16), cudaMemcpyHostToDevice));
+    return;
+  }
+  // Other formats are staged through a bounded device buffer and converted there: faster than on
+  // the host, and the buffer stays small whatever the model's size.
+  const size_t in_size = format == HostFormat::F32 ? 4 : 2;
   constexpr int64_t kChunk = int64_t{1} << 24;
-  float* staging = nullptr;
-  TROUPE_CUDA_CHECK(cudaMalloc(&staging, std::min(numel, kChunk) * sizeof(float)));
+  void* staging = nullptr;
+  TROUPE_CUDA_CHECK(cudaMalloc(&staging, std::min(numel, kChunk) * in_size));
   try {
     for (int64_t i = 0; i < numel; i += kChunk) {
       const int64_t n = std::min(kChunk, numel - i);
-      TROUPE_CUDA_CHECK(cudaMemcpyAsync(staging, data + i, n * sizeof(float), cudaMemcpyHostToDevice, m.stream));
-      TROUPE_CUDA_CHECK(convert_to_bf16(t.ptr + i, staging, n, m.stream));
+      TROUPE_CUDA_CHECK(cudaMemcpyAsync(staging, static_cast<const char*>(data) + i * in_size, n * in_size,
+                                        cudaMemcpyHostToDevice, m.stream));
+      if (format == HostFormat::F32) {
+        TROUPE_CUDA_CHECK(convert_to_bf16(dst + i, static_cast<const float*>(staging), n, m.stream));
+      } else {
+        TROUPE_CUDA_CHECK(convert_to_bf16(dst + i, static_cast<const __half*>(staging), n, m.stream));
+      }
     }
     TROUPE_CUDA_CHECK(cudaStreamSynchronize(m.stream));
   } catch (...) {

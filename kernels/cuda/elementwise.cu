@@ -75,9 +75,10 @@ __global__ void silu_mul_vec_kernel(uint4* __restrict__ out, const uint4* __rest
   }
 }
 
-__global__ void convert_kernel(__nv_bfloat16* __restrict__ out, const float* __restrict__ in, int64_t n) {
+template <typename T>
+__global__ void convert_kernel(__nv_bfloat16* __restrict__ out, const T* __restrict__ in, int64_t n) {
   for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < n; i += int64_t{gridDim.x} * blockDim.x)
-    out[i] = __float2bfloat16(in[i]);
+    out[i] = __float2bfloat16(static_cast<float>(in[i]));
 }
 
 __device__ uint64_t mix64(uint64_t z) {
@@ -121,6 +122,12 @@ cudaError_t silu_mul(__nv_bfloat16* out, const __nv_bfloat16* gate_up, int64_t n
 }
 
 cudaError_t convert_to_bf16(__nv_bfloat16* out, const float* in, int64_t n, cudaStream_t stream) {
+  if (n == 0) return cudaSuccess;
+  convert_kernel<<<blocks_for(n), kThreads, 0, stream>>>(out, in, n);
+  return cudaGetLastError();
+}
+
+cudaError_t convert_to_bf16(__nv_bfloat16* out, const __half* in, int64_t n, cudaStream_t stream) {
   if (n == 0) return cudaSuccess;
   convert_kernel<<<blocks_for(n), kThreads, 0, stream>>>(out, in, n);
   return cudaGetLastError();

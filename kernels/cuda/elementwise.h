@@ -4,6 +4,7 @@
 #include <cstdint>
 
 #include <cuda_bf16.h>
+#include <cuda_fp16.h>
 #include <cuda_runtime_api.h>
 
 namespace troupe::cuda {
@@ -23,7 +24,9 @@ cudaError_t silu_mul(__nv_bfloat16* out,            // [n, inter]
 cudaError_t gather_rows(__nv_bfloat16* out, const __nv_bfloat16* in, const int32_t* rows,
                         int64_t n_rows, int64_t dim, cudaStream_t stream);
 
+// fp32 or fp16 values rounded to bf16 (weights from checkpoints stored that way).
 cudaError_t convert_to_bf16(__nv_bfloat16* out, const float* in, int64_t n, cudaStream_t stream);
+cudaError_t convert_to_bf16(__nv_bfloat16* out, const __half* in, int64_t n, cudaStream_t stream);
 
 // Seeded uniform values center + scale * U(-1, 1) made on the device (--load-format dummy at
 // 8B scale: no host copy of 16 GB of noise). Same (seed, n) gives the same values.

@@ -20,6 +20,7 @@
 #include "engine/runtime/cpu_backend.h"
 #include "engine/runtime/gpu_backend.h"
 #include "engine/runtime/local_engine.h"
+#include "gpu_test_util.h"
 
 namespace troupe {
 namespace {
@@ -31,8 +32,7 @@ fs::path model_dir(const std::string& name) {
     const char* dir = std::getenv("TROUPE_WIDE_MODEL_DIR");
     return dir ? fs::path(dir) : fs::path();
   }
-  const char* root = std::getenv("TROUPE_FIXTURES_DIR");  // the GPU machine's copy of the tree
-  return fs::path(root ? root : TROUPE_FIXTURES_DIR) / "models" / name;
+  return fixtures_dir() / "models" / name;
 }
 
 struct Model {
@@ -51,14 +51,15 @@ Model& model(const std::string& name) {
   const fs::path dir = model_dir(name);
   Model m;
   m.config = load_model_config(dir / "config.json");
-  ModelWeights w = load_weights(m.config, Checkpoint::open(dir));
+  const Checkpoint checkpoint = Checkpoint::open(dir);
+  ModelWeights w = load_weights(m.config, checkpoint);  // the CPU reference's fp32 copy
   GpuBackendOptions o{.device = 0, .memory_utilization = 0.9, .max_num_seqs = 64, .max_num_batched_tokens = 1024,
                       .block_size = 16, .num_blocks = 1024, .cuda_graphs = true, .tune_gemms = false};
-  m.gpu = make_gpu_backend(m.config, &w, 0, o);
+  m.gpu = make_gpu_backend(m.config, &checkpoint, 0, o);
   o.cuda_graphs = false;
-  m.gpu_eager = make_gpu_backend(m.config, &w, 0, o);
+  m.gpu_eager = make_gpu_backend(m.config, &checkpoint, 0, o);
   o.cuda_graphs = o.tune_gemms = true;
-  m.gpu_tuned = make_gpu_backend(m.config, &w, 0, o);
+  m.gpu_tuned = make_gpu_backend(m.config, &checkpoint, 0, o);
   m.cpu_model = std::make_shared<CpuModel>(m.config, std::move(w));
   m.cpu = std::make_unique<CpuBackend>(m.cpu_model);
   return cache.emplace(name, std::move(m)).first->second;
@@ -70,37 +71,6 @@ Model& model(const std::string& name) {
     if (!cuda_device_available()) GTEST_SKIP() << "no CUDA device found";                        \
     if (model_dir(name).empty()) GTEST_SKIP() << "TROUPE_WIDE_MODEL_DIR not set (gpu_check.sh)"; \
   } while (0)
-
-// Blocks 0..n-1 of a freshly made 64-block pool for one sequence of n_tokens.
-std::vector<int32_t> own_blocks(ModelBackend& b, int32_t n_tokens) {
-  b.allocate_kv_cache(64, 16);
-  std::vector<int32_t> table;
-  for (int32_t i = 0; i < (n_tokens + 15) / 16; ++i) table.push_back(i);
-  return table;
-}
-
-std::vector<float> prompt_logits(ModelBackend& b, const std::vector<int32_t>& ids, int32_t chunk = 0) {
-  const auto n = static_cast<int32_t>(ids.size());
-  const std::vector<int32_t> table = own_blocks(b, n);
-  if (chunk <= 0) chunk = n;
-  std::vector<float> logits;
-  for (int32_t done = 0; done < n; done += chunk) {
-    const int32_t len = std::min(chunk, n - done);
-    ForwardBatch batch;
-    batch.add_sequence(ids.data() + done, len, done + len, table, 16, done + len == n);
-    logits = b.logits(batch);
-  }
-  return logits;
-}
-
-double rel_l2(const std::vector<float>& a, const std::vector<float>& ref) {
-  double num = 0, den = 0;
-  for (size_t i = 0; i < ref.size(); ++i) {
-    num += (double{a[i]} - ref[i]) * (double{a[i]} - ref[i]);
-    den += double{ref[i]} * ref[i];
-  }
-  return std::sqrt(num / den);
-}
 
 std::vector<std::vector<int32_t>> test_prompts(const ModelConfig& c) {
   std::mt19937 rng(7);
