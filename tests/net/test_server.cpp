@@ -86,9 +86,13 @@ TestServer::~TestServer() {
 SchedulerSnapshot TestServer::snapshot() {
   caf::scoped_actor self{*sys_};
   SchedulerSnapshot out;
-  self->request(engine_.scheduler, caf::infinite, snapshot_atom::value)
+  self->request(current_engine(*sys_, engine_).scheduler, caf::infinite, snapshot_atom::value)
       .receive([&](const SchedulerSnapshot& s) { out = s; }, [](caf::error&) { throw std::runtime_error("no snapshot"); });
   return out;
+}
+
+void TestServer::kill_scheduler() {
+  caf::anon_send_exit(current_engine(*sys_, engine_).scheduler, caf::exit_reason::kill);
 }
 
 }  // namespace troupe::test
