@@ -158,6 +158,21 @@ SchedulerSnapshot snapshot(caf::actor_system& sys, const caf::actor& scheduler) 
   return out;
 }
 
+// Every client got exactly the tokens its request gives alone, and one ending that says why.
+void expect_outputs_alone(const Outcome& run, const std::vector<GenerationRequest>& requests,
+                          const std::map<SeqId, std::vector<int32_t>>& alone) {
+  std::lock_guard lock(run.clients->mutex);
+  for (const auto& r : requests) {
+    SCOPED_TRACE("request " + std::to_string(r.id));
+    const ClientView& v = run.clients->views[r.id];
+    EXPECT_EQ(v.endings, 1);
+    EXPECT_EQ(v.error, "");
+    EXPECT_EQ(v.tokens, alone.at(r.id)) << "tokens lost, repeated or different";
+    EXPECT_EQ(v.reason, r.eos_token_ids.empty() ? "length" : "stop");
+    EXPECT_EQ(v.completion_tokens, static_cast<int32_t>(alone.at(r.id).size()));
+  }
+}
+
 // Planning ahead (the default) or in lock step.
 class SchedulerRestart : public ::testing::TestWithParam<bool> {};
 
@@ -176,16 +191,7 @@ TEST_P(SchedulerRestart, KilledSchedulersAreReplacedAndGatewaysResubmitSoEveryRe
   const Outcome run = run_with_scheduler_kills(sys, engine, gateway, requests, late, /*kill_every=*/60, /*max_kills=*/4);
   EXPECT_EQ(run.kills, 4);
   requests.insert(requests.end(), late.begin(), late.end());
-  std::lock_guard lock(run.clients->mutex);
-  for (const auto& r : requests) {
-    SCOPED_TRACE("request " + std::to_string(r.id));
-    const ClientView& v = run.clients->views[r.id];
-    EXPECT_EQ(v.endings, 1);
-    EXPECT_EQ(v.error, "");
-    EXPECT_EQ(v.tokens, alone.at(r.id)) << "tokens lost, repeated or different";
-    EXPECT_EQ(v.reason, r.eos_token_ids.empty() ? "length" : "stop");
-    EXPECT_EQ(v.completion_tokens, static_cast<int32_t>(alone.at(r.id).size()));
-  }
+  expect_outputs_alone(run, requests, alone);
   const EngineActors now = current_engine(sys, engine);
   EXPECT_NE(now.scheduler, engine.scheduler);
   const SchedulerSnapshot s = snapshot(sys, now.scheduler);
@@ -197,6 +203,27 @@ TEST_P(SchedulerRestart, KilledSchedulersAreReplacedAndGatewaysResubmitSoEveryRe
 
 INSTANTIATE_TEST_SUITE_P(Planning, SchedulerRestart, ::testing::Values(true, false),
                          [](const ::testing::TestParamInfo<bool>& info) { return info.param ? "Ahead" : "LockStep"; });
+
+TEST(SchedulerRestart, UnderTheRemoteSupervisorTheSchedulerDrivingANodeIsRestartedToo) {
+  // The executor in a second actor system, reached over loopback as a `troupe node` is.
+  auto model = std::make_shared<CpuModel>(test::load_fixture_model("tiny-qwen2"));
+  const auto requests = mixed_requests(*model, 24, 9);
+  const auto alone = outputs_alone(*model, requests);
+  TroupeActorSystemConfig node_cfg;
+  caf::actor_system node{node_cfg};
+  const PublishedExecutor published = publish_executor(node, std::make_shared<CpuBackend>(model), "127.0.0.1", 0);
+  TroupeActorSystemConfig cfg;
+  caf::actor_system sys{cfg};
+  const auto engine = start_engine(sys, nullptr, "127.0.0.1:" + std::to_string(published.port),
+                                   test::restart_engine_config(true), /*max_restarts=*/3);
+  auto gateway = spawn_gateway(sys, engine, std::make_shared<const Tokenizer>(demo_tokenizer()));
+  const Outcome run = run_with_scheduler_kills(sys, engine, gateway, requests, {}, /*kill_every=*/40, /*max_kills=*/2);
+  EXPECT_EQ(run.kills, 2);
+  expect_outputs_alone(run, requests, alone);
+  caf::anon_send_exit(gateway, caf::exit_reason::user_shutdown);
+  stop_engine(engine);
+  caf::anon_send_exit(published.executor, caf::exit_reason::user_shutdown);
+}
 
 TEST(SchedulerRestart, PastTheRestartBudgetLiveRequestsEndWithAbortAndNewOnesAreRefused) {
   auto model = std::make_shared<CpuModel>(test::load_fixture_model("tiny-qwen2"));
