@@ -1,18 +1,22 @@
 // A scheduler that dies mid-generation is respawned by the supervisor, and the gateway hands the
 // new one every in-flight request with the tokens it already received: each request still gets
 // exactly the tokens it produces alone (greedy, EOS-stopped and seeded-sampled ones alike), each
-// token once. Past the restart budget the live requests end with abort.
+// token once. Past the restart budget the live requests end with abort. A batch client (troupe
+// generate --prompts-file) follows the supervisor to the new scheduler as a gateway does.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <map>
 #include <mutex>
+#include <thread>
 
 #include <caf/all.hpp>
 
 #include "../engine/model/fixture_model.h"
 #include "actors/actor_system_config.h"
+#include "actors/batch_client.h"
 #include "engine/model_folder.h"
 #include "engine/runtime/cpu_backend.h"
 #include "restart_test_support.h"
@@ -223,6 +227,42 @@ TEST(SchedulerRestart, UnderTheRemoteSupervisorTheSchedulerDrivingANodeIsRestart
   caf::anon_send_exit(gateway, caf::exit_reason::user_shutdown);
   stop_engine(engine);
   caf::anon_send_exit(published.executor, caf::exit_reason::user_shutdown);
+}
+
+TEST(SchedulerRestart, ABatchClientFollowsTheSupervisorToTheNewSchedulerAndResubmits) {
+  auto model = std::make_shared<CpuModel>(test::load_fixture_model("tiny-qwen2"));
+  const auto requests = mixed_requests(*model, 24, 13);
+  const auto alone = outputs_alone(*model, requests);
+  TroupeActorSystemConfig cfg;
+  caf::actor_system sys{cfg};
+  const auto engine = start_engine(sys, std::make_shared<CpuBackend>(model), "", test::restart_engine_config(true),
+                                   /*max_restarts=*/3);
+  // run_batch blocks this thread, so another kills each scheduler once it has made 8 steps.
+  std::atomic<bool> done{false};
+  int kills = 0;
+  std::thread killer([&] {
+    caf::actor last_killed;
+    while (!done && kills < 2) {
+      std::this_thread::sleep_for(2ms);
+      const caf::actor scheduler = current_engine(sys, engine).scheduler;
+      if (!scheduler || scheduler == last_killed || snapshot(sys, scheduler).num_steps < 8) continue;
+      caf::anon_send_exit(scheduler, caf::exit_reason::kill);
+      last_killed = scheduler;
+      ++kills;
+    }
+  });
+  std::map<SeqId, FinishedSequence> finished;
+  run_batch(sys, engine, requests, [&](const FinishedSequence& f) { finished[f.id] = f; },
+            [](SeqId id, const std::string& why) { ADD_FAILURE() << "request " << id << " rejected: " << why; });
+  done = true;
+  killer.join();
+  EXPECT_EQ(kills, 2);
+  ASSERT_EQ(finished.size(), requests.size());
+  for (const auto& r : requests) {
+    EXPECT_NE(finished[r.id].reason, SequenceFinishReason::Abort) << "request " << r.id;
+    EXPECT_EQ(finished[r.id].output_token_ids, alone.at(r.id)) << "request " << r.id;
+  }
+  stop_engine(engine);
 }
 
 TEST(SchedulerRestart, PastTheRestartBudgetLiveRequestsEndWithAbortAndNewOnesAreRefused) {
