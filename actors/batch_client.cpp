@@ -1,31 +1,74 @@
 #include "actors/batch_client.h"
 
+#include <map>
+
 #include <caf/all.hpp>
 
 #include "actors/message_inspect.h"
 
 namespace troupe {
+namespace {
+
+// `supervisor` may be null: then a scheduler that dies leaves the batch waiting forever.
+void run_batch_on(caf::actor_system& sys, caf::actor scheduler, const caf::actor& supervisor,
+                  std::vector<GenerationRequest> requests,
+                  const std::function<void(const FinishedSequence&)>& on_finished,
+                  const std::function<void(SeqId, const std::string&)>& on_rejected) {
+  caf::scoped_actor self{sys};
+  std::map<SeqId, GenerationRequest> pending;  // accepted, not finished: what a new scheduler gets
+  // A scheduler that died before it answered leaves the request pending for the next one.
+  auto submit = [&](const GenerationRequest& r) {
+    const SeqId id = r.id;
+    self->request(scheduler, caf::infinite, submit_atom::value, r)
+        .receive([](bool) {},
+                 [&](caf::error& err) {
+                   if (err == caf::sec::request_receiver_down) return;
+                   on_rejected(id, sys.render(err));
+                   pending.erase(id);
+                 });
+  };
+  uint64_t arrival = 0;
+  for (GenerationRequest& r : requests) {
+    r.arrival = r.arrival.value_or(arrival++);  // kept on resubmission: the batch's order survives
+    const SeqId id = r.id;
+    submit(pending.emplace(id, std::move(r)).first->second);
+  }
+  if (supervisor) self->send(supervisor, gateway_atom::value, caf::actor_cast<caf::actor>(self));
+  while (!pending.empty()) {
+    self->receive([](const TokenDeltas&) {},  // offline callers want whole sequences
+                  [&](const FinishedBatch& batch) {
+                    if (self->current_sender() != caf::actor_cast<caf::strong_actor_ptr>(scheduler)) return;
+                    for (const FinishedSequence& f : batch.sequences) {
+                      on_finished(f);
+                      pending.erase(f.id);
+                    }
+                  },
+                  [&](scheduler_atom, const caf::actor& next) {
+                    if (next == scheduler) return;
+                    scheduler = next;
+                    std::vector<SeqId> ids;
+                    for (const auto& [id, r] : pending) ids.push_back(id);
+                    for (SeqId id : ids) {
+                      if (!scheduler) on_finished(FinishedSequence{id, {}, SequenceFinishReason::Abort});
+                      else submit(pending.at(id));
+                    }
+                    if (!scheduler) pending.clear();
+                  });
+  }
+}
+
+}  // namespace
 
 void run_batch(caf::actor_system& sys, const caf::actor& scheduler, std::vector<GenerationRequest> requests,
                const std::function<void(const FinishedSequence&)>& on_finished,
                const std::function<void(SeqId, const std::string&)>& on_rejected) {
-  caf::scoped_actor self{sys};
-  size_t pending = 0;
-  for (GenerationRequest& r : requests) {
-    const SeqId id = r.id;
-    self->request(scheduler, caf::infinite, submit_atom::value, std::move(r))
-        .receive([&](bool) { ++pending; },
-                 [&](caf::error& err) { on_rejected(id, sys.render(err)); });
-  }
-  while (pending > 0) {
-    self->receive([](const TokenDeltas&) {},  // offline callers want whole sequences
-                  [&](const FinishedBatch& batch) {
-                    for (const FinishedSequence& f : batch.sequences) {
-                      on_finished(f);
-                      --pending;
-                    }
-                  });
-  }
+  run_batch_on(sys, scheduler, caf::actor{}, std::move(requests), on_finished, on_rejected);
+}
+
+void run_batch(caf::actor_system& sys, const EngineActors& engine, std::vector<GenerationRequest> requests,
+               const std::function<void(const FinishedSequence&)>& on_finished,
+               const std::function<void(SeqId, const std::string&)>& on_rejected) {
+  run_batch_on(sys, engine.scheduler, engine.supervisor, std::move(requests), on_finished, on_rejected);
 }
 
 }  // namespace troupe

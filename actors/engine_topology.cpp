@@ -6,6 +6,7 @@
 #include <caf/io/all.hpp>
 
 #include "actors/executor_actor.h"
+#include "actors/gateway_actor.h"
 #include "actors/message_inspect.h"
 #include "actors/scheduler_actor.h"
 #include "actors/remote_supervisor_actor.h"
@@ -31,19 +32,31 @@ EngineActors start_engine(caf::actor_system& sys, std::shared_ptr<ModelBackend> 
   } else {
     a.supervisor = sys.spawn(supervisor_actor, std::move(backend), config, max_restarts, std::move(metrics));
   }
+  return current_engine(sys, a);
+}
+
+EngineActors current_engine(caf::actor_system& sys, const EngineActors& engine) {
+  EngineActors a = engine;
   caf::scoped_actor self{sys};
   self->request(a.supervisor, caf::infinite, engine_atom::value)
       .receive([&](const caf::actor& scheduler, const caf::actor& executor) {
                  a.scheduler = scheduler;
                  a.executor = executor;
                },
-               [&](caf::error& err) { throw std::runtime_error("engine did not start: " + sys.render(err)); });
+               [&](caf::error& err) { throw std::runtime_error("engine supervisor: " + sys.render(err)); });
   return a;
 }
 
 void stop_engine(const EngineActors& engine) {
-  // A supervisor takes its linked scheduler and its executor along.
+  // A supervisor takes its scheduler and its executor along.
   caf::anon_send_exit(engine.supervisor ? engine.supervisor : engine.scheduler, caf::exit_reason::user_shutdown);
+}
+
+caf::actor spawn_gateway(caf::actor_system& sys, const EngineActors& engine, std::shared_ptr<const Tokenizer> tokenizer,
+                         GatewayOptions options) {
+  auto gateway = sys.spawn(gateway_actor, std::move(tokenizer), engine.scheduler, std::move(options));
+  if (engine.supervisor) caf::anon_send(engine.supervisor, gateway_atom::value, gateway);
+  return gateway;
 }
 
 PublishedExecutor publish_executor(caf::actor_system& sys, std::shared_ptr<ModelBackend> backend,

@@ -8,6 +8,7 @@
 #include <caf/actor.hpp>
 #include <caf/actor_system.hpp>
 
+#include "actors/gateway_actor.h"
 #include "engine/metrics/server_metrics.h"
 #include "engine/runtime/model_backend.h"
 #include "engine/scheduler/scheduler_config.h"
@@ -15,7 +16,7 @@
 namespace troupe {
 
 struct EngineActors {
-  caf::actor scheduler;
+  caf::actor scheduler;   // the first one; a supervisor may replace it (ask it: engine_atom)
   caf::actor executor;    // the first one; a supervisor may replace it
   caf::actor supervisor;  // local or remote
 };
@@ -30,8 +31,17 @@ EngineActors start_engine(caf::actor_system& sys, std::shared_ptr<ModelBackend> 
                           int32_t max_restarts = 3, std::shared_ptr<ServerMetrics> metrics = nullptr,
                           std::chrono::milliseconds remote_reconnect_window = std::chrono::seconds(30));
 
+// The engine's scheduler and executor now: its supervisor may have replaced the ones it started
+// with (null ones: none will come). Blocks this thread for the supervisor's answer.
+EngineActors current_engine(caf::actor_system& sys, const EngineActors& engine);
+
 // Ends the engine's actors (the actor system's destructor waits for all of them).
 void stop_engine(const EngineActors& engine);
+
+// Spawns a gateway in front of the engine and registers it with the engine's supervisor, which
+// tells it of every restarted scheduler (it then resubmits its in-flight requests).
+caf::actor spawn_gateway(caf::actor_system& sys, const EngineActors& engine, std::shared_ptr<const Tokenizer> tokenizer,
+                         GatewayOptions options = {});
 
 struct PublishedExecutor {
   caf::actor executor;  // send it an exit message before the actor system goes away

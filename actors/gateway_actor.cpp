@@ -6,6 +6,7 @@
 #include <caf/all.hpp>
 
 #include "actors/message_inspect.h"
+#include "engine/scheduler/sequence.h"
 
 namespace troupe {
 namespace {
@@ -59,14 +60,58 @@ void finish(Self* self, SeqId id, const std::string& reason) {
   if (ServerMetrics* m = self->state.options.metrics.get()) {
     const auto now = std::chrono::steady_clock::now();
     m->e2e_request_latency.observe(std::chrono::duration<double>(now - a.request->arrival).count());
-    if (a.completion_tokens > 1)
+    const auto completion_tokens = static_cast<double>(a.output_token_ids.size());
+    if (completion_tokens > 1)
       m->time_per_output_token.observe(std::chrono::duration<double>(now - a.first_token_at).count() /
-                                       (a.completion_tokens - 1));
+                                       (completion_tokens - 1));
     m->requests_finished[reason == "stop" || reason == "stop_string" ? 0 : reason == "length" ? 1 : 2].fetch_add(1);
   }
   a.request->sink->on_finish(reason, static_cast<int32_t>(a.request->generation.prompt_token_ids.size()),
-                             a.completion_tokens);
+                             static_cast<int32_t>(a.output_token_ids.size()));
   self->state.active.erase(it);
+}
+
+// Hands the current scheduler request `id` as it stands: its prompt and parameters, its first
+// arrival (it keeps its place in the queue) and the tokens received so far. A scheduler that gets
+// output tokens computes them again instead of sampling them, and samples the next one at its own
+// output index (the seeded RNG's position), as after a preemption by recompute: nothing is sent
+// twice and a seeded request draws what it would have drawn without the restart.
+void submit(Self* self, SeqId id) {
+  auto& st = self->state;
+  const GatewayState::Active& a = st.active.at(id);
+  GenerationRequest g = a.request->generation;
+  g.arrival = a.arrival;
+  g.output_token_ids = a.output_token_ids;
+  self->request(st.scheduler, caf::infinite, submit_atom::value, std::move(g))
+      .then([](bool) {},
+            [=](caf::error& err) {
+              // The scheduler died before it answered: the request stays, and the supervisor's
+              // next scheduler gets it (scheduler_atom). Anything else is a refusal.
+              if (err == caf::sec::request_receiver_down) return;
+              auto it = self->state.active.find(id);
+              if (it == self->state.active.end()) return;
+              it->second.request->sink->on_error(self->system().render(err));
+              self->state.active.erase(it);
+            });
+}
+
+// A new scheduler knows nothing of request `id`: hand it over, unless it is over already (an
+// abort that went to the dead one, a last token streamed just before it died) or no scheduler
+// will come.
+void resubmit(Self* self, SeqId id) {
+  auto& st = self->state;
+  const GatewayState::Active& a = st.active.at(id);
+  const GenerationRequest& g = a.request->generation;
+  if (!st.scheduler || a.abort_requested) return finish(self, id, "abort");
+  if (const auto done = output_stop_reason(a.output_token_ids, g.sampling_params, g.eos_token_ids))
+    return finish(self, id, sequence_finish_reason_name(*done));
+  submit(self, id);
+}
+
+// Results from a scheduler that has been replaced are stale: the new one sends what follows
+// the tokens it was handed.
+bool from_current_scheduler(Self* self) {
+  return self->state.scheduler && self->current_sender() == caf::actor_cast<caf::strong_actor_ptr>(self->state.scheduler);
 }
 
 }  // namespace
@@ -99,29 +144,37 @@ caf::behavior gateway_actor(Self* self, std::shared_ptr<const Tokenizer> tokeniz
       [=](submit_atom, std::shared_ptr<GatewayRequest> req) {
         const SeqId id = req->generation.id;
         auto& st = self->state;
-        st.active.emplace(id, GatewayState::Active{req, IncrementalDetokenizer(*st.tokenizer, true), {}, "", 0, false, {}});
+        if (!st.scheduler) return req->sink->on_error("the engine has stopped: its scheduler's restart budget is spent");
+        const uint64_t arrival = req->generation.arrival.value_or(st.next_arrival);
+        st.next_arrival = std::max(st.next_arrival, arrival + 1);
+        st.active.try_emplace(id, req, IncrementalDetokenizer(*st.tokenizer, true), arrival);
         if (st.options.request_timeout.count() > 0)
           self->delayed_send(self, st.options.request_timeout, abort_atom::value, id);
-        self->request(st.scheduler, caf::infinite, submit_atom::value, req->generation)
-            .then([](bool) {},
-                  [=](caf::error& err) {
-                    auto it = self->state.active.find(id);
-                    if (it == self->state.active.end()) return;
-                    it->second.request->sink->on_error(self->system().render(err));
-                    self->state.active.erase(it);
-                  });
+        submit(self, id);
       },
       [=](abort_atom, SeqId id) {
         // The client is gone or the request timed out: free the sequence's blocks now. The
         // scheduler's FinishedBatch (reason abort) ends the request here.
-        if (self->state.active.count(id)) self->send(self->state.scheduler, abort_atom::value, id);
+        auto it = self->state.active.find(id);
+        if (it == self->state.active.end()) return;
+        it->second.abort_requested = true;
+        if (self->state.scheduler) self->send(self->state.scheduler, abort_atom::value, id);
+      },
+      [=](scheduler_atom, caf::actor scheduler) {
+        auto& st = self->state;
+        if (scheduler == st.scheduler) return;  // the one it has (told on registration)
+        st.scheduler = std::move(scheduler);
+        std::vector<SeqId> ids;
+        for (const auto& [id, a] : st.active) ids.push_back(id);
+        for (SeqId id : ids) resubmit(self, id);
       },
       [=](TokenDeltas& d) {
+        if (!from_current_scheduler(self)) return;
         for (size_t i = 0; i < d.seq_ids.size(); ++i) {
           auto it = self->state.active.find(d.seq_ids[i]);
           if (it == self->state.active.end()) continue;
           GatewayState::Active& a = it->second;
-          if (a.completion_tokens++ == 0) {
+          if (a.output_token_ids.empty()) {
             a.first_token_at = std::chrono::steady_clock::now();
             if (ServerMetrics* m = self->state.options.metrics.get()) {
               m->time_to_first_token.observe(std::chrono::duration<double>(a.first_token_at - a.request->arrival).count());
@@ -129,6 +182,7 @@ caf::behavior gateway_actor(Self* self, std::shared_ptr<const Tokenizer> tokeniz
             }
           }
           if (ServerMetrics* m = self->state.options.metrics.get()) m->generation_tokens.fetch_add(1);
+          a.output_token_ids.push_back(d.tokens[i]);
           GeneratedToken& t = a.held.emplace_back(GeneratedToken{d.tokens[i], a.detokenizer.push(d.tokens[i]), {}});
           if (!d.logprobs.empty()) t.logprobs = std::move(d.logprobs[i]);
           a.pending += t.text;
@@ -139,6 +193,7 @@ caf::behavior gateway_actor(Self* self, std::shared_ptr<const Tokenizer> tokeniz
         }
       },
       [=](const FinishedBatch& batch) {
+        if (!from_current_scheduler(self)) return;
         for (const FinishedSequence& f : batch.sequences) finish(self, f.id, sequence_finish_reason_name(f.reason));
       },
   };

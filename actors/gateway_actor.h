@@ -1,6 +1,8 @@
 #pragma once
-// gateway: the client-facing side of the engine. It keeps every in-flight request (so a
-// restarted scheduler can be handed them again), turns token ids into text incrementally (never
+// gateway: the client-facing side of the engine. It keeps every in-flight request with the tokens
+// received for it, and when its supervisor names a new scheduler (the old one died) hands it each
+// of them again, so clients see a pause, never a lost request or a token twice. It turns token
+// ids into text incrementally (never
 // a broken UTF-8 sequence), applies stop strings (never emitting text that may turn out to start
 // one), and tells each request's RequestSink what happened, token by token, each with its share
 // of the text and, when asked, its logprobs. The HTTP layer (net/) implements sinks; so can a
@@ -64,23 +66,32 @@ struct GatewayOptions {
 
 struct GatewayState {
   struct Active {
+    Active(std::shared_ptr<GatewayRequest> r, IncrementalDetokenizer d, uint64_t a)
+        : request(std::move(r)), detokenizer(std::move(d)), arrival(a) {}
     std::shared_ptr<GatewayRequest> request;
     IncrementalDetokenizer detokenizer;
+    uint64_t arrival = 0;                    // its place in the scheduler's queue, kept across restarts
+    std::vector<int32_t> output_token_ids;   // every token received (held ones too): a restarted
+                                             // scheduler continues after them and never sends them again
     std::vector<GeneratedToken> held;  // not sent yet: a stop string may start in their text
     std::string pending;               // their text, concatenated
-    int32_t completion_tokens = 0;
-    bool stop_matched = false;  // a stop string ended it; nothing more is emitted
+    bool stop_matched = false;     // a stop string ended it; nothing more is emitted
+    bool abort_requested = false;  // the abort may have gone to a scheduler that died: not resubmitted
     std::chrono::steady_clock::time_point first_token_at{};
   };
   GatewayOptions options;
   std::shared_ptr<const Tokenizer> tokenizer;
-  caf::actor scheduler;
+  caf::actor scheduler;        // null once the supervisor says none will come
+  uint64_t next_arrival = 0;   // the gateway numbers arrivals, so a resubmission can keep its own
   std::unordered_map<SeqId, Active> active;
   static inline const char* name = "gateway";
 };
 
 // Messages: (submit_atom, shared_ptr<GatewayRequest>) from the HTTP layer (same process only);
-// (abort_atom, SeqId) when a client hangs up; TokenDeltas and FinishedBatch from the scheduler.
+// (abort_atom, SeqId) when a client hangs up; TokenDeltas and FinishedBatch from the scheduler
+// (those of any other are stale and dropped); (scheduler_atom, actor) from the supervisor it is
+// registered with (spawn_gateway, engine_topology.h): the scheduler from now on, to which every
+// in-flight request is resubmitted, or a null one: every live request ends with abort.
 caf::behavior gateway_actor(caf::stateful_actor<GatewayState>* self, std::shared_ptr<const Tokenizer> tokenizer,
                             caf::actor scheduler, GatewayOptions options = {});
 

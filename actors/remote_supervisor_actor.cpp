@@ -5,7 +5,6 @@
 #include <spdlog/spdlog.h>
 
 #include "actors/message_inspect.h"
-#include "actors/scheduler_actor.h"
 
 namespace troupe {
 namespace {
@@ -16,7 +15,8 @@ constexpr std::chrono::milliseconds kRetryEvery{250};
 void give_up(Self* self, const std::string& why) {
   spdlog::error("executor at {}:{}: {}; live requests end with abort", self->state.host, self->state.port, why);
   self->state.executor = caf::actor{};
-  self->send(self->state.scheduler, executor_atom::value, caf::actor{});
+  self->state.gave_up = true;
+  hand_executor(self, self->state.scheduling, caf::actor{});
 }
 
 }  // namespace
@@ -30,10 +30,17 @@ caf::behavior remote_supervisor_actor(Self* self, caf::actor executor, std::stri
   st.port = port;
   st.executor = executor;
   self->monitor(executor);
-  st.scheduler = self->spawn<caf::linked>(scheduler_actor, config, executor, true, std::move(metrics));
-  self->set_exit_handler([=](const caf::exit_msg& exit) { self->quit(exit.reason); });
+  st.scheduling.config = config;
+  st.scheduling.metrics = std::move(metrics);
+  st.scheduling.max_restarts = max_restarts;
+  start_scheduler(self, st.scheduling, executor);
+  self->set_exit_handler([=](const caf::exit_msg& exit) {
+    if (self->state.scheduling.scheduler) self->send_exit(self->state.scheduling.scheduler, exit.reason);
+    self->quit(exit.reason);
+  });
   self->set_down_handler([=](const caf::down_msg& down) {
     auto& s = self->state;
+    if (on_scheduler_down(self, s.scheduling, down, s.executor, /*executor_may_come=*/!s.gave_up)) return;
     if (!s.executor || down.source != s.executor.address()) return;
     spdlog::error("executor at {}:{} lost: {}", s.host, s.port, self->system().render(down.reason));
     if (s.losses >= max_restarts) return give_up(self, "restart budget (" + std::to_string(max_restarts) + ") spent");
@@ -51,14 +58,15 @@ caf::behavior remote_supervisor_actor(Self* self, caf::actor executor, std::stri
           self->monitor(s.executor);
           spdlog::warn("executor at {}:{} is back ({} of {} restarts); running sequences are recomputed", s.host,
                        s.port, s.losses, max_restarts);
-          self->send(s.scheduler, executor_atom::value, s.executor);
+          hand_executor(self, s.scheduling, s.executor);
           return;
         }
         if (std::chrono::steady_clock::now() - s.lost_at >= reconnect_window)
           return give_up(self, "no node answered within " + std::to_string(reconnect_window.count()) + " ms");
         self->delayed_send(self, kRetryEvery, reconnect_atom::value);
       },
-      [=](engine_atom) { return caf::make_message(self->state.scheduler, self->state.executor); },
+      [=](engine_atom) { return caf::make_message(self->state.scheduling.scheduler, self->state.executor); },
+      [=](gateway_atom, caf::actor gateway) { add_gateway(self, self->state.scheduling, std::move(gateway)); },
   };
 }
 

@@ -5,7 +5,9 @@
 // sequences are recomputed on it as after a local restart, so no accepted request is lost and no
 // client gets a token twice. Past `max_restarts` losses, or when no node answers within
 // `reconnect_window` (--executor-reconnect-seconds), the scheduler ends every live request with an
-// abort.
+// abort. The scheduler (in this process) is restarted as under the local supervisor
+// (scheduler_supervision.h); one that dies while the node is being reconnected gets the new
+// executor when it comes.
 #include <chrono>
 #include <memory>
 #include <string>
@@ -14,6 +16,7 @@
 #include <caf/fwd.hpp>
 #include <caf/stateful_actor.hpp>
 
+#include "actors/scheduler_supervision.h"
 #include "engine/metrics/server_metrics.h"
 #include "engine/scheduler/scheduler_config.h"
 
@@ -22,15 +25,17 @@ namespace troupe {
 struct RemoteSupervisorState {
   std::string host;
   uint16_t port = 0;
-  caf::actor executor;  // the current proxy; null while reconnecting
-  caf::actor scheduler;
+  caf::actor executor;  // the current proxy; null while reconnecting or once given up
+  bool gave_up = false;  // no executor will come again
+  SchedulerSupervision scheduling;
   int32_t losses = 0;
   std::chrono::steady_clock::time_point lost_at;
   static inline const char* name = "remote_supervisor";
 };
 
 // Spawn detached: reconnecting blocks its thread for a connection attempt.
-// Messages: (engine_atom) -> (scheduler, executor).
+// Messages: (engine_atom) -> (scheduler, executor); (gateway_atom, actor): tell this gateway of
+// every new scheduler.
 caf::behavior remote_supervisor_actor(caf::stateful_actor<RemoteSupervisorState>* self, caf::actor executor,
                                       std::string host, uint16_t port, SchedulerConfig config, int32_t max_restarts,
                                       std::chrono::milliseconds reconnect_window,

@@ -196,7 +196,7 @@ caf::behavior scheduler_actor(Self* self, SchedulerConfig config, caf::actor exe
   self->set_down_handler([=](const caf::down_msg& down) {
     if (self->state.executor && down.source == self->state.executor.address()) executor_lost(self, down.reason);
   });
-  use_executor(self, executor);
+  if (executor) use_executor(self, executor);  // a supervisor still reconnecting one sends it later
   return {
       [=](executor_atom, caf::actor replacement) {
         auto& s = self->state;

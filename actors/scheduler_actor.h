@@ -38,7 +38,8 @@ struct SchedulerActorState {
 // Clients receive TokenDeltas and FinishedBatch messages for the sequences they submitted.
 // When the executor dies or fails a step, every running sequence is queued for recompute
 // (Scheduler::reset_executor_state); spawned by a supervisor, the scheduler then waits for the
-// new executor, otherwise it ends every live request with an abort.
+// new executor, otherwise it ends every live request with an abort. A supervised scheduler may be
+// spawned with a null executor (its supervisor is reconnecting one) and wait for it likewise.
 caf::behavior scheduler_actor(caf::stateful_actor<SchedulerActorState>* self, SchedulerConfig config,
                               caf::actor executor, bool supervised,
                               std::shared_ptr<ServerMetrics> metrics = nullptr);

@@ -5,7 +5,6 @@
 
 #include "actors/executor_actor.h"
 #include "actors/message_inspect.h"
-#include "actors/scheduler_actor.h"
 
 namespace troupe {
 namespace {
@@ -19,6 +18,22 @@ caf::actor spawn_executor(Self* self) {
   return executor;
 }
 
+void executor_down(Self* self, const caf::down_msg& down, int32_t max_restarts) {
+  auto& s = self->state;
+  spdlog::error("executor died: {}", self->system().render(down.reason));
+  if (s.restarts_left <= 0) {
+    spdlog::error("executor restart budget ({}) spent: live requests end with abort", max_restarts);
+    s.executor = caf::actor{};
+    hand_executor(self, s.scheduling, caf::actor{});
+    return;
+  }
+  --s.restarts_left;
+  ++s.restarts;
+  s.executor = spawn_executor(self);
+  spdlog::warn("executor restarted ({} of {}); running sequences are recomputed", s.restarts, max_restarts);
+  hand_executor(self, s.scheduling, s.executor);
+}
+
 }  // namespace
 
 caf::behavior supervisor_actor(Self* self, std::shared_ptr<ModelBackend> backend, SchedulerConfig config,
@@ -27,32 +42,28 @@ caf::behavior supervisor_actor(Self* self, std::shared_ptr<ModelBackend> backend
   st.backend = std::move(backend);
   st.restarts_left = max_restarts;
   st.executor = spawn_executor(self);
-  st.scheduler = self->spawn<caf::linked>(scheduler_actor, config, st.executor, true, std::move(metrics));
-  // Shutdown (or the linked scheduler died): end the executor too, and do not restart it.
+  st.scheduling.config = config;
+  st.scheduling.metrics = std::move(metrics);
+  st.scheduling.max_restarts = max_restarts;
+  start_scheduler(self, st.scheduling, st.executor);
+  // Shutdown: end the children too, and do not restart them.
   self->set_exit_handler([=](const caf::exit_msg& exit) {
     auto& s = self->state;
     if (s.executor) self->send_exit(s.executor, exit.reason);
+    if (s.scheduling.scheduler) self->send_exit(s.scheduling.scheduler, exit.reason);
     s.executor = caf::actor{};
+    s.scheduling.scheduler = caf::actor{};
     self->quit(exit.reason);
   });
   self->set_down_handler([=](const caf::down_msg& down) {
     auto& s = self->state;
-    if (!s.executor || down.source != s.executor.address()) return;
-    spdlog::error("executor died: {}", self->system().render(down.reason));
-    if (s.restarts_left <= 0) {
-      spdlog::error("executor restart budget ({}) spent: live requests end with abort", max_restarts);
-      s.executor = caf::actor{};
-      self->send(s.scheduler, executor_atom::value, caf::actor{});
-      return;
-    }
-    --s.restarts_left;
-    ++s.restarts;
-    s.executor = spawn_executor(self);
-    spdlog::warn("executor restarted ({} of {}); running sequences are recomputed", s.restarts, max_restarts);
-    self->send(s.scheduler, executor_atom::value, s.executor);
+    if (s.executor && down.source == s.executor.address()) return executor_down(self, down, max_restarts);
+    // A local executor is null only once its budget is spent: then no scheduler is restarted.
+    on_scheduler_down(self, s.scheduling, down, s.executor, /*executor_may_come=*/static_cast<bool>(s.executor));
   });
   return {
-      [=](engine_atom) { return caf::make_message(self->state.scheduler, self->state.executor); },
+      [=](engine_atom) { return caf::make_message(self->state.scheduling.scheduler, self->state.executor); },
+      [=](gateway_atom, caf::actor gateway) { add_gateway(self, self->state.scheduling, std::move(gateway)); },
   };
 }
 

@@ -1,16 +1,19 @@
 #pragma once
-// supervisor: spawns the executor and the scheduler of one engine, monitors the executor, and
-// when it dies (a crash, a CUDA error, a kill) logs the cause and spawns a new one from the same
-// spawn arguments, within a restart budget (Ray's max_restarts). The scheduler, told of the new
-// executor, recomputes every running sequence on it (Scheduler::reset_executor_state), so no
+// supervisor: spawns the executor and the scheduler of one engine and monitors both. When the
+// executor dies (a crash, a CUDA error, a kill) it logs the cause and spawns a new one from the
+// same spawn arguments, within a restart budget (Ray's max_restarts). The scheduler, told of the
+// new executor, recomputes every running sequence on it (Scheduler::reset_executor_state), so no
 // accepted request is lost and no client gets a token twice. Past the budget the scheduler ends
-// every live request with an abort.
+// every live request with an abort. A dead scheduler is respawned over the current executor
+// within its own budget, and registered gateways resubmit what they hold
+// (scheduler_supervision.h).
 #include <memory>
 
 #include <caf/actor.hpp>
 #include <caf/fwd.hpp>
 #include <caf/stateful_actor.hpp>
 
+#include "actors/scheduler_supervision.h"
 #include "engine/metrics/server_metrics.h"
 #include "engine/runtime/model_backend.h"
 #include "engine/scheduler/scheduler_config.h"
@@ -19,14 +22,15 @@ namespace troupe {
 
 struct SupervisorState {
   std::shared_ptr<ModelBackend> backend;  // the executor's spawn argument, kept for restarts
-  caf::actor executor;
-  caf::actor scheduler;
+  caf::actor executor;                    // null once its restart budget is spent
   int32_t restarts_left = 0;
   int32_t restarts = 0;
+  SchedulerSupervision scheduling;
   static inline const char* name = "supervisor";
 };
 
-// Messages: (engine_atom) -> (scheduler, executor), the current ones.
+// Messages: (engine_atom) -> (scheduler, executor), the current ones; (gateway_atom, actor):
+// tell this gateway of every new scheduler.
 caf::behavior supervisor_actor(caf::stateful_actor<SupervisorState>* self, std::shared_ptr<ModelBackend> backend,
                                SchedulerConfig config, int32_t max_restarts,
                                std::shared_ptr<ServerMetrics> metrics = nullptr);

@@ -25,8 +25,11 @@ void add_engine_options(CLI::App& cmd, EngineOptions& o) {
                  "whatever runs it) before its requests end with abort")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
-  cmd.add_option("--max-executor-restarts", o.max_executor_restarts,
-                 "times a local executor that dies is restarted (its running requests recomputed)")
+  // One number, counted apart for the executor and the scheduler (Ray's per-actor max_restarts):
+  // the old name still works.
+  cmd.add_option("--max-restarts,--max-executor-restarts", o.max_restarts,
+                 "times a dead executor (its running requests recomputed) and, separately, a dead scheduler "
+                 "(gateways resubmit their requests) are restarted; a lost node counts as a dead executor")
       ->capture_default_str();
 }
 

@@ -20,7 +20,7 @@ struct EngineOptions {
   bool no_prefix_caching = false;
   bool no_async_scheduling = false;
   std::string executor;  // HOST:PORT of a `troupe node`; empty: in this process
-  int max_executor_restarts = 3;
+  int max_restarts = 3;
   double executor_reconnect_seconds = 30;  // how long a lost `troupe node` has to come back
 };
 

@@ -117,11 +117,11 @@ int run_prompts_file(const GenerateOptions& o, SamplingParams defaults) {
   }
   TroupeActorSystemConfig cfg;
   caf::actor_system sys{cfg};
-  const EngineActors engine = start_engine(sys, m.backend, o.engine.executor, config, o.engine.max_executor_restarts, nullptr,
+  const EngineActors engine = start_engine(sys, m.backend, o.engine.executor, config, o.engine.max_restarts, nullptr,
                                            reconnect_window(o.engine));
   int rejected = 0;
   run_batch(
-      sys, engine.scheduler, std::move(requests),
+      sys, engine, std::move(requests),
       [&](const FinishedSequence& f) {
         const nlohmann::ordered_json out = {{"id", lines[f.id].id},
                                             {"ids", f.output_token_ids},

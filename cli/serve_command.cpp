@@ -58,11 +58,10 @@ int run_serve(ServeOptions o) {
   caf::actor_system sys{cfg};
   auto metrics = std::make_shared<ServerMetrics>();
   const EngineActors engine =
-      start_engine(sys, m.backend, o.engine.executor, config, o.engine.max_executor_restarts, metrics,
+      start_engine(sys, m.backend, o.engine.executor, config, o.engine.max_restarts, metrics,
                    reconnect_window(o.engine));
   auto tokenizer = std::make_shared<const Tokenizer>(folder->text.tokenizer);
-  auto gateway = sys.spawn(gateway_actor, tokenizer, engine.scheduler,
-                           GatewayOptions{metrics, std::chrono::seconds(o.request_timeout)});
+  auto gateway = spawn_gateway(sys, engine, tokenizer, GatewayOptions{metrics, std::chrono::seconds(o.request_timeout)});
 
   auto ctx = std::make_shared<net::ApiContext>();
   ctx->model = folder;

@@ -37,12 +37,8 @@ std::string Scheduler::check_request(const GenerationRequest& r) const {
   const std::string params_error = r.sampling_params.validate();
   if (!params_error.empty()) return "sampling_params: " + params_error;
   const auto& p = r.sampling_params;
-  const auto& out = r.output_token_ids;
-  if (static_cast<int64_t>(out.size()) >= p.max_tokens)
-    return "output_token_ids already has max_tokens tokens";
-  if (!p.ignore_eos && !out.empty() &&
-      std::find(r.eos_token_ids.begin(), r.eos_token_ids.end(), out.back()) != r.eos_token_ids.end())
-    return "output_token_ids already ends with an EOS token";
+  if (const auto done = output_stop_reason(r.output_token_ids, p, r.eos_token_ids))
+    return std::string("output_token_ids already end the sequence (") + sequence_finish_reason_name(*done) + ")";
   // The last sampled token is never computed, so the cache holds at most prompt + max_tokens - 1.
   const int64_t most = static_cast<int64_t>(r.prompt_token_ids.size()) + p.max_tokens - 1;
   const int64_t blocks = (most + config_.block_size - 1) / config_.block_size;

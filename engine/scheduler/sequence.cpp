@@ -24,14 +24,17 @@ Sequence::Sequence(GenerationRequest request, uint64_t arrival_order)
   token_ids.insert(token_ids.end(), request.output_token_ids.begin(), request.output_token_ids.end());
 }
 
-std::optional<SequenceFinishReason> Sequence::stop_reason() const {
-  if (num_output_tokens() == 0) return std::nullopt;
-  const int32_t last = token_ids.back();
-  if (!sampling_params.ignore_eos &&
-      std::find(eos_token_ids.begin(), eos_token_ids.end(), last) != eos_token_ids.end())
+std::optional<SequenceFinishReason> output_stop_reason(std::span<const int32_t> output, const SamplingParams& params,
+                                                       std::span<const int32_t> eos_token_ids) {
+  if (output.empty()) return std::nullopt;
+  if (!params.ignore_eos && std::find(eos_token_ids.begin(), eos_token_ids.end(), output.back()) != eos_token_ids.end())
     return SequenceFinishReason::Stop;
-  if (num_output_tokens() >= sampling_params.max_tokens) return SequenceFinishReason::Length;
+  if (static_cast<int64_t>(output.size()) >= params.max_tokens) return SequenceFinishReason::Length;
   return std::nullopt;
+}
+
+std::optional<SequenceFinishReason> Sequence::stop_reason() const {
+  return output_stop_reason(output_ids(), sampling_params, eos_token_ids);
 }
 
 }  // namespace troupe

@@ -24,6 +24,14 @@ namespace troupe {
 
 enum class SequenceStatus { Waiting, Running };
 
+// Why a sequence whose generated tokens are `output` is done, if it is: an EOS last (unless
+// ignore_eos), else max_tokens reached. The one stop rule, applied by the scheduler after each
+// sampled token, to a request that comes with output tokens, and by a gateway to what it
+// received from a scheduler that died (it may have streamed a last token and died before
+// reporting the sequence finished).
+std::optional<SequenceFinishReason> output_stop_reason(std::span<const int32_t> output, const SamplingParams& params,
+                                                       std::span<const int32_t> eos_token_ids);
+
 // Order of service: lower priority value first, then earlier arrival, then id (a total order).
 using QueueKey = std::tuple<int32_t, uint64_t, SeqId>;
 

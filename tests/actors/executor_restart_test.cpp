@@ -3,15 +3,13 @@
 #include <gtest/gtest.h>
 
 #include <map>
-#include <random>
 
 #include <caf/all.hpp>
 
 #include "../engine/model/fixture_model.h"
-#include "engine/runtime/cpu_backend.h"
 #include "actors/actor_system_config.h"
-#include "actors/engine_topology.h"
-#include "engine/model/sequence_generator.h"
+#include "engine/runtime/cpu_backend.h"
+#include "restart_test_support.h"
 
 namespace troupe {
 namespace {
@@ -21,21 +19,6 @@ struct Outcome {
   std::map<SeqId, FinishedSequence> finished;
   int kills = 0;
 };
-
-std::vector<GenerationRequest> make_requests(int n, int64_t vocab) {
-  std::mt19937 rng(4);
-  std::vector<GenerationRequest> out;
-  for (int i = 0; i < n; ++i) {
-    GenerationRequest r;
-    r.id = static_cast<SeqId>(i);
-    for (int t = std::uniform_int_distribution<int>(3, 60)(rng); t > 0; --t)
-      r.prompt_token_ids.push_back(std::uniform_int_distribution<int>(3, vocab - 1)(rng));
-    r.sampling_params.temperature = 0.0f;
-    r.sampling_params.max_tokens = std::uniform_int_distribution<int>(8, 30)(rng);
-    out.push_back(r);
-  }
-  return out;
-}
 
 // Submits everything, and kills the current executor each time `kill_every` more tokens have
 // been streamed, up to `max_kills` times. Tokens can arrive faster than this thread reads them,
@@ -55,12 +38,8 @@ Outcome run_with_kills(caf::actor_system& sys, const EngineActors& engine, const
           for (size_t i = 0; i < d.seq_ids.size(); ++i) out.streamed[d.seq_ids[i]].push_back(d.tokens[i]);
           tokens += static_cast<int>(d.seq_ids.size());
           if (out.kills < max_kills && tokens >= kill_every * (out.kills + 1)) {
-            caf::actor executor;
-            self->request(engine.supervisor, caf::infinite, engine_atom::value)
-                .receive([&](const caf::actor&, const caf::actor& e) { executor = e; }, [](caf::error&) {});
-            if (executor && executor != last_killed) {
-              self->send_exit(executor, caf::exit_reason::kill);
-              last_killed = executor;
+            if (caf::actor killed = test::kill_current(sys, engine, &EngineActors::executor, last_killed)) {
+              last_killed = killed;
               ++out.kills;
             }
           }
@@ -82,17 +61,13 @@ TEST_P(ExecutorRestart, KilledExecutorsAreReplacedAndEveryRequestFinishesAsItWou
   TroupeActorSystemConfig cfg;
   caf::actor_system sys{cfg};
   const auto engine = start_engine(sys, std::make_shared<CpuBackend>(model), "",
-                                   {.max_num_seqs = 8, .max_num_batched_tokens = 64, .block_size = 16,
-                                    .num_blocks = 64, .enable_prefix_caching = true,
-                                    .long_prefill_token_threshold = 0, .async_scheduling = GetParam()},
-                                   /*max_restarts=*/5);
-  const auto requests = make_requests(24, model->config().vocab_size);
+                                   test::restart_engine_config(GetParam()), /*max_restarts=*/5);
+  const auto requests = test::make_restart_requests(24, model->config().vocab_size);
   const Outcome out = run_with_kills(sys, engine, requests, /*kill_every=*/40, /*max_kills=*/3);
   EXPECT_EQ(out.kills, 3);
   ASSERT_EQ(out.finished.size(), requests.size());
   for (const auto& r : requests) {
-    const auto alone = SequenceGenerator(*model, {.block_size = 16, .prefill_chunk = 0, .eos_token_ids = {}})
-                           .generate(r.prompt_token_ids, r.sampling_params).ids;
+    const auto alone = test::output_alone(*model, r);
     const FinishedSequence& f = out.finished.at(r.id);
     EXPECT_NE(f.reason, SequenceFinishReason::Abort) << "request " << r.id;
     EXPECT_EQ(f.output_token_ids, alone) << "request " << r.id;
@@ -119,7 +94,7 @@ TEST(ExecutorRestart, PastTheRestartBudgetLiveRequestsEndWithAbort) {
   const auto engine = start_engine(sys, std::make_shared<CpuBackend>(model), "", {.max_num_seqs = 4, .max_num_batched_tokens = 64, .block_size = 16,
                                                      .num_blocks = 64, .enable_prefix_caching = true,
                                                      .long_prefill_token_threshold = 0}, /*max_restarts=*/0);
-  auto requests = make_requests(8, model->config().vocab_size);
+  auto requests = test::make_restart_requests(8, model->config().vocab_size);
   for (auto& r : requests) {
     r.sampling_params.max_tokens = 400;
     r.sampling_params.ignore_eos = true;

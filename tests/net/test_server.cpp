@@ -57,8 +57,8 @@ TestServer::TestServer(TestServerOptions o) {
   model_ = std::shared_ptr<CpuModel>(load_cpu_model(*folder_, LoadFormat::Dummy, 0));
   sys_ = std::make_unique<caf::actor_system>(cfg_);
   engine_ = start_engine(*sys_, std::make_shared<CpuBackend>(model_), "", o.config, 3, metrics_);
-  gateway_ = sys_->spawn(gateway_actor, std::make_shared<const Tokenizer>(folder_->text.tokenizer), engine_.scheduler,
-                         GatewayOptions{metrics_, o.request_timeout});
+  gateway_ = spawn_gateway(*sys_, engine_, std::make_shared<const Tokenizer>(folder_->text.tokenizer),
+                           GatewayOptions{metrics_, o.request_timeout});
   auto ctx = std::make_shared<net::ApiContext>();
   ctx->model = folder_;
   ctx->served_name = "demo-model";
@@ -86,9 +86,13 @@ TestServer::~TestServer() {
 SchedulerSnapshot TestServer::snapshot() {
   caf::scoped_actor self{*sys_};
   SchedulerSnapshot out;
-  self->request(engine_.scheduler, caf::infinite, snapshot_atom::value)
+  self->request(current_engine(*sys_, engine_).scheduler, caf::infinite, snapshot_atom::value)
       .receive([&](const SchedulerSnapshot& s) { out = s; }, [](caf::error&) { throw std::runtime_error("no snapshot"); });
   return out;
+}
+
+void TestServer::kill_scheduler() {
+  caf::anon_send_exit(current_engine(*sys_, engine_).scheduler, caf::exit_reason::kill);
 }
 
 }  // namespace troupe::test

@@ -53,7 +53,8 @@ class TestServer {
   uint16_t port() const { return server_->port(); }
   const ModelFolder& folder() const { return *folder_; }
   CpuModel& model() { return *model_; }
-  SchedulerSnapshot snapshot();
+  SchedulerSnapshot snapshot();  // of the current scheduler
+  void kill_scheduler();         // the current one, with exit_reason::kill; the supervisor restarts it
   ServerMetrics& metrics() { return *metrics_; }
   size_t open_connections() const { return server_->open_connections(); }
 

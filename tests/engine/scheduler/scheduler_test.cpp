@@ -29,6 +29,27 @@ TEST(Scheduler, RejectsRequestsItCannotServe) {
   EXPECT_THROW(s.add_request(request(1, tokens(0, 4), 4)), std::invalid_argument);
 }
 
+TEST(Scheduler, OutputStopReasonIsTheOneStopRuleAndRefusesAFinishedResubmission) {
+  SamplingParams p;
+  p.max_tokens = 3;
+  const std::vector<int32_t> eos = {7};
+  EXPECT_EQ(output_stop_reason({}, p, eos), std::nullopt);
+  EXPECT_EQ(output_stop_reason(std::vector<int32_t>{1, 2}, p, eos), std::nullopt);
+  EXPECT_EQ(output_stop_reason(std::vector<int32_t>{1, 7}, p, eos), SequenceFinishReason::Stop);
+  EXPECT_EQ(output_stop_reason(std::vector<int32_t>{1, 2, 3}, p, eos), SequenceFinishReason::Length);
+  EXPECT_EQ(output_stop_reason(std::vector<int32_t>{1, 2, 7}, p, eos), SequenceFinishReason::Stop);
+  p.ignore_eos = true;
+  EXPECT_EQ(output_stop_reason(std::vector<int32_t>{1, 7}, p, eos), std::nullopt);
+  // A gateway resubmitting to a restarted scheduler finishes such a request itself; the scheduler
+  // refuses one, since it would have nothing to generate.
+  Scheduler s(config(8));
+  GenerationRequest done = request(1, tokens(0, 4), 3);
+  done.output_token_ids = {1, 2, 3};
+  EXPECT_NE(s.check_request(done), "");
+  done.output_token_ids = {1, 2};
+  EXPECT_EQ(s.check_request(done), "");
+}
+
 TEST(Scheduler, ShortPromptIsOnePrefillThenOneTokenPerStep) {
   Harness h(config(8));
   h.sched.add_request(request(1, tokens(0, 10), 3));

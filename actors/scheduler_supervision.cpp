@@ -1,0 +1,61 @@
+#include "actors/scheduler_supervision.h"
+
+#include <algorithm>
+
+#include <caf/all.hpp>
+#include <spdlog/spdlog.h>
+
+#include "actors/message_inspect.h"
+#include "actors/scheduler_actor.h"
+
+namespace troupe {
+namespace {
+
+void tell_gateways(caf::event_based_actor* self, const SchedulerSupervision& s) {
+  for (const caf::actor& g : s.gateways) self->send(g, scheduler_atom::value, s.scheduler);
+}
+
+}  // namespace
+
+void start_scheduler(caf::event_based_actor* self, SchedulerSupervision& s, const caf::actor& executor) {
+  s.scheduler = self->spawn<caf::monitored>(scheduler_actor, s.config, executor, /*supervised=*/true, s.metrics);
+}
+
+void add_gateway(caf::event_based_actor* self, SchedulerSupervision& s, caf::actor gateway) {
+  if (!gateway || std::find(s.gateways.begin(), s.gateways.end(), gateway) != s.gateways.end()) return;
+  self->monitor(gateway);
+  self->send(gateway, scheduler_atom::value, s.scheduler);
+  s.gateways.push_back(std::move(gateway));
+}
+
+bool on_scheduler_down(caf::event_based_actor* self, SchedulerSupervision& s, const caf::down_msg& down,
+                       const caf::actor& executor, bool executor_may_come) {
+  auto gateway = std::find_if(s.gateways.begin(), s.gateways.end(),
+                              [&](const caf::actor& g) { return g.address() == down.source; });
+  if (gateway != s.gateways.end()) {
+    s.gateways.erase(gateway);
+    return true;
+  }
+  if (!s.scheduler || down.source != s.scheduler.address()) return false;
+  spdlog::error("scheduler died: {}", self->system().render(down.reason));
+  if (!executor_may_come) {
+    spdlog::error("scheduler not restarted: no executor is left to drive; live requests end with abort");
+    s.scheduler = caf::actor{};
+  } else if (s.restarts >= s.max_restarts) {
+    spdlog::error("scheduler restart budget ({}) spent: live requests end with abort", s.max_restarts);
+    s.scheduler = caf::actor{};
+  } else {
+    ++s.restarts;
+    start_scheduler(self, s, executor);
+    spdlog::warn("scheduler restarted ({} of {}); {} gateway(s) resubmit their requests", s.restarts, s.max_restarts,
+                 s.gateways.size());
+  }
+  tell_gateways(self, s);
+  return true;
+}
+
+void hand_executor(caf::event_based_actor* self, const SchedulerSupervision& s, const caf::actor& executor) {
+  if (s.scheduler) self->send(s.scheduler, executor_atom::value, executor);
+}
+
+}  // namespace troupe

@@ -1,0 +1,57 @@
+#pragma once
+// The half of a supervisor that keeps an engine's scheduler alive, shared by the local supervisor
+// and the remote one (whose executor lives in a `troupe node`). The scheduler is monitored, not
+// linked: a scheduler killed with exit_reason::kill would take a linked supervisor with it. When
+// it dies it is respawned from the same arguments over the current executor, within its own
+// restart budget (the same number as the executor's, counted apart, like Ray's per-actor
+// max_restarts: one kind of failure cannot spend the other's restarts). The new scheduler starts
+// empty and makes the executor a fresh KV pool (init), so nothing of the old one's device state is
+// trusted: every sequence is computed again from its tokens.
+//
+// Gateways register here and are told of every new scheduler; each resubmits its in-flight
+// requests with the tokens it already received (gateway_actor.h). The supervisor pushes rather
+// than gateways monitoring the scheduler and asking for the next one: a gateway's down message
+// may arrive before the supervisor has spawned the new scheduler, so asking would need retries,
+// while the supervisor knows the moment it exists. Past the budget, or with no executor left to
+// drive, gateways are told there is none and end their live requests with abort.
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include <caf/actor.hpp>
+#include <caf/fwd.hpp>
+
+#include "engine/metrics/server_metrics.h"
+#include "engine/scheduler/scheduler_config.h"
+
+namespace troupe {
+
+struct SchedulerSupervision {
+  SchedulerConfig config;                   // the scheduler's spawn arguments, kept for restarts
+  std::shared_ptr<ServerMetrics> metrics;   // may be null
+  int32_t max_restarts = 0;
+  int32_t restarts = 0;
+  caf::actor scheduler;                     // the current one; null once none will come
+  std::vector<caf::actor> gateways;         // told of every new scheduler; dropped when they die
+};
+
+// Spawns a scheduler (monitored) over `executor` (null: it waits for one through executor_atom);
+// it is s.scheduler from now on.
+void start_scheduler(caf::event_based_actor* self, SchedulerSupervision& s, const caf::actor& executor);
+
+// Registers a gateway and tells it the current scheduler at once: it may have been spawned with
+// one that has died since.
+void add_gateway(caf::event_based_actor* self, SchedulerSupervision& s, caf::actor gateway);
+
+// Handles a down message from the scheduler (respawned over `executor` when the budget allows
+// and `executor_may_come`, i.e. there is an executor or one is being reconnected; a null
+// `executor` then comes later through executor_atom) or from a gateway (forgotten). False when the
+// message is about neither.
+bool on_scheduler_down(caf::event_based_actor* self, SchedulerSupervision& s, const caf::down_msg& down,
+                       const caf::actor& executor, bool executor_may_come);
+
+// Hands the current scheduler (if any) a new executor, or a null one: none will come (it ends
+// its live requests with abort).
+void hand_executor(caf::event_based_actor* self, const SchedulerSupervision& s, const caf::actor& executor);
+
+}  // namespace troupe
