@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include "actors/executor_actor.h"
+#include "actors/kv_manager_actor.h"
 #include "actors/message_inspect.h"
 #include "actors/scheduler_actor.h"
 
@@ -28,6 +29,8 @@ caf::behavior supervisor_actor(Self* self, std::shared_ptr<ModelBackend> backend
   st.restarts_left = max_restarts;
   st.executor = spawn_executor(self);
   st.scheduler = self->spawn<caf::linked>(scheduler_actor, config, st.executor, true, std::move(metrics));
+  st.kv_manager = self->spawn<caf::linked>(kv_manager_actor);
+  self->send(st.scheduler, kv_manager_atom::value, st.kv_manager);  // ahead of any request
   // Shutdown (or the linked scheduler died): end the executor too, and do not restart it.
   self->set_exit_handler([=](const caf::exit_msg& exit) {
     auto& s = self->state;
@@ -53,6 +56,7 @@ caf::behavior supervisor_actor(Self* self, std::shared_ptr<ModelBackend> backend
   });
   return {
       [=](engine_atom) { return caf::make_message(self->state.scheduler, self->state.executor); },
+      [=](kv_manager_atom) { return self->state.kv_manager; },
   };
 }
 

@@ -21,12 +21,13 @@ struct SupervisorState {
   std::shared_ptr<ModelBackend> backend;  // the executor's spawn argument, kept for restarts
   caf::actor executor;
   caf::actor scheduler;
+  caf::actor kv_manager;  // linked: mirrors the scheduler's block pool from its journals
   int32_t restarts_left = 0;
   int32_t restarts = 0;
   static inline const char* name = "supervisor";
 };
 
-// Messages: (engine_atom) -> (scheduler, executor), the current ones.
+// Messages: (engine_atom) -> (scheduler, executor), the current ones; (kv_manager_atom) -> actor.
 caf::behavior supervisor_actor(caf::stateful_actor<SupervisorState>* self, std::shared_ptr<ModelBackend> backend,
                                SchedulerConfig config, int32_t max_restarts,
                                std::shared_ptr<ServerMetrics> metrics = nullptr);

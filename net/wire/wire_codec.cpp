@@ -129,6 +129,34 @@ void fill(s::FinishedSequence::Builder b, const FinishedSequence& x) {
   b.setReason(to_wire(x.reason));
 }
 
+void fill(s::PoolJournal::Builder b, const PoolJournal& x) {
+  b.setNumber(x.number);
+  b.setStepId(x.step_id);
+  if (x.fresh_pool) {
+    auto start = b.getFreshPool().initStart();
+    start.setNumBlocks(x.fresh_pool->num_blocks);
+    start.setBlockSize(x.fresh_pool->block_size);
+    start.setEnablePrefixCaching(x.fresh_pool->enable_prefix_caching);
+  } else {
+    b.getFreshPool().setNone();
+  }
+  if (!x.ops.empty()) {
+    auto ops = b.initOps(static_cast<unsigned>(x.ops.size()));
+    for (size_t i = 0; i < x.ops.size(); ++i) {
+      const PoolOp& op = x.ops[i];
+      auto o = ops[static_cast<unsigned>(i)];
+      // PoolOpKind's enumerants are declared in the same order as troupe::PoolOpKind.
+      o.setKind(static_cast<s::PoolOpKind>(op.kind));
+      o.setBlock(op.block);
+      o.setSeqId(op.seq);
+      o.setKey(op.key);
+      o.setParentKey(op.parent_key);
+      o.setNumQueryTokens(op.num_query_tokens);
+    }
+  }
+  TROUPE_WIRE_SET_LIST(b, CachedTokens, x.cached_tokens);
+}
+
 #undef TROUPE_WIRE_SET_LIST
 
 // Builds the message for x (schema struct S) and hands its builder to `out`.
@@ -294,6 +322,34 @@ FinishedSequence get(s::FinishedSequence::Reader r) {
   return x;
 }
 
+PoolJournal get(s::PoolJournal::Reader r) {
+  PoolJournal x;
+  x.number = r.getNumber();
+  x.step_id = r.getStepId();
+  const auto fresh = r.getFreshPool();
+  switch (fresh.which()) {
+    case s::PoolJournal::FreshPool::NONE: break;
+    case s::PoolJournal::FreshPool::START: {
+      const auto start = fresh.getStart();
+      x.fresh_pool = PoolStart{start.getNumBlocks(), start.getBlockSize(), start.getEnablePrefixCaching()};
+      break;
+    }
+    default:
+      throw std::invalid_argument("freshPool: unknown union member " + std::to_string(static_cast<unsigned>(fresh.which())));
+  }
+  const auto ops = r.getOps();
+  x.ops.reserve(ops.size());
+  for (auto o : ops) {
+    const auto kind = static_cast<uint16_t>(o.getKind());
+    if (kind > static_cast<uint16_t>(PoolOpKind::ClearCache))
+      throw std::invalid_argument("ops: unknown PoolOpKind enumerant " + std::to_string(kind));
+    x.ops.push_back({static_cast<PoolOpKind>(kind), o.getBlock(), o.getSeqId(), o.getKey(), o.getParentKey(),
+                     o.getNumQueryTokens()});
+  }
+  x.cached_tokens = get<int32_t>(r.getCachedTokens());
+  return x;
+}
+
 [[noreturn]] void reject(const char* type, const std::string& why) {
   throw std::invalid_argument(std::string("troupe::wire: cannot decode ") + type + ": " + why);
 }
@@ -347,6 +403,7 @@ std::vector<uint8_t> encode(const StepPlan& x) { return encode_as<s::StepPlan>(x
 std::vector<uint8_t> encode(const StepResult& x) { return encode_as<s::StepResult>(x, "StepResult"); }
 std::vector<uint8_t> encode(const KvPoolShape& x) { return encode_as<s::KvPoolShape>(x, "KvPoolShape"); }
 std::vector<uint8_t> encode(const FinishedSequence& x) { return encode_as<s::FinishedSequence>(x, "FinishedSequence"); }
+std::vector<uint8_t> encode(const PoolJournal& x) { return encode_as<s::PoolJournal>(x, "PoolJournal"); }
 
 template <> SamplingParams decode<SamplingParams>(std::span<const uint8_t> b) { return decode_as<s::SamplingParams>(b, "SamplingParams"); }
 template <> GenerationRequest decode<GenerationRequest>(std::span<const uint8_t> b) { return decode_as<s::GenerationRequest>(b, "GenerationRequest"); }
@@ -355,6 +412,7 @@ template <> StepPlan decode<StepPlan>(std::span<const uint8_t> b) { return decod
 template <> StepResult decode<StepResult>(std::span<const uint8_t> b) { return decode_as<s::StepResult>(b, "StepResult"); }
 template <> KvPoolShape decode<KvPoolShape>(std::span<const uint8_t> b) { return decode_as<s::KvPoolShape>(b, "KvPoolShape"); }
 template <> FinishedSequence decode<FinishedSequence>(std::span<const uint8_t> b) { return decode_as<s::FinishedSequence>(b, "FinishedSequence"); }
+template <> PoolJournal decode<PoolJournal>(std::span<const uint8_t> b) { return decode_as<s::PoolJournal>(b, "PoolJournal"); }
 
 std::string to_text(const SamplingParams& x) { return text_as<s::SamplingParams>(x, "SamplingParams"); }
 std::string to_text(const GenerationRequest& x) { return text_as<s::GenerationRequest>(x, "GenerationRequest"); }
@@ -363,5 +421,6 @@ std::string to_text(const StepPlan& x) { return text_as<s::StepPlan>(x, "StepPla
 std::string to_text(const StepResult& x) { return text_as<s::StepResult>(x, "StepResult"); }
 std::string to_text(const KvPoolShape& x) { return text_as<s::KvPoolShape>(x, "KvPoolShape"); }
 std::string to_text(const FinishedSequence& x) { return text_as<s::FinishedSequence>(x, "FinishedSequence"); }
+std::string to_text(const PoolJournal& x) { return text_as<s::PoolJournal>(x, "PoolJournal"); }
 
 }  // namespace troupe::wire
