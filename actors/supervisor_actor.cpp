@@ -29,7 +29,7 @@ caf::behavior supervisor_actor(Self* self, std::shared_ptr<ModelBackend> backend
   st.restarts_left = max_restarts;
   st.executor = spawn_executor(self);
   st.scheduler = self->spawn<caf::linked>(scheduler_actor, config, st.executor, true, std::move(metrics));
-  st.kv_manager = self->spawn<caf::linked>(kv_manager_actor);
+  st.kv_manager = self->spawn<caf::linked + caf::detached>(kv_manager_actor);  // why: kv_manager_actor.h
   self->send(st.scheduler, kv_manager_atom::value, st.kv_manager);  // ahead of any request
   // Shutdown (or the linked scheduler died): end the executor too, and do not restart it.
   self->set_exit_handler([=](const caf::exit_msg& exit) {

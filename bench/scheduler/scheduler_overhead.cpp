@@ -178,7 +178,7 @@ ActorTimes time_actors(const Options& o, bool ahead) {
   auto done = clock->done.get_future();
   auto executor = sys.spawn<caf::detached>(fake_executor, clock, o);
   auto scheduler = sys.spawn(scheduler_actor, bench_config(o, ahead), executor, false, std::make_shared<ServerMetrics>());
-  caf::actor kv = o.kv_manager ? sys.spawn(kv_manager_actor) : caf::actor{};
+  caf::actor kv = o.kv_manager ? sys.spawn<caf::detached>(kv_manager_actor) : caf::actor{};
   if (kv) caf::anon_send(scheduler, kv_manager_atom::value, kv);  // ahead of the client's requests
   auto client = sys.spawn(sink_client, scheduler, bench_requests(o));
   if (done.wait_for(std::chrono::minutes(5)) != std::future_status::ready) {
