@@ -1,5 +1,8 @@
 #include "actors/kv_manager_actor.h"
 
+#include <exception>
+#include <string>
+
 #include <caf/all.hpp>
 #include <spdlog/spdlog.h>
 
@@ -64,7 +67,16 @@ KvUsage usage(Self* self) {
 
 caf::behavior kv_manager_actor(Self* self) {
   return {
-      [=](const PoolJournal& j) { apply(self, j); },
+      [=](const PoolJournal& j) {
+        // It is linked to the supervisor: an exception here would end the whole engine. Replay
+        // reports bad ops instead of throwing; what is left (no memory for a hostile pool shape)
+        // is an audit failure too.
+        try {
+          apply(self, j);
+        } catch (const std::exception& e) {
+          report(self, j, std::string("replay failed: ") + e.what());
+        }
+      },
       [=](const PrefixQuery& q) -> int32_t {
         const auto& mirror = self->state.mirror;
         return mirror ? mirror->match_prefix(q.token_ids).num_tokens : 0;

@@ -104,7 +104,8 @@ std::string BlockPool::replay_op(const PoolOp& op, const std::vector<int32_t>& t
     tables_.erase(table);
     return {};
   }
-  if (op.block < 0 || op.block >= config_.num_blocks) return "unknown block (the pool has " + std::to_string(config_.num_blocks) + ")";
+  if (op.block < 0 || op.block >= config_.num_blocks)
+    return "unknown block (the pool has " + std::to_string(config_.num_blocks) + ")";
   const int32_t b = op.block;
   Block& blk = blocks_[static_cast<size_t>(b)];
   switch (op.kind) {
@@ -168,7 +169,8 @@ std::string BlockPool::replay_op(const PoolOp& op, const std::vector<int32_t>& t
 std::string BlockPool::diff(const BlockPool& o) const {
   const BlockPoolConfig& a = config_;
   const BlockPoolConfig& b = o.config_;
-  if (a.num_blocks != b.num_blocks || a.block_size != b.block_size || a.enable_prefix_caching != b.enable_prefix_caching)
+  if (a.num_blocks != b.num_blocks || a.block_size != b.block_size ||
+      a.enable_prefix_caching != b.enable_prefix_caching)
     return "different shapes";
   if (free_uncached_ != o.free_uncached_) return "different free stacks";
   for (int32_t x = lru_head_, y = o.lru_head_;; x = blocks_[static_cast<size_t>(x)].lru_next,
@@ -189,12 +191,13 @@ std::string BlockPool::diff(const BlockPool& o) const {
   if (tables_.size() != o.tables_.size()) return "different numbers of block tables";
   for (const auto& [seq, t] : tables_) {
     auto it = o.tables_.find(seq);
-    if (it == o.tables_.end() || it->second.blocks != t.blocks) return "seq " + std::to_string(seq) + ": different block tables";
+    if (it == o.tables_.end() || it->second.blocks != t.blocks)
+      return "seq " + std::to_string(seq) + ": different block tables";
   }
   const PrefixCacheStats& s = stats_;
   const PrefixCacheStats& r = o.stats_;
-  if (s.num_queries != r.num_queries || s.num_query_tokens != r.num_query_tokens || s.num_hit_tokens != r.num_hit_tokens ||
-      s.num_evictions != r.num_evictions || s.num_cleared != r.num_cleared)
+  if (s.num_queries != r.num_queries || s.num_query_tokens != r.num_query_tokens ||
+      s.num_hit_tokens != r.num_hit_tokens || s.num_evictions != r.num_evictions || s.num_cleared != r.num_cleared)
     return "different prefix-cache statistics";
   return {};
 }

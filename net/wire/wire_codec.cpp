@@ -335,7 +335,8 @@ PoolJournal get(s::PoolJournal::Reader r) {
       break;
     }
     default:
-      throw std::invalid_argument("freshPool: unknown union member " + std::to_string(static_cast<unsigned>(fresh.which())));
+      throw std::invalid_argument("freshPool: unknown union member " +
+                                  std::to_string(static_cast<unsigned>(fresh.which())));
   }
   const auto ops = r.getOps();
   x.ops.reserve(ops.size());
