@@ -1,7 +1,7 @@
 #pragma once
 // Every message that travels between Troupe's actors, declared once: the payload structs, the
 // atoms that name requests, and CAF's type-ID block. Payloads are engine/ value types (StepPlan,
-// GenerationRequest, FinishedSequence) plus the few structs below; their inspect overloads
+// GenerationRequest, FinishedSequence, PoolJournal) plus the few structs below; their inspect overloads
 // (message_inspect.h; the engine values through the Cap'n Proto schema in net/wire) are what CAF
 // serializes when a message crosses a process boundary.
 #include <cstdint>
@@ -77,7 +77,9 @@ using snapshot_atom = caf::atom_constant<caf::atom("snapshot")>;// (snapshot) ->
 using executor_atom = caf::atom_constant<caf::atom("executor")>;// supervisor -> scheduler: (executor, actor)
 using engine_atom = caf::atom_constant<caf::atom("engine")>;    // (engine) -> (scheduler, executor) of a supervisor
 using reconnect_atom = caf::atom_constant<caf::atom("reconnect")>;  // remote supervisor -> itself
-using kv_manager_atom = caf::atom_constant<caf::atom("kvmanager")>; // (kv_manager) -> actor, of a supervisor
+using kv_manager_atom = caf::atom_constant<caf::atom("kvmanager")>; // supervisor -> scheduler: (kv_manager, actor);
+                                                                    // (kv_manager) -> actor, of a supervisor
+// Scheduler -> kv_manager: a PoolJournal (engine/kv/pool_journal.h), one per step, no answer.
 
 }  // namespace troupe
 

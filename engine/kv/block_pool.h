@@ -125,7 +125,7 @@ class BlockPool {
   // Requires start_journal().
   PoolJournal take_journal();
 
-  // Applies an owner's journal (block_pool_replay.cpp). Each op is checked against this pool
+  // Applies an owner's journal (block_pool_journal.cpp). Each op is checked against this pool
   // before it is applied; one that does not fit (double free, unknown block, a block that is not
   // the one the owner's policy would have picked, ...) is skipped and reported, never thrown, so a
   // corrupt or hostile journal cannot crash the mirror. A journal with fresh_pool first resets
