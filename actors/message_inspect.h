@@ -1,8 +1,8 @@
 #pragma once
 // CAF inspect overloads for every message payload. The engine values that cross node boundaries
-// (StepPlan, StepResult, KvPoolShape, GenerationRequest, FinishedSequence, ...) are serialized
-// through the Cap'n Proto wire schema (net/wire/troupe.capnp) by net/wire/caf_wire_inspect.h,
-// so the cluster protocol is written down once. The actor-level structs below still use CAF's
+// (StepPlan, StepResult, KvPoolShape, GenerationRequest, FinishedSequence, PoolJournal, ...) are
+// serialized through the Cap'n Proto wire schema (net/wire/troupe.capnp) by
+// net/wire/caf_wire_inspect.h, so the cluster protocol is written down once. The actor-level structs below still use CAF's
 // field-by-field format; field order is the wire order, append new fields at the end.
 #include <caf/meta/type_name.hpp>
 
@@ -35,7 +35,19 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, SchedulerSnapshot& x) {
   return f(caf::meta::type_name("SchedulerSnapshot"), x.num_running, x.num_waiting, x.num_free_blocks,
            x.num_blocks, x.num_cached_tokens, x.num_preemptions, x.num_steps, x.num_executor_resets,
-           x.plans_in_flight);
+           x.plans_in_flight, x.num_cached_blocks);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, PrefixQuery& x) {
+  return f(caf::meta::type_name("PrefixQuery"), x.token_ids);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, KvUsage& x) {
+  return f(caf::meta::type_name("KvUsage"), x.num_blocks, x.num_used_blocks, x.num_free_blocks, x.num_cached_blocks,
+           x.num_prefix_queries, x.num_prefix_query_tokens, x.num_prefix_hit_tokens, x.num_journals, x.num_ops,
+           x.num_audit_failures, x.last_failure, x.pool_audit);
 }
 
 }  // namespace troupe

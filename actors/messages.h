@@ -1,7 +1,7 @@
 #pragma once
 // Every message that travels between Troupe's actors, declared once: the payload structs, the
 // atoms that name requests, and CAF's type-ID block. Payloads are engine/ value types (StepPlan,
-// GenerationRequest, FinishedSequence) plus the few structs below; their inspect overloads
+// GenerationRequest, FinishedSequence, PoolJournal) plus the few structs below; their inspect overloads
 // (message_inspect.h; the engine values through the Cap'n Proto schema in net/wire) are what CAF
 // serializes when a message crosses a process boundary.
 #include <cstdint>
@@ -11,6 +11,7 @@
 #include <caf/atom.hpp>
 #include <caf/type_id.hpp>
 
+#include "engine/kv/pool_journal.h"
 #include "engine/kv/seq_id.h"
 #include "engine/scheduler/finished_sequence.h"
 #include "engine/scheduler/generation_request.h"
@@ -44,6 +45,28 @@ struct SchedulerSnapshot {
   int64_t num_steps = 0;
   int64_t num_executor_resets = 0;
   int32_t plans_in_flight = 0;  // sent to the executor, answer not back (voided work included)
+  int32_t num_cached_blocks = 0;  // in the prefix cache, referenced or not
+};
+
+// Anyone -> kv_manager: how many leading tokens of this list are cached.
+struct PrefixQuery {
+  std::vector<int32_t> token_ids;
+};
+
+// kv_manager -> anyone: its mirror of the scheduler's block pool, for metrics, routers and tests.
+struct KvUsage {
+  int32_t num_blocks = 0;
+  int32_t num_used_blocks = 0;    // referenced by a sequence
+  int32_t num_free_blocks = 0;    // free, cached or not (cached ones are evicted on demand)
+  int32_t num_cached_blocks = 0;  // in the prefix cache, referenced or not
+  int64_t num_prefix_queries = 0;       // admissions that consulted the prefix cache
+  int64_t num_prefix_query_tokens = 0;  // tokens they asked about
+  int64_t num_prefix_hit_tokens = 0;    // of which were cached
+  int64_t num_journals = 0;             // journals received (one per scheduler step)
+  int64_t num_ops = 0;                  // block operations in them
+  int64_t num_audit_failures = 0;       // ops and journals the audit refused
+  std::string last_failure;             // the latest, naming the journal, step and op; empty if none
+  std::string pool_audit;               // the mirror's full invariant check now; empty when it holds
 };
 
 using submit_atom = caf::atom_constant<caf::atom("submit")>;    // (submit, GenerationRequest)
@@ -58,6 +81,9 @@ using gateway_atom = caf::atom_constant<caf::atom("gateway")>;  // (gateway, act
                                                                 // every new scheduler
 using scheduler_atom = caf::atom_constant<caf::atom("scheduler")>;  // supervisor -> gateway: (scheduler, actor),
                                                                     // the scheduler from now on (null: none will come)
+using kv_manager_atom = caf::atom_constant<caf::atom("kvmanager")>; // supervisor -> scheduler: (kv_manager, actor);
+                                                                    // (kv_manager) -> actor, of a supervisor
+// Scheduler -> kv_manager: a PoolJournal (engine/kv/pool_journal.h), one per step, no answer.
 
 }  // namespace troupe
 
@@ -69,4 +95,7 @@ CAF_BEGIN_TYPE_ID_BLOCK(troupe, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(troupe, (troupe::FinishedBatch))
   CAF_ADD_TYPE_ID(troupe, (troupe::KvPoolShape))
   CAF_ADD_TYPE_ID(troupe, (troupe::SchedulerSnapshot))
+  CAF_ADD_TYPE_ID(troupe, (troupe::PoolJournal))
+  CAF_ADD_TYPE_ID(troupe, (troupe::PrefixQuery))
+  CAF_ADD_TYPE_ID(troupe, (troupe::KvUsage))
 CAF_END_TYPE_ID_BLOCK(troupe)

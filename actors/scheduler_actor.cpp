@@ -68,6 +68,16 @@ void kick(Self* self);
 void send_plan(Self* self, StepPlan plan);
 void record_metrics(Self* self, const StepPlan* plan);
 
+// The pool's changes since the last journal, one message (never awaited) to the kv_manager: after
+// each applied step, once the next plan has left, so the mirror is never on the step's path.
+void send_journal(Self* self, uint64_t step_id) {
+  auto& st = self->state;
+  if (!st.kv_manager) return;
+  PoolJournal journal = st.scheduler->take_pool_journal();
+  journal.step_id = step_id;
+  self->send(st.kv_manager, std::move(journal));
+}
+
 void abort_all(Self* self) {
   auto& st = self->state;
   std::vector<SeqId> ids;
@@ -179,6 +189,7 @@ void send_plan(Self* self, StepPlan plan) {
               fan_out(self, accepted, std::move(finished), rows, &r.logprobs);
             }
             kick(self);
+            if (outstanding) send_journal(self, step_id);  // one per step
           },
           [=](caf::error& err) {
             if (generation == self->state.executor_generation) executor_lost(self, err);
@@ -205,6 +216,17 @@ caf::behavior scheduler_actor(Self* self, SchedulerConfig config, caf::actor exe
         if (s.executor) executor_lost(self, caf::make_error(caf::sec::runtime_error, "replaced"));
         use_executor(self, replacement);
       },
+      [=](kv_manager_atom, caf::actor kv) {
+        auto& s = self->state;
+        if (s.kv_manager || !kv) return;
+        // The mirror starts from an empty pool, so journal 1 must hold every change there was.
+        try {
+          s.scheduler->start_pool_journal();
+        } catch (const std::logic_error&) {
+          return spdlog::error("scheduler: a kv_manager came after the block pool changed; it gets no journals");
+        }
+        s.kv_manager = std::move(kv);
+      },
       [=](submit_atom, GenerationRequest& req) -> caf::result<bool> {
         auto& s = self->state;
         if (std::string why = s.scheduler->check_request(req); !why.empty())
@@ -219,13 +241,15 @@ caf::behavior scheduler_actor(Self* self, SchedulerConfig config, caf::actor exe
         auto& s = self->state;
         if (auto f = s.scheduler->abort(id)) fan_out(self, {}, {std::move(*f)});
         kick(self);
+        // Idle, no step will carry the frees to the mirror.
+        if (s.plans_in_flight == 0 && s.scheduler->block_pool().has_journal_ops()) send_journal(self, 0);
       },
       [=](snapshot_atom) {
         const auto& s = *self->state.scheduler;
         return SchedulerSnapshot{s.num_running(), s.num_waiting(), s.block_pool().num_free_blocks(),
                                  s.config().num_blocks, s.stats().num_cached_tokens,
                                  s.stats().num_preemptions, s.stats().num_steps, s.stats().num_executor_resets,
-                                 self->state.plans_in_flight};
+                                 self->state.plans_in_flight, s.block_pool().num_cached_blocks()};
       },
   };
 }

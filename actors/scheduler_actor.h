@@ -29,6 +29,7 @@ struct SchedulerActorState {
   uint64_t executor_generation = 0;               // answers from an executor before the last loss are stale
   std::shared_ptr<ServerMetrics> metrics;         // may be null
   std::unordered_map<SeqId, std::chrono::steady_clock::time_point> submitted;  // until first scheduled
+  caf::actor kv_manager;                          // gets the pool's journal once per step; may be null
   static inline const char* name = "scheduler";
 };
 
@@ -40,6 +41,9 @@ struct SchedulerActorState {
 // (Scheduler::reset_executor_state); spawned by a supervisor, the scheduler then waits for the
 // new executor, otherwise it ends every live request with an abort. A supervised scheduler may be
 // spawned with a null executor (its supervisor is reconnecting one) and wait for it likewise.
+// (kv_manager_atom, actor), before the first request: from then on each applied step's result is
+// followed by one PoolJournal to that kv_manager (fire-and-forget: the step never waits for the
+// mirror), and an idle scheduler sends what is left.
 caf::behavior scheduler_actor(caf::stateful_actor<SchedulerActorState>* self, SchedulerConfig config,
                               caf::actor executor, bool supervised,
                               std::shared_ptr<ServerMetrics> metrics = nullptr);

@@ -19,6 +19,7 @@ void tell_gateways(caf::event_based_actor* self, const SchedulerSupervision& s) 
 
 void start_scheduler(caf::event_based_actor* self, SchedulerSupervision& s, const caf::actor& executor) {
   s.scheduler = self->spawn<caf::monitored>(scheduler_actor, s.config, executor, /*supervised=*/true, s.metrics);
+  if (s.kv_manager) self->send(s.scheduler, kv_manager_atom::value, s.kv_manager);
 }
 
 void add_gateway(caf::event_based_actor* self, SchedulerSupervision& s, caf::actor gateway) {

@@ -32,11 +32,13 @@ struct SchedulerSupervision {
   int32_t max_restarts = 0;
   int32_t restarts = 0;
   caf::actor scheduler;                     // the current one; null once none will come
+  caf::actor kv_manager;                    // handed to every new scheduler (null: none)
   std::vector<caf::actor> gateways;         // told of every new scheduler; dropped when they die
 };
 
-// Spawns a scheduler (monitored) over `executor` (null: it waits for one through executor_atom);
-// it is s.scheduler from now on.
+// Spawns a scheduler (monitored) over `executor` (null: it waits for one through executor_atom)
+// and hands it the kv_manager, if any, before any request; it is s.scheduler from now on. A new
+// scheduler's first journal starts the mirror over.
 void start_scheduler(caf::event_based_actor* self, SchedulerSupervision& s, const caf::actor& executor);
 
 // Registers a gateway and tells it the current scheduler at once: it may have been spawned with

@@ -30,7 +30,7 @@ struct SupervisorState {
 };
 
 // Messages: (engine_atom) -> (scheduler, executor), the current ones; (gateway_atom, actor):
-// tell this gateway of every new scheduler.
+// tell this gateway of every new scheduler; (kv_manager_atom) -> the kv_manager (null if it died).
 caf::behavior supervisor_actor(caf::stateful_actor<SupervisorState>* self, std::shared_ptr<ModelBackend> backend,
                                SchedulerConfig config, int32_t max_restarts,
                                std::shared_ptr<ServerMetrics> metrics = nullptr);

@@ -27,6 +27,7 @@
 #include <caf/all.hpp>
 
 #include "actors/actor_system_config.h"
+#include "actors/kv_manager_actor.h"
 #include "actors/scheduler_actor.h"
 #include "bench/loadgen/latency_stats.h"    // summarize: mean, p50, p99 as numpy computes them
 #include "engine/kv/block_pool.h"           // BlockPool::blocks_for
@@ -48,6 +49,8 @@ struct Options {
   int32_t steps = 2000;      // measured all-decode steps
   int32_t warmup = 200;      // all-decode steps before measuring
   int32_t gpu_us = 0;        // simulated executor time per step
+  bool kv_manager = false;   // the pool journals every change, and a kv_manager actor replays one
+                             // journal per step (as under the supervisor)
 };
 
 double us_between(Clock::time_point a, Clock::time_point b) {
@@ -95,6 +98,7 @@ struct CallTimes {
 // oldest answered with fixed tokens.
 CallTimes time_scheduler(const Options& o, bool ahead) {
   Scheduler sched(bench_config(o, ahead));
+  if (o.kv_manager) sched.start_pool_journal();
   for (GenerationRequest& r : bench_requests(o)) sched.add_request(std::move(r));
   CallTimes t;
   std::deque<std::pair<StepPlan, bool>> outstanding;  // plan, counted
@@ -115,6 +119,7 @@ CallTimes time_scheduler(const Options& o, bool ahead) {
     accepted.clear();
     const auto t2 = Clock::now();
     sched.update(plan, sampled, &accepted);
+    if (o.kv_manager) sched.take_pool_journal();  // the actor takes it right after update()
     const auto t3 = Clock::now();
     if (counted) t.update_us.push_back(us_between(t2, t3));
     outstanding.pop_front();
@@ -173,12 +178,15 @@ ActorTimes time_actors(const Options& o, bool ahead) {
   auto done = clock->done.get_future();
   auto executor = sys.spawn<caf::detached>(fake_executor, clock, o);
   auto scheduler = sys.spawn(scheduler_actor, bench_config(o, ahead), executor, false, std::make_shared<ServerMetrics>());
+  caf::actor kv = o.kv_manager ? sys.spawn<caf::detached>(kv_manager_actor) : caf::actor{};
+  if (kv) caf::anon_send(scheduler, kv_manager_atom::value, kv);  // ahead of the client's requests
   auto client = sys.spawn(sink_client, scheduler, bench_requests(o));
   if (done.wait_for(std::chrono::minutes(5)) != std::future_status::ready) {
     std::fprintf(stderr, "scheduler_overhead: the actors made no progress for 5 minutes\n");
     std::exit(1);
   }
   for (const caf::actor& a : {client, scheduler, executor}) caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
+  if (kv) caf::anon_send_exit(kv, caf::exit_reason::user_shutdown);
   ActorTimes t;
   for (size_t k = static_cast<size_t>(o.warmup); k + 1 < clock->arrive.size(); ++k) {
     t.period_us.push_back(us_between(clock->arrive[k], clock->arrive[k + 1]));
@@ -225,11 +233,12 @@ int main(int argc, char** argv) {
   app.add_option("--steps", o.steps, "measured steps")->capture_default_str()->check(CLI::PositiveNumber);
   app.add_option("--warmup", o.warmup, "all-decode steps before measuring")->capture_default_str()->check(CLI::NonNegativeNumber);
   app.add_option("--gpu-us", o.gpu_us, "simulated executor time per step (busy wait)")->capture_default_str()->check(CLI::NonNegativeNumber);
+  app.add_flag("--kv-manager", o.kv_manager, "journal the pool and replay it in a kv_manager actor");
   app.add_option("--mode", mode, "lockstep, ahead or both")->capture_default_str()->check(CLI::IsMember({"lockstep", "ahead", "both"}));
   CLI11_PARSE(app, argc, argv);
   std::printf("scheduler_overhead: %d running decodes, %d-token prompts, %d steps after %d warm-up, "
-              "executor %d us per step\n",
-              o.seqs, o.prompt_len, o.steps, o.warmup, o.gpu_us);
+              "executor %d us per step%s\n",
+              o.seqs, o.prompt_len, o.steps, o.warmup, o.gpu_us, o.kv_manager ? ", with the kv_manager" : "");
   if (mode != "ahead") troupe::report(o, /*ahead=*/false);
   if (mode != "lockstep") troupe::report(o, /*ahead=*/true);
   return 0;

@@ -72,15 +72,17 @@ bool BlockPool::allocate(SeqId seq, int32_t num_tokens, const PrefixMatch& prefi
   if (fresh + reviving > num_free_blocks()) return false;
 
   SeqBlocks& t = tables_[seq];
+  record({.kind = PoolOpKind::Open, .seq = seq, .num_query_tokens = prefix.num_query_tokens});
   t.blocks.reserve(static_cast<size_t>(total));
   // Take the matched blocks off the eviction list before any fresh block can evict them.
   for (int32_t b : prefix.block_ids) {
     Block& blk = blocks_[static_cast<size_t>(b)];
     if (blk.ref_count++ == 0) lru_remove(b);
     t.blocks.push_back(b);
+    record({.kind = PoolOpKind::Share, .block = b, .seq = seq});
   }
   t.keys = prefix.keys;
-  for (int32_t i = 0; i < fresh; ++i) t.blocks.push_back(take_fresh_block());
+  for (int32_t i = 0; i < fresh; ++i) t.blocks.push_back(take_fresh_block(seq));
   if (config_.enable_prefix_caching) {
     ++stats_.num_queries;
     stats_.num_query_tokens += prefix.num_query_tokens;
@@ -96,7 +98,7 @@ bool BlockPool::append_slots(SeqId seq, int32_t num_tokens) {
   const int32_t needed = blocks_for(num_tokens, config_.block_size) - static_cast<int32_t>(blocks.size());
   if (needed <= 0) return true;
   if (needed > num_free_blocks()) return false;
-  for (int32_t i = 0; i < needed; ++i) blocks.push_back(take_fresh_block());
+  for (int32_t i = 0; i < needed; ++i) blocks.push_back(take_fresh_block(seq));
   return true;
 }
 
@@ -122,6 +124,10 @@ void BlockPool::cache_full_blocks(SeqId seq, std::span<const int32_t> tokens,
     blk.parent_key = parent;
     blk.tokens.assign(chunk.begin(), chunk.end());
     cached_.emplace(key, t.blocks[i]);
+    if (journaling_) {
+      record({.kind = PoolOpKind::Cache, .block = t.blocks[i], .key = key, .parent_key = parent});
+      journal_.cached_tokens.insert(journal_.cached_tokens.end(), chunk.begin(), chunk.end());
+    }
   }
 }
 
@@ -129,12 +135,17 @@ bool BlockPool::free(SeqId seq) {
   auto it = tables_.find(seq);
   if (it == tables_.end()) return false;
   const auto& blocks = it->second.blocks;
-  for (auto b = blocks.rbegin(); b != blocks.rend(); ++b) release_block(*b);
+  for (auto b = blocks.rbegin(); b != blocks.rend(); ++b) {
+    release_block(*b);
+    record({.kind = PoolOpKind::Release, .block = *b, .seq = seq});
+  }
   tables_.erase(it);
+  record({.kind = PoolOpKind::Close, .seq = seq});
   return true;
 }
 
 int32_t BlockPool::clear_cache() {
+  record({.kind = PoolOpKind::ClearCache});
   while (lru_head_ >= 0) {  // the unreferenced cached blocks
     const int32_t b = lru_head_;
     lru_remove(b);
@@ -153,7 +164,7 @@ int32_t BlockPool::clear_cache() {
   return dropped;
 }
 
-int32_t BlockPool::take_fresh_block() {
+int32_t BlockPool::take_fresh_block(SeqId seq) {
   int32_t b;
   if (!free_uncached_.empty()) {
     // An uncached free block costs nothing to reuse; evict only when there is none.
@@ -168,8 +179,10 @@ int32_t BlockPool::take_fresh_block() {
     blk.cached = false;
     blk.tokens.clear();
     ++stats_.num_evictions;
+    record({.kind = PoolOpKind::Evict, .block = b});
   }
   blocks_[static_cast<size_t>(b)].ref_count = 1;
+  record({.kind = PoolOpKind::Take, .block = b, .seq = seq});
   return b;
 }
 

@@ -11,6 +11,12 @@
 //    at positions >= their num_computed_tokens, which lie in blocks no one else can hit;
 //  - the key -> block map holds exactly the cached blocks.
 // "No room" is a return value (false / empty), never an exception; exceptions mean misuse.
+//
+// Journal (pool_journal.h): after start_journal() the pool records every change as PoolOps, and
+// take_journal() hands them over; replay() applies such a journal to another pool, checking every
+// op, so that pool (the kv_manager's mirror) ends in the same state: diff() says where two pools
+// differ. The per-sequence chain of keys hashed so far is the owner's working state and is not
+// mirrored (a mirror never caches blocks itself, it only replays).
 #include <cstdint>
 #include <span>
 #include <string>
@@ -18,6 +24,7 @@
 #include <vector>
 
 #include "engine/kv/block_hash.h"
+#include "engine/kv/pool_journal.h"
 #include "engine/kv/seq_id.h"
 
 namespace troupe {
@@ -108,6 +115,27 @@ class BlockPool {
   // Empty when every invariant above holds, else a description of the first violation.
   std::string audit() const;
 
+  // Records every change from now on (off by default: an unread journal would only grow). Only
+  // on a pool that has not changed yet (else std::logic_error): journal 1 then starts a mirror
+  // from an empty pool of this shape.
+  void start_journal();
+  bool journaling() const { return journaling_; }
+  bool has_journal_ops() const { return !journal_.ops.empty(); }
+  // The changes since the previous take (the next number; empty ops if nothing changed).
+  // Requires start_journal().
+  PoolJournal take_journal();
+
+  // Applies an owner's journal (block_pool_journal.cpp). Each op is checked against this pool
+  // before it is applied; one that does not fit (double free, unknown block, a block that is not
+  // the one the owner's policy would have picked, ...) is skipped and reported, never thrown, so a
+  // corrupt or hostile journal cannot crash the mirror. A journal with fresh_pool first resets
+  // this pool to that shape. Empty when every op applied. Not on a journaling pool.
+  std::vector<PoolReplayError> replay(const PoolJournal& journal);
+  // Empty when `other` is in the same observable state (shape, free stack order, eviction order,
+  // every block's reference count and cached contents, block tables, prefix-cache statistics),
+  // else the first difference.
+  std::string diff(const BlockPool& other) const;
+
  private:
   struct Block {
     int32_t ref_count = 0;
@@ -124,8 +152,13 @@ class BlockPool {
     std::vector<uint64_t> keys;   // chained keys of the leading full computed blocks hashed so far
   };
 
-  int32_t take_fresh_block();   // requires num_free_blocks() > 0
+  int32_t take_fresh_block(SeqId seq);  // requires num_free_blocks() > 0
   void release_block(int32_t b);
+  void record(const PoolOp& op) {
+    if (journaling_) journal_.ops.push_back(op);
+  }
+  bool is_fresh() const;
+  std::string replay_op(const PoolOp& op, const std::vector<int32_t>& tokens, size_t& next_token);
   void lru_push_back(int32_t b);
   void lru_remove(int32_t b);
 
@@ -138,6 +171,9 @@ class BlockPool {
   std::unordered_map<uint64_t, int32_t> cached_;  // key -> block
   std::unordered_map<SeqId, SeqBlocks> tables_;
   PrefixCacheStats stats_;
+  bool journaling_ = false;
+  PoolJournal journal_;             // what take_journal() hands over next
+  uint64_t replayed_number_ = 0;    // the last journal replay() applied
 };
 
 }  // namespace troupe

@@ -125,6 +125,9 @@ class Scheduler {
   const Sequence* find(SeqId id) const;
   const SchedulerConfig& config() const { return config_; }
   const BlockPool& block_pool() const { return pool_; }
+  // The pool's journal (BlockPool::start_journal, take_journal), for the kv_manager's mirror.
+  void start_pool_journal() { pool_.start_journal(); }
+  PoolJournal take_pool_journal() { return pool_.take_journal(); }
   const SchedulerStats& stats() const { return stats_; }
   int32_t num_outstanding_plans() const { return static_cast<int32_t>(outstanding_.size()); }
   int32_t max_outstanding_plans() const { return config_.async_scheduling ? 2 : 1; }

@@ -1,34 +1,19 @@
 #include "net/wire/wire_codec.h"
 
-#include <cstring>
 #include <optional>
 #include <stdexcept>
 #include <utility>
 
-#include <capnp/message.h>
-#include <capnp/serialize.h>
-#include <kj/array.h>
-#include <kj/exception.h>
-
 #include "net/wire/troupe.capnp.h"
+#include "net/wire/wire_framing.h"
 
 namespace troupe::wire {
 namespace {
 
 namespace s = schema;
+using framing::list_of;
 
 // -- encoding ------------------------------------------------------------------------------------
-
-template <class T>
-kj::ArrayPtr<const T> view(const std::vector<T>& v) {
-  return kj::arrayPtr(v.data(), v.size());
-}
-
-// Empty vectors stay null pointers, which read back as empty lists.
-#define TROUPE_WIRE_SET_LIST(builder, Field, vec) \
-  do {                                            \
-    if (!(vec).empty()) (builder).set##Field(view(vec)); \
-  } while (false)
 
 void fill(s::SamplingParams::Builder b, const SamplingParams& x) {
   b.setTemperature(x.temperature);
@@ -129,56 +114,7 @@ void fill(s::FinishedSequence::Builder b, const FinishedSequence& x) {
   b.setReason(to_wire(x.reason));
 }
 
-#undef TROUPE_WIRE_SET_LIST
-
-// Builds the message for x (schema struct S) and hands its builder to `out`.
-template <class S, class T, class Out>
-auto build(const T& x, const char* type, Out&& out) {
-  try {
-    capnp::MallocMessageBuilder message;
-    fill(message.initRoot<S>(), x);
-    return out(message);
-  } catch (const kj::Exception& e) {
-    // Only a vector of 2^29 or more elements gets here (Cap'n Proto's list limit).
-    throw std::invalid_argument(std::string("troupe::wire: cannot encode ") + type + ": " +
-                                e.getDescription().cStr());
-  }
-}
-
-template <class S, class T>
-std::vector<uint8_t> encode_as(const T& x, const char* type) {
-  return build<S>(x, type, [](capnp::MallocMessageBuilder& message) {
-    const kj::Array<capnp::word> words = capnp::messageToFlatArray(message);
-    const kj::ArrayPtr<const kj::byte> bytes = words.asBytes();
-    return std::vector<uint8_t>(bytes.begin(), bytes.end());
-  });
-}
-
-template <class S, class T>
-std::string text_as(const T& x, const char* type) {
-  return build<S>(x, type, [](capnp::MallocMessageBuilder& message) {
-    const kj::String text = message.getRoot<S>().asReader().toString().flatten();
-    return std::string(text.cStr(), text.size());
-  });
-}
-
 // -- decoding ------------------------------------------------------------------------------------
-
-// Every decoded field is read exactly once, so a well-formed message traverses each of its words
-// at most once; twice that (plus slack) bounds the amplification a hostile message can get from
-// pointers that alias each other or from lists of zero-sized elements.
-constexpr uint64_t kTraversalFactor = 2;
-constexpr uint64_t kTraversalSlackWords = 64;
-// Our deepest path is StepPlan -> sequences -> ScheduledSequence -> samplingParams.
-constexpr int kNestingLimit = 16;
-
-template <class T>
-std::vector<T> get(typename capnp::List<T>::Reader list) {
-  std::vector<T> out;
-  out.reserve(list.size());
-  for (auto v : list) out.push_back(v);
-  return out;
-}
 
 SamplingParams get(s::SamplingParams::Reader r) {
   SamplingParams x;
@@ -206,9 +142,9 @@ SamplingParams get(s::SamplingParams::Reader r) {
 GenerationRequest get(s::GenerationRequest::Reader r) {
   GenerationRequest x;
   x.id = r.getId();
-  x.prompt_token_ids = get<int32_t>(r.getPromptTokenIds());
+  x.prompt_token_ids = list_of<int32_t>(r.getPromptTokenIds());
   x.sampling_params = get(r.getSamplingParams());
-  x.eos_token_ids = get<int32_t>(r.getEosTokenIds());
+  x.eos_token_ids = list_of<int32_t>(r.getEosTokenIds());
   x.priority = r.getPriority();
   const auto arrival = r.getArrival();
   switch (arrival.which()) {
@@ -218,7 +154,7 @@ GenerationRequest get(s::GenerationRequest::Reader r) {
       throw std::invalid_argument("arrival: unknown union member " +
                                   std::to_string(static_cast<unsigned>(arrival.which())));
   }
-  x.output_token_ids = get<int32_t>(r.getOutputTokenIds());
+  x.output_token_ids = list_of<int32_t>(r.getOutputTokenIds());
   return x;
 }
 
@@ -226,13 +162,13 @@ ScheduledSequence get(s::ScheduledSequence::Reader r) {
   ScheduledSequence x;
   x.seq_id = r.getSeqId();
   x.is_new = r.getIsNew();
-  x.prompt_token_ids = get<int32_t>(r.getPromptTokenIds());
-  x.output_token_ids = get<int32_t>(r.getOutputTokenIds());
+  x.prompt_token_ids = list_of<int32_t>(r.getPromptTokenIds());
+  x.output_token_ids = list_of<int32_t>(r.getOutputTokenIds());
   x.num_computed_tokens = r.getNumComputedTokens();
-  x.token_ids = get<int32_t>(r.getTokenIds());
-  x.positions = get<int32_t>(r.getPositions());
-  x.block_table = get<int32_t>(r.getBlockTable());
-  x.slot_mapping = get<int32_t>(r.getSlotMapping());
+  x.token_ids = list_of<int32_t>(r.getTokenIds());
+  x.positions = list_of<int32_t>(r.getPositions());
+  x.block_table = list_of<int32_t>(r.getBlockTable());
+  x.slot_mapping = list_of<int32_t>(r.getSlotMapping());
   x.wants_logits = r.getWantsLogits();
   x.num_output_tokens = r.getNumOutputTokens();
   x.sampling_params = get(r.getSamplingParams());
@@ -246,8 +182,8 @@ StepPlan get(s::StepPlan::Reader r) {
   const auto sequences = r.getSequences();
   x.sequences.reserve(sequences.size());
   for (auto seq : sequences) x.sequences.push_back(get(seq));
-  x.finished_seq_ids = get<uint64_t>(r.getFinishedSeqIds());
-  x.preempted_seq_ids = get<uint64_t>(r.getPreemptedSeqIds());
+  x.finished_seq_ids = list_of<uint64_t>(r.getFinishedSeqIds());
+  x.preempted_seq_ids = list_of<uint64_t>(r.getPreemptedSeqIds());
   x.num_batched_tokens = r.getNumBatchedTokens();
   x.num_cached_tokens = r.getNumCachedTokens();
   return x;
@@ -265,7 +201,7 @@ SampleLogprobs get(s::SampleLogprobs::Reader r) {
 StepResult get(s::StepResult::Reader r) {
   StepResult x;
   x.step_id = r.getStepId();
-  x.sampled = get<int32_t>(r.getSampled());
+  x.sampled = list_of<int32_t>(r.getSampled());
   const auto logprobs = r.getLogprobs();
   x.logprobs.reserve(logprobs.size());
   for (auto l : logprobs) x.logprobs.push_back(get(l));
@@ -282,7 +218,7 @@ KvPoolShape get(s::KvPoolShape::Reader r) {
 FinishedSequence get(s::FinishedSequence::Reader r) {
   FinishedSequence x;
   x.id = r.getId();
-  x.output_token_ids = get<int32_t>(r.getOutputTokenIds());
+  x.output_token_ids = list_of<int32_t>(r.getOutputTokenIds());
   switch (r.getReason()) {
     case s::FinishReason::STOP: x.reason = SequenceFinishReason::Stop; break;
     case s::FinishReason::LENGTH: x.reason = SequenceFinishReason::Length; break;
@@ -294,46 +230,19 @@ FinishedSequence get(s::FinishedSequence::Reader r) {
   return x;
 }
 
-[[noreturn]] void reject(const char* type, const std::string& why) {
-  throw std::invalid_argument(std::string("troupe::wire: cannot decode ") + type + ": " + why);
+template <class S, class T>
+std::vector<uint8_t> encode_as(const T& x, const char* type) {
+  return framing::encode_message<S>(type, [&](typename S::Builder b) { fill(b, x); });
+}
+
+template <class S, class T>
+std::string text_as(const T& x, const char* type) {
+  return framing::text_message<S>(type, [&](typename S::Builder b) { fill(b, x); });
 }
 
 template <class S>
 auto decode_as(std::span<const uint8_t> bytes, const char* type) {
-  constexpr size_t kWord = sizeof(capnp::word);
-  if (bytes.empty()) reject(type, "empty input");
-  if (bytes.size() % kWord != 0)
-    reject(type, std::to_string(bytes.size()) + " bytes is not a whole number of 8-byte words");
-  if (bytes.size() > kMaxMessageBytes)
-    reject(type, std::to_string(bytes.size()) + " bytes is over the " + std::to_string(kMaxMessageBytes) +
-                     "-byte limit");
-  const size_t num_words = bytes.size() / kWord;
-
-  // Cap'n Proto reads words in place; bytes at an address that is not 8-byte aligned are copied.
-  kj::Array<capnp::word> aligned;
-  kj::ArrayPtr<const capnp::word> words;
-  if (reinterpret_cast<uintptr_t>(bytes.data()) % alignof(capnp::word) == 0) {
-    words = kj::arrayPtr(reinterpret_cast<const capnp::word*>(bytes.data()), num_words);
-  } else {
-    aligned = kj::heapArray<capnp::word>(num_words);
-    std::memcpy(aligned.begin(), bytes.data(), bytes.size());
-    words = kj::ArrayPtr<const capnp::word>(aligned.begin(), aligned.size());
-  }
-
-  capnp::ReaderOptions options;
-  options.traversalLimitInWords = kTraversalFactor * num_words + kTraversalSlackWords;
-  options.nestingLimit = kNestingLimit;
-  ptrdiff_t trailing_words = 0;
-  try {
-    capnp::FlatArrayMessageReader reader(words, options);
-    trailing_words = words.end() - reader.getEnd();
-    if (trailing_words == 0) return get(reader.getRoot<S>());
-  } catch (const kj::Exception& e) {
-    reject(type, e.getDescription().cStr());
-  } catch (const std::invalid_argument& e) {  // from get(): a value this build cannot represent
-    reject(type, e.what());
-  }
-  reject(type, std::to_string(trailing_words * static_cast<ptrdiff_t>(kWord)) + " trailing bytes after the message");
+  return framing::decode_message<S>(bytes, type, [](typename S::Reader r) { return get(r); });
 }
 
 }  // namespace

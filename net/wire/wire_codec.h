@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/kv/pool_journal.h"
 #include "engine/sampling/sampling_params.h"
 #include "engine/scheduler/finished_sequence.h"
 #include "engine/scheduler/generation_request.h"
@@ -40,8 +41,9 @@ std::vector<uint8_t> encode(const StepPlan& x);
 std::vector<uint8_t> encode(const StepResult& x);
 std::vector<uint8_t> encode(const KvPoolShape& x);
 std::vector<uint8_t> encode(const FinishedSequence& x);
+std::vector<uint8_t> encode(const PoolJournal& x);
 
-// Defined for the seven types above only (explicit specializations below); any other T fails
+// Defined for the eight types above only (explicit specializations below); any other T fails
 // to link.
 template <class T>
 T decode(std::span<const uint8_t> bytes);
@@ -53,6 +55,7 @@ template <> StepPlan decode<StepPlan>(std::span<const uint8_t> bytes);
 template <> StepResult decode<StepResult>(std::span<const uint8_t> bytes);
 template <> KvPoolShape decode<KvPoolShape>(std::span<const uint8_t> bytes);
 template <> FinishedSequence decode<FinishedSequence>(std::span<const uint8_t> bytes);
+template <> PoolJournal decode<PoolJournal>(std::span<const uint8_t> bytes);
 
 inline SamplingParams decode_sampling_params(std::span<const uint8_t> b) { return decode<SamplingParams>(b); }
 inline GenerationRequest decode_generation_request(std::span<const uint8_t> b) { return decode<GenerationRequest>(b); }
@@ -61,6 +64,7 @@ inline StepPlan decode_step_plan(std::span<const uint8_t> b) { return decode<Ste
 inline StepResult decode_step_result(std::span<const uint8_t> b) { return decode<StepResult>(b); }
 inline KvPoolShape decode_kv_pool_shape(std::span<const uint8_t> b) { return decode<KvPoolShape>(b); }
 inline FinishedSequence decode_finished_sequence(std::span<const uint8_t> b) { return decode<FinishedSequence>(b); }
+inline PoolJournal decode_pool_journal(std::span<const uint8_t> b) { return decode<PoolJournal>(b); }
 
 // Cap'n Proto's text form of x's wire message, e.g. "(stepId = 9, blockSize = 16, sequences = [...])":
 // field names as in the schema, empty lists left out. For logs and caf::deep_to_string; not a wire
@@ -72,5 +76,6 @@ std::string to_text(const StepPlan& x);
 std::string to_text(const StepResult& x);
 std::string to_text(const KvPoolShape& x);
 std::string to_text(const FinishedSequence& x);
+std::string to_text(const PoolJournal& x);
 
 }  // namespace troupe::wire

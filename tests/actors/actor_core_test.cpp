@@ -16,10 +16,12 @@
 #include "actors/executor_actor.h"
 #include "actors/message_inspect.h"
 #include "actors/scheduler_actor.h"
-#include "engine/model/sequence_generator.h"
+#include "tests/actors/actor_test_support.h"
 
 namespace troupe {
 namespace {
+
+using test::alone;
 
 std::vector<GenerationRequest> make_requests(int n, int64_t vocab) {
   std::vector<GenerationRequest> out;
@@ -35,12 +37,6 @@ std::vector<GenerationRequest> make_requests(int n, int64_t vocab) {
     out.push_back(r);
   }
   return out;
-}
-
-std::vector<int32_t> alone(CpuModel& model, const GenerationRequest& r) {
-  return SequenceGenerator(model, {.block_size = 16, .prefill_chunk = 0, .eos_token_ids = r.eos_token_ids})
-      .generate(r.prompt_token_ids, r.sampling_params)
-      .ids;
 }
 
 // Every third request stops at an EOS that its greedy output reaches: sequences that end while

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <deque>
+#include <functional>
 #include <ostream>
 #include <random>
 #include <set>
@@ -76,6 +77,10 @@ class RandomRun {
     }
   }
 
+  // Called with the scheduler before each round of arrivals and once at the end, when nothing is in
+  // flight (the pool journal tests take and replay the scheduler's journal there).
+  void on_each_step(std::function<void(Scheduler&)> f) { on_step_ = std::move(f); }
+
   void go() {
     const int32_t max_len = sc_.num_blocks * sc_.block_size;  // tokens the whole pool holds
     SeqId next_id = 1;
@@ -83,6 +88,8 @@ class RandomRun {
     for (int step = 0; added < sc_.num_requests || sched_.has_unfinished() || !mailbox_.empty() || !answers_.empty();
          ++step) {
       ASSERT_LT(step, 200000) << "no progress";
+      if (on_step_) on_step_(sched_);
+      if (::testing::Test::HasFatalFailure()) return;
       const int arrivals = added < sc_.num_requests ? static_cast<int>(rng_() % 4) : 0;
       for (int i = 0; i < arrivals && added < sc_.num_requests; ++i, ++added) {
         GenerationRequest r = random_request(rng_, next_id++, families_, sc_.priorities, std::min(max_len, 90));
@@ -111,6 +118,7 @@ class RandomRun {
       if (::testing::Test::HasFatalFailure()) return;
       ASSERT_EQ(sched_.block_pool().audit(), "") << sc_.name << " step " << step;
     }
+    if (on_step_) on_step_(sched_);
     EXPECT_TRUE(expected_.empty());
     EXPECT_TRUE(streamed_.empty());
     EXPECT_EQ(finished_ + aborted_, sc_.num_requests);
@@ -339,6 +347,7 @@ class RandomRun {
   }
 
   Scenario sc_;
+  std::function<void(Scheduler&)> on_step_;
   std::mt19937_64 rng_;
   Scheduler sched_;
   FakePagedModel model_;
