@@ -11,6 +11,10 @@
 namespace troupe {
 namespace {
 
+void mark_engine_dead(const SchedulerSupervision& s) {
+  if (s.metrics) s.metrics->engine_alive = false;
+}
+
 void tell_gateways(caf::event_based_actor* self, const SchedulerSupervision& s) {
   for (const caf::actor& g : s.gateways) self->send(g, scheduler_atom::value, s.scheduler);
 }
@@ -51,11 +55,13 @@ bool on_scheduler_down(caf::event_based_actor* self, SchedulerSupervision& s, co
     spdlog::warn("scheduler restarted ({} of {}); {} gateway(s) resubmit their requests", s.restarts, s.max_restarts,
                  s.gateways.size());
   }
+  if (!s.scheduler) mark_engine_dead(s);
   tell_gateways(self, s);
   return true;
 }
 
 void hand_executor(caf::event_based_actor* self, const SchedulerSupervision& s, const caf::actor& executor) {
+  if (!executor) mark_engine_dead(s);
   if (s.scheduler) self->send(s.scheduler, executor_atom::value, executor);
 }
 

@@ -53,7 +53,8 @@ bool on_scheduler_down(caf::event_based_actor* self, SchedulerSupervision& s, co
                        const caf::actor& executor, bool executor_may_come);
 
 // Hands the current scheduler (if any) a new executor, or a null one: none will come (it ends
-// its live requests with abort).
+// its live requests with abort, and the metrics say the engine is dead, as they do when no
+// scheduler is restarted).
 void hand_executor(caf::event_based_actor* self, const SchedulerSupervision& s, const caf::actor& executor);
 
 }  // namespace troupe

@@ -25,7 +25,11 @@ HttpHandler make_api_handler(std::shared_ptr<ApiContext> ctx) {
       return false;
     };
     if (path == "/health") {
-      if (only(http::verb::get, "GET")) responder->reply(200, "application/json", R"({"status":"ok"})");
+      if (!only(http::verb::get, "GET")) return;
+      if (ctx->metrics && !ctx->metrics->engine_alive.load())
+        return responder->reply(503, "application/json",
+                                R"json({"status":"dead","error":"the engine stopped: a restart budget is spent (see the server log)"})json");
+      responder->reply(200, "application/json", R"({"status":"ok"})");
     } else if (path == "/v1/models") {
       if (only(http::verb::get, "GET"))
         responder->reply(200, "application/json",

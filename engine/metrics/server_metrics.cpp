@@ -57,6 +57,8 @@ ServerMetrics::ServerMetrics()
 
 std::string ServerMetrics::prometheus_text() const {
   std::string out;
+  gauge(out, "engine_alive", "1 while the engine serves; 0 once a restart budget is spent (/health answers 503).",
+        engine_alive.load() ? 1.0 : 0.0);
   gauge(out, "num_requests_running", "Requests in the running batch.", num_requests_running.load());
   gauge(out, "num_requests_waiting", "Requests waiting to be scheduled.", num_requests_waiting.load());
   const int64_t total = kv_blocks_total.load();

@@ -28,6 +28,10 @@ class Histogram {
 struct ServerMetrics {
   ServerMetrics();
 
+  // False once the engine will not come back: an executor or scheduler died with its restart
+  // budget spent (a sticky CUDA error exhausts it too). /health then answers 503, so an
+  // orchestrator restarts the process instead of sending it requests that can only fail.
+  std::atomic<bool> engine_alive{true};
   // Gauges, set by the scheduler after every step.
   std::atomic<int64_t> num_requests_running{0};
   std::atomic<int64_t> num_requests_waiting{0};

@@ -56,7 +56,7 @@ TestServer::TestServer(TestServerOptions o) {
   folder_ = std::make_shared<const ModelFolder>(open_model_folder(dir));
   model_ = std::shared_ptr<CpuModel>(load_cpu_model(*folder_, LoadFormat::Dummy, 0));
   sys_ = std::make_unique<caf::actor_system>(cfg_);
-  engine_ = start_engine(*sys_, std::make_shared<CpuBackend>(model_), "", o.config, 3, metrics_);
+  engine_ = start_engine(*sys_, std::make_shared<CpuBackend>(model_), "", o.config, o.max_restarts, metrics_);
   gateway_ = spawn_gateway(*sys_, engine_, std::make_shared<const Tokenizer>(folder_->text.tokenizer),
                            GatewayOptions{metrics_, o.request_timeout});
   auto ctx = std::make_shared<net::ApiContext>();

@@ -41,6 +41,7 @@ struct TestServerOptions {
   std::string api_key;
   int64_t max_waiting = 0;
   std::chrono::seconds request_timeout{0};
+  int32_t max_restarts = 3;  // of the executor and of the scheduler, each
 };
 
 // The "data: ..." payloads of a Server-Sent Events body, in order ("[DONE]" included).
