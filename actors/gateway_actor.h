@@ -2,11 +2,10 @@
 // gateway: the client-facing side of the engine. It keeps every in-flight request with the tokens
 // received for it, and when its supervisor names a new scheduler (the old one died) hands it each
 // of them again, so clients see a pause, never a lost request or a token twice. It turns token
-// ids into text incrementally (never
-// a broken UTF-8 sequence), applies stop strings (never emitting text that may turn out to start
-// one), and tells each request's RequestSink what happened, token by token, each with its share
-// of the text and, when asked, its logprobs. The HTTP layer (net/) implements sinks; so can a
-// test.
+// ids into text incrementally (never a broken UTF-8 sequence), applies stop strings (never
+// emitting text that may turn out to start one), and tells each request's RequestSink what
+// happened, token by token, each with its share of the text and, when asked, its logprobs. The
+// HTTP layer (net/) implements sinks; so can a test.
 #include <chrono>
 #include <cstdint>
 #include <memory>
