@@ -67,7 +67,7 @@ TEST_P(ExecutorRestart, KilledExecutorsAreReplacedAndEveryRequestFinishesAsItWou
   EXPECT_EQ(out.kills, 3);
   ASSERT_EQ(out.finished.size(), requests.size());
   for (const auto& r : requests) {
-    const auto alone = test::output_alone(*model, r);
+    const auto alone = test::alone(*model, r);
     const FinishedSequence& f = out.finished.at(r.id);
     EXPECT_NE(f.reason, SequenceFinishReason::Abort) << "request " << r.id;
     EXPECT_EQ(f.output_token_ids, alone) << "request " << r.id;

@@ -6,8 +6,10 @@
 // so is an executor restart's cache reset, followed.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <map>
 #include <random>
+#include <thread>
 
 #include <caf/all.hpp>
 
@@ -158,6 +160,41 @@ TEST(KvManager, AnExecutorRestartsCacheResetReachesTheMirror) {
   const auto snap = settle(sys, engine);
   EXPECT_EQ(snap.num_executor_resets, 1);
   expect_mirror_equals_pool(ask<KvUsage>(sys, kv, caf::make_message(snapshot_atom::value)), snap);
+  stop_engine(engine);
+}
+
+// A restarted scheduler is handed the same kv_manager, and its first journal starts the mirror
+// over: afterwards the mirror again equals the (new) scheduler's pool, journal for step.
+TEST(KvManager, ARestartedSchedulerStartsTheMirrorOver) {
+  auto model = std::make_shared<CpuModel>(test::load_fixture_model("tiny-qwen2"));
+  TroupeActorSystemConfig cfg;
+  caf::actor_system sys{cfg};
+  const auto engine = start_engine(sys, std::make_shared<CpuBackend>(model), "", small_pool(), /*max_restarts=*/2);
+  const caf::actor kv = kv_manager_of(sys, engine);
+  run_batch(sys, engine.scheduler, make_requests(16, model->config().vocab_size), [](const FinishedSequence&) {},
+            [](SeqId, const std::string&) {});
+  const int64_t first_steps = settle(sys, engine).num_steps;
+  ASSERT_EQ(ask<KvUsage>(sys, kv, caf::make_message(snapshot_atom::value)).num_journals, first_steps);
+  caf::anon_send_exit(engine.scheduler, caf::exit_reason::kill);
+  EngineActors now = current_engine(sys, engine);
+  for (int i = 0; i < 500 && (!now.scheduler || now.scheduler == engine.scheduler); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    now = current_engine(sys, engine);
+  }
+  ASSERT_TRUE(now.scheduler && now.scheduler != engine.scheduler) << "no new scheduler";
+  EXPECT_EQ(kv_manager_of(sys, engine), kv);
+  auto second = make_requests(16, model->config().vocab_size);
+  for (auto& r : second) r.id += 100;
+  std::map<SeqId, std::vector<int32_t>> out;
+  run_batch(sys, now.scheduler, second, [&](const FinishedSequence& f) { out[f.id] = f.output_token_ids; },
+            [](SeqId, const std::string& why) { ADD_FAILURE() << why; });
+  for (const auto& r : second) EXPECT_EQ(out[r.id], test::alone(*model, r)) << "request " << r.id;
+  const auto snap = settle(sys, now);
+  const auto usage = ask<KvUsage>(sys, kv, caf::make_message(snapshot_atom::value));
+  // The new scheduler's pool starts empty with the same block ids: a mirror that had not started
+  // over would refuse its ops (audit failures) and count other blocks.
+  expect_mirror_equals_pool(usage, snap);
+  EXPECT_EQ(usage.num_journals, first_steps + snap.num_steps);
   stop_engine(engine);
 }
 

@@ -1,7 +1,7 @@
 #pragma once
-// What the restart tests share: a batch of random requests over a tiny fixture model, the output
-// each gives alone (the oracle: a restart must not change it), the engine's shape, and killing the
-// current executor or scheduler of a supervised engine.
+// What the restart tests share: a batch of random requests over a tiny fixture model, the engine's
+// shape, and killing the current executor or scheduler of a supervised engine (each output must
+// still equal test::alone's).
 #include <random>
 #include <vector>
 
@@ -10,7 +10,7 @@
 #include "actors/engine_topology.h"
 #include "actors/message_inspect.h"
 #include "engine/model/cpu_model.h"
-#include "engine/model/sequence_generator.h"
+#include "tests/actors/actor_test_support.h"  // alone(): the oracle
 #include "engine/scheduler/generation_request.h"
 #include "engine/scheduler/scheduler_config.h"
 
@@ -30,13 +30,6 @@ inline std::vector<GenerationRequest> make_restart_requests(int n, int64_t vocab
     out.push_back(r);
   }
   return out;
-}
-
-// What the request gives alone, with no actors, batching or restarts.
-inline std::vector<int32_t> output_alone(CpuModel& model, const GenerationRequest& r) {
-  return SequenceGenerator(model, {.block_size = 16, .prefill_chunk = 0, .eos_token_ids = r.eos_token_ids})
-      .generate(r.prompt_token_ids, r.sampling_params)
-      .ids;
 }
 
 // Small enough that the requests above queue, chunk and preempt.

@@ -135,7 +135,7 @@ std::vector<GenerationRequest> mixed_requests(CpuModel& model, int n, uint32_t s
       r.sampling_params.repetition_penalty = 1.3f;
       r.sampling_params.frequency_penalty = 0.5f;
     } else if (i % 5 == 1) {
-      const auto out = test::output_alone(model, r);
+      const auto out = test::alone(model, r);
       r.eos_token_ids = {out[out.size() / 2]};
     }
   }
@@ -146,7 +146,7 @@ std::vector<GenerationRequest> mixed_requests(CpuModel& model, int n, uint32_t s
 // running executor.
 std::map<SeqId, std::vector<int32_t>> outputs_alone(CpuModel& model, const std::vector<GenerationRequest>& requests) {
   std::map<SeqId, std::vector<int32_t>> out;
-  for (const auto& r : requests) out[r.id] = test::output_alone(model, r);
+  for (const auto& r : requests) out[r.id] = test::alone(model, r);
   return out;
 }
 
