@@ -109,6 +109,8 @@ int main() {
     cases.push_back({"224 decodes (ctx 192) + 1 x 1824 prefill", Step(kWidth).add(224, 1, 192).add(1, 1824, 1824)});
     cases.push_back({"224 decodes (ctx 192)", Step(224, 1, 192, kWidth)});
     cases.push_back({"256 decodes (ctx 192)", Step(256, 1, 192, kWidth)});
+    cases.push_back({"256 decodes (ctx 320)", Step(256, 1, 320, kWidth)});
+    cases.push_back({"128 decodes (ctx 192)", Step(128, 1, 192, kWidth)});
     for (const Case& c : cases) {
       const auto T = static_cast<int64_t>(c.step.tokens.size());
       const auto S = static_cast<int64_t>(c.step.context.size());
