@@ -118,7 +118,18 @@ class GpuBackend : public ModelBackend {
   SampledTokens run(const ForwardBatch& batch, std::span<const SamplingRow> rows) override {
     forward(batch);
     if (logit_tokens_.size() != rows.size()) throw std::logic_error("one sampling row per sequence with wants_logits expected");
-    return sample(rows);
+    SampledTokens out = sample(rows);
+    if (timing_) decoder_.end_step_timing();
+    return out;
+  }
+
+  void enable_step_timing() override {
+    decoder_.enable_step_timing();
+    timing_ = true;
+  }
+  StepTiming last_step_timing() const override {
+    const cuda::Decoder::StepTiming t = decoder_.last_step_timing();
+    return {t.staging_ms, t.device_ms};
   }
 
   std::vector<float> logits(const ForwardBatch& batch) override {
@@ -189,6 +200,7 @@ class GpuBackend : public ModelBackend {
   std::vector<cuda::SamplerRow> sampler_rows_;
   std::vector<int32_t> query_start_, context_lens_, logit_tokens_, block_tables_;
   int32_t table_cols_ = 1;
+  bool timing_ = false;
 };
 
 }  // namespace

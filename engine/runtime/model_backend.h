@@ -49,6 +49,14 @@ class ModelBackend {
   // Runs the batch and returns the logits instead of sampling: [sequences with wants_logits,
   // vocab] fp32 in batch order. For checks against a reference, not for serving.
   virtual std::vector<float> logits(const ForwardBatch& batch) = 0;
+
+  // Profiling (StepTrace): where the last run() went, in ms: the host staging the step while the
+  // device waited, and the device's work. Backends that cannot tell report -1.
+  struct StepTiming {
+    double staging_ms = -1, device_ms = -1;
+  };
+  virtual void enable_step_timing() {}
+  virtual StepTiming last_step_timing() const { return {}; }
 };
 
 }  // namespace troupe

@@ -9,6 +9,7 @@ namespace troupe {
 
 StepRunner::StepRunner(ModelBackend& backend, int32_t num_blocks, int32_t block_size) : backend_(backend) {
   backend_.allocate_kv_cache(num_blocks, block_size);
+  if (trace_) backend_.enable_step_timing();
 }
 
 void StepRunner::resolve_placeholders(const StepPlan& plan, ForwardBatch& batch) const {
@@ -24,6 +25,7 @@ void StepRunner::resolve_placeholders(const StepPlan& plan, ForwardBatch& batch)
 }
 
 SampledTokens StepRunner::run(const StepPlan& plan) {
+  if (trace_) trace_->take_up();
   // Drops come first: an aborted id may be reused by a new request in the same plan.
   for (SeqId id : plan.finished_seq_ids) sequences_.erase(id);
   for (SeqId id : plan.preempted_seq_ids) sequences_.erase(id);
@@ -47,7 +49,7 @@ SampledTokens StepRunner::run(const StepPlan& plan) {
   }
   if (trace_) trace_->begin();
   SampledTokens sampled = backend_.run(batch, rows);
-  if (trace_) trace_->end(plan);
+  if (trace_) trace_->end(plan, backend_.last_step_timing());
   size_t i = 0;
   for (const ScheduledSequence& s : plan.sequences)
     if (s.wants_logits) sequences_.at(s.seq_id).output.push_back(sampled.tokens.at(i++));

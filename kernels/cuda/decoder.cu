@@ -226,9 +226,32 @@ void Decoder::capture_decode_graphs() {
   }
 }
 
+void Decoder::enable_step_timing() {
+  Impl& m = *impl_;
+  for (cudaEvent_t& e : m.timing)
+    if (!e) TROUPE_CUDA_CHECK(cudaEventCreate(&e));
+}
+
+void Decoder::end_step_timing() {
+  if (impl_->timing[2]) TROUPE_CUDA_CHECK(cudaEventRecord(impl_->timing[2], impl_->stream));
+}
+
+Decoder::StepTiming Decoder::last_step_timing() const {
+  const Impl& m = *impl_;
+  StepTiming t;
+  if (!m.timing[2] || cudaEventSynchronize(m.timing[2]) != cudaSuccess) return t;
+  if (cudaEventElapsedTime(&t.staging_ms, m.timing[0], m.timing[1]) != cudaSuccess ||
+      cudaEventElapsedTime(&t.device_ms, m.timing[1], m.timing[2]) != cudaSuccess)
+    return {};
+  return t;
+}
+
 void Decoder::forward(const DecoderStep& step) {
   Impl& m = *impl_;
   if (!m.allocated) throw std::logic_error("Decoder::forward before allocate");
+  // The stream is idle here (the previous step was synchronized): this event stamps the host's
+  // arrival, the next one the launch after staging.
+  if (m.timing[0]) TROUPE_CUDA_CHECK(cudaEventRecord(m.timing[0], m.stream));
   const auto T = static_cast<int32_t>(step.token_ids.size());
   const auto S = static_cast<int32_t>(step.context_lens.size());
   const auto L = static_cast<int32_t>(step.logit_tokens.size());
@@ -268,11 +291,13 @@ void Decoder::forward(const DecoderStep& step) {
     auto it = m.graphs.lower_bound(S);
     if (it != m.graphs.end()) {
       m.stage(step, it->first);
+      if (m.timing[1]) TROUPE_CUDA_CHECK(cudaEventRecord(m.timing[1], m.stream));
       TROUPE_CUDA_CHECK(cudaGraphLaunch(it->second, m.stream));
       return;
     }
   }
   m.stage(step, S);
+  if (m.timing[1]) TROUPE_CUDA_CHECK(cudaEventRecord(m.timing[1], m.stream));
   m.run_layers(T, S, L, decode, n_single, max_q_len);
 }
 

@@ -82,6 +82,16 @@ class Decoder {
 
   // Runs one step; logits() then holds [logit_tokens.size(), vocab] fp32 on the device.
   void forward(const DecoderStep& step);
+
+  // Profiling (off unless enabled): events at forward()'s entry, at its launch and at
+  // end_step_timing() (call after the step's results are back) split a step into the host's
+  // staging (the GPU idle) and the device's work, in ms.
+  void enable_step_timing();
+  void end_step_timing();
+  struct StepTiming {
+    float staging_ms = -1, device_ms = -1;
+  };
+  StepTiming last_step_timing() const;
   const float* logits() const;        // device pointer
   float* logits_mut();                // the sampler applies penalties in place
   void* stream() const;               // the cudaStream_t every launch goes to

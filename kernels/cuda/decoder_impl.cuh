@@ -52,6 +52,7 @@ struct Decoder::Impl {
   bf16* v_cache = nullptr;
   int32_t num_blocks = 0;
   std::map<int32_t, cudaGraphExec_t> graphs;  // batch bucket -> decode graph
+  cudaEvent_t timing[3] = {nullptr, nullptr, nullptr};  // entry, launch, end (enable_step_timing)
 
   template <typename T>
   T* alloc(int64_t count) {
