@@ -1,8 +1,10 @@
 #pragma once
 // Programmatic dependent launch (Hopper): a kernel launched with launch_pdl may be scheduled
 // while the kernel before it in the stream still runs, once every block of that one has called
-// pdl_launch_dependents (or exited). At batch 1 a decode step is ~300 short kernels, and without
-// this each pays a drain-then-launch gap of a few microseconds, ~10% of the step.
+// pdl_launch_dependents (or exited), so a batch-1 step's ~300 short kernels need not each wait
+// for the previous one to drain before launching. Measured on an H100 (docs/benchmarks.md, A/B
+// with TROUPE_PDL=0 in one call): within noise at batch 1 once the RMSNorm was vectorized; kept
+// because it costs nothing and takes the launch off the critical path.
 //
 // The contract, which every kernel launched through launch_pdl keeps: call pdl_wait() in every
 // block before touching memory an earlier kernel writes or reads (weights, which nothing writes,
