@@ -1,5 +1,6 @@
 #include "kernels/cuda/elementwise.h"
 
+#include "kernels/cuda/bf16x8.cuh"
 #include "kernels/cuda/pdl.cuh"
 
 namespace troupe::cuda {
@@ -61,17 +62,12 @@ __global__ void silu_mul_vec_kernel(uint4* __restrict__ out, const uint4* __rest
   const int64_t total = n * inter_vecs;
   for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < total; i += int64_t{gridDim.x} * blockDim.x) {
     const int64_t t = i / inter_vecs, j = i % inter_vecs;
-    const uint4 g = gate_up[t * 2 * inter_vecs + j], u = gate_up[t * 2 * inter_vecs + inter_vecs + j];
-    const auto* g2 = reinterpret_cast<const __nv_bfloat162*>(&g);
-    const auto* u2 = reinterpret_cast<const __nv_bfloat162*>(&u);
-    uint4 r;
-    auto* r2 = reinterpret_cast<__nv_bfloat162*>(&r);
+    float g[8], u[8], r[8];
+    unpack8(gate_up[t * 2 * inter_vecs + j], g);
+    unpack8(gate_up[t * 2 * inter_vecs + inter_vecs + j], u);
 #pragma unroll
-    for (int e = 0; e < 4; ++e) {
-      const float2 gf = __bfloat1622float2(g2[e]), uf = __bfloat1622float2(u2[e]);
-      r2[e] = __floats2bfloat162_rn(silu_times(gf.x, uf.x), silu_times(gf.y, uf.y));
-    }
-    out[i] = r;
+    for (int e = 0; e < 8; ++e) r[e] = silu_times(g[e], u[e]);
+    out[i] = pack8(r);
   }
 }
 

@@ -1,5 +1,6 @@
 #include "kernels/cuda/rms_norm.h"
 
+#include "kernels/cuda/bf16x8.cuh"
 #include "kernels/cuda/pdl.cuh"
 
 namespace troupe::cuda {
@@ -21,24 +22,6 @@ __device__ float block_sum(float sum) {
   return sum;
 }
 
-__device__ __forceinline__ void unpack(const uint4& v, float (&f)[8]) {
-  const auto* h = reinterpret_cast<const __nv_bfloat162*>(&v);
-#pragma unroll
-  for (int i = 0; i < 4; ++i) {
-    const float2 p = __bfloat1622float2(h[i]);
-    f[2 * i] = p.x;
-    f[2 * i + 1] = p.y;
-  }
-}
-
-__device__ __forceinline__ uint4 pack(const float (&f)[8]) {
-  uint4 v;
-  auto* h = reinterpret_cast<__nv_bfloat162*>(&v);
-#pragma unroll
-  for (int i = 0; i < 4; ++i) h[i] = __floats2bfloat162_rn(f[2 * i], f[2 * i + 1]);
-  return v;
-}
-
 // One block per token row, 16-byte accesses; the row is read once and kept in registers.
 __global__ void __launch_bounds__(kThreads) fused_add_rms_norm_vec_kernel(__nv_bfloat16* __restrict__ out,
                                                                           __nv_bfloat16* __restrict__ residual,
@@ -57,16 +40,16 @@ __global__ void __launch_bounds__(kThreads) fused_add_rms_norm_vec_kernel(__nv_b
   for (int j = 0; j < kMaxVecs; ++j) {
     const int i = threadIdx.x + j * kThreads;
     if (i >= vecs) break;
-    unpack(res[i], v[j]);
+    unpack8(res[i], v[j]);
     if (xr) {
       float d[8];
-      unpack(xr[i], d);
+      unpack8(xr[i], d);
 #pragma unroll
       for (int e = 0; e < 8; ++e) v[j][e] += d[e];
-      const uint4 stored = pack(v[j]);
+      const uint4 stored = pack8(v[j]);
       res[i] = stored;
       // Go on with the value as stored (bf16-rounded), as a separate add then norm would see it.
-      unpack(stored, v[j]);
+      unpack8(stored, v[j]);
     }
 #pragma unroll
     for (int e = 0; e < 8; ++e) sum += v[j][e] * v[j][e];
@@ -79,10 +62,10 @@ __global__ void __launch_bounds__(kThreads) fused_add_rms_norm_vec_kernel(__nv_b
     const int i = threadIdx.x + j * kThreads;
     if (i >= vecs) break;
     float g[8], r[8];
-    unpack(wv[i], g);
+    unpack8(wv[i], g);
 #pragma unroll
     for (int e = 0; e < 8; ++e) r[e] = v[j][e] * inv * g[e];
-    o[i] = pack(r);
+    o[i] = pack8(r);
   }
 }
 

@@ -2,30 +2,13 @@
 
 #include <cuda_runtime.h>  // uint4, sincos
 
+#include "kernels/cuda/bf16x8.cuh"
 #include "kernels/cuda/pdl.cuh"
 
 namespace troupe::cuda {
 namespace {
 
 constexpr int kThreads = 128;
-
-__device__ __forceinline__ void unpack8(const uint4& raw, float (&f)[8]) {
-  const __nv_bfloat162* h = reinterpret_cast<const __nv_bfloat162*>(&raw);
-#pragma unroll
-  for (int i = 0; i < 4; ++i) {
-    const float2 p = __bfloat1622float2(h[i]);
-    f[2 * i] = p.x;
-    f[2 * i + 1] = p.y;
-  }
-}
-
-__device__ __forceinline__ uint4 pack8(const float (&f)[8]) {
-  uint4 raw;
-  __nv_bfloat162* h = reinterpret_cast<__nv_bfloat162*>(&raw);
-#pragma unroll
-  for (int i = 0; i < 4; ++i) h[i] = __floats2bfloat162_rn(f[2 * i], f[2 * i + 1]);
-  return raw;
-}
 
 // One block per token. A thread moves 16 bytes (8 elements) of each half of a head, so every
 // global access is a full 16-byte vector and consecutive threads touch consecutive bytes.
