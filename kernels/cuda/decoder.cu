@@ -176,7 +176,7 @@ Decoder::GemmTuning Decoder::tune_gemms() {
   for (int32_t bucket : kGraphBuckets)
     if (bucket >= 2 && bucket <= m.limits.max_num_seqs) rows.push_back(bucket);
   const int64_t largest_bucket = rows.empty() ? 0 : rows.back();
-  rows.push_back(m.limits.max_num_tokens);
+  if (rows.empty() || rows.back() != m.limits.max_num_tokens) rows.push_back(m.limits.max_num_tokens);
   GemmTuning out;
   for (int64_t r : rows) {
     const Gemm::Tuning t[] = {
