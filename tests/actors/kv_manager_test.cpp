@@ -77,6 +77,17 @@ void expect_mirror_equals_pool(const KvUsage& kv, const SchedulerSnapshot& s) {
   EXPECT_EQ(kv.num_prefix_hit_tokens, s.num_cached_tokens);
 }
 
+// A second batch of 16 (ids from 100) after something happened to the engine: each request
+// still gives exactly its output alone.
+void expect_second_batch_alone(caf::actor_system& sys, const caf::actor& scheduler, CpuModel& model) {
+  auto second = make_requests(16, model.config().vocab_size);
+  for (auto& r : second) r.id += 100;
+  std::map<SeqId, std::vector<int32_t>> out;
+  run_batch(sys, scheduler, second, [&](const FinishedSequence& f) { out[f.id] = f.output_token_ids; },
+            [](SeqId, const std::string& why) { ADD_FAILURE() << why; });
+  for (const auto& r : second) EXPECT_EQ(out[r.id], test::alone(model, r)) << "request " << r.id;
+}
+
 SchedulerConfig small_pool() {
   // 8 sequences of up to 94 tokens want up to 48 blocks: 20 forces preemption.
   return {.max_num_seqs = 8, .max_num_batched_tokens = 48, .block_size = 16, .num_blocks = 20,
@@ -151,12 +162,7 @@ TEST(KvManager, AnExecutorRestartsCacheResetReachesTheMirror) {
   // Kill the executor between batches: the scheduler empties its prefix cache; the next step's
   // journal carries that to the mirror.
   caf::anon_send_exit(engine.executor, caf::exit_reason::kill);
-  std::map<SeqId, std::vector<int32_t>> out;
-  auto second = make_requests(16, model->config().vocab_size);
-  for (auto& r : second) r.id += 100;
-  run_batch(sys, engine.scheduler, second, [&](const FinishedSequence& f) { out[f.id] = f.output_token_ids; },
-            [](SeqId, const std::string& why) { ADD_FAILURE() << why; });
-  for (const auto& r : second) EXPECT_EQ(out[r.id], test::alone(*model, r)) << "request " << r.id;
+  expect_second_batch_alone(sys, engine.scheduler, *model);
   const auto snap = settle(sys, engine);
   EXPECT_EQ(snap.num_executor_resets, 1);
   expect_mirror_equals_pool(ask<KvUsage>(sys, kv, caf::make_message(snapshot_atom::value)), snap);
@@ -183,12 +189,7 @@ TEST(KvManager, ARestartedSchedulerStartsTheMirrorOver) {
   }
   ASSERT_TRUE(now.scheduler && now.scheduler != engine.scheduler) << "no new scheduler";
   EXPECT_EQ(kv_manager_of(sys, engine), kv);
-  auto second = make_requests(16, model->config().vocab_size);
-  for (auto& r : second) r.id += 100;
-  std::map<SeqId, std::vector<int32_t>> out;
-  run_batch(sys, now.scheduler, second, [&](const FinishedSequence& f) { out[f.id] = f.output_token_ids; },
-            [](SeqId, const std::string& why) { ADD_FAILURE() << why; });
-  for (const auto& r : second) EXPECT_EQ(out[r.id], test::alone(*model, r)) << "request " << r.id;
+  expect_second_batch_alone(sys, now.scheduler, *model);
   const auto snap = settle(sys, now);
   const auto usage = ask<KvUsage>(sys, kv, caf::make_message(snapshot_atom::value));
   // The new scheduler's pool starts empty with the same block ids: a mirror that had not started

@@ -1,11 +1,11 @@
 // BlockPool without the prefix cache's lookups: sizes, reference counts, the free list, "no room".
 #include <gtest/gtest.h>
 
-#include <numeric>
 #include <random>
 #include <vector>
 
 #include "engine/kv/block_pool.h"
+#include "tests/engine/token_run.h"
 
 namespace troupe {
 namespace {
@@ -14,11 +14,7 @@ BlockPool make_pool(int32_t num_blocks, bool caching = true) {
   return BlockPool(BlockPoolConfig{num_blocks, /*block_size=*/16, caching});
 }
 
-std::vector<int32_t> tokens(int32_t first, int32_t n) {
-  std::vector<int32_t> t(static_cast<size_t>(n));
-  std::iota(t.begin(), t.end(), first);
-  return t;
-}
+using testing::tokens;
 
 std::vector<int32_t> table(const BlockPool& p, SeqId s) {
   auto t = p.block_table(s);

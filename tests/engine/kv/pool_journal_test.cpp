@@ -4,23 +4,19 @@
 // owner's policy would not have picked) is reported op by op instead of crashing the mirror.
 #include <gtest/gtest.h>
 
-#include <numeric>
 #include <string>
 #include <vector>
 
 #include "engine/kv/block_pool.h"
 #include "tests/engine/scheduler/random_run.h"
+#include "tests/engine/token_run.h"
 
 namespace troupe {
 namespace {
 
 constexpr int32_t kBs = 4;
 
-std::vector<int32_t> tokens(int32_t first, int32_t n) {
-  std::vector<int32_t> t(static_cast<size_t>(n));
-  std::iota(t.begin(), t.end(), first);
-  return t;
-}
+using testing::tokens;
 
 // A sequence through the pool as the scheduler drives it: allocate with its hits, compute, cache.
 void compute(BlockPool& p, SeqId seq, const std::vector<int32_t>& toks) {

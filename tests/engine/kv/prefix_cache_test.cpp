@@ -2,21 +2,17 @@
 // last-token rule, and eviction of unreferenced cached blocks only when a block is needed.
 #include <gtest/gtest.h>
 
-#include <numeric>
 #include <vector>
 
 #include "engine/kv/block_pool.h"
+#include "tests/engine/token_run.h"
 
 namespace troupe {
 namespace {
 
 constexpr int32_t kBs = 16;
 
-std::vector<int32_t> tokens(int32_t first, int32_t n) {
-  std::vector<int32_t> t(static_cast<size_t>(n));
-  std::iota(t.begin(), t.end(), first);
-  return t;
-}
+using testing::tokens;
 
 std::vector<int32_t> concat(std::vector<int32_t> a, const std::vector<int32_t>& b) {
   a.insert(a.end(), b.begin(), b.end());

@@ -5,22 +5,16 @@
 
 #include <algorithm>
 #include <map>
-#include <numeric>
 #include <optional>
 #include <vector>
 
 #include "engine/scheduler/scheduler.h"
 #include "tests/engine/scheduler/fake_paged_model.h"
+#include "tests/engine/token_run.h"
 
 namespace troupe::testing {
 
 inline constexpr int32_t kVocab = 1000;  // no EOS unless a test asks for one
-
-inline std::vector<int32_t> tokens(int32_t first, int32_t n) {
-  std::vector<int32_t> t(static_cast<size_t>(n));
-  std::iota(t.begin(), t.end(), first);
-  return t;
-}
 
 inline SchedulerConfig config(int32_t num_blocks, int32_t budget = 64, int32_t max_seqs = 8) {
   SchedulerConfig c;

@@ -4,7 +4,6 @@
 // newer peer and truncated bytes are refused, not guessed.
 #include <gtest/gtest.h>
 
-#include <numeric>
 #include <stdexcept>
 #include <vector>
 
@@ -19,15 +18,12 @@
 #include "net/wire/caf_wire_inspect.h"
 #include "net/wire/troupe.capnp.h"
 #include "net/wire/wire_codec.h"
+#include "tests/engine/token_run.h"
 
 namespace troupe {
 namespace {
 
-std::vector<int32_t> tokens(int32_t first, int32_t n) {
-  std::vector<int32_t> t(static_cast<size_t>(n));
-  std::iota(t.begin(), t.end(), first);
-  return t;
-}
+using testing::tokens;
 
 // Two journals of a 6-block pool: prompts that share, evict and are cleared.
 struct Owner {
