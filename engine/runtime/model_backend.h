@@ -4,7 +4,10 @@
 // the reference; the CUDA one keeps logits on the GPU and samples there, so the interface hands
 // over sampling inputs rather than taking logits back.
 #include <cstdint>
+#include <deque>
 #include <span>
+#include <stdexcept>
+#include <utility>
 #include <vector>
 
 #include "engine/model/forward_batch.h"
@@ -21,6 +24,14 @@ struct SamplingRow {
   uint64_t output_index = 0;  // which output token this is: the seeded RNG's position
   std::span<const int32_t> prompt;  // for repetition penalties
   std::span<const int32_t> output;  // tokens generated so far (penalties)
+};
+
+// A token of the batch that the step launched just before it samples and the host does not know
+// yet: token_ids[token_index] is a placeholder for that step's sampled token in row `row` (its
+// rows: the sequences with wants_logits, in batch order). Only backends that pipeline get these.
+struct DeferredToken {
+  int32_t token_index = 0;
+  int32_t row = 0;
 };
 
 // A step's sampled tokens, one per row, and log-probabilities when any row's params ask for them
@@ -50,6 +61,28 @@ class ModelBackend {
   // vocab] fp32 in batch order. For checks against a reference, not for serving.
   virtual std::vector<float> logits(const ForwardBatch& batch) = 0;
 
+  // Pipelined stepping. launch() queues a step and returns; collect() waits for the oldest
+  // launched step not yet collected and returns what run() would have. A backend that pipelines
+  // accepts a second launch() before the first step is collected (so the host prepares step N+1
+  // while the device runs step N) and fills its deferred tokens from step N's samples on the
+  // device; at most two steps are launched and uncollected. rows' spans need to stay valid only
+  // during launch(). The default runs the step inside launch(): nothing to overlap, and no
+  // deferred tokens accepted.
+  virtual bool pipelines() const { return false; }
+  virtual void launch(const ForwardBatch& batch, std::span<const SamplingRow> rows,
+                      std::span<const DeferredToken> deferred) {
+    if (!deferred.empty()) throw std::logic_error("this backend resolves no deferred tokens");
+    completed_.push_back(run(batch, rows));
+  }
+  // Whether collect() would return without waiting (a pipelining backend's oldest step is done).
+  virtual bool ready() const { return true; }
+  virtual SampledTokens collect() {
+    if (completed_.empty()) throw std::logic_error("collect() without a launched step");
+    SampledTokens out = std::move(completed_.front());
+    completed_.pop_front();
+    return out;
+  }
+
   // Profiling (StepTrace): where the last run() went, in ms: the host staging the step while the
   // device waited, and the device's work. Backends that cannot tell report -1.
   struct StepTiming {
@@ -57,6 +90,9 @@ class ModelBackend {
   };
   virtual void enable_step_timing() {}
   virtual StepTiming last_step_timing() const { return {}; }
+
+ private:
+  std::deque<SampledTokens> completed_;  // the default launch()'s results, oldest first
 };
 
 }  // namespace troupe
