@@ -75,15 +75,25 @@ void bench_gemms() {
   }
 }
 
-// Prefill-sized products are bound by the tensor cores: how close the heuristic's first cuBLASLt
-// algorithm comes to the best of its first 16, timed here (TFLOP/s beside the µs).
+// How close the heuristic's first cuBLASLt algorithm comes to the best of wider searches, per
+// projection and row count (TFLOP/s beside the µs): its first 8 (what tune_gemms times), its
+// first 32, its best configurations of every algorithm id, split-K variants of the first 8, and
+// every tile and stage count their algorithms take.
 void bench_gemm_tuning() {
   struct Shape { const char* name; int64_t n, k; };
   const Shape shapes[] = {{"qkv", 6144, 4096}, {"o", 4096, 4096}, {"gate_up", 28672, 4096}, {"down", 4096, 14336}};
+  using Search = troupe::cuda::Gemm::Search;
+  const struct { const char* name; Search search; } searches[] = {{"top 8", {.heuristic = 8}},
+                                                                  {"top 32", {.heuristic = 32}},
+                                                                  {"per id", {.heuristic = 8, .per_algo_id = 4}},
+                                                                  {"split-k", {.heuristic = 8, .split_k = true}},
+                                                                  {"tiles", {.heuristic = 8, .tiles = true}}};
   constexpr int64_t kMaxM = 2048;
   cudaStream_t s;
   TROUPE_CUDA_CHECK(cudaStreamCreate(&s));
-  std::printf("\n%-8s %6s %22s %22s %5s\n", "gemm", "m", "heuristic us (TF/s)", "best of 16 us (TF/s)", "rank");
+  std::printf("\n%-8s %6s %16s", "gemm", "m", "heuristic us(TF)");
+  for (const auto& se : searches) std::printf(" %16s", se.name);
+  std::printf("   best: tried, algo, tile, stages, split-k\n");
   for (const Shape& sh : shapes) {
     __nv_bfloat16 *w, *x, *y;
     TROUPE_CUDA_CHECK(cudaMalloc(&w, sh.n * sh.k * 2));
@@ -91,12 +101,20 @@ void bench_gemm_tuning() {
     TROUPE_CUDA_CHECK(cudaMalloc(&y, kMaxM * sh.n * 2));
     TROUPE_CUDA_CHECK(troupe::cuda::fill_uniform(w, sh.n * sh.k, 1, 0.0f, 0.05f, s));
     TROUPE_CUDA_CHECK(troupe::cuda::fill_uniform(x, kMaxM * sh.k, 2, 0.0f, 1.0f, s));
-    troupe::cuda::Gemm gemm;
-    for (int64_t m : {256, 512, 1024, 1920, 2048}) {
-      const auto t = gemm.tune(y, x, w, nullptr, m, sh.n, sh.k, 16, s);
+    for (int64_t m : {64, 128, 192, 224, 256, 384, 512, 2048}) {
       const double flop = 2.0 * m * sh.n * sh.k;
-      std::printf("%-8s %6lld %12.1f (%5.0f) %14.1f (%5.0f) %5d\n", sh.name, static_cast<long long>(m), t.heuristic_us,
-                  flop / t.heuristic_us * 1e-6, t.best_us, flop / t.best_us * 1e-6, t.best);
+      std::printf("%-8s %6lld", sh.name, static_cast<long long>(m));
+      troupe::cuda::Gemm::Tuning best{};
+      bool first = true;
+      for (const auto& se : searches) {
+        troupe::cuda::Gemm gemm;  // fresh: no search inherits another's choice
+        const auto t = gemm.tune(y, x, w, nullptr, m, sh.n, sh.k, se.search, s);
+        if (first) std::printf(" %9.1f (%4.0f)", t.heuristic_us, flop / t.heuristic_us * 1e-6);
+        first = false;
+        std::printf(" %9.1f (%4.0f)", t.best_us, flop / t.best_us * 1e-6);
+        if (best.best_us == 0 || t.best_us < best.best_us) best = t;
+      }
+      std::printf("   %d, %d, %d, %d, %d\n", best.tried, best.algo_id, best.tile, best.stages, best.split_k);
     }
     cudaFree(w);
     cudaFree(x);
@@ -158,15 +176,36 @@ void bench_steps(int64_t layers) {
   }
 }
 
+// One served-like mixed step (205 decodes at 192 tokens of context beside 15 prompt chunks of 122)
+// and one 256-sequence decode step, eager, a few times each: for a kernel profiler (ncu) to time
+// every kernel of them, e.g. `PROFILE_STEPS=1 ncu --metrics gpu__time_duration.sum decoder_bench 4`.
+void profile_steps(int64_t layers) {
+  Decoder d(llama3_8b(layers), 0);
+  d.fill_dummy(1);
+  d.allocate({.max_num_tokens = 2048, .max_num_seqs = 256, .max_context_len = 4096, .block_size = 16}, 8192, 0.9);
+  const int W = d.block_table_width();
+  const Step mixed = Step(W).add(205, 1, 192).add(15, 122, 122);
+  const Step decode(256, 1, 192, W);
+  for (const Step* st : {&mixed, &decode})
+    for (int rep = 0; rep < 2; ++rep) {
+      d.forward(st->view());
+      TROUPE_CUDA_CHECK(cudaStreamSynchronize(static_cast<cudaStream_t>(d.stream())));
+    }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   try {
+    if (std::getenv("PROFILE_STEPS") != nullptr) {
+      profile_steps(argc > 1 ? std::atoi(argv[1]) : 4);
+      return 0;
+    }
     if (std::getenv("SKIP_GEMMS") == nullptr) {
       bench_gemms();
       bench_gemm_tuning();
     }
-    bench_steps(argc > 1 ? std::atoi(argv[1]) : 32);
+    if (std::getenv("SKIP_STEPS") == nullptr) bench_steps(argc > 1 ? std::atoi(argv[1]) : 32);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "error: %s\n", e.what());
     return 1;

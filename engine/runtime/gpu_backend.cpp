@@ -1,6 +1,8 @@
 #include "engine/runtime/gpu_backend.h"
 
 #include <algorithm>
+#include <chrono>
+#include <deque>
 #include <stdexcept>
 #include <vector>
 
@@ -91,10 +93,13 @@ class GpuBackend : public ModelBackend {
                  static_cast<double>(cuda::Decoder::kv_bytes_per_block(decoder_.shape(), o.block_size)) * blocks /
                      (1 << 30));
     if (o.tune_gemms) {
+      spdlog::info("GPU {}: timing cuBLASLt algorithms for every GEMM shape (--no-gemm-tuning skips this)", o.device);
+      const auto started = std::chrono::steady_clock::now();
       const cuda::Decoder::GemmTuning t = decoder_.tune_gemms();
+      const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
       spdlog::info("GPU {}: timed cuBLASLt algorithms for {} GEMM shapes, {} faster than the heuristic's choice "
-                   "({:.0f} us a step saved at the largest decode batch)",
-                   o.device, t.shapes, t.improved, t.saved_us_largest_bucket);
+                   "({:.0f} us a step saved at the largest decode batch) in {:.1f} s",
+                   o.device, t.shapes, t.improved, t.saved_us_largest_bucket, seconds);
     }
     if (o.cuda_graphs) {
       decoder_.capture_decode_graphs();
@@ -116,10 +121,57 @@ class GpuBackend : public ModelBackend {
   }
 
   SampledTokens run(const ForwardBatch& batch, std::span<const SamplingRow> rows) override {
+    if (!pending_.empty()) throw std::logic_error("run() with a launched step not collected");
+    launch(batch, rows, {});
+    return collect();
+  }
+
+  // Step N+1 is staged and queued while step N runs; its deferred tokens are read from N's
+  // sampled tokens on the device, so nothing waits for N's copy back.
+  bool pipelines() const override { return true; }
+
+  void launch(const ForwardBatch& batch, std::span<const SamplingRow> rows,
+              std::span<const DeferredToken> deferred) override {
+    if (pending_.size() >= 2) throw std::logic_error("two steps are launched and not collected already");
+    deferred_index_.clear();
+    deferred_row_.clear();
+    for (const DeferredToken& d : deferred) {
+      if (pending_.empty() || d.row < 0 || d.row >= pending_.back().rows)
+        throw std::logic_error("deferred token from a row the step before did not sample");
+      deferred_index_.push_back(d.token_index);
+      deferred_row_.push_back(d.row);
+    }
     forward(batch);
     if (logit_tokens_.size() != rows.size()) throw std::logic_error("one sampling row per sequence with wants_logits expected");
-    SampledTokens out = sample(rows);
-    if (timing_) decoder_.end_step_timing();
+    Pending p{static_cast<int32_t>(rows.size()), {}, -1};
+    p.wants.reserve(rows.size());
+    for (const SamplingRow& r : rows) p.wants.push_back(r.params->logprobs);
+    launch_sampling(rows);
+    if (timing_) p.ticket = decoder_.end_step_timing();
+    pending_.push_back(std::move(p));
+  }
+
+  bool ready() const override { return sampler_.ready(); }
+
+  SampledTokens collect() override {
+    if (pending_.empty()) throw std::logic_error("collect() without a launched step");
+    const Pending p = std::move(pending_.front());
+    pending_.pop_front();
+    const cuda::SamplerOutput& s = sampler_.collect();
+    if (p.ticket >= 0) {
+      const cuda::StepTiming t = decoder_.step_timing(p.ticket);
+      last_timing_ = {t.staging_ms, t.device_ms, t.gpu_idle_ms};
+    }
+    SampledTokens out{s.tokens, {}};
+    if (s.num_top < 0) return out;
+    out.logprobs.resize(p.wants.size());
+    for (size_t i = 0; i < p.wants.size(); ++i) {
+      const int32_t want = p.wants[i];
+      if (want < 0) continue;
+      out.logprobs[i].logprob = s.logprob[i];
+      for (int32_t j = 0; j < want; ++j)
+        out.logprobs[i].top.push_back({s.top_ids[i * s.num_top + j], s.top_logprobs[i * s.num_top + j]});
+    }
     return out;
   }
 
@@ -127,12 +179,12 @@ class GpuBackend : public ModelBackend {
     decoder_.enable_step_timing();
     timing_ = true;
   }
-  StepTiming last_step_timing() const override {
-    const cuda::Decoder::StepTiming t = decoder_.last_step_timing();
-    return {t.staging_ms, t.device_ms};
-  }
+  StepTiming last_step_timing() const override { return last_timing_; }
 
   std::vector<float> logits(const ForwardBatch& batch) override {
+    if (!pending_.empty()) throw std::logic_error("logits() with a launched step not collected");
+    deferred_index_.clear();
+    deferred_row_.clear();
     forward(batch);
     std::vector<float> out(logit_tokens_.size() * config_.vocab_size);
     decoder_.copy_logits(out.data(), static_cast<int64_t>(logit_tokens_.size()));
@@ -143,7 +195,8 @@ class GpuBackend : public ModelBackend {
   void forward(const ForwardBatch& batch) {
     stage(batch);
     decoder_.forward({batch.token_ids, batch.positions, batch.slot_mapping, query_start_, context_lens_,
-                      block_tables_, logit_tokens_, table_cols_});
+                      block_tables_, logit_tokens_, table_cols_, deferred_index_, deferred_row_,
+                      deferred_index_.empty() ? nullptr : sampler_.device_tokens()});
   }
 
   // The batch's per-sequence fields as the flat arrays the decoder reads; kept as members so a
@@ -169,7 +222,7 @@ class GpuBackend : public ModelBackend {
     }
   }
 
-  SampledTokens sample(std::span<const SamplingRow> rows) {
+  void launch_sampling(std::span<const SamplingRow> rows) {
     sampler_rows_.clear();
     int32_t num_top = -1;  // one launch serves the most any row asked for
     for (const SamplingRow& r : rows) {
@@ -180,27 +233,25 @@ class GpuBackend : public ModelBackend {
                                r.prompt,
                                r.output});
     }
-    const cuda::SamplerOutput& s = sampler_.sample(decoder_.logits_mut(), sampler_rows_, num_top, decoder_.stream());
-    SampledTokens out{s.tokens, {}};
-    if (num_top < 0) return out;
-    out.logprobs.resize(rows.size());
-    for (size_t i = 0; i < rows.size(); ++i) {
-      const int32_t want = rows[i].params->logprobs;
-      if (want < 0) continue;
-      out.logprobs[i].logprob = s.logprob[i];
-      for (int32_t j = 0; j < want; ++j)
-        out.logprobs[i].top.push_back({s.top_ids[i * num_top + j], s.top_logprobs[i * num_top + j]});
-    }
-    return out;
+    sampler_.launch(decoder_.logits_mut(), sampler_rows_, num_top, decoder_.stream());
   }
+
+  // A launched step not collected yet: its sampling rows and the logprobs each asked for.
+  struct Pending {
+    int32_t rows = 0;
+    std::vector<int32_t> wants;
+    int ticket = -1;  // its StepTimer ticket while tracing
+  };
 
   ModelConfig config_;
   cuda::Decoder decoder_;
   cuda::DeviceSampler sampler_;
   std::vector<cuda::SamplerRow> sampler_rows_;
-  std::vector<int32_t> query_start_, context_lens_, logit_tokens_, block_tables_;
+  std::vector<int32_t> query_start_, context_lens_, logit_tokens_, block_tables_, deferred_index_, deferred_row_;
   int32_t table_cols_ = 1;
+  std::deque<Pending> pending_;
   bool timing_ = false;
+  StepTiming last_timing_;
 };
 
 }  // namespace

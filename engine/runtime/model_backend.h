@@ -83,10 +83,11 @@ class ModelBackend {
     return out;
   }
 
-  // Profiling (StepTrace): where the last run() went, in ms: the host staging the step while the
-  // device waited, and the device's work. Backends that cannot tell report -1.
+  // Profiling (StepTrace): where the last collected step went, in ms: the host staging it, the
+  // device's work on it, and how long the device sat idle before it (0 when it was launched while
+  // the step before still ran). Backends that cannot tell report -1.
   struct StepTiming {
-    double staging_ms = -1, device_ms = -1;
+    double staging_ms = -1, device_ms = -1, gpu_idle_ms = -1;
   };
   virtual void enable_step_timing() {}
   virtual StepTiming last_step_timing() const { return {}; }

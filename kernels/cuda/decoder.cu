@@ -1,7 +1,10 @@
 #include <algorithm>
+#include <chrono>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <stdexcept>
+#include <string>
 
 #include "kernels/cuda/decoder_impl.cuh"
 #include "kernels/cuda/elementwise.h"
@@ -14,9 +17,11 @@ namespace troupe::cuda {
 namespace {
 
 // Decode batches are padded up to one of these sizes so a handful of graphs serve every batch.
-// Algorithms timed per shape by tune_gemms: the heuristic's ranking is close, and past its first
-// eight the candidates are rarely faster (decoder_bench's tuning table).
-constexpr int kTuneCandidates = 8;
+// Algorithms timed per shape by tune_gemms: the heuristic's first eight and every tile size their
+// algorithms take. Past the first eight the heuristic's candidates are rarely faster, but other
+// tiles are at the 200-400 rows decode steps have, where the output's tiles fill 132 SMs unevenly
+// (decoder_bench's tuning table; served 128/128 throughput +1.6%, docs/benchmarks.md).
+const Gemm::Search kTuneSearch{.heuristic = 8, .tiles = true};
 
 constexpr int32_t kGraphBuckets[] = {1, 2, 4, 8, 16, 24, 32, 48, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320, 384, 448, 512};
 
@@ -54,9 +59,12 @@ int32_t Decoder::allocate(const DecoderLimits& limits, int32_t num_blocks, doubl
   m.off_query_start = 3 * T;
   m.off_context = m.off_query_start + S + 1;
   m.off_logit = m.off_context + S;
-  m.off_tables = m.off_logit + S;
+  m.off_deferred = m.off_logit + S;  // [S] token indices, then [S] rows of the step before
+  m.off_tables = m.off_deferred + 2 * S;
   m.input_ints = m.off_tables + S * m.table_width;
   TROUPE_CUDA_CHECK(cudaMallocHost(&m.host_inputs, m.input_ints * sizeof(int32_t)));
+  TROUPE_CUDA_CHECK(cudaEventCreateWithFlags(&m.staged, cudaEventDisableTiming));
+  m.deferred_mask.assign(static_cast<size_t>(T), 0);
   m.dev_inputs = m.alloc<int32_t>(m.input_ints);
 
   const int64_t per_block = kv_bytes_per_block(s, limits.block_size);
@@ -132,6 +140,8 @@ void Decoder::Impl::run_layers(int32_t n_tokens, int32_t n_seqs, int32_t n_logit
 void Decoder::Impl::stage(const DecoderStep& step, int32_t padded_seqs) {
   const auto T = static_cast<int64_t>(step.token_ids.size());
   const auto S = static_cast<int64_t>(step.context_lens.size());
+  const auto D = static_cast<int64_t>(step.deferred_index.size());
+  if (staged_pending) TROUPE_CUDA_CHECK(cudaEventSynchronize(staged));
   int32_t* h = host_inputs;
   std::memcpy(h + off_tokens, step.token_ids.data(), T * sizeof(int32_t));
   std::memcpy(h + off_positions, step.positions.data(), T * sizeof(int32_t));
@@ -139,6 +149,9 @@ void Decoder::Impl::stage(const DecoderStep& step, int32_t padded_seqs) {
   std::memcpy(h + off_query_start, step.query_start.data(), (S + 1) * sizeof(int32_t));
   std::memcpy(h + off_context, step.context_lens.data(), S * sizeof(int32_t));
   std::memcpy(h + off_logit, step.logit_tokens.data(), step.logit_tokens.size() * sizeof(int32_t));
+  std::memcpy(h + off_deferred, step.deferred_index.data(), D * sizeof(int32_t));
+  std::memcpy(h + off_deferred + limits.max_num_seqs, step.deferred_row.data(), D * sizeof(int32_t));
+  for (int64_t i = 0; i < D; ++i) h[off_tokens + step.deferred_index[i]] = 0;  // until filled on the device
   const int32_t cols = step.table_cols < 0 ? table_width : step.table_cols;
   if (cols == table_width) {
     std::memcpy(h + off_tables, step.block_tables.data(), S * table_width * sizeof(int32_t));
@@ -156,15 +169,20 @@ void Decoder::Impl::stage(const DecoderStep& step, int32_t padded_seqs) {
   if (cols == table_width) {
     const int64_t ints = off_tables + S * table_width;
     TROUPE_CUDA_CHECK(cudaMemcpyAsync(dev_inputs, host_inputs, ints * sizeof(int32_t), cudaMemcpyHostToDevice, stream));
-    return;
+  } else {
+    TROUPE_CUDA_CHECK(
+        cudaMemcpyAsync(dev_inputs, host_inputs, off_tables * sizeof(int32_t), cudaMemcpyHostToDevice, stream));
+    if (S > 0 && cols > 0) {
+      const size_t pitch = static_cast<size_t>(table_width) * sizeof(int32_t);
+      TROUPE_CUDA_CHECK(cudaMemcpy2DAsync(dev_inputs + off_tables, pitch, host_inputs + off_tables, pitch,
+                                          cols * sizeof(int32_t), static_cast<size_t>(S), cudaMemcpyHostToDevice,
+                                          stream));
+    }
   }
-  TROUPE_CUDA_CHECK(cudaMemcpyAsync(dev_inputs, host_inputs, off_tables * sizeof(int32_t), cudaMemcpyHostToDevice, stream));
-  if (S > 0 && cols > 0) {
-    const size_t pitch = static_cast<size_t>(table_width) * sizeof(int32_t);
-    TROUPE_CUDA_CHECK(cudaMemcpy2DAsync(dev_inputs + off_tables, pitch, host_inputs + off_tables, pitch,
-                                        cols * sizeof(int32_t), static_cast<size_t>(S), cudaMemcpyHostToDevice,
-                                        stream));
-  }
+  TROUPE_CUDA_CHECK(cudaEventRecord(staged, stream));
+  staged_pending = true;
+  TROUPE_CUDA_CHECK(fill_deferred_tokens(dev_inputs + off_tokens, in(off_deferred), in(off_deferred + limits.max_num_seqs),
+                                         step.deferred_source, D, stream));
 }
 
 Decoder::GemmTuning Decoder::tune_gemms() {
@@ -178,13 +196,23 @@ Decoder::GemmTuning Decoder::tune_gemms() {
   const int64_t largest_bucket = rows.empty() ? 0 : rows.back();
   if (rows.empty() || rows.back() != m.limits.max_num_tokens) rows.push_back(m.limits.max_num_tokens);
   GemmTuning out;
+  Gemm::Search search = kTuneSearch;
+  if (const char* e = std::getenv("TROUPE_GEMM_SEARCH")) {  // EXPERIMENT: wider searches, A/B on a GPU
+    const std::string v = e;
+    if (v == "top8") search.tiles = false;
+    if (v == "top32") search.heuristic = 32;
+    if (v == "per-id") search.per_algo_id = 4;
+    if (v == "split-k") search.split_k = true;
+    if (v == "tiles") search.tiles = true;
+    if (v == "all") search = {.heuristic = 32, .per_algo_id = 4, .split_k = true};
+  }
   for (int64_t r : rows) {
     const Gemm::Tuning t[] = {
-        m.gemm->tune(m.qkv, m.normed, l.qkv, l.qkv_bias, r, m.qkv_stride(), s.hidden, kTuneCandidates, m.stream),
-        m.gemm->tune(m.delta, m.attn, l.o, l.o_bias, r, s.hidden, m.q_size(), kTuneCandidates, m.stream),
+        m.gemm->tune(m.qkv, m.normed, l.qkv, l.qkv_bias, r, m.qkv_stride(), s.hidden, search, m.stream),
+        m.gemm->tune(m.delta, m.attn, l.o, l.o_bias, r, s.hidden, m.q_size(), search, m.stream),
         m.gemm->tune(m.gate_up, m.normed, l.gate_up, l.gate_up_bias, r, 2 * s.intermediate, s.hidden,
-                     kTuneCandidates, m.stream),
-        m.gemm->tune(m.delta, m.act, l.down, l.down_bias, r, s.hidden, s.intermediate, kTuneCandidates, m.stream)};
+                     search, m.stream),
+        m.gemm->tune(m.delta, m.act, l.down, l.down_bias, r, s.hidden, s.intermediate, search, m.stream)};
     double saved = 0;
     for (const Gemm::Tuning& g : t) {
       out.shapes += g.tried > 0;
@@ -227,31 +255,21 @@ void Decoder::capture_decode_graphs() {
 }
 
 void Decoder::enable_step_timing() {
-  Impl& m = *impl_;
-  for (cudaEvent_t& e : m.timing)
-    if (!e) TROUPE_CUDA_CHECK(cudaEventCreate(&e));
+  if (!impl_->timer) impl_->timer = std::make_unique<StepTimer>();
 }
 
-void Decoder::end_step_timing() {
-  if (impl_->timing[2]) TROUPE_CUDA_CHECK(cudaEventRecord(impl_->timing[2], impl_->stream));
-}
+int Decoder::end_step_timing() { return impl_->timer ? impl_->timer->ended(impl_->stream) : -1; }
 
-Decoder::StepTiming Decoder::last_step_timing() const {
-  const Impl& m = *impl_;
-  StepTiming t;
-  if (!m.timing[2] || cudaEventSynchronize(m.timing[2]) != cudaSuccess) return t;
-  if (cudaEventElapsedTime(&t.staging_ms, m.timing[0], m.timing[1]) != cudaSuccess ||
-      cudaEventElapsedTime(&t.device_ms, m.timing[1], m.timing[2]) != cudaSuccess)
-    return {};
-  return t;
-}
+StepTiming Decoder::step_timing(int ticket) const { return impl_->timer ? impl_->timer->timing(ticket) : StepTiming{}; }
 
 void Decoder::forward(const DecoderStep& step) {
   Impl& m = *impl_;
   if (!m.allocated) throw std::logic_error("Decoder::forward before allocate");
-  // The stream is idle here (the previous step was synchronized): this event stamps the host's
-  // arrival, the next one the launch after staging.
-  if (m.timing[0]) TROUPE_CUDA_CHECK(cudaEventRecord(m.timing[0], m.stream));
+  const auto entered = std::chrono::steady_clock::now();
+  const auto launched = [&] {
+    if (!m.timer) return;
+    m.timer->launched(m.stream, std::chrono::duration<float, std::milli>(std::chrono::steady_clock::now() - entered).count());
+  };
   const auto T = static_cast<int32_t>(step.token_ids.size());
   const auto S = static_cast<int32_t>(step.context_lens.size());
   const auto L = static_cast<int32_t>(step.logit_tokens.size());
@@ -278,10 +296,21 @@ void Decoder::forward(const DecoderStep& step) {
       throw std::invalid_argument("context of " + std::to_string(step.context_lens[i]) + " tokens exceeds max_context_len " +
                                   std::to_string(m.limits.max_context_len));
   }
-  for (int32_t id : step.token_ids)
-    if (id < 0 || id >= m.shape.vocab)
+  const auto D = static_cast<int32_t>(step.deferred_index.size());
+  if (static_cast<int32_t>(step.deferred_row.size()) != D || D > S || (D > 0 && step.deferred_source == nullptr))
+    throw std::invalid_argument("deferred tokens: index, row and source disagree");
+  for (int32_t i : step.deferred_index)
+    if (i < 0 || i >= T) throw std::invalid_argument("deferred token index " + std::to_string(i) + " outside the step");
+  for (int32_t i : step.deferred_index) m.deferred_mask[i] = 1;
+  for (int32_t t = 0; t < T; ++t) {
+    const int32_t id = step.token_ids[t];
+    if ((id < 0 || id >= m.shape.vocab) && !m.deferred_mask[t]) {
+      for (int32_t i : step.deferred_index) m.deferred_mask[i] = 0;
       throw std::invalid_argument("token id " + std::to_string(id) + " is outside the vocabulary [0, " +
                                   std::to_string(m.shape.vocab) + ")");
+    }
+  }
+  for (int32_t i : step.deferred_index) m.deferred_mask[i] = 0;
   for (int32_t slot : step.slot_mapping)
     if (slot >= m.num_blocks * m.limits.block_size)
       throw std::invalid_argument("KV slot " + std::to_string(slot) + " is outside the pool");
@@ -291,13 +320,13 @@ void Decoder::forward(const DecoderStep& step) {
     auto it = m.graphs.lower_bound(S);
     if (it != m.graphs.end()) {
       m.stage(step, it->first);
-      if (m.timing[1]) TROUPE_CUDA_CHECK(cudaEventRecord(m.timing[1], m.stream));
+      launched();
       TROUPE_CUDA_CHECK(cudaGraphLaunch(it->second, m.stream));
       return;
     }
   }
   m.stage(step, S);
-  if (m.timing[1]) TROUPE_CUDA_CHECK(cudaEventRecord(m.timing[1], m.stream));
+  launched();
   m.run_layers(T, S, L, decode, n_single, max_q_len);
 }
 

@@ -36,6 +36,13 @@ struct DecoderLimits {
   int32_t block_size = 16;
 };
 
+// Where a step's time went (Decoder::step_timing), in ms; -1 where not known.
+struct StepTiming {
+  float staging_ms = -1;   // host time preparing the step (validation, staging, launches)
+  float device_ms = -1;    // the device's work on it
+  float gpu_idle_ms = -1;  // the device idle between the step before it and this one
+};
+
 // One step, in host memory. Tokens of all sequences are packed back to back.
 struct DecoderStep {
   std::span<const int32_t> token_ids;     // [T]
@@ -49,6 +56,11 @@ struct DecoderStep {
   // moves only what the step uses to the device: a 256-sequence step of short contexts copies
   // a few KB instead of 256 full-width rows.
   int32_t table_cols = -1;
+  // Tokens the step before samples (pipelined steps): token_ids[deferred_index[i]] is a
+  // placeholder, filled on the device from deferred_source[deferred_row[i]] (a device array: that
+  // step's sampled tokens).
+  std::span<const int32_t> deferred_index, deferred_row;
+  const int32_t* deferred_source = nullptr;
 };
 
 class Decoder {
@@ -80,18 +92,17 @@ class Decoder {
   };
   GemmTuning tune_gemms();
 
-  // Runs one step; logits() then holds [logit_tokens.size(), vocab] fp32 on the device.
+  // Launches one step on the stream and returns; logits() then holds [logit_tokens.size(),
+  // vocab] fp32 on the device, in stream order. The step may be launched while the one before
+  // still runs: its inputs are staged once that one's are on the device.
   void forward(const DecoderStep& step);
 
-  // Profiling (off unless enabled): events at forward()'s entry, at its launch and at
-  // end_step_timing() (call after the step's results are back) split a step into the host's
-  // staging (the GPU idle) and the device's work, in ms.
+  // Profiling (off unless enabled; step_timer.h): call end_step_timing() after a step's last
+  // work is queued (its results' copy back) and keep the ticket; step_timing(ticket) then waits
+  // for that step and tells its host staging, device time and the GPU's idle time before it.
   void enable_step_timing();
-  void end_step_timing();
-  struct StepTiming {
-    float staging_ms = -1, device_ms = -1;
-  };
-  StepTiming last_step_timing() const;
+  int end_step_timing();  // -1 when timing is off
+  StepTiming step_timing(int ticket) const;
   const float* logits() const;        // device pointer
   float* logits_mut();                // the sampler applies penalties in place
   void* stream() const;               // the cudaStream_t every launch goes to

@@ -12,6 +12,7 @@
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/decoder.h"
 #include "kernels/cuda/gemm.h"
+#include "kernels/cuda/step_timer.h"
 
 namespace troupe::cuda {
 
@@ -47,12 +48,17 @@ struct Decoder::Impl {
   int32_t* host_inputs = nullptr;
   int32_t* dev_inputs = nullptr;
   int64_t off_tokens = 0, off_positions = 0, off_slots = 0, off_query_start = 0, off_context = 0, off_logit = 0,
-          off_tables = 0, input_ints = 0;
+          off_deferred = 0, off_tables = 0, input_ints = 0;
+  // Recorded after a step's inputs are copied: the next step rewrites host_inputs only once they
+  // are (with the step before still running, its copy may not have started).
+  cudaEvent_t staged = nullptr;
+  bool staged_pending = false;
+  std::vector<uint8_t> deferred_mask;  // [max_num_tokens], validation's scratch
   bf16* k_cache = nullptr;  // [layers, num_blocks, block_size, kv_heads, head_dim]
   bf16* v_cache = nullptr;
   int32_t num_blocks = 0;
   std::map<int32_t, cudaGraphExec_t> graphs;  // batch bucket -> decode graph
-  cudaEvent_t timing[3] = {nullptr, nullptr, nullptr};  // entry, launch, end (enable_step_timing)
+  std::unique_ptr<StepTimer> timer;  // enable_step_timing
 
   template <typename T>
   T* alloc(int64_t count) {

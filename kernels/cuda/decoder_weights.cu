@@ -46,8 +46,8 @@ Decoder::~Decoder() {
   cudaSetDevice(m.device);
   if (m.stream) cudaStreamSynchronize(m.stream);
   for (auto& [bucket, g] : m.graphs) cudaGraphExecDestroy(g);
-  for (cudaEvent_t e : m.timing)
-    if (e) cudaEventDestroy(e);
+  m.timer.reset();
+  if (m.staged) cudaEventDestroy(m.staged);
   m.gemm.reset();
   for (void* p : m.allocations) cudaFree(p);
   if (m.host_inputs) cudaFreeHost(m.host_inputs);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <deque>
 #include <stdexcept>
 
 #include <cuda_runtime_api.h>
@@ -49,20 +50,47 @@ bool penalized(const RowSamplingParams& p) {
 
 }  // namespace
 
-struct DeviceSampler::Buffers {
-  int64_t vocab = 0, max_rows = 0;
-  Mirror<RowSamplingParams> params;
-  Mirror<int32_t> ints;  // row_begin [R + 1] | output_begin [R] | penalty ids [...], grown on demand
+// What one launch writes and copies back. Two of them alternate, so a step's results are still
+// intact while the next step (launched before they were collected) produces its own.
+struct Outputs {
   Mirror<int32_t> tokens;
   Mirror<float> logprob;    // [max_rows]
   Mirror<int32_t> top_ids;  // [max_rows, kMaxTopLogprobs]
   Mirror<float> top_lp;
+  cudaEvent_t copied = nullptr;  // recorded after the copies back
+  int64_t rows = 0;
+  int32_t num_top = -1;
+
+  ~Outputs() { cudaEventDestroy(copied); }
+  void make(int64_t max_rows) {
+    tokens.resize(max_rows);
+    logprob.resize(max_rows);
+    top_ids.resize(max_rows * kMaxTopLogprobs);
+    top_lp.resize(max_rows * kMaxTopLogprobs);
+    TROUPE_CUDA_CHECK(cudaEventCreateWithFlags(&copied, cudaEventDisableTiming));
+  }
+};
+
+struct DeviceSampler::Buffers {
+  int64_t vocab = 0, max_rows = 0;
+  Mirror<RowSamplingParams> params;
+  Mirror<int32_t> ints;  // row_begin [R + 1] | output_begin [R] | penalty ids [...], grown on demand
+  // The pinned inputs above are rewritten by the next launch only once this launch's copies of
+  // them have run (with a step in flight ahead of it, they may not have yet).
+  cudaEvent_t inputs_copied = nullptr;
+  bool inputs_pending = false;
+  Outputs outputs[2];
+  int next = 0;                // the slot the next launch writes
+  std::deque<int> launched;    // slots not collected yet, oldest first
   void* workspace = nullptr;
   size_t workspace_bytes = 0;
   int64_t workspace_ids = -1;  // penalty ids the workspace was sized for
   SamplerOutput out;
 
-  ~Buffers() { cudaFree(workspace); }
+  ~Buffers() {
+    cudaFree(workspace);
+    cudaEventDestroy(inputs_copied);
+  }
   void reserve_ints(int64_t n) {
     if (n > ints.size) ints.resize(std::max(n, 2 * ints.size));
   }
@@ -82,10 +110,8 @@ DeviceSampler::DeviceSampler(int64_t vocab, int64_t max_rows) : b_(std::make_uni
   b_->vocab = vocab;
   b_->max_rows = max_rows;
   b_->params.resize(max_rows);
-  b_->tokens.resize(max_rows);
-  b_->logprob.resize(max_rows);
-  b_->top_ids.resize(max_rows * kMaxTopLogprobs);
-  b_->top_lp.resize(max_rows * kMaxTopLogprobs);
+  for (Outputs& o : b_->outputs) o.make(max_rows);
+  TROUPE_CUDA_CHECK(cudaEventCreateWithFlags(&b_->inputs_copied, cudaEventDisableTiming));
   b_->reserve_ints(2 * max_rows + 1 + 4096);
   b_->reserve_workspace(0);
 }
@@ -93,19 +119,28 @@ DeviceSampler::DeviceSampler(int64_t vocab, int64_t max_rows) : b_(std::make_uni
 DeviceSampler::~DeviceSampler() = default;
 
 const SamplerOutput& DeviceSampler::sample(float* logits, std::span<const SamplerRow> rows, int32_t num_top,
-                                           void* stream_ptr) {
+                                           void* stream) {
+  launch(logits, rows, num_top, stream);
+  return collect();
+}
+
+void DeviceSampler::launch(float* logits, std::span<const SamplerRow> rows, int32_t num_top, void* stream_ptr) {
   Buffers& b = *b_;
   const auto R = static_cast<int64_t>(rows.size());
   auto stream = static_cast<cudaStream_t>(stream_ptr);
-  SamplerOutput& out = b.out;
-  out.tokens.clear();
-  out.logprob.clear();
-  out.top_ids.clear();
-  out.top_logprobs.clear();
-  out.num_top = num_top;
-  if (R == 0) return out;
+  if (b.launched.size() >= 2) throw std::logic_error("DeviceSampler: two launches are outstanding already");
   if (num_top > kMaxTopLogprobs) throw std::invalid_argument("at most 20 top logprobs");
   if (R > b.max_rows) throw std::invalid_argument("more sampling rows than the sampler was made for");
+  Outputs& o = b.outputs[b.next];
+  o.rows = R;
+  o.num_top = num_top;
+  b.launched.push_back(b.next);
+  b.next ^= 1;
+  if (R == 0) {
+    TROUPE_CUDA_CHECK(cudaEventRecord(o.copied, stream));
+    return;
+  }
+  if (b.inputs_pending) TROUPE_CUDA_CHECK(cudaEventSynchronize(b.inputs_copied));
   // Penalty lists only for rows that use them: greedy serving without penalties copies none.
   int64_t num_ids = 0;
   for (const SamplerRow& r : rows)
@@ -133,25 +168,52 @@ const SamplerOutput& DeviceSampler::sample(float* logits, std::span<const Sample
   row_begin[R] = static_cast<int32_t>(at);
   b.params.to_device(R, stream);
   b.ints.to_device(2 * R + 1 + at, stream);
+  TROUPE_CUDA_CHECK(cudaEventRecord(b.inputs_copied, stream));
+  b.inputs_pending = true;
   const PenaltyTokens penalties{b.ints.dev + 2 * R + 1, b.ints.dev, b.ints.dev + R + 1, at};
   const bool lp = num_top >= 0, top = num_top > 0;
-  TROUPE_CUDA_CHECK(sample_tokens(b.tokens.dev, logits, b.params.dev, penalties, lp ? b.logprob.dev : nullptr,
-                                  top ? b.top_ids.dev : nullptr, top ? b.top_lp.dev : nullptr, top ? num_top : 0,
+  TROUPE_CUDA_CHECK(sample_tokens(o.tokens.dev, logits, b.params.dev, penalties, lp ? o.logprob.dev : nullptr,
+                                  top ? o.top_ids.dev : nullptr, top ? o.top_lp.dev : nullptr, top ? num_top : 0,
                                   b.workspace, b.workspace_bytes, R, b.vocab, stream));
-  b.tokens.to_host(R, stream);
-  if (lp) b.logprob.to_host(R, stream);
+  o.tokens.to_host(R, stream);
+  if (lp) o.logprob.to_host(R, stream);
   if (top) {
-    b.top_ids.to_host(R * num_top, stream);
-    b.top_lp.to_host(R * num_top, stream);
+    o.top_ids.to_host(R * num_top, stream);
+    o.top_lp.to_host(R * num_top, stream);
   }
-  TROUPE_CUDA_CHECK(cudaStreamSynchronize(stream));
-  out.tokens.assign(b.tokens.host, b.tokens.host + R);
-  if (lp) out.logprob.assign(b.logprob.host, b.logprob.host + R);
-  if (top) {
-    out.top_ids.assign(b.top_ids.host, b.top_ids.host + R * num_top);
-    out.top_logprobs.assign(b.top_lp.host, b.top_lp.host + R * num_top);
+  TROUPE_CUDA_CHECK(cudaEventRecord(o.copied, stream));
+}
+
+bool DeviceSampler::ready() const {
+  if (b_->launched.empty()) return true;
+  const cudaError_t e = cudaEventQuery(b_->outputs[b_->launched.front()].copied);
+  if (e == cudaErrorNotReady) return false;
+  TROUPE_CUDA_CHECK(e);  // a failed step: collect() would throw the same
+  return true;
+}
+
+const SamplerOutput& DeviceSampler::collect() {
+  Buffers& b = *b_;
+  if (b.launched.empty()) throw std::logic_error("DeviceSampler::collect without a launch");
+  const Outputs& o = b.outputs[b.launched.front()];
+  b.launched.pop_front();
+  TROUPE_CUDA_CHECK(cudaEventSynchronize(o.copied));
+  SamplerOutput& out = b.out;
+  const int64_t R = o.rows;
+  const bool lp = o.num_top >= 0, top = o.num_top > 0;
+  out.num_top = o.num_top;
+  out.tokens.assign(o.tokens.host, o.tokens.host + R);
+  out.logprob.clear();
+  out.top_ids.clear();
+  out.top_logprobs.clear();
+  if (R > 0 && lp) out.logprob.assign(o.logprob.host, o.logprob.host + R);
+  if (R > 0 && top) {
+    out.top_ids.assign(o.top_ids.host, o.top_ids.host + R * o.num_top);
+    out.top_logprobs.assign(o.top_lp.host, o.top_lp.host + R * o.num_top);
   }
   return out;
 }
+
+const int32_t* DeviceSampler::device_tokens() const { return b_->outputs[b_->next ^ 1].tokens.dev; }
 
 }  // namespace troupe::cuda

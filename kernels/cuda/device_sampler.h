@@ -35,8 +35,20 @@ class DeviceSampler {
 
   // logits: device [rows.size(), vocab], modified in place; stream: the cudaStream_t the logits
   // were written on; num_top: -1 for no logprobs, else 0..20. Waits for the results; throws
-  // CudaError naming a failed call.
+  // CudaError naming a failed call. The same as launch() then collect().
   const SamplerOutput& sample(float* logits, std::span<const SamplerRow> rows, int32_t num_top, void* stream);
+
+  // Pipelined use: launch() queues the sampling and the copy back on the stream and returns; rows
+  // are read during the call only. Up to two launches may be outstanding: collect() waits for the
+  // oldest and returns its output (valid until the next collect()); ready() tells whether that
+  // would not wait.
+  void launch(float* logits, std::span<const SamplerRow> rows, int32_t num_top, void* stream);
+  bool ready() const;
+  const SamplerOutput& collect();
+  // The last launch's sampled tokens on the device, [rows]: what the next step's deferred tokens
+  // are filled from (in stream order, before that step's own sampling overwrites nothing: each
+  // launch alternates between two buffers).
+  const int32_t* device_tokens() const;
 
  private:
   struct Buffers;

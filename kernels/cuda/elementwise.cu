@@ -13,6 +13,14 @@ unsigned blocks_for(int64_t n, int64_t per_block = kThreads) {
   return static_cast<unsigned>(b < 65535 * 32 ? b : 65535 * 32);
 }
 
+__global__ void fill_deferred_kernel(int32_t* __restrict__ tokens, const int32_t* __restrict__ index,
+                                     const int32_t* __restrict__ row, const int32_t* __restrict__ source, int64_t n) {
+  pdl_wait();
+  pdl_launch_dependents();
+  const int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x;
+  if (i < n) tokens[index[i]] = source[row[i]];
+}
+
 // Rows are copied 8 bf16 (16 bytes) at a time when dim allows, else one by one.
 __global__ void gather_kernel(__nv_bfloat16* __restrict__ out, const __nv_bfloat16* __restrict__ in,
                               const int32_t* __restrict__ rows, int64_t limit, int64_t dim) {
@@ -106,6 +114,12 @@ cudaError_t gather_rows(__nv_bfloat16* out, const __nv_bfloat16* in, const int32
   if (n_rows == 0) return cudaSuccess;
   return launch_pdl(gather_kernel, dim3(static_cast<unsigned>(n_rows)), dim3(128), 0, stream, out, in, rows,
                     int64_t{INT64_MAX}, dim);
+}
+
+cudaError_t fill_deferred_tokens(int32_t* tokens, const int32_t* index, const int32_t* row, const int32_t* source,
+                                 int64_t n, cudaStream_t stream) {
+  if (n == 0) return cudaSuccess;
+  return launch_pdl(fill_deferred_kernel, dim3(blocks_for(n)), dim3(kThreads), 0, stream, tokens, index, row, source, n);
 }
 
 cudaError_t silu_mul(__nv_bfloat16* out, const __nv_bfloat16* gate_up, int64_t n, int64_t inter,

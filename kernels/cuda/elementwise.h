@@ -24,6 +24,11 @@ cudaError_t silu_mul(__nv_bfloat16* out,            // [n, inter]
 cudaError_t gather_rows(__nv_bfloat16* out, const __nv_bfloat16* in, const int32_t* rows,
                         int64_t n_rows, int64_t dim, cudaStream_t stream);
 
+// tokens[index[i]] = source[row[i]] for i < n: a pipelined step's input tokens that the step
+// before it samples (source: that step's sampled tokens, still on the device).
+cudaError_t fill_deferred_tokens(int32_t* tokens, const int32_t* index, const int32_t* row, const int32_t* source,
+                                 int64_t n, cudaStream_t stream);
+
 // fp32 or fp16 values rounded to bf16 (weights from checkpoints stored that way).
 cudaError_t convert_to_bf16(__nv_bfloat16* out, const float* in, int64_t n, cudaStream_t stream);
 cudaError_t convert_to_bf16(__nv_bfloat16* out, const __half* in, int64_t n, cudaStream_t stream);

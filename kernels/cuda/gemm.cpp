@@ -1,5 +1,8 @@
 #include "kernels/cuda/gemm.h"
 
+#include <algorithm>
+#include <cstring>
+#include <utility>
 #include <string>
 #include <vector>
 
@@ -50,62 +53,177 @@ Gemm::Plan& Gemm::plan(int64_t m, int64_t n, int64_t k, bool f32_out, bool bias)
   return plans_.emplace(key, p).first->second;
 }
 
-std::vector<cublasLtMatmulAlgo_t> Gemm::algorithms(const Plan& p, int count, int64_t m, int64_t n, int64_t k) {
+std::vector<cublasLtMatmulAlgo_t> Gemm::algorithms(const Plan& p, int count, int64_t m, int64_t n, int64_t k,
+                                                   int algo_id) {
   cublasLtMatmulPreference_t pref = nullptr;
   TROUPE_CUDA_CHECK(cublasLtMatmulPreferenceCreate(&pref));
   TROUPE_CUDA_CHECK(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES,
                                                          &workspace_bytes_, sizeof workspace_bytes_));
   std::vector<cublasLtMatmulHeuristicResult_t> results(static_cast<size_t>(count));
+  if (algo_id >= 0) {
+    const uint32_t mode = CUBLASLT_SEARCH_LIMITED_BY_ALGO_ID;
+    TROUPE_CUDA_CHECK(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_SEARCH_MODE, &mode, sizeof mode));
+    cudaDataType_t out_type = CUDA_R_16BF;
+    TROUPE_CUDA_CHECK(cublasLtMatrixLayoutGetAttribute(p.c, CUBLASLT_MATRIX_LAYOUT_TYPE, &out_type, sizeof out_type, nullptr));
+    for (auto& r : results)
+      if (cublasLtMatmulAlgoInit(handle_, CUBLAS_COMPUTE_32F, CUDA_R_32F, CUDA_R_16BF, CUDA_R_16BF, out_type, out_type,
+                                 algo_id, &r.algo) != CUBLAS_STATUS_SUCCESS) {
+        cublasLtMatmulPreferenceDestroy(pref);
+        return {};
+      }
+  }
   int found = 0;
   const cublasStatus_t status =
       cublasLtMatmulAlgoGetHeuristic(handle_, p.desc, p.a, p.b, p.c, p.c, pref, count, results.data(), &found);
   cublasLtMatmulPreferenceDestroy(pref);
-  TROUPE_CUDA_CHECK(status);
-  if (found == 0)
+  if (algo_id >= 0) found = status == CUBLAS_STATUS_SUCCESS ? found : 0;  // an id with nothing for this shape
+  else TROUPE_CUDA_CHECK(status);
+  if (found == 0 && algo_id < 0)
     throw CudaError("cublasLtMatmulAlgoGetHeuristic found no algorithm for m=" + std::to_string(m) +
                     " n=" + std::to_string(n) + " k=" + std::to_string(k));
   std::vector<cublasLtMatmulAlgo_t> out;
-  for (int i = 0; i < found; ++i) out.push_back(results[static_cast<size_t>(i)].algo);
+  for (int i = 0; i < found; ++i)
+    if (results[static_cast<size_t>(i)].state == CUBLAS_STATUS_SUCCESS) out.push_back(results[static_cast<size_t>(i)].algo);
+  return out;
+}
+
+namespace {
+
+template <class T>
+T algo_config(const cublasLtMatmulAlgo_t& a, cublasLtMatmulAlgoConfigAttributes_t attr) {
+  T v{};
+  size_t written = 0;
+  if (cublasLtMatmulAlgoConfigGetAttribute(&a, attr, &v, sizeof v, &written) != CUBLAS_STATUS_SUCCESS) return T{};
+  return v;
+}
+
+// An algorithm's list-valued capability (tile or stage ids); empty when it has none.
+std::vector<uint32_t> algo_caps(const cublasLtMatmulAlgo_t& a, cublasLtMatmulAlgoCapAttributes_t attr) {
+  size_t bytes = 0;
+  if (cublasLtMatmulAlgoCapGetAttribute(&a, attr, nullptr, 0, &bytes) != CUBLAS_STATUS_SUCCESS || bytes == 0) return {};
+  std::vector<uint32_t> ids(bytes / sizeof(uint32_t));
+  if (cublasLtMatmulAlgoCapGetAttribute(&a, attr, ids.data(), bytes, &bytes) != CUBLAS_STATUS_SUCCESS) return {};
+  return ids;
+}
+
+}  // namespace
+
+std::vector<cublasLtMatmulAlgo_t> Gemm::candidates(const Plan& p, const Search& search, int64_t m, int64_t n,
+                                                   int64_t k) {
+  std::vector<cublasLtMatmulAlgo_t> out = algorithms(p, search.heuristic, m, n, k);
+  const size_t first = std::min<size_t>(out.size(), 8);
+  if (search.per_algo_id > 0) {
+    cudaDataType_t out_type = CUDA_R_16BF;
+    TROUPE_CUDA_CHECK(cublasLtMatrixLayoutGetAttribute(p.c, CUBLASLT_MATRIX_LAYOUT_TYPE, &out_type, sizeof out_type, nullptr));
+    std::vector<int> ids(256);
+    int num_ids = 0;
+    TROUPE_CUDA_CHECK(cublasLtMatmulAlgoGetIds(handle_, CUBLAS_COMPUTE_32F, CUDA_R_32F, CUDA_R_16BF, CUDA_R_16BF,
+                                               out_type, out_type, static_cast<int>(ids.size()), ids.data(), &num_ids));
+    for (int i = 0; i < num_ids; ++i)
+      for (const cublasLtMatmulAlgo_t& a : algorithms(p, search.per_algo_id, m, n, k, ids[static_cast<size_t>(i)]))
+        out.push_back(a);
+  }
+  if (search.split_k) {
+    for (size_t i = 0; i < first; ++i) {
+      int32_t supported = 0;
+      size_t written = 0;
+      if (cublasLtMatmulAlgoCapGetAttribute(&out[i], CUBLASLT_ALGO_CAP_SPLITK_SUPPORT, &supported, sizeof supported,
+                                            &written) != CUBLAS_STATUS_SUCCESS || !supported)
+        continue;
+      uint32_t schemes = 0;
+      cublasLtMatmulAlgoCapGetAttribute(&out[i], CUBLASLT_ALGO_CAP_REDUCTION_SCHEME_MASK, &schemes, sizeof schemes,
+                                        &written);
+      for (uint32_t splits : {2u, 3u, 4u, 6u})
+        for (uint32_t scheme : {CUBLASLT_REDUCTION_SCHEME_INPLACE, CUBLASLT_REDUCTION_SCHEME_COMPUTE_TYPE,
+                                CUBLASLT_REDUCTION_SCHEME_OUTPUT_TYPE}) {
+          if (!(schemes & scheme)) continue;
+          cublasLtMatmulAlgo_t a = out[i];
+          if (cublasLtMatmulAlgoConfigSetAttribute(&a, CUBLASLT_ALGO_CONFIG_SPLITK_NUM, &splits, sizeof splits) !=
+                  CUBLAS_STATUS_SUCCESS ||
+              cublasLtMatmulAlgoConfigSetAttribute(&a, CUBLASLT_ALGO_CONFIG_REDUCTION_SCHEME, &scheme, sizeof scheme) !=
+                  CUBLAS_STATUS_SUCCESS)
+            continue;
+          cublasLtMatmulHeuristicResult_t check{};
+          if (cublasLtMatmulAlgoCheck(handle_, p.desc, p.a, p.b, p.c, p.c, &a, &check) == CUBLAS_STATUS_SUCCESS &&
+              check.workspaceSize <= workspace_bytes_)
+            out.push_back(a);
+        }
+    }
+  }
+  if (search.tiles) {
+    // Each of the first eight's tile sizes at its own stage count and cluster shape (the stage
+    // count never won in decoder_bench's table, and timing every one took minutes at start).
+    for (size_t i = 0; i < first; ++i)
+      for (uint32_t tile : algo_caps(out[i], CUBLASLT_ALGO_CAP_TILE_IDS)) {
+        cublasLtMatmulAlgo_t a = out[i];
+        if (cublasLtMatmulAlgoConfigSetAttribute(&a, CUBLASLT_ALGO_CONFIG_TILE_ID, &tile, sizeof tile) !=
+            CUBLAS_STATUS_SUCCESS)
+          continue;
+        const auto same = [&](const cublasLtMatmulAlgo_t& b) { return std::memcmp(&a, &b, sizeof a) == 0; };
+        if (std::any_of(out.begin(), out.end(), same)) continue;
+        cublasLtMatmulHeuristicResult_t check{};
+        if (cublasLtMatmulAlgoCheck(handle_, p.desc, p.a, p.b, p.c, p.c, &a, &check) == CUBLAS_STATUS_SUCCESS &&
+            check.workspaceSize <= workspace_bytes_)
+          out.push_back(a);
+      }
+  }
   return out;
 }
 
 Gemm::Tuning Gemm::tune(__nv_bfloat16* y, const __nv_bfloat16* x, const __nv_bfloat16* w, const __nv_bfloat16* bias,
-                        int64_t m, int64_t n, int64_t k, int candidates, cudaStream_t stream) {
+                        int64_t m, int64_t n, int64_t k, const Search& search, cudaStream_t stream) {
   if (m == 0 || (skinny_ && m == 1 && k % 8 == 0)) return {};
   Plan& p = plan(m, n, k, false, bias != nullptr);
   if (bias)
     TROUPE_CUDA_CHECK(cublasLtMatmulDescSetAttribute(p.desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias, sizeof bias));
-  const std::vector<cublasLtMatmulAlgo_t> algos = algorithms(p, candidates, m, n, k);
+  const std::vector<cublasLtMatmulAlgo_t> algos = candidates(p, search, m, n, k);
   cudaEvent_t start = nullptr, stop = nullptr;
   TROUPE_CUDA_CHECK(cudaEventCreate(&start));
   TROUPE_CUDA_CHECK(cudaEventCreate(&stop));
   const float alpha = 1.0f, beta = 0.0f;
-  Tuning t;
-  for (size_t i = 0; i < algos.size(); ++i) {
-    constexpr int kRuns = 5;
+  // The fastest of `runs` timed runs after a warm-up, in µs; 0 when the algorithm cannot run here.
+  const auto time = [&](const cublasLtMatmulAlgo_t& algo, int runs) {
     float best = 0;
-    for (int r = 0; r <= kRuns; ++r) {  // run 0 warms up
+    for (int r = 0; r <= runs; ++r) {
       TROUPE_CUDA_CHECK(cudaEventRecord(start, stream));
-      const cublasStatus_t status = cublasLtMatmul(handle_, p.desc, &alpha, w, p.a, x, p.b, &beta, y, p.c, y, p.c,
-                                                   &algos[i], workspace_, workspace_bytes_, stream);
-      if (status != CUBLAS_STATUS_SUCCESS) break;  // an algorithm the heuristic offered but cannot run here
+      if (cublasLtMatmul(handle_, p.desc, &alpha, w, p.a, x, p.b, &beta, y, p.c, y, p.c, &algo, workspace_,
+                         workspace_bytes_, stream) != CUBLAS_STATUS_SUCCESS)
+        return 0.0f;  // an algorithm offered that cannot run here after all
       TROUPE_CUDA_CHECK(cudaEventRecord(stop, stream));
       TROUPE_CUDA_CHECK(cudaEventSynchronize(stop));
       float ms = 0;
       TROUPE_CUDA_CHECK(cudaEventElapsedTime(&ms, start, stop));
       if (r > 0 && (best == 0 || ms * 1e3f < best)) best = ms * 1e3f;
     }
-    if (best == 0) continue;
-    ++t.tried;
-    if (i == 0) t.heuristic_us = best;
-    if (t.best_us == 0 || best < t.best_us) {
-      t.best_us = best;
+    return best;
+  };
+  // Screened with two runs each, then the heuristic's first and the four fastest again with five:
+  // a wide search stays seconds, and the pick is not one lucky run.
+  std::vector<std::pair<float, size_t>> screened;
+  for (size_t i = 0; i < algos.size(); ++i)
+    if (const float us = time(algos[i], 2); us > 0) screened.push_back({us, i});
+  std::sort(screened.begin(), screened.end());
+  std::vector<size_t> finalists{0};
+  for (size_t j = 0; j < screened.size() && finalists.size() < 5; ++j)
+    if (screened[j].second != 0) finalists.push_back(screened[j].second);
+  Tuning t;
+  t.tried = static_cast<int>(screened.size());
+  for (size_t i : finalists) {
+    const float us = time(algos[i], 5);
+    if (us == 0) continue;
+    if (i == 0) t.heuristic_us = us;
+    if (t.best_us == 0 || us < t.best_us) {
+      t.best_us = us;
       t.best = static_cast<int>(i);
       p.algo = algos[i];
     }
   }
   cudaEventDestroy(start);
   cudaEventDestroy(stop);
+  t.algo_id = algo_config<int32_t>(p.algo, CUBLASLT_ALGO_CONFIG_ID);
+  t.tile = static_cast<int>(algo_config<uint32_t>(p.algo, CUBLASLT_ALGO_CONFIG_TILE_ID));
+  t.stages = static_cast<int>(algo_config<uint32_t>(p.algo, CUBLASLT_ALGO_CONFIG_STAGES_ID));
+  t.split_k = static_cast<int>(algo_config<uint32_t>(p.algo, CUBLASLT_ALGO_CONFIG_SPLITK_NUM));
   return t;
 }
 

@@ -32,18 +32,29 @@ class Gemm {
   void linear_f32(float* y, const __nv_bfloat16* x, const __nv_bfloat16* w, int64_t m, int64_t n, int64_t k,
                   cudaStream_t stream);
 
-  // Times the heuristic's first `candidates` cuBLASLt algorithms for this bf16-out shape (with
-  // or without bias) on the given buffers, overwriting y, and keeps the fastest for it from now
-  // on. Synchronizes the stream; not for use during graph capture. Single rows go to the skinny
-  // kernel and are not tuned.
+  // Which cuBLASLt algorithms tune() times. The heuristic's ranking (BEST_FIT) is the baseline;
+  // per_algo_id also asks it for its best configurations of every algorithm id cuBLASLt has for
+  // these types, split_k adds 2-6-way split-K variants of the first eight, and tiles every tile
+  // and stage count the first eight's algorithms accept: at a few hundred rows the output has too
+  // few tiles to fill 132 SMs evenly, which split-K or another tile size can fix.
+  struct Search {
+    int heuristic = 8;
+    int per_algo_id = 0;
+    bool split_k = false;
+    bool tiles = false;
+  };
+  // Times the candidates for this bf16-out shape (with or without bias) on the given buffers,
+  // overwriting y, and keeps the fastest for it from now on. Synchronizes the stream; not for use
+  // during graph capture. Single rows go to the skinny kernel and are not tuned.
   struct Tuning {
     float heuristic_us = 0;  // the heuristic's first choice, what plan() would have used
     float best_us = 0;
-    int best = 0;            // its rank in the heuristic's list
+    int best = 0;            // its index among the candidates (0: the heuristic's first)
     int tried = 0;
+    int algo_id = 0, tile = 0, stages = 0, split_k = 1;  // the winner's configuration
   };
   Tuning tune(__nv_bfloat16* y, const __nv_bfloat16* x, const __nv_bfloat16* w, const __nv_bfloat16* bias, int64_t m,
-              int64_t n, int64_t k, int candidates, cudaStream_t stream);
+              int64_t n, int64_t k, const Search& search, cudaStream_t stream);
 
  private:
   struct Plan {
@@ -53,8 +64,11 @@ class Gemm {
   };
   using Key = std::tuple<int64_t, int64_t, int64_t, bool, bool>;  // m, n, k, fp32 out, bias
   Plan& plan(int64_t m, int64_t n, int64_t k, bool f32_out, bool bias);
-  // The heuristic's first `count` algorithms for a plan's descriptors (at least one).
-  std::vector<cublasLtMatmulAlgo_t> algorithms(const Plan& p, int count, int64_t m, int64_t n, int64_t k);
+  // The heuristic's first `count` algorithms for a plan's descriptors (at least one); with
+  // algo_id >= 0 only configurations of that algorithm (possibly none).
+  std::vector<cublasLtMatmulAlgo_t> algorithms(const Plan& p, int count, int64_t m, int64_t n, int64_t k,
+                                               int algo_id = -1);
+  std::vector<cublasLtMatmulAlgo_t> candidates(const Plan& p, const Search& search, int64_t m, int64_t n, int64_t k);
   void run(void* y, const void* x, const void* w, const void* bias, int64_t m, int64_t n, int64_t k,
            bool f32_out, cudaStream_t stream);
 

@@ -20,6 +20,7 @@
 #include "engine/runtime/cpu_backend.h"
 #include "engine/runtime/gpu_backend.h"
 #include "engine/runtime/local_engine.h"
+#include "engine/scheduler/step_plan.h"
 #include "gpu_test_util.h"
 
 namespace troupe {
@@ -286,6 +287,65 @@ TEST_P(GpuModel, LogprobsOfTheRawDistribution) {
       EXPECT_EQ(g.logprob, g.top[0].logprob);
     }
   }
+}
+
+// Pipelined stepping (what the executor does while the device works): each decode step is
+// launched before the previous one is collected, its input token a placeholder that the device
+// fills from that step's sampled tokens. The batches are the same as in lock step, so greedy
+// tokens must be equal exactly; the step timing must tell device and idle time apart.
+TEST_P(GpuModel, PipelinedStepsEqualLockStep) {
+  REQUIRE_MODEL(GetParam());
+  Model& m = model(GetParam());
+  ModelBackend& b = *m.gpu;
+  const std::vector<std::vector<int32_t>> prompts = {test_prompts(m.config)[1], test_prompts(m.config)[3],
+                                                     test_prompts(m.config)[4]};
+  constexpr int32_t kSteps = 24;
+  SamplingParams greedy;
+  greedy.temperature = 0.0f;
+  auto decode = [&](bool pipelined) {
+    b.allocate_kv_cache(1024, 16);
+    const auto S = static_cast<int32_t>(prompts.size());
+    std::vector<std::vector<int32_t>> tables(S), out(S);
+    for (int32_t s = 0; s < S; ++s)
+      for (int32_t i = 0; i < 16; ++i) tables[s].push_back(s * 16 + i);
+    std::vector<SamplingRow> rows;
+    for (int32_t s = 0; s < S; ++s) rows.push_back({&greedy, 0, 0, prompts[s], {}});
+    ForwardBatch prefill;
+    for (int32_t s = 0; s < S; ++s)
+      prefill.add_sequence(prompts[s].data(), static_cast<int32_t>(prompts[s].size()),
+                           static_cast<int32_t>(prompts[s].size()), tables[s], 16, true);
+    auto append = [&](const SampledTokens& t) {
+      for (int32_t s = 0; s < S; ++s) out[s].push_back(t.tokens.at(s));
+    };
+    if (pipelined) b.launch(prefill, rows, {});
+    else append(b.run(prefill, rows));
+    for (int32_t k = 1; k <= kSteps; ++k) {
+      ForwardBatch step;
+      std::vector<DeferredToken> deferred;
+      for (int32_t s = 0; s < S; ++s) {
+        const int32_t token = pipelined ? kTokenSampledByExecutor : out[s].back();
+        step.add_sequence(&token, 1, static_cast<int32_t>(prompts[s].size()) + k, tables[s], 16, true);
+        if (pipelined) deferred.push_back({s, s});
+      }
+      if (!pipelined) {
+        append(b.run(step, rows));
+        continue;
+      }
+      b.launch(step, rows, deferred);
+      append(b.collect());  // the step before, collected after this one was launched
+    }
+    if (pipelined) append(b.collect());
+    return out;
+  };
+  const auto lock_step = decode(false);
+  b.enable_step_timing();
+  const auto pipelined = decode(true);
+  EXPECT_EQ(pipelined, lock_step);
+  for (const auto& o : pipelined) EXPECT_EQ(o.size(), size_t{kSteps} + 1);
+  const ModelBackend::StepTiming t = b.last_step_timing();
+  EXPECT_GT(t.device_ms, 0.0);
+  EXPECT_GE(t.gpu_idle_ms, 0.0);
+  EXPECT_GE(t.staging_ms, 0.0);
 }
 
 INSTANTIATE_TEST_SUITE_P(Models, GpuModel, ::testing::Values("tiny-llama3", "tiny-qwen2", "wide"));
