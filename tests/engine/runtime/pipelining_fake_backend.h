@@ -63,8 +63,8 @@ class PipeliningFakeBackend : public ModelBackend {
     const int64_t number = launches_++;
     if (number == fail_launch_at_) throw std::runtime_error("injected launch failure");
     if (queue_.size() >= 2) throw std::logic_error("a third step launched before the first was collected");
-    Step step{.number = number, .batch = batch, .deferred = {deferred.begin(), deferred.end()}};
-    LaunchRecord record{.num_deferred = deferred.size()};
+    Step step{number, batch, {deferred.begin(), deferred.end()}, {}, {}};
+    LaunchRecord record{{}, deferred.size()};
     for (const SamplingRow& r : rows) {
       step.rows.push_back({*r.params, r.seed, r.output_index, {r.prompt.begin(), r.prompt.end()},
                            {r.output.begin(), r.output.end()}});
