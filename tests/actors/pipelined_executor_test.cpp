@@ -25,11 +25,12 @@ namespace {
 
 using test::PipeliningFakeBackend;
 
-// Greedy requests (outputs independent of batching), every fifth with a repetition penalty: its
-// decodes make the executor collect the pending step before launching the next.
+// Greedy requests (outputs independent of batching), one with a repetition penalty: while it
+// decodes, the executor collects the pending step before launching the next.
 std::vector<GenerationRequest> make_requests(int64_t vocab) {
   auto requests = test::make_restart_requests(24, vocab, /*seed=*/9);
-  for (size_t i = 0; i < requests.size(); i += 5) requests[i].sampling_params.repetition_penalty = 1.3f;
+  requests[7].sampling_params.repetition_penalty = 1.3f;
+  requests[7].sampling_params.max_tokens = 8;
   return requests;
 }
 
@@ -98,6 +99,9 @@ TEST(PipelinedExecutorFailure, AFailedLaunchAheadLeavesThePendingStepsAnswerInta
   for (const auto& r : test::make_restart_requests(24, model->config().vocab_size)) scheduler.add_request(r);
   const StepPlan first = scheduler.schedule(), second = scheduler.schedule();
   ASSERT_FALSE(second.empty());
+  // Before the executor runs: the model's scratch buffers are not for two threads at once.
+  CpuBackend reference_backend(model);
+  const std::vector<int32_t> expected = StepRunner(reference_backend, 64, 16).run(first).tokens;
   TroupeActorSystemConfig cfg;
   caf::actor_system sys{cfg};
   auto executor = sys.spawn<caf::detached>(executor_actor, backend);
@@ -109,8 +113,6 @@ TEST(PipelinedExecutorFailure, AFailedLaunchAheadLeavesThePendingStepsAnswerInta
   second_answer.receive([](const StepResult&) { ADD_FAILURE() << "the second launch was to fail"; },
                         [&](caf::error& err) { EXPECT_NE(sys.render(err).find("executor step failed: injected launch failure"), std::string::npos) << sys.render(err); });
   backend->hold(false);
-  CpuBackend reference_backend(model);
-  const std::vector<int32_t> expected = StepRunner(reference_backend, 64, 16).run(first).tokens;
   first_answer.receive([&](const StepResult& r) { EXPECT_EQ(r.sampled, expected); },
                        [&](caf::error& err) { ADD_FAILURE() << sys.render(err); });
   EXPECT_EQ(backend->calls(), (std::vector<PipeliningFakeBackend::Call>{{true, 0}, {false, 0}}))
