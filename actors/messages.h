@@ -77,6 +77,8 @@ using snapshot_atom = caf::atom_constant<caf::atom("snapshot")>;// (snapshot) ->
 using executor_atom = caf::atom_constant<caf::atom("executor")>;// supervisor -> scheduler: (executor, actor)
 using engine_atom = caf::atom_constant<caf::atom("engine")>;    // (engine) -> (scheduler, executor) of a supervisor
 using reconnect_atom = caf::atom_constant<caf::atom("reconnect")>;  // remote supervisor -> itself
+using step_poll_atom = caf::atom_constant<caf::atom("steppoll")>;  // executor -> itself: (step_poll, step_id),
+                                                                   // is that pending step done yet?
 using gateway_atom = caf::atom_constant<caf::atom("gateway")>;  // (gateway, actor) -> supervisor: tell it of
                                                                 // every new scheduler
 using scheduler_atom = caf::atom_constant<caf::atom("scheduler")>;  // supervisor -> gateway: (scheduler, actor),

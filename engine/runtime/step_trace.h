@@ -1,10 +1,24 @@
 #pragma once
-// StepTrace: one line per executed step (sequences, tokens, decodes, time in the backend and, where
-// the backend can tell, how much of it was host staging and device work; time idle before it), written to the file named by TROUPE_STEP_TRACE. For profiling a serving run:
-// it shows the step mix the scheduler produced and whether the executor waited for plans. Off
+// StepTrace: one CSV line per executed step, written to the file named by TROUPE_STEP_TRACE when
+// the step is collected (so lines come in step order). For profiling a serving run: it shows the
+// step mix the scheduler produced and whether the executor, or the device behind it, waited. Off
 // (and free) when the variable is unset.
+//
+// Columns:
+//   step, seqs, tokens, decodes, logits  what the plan held;
+//   run_us      from handing the step to the backend until it was collected. In lock step that is
+//               the step's time in the backend; launched ahead it overlaps its neighbours' (their
+//               sum exceeds the wall time);
+//   idle_us     how long the executor had no step launched and waited for this plan (from the
+//               collect that emptied the pipeline to the plan's take-up); 0 when the plan came while
+//               a step was still launched, and for the first step;
+//   prep_us     host work in launch before the backend is called (batch, placeholders, rows);
+//   staging_us, device_us  the backend's own split, -1 where it cannot tell;
+//   ahead       1 when the step was launched before the previous one was collected (the device
+//               found it queued), 0 when it waited for that collect or nothing was pending.
 #include <chrono>
 #include <cstdio>
+#include <deque>
 #include <memory>
 
 #include "engine/runtime/model_backend.h"
@@ -18,16 +32,28 @@ class StepTrace {
   static std::unique_ptr<StepTrace> from_env();
   ~StepTrace();
 
-  // Call when the executor takes up a plan, right before the backend runs it, and right after.
+  // Call when the executor takes up a plan, right before the backend launches it, and right after
+  // the backend returned its oldest step's results.
   void take_up();
-  void begin();
-  void end(const StepPlan& plan, const ModelBackend::StepTiming& timing);
+  void launching(const StepPlan& plan);
+  void collected(const ModelBackend::StepTiming& timing);
 
  private:
-  explicit StepTrace(std::FILE* file);
   using Clock = std::chrono::steady_clock;
+  struct Launched {  // a step between launching() and collected()
+    uint64_t step_id = 0;
+    size_t seqs = 0;
+    int32_t tokens = 0, decodes = 0, logits = 0;
+    Clock::time_point start;
+    long long idle_us = 0, prep_us = 0;
+    bool ahead = false;
+  };
+
+  explicit StepTrace(std::FILE* file);
   std::FILE* file_;
-  Clock::time_point taken_, start_, last_end_;
+  std::deque<Launched> launched_;  // oldest first
+  Clock::time_point taken_, last_end_;
+  long long idle_us_ = 0;  // of the plan taken up last
   bool first_ = true;
 };
 

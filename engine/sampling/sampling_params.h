@@ -21,6 +21,10 @@ struct SamplingParams {
                                     // this many most likely alternatives (raw distribution)
 
   bool is_greedy() const { return temperature <= 0.0f; }
+  // Whether drawing a token reads the tokens before it (any penalty away from its neutral value).
+  bool has_penalties() const {
+    return repetition_penalty != 1.0f || presence_penalty != 0.0f || frequency_penalty != 0.0f;
+  }
   // An empty string when valid, else a message naming the bad field.
   std::string validate() const;
 };
