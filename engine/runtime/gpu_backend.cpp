@@ -112,6 +112,14 @@ class GpuBackend : public ModelBackend {
   int32_t kv_cache_capacity() const override { return decoder_.num_kv_blocks(); }
 
   void allocate_kv_cache(int32_t num_blocks, int32_t block_size) override {
+    // A restarted executor's steps still on the device are dropped (their results were never
+    // answered; the scheduler recomputes them).
+    while (!pending_.empty()) {
+      try {
+        collect();
+      } catch (const std::exception&) {
+      }
+    }
     // The pool was made with the activations; a restarted executor reuses it (its contents are
     // recomputed by the scheduler anyway).
     if (block_size != decoder_.block_size() || num_blocks > decoder_.num_kv_blocks())

@@ -21,7 +21,7 @@ std::unique_ptr<StepTrace> StepTrace::from_env() {
     spdlog::warn("TROUPE_STEP_TRACE: cannot open {} for writing; no step trace", path);
     return nullptr;
   }
-  std::fputs("step,seqs,tokens,decodes,logits,run_us,idle_us,prep_us,staging_us,device_us,ahead\n", file);
+  std::fputs("step,seqs,tokens,decodes,logits,run_us,idle_us,prep_us,staging_us,device_us,ahead,gpu_idle_us\n", file);
   return std::unique_ptr<StepTrace>(new StepTrace(file));
 }
 
@@ -47,10 +47,10 @@ void StepTrace::collected(const ModelBackend::StepTiming& timing) {
   const auto now = Clock::now();
   const Launched l = launched_.front();
   launched_.pop_front();
-  std::fprintf(file_, "%llu,%zu,%d,%d,%d,%lld,%lld,%lld,%.0f,%.0f,%d\n", static_cast<unsigned long long>(l.step_id),
+  std::fprintf(file_, "%llu,%zu,%d,%d,%d,%lld,%lld,%lld,%.0f,%.0f,%d,%.0f\n", static_cast<unsigned long long>(l.step_id),
                l.seqs, l.tokens, l.decodes, l.logits, us(now - l.start), l.idle_us, l.prep_us,
                timing.staging_ms < 0 ? -1.0 : timing.staging_ms * 1e3, timing.device_ms < 0 ? -1.0 : timing.device_ms * 1e3,
-               l.ahead ? 1 : 0);
+               l.ahead ? 1 : 0, timing.gpu_idle_ms < 0 ? -1.0 : timing.gpu_idle_ms * 1e3);
   // Flushed a line at a time: a serving run usually ends by a signal, and the cost (a few µs) is
   // paid only while tracing.
   std::fflush(file_);

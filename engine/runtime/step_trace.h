@@ -15,7 +15,9 @@
 //   prep_us     host work in launch before the backend is called (batch, placeholders, rows);
 //   staging_us, device_us  the backend's own split, -1 where it cannot tell;
 //   ahead       1 when the step was launched before the previous one was collected (the device
-//               found it queued), 0 when it waited for that collect or nothing was pending.
+//               found it queued), 0 when it waited for that collect or nothing was pending;
+//   gpu_idle_us the device idle between the step before and this one (CUDA events; 0 when this
+//               one was queued behind it), -1 where the backend cannot tell.
 #include <chrono>
 #include <cstdio>
 #include <deque>

@@ -177,49 +177,72 @@ Gemm::Tuning Gemm::tune(__nv_bfloat16* y, const __nv_bfloat16* x, const __nv_bfl
   if (bias)
     TROUPE_CUDA_CHECK(cublasLtMatmulDescSetAttribute(p.desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias, sizeof bias));
   const std::vector<cublasLtMatmulAlgo_t> algos = candidates(p, search, m, n, k);
-  cudaEvent_t start = nullptr, stop = nullptr;
-  TROUPE_CUDA_CHECK(cudaEventCreate(&start));
-  TROUPE_CUDA_CHECK(cudaEventCreate(&stop));
   const float alpha = 1.0f, beta = 0.0f;
-  // The fastest of `runs` timed runs after a warm-up, in µs; 0 when the algorithm cannot run here.
-  const auto time = [&](const cublasLtMatmulAlgo_t& algo, int runs) {
-    float best = 0;
-    for (int r = 0; r <= runs; ++r) {
-      TROUPE_CUDA_CHECK(cudaEventRecord(start, stream));
-      if (cublasLtMatmul(handle_, p.desc, &alpha, w, p.a, x, p.b, &beta, y, p.c, y, p.c, &algo, workspace_,
-                         workspace_bytes_, stream) != CUBLAS_STATUS_SUCCESS)
-        return 0.0f;  // an algorithm offered that cannot run here after all
-      TROUPE_CUDA_CHECK(cudaEventRecord(stop, stream));
-      TROUPE_CUDA_CHECK(cudaEventSynchronize(stop));
-      float ms = 0;
-      TROUPE_CUDA_CHECK(cudaEventElapsedTime(&ms, start, stop));
-      if (r > 0 && (best == 0 || ms * 1e3f < best)) best = ms * 1e3f;
+  // Each candidate's fastest of `runs` runs after a warm-up, in µs (0: it cannot run here after
+  // all). Everything is queued first with an event between runs, and read after one
+  // synchronization: a wide search is then GEMM time, not a host round trip per run.
+  std::vector<cudaEvent_t> events;
+  const auto time_all = [&](const std::vector<size_t>& which, int runs) {
+    const size_t need = which.size() * static_cast<size_t>(runs + 1);
+    while (events.size() < need) {
+      cudaEvent_t e = nullptr;
+      TROUPE_CUDA_CHECK(cudaEventCreate(&e));
+      events.push_back(e);
     }
-    return best;
+    const auto matmul = [&](size_t i) {
+      return cublasLtMatmul(handle_, p.desc, &alpha, w, p.a, x, p.b, &beta, y, p.c, y, p.c, &algos[i], workspace_,
+                            workspace_bytes_, stream) == CUBLAS_STATUS_SUCCESS;
+    };
+    std::vector<bool> ran(which.size(), false);
+    for (size_t j = 0; j < which.size(); ++j) {
+      if (!matmul(which[j])) continue;  // the warm-up; an algorithm offered that cannot run here
+      cudaEvent_t* e = &events[j * static_cast<size_t>(runs + 1)];
+      TROUPE_CUDA_CHECK(cudaEventRecord(e[0], stream));
+      bool ok = true;
+      for (int r = 0; r < runs && ok; ++r) {
+        ok = matmul(which[j]);
+        TROUPE_CUDA_CHECK(cudaEventRecord(e[r + 1], stream));
+      }
+      ran[j] = ok;
+    }
+    TROUPE_CUDA_CHECK(cudaStreamSynchronize(stream));
+    std::vector<float> us(which.size(), 0.0f);
+    for (size_t j = 0; j < which.size(); ++j) {
+      if (!ran[j]) continue;
+      const cudaEvent_t* e = &events[j * static_cast<size_t>(runs + 1)];
+      for (int r = 0; r < runs; ++r) {
+        float ms = 0;
+        TROUPE_CUDA_CHECK(cudaEventElapsedTime(&ms, e[r], e[r + 1]));
+        if (us[j] == 0 || ms * 1e3f < us[j]) us[j] = ms * 1e3f;
+      }
+    }
+    return us;
   };
   // Screened with two runs each, then the heuristic's first and the four fastest again with five:
   // a wide search stays seconds, and the pick is not one lucky run.
+  std::vector<size_t> all(algos.size());
+  for (size_t i = 0; i < all.size(); ++i) all[i] = i;
+  const std::vector<float> screen = time_all(all, 2);
   std::vector<std::pair<float, size_t>> screened;
   for (size_t i = 0; i < algos.size(); ++i)
-    if (const float us = time(algos[i], 2); us > 0) screened.push_back({us, i});
+    if (screen[i] > 0) screened.push_back({screen[i], i});
   std::sort(screened.begin(), screened.end());
   std::vector<size_t> finalists{0};
   for (size_t j = 0; j < screened.size() && finalists.size() < 5; ++j)
     if (screened[j].second != 0) finalists.push_back(screened[j].second);
+  const std::vector<float> final_us = time_all(finalists, 5);
   Tuning t;
   t.tried = static_cast<int>(screened.size());
-  for (size_t i : finalists) {
-    const float us = time(algos[i], 5);
-    if (us == 0) continue;
-    if (i == 0) t.heuristic_us = us;
-    if (t.best_us == 0 || us < t.best_us) {
-      t.best_us = us;
-      t.best = static_cast<int>(i);
-      p.algo = algos[i];
+  for (size_t j = 0; j < finalists.size(); ++j) {
+    if (final_us[j] == 0) continue;
+    if (finalists[j] == 0) t.heuristic_us = final_us[j];
+    if (t.best_us == 0 || final_us[j] < t.best_us) {
+      t.best_us = final_us[j];
+      t.best = static_cast<int>(finalists[j]);
+      p.algo = algos[finalists[j]];
     }
   }
-  cudaEventDestroy(start);
-  cudaEventDestroy(stop);
+  for (cudaEvent_t e : events) cudaEventDestroy(e);
   t.algo_id = algo_config<int32_t>(p.algo, CUBLASLT_ALGO_CONFIG_ID);
   t.tile = static_cast<int>(algo_config<uint32_t>(p.algo, CUBLASLT_ALGO_CONFIG_TILE_ID));
   t.stages = static_cast<int>(algo_config<uint32_t>(p.algo, CUBLASLT_ALGO_CONFIG_STAGES_ID));

@@ -48,17 +48,18 @@ TEST(StepTrace, OneLinePerExecutedStep) {
   std::ifstream in(path);
   std::string line;
   ASSERT_TRUE(std::getline(in, line));
-  EXPECT_EQ(line, "step,seqs,tokens,decodes,logits,run_us,idle_us,prep_us,staging_us,device_us,ahead");
+  EXPECT_EQ(line, "step,seqs,tokens,decodes,logits,run_us,idle_us,prep_us,staging_us,device_us,ahead,gpu_idle_us");
   int64_t lines = 0, tokens = 0, last_step = 0;
   while (std::getline(in, line)) {
     const auto f = split(line);
-    ASSERT_EQ(f.size(), 11u) << line;
+    ASSERT_EQ(f.size(), 12u) << line;
     EXPECT_GT(std::stoll(f[0]), last_step) << "steps in order";
     last_step = std::stoll(f[0]);
     tokens += std::stoll(f[2]);
     EXPECT_GE(std::stoll(f[5]), 0);
     EXPECT_EQ(f[8], "-1") << "the CPU backend does not time its steps";
     EXPECT_EQ(f[10], "0") << "LocalEngine runs in lock step";
+    EXPECT_EQ(f[11], "-1") << "the CPU backend cannot tell the device's idle time";
     ++lines;
   }
   EXPECT_EQ(lines, steps);
