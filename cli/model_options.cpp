@@ -9,6 +9,7 @@
 #include "engine/model/checkpoint.h"
 #include "engine/runtime/cpu_backend.h"
 #include "engine/runtime/gpu_backend.h"
+#include "engine/runtime/gemm_tuning_cache.h"
 #include "kernels/cpu/gemm.h"
 
 namespace troupe::cli {
@@ -32,7 +33,12 @@ void add_model_options(CLI::App& cmd, ModelOptions& o, bool model_required) {
   cmd.add_flag("--no-cuda-graphs", o.no_cuda_graphs, "run every GPU step eagerly instead of replaying decode graphs");
   cmd.add_flag("--no-gemm-tuning", o.no_gemm_tuning,
                "use cuBLASLt's heuristic GEMM algorithms instead of timing candidates at start (the same choice on "
-               "every start; ~1% slower decode on an H100)");
+               "every start; ~3% slower serving on an H100)");
+  o.gemm_tuning_cache = default_gemm_tuning_cache().string();
+  cmd.add_option("--gemm-tuning-cache", o.gemm_tuning_cache,
+                 "file keeping the timed GEMM choices between starts (only the first start on a GPU spends ~20 s "
+                 "timing); 'none': time on every start")
+      ->capture_default_str();
 }
 
 LoadedModel load_model(const ModelOptions& o, const EngineOptions& engine, bool weights) {
@@ -65,7 +71,8 @@ LoadedModel load_model(const ModelOptions& o, const EngineOptions& engine, bool 
                               .block_size = engine.block_size,
                               .num_blocks = engine.num_kv_blocks,
                               .cuda_graphs = !o.no_cuda_graphs,
-                              .tune_gemms = !o.no_gemm_tuning};
+                              .tune_gemms = !o.no_gemm_tuning,
+                              .gemm_tuning_cache = o.gemm_tuning_cache == "none" ? "" : o.gemm_tuning_cache};
     if (format == LoadFormat::Dummy) {
       spdlog::info("making dummy weights on the GPU (seed {})", o.dummy_seed);
       backend = make_gpu_backend(c, nullptr, o.dummy_seed, g);

@@ -22,6 +22,7 @@ struct ModelOptions {
   double gpu_memory_utilization = 0.9;
   bool no_cuda_graphs = false;
   bool no_gemm_tuning = false;
+  std::string gemm_tuning_cache;  // file; "none": no cache
 };
 
 void add_model_options(CLI::App& cmd, ModelOptions& o, bool model_required);

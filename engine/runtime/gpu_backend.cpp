@@ -2,13 +2,16 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <deque>
+#include <string>
 #include <stdexcept>
 #include <vector>
 
 #include <spdlog/spdlog.h>
 
 #include "engine/model/rope_frequencies.h"
+#include "engine/runtime/gemm_tuning_cache.h"
 #include "engine/model/weight_layout.h"
 #include "kernels/cuda/decoder.h"
 #include "kernels/cuda/device_sampler.h"
@@ -92,15 +95,7 @@ class GpuBackend : public ModelBackend {
                  int64_t{blocks} * o.block_size,
                  static_cast<double>(cuda::Decoder::kv_bytes_per_block(decoder_.shape(), o.block_size)) * blocks /
                      (1 << 30));
-    if (o.tune_gemms) {
-      spdlog::info("GPU {}: timing cuBLASLt algorithms for every GEMM shape (--no-gemm-tuning skips this)", o.device);
-      const auto started = std::chrono::steady_clock::now();
-      const cuda::Decoder::GemmTuning t = decoder_.tune_gemms();
-      const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-      spdlog::info("GPU {}: timed cuBLASLt algorithms for {} GEMM shapes, {} faster than the heuristic's choice "
-                   "({:.0f} us a step saved at the largest decode batch) in {:.1f} s",
-                   o.device, t.shapes, t.improved, t.saved_us_largest_bucket, seconds);
-    }
+    if (o.tune_gemms) tune_gemms(o);
     if (o.cuda_graphs) {
       decoder_.capture_decode_graphs();
       spdlog::info("GPU {}: captured {} decode graphs (batch sizes up to {})", o.device, decoder_.num_graphs(),
@@ -136,7 +131,8 @@ class GpuBackend : public ModelBackend {
 
   // Step N+1 is staged and queued while step N runs; its deferred tokens are read from N's
   // sampled tokens on the device, so nothing waits for N's copy back.
-  bool pipelines() const override { return true; }
+  // TROUPE_PIPELINE=0 turns it off (lock step), for A/B measurements.
+  bool pipelines() const override { return pipelined_; }
 
   void launch(const ForwardBatch& batch, std::span<const SamplingRow> rows,
               std::span<const DeferredToken> deferred) override {
@@ -200,6 +196,25 @@ class GpuBackend : public ModelBackend {
   }
 
  private:
+  // Times cuBLASLt's candidates for every GEMM shape, taking what an earlier start on this kind
+  // of GPU and library left in the cache file as it is.
+  void tune_gemms(const GpuBackendOptions& o) {
+    const std::string key = decoder_.gemm_tuning_key();
+    const std::string cached = o.gemm_tuning_cache.empty() ? "" : read_gemm_tuning_cache(o.gemm_tuning_cache, key);
+    spdlog::info("GPU {}: timing cuBLASLt algorithms for each GEMM shape{} (--no-gemm-tuning skips this)", o.device,
+                 cached.empty() ? "" : ", reusing " + o.gemm_tuning_cache);
+    const auto started = std::chrono::steady_clock::now();
+    const cuda::Decoder::GemmTuning t = decoder_.tune_gemms(cached);
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    spdlog::info("GPU {}: {} GEMM shapes from the cache, {} timed ({} faster than the heuristic's choice, {:.0f} us a "
+                 "step saved at the largest decode batch) in {:.1f} s",
+                 o.device, t.from_cache, t.shapes, t.improved, t.saved_us_largest_bucket, seconds);
+    if (t.shapes > 0 && !o.gemm_tuning_cache.empty() &&
+        !write_gemm_tuning_cache(o.gemm_tuning_cache, key, decoder_.tuned_gemms()))
+      spdlog::warn("GPU {}: cannot write the GEMM tuning cache {}; the next start times again", o.device,
+                   o.gemm_tuning_cache);
+  }
+
   void forward(const ForwardBatch& batch) {
     stage(batch);
     decoder_.forward({batch.token_ids, batch.positions, batch.slot_mapping, query_start_, context_lens_,
@@ -258,6 +273,10 @@ class GpuBackend : public ModelBackend {
   std::vector<int32_t> query_start_, context_lens_, logit_tokens_, block_tables_, deferred_index_, deferred_row_;
   int32_t table_cols_ = 1;
   std::deque<Pending> pending_;
+  const bool pipelined_ = [] {
+    const char* e = std::getenv("TROUPE_PIPELINE");
+    return e == nullptr || std::string(e) != "0";
+  }();
   bool timing_ = false;
   StepTiming last_timing_;
 };

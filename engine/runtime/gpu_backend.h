@@ -4,6 +4,7 @@
 // This header is plain C++; builds without CUDA get a make_gpu_backend() that says so.
 #include <cstdint>
 #include <memory>
+#include <string>
 
 #include "engine/model/checkpoint.h"
 #include "engine/model/model_config.h"
@@ -22,6 +23,8 @@ struct GpuBackendOptions {
   bool cuda_graphs = true;          // capture decode graphs at start (off: every step eager)
   bool tune_gemms = true;           // time cuBLASLt's candidates per GEMM shape at start (off: its
                                     // heuristic's first choice, the same on every start)
+  std::string gemm_tuning_cache;    // file keeping the timed choices between starts (gemm_tuning_cache.h);
+                                    // empty: time them on every start
 };
 
 // True when this build has CUDA and a device is visible.

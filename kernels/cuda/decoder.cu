@@ -1,7 +1,6 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <cstdlib>
 #include <cstring>
 #include <stdexcept>
 #include <string>
@@ -17,11 +16,13 @@ namespace troupe::cuda {
 namespace {
 
 // Decode batches are padded up to one of these sizes so a handful of graphs serve every batch.
-// Algorithms timed per shape by tune_gemms: the heuristic's first eight and every tile size their
-// algorithms take. Past the first eight the heuristic's candidates are rarely faster, but other
-// tiles are at the 200-400 rows decode steps have, where the output's tiles fill 132 SMs unevenly
-// (decoder_bench's tuning table; served 128/128 throughput +1.6%, docs/benchmarks.md).
-const Gemm::Search kTuneSearch{.heuristic = 8, .tiles = true};
+// Algorithms timed per shape by tune_gemms: the heuristic's first eight, and from 128 rows on also
+// every tile size their algorithms take. Past the first eight the heuristic's candidates are
+// rarely faster, but other tiles are at the 200-400 rows of a busy server's decode steps, where
+// the output's tiles fill 132 SMs unevenly (decoder_bench's tuning table; served 128/128
+// throughput +1.6%, docs/benchmarks.md). Below 128 rows the gain was small and the few hundred
+// extra candidates a shape cost seconds at start.
+constexpr int64_t kTileSearchRows = 128;
 
 constexpr int32_t kGraphBuckets[] = {1, 2, 4, 8, 16, 24, 32, 48, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320, 384, 448, 512};
 
@@ -185,7 +186,7 @@ void Decoder::Impl::stage(const DecoderStep& step, int32_t padded_seqs) {
                                          step.deferred_source, D, stream));
 }
 
-Decoder::GemmTuning Decoder::tune_gemms() {
+Decoder::GemmTuning Decoder::tune_gemms(const std::string& cached) {
   Impl& m = *impl_;
   if (!m.allocated) throw std::logic_error("tune_gemms before allocate");
   const DecoderShape& s = m.shape;
@@ -196,25 +197,24 @@ Decoder::GemmTuning Decoder::tune_gemms() {
   const int64_t largest_bucket = rows.empty() ? 0 : rows.back();
   if (rows.empty() || rows.back() != m.limits.max_num_tokens) rows.push_back(m.limits.max_num_tokens);
   GemmTuning out;
-  Gemm::Search search = kTuneSearch;
-  if (const char* e = std::getenv("TROUPE_GEMM_SEARCH")) {  // EXPERIMENT: wider searches, A/B on a GPU
-    const std::string v = e;
-    if (v == "top8") search.tiles = false;
-    if (v == "top32") search.heuristic = 32;
-    if (v == "per-id") search.per_algo_id = 4;
-    if (v == "split-k") search.split_k = true;
-    if (v == "tiles") search.tiles = true;
-    if (v == "all") search = {.heuristic = 32, .per_algo_id = 4, .split_k = true};
-  }
+  if (!cached.empty()) m.gemm->import_tuned(cached);
+  struct Projection {
+    bf16 *y, *x, *w, *bias;
+    int64_t n, k;
+  };
+  const Projection projections[] = {{m.qkv, m.normed, l.qkv, l.qkv_bias, m.qkv_stride(), s.hidden},
+                                    {m.delta, m.attn, l.o, l.o_bias, s.hidden, m.q_size()},
+                                    {m.gate_up, m.normed, l.gate_up, l.gate_up_bias, 2 * s.intermediate, s.hidden},
+                                    {m.delta, m.act, l.down, l.down_bias, s.hidden, s.intermediate}};
   for (int64_t r : rows) {
-    const Gemm::Tuning t[] = {
-        m.gemm->tune(m.qkv, m.normed, l.qkv, l.qkv_bias, r, m.qkv_stride(), s.hidden, search, m.stream),
-        m.gemm->tune(m.delta, m.attn, l.o, l.o_bias, r, s.hidden, m.q_size(), search, m.stream),
-        m.gemm->tune(m.gate_up, m.normed, l.gate_up, l.gate_up_bias, r, 2 * s.intermediate, s.hidden,
-                     search, m.stream),
-        m.gemm->tune(m.delta, m.act, l.down, l.down_bias, r, s.hidden, s.intermediate, search, m.stream)};
+    const Gemm::Search search{.heuristic = 8, .tiles = r >= kTileSearchRows};
     double saved = 0;
-    for (const Gemm::Tuning& g : t) {
+    for (const Projection& p : projections) {
+      if (m.gemm->tuned(r, p.n, p.k, p.bias != nullptr)) {
+        ++out.from_cache;
+        continue;
+      }
+      const Gemm::Tuning g = m.gemm->tune(p.y, p.x, p.w, p.bias, r, p.n, p.k, search, m.stream);
       out.shapes += g.tried > 0;
       out.improved += g.best != 0;
       saved += g.heuristic_us - g.best_us;
@@ -222,6 +222,13 @@ Decoder::GemmTuning Decoder::tune_gemms() {
     if (r == largest_bucket) out.saved_us_largest_bucket = saved * static_cast<double>(s.layers);
   }
   return out;
+}
+
+std::string Decoder::tuned_gemms() const { return impl_->gemm->export_tuned(); }
+
+std::string Decoder::gemm_tuning_key() const {
+  TROUPE_CUDA_CHECK(cudaSetDevice(impl_->device));
+  return Gemm::tuning_key();
 }
 
 void Decoder::capture_decode_graphs() {

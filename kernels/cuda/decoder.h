@@ -82,15 +82,20 @@ class Decoder {
   // Records one CUDA graph per decode batch-size bucket up to max_num_seqs; steps where every
   // sequence computes one token replay the smallest bucket that holds them.
   void capture_decode_graphs();
-  // Times cuBLASLt's first few algorithms for each layer projection at every decode bucket of two
-  // rows or more and at the largest step, keeping the fastest (call before capturing graphs).
-  // Measured on an H100, it saves ~4 us a layer at 256 rows. Returns the shapes where timing beat
-  // the heuristic's first choice, of those tried.
+  // Times cuBLASLt algorithms for each layer projection at every decode bucket of two rows or
+  // more and at the largest step, keeping the fastest (call before capturing graphs): the
+  // heuristic's first eight, and from 128 rows on every tile size they take. Measured on an H100,
+  // it saves ~14 us a layer at 256 rows. Returns the shapes where timing beat the heuristic's
+  // first choice, of those tried. `cached`: what tuned_gemms() gave on an earlier start under the
+  // same gemm_tuning_key(); its shapes are taken as they are, not timed again.
   struct GemmTuning {
     int shapes = 0, improved = 0;
-    double saved_us_largest_bucket = 0;  // per step, all layers, at the largest decode bucket
+    int from_cache = 0;                  // shapes whose choice came from `cached`
+    double saved_us_largest_bucket = 0;  // per step, all layers, at the largest decode bucket (timed ones)
   };
-  GemmTuning tune_gemms();
+  GemmTuning tune_gemms(const std::string& cached = {});
+  std::string tuned_gemms() const;      // every tuned choice, as text for a cache file
+  std::string gemm_tuning_key() const;  // what a cache of it is valid for: cuBLASLt version and GPU
 
   // Launches one step on the stream and returns; logits() then holds [logit_tokens.size(),
   // vocab] fp32 on the device, in stream order. The step may be launched while the one before

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <sstream>
 #include <utility>
 #include <string>
 #include <vector>
@@ -159,12 +160,10 @@ std::vector<cublasLtMatmulAlgo_t> Gemm::candidates(const Plan& p, const Search& 
         if (cublasLtMatmulAlgoConfigSetAttribute(&a, CUBLASLT_ALGO_CONFIG_TILE_ID, &tile, sizeof tile) !=
             CUBLAS_STATUS_SUCCESS)
           continue;
+        // Not checked here (cublasLtMatmulAlgoCheck took ~40 s over every shape's few hundred):
+        // cublasLtMatmul refuses a configuration it cannot run, and timing skips it then.
         const auto same = [&](const cublasLtMatmulAlgo_t& b) { return std::memcmp(&a, &b, sizeof a) == 0; };
-        if (std::any_of(out.begin(), out.end(), same)) continue;
-        cublasLtMatmulHeuristicResult_t check{};
-        if (cublasLtMatmulAlgoCheck(handle_, p.desc, p.a, p.b, p.c, p.c, &a, &check) == CUBLAS_STATUS_SUCCESS &&
-            check.workspaceSize <= workspace_bytes_)
-          out.push_back(a);
+        if (!std::any_of(out.begin(), out.end(), same)) out.push_back(a);
       }
   }
   return out;
@@ -218,11 +217,11 @@ Gemm::Tuning Gemm::tune(__nv_bfloat16* y, const __nv_bfloat16* x, const __nv_bfl
     }
     return us;
   };
-  // Screened with two runs each, then the heuristic's first and the four fastest again with five:
+  // Screened with one run each, then the heuristic's first and the four fastest again with five:
   // a wide search stays seconds, and the pick is not one lucky run.
   std::vector<size_t> all(algos.size());
   for (size_t i = 0; i < all.size(); ++i) all[i] = i;
-  const std::vector<float> screen = time_all(all, 2);
+  const std::vector<float> screen = time_all(all, 1);
   std::vector<std::pair<float, size_t>> screened;
   for (size_t i = 0; i < algos.size(); ++i)
     if (screen[i] > 0) screened.push_back({screen[i], i});
@@ -243,11 +242,73 @@ Gemm::Tuning Gemm::tune(__nv_bfloat16* y, const __nv_bfloat16* x, const __nv_bfl
     }
   }
   for (cudaEvent_t e : events) cudaEventDestroy(e);
+  p.tuned = true;
   t.algo_id = algo_config<int32_t>(p.algo, CUBLASLT_ALGO_CONFIG_ID);
   t.tile = static_cast<int>(algo_config<uint32_t>(p.algo, CUBLASLT_ALGO_CONFIG_TILE_ID));
   t.stages = static_cast<int>(algo_config<uint32_t>(p.algo, CUBLASLT_ALGO_CONFIG_STAGES_ID));
   t.split_k = static_cast<int>(algo_config<uint32_t>(p.algo, CUBLASLT_ALGO_CONFIG_SPLITK_NUM));
   return t;
+}
+
+bool Gemm::tuned(int64_t m, int64_t n, int64_t k, bool bias) const {
+  const auto it = plans_.find(Key{m, n, k, false, bias});
+  return it != plans_.end() && it->second.tuned;
+}
+
+std::string Gemm::export_tuned() const {
+  std::ostringstream out;
+  for (const auto& [key, p] : plans_) {
+    if (!p.tuned) continue;
+    const auto& [m, n, k, f32, bias] = key;
+    out << m << ' ' << n << ' ' << k << ' ' << f32 << ' ' << bias << ' ';
+    const auto* bytes = reinterpret_cast<const unsigned char*>(&p.algo);
+    for (size_t i = 0; i < sizeof p.algo; ++i) out << "0123456789abcdef"[bytes[i] >> 4] << "0123456789abcdef"[bytes[i] & 15];
+    out << '\n';
+  }
+  return out.str();
+}
+
+int Gemm::import_tuned(const std::string& text) {
+  std::istringstream in(text);
+  std::string line;
+  int kept = 0;
+  while (std::getline(in, line)) {
+    std::istringstream fields(line);
+    int64_t m = 0, n = 0, k = 0;
+    int f32 = 0, bias = 0;
+    std::string hex;
+    if (!(fields >> m >> n >> k >> f32 >> bias >> hex) || m <= 0 || n <= 0 || k <= 0 ||
+        hex.size() != 2 * sizeof(cublasLtMatmulAlgo_t))
+      continue;
+    cublasLtMatmulAlgo_t algo{};
+    auto* bytes = reinterpret_cast<unsigned char*>(&algo);
+    bool ok = true;
+    for (size_t i = 0; i < sizeof algo && ok; ++i) {
+      const auto nibble = [&](char c) { return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1; };
+      const int hi = nibble(hex[2 * i]), lo = nibble(hex[2 * i + 1]);
+      ok = hi >= 0 && lo >= 0;
+      bytes[i] = static_cast<unsigned char>(hi * 16 + lo);
+    }
+    if (!ok) continue;
+    Plan& p = plan(m, n, k, f32 != 0, bias != 0);
+    cublasLtMatmulHeuristicResult_t check{};
+    if (cublasLtMatmulAlgoCheck(handle_, p.desc, p.a, p.b, p.c, p.c, &algo, &check) != CUBLAS_STATUS_SUCCESS ||
+        check.workspaceSize > workspace_bytes_)
+      continue;
+    p.algo = algo;
+    p.tuned = true;
+    ++kept;
+  }
+  return kept;
+}
+
+std::string Gemm::tuning_key() {
+  int device = 0;
+  TROUPE_CUDA_CHECK(cudaGetDevice(&device));
+  cudaDeviceProp prop{};
+  TROUPE_CUDA_CHECK(cudaGetDeviceProperties(&prop, device));
+  return "cublasLt " + std::to_string(cublasLtGetVersion()) + " " + prop.name + " sm" + std::to_string(prop.major) +
+         std::to_string(prop.minor) + " " + std::to_string(prop.multiProcessorCount);
 }
 
 void Gemm::run(void* y, const void* x, const void* w, const void* bias, int64_t m, int64_t n, int64_t k,

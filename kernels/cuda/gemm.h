@@ -5,6 +5,7 @@
 // algorithm and workspace are what CUDA-graph capture needs.
 #include <cstdint>
 #include <map>
+#include <string>
 #include <tuple>
 #include <vector>
 
@@ -56,11 +57,22 @@ class Gemm {
   Tuning tune(__nv_bfloat16* y, const __nv_bfloat16* x, const __nv_bfloat16* w, const __nv_bfloat16* bias, int64_t m,
               int64_t n, int64_t k, const Search& search, cudaStream_t stream);
 
+  // The tuned choices as text, one line a shape, and back: cuBLASLt's algorithm descriptor is
+  // plain data, valid for the same library version on the same GPU (the caller keys the text by
+  // both: tuning_key()). import_tuned() keeps the lines that parse and that cuBLASLt still
+  // accepts for their shape, and returns how many it kept.
+  bool tuned(int64_t m, int64_t n, int64_t k, bool bias) const;
+  std::string export_tuned() const;
+  int import_tuned(const std::string& text);
+  // "cublasLt <version> <device name> sm<major><minor> <multiprocessors>" for the current device.
+  static std::string tuning_key();
+
  private:
   struct Plan {
     cublasLtMatmulDesc_t desc = nullptr;
     cublasLtMatrixLayout_t a = nullptr, b = nullptr, c = nullptr;
     cublasLtMatmulAlgo_t algo{};
+    bool tuned = false;  // algo was timed (tune) or imported, not the heuristic's first
   };
   using Key = std::tuple<int64_t, int64_t, int64_t, bool, bool>;  // m, n, k, fp32 out, bias
   Plan& plan(int64_t m, int64_t n, int64_t k, bool f32_out, bool bias);

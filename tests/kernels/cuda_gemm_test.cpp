@@ -4,7 +4,10 @@
 
 #include "cuda_test_device.h"
 
+#include <algorithm>
 #include <cmath>
+#include <cstring>
+#include <string>
 #include <functional>
 #include <random>
 #include <vector>
@@ -111,6 +114,42 @@ TEST(CudaGemm, SkinnyKernelMatchesTheProductAtEveryRowCount) {
   for (int64_t m = 1; m <= troupe::cuda::kSkinnyMaxRows; ++m)
     for (auto [n, k] : {std::pair<int64_t, int64_t>{96, 64}, {1000, 4096}, {384, 14336}})
       for (bool bias : {false, true}) check_shape(skinny, m, n, k, bias, seed++);
+}
+
+// A tile-searched choice (tune with Search::tiles) still computes the product, and exported then
+// imported into another Gemm it is the same algorithm: bitwise the same output, no timing.
+TEST(CudaGemm, TunedChoicesComputeTheProductAndSurviveExportAndImport) {
+  if (!troupe::test::have_cuda_device()) GTEST_SKIP() << "no CUDA device found";
+  constexpr int64_t m = 256, n = 4096, k = 4096;
+  std::mt19937 rng(5);
+  std::normal_distribution<float> normal;
+  std::vector<__nv_bfloat16> x(m * k), w(n * k);
+  for (auto& v : x) v = __float2bfloat16(normal(rng));
+  for (auto& v : w) v = __float2bfloat16(0.05f * normal(rng));
+  auto *dx = upload(x), *dw = upload(w), *dy = upload(std::vector<__nv_bfloat16>(m * n));
+  troupe::cuda::Gemm tuned;
+  const auto t = tuned.tune(dy, dx, dw, nullptr, m, n, k, {.heuristic = 8, .tiles = true}, nullptr);
+  EXPECT_GT(t.tried, 8) << "the tile search adds candidates";
+  EXPECT_GT(t.best_us, 0.0f);
+  ASSERT_TRUE(tuned.tuned(m, n, k, false));
+  check_shape(through(tuned), m, n, k, false, 301);
+  const std::string text = tuned.export_tuned();
+  EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 1) << text;
+
+  troupe::cuda::Gemm imported;
+  EXPECT_EQ(imported.import_tuned("garbage\n256 4096 4096 0 0 abc\n" + text + "1 2\n"), 1);
+  ASSERT_TRUE(imported.tuned(m, n, k, false));
+  EXPECT_FALSE(imported.tuned(m, n, k, true)) << "with bias is another shape";
+  auto run = [&](troupe::cuda::Gemm& g) {
+    g.linear(dy, dx, dw, nullptr, m, n, k, nullptr);
+    std::vector<__nv_bfloat16> y(m * n);
+    EXPECT_EQ(cudaMemcpy(y.data(), dy, y.size() * 2, cudaMemcpyDeviceToHost), cudaSuccess);
+    return y;
+  };
+  const auto a = run(tuned), b = run(imported);
+  EXPECT_EQ(std::memcmp(a.data(), b.data(), a.size() * 2), 0);
+  EXPECT_EQ(imported.export_tuned(), text);
+  for (void* p : {static_cast<void*>(dx), static_cast<void*>(dw), static_cast<void*>(dy)}) cudaFree(p);
 }
 
 }  // namespace
