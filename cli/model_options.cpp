@@ -33,7 +33,7 @@ void add_model_options(CLI::App& cmd, ModelOptions& o, bool model_required) {
   cmd.add_flag("--no-cuda-graphs", o.no_cuda_graphs, "run every GPU step eagerly instead of replaying decode graphs");
   cmd.add_flag("--no-gemm-tuning", o.no_gemm_tuning,
                "use cuBLASLt's heuristic GEMM algorithms instead of timing candidates at start (the same choice on "
-               "every start; ~3% slower serving on an H100)");
+               "every start; served 128/128 on an H100 was 1.6% slower without the tile search alone, docs/benchmarks.md)");
   o.gemm_tuning_cache = default_gemm_tuning_cache().string();
   cmd.add_option("--gemm-tuning-cache", o.gemm_tuning_cache,
                  "file keeping the timed GEMM choices between starts (only the first start on a GPU spends ~20 s "
