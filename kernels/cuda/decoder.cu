@@ -280,7 +280,10 @@ void Decoder::forward(const DecoderStep& step) {
   const auto T = static_cast<int32_t>(step.token_ids.size());
   const auto S = static_cast<int32_t>(step.context_lens.size());
   const auto L = static_cast<int32_t>(step.logit_tokens.size());
-  if (T == 0) return;
+  if (T == 0) {
+    launched();  // an empty step still pairs its timing events
+    return;
+  }
   if (T > m.limits.max_num_tokens || S > m.limits.max_num_seqs || L > S)
     throw std::invalid_argument("step exceeds the decoder's limits (" + std::to_string(T) + " tokens, " +
                                 std::to_string(S) + " sequences)");
