@@ -119,7 +119,9 @@ TEST(ActorCore, ExecutorInAnotherActorSystemOverLoopbackGivesTheSameOutputs) {
   auto model = std::make_shared<CpuModel>(test::load_fixture_model("tiny-llama3"));
   TroupeActorSystemConfig node_cfg;
   caf::actor_system node{node_cfg};
-  auto executor = node.spawn<caf::detached>(executor_actor, std::make_shared<CpuBackend>(model));
+  // Not detached (a `troupe node`'s is): CAF 0.17 now and then hangs destroying an actor system
+  // whose detached actor has ended (actor-framework#1196) — seen here once, 2026-11-26.
+  auto executor = node.spawn(executor_actor, std::make_shared<CpuBackend>(model));
   auto port = node.middleman().publish(executor, 0, "127.0.0.1");
   ASSERT_TRUE(port) << node.render(port.error());
 
