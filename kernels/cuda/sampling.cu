@@ -23,7 +23,8 @@
 #include <cub/device/device_segmented_radix_sort.cuh>  // per-row sort of output ids (repeat counts)
 
 #include "kernels/common/sampler_rng.h"  // SamplerRng: the CPU's uniform for (seed, output_index)
-#include "kernels/cuda/sampling.cuh"     // block_select and the block-wide pieces it uses
+#include "kernels/cuda/sampling_block.cuh"   // SelectShared, block_row_stats, block_mass, Filter, Weigher
+#include "kernels/cuda/sampling_select.cuh"  // block_select and its Goal
 
 namespace troupe::cuda {
 namespace {

@@ -13,17 +13,16 @@
 #include "cuda_test_device.h"
 
 #include <algorithm>
-#include <atomic>
 #include <cmath>
 #include <cstdio>
 #include <iterator>
 #include <numeric>
 #include <random>
-#include <thread>
 #include <vector>
 
 #include <cuda_runtime_api.h>
 
+#include "cuda_sampling_inputs.h"  // make_row(s), row_params, DrawConfig, DeviceArray
 #include "engine/sampling/sampler.h"
 #include "kernels/cuda/sampling.h"
 
@@ -32,68 +31,6 @@ namespace {
 using troupe::SamplerRng;
 using troupe::SamplingParams;
 using troupe::cuda::PenaltyTokens;
-using troupe::cuda::RowSamplingParams;
-
-template <class T>
-struct DeviceArray {
-  T* ptr = nullptr;
-  explicit DeviceArray(size_t n) {
-    EXPECT_EQ(cudaMalloc(reinterpret_cast<void**>(&ptr), std::max<size_t>(n, 1) * sizeof(T)), cudaSuccess);
-  }
-  explicit DeviceArray(const std::vector<T>& v) : DeviceArray(v.size()) {
-    EXPECT_EQ(cudaMemcpy(ptr, v.data(), v.size() * sizeof(T), cudaMemcpyHostToDevice), cudaSuccess);
-  }
-  ~DeviceArray() { cudaFree(ptr); }
-  DeviceArray(const DeviceArray&) = delete;
-  DeviceArray& operator=(const DeviceArray&) = delete;
-  std::vector<T> get(size_t n) const {
-    std::vector<T> v(n);
-    EXPECT_EQ(cudaMemcpy(v.data(), ptr, n * sizeof(T), cudaMemcpyDeviceToHost), cudaSuccess);
-    return v;
-  }
-};
-
-enum class Shape { kFlat, kSpread, kPeaked, kGumbel };
-
-// Distinct logits of a few shapes: the flat ones make 150k candidates matter at once, the peaked
-// ones look more like a trained model's.
-std::vector<float> make_row(int64_t vocab, Shape shape, std::mt19937_64& rng) {
-  std::normal_distribution<float> normal;
-  std::uniform_real_distribution<float> unit(1e-7f, 1.0f);
-  std::vector<float> x(vocab);
-  for (auto& v : x) {
-    switch (shape) {
-      case Shape::kFlat: v = normal(rng); break;
-      case Shape::kSpread: v = 3.0f * normal(rng); break;
-      case Shape::kPeaked: v = 2.0f * normal(rng); break;
-      case Shape::kGumbel: v = -2.0f * std::log(-std::log(unit(rng))); break;
-    }
-  }
-  if (shape == Shape::kPeaked) {
-    std::uniform_int_distribution<int64_t> pick(0, vocab - 1);
-    std::uniform_real_distribution<float> lift(5.0f, 15.0f);
-    for (int i = 0; i < 20; ++i) x[pick(rng)] += lift(rng);
-  }
-  // Nudge equal values apart: among equal logits the CPU's order is unspecified.
-  std::vector<int64_t> order(vocab);
-  std::iota(order.begin(), order.end(), 0);
-  std::sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return x[a] < x[b]; });
-  for (int64_t i = 1; i < vocab; ++i)
-    if (x[order[i]] <= x[order[i - 1]]) x[order[i]] = std::nextafter(x[order[i - 1]], INFINITY);
-  return x;
-}
-
-// f(i) for i in [0, n) over every core: the CPU reference sorts 152k-entry rows (~10 ms each).
-template <class F>
-void parallel_for(int64_t n, F&& f) {
-  std::atomic<int64_t> next{0};
-  std::vector<std::thread> pool;
-  for (unsigned t = 0; t < std::max(1u, std::thread::hardware_concurrency()); ++t)
-    pool.emplace_back([&] {
-      for (int64_t i; (i = next++) < n;) f(i);
-    });
-  for (auto& t : pool) t.join();
-}
 
 struct Batch {
   int64_t vocab = 0;
@@ -180,23 +117,6 @@ std::vector<int32_t> run_cpu(const Batch& b, std::vector<float>* penalized = nul
   return tokens;
 }
 
-// rows x vocab logits, row r of shape shape_of(r), each row from its own seed.
-template <class ShapeOf>
-std::vector<float> make_rows(int64_t rows, int64_t vocab, uint64_t seed, ShapeOf shape_of) {
-  std::vector<float> all(rows * vocab);
-  parallel_for(rows, [&](int64_t r) {
-    std::mt19937_64 rng(seed * 1000003 + r);
-    const std::vector<float> x = make_row(vocab, shape_of(r), rng);
-    std::copy(x.begin(), x.end(), all.begin() + r * vocab);
-  });
-  return all;
-}
-
-RowSamplingParams row_params(float temperature, int32_t top_k = 0, float top_p = 1.0f, float min_p = 0.0f,
-                         uint64_t seed = 0, uint64_t output_index = 0) {
-  return {temperature, top_p, min_p, 1.0f, 0.0f, 0.0f, top_k, seed, output_index};
-}
-
 TEST(CudaSampling, GreedyIsArgmaxWithLowestIndexOnTies) {
   if (!troupe::test::have_cuda_device()) GTEST_SKIP() << "no CUDA device found";
   for (int64_t vocab : {151936, 1000, 7}) {
@@ -222,13 +142,6 @@ TEST(CudaSampling, GreedyIsArgmaxWithLowestIndexOnTies) {
     for (int r = 0; r < rows; ++r) EXPECT_EQ(gpu.tokens[r], cpu[r]) << "vocab " << vocab << " row " << r;
   }
 }
-
-struct DrawConfig {
-  float temperature;
-  int32_t top_k;
-  float top_p;
-  float min_p;
-};
 
 const DrawConfig kDrawConfigs[] = {
     {1.0f, 0, 1.0f, 0.0f},    {0.7f, 0, 1.0f, 0.0f},    {1.3f, 0, 1.0f, 0.0f},   {0.05f, 0, 1.0f, 0.0f},
@@ -437,86 +350,6 @@ TEST(CudaSampling, RejectsBadArgumentsAndAcceptsEmptyBatches) {
             cudaErrorInvalidValue);  // penalty ids but no workspace
   EXPECT_EQ(troupe::cuda::sampling_workspace_bytes(512, 0), 0u);
   EXPECT_GT(troupe::cuda::sampling_workspace_bytes(512, 100000), 2 * 100000 * sizeof(int32_t));
-}
-
-// Not a check: median launch time for the brief's shapes, printed for docs/benchmarks.md.
-TEST(CudaSamplingBench, MedianLaunchTime) {
-  if (!troupe::test::have_cuda_device()) GTEST_SKIP() << "no CUDA device found";
-  const int64_t vocab = 128256;
-  struct Case {
-    const char* name;
-    DrawConfig d;
-    bool penalties;
-    int num_top;
-  };
-  const Case cases[] = {
-      {"greedy", {0.0f, 0, 1.0f, 0.0f}, false, 0},
-      {"T=1", {1.0f, 0, 1.0f, 0.0f}, false, 0},
-      {"T=0.7 top_p=0.9", {0.7f, 0, 0.9f, 0.0f}, false, 0},
-      {"T=0.7 k=50 p=0.95 min_p=0.05", {0.7f, 50, 0.95f, 0.05f}, false, 0},
-      {"T=1 + penalties (2048 ids)", {1.0f, 0, 1.0f, 0.0f}, true, 0},
-      {"T=0.7 top_p=0.9 + top-20 logprobs", {0.7f, 0, 0.9f, 0.0f}, false, 20},
-  };
-  std::mt19937_64 rng(11);
-  std::printf("%-36s %10s %10s %10s   (vocab %lld, H2D excluded)\n", "case", "1 row", "64 rows", "256 rows",
-              static_cast<long long>(vocab));
-  const std::vector<float> base =
-      make_rows(256, vocab, 11, [](int64_t r) { return r % 2 ? Shape::kPeaked : Shape::kGumbel; });
-  for (const Case& c : cases) {
-    std::printf("%-36s", c.name);
-    for (int64_t rows : {1, 64, 256}) {
-      std::vector<RowSamplingParams> ps;
-      std::vector<int32_t> ids, row_begin{0}, output_begin;
-      for (int64_t r = 0; r < rows; ++r) {
-        RowSamplingParams p = row_params(c.d.temperature, c.d.top_k, c.d.top_p, c.d.min_p, rng(), r);
-        if (c.penalties) {
-          p.repetition_penalty = 1.1f;
-          p.frequency_penalty = 0.2f;
-          for (int i = 0; i < 1536; ++i) ids.push_back(static_cast<int32_t>(rng() % vocab));
-          output_begin.push_back(static_cast<int32_t>(ids.size()));
-          for (int i = 0; i < 512; ++i) ids.push_back(static_cast<int32_t>(rng() % 2000));
-        } else {
-          output_begin.push_back(static_cast<int32_t>(ids.size()));
-        }
-        row_begin.push_back(static_cast<int32_t>(ids.size()));
-        ps.push_back(p);
-      }
-      DeviceArray<float> logits(std::vector<float>(base.begin(), base.begin() + rows * vocab));
-      DeviceArray<RowSamplingParams> d_params(ps);
-      DeviceArray<int32_t> d_ids(ids), d_rb(row_begin), d_ob(output_begin);
-      DeviceArray<int32_t> tokens(rows), top_ids(rows * 20);
-      DeviceArray<float> chosen(rows), top_lp(rows * 20);
-      PenaltyTokens pen;
-      if (!ids.empty()) pen = {d_ids.ptr, d_rb.ptr, d_ob.ptr, static_cast<int64_t>(ids.size())};
-      const size_t ws_bytes =
-          troupe::cuda::sampling_workspace_bytes(rows, static_cast<int64_t>(ids.size()));
-      DeviceArray<char> ws(ws_bytes);
-      cudaEvent_t start, stop;
-      cudaEventCreate(&start);
-      cudaEventCreate(&stop);
-      std::vector<float> ms;
-      for (int it = 0; it < 60; ++it) {
-        cudaEventRecord(start);
-        const cudaError_t err = troupe::cuda::sample_tokens(
-            tokens.ptr, logits.ptr, d_params.ptr, pen, c.num_top ? chosen.ptr : nullptr,
-            c.num_top ? top_ids.ptr : nullptr, c.num_top ? top_lp.ptr : nullptr, c.num_top, ws.ptr, ws_bytes, rows,
-            vocab, nullptr);
-        cudaEventRecord(stop);
-        ASSERT_EQ(err, cudaSuccess);
-        ASSERT_EQ(cudaEventSynchronize(stop), cudaSuccess);
-        float t = 0.0f;
-        cudaEventElapsedTime(&t, start, stop);
-        if (it >= 10) ms.push_back(t);
-      }
-      std::sort(ms.begin(), ms.end());
-      std::printf(" %8.1fus", 1000.0f * ms[ms.size() / 2]);
-      cudaEventDestroy(start);
-      cudaEventDestroy(stop);
-    }
-    std::printf("\n");
-  }
-  std::printf("one read of the logits at 3.35 TB/s: %.1f / %.1f / %.1f us\n", 1 * vocab * 4 / 3.35e6,
-              64 * vocab * 4 / 3.35e6, 256 * vocab * 4 / 3.35e6);
 }
 
 }  // namespace
