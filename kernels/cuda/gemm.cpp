@@ -45,10 +45,10 @@ Gemm::Plan& Gemm::plan(int64_t m, int64_t n, int64_t k, bool f32_out, bool bias)
     TROUPE_CUDA_CHECK(cublasLtMatmulDescSetAttribute(p.desc, CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE, &bias_type,
                                                      sizeof bias_type));
   }
-  const cudaDataType_t out_type = f32_out ? CUDA_R_32F : CUDA_R_16BF;
+  p.out_type = f32_out ? CUDA_R_32F : CUDA_R_16BF;
   TROUPE_CUDA_CHECK(cublasLtMatrixLayoutCreate(&p.a, CUDA_R_16BF, k, n, k));
   TROUPE_CUDA_CHECK(cublasLtMatrixLayoutCreate(&p.b, CUDA_R_16BF, k, m, k));
-  TROUPE_CUDA_CHECK(cublasLtMatrixLayoutCreate(&p.c, out_type, n, m, n));
+  TROUPE_CUDA_CHECK(cublasLtMatrixLayoutCreate(&p.c, p.out_type, n, m, n));
 
   p.algo = algorithms(p, 1, m, n, k).front();
   return plans_.emplace(key, p).first->second;
@@ -64,11 +64,9 @@ std::vector<cublasLtMatmulAlgo_t> Gemm::algorithms(const Plan& p, int count, int
   if (algo_id >= 0) {
     const uint32_t mode = CUBLASLT_SEARCH_LIMITED_BY_ALGO_ID;
     TROUPE_CUDA_CHECK(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_SEARCH_MODE, &mode, sizeof mode));
-    cudaDataType_t out_type = CUDA_R_16BF;
-    TROUPE_CUDA_CHECK(cublasLtMatrixLayoutGetAttribute(p.c, CUBLASLT_MATRIX_LAYOUT_TYPE, &out_type, sizeof out_type, nullptr));
     for (auto& r : results)
-      if (cublasLtMatmulAlgoInit(handle_, CUBLAS_COMPUTE_32F, CUDA_R_32F, CUDA_R_16BF, CUDA_R_16BF, out_type, out_type,
-                                 algo_id, &r.algo) != CUBLAS_STATUS_SUCCESS) {
+      if (cublasLtMatmulAlgoInit(handle_, CUBLAS_COMPUTE_32F, CUDA_R_32F, CUDA_R_16BF, CUDA_R_16BF, p.out_type,
+                                 p.out_type, algo_id, &r.algo) != CUBLAS_STATUS_SUCCESS) {
         cublasLtMatmulPreferenceDestroy(pref);
         return {};
       }
@@ -114,12 +112,10 @@ std::vector<cublasLtMatmulAlgo_t> Gemm::candidates(const Plan& p, const Search& 
   std::vector<cublasLtMatmulAlgo_t> out = algorithms(p, search.heuristic, m, n, k);
   const size_t first = std::min<size_t>(out.size(), 8);
   if (search.per_algo_id > 0) {
-    cudaDataType_t out_type = CUDA_R_16BF;
-    TROUPE_CUDA_CHECK(cublasLtMatrixLayoutGetAttribute(p.c, CUBLASLT_MATRIX_LAYOUT_TYPE, &out_type, sizeof out_type, nullptr));
     std::vector<int> ids(256);
     int num_ids = 0;
     TROUPE_CUDA_CHECK(cublasLtMatmulAlgoGetIds(handle_, CUBLAS_COMPUTE_32F, CUDA_R_32F, CUDA_R_16BF, CUDA_R_16BF,
-                                               out_type, out_type, static_cast<int>(ids.size()), ids.data(), &num_ids));
+                                               p.out_type, p.out_type, static_cast<int>(ids.size()), ids.data(), &num_ids));
     for (int i = 0; i < num_ids; ++i)
       for (const cublasLtMatmulAlgo_t& a : algorithms(p, search.per_algo_id, m, n, k, ids[static_cast<size_t>(i)]))
         out.push_back(a);

@@ -72,6 +72,7 @@ class Gemm {
     cublasLtMatmulDesc_t desc = nullptr;
     cublasLtMatrixLayout_t a = nullptr, b = nullptr, c = nullptr;
     cublasLtMatmulAlgo_t algo{};
+    cudaDataType_t out_type = CUDA_R_16BF;  // C and D: bf16, or fp32 for the LM head
     bool tuned = false;  // algo was timed (tune) or imported, not the heuristic's first
   };
   using Key = std::tuple<int64_t, int64_t, int64_t, bool, bool>;  // m, n, k, fp32 out, bias
