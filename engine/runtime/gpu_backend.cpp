@@ -137,15 +137,10 @@ class GpuBackend : public ModelBackend {
   void launch(const ForwardBatch& batch, std::span<const SamplingRow> rows,
               std::span<const DeferredToken> deferred) override {
     if (pending_.size() >= 2) throw std::logic_error("two steps are launched and not collected already");
-    deferred_index_.clear();
-    deferred_row_.clear();
-    for (const DeferredToken& d : deferred) {
+    for (const DeferredToken& d : deferred)
       if (pending_.empty() || d.row < 0 || d.row >= pending_.back().rows)
         throw std::logic_error("deferred token from a row the step before did not sample");
-      deferred_index_.push_back(d.token_index);
-      deferred_row_.push_back(d.row);
-    }
-    forward(batch);
+    forward(batch, deferred);
     if (logit_tokens_.size() != rows.size()) throw std::logic_error("one sampling row per sequence with wants_logits expected");
     Pending p{static_cast<int32_t>(rows.size()), {}, -1};
     p.wants.reserve(rows.size());
@@ -187,9 +182,7 @@ class GpuBackend : public ModelBackend {
 
   std::vector<float> logits(const ForwardBatch& batch) override {
     if (!pending_.empty()) throw std::logic_error("logits() with a launched step not collected");
-    deferred_index_.clear();
-    deferred_row_.clear();
-    forward(batch);
+    forward(batch, {});
     std::vector<float> out(logit_tokens_.size() * config_.vocab_size);
     decoder_.copy_logits(out.data(), static_cast<int64_t>(logit_tokens_.size()));
     return out;
@@ -215,8 +208,14 @@ class GpuBackend : public ModelBackend {
                    o.gemm_tuning_cache);
   }
 
-  void forward(const ForwardBatch& batch) {
+  void forward(const ForwardBatch& batch, std::span<const DeferredToken> deferred) {
     stage(batch);
+    deferred_index_.clear();
+    deferred_row_.clear();
+    for (const DeferredToken& d : deferred) {
+      deferred_index_.push_back(d.token_index);
+      deferred_row_.push_back(d.row);
+    }
     decoder_.forward({batch.token_ids, batch.positions, batch.slot_mapping, query_start_, context_lens_,
                       block_tables_, logit_tokens_, table_cols_, deferred_index_, deferred_row_,
                       deferred_index_.empty() ? nullptr : sampler_.device_tokens()});
