@@ -145,6 +145,7 @@ caf::behavior gateway_actor(Self* self, std::shared_ptr<const Tokenizer> tokeniz
         const SeqId id = req->generation.id;
         auto& st = self->state;
         if (!st.scheduler) return req->sink->on_error("the engine has stopped: its scheduler's restart budget is spent");
+        if (st.draining) return req->sink->on_error("the server is shutting down");
         const uint64_t arrival = req->generation.arrival.value_or(st.next_arrival);
         st.next_arrival = std::max(st.next_arrival, arrival + 1);
         st.active.try_emplace(id, req, IncrementalDetokenizer(*st.tokenizer, true), arrival);
@@ -159,6 +160,20 @@ caf::behavior gateway_actor(Self* self, std::shared_ptr<const Tokenizer> tokeniz
         if (it == self->state.active.end()) return;
         it->second.abort_requested = true;
         if (self->state.scheduler) self->send(self->state.scheduler, abort_atom::value, id);
+      },
+      [=](drain_atom) {
+        auto& st = self->state;
+        st.draining = true;
+        std::vector<SeqId> ids;
+        for (auto& [id, a] : st.active) {
+          a.abort_requested = true;
+          ids.push_back(id);
+        }
+        // With a scheduler, its FinishedBatch ends each one (the blocks are freed first); without
+        // one, nothing else will.
+        for (SeqId id : ids)
+          if (st.scheduler) self->send(st.scheduler, abort_atom::value, id);
+          else finish(self, id, "abort");
       },
       [=](scheduler_atom, caf::actor scheduler) {
         auto& st = self->state;
@@ -176,6 +191,7 @@ caf::behavior gateway_actor(Self* self, std::shared_ptr<const Tokenizer> tokeniz
           GatewayState::Active& a = it->second;
           if (a.output_token_ids.empty()) {
             a.first_token_at = std::chrono::steady_clock::now();
+            a.request->sink->on_running();
             if (ServerMetrics* m = self->state.options.metrics.get()) {
               m->time_to_first_token.observe(std::chrono::duration<double>(a.first_token_at - a.request->arrival).count());
               m->prompt_tokens.fetch_add(a.request->generation.prompt_token_ids.size());

@@ -49,6 +49,8 @@ class RequestSink {
   // or "abort". OpenAI reports both stops as "stop"; TGI tells them apart.
   virtual void on_finish(const std::string& reason, int32_t prompt_tokens, int32_t completion_tokens) = 0;
   virtual void on_error(const std::string& message) = 0;  // the scheduler refused the request
+  // The request's first token came: it runs (before on_output, which a stop string may hold).
+  virtual void on_running() {}
 };
 
 struct GatewayRequest {
@@ -81,6 +83,7 @@ struct GatewayState {
   GatewayOptions options;
   std::shared_ptr<const Tokenizer> tokenizer;
   caf::actor scheduler;        // null once the supervisor says none will come
+  bool draining = false;       // shutting down: no new request, the live ones aborted
   uint64_t next_arrival = 0;   // the gateway numbers arrivals, so a resubmission can keep its own
   std::unordered_map<SeqId, Active> active;
   static inline const char* name = "gateway";
@@ -90,7 +93,9 @@ struct GatewayState {
 // (abort_atom, SeqId) when a client hangs up; TokenDeltas and FinishedBatch from the scheduler
 // (those of any other are stale and dropped); (scheduler_atom, actor) from the supervisor it is
 // registered with (spawn_gateway, engine_topology.h): the scheduler from now on, to which every
-// in-flight request is resubmitted, or a null one: every live request ends with abort.
+// in-flight request is resubmitted, or a null one: every live request ends with abort;
+// (drain_atom) when the server shuts down: every live request is aborted (each ends with reason
+// abort, so its client gets a complete answer) and new ones are refused.
 caf::behavior gateway_actor(caf::stateful_actor<GatewayState>* self, std::shared_ptr<const Tokenizer> tokenizer,
                             caf::actor scheduler, GatewayOptions options = {});
 

@@ -85,6 +85,7 @@ using scheduler_atom = caf::atom_constant<caf::atom("scheduler")>;  // superviso
                                                                     // the scheduler from now on (null: none will come)
 using kv_manager_atom = caf::atom_constant<caf::atom("kvmanager")>; // supervisor -> scheduler: (kv_manager, actor);
                                                                     // (kv_manager) -> actor, of a supervisor
+using drain_atom = caf::atom_constant<caf::atom("drain")>;  // -> gateway: the server shuts down
 // Scheduler -> kv_manager: a PoolJournal (engine/kv/pool_journal.h), one per step, no answer.
 
 }  // namespace troupe

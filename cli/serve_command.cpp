@@ -3,6 +3,9 @@
 // With no --model it serves the demo model (random weights: its text is noise).
 #include "cli/serve_command.h"
 
+#include <sys/resource.h>
+
+#include <atomic>
 #include <csignal>
 #include <filesystem>
 #include <memory>
@@ -18,18 +21,52 @@
 #include "actors/gateway_actor.h"
 #include "cli/engine_options.h"
 #include "cli/model_options.h"
-#include "net/api_routes.h"
+#include "net/api_server.h"
 
 namespace troupe::cli {
 namespace {
 
+// Every connection is a file descriptor: a soft limit of 1,024 (a common default) would refuse
+// connections below --max-connections, so the soft limit is raised to the hard one.
+void raise_open_file_limit(size_t connections) {
+  rlimit r{};
+  if (getrlimit(RLIMIT_NOFILE, &r) != 0) return;
+  if (r.rlim_cur < r.rlim_max) {
+    r.rlim_cur = r.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &r);
+  }
+  if (r.rlim_cur != RLIM_INFINITY && r.rlim_cur < connections + 256)
+    spdlog::warn("the open-file limit ({}) is below --max-connections ({}) plus what the server needs; raise it "
+                 "(ulimit -n) or lower --max-connections", r.rlim_cur, connections);
+}
+
+void add_http_options(CLI::App& cmd, net::ApiServerOptions& o) {
+  net::HttpServerOptions& h = o.http;
+  cmd.add_option("--host", h.host, "address to listen on")->capture_default_str();
+  cmd.add_option("--port", h.port, "port to listen on (0: any free port)")->capture_default_str();
+  cmd.add_option("--http-threads", o.threads, "threads serving HTTP")->capture_default_str();
+  cmd.add_option("--max-connections", h.max_connections,
+                 "open connections at most; at the cap the longest-idle one is closed to make room")
+      ->capture_default_str()->check(CLI::Range(size_t{1}, size_t{1} << 20));
+  cmd.add_option("--max-connections-per-client", h.max_connections_per_client,
+                 "open connections at most from one client address; more are refused (0: no limit)")
+      ->capture_default_str();
+  auto seconds = [&](const char* name, std::chrono::seconds& value, const char* what) {
+    cmd.add_option_function<int64_t>(name, [&value](int64_t s) { value = std::chrono::seconds(s); }, what)
+        ->default_str(std::to_string(value.count()))->check(CLI::Range(int64_t{1}, int64_t{86400}));
+  };
+  seconds("--header-timeout", h.header_timeout,
+          "seconds a client has to send a request's header once it connects (or starts the next request)");
+  seconds("--keep-alive-timeout", h.idle_timeout, "seconds an idle kept-alive connection waits for its next request");
+  seconds("--shutdown-timeout", o.shutdown_timeout,
+          "on SIGTERM/SIGINT, seconds requests in flight may run before they are ended (finish reason abort)");
+}
+
 struct ServeOptions {
   ModelOptions model;
   EngineOptions engine;
-  std::string host = "127.0.0.1";
-  uint16_t port = 8000;
+  net::ApiServerOptions http;
   std::string served_model_name;
-  int http_threads = 2;
   std::string api_key;
   int64_t max_queue_depth = 4096;
   int request_timeout = 0;
@@ -71,24 +108,28 @@ int run_serve(ServeOptions o) {
   ctx->max_waiting = o.max_queue_depth;
   ctx->api_key = o.api_key;
   ctx->started_at = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-  boost::asio::io_context io;
-  net::HttpServerOptions http;
-  http.host = o.host;
-  http.port = o.port;
-  net::HttpServer server(io, http, net::make_api_handler(ctx));
-  server.start();
+  raise_open_file_limit(o.http.http.max_connections);
+  net::ApiServer server(sys, ctx, o.http);
   spdlog::info("serving '{}' on http://{}:{} (OpenAI API: /v1/completions, /v1/chat/completions, /v1/models)",
-               ctx->served_name, o.host, server.port());
-  std::vector<std::thread> threads;
-  for (int i = 0; i < std::max(1, o.http_threads); ++i) threads.emplace_back([&io] { io.run(); });
+               ctx->served_name, o.http.http.host, server.port());
 
   int sig = 0;
   sigwait(&signals, &sig);
-  spdlog::info("signal {}: shutting down", sig);
-  io.stop();
-  for (auto& t : threads) t.join();
-  caf::anon_send_exit(gateway, caf::exit_reason::user_shutdown);
+  spdlog::info("signal {}: shutting down; requests in flight have {} s to finish (a second signal ends them now)", sig,
+               o.http.shutdown_timeout.count());
+  // A second signal cuts the wait short; this thread ends with the shutdown (its own signal).
+  std::atomic<bool> done{false};
+  std::thread second([&] {
+    int s = 0;
+    sigwait(&signals, &s);
+    if (!done.load()) server.hurry();
+  });
+  server.shutdown();
+  done.store(true);
+  pthread_kill(second.native_handle(), SIGTERM);
+  second.join();
   stop_engine(engine);
+  spdlog::info("shut down");
   return 0;
 }
 
@@ -99,10 +140,8 @@ void register_serve(CLI::App& app, int& exit_code) {
   CLI::App* cmd = app.add_subcommand("serve", "Serve a model over an OpenAI-compatible HTTP API");
   add_model_options(*cmd, o->model, /*model_required=*/false);
   add_engine_options(*cmd, o->engine);
-  cmd->add_option("--host", o->host, "address to listen on")->capture_default_str();
-  cmd->add_option("--port", o->port, "port to listen on (0: any free port)")->capture_default_str();
+  add_http_options(*cmd, o->http);
   cmd->add_option("--served-model-name", o->served_model_name, "the model name clients use (default: the folder's name)");
-  cmd->add_option("--http-threads", o->http_threads, "threads serving HTTP")->capture_default_str();
   cmd->add_option("--api-key", o->api_key, "require \"Authorization: Bearer KEY\" on every route but /health");
   cmd->add_option("--max-queue-depth", o->max_queue_depth, "waiting requests beyond which new ones get 429 (0: no limit)")
       ->capture_default_str();

@@ -26,6 +26,8 @@ HttpHandler make_api_handler(std::shared_ptr<ApiContext> ctx) {
     };
     if (path == "/health") {
       if (!only(http::verb::get, "GET")) return;
+      if (ctx->draining.load())  // load balancers take the replica out of rotation now
+        return responder->reply(503, "application/json", R"({"status":"draining"})");
       if (ctx->metrics && !ctx->metrics->engine_alive.load())
         return responder->reply(503, "application/json",
                                 R"json({"status":"dead","error":"the engine stopped: a restart budget is spent (see the server log)"})json");

@@ -22,7 +22,11 @@ struct ApiContext {
   int64_t started_at = 0;               // unix seconds, for /v1/models
   std::atomic<uint64_t> next_id{1};
   std::shared_ptr<ServerMetrics> metrics;  // /metrics and admission control; may be null
-  int64_t max_waiting = 0;              // > 0: beyond this many waiting requests answer 429
+  int64_t max_waiting = 0;              // > 0: beyond this many queued requests answer 429
+  // Requests admitted and not yet running (net/admission.h): shared with the tickets, which the
+  // gateway may release after this context is gone.
+  std::shared_ptr<std::atomic<int64_t>> queued = std::make_shared<std::atomic<int64_t>>(0);
+  std::atomic<bool> draining{false};    // shutting down: /health and new generation requests 503
   std::string api_key;                  // non-empty: every route but /health needs "Bearer <key>"
 };
 

@@ -62,14 +62,6 @@ void reply_api_error(HttpResponder& r, const ApiError& e, std::map<std::string, 
   r.reply(e.status, "application/json", e.body(), std::move(headers));
 }
 
-std::optional<ApiError> admission_error(ApiContext& ctx) {
-  if (!ctx.metrics || ctx.max_waiting <= 0 || ctx.metrics->num_requests_waiting.load() < ctx.max_waiting)
-    return std::nullopt;
-  ctx.metrics->requests_rejected.fetch_add(1);
-  return ApiError{429, "the server is at capacity (" + std::to_string(ctx.max_waiting) + " requests waiting); retry later",
-                  "", "rate_limit_error"};
-}
-
 std::optional<ApiError> fit_max_tokens(size_t prompt_tokens, int64_t context, int32_t requested, int32_t default_max,
                                        const std::string& prompt_field, const std::string& max_field,
                                        int32_t& max_tokens) {

@@ -1,8 +1,7 @@
 #pragma once
-// What every generation route shares once its body is parsed: admission control (429), fitting
+// What every generation route shares once its body is parsed: fitting
 // max_tokens into the context window, and handing the tokenized request to the gateway with a
-// sink. Every generation route (OpenAI, TGI, Triton) uses the admission check here, so the rule
-// stays one.
+// sink. (Admission, which every generation route does first, is net/admission.h.)
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -35,9 +34,6 @@ std::optional<ApiError> read_sampling_fields(const nlohmann::ordered_json& objec
                                              SamplingParams& out);
 
 void reply_api_error(HttpResponder& r, const ApiError& e, std::map<std::string, std::string> headers = {});
-
-// An error when the waiting queue is at ctx.max_waiting (429, counted as rejected), else none.
-std::optional<ApiError> admission_error(ApiContext& ctx);
 
 // Checks the prompt fits the context and sets max_tokens: `requested` < 0 means "not given"
 // (then min(default_max, room)). Errors name `prompt_field` or `max_field`.

@@ -5,6 +5,7 @@
 #include <caf/all.hpp>
 
 #include "actors/message_inspect.h"
+#include "net/admission.h"
 #include "net/api_submit.h"
 
 namespace troupe::net {
@@ -77,7 +78,8 @@ void CompletionResponse::error(const std::string& message) {
 
 void handle_completion(ApiContext& ctx, ApiKind kind, const HttpRequest& req, std::shared_ptr<HttpResponder> responder) {
   // Admission control: a bounded queue answers "later" instead of growing without bound.
-  if (auto e = admission_error(ctx)) return reply_api_error(*responder, *e, {{"Retry-After", "1"}});
+  auto admitted = admit(ctx);
+  if (auto* e = std::get_if<ApiError>(&admitted)) return reply_api_error(*responder, *e, {{"Retry-After", "1"}});
   auto parsed = parse_completion_request(kind, req.body(), *ctx.model, ctx.served_name);
   if (auto* e = std::get_if<ApiError>(&parsed)) return reply_api_error(*responder, *e);
   CompletionRequest& r = std::get<CompletionRequest>(parsed);
@@ -102,7 +104,7 @@ void handle_completion(ApiContext& ctx, ApiKind kind, const HttpRequest& req, st
     if (r.params.seed && r.n > 1) g->generation.sampling_params.seed = *r.params.seed + static_cast<uint64_t>(i);
     g->generation.eos_token_ids = ctx.model->eos_token_ids;
     g->stop = r.stop;
-    g->sink = std::make_shared<ChoiceSink>(response, i);
+    g->sink = std::make_shared<AdmittedSink>(std::make_shared<ChoiceSink>(response, i), std::get<Admission>(admitted));
     caf::anon_send(gateway, submit_atom::value, std::move(g));
   }
 }

@@ -1,15 +1,18 @@
 #include "net/http_server.h"
 
 #include <atomic>
-#include <cstring>
-#include <optional>
 #include <deque>
+#include <mutex>
+#include <optional>
 #include <stdexcept>
+#include <unordered_map>
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+
+#include "net/connection_registry.h"
 
 namespace troupe::net {
 namespace {
@@ -18,26 +21,48 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = asio::ip::tcp;
+using Clock = std::chrono::steady_clock;
 
+class Session;
+
+// What every connection shares: options, the handler, and the registry of connections (under a
+// mutex: sessions run on their own strands).
 struct ServerShared {
+  explicit ServerShared(HttpServerOptions o, HttpHandler h)
+      : options(std::move(o)), handler(std::move(h)),
+        registry({options.max_connections, options.max_connections_per_client}) {}
   HttpServerOptions options;
   HttpHandler handler;
-  std::atomic<size_t> connections{0};
+  std::atomic<bool> draining{false};
+  std::mutex mutex;
+  ConnectionRegistry registry;
+  std::unordered_map<ConnectionRegistry::Id, std::weak_ptr<Session>> sessions;
+
+  void set_busy(ConnectionRegistry::Id id, bool busy) {
+    std::lock_guard lock(mutex);
+    registry.set_busy(id, busy, Clock::now());
+  }
+  void remove(ConnectionRegistry::Id id) {
+    std::lock_guard lock(mutex);
+    registry.remove(id);
+    sessions.erase(id);
+  }
+  // Closes the given connections on their own strands.
+  void close(const std::vector<ConnectionRegistry::Id>& ids);
 };
 
-// One connection. Requests are handled one at a time (HTTP/1.1 without pipelining); while a
-// handler has not answered, a one-byte read watches for the client hanging up.
+// One connection. Requests are handled one at a time, in order; while a handler answers, a read
+// keeps taking what the client sends (a pipelined request, for later) and notices a reset.
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(tcp::socket socket, std::shared_ptr<ServerShared> shared)
-      : stream_(std::move(socket)), shared_(std::move(shared)) {
-    ++shared_->connections;
+  Session(tcp::socket socket, std::shared_ptr<ServerShared> shared, ConnectionRegistry::Id id)
+      : stream_(std::move(socket)), shared_(std::move(shared)), id_(id) {}
+  ~Session() { shared_->remove(id_); }
+
+  void start() {
+    asio::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->read_request(); });
   }
-  ~Session() { --shared_->connections; }
-
-  void start() { asio::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->read_request(); }); }
-
-  // Called by the responder, always on the session's strand.
+  // Everything below runs on the session's strand.
   void send_full(http::response<http::string_body> res);
   void send_stream_header(unsigned status, std::string content_type);
   void send_chunk(std::string chunk);
@@ -46,33 +71,50 @@ class Session : public std::enable_shared_from_this<Session> {
     if (closed_) cb();
     else on_disconnect_ = std::move(cb);
   }
+  void close();
   auto executor() { return stream_.get_executor(); }
 
  private:
   void read_request();
+  void read_header();
   void on_request(beast::error_code ec);
-  void watch_for_hangup();
+  void take_input();  // while answering: buffer what arrives, notice a reset
   void write_next();
   void finish_response();
-  void close();
+  bool keep_alive() const { return keep_alive_ && !shared_->draining.load(); }
 
   beast::tcp_stream stream_;
   std::shared_ptr<ServerShared> shared_;
+  const ConnectionRegistry::Id id_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
+  std::shared_ptr<Session> self_hold_;  // set while a handler answers: responders hold weak refs
+  bool first_request_ = true;
   bool keep_alive_ = false;
   bool closed_ = false;
-  bool answering_ = false;  // a handler holds the request
+  bool answering_ = false;    // a handler holds the request
+  bool reading_ = false;      // a read is pending
+  bool peer_eof_ = false;     // the client sent FIN: it may still read (half-close)
   std::function<void()> on_disconnect_;
   std::deque<std::shared_ptr<std::string>> out_;  // serialized bytes waiting to be written
   bool writing_ = false;
   bool response_done_ = false;  // all bytes of the response are queued
-  char hangup_probe_ = 0;
 };
+
+void ServerShared::close(const std::vector<ConnectionRegistry::Id>& ids) {
+  std::vector<std::shared_ptr<Session>> live;
+  {
+    std::lock_guard lock(mutex);
+    for (auto id : ids)
+      if (auto it = sessions.find(id); it != sessions.end())
+        if (auto s = it->second.lock()) live.push_back(std::move(s));
+  }
+  for (auto& s : live) asio::post(s->executor(), [s] { s->close(); });
+}
 
 class Responder : public HttpResponder {
  public:
-  explicit Responder(std::shared_ptr<Session> s) : session_(std::move(s)) {}
+  explicit Responder(std::weak_ptr<Session> s) : session_(std::move(s)) {}
   void reply(unsigned status, std::string content_type, std::string body,
              std::map<std::string, std::string> headers) override {
     http::response<http::string_body> res{static_cast<http::status>(status), 11};
@@ -99,30 +141,57 @@ class Responder : public HttpResponder {
  private:
   template <class F>
   void post(F&& f) {
-    asio::post(session_->executor(), [s = session_, f = std::forward<F>(f)]() mutable { f(*s); });
+    if (auto s = session_.lock())
+      asio::post(s->executor(), [s, f = std::forward<F>(f)]() mutable { f(*s); });
   }
-  std::shared_ptr<Session> session_;
+  std::weak_ptr<Session> session_;
 };
 
 void Session::read_request() {
+  if (closed_) return;
+  if (peer_eof_ && buffer_.size() == 0) return close();
+  if (shared_->draining.load() && !first_request_) return close();  // a new connection still gets its 503
+  shared_->set_busy(id_, false);
   parser_.emplace();
   parser_->body_limit(shared_->options.max_body_bytes);
   parser_->header_limit(shared_->options.max_header_bytes);
-  stream_.expires_after(buffer_.size() > 0 ? shared_->options.read_timeout : shared_->options.idle_timeout);
+  if (first_request_ || buffer_.size() > 0) return read_header();
+  // Kept alive: wait for the next request's first bytes, then give it the header deadline.
+  stream_.expires_after(shared_->options.idle_timeout);
+  reading_ = true;
+  stream_.async_read_some(buffer_.prepare(4096), [self = shared_from_this()](beast::error_code ec, size_t n) {
+    self->reading_ = false;
+    self->buffer_.commit(n);
+    if (ec) return self->close();
+    self->read_header();
+  });
+}
+
+void Session::read_header() {
+  first_request_ = false;
+  stream_.expires_after(shared_->options.header_timeout);
+  reading_ = true;
   http::async_read_header(stream_, buffer_, *parser_, [self = shared_from_this()](beast::error_code ec, size_t) {
-    if (ec) return self->on_request(ec);
-    // Once a request has begun, the whole of it must arrive within the read timeout.
+    if (ec) {
+      self->reading_ = false;
+      return self->on_request(ec);
+    }
     self->stream_.expires_after(self->shared_->options.read_timeout);
-    http::async_read(self->stream_, self->buffer_, *self->parser_,
-                     [self](beast::error_code ec2, size_t) { self->on_request(ec2); });
+    http::async_read(self->stream_, self->buffer_, *self->parser_, [self](beast::error_code ec2, size_t) {
+      self->reading_ = false;
+      self->on_request(ec2);
+    });
   });
 }
 
 void Session::on_request(beast::error_code ec) {
+  if (closed_) return;
   if (ec == http::error::body_limit) {
     keep_alive_ = false;
     answering_ = true;
-    Responder(shared_from_this())
+    self_hold_ = shared_from_this();
+    shared_->set_busy(id_, true);
+    Responder(weak_from_this())
         .reply(413, "application/json",
                R"({"error":{"message":"request body exceeds the limit","type":"invalid_request_error","param":null,"code":413}})",
                {});
@@ -134,37 +203,39 @@ void Session::on_request(beast::error_code ec) {
   keep_alive_ = req.keep_alive();
   answering_ = true;
   response_done_ = false;
-  watch_for_hangup();
+  self_hold_ = shared_from_this();
+  shared_->set_busy(id_, true);
+  take_input();
   try {
-    shared_->handler(req, std::make_shared<Responder>(shared_from_this()));
+    shared_->handler(req, std::make_shared<Responder>(weak_from_this()));
   } catch (const std::exception&) {
-    Responder(shared_from_this()).reply(500, "application/json",
+    Responder(weak_from_this()).reply(500, "application/json",
         R"({"error":{"message":"internal error","type":"server_error","param":null,"code":500}})", {});
   }
 }
 
-void Session::watch_for_hangup() {
-  // While a handler answers, a one-byte read notices a client that hangs up. When the answer is
-  // complete, finish_response cancels this read, and its completion starts the next request, so
-  // two reads never race and a byte it caught is handed on to the next request's parser.
-  stream_.socket().async_read_some(asio::buffer(&hangup_probe_, 1), [self = shared_from_this()](beast::error_code ec, size_t n) {
-    if (self->answering_) {
-      if (ec != asio::error::operation_aborted) self->close();  // hang-up (or pipelining, unsupported)
-      return;
+void Session::take_input() {
+  // Bounded: past a header's worth of pipelined bytes the client waits for its answers (TCP
+  // flow control) and a reset is noticed at the next write instead.
+  if (reading_ || peer_eof_ || closed_ || buffer_.size() >= shared_->options.max_header_bytes) return;
+  reading_ = true;
+  stream_.socket().async_read_some(buffer_.prepare(4096), [self = shared_from_this()](beast::error_code ec, size_t n) {
+    self->reading_ = false;
+    self->buffer_.commit(n);
+    if (self->closed_) return;
+    if (ec == asio::error::eof) {
+      self->peer_eof_ = true;  // half-closed: it may still read the answer
+    } else if (ec && ec != asio::error::operation_aborted) {
+      return self->close();    // reset: the client is gone
     }
-    if (n == 1) {
-      auto b = self->buffer_.prepare(1);
-      std::memcpy(b.data(), &self->hangup_probe_, 1);
-      self->buffer_.commit(1);
-    }
-    if (ec && ec != asio::error::operation_aborted) return self->close();
-    if (!self->closed_) self->read_request();
+    if (self->answering_) return self->take_input();
+    self->read_request();      // finish_response cancelled this read: the next request
   });
 }
 
 void Session::send_full(http::response<http::string_body> res) {
   if (closed_ || !answering_ || response_done_) return;
-  res.keep_alive(keep_alive_);
+  res.keep_alive(keep_alive());
   auto bytes = std::make_shared<std::string>();
   http::response_serializer<http::string_body> sr{res};
   beast::error_code ec;
@@ -184,6 +255,7 @@ void Session::send_full(http::response<http::string_body> res) {
 
 void Session::send_stream_header(unsigned status, std::string content_type) {
   if (closed_ || !answering_ || response_done_) return;
+  keep_alive_ = keep_alive();  // decided once, with the header that announces it
   std::string head = "HTTP/1.1 " + std::to_string(status) + " " +
                      std::string(http::obsolete_reason(static_cast<http::status>(status))) + "\r\n";
   head += "Server: troupe\r\nContent-Type: " + content_type +
@@ -230,17 +302,22 @@ void Session::write_next() {
 void Session::finish_response() {
   answering_ = false;
   on_disconnect_ = nullptr;
-  if (!keep_alive_) return close();
+  auto keep = std::move(self_hold_);  // the pending I/O (or the caller) holds it from here
+  stream_.expires_never();
+  if (!keep_alive()) return close();
+  if (!reading_) return read_request();
   beast::error_code ec;
-  stream_.socket().cancel(ec);  // completes the hang-up probe, which reads the next request
+  stream_.socket().cancel(ec);  // completes the pending read, which reads the next request
 }
 
 void Session::close() {
   if (closed_) return;
   closed_ = true;
+  auto keep = std::move(self_hold_);
   beast::error_code ec;
   stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
   stream_.close();
+  shared_->remove(id_);
   if (answering_ && on_disconnect_) {
     auto cb = std::move(on_disconnect_);
     cb();
@@ -251,22 +328,33 @@ void Session::close() {
 
 struct HttpServer::State {
   State(asio::io_context& io, HttpServerOptions o, HttpHandler h)
-      : io(io), acceptor(asio::make_strand(io)), shared(std::make_shared<ServerShared>()) {
-    shared->options = std::move(o);
-    shared->handler = std::move(h);
-  }
+      : io(io), acceptor(asio::make_strand(io)), shared(std::make_shared<ServerShared>(std::move(o), std::move(h))) {}
   void accept() {
     acceptor.async_accept(asio::make_strand(io), [this](beast::error_code ec, tcp::socket socket) {
       if (ec == asio::error::operation_aborted) return;
-      if (!ec) {
-        if (shared->connections.load() >= shared->options.max_connections) {
-          socket.close(ec);  // over the cap: refuse at once rather than queue without bound
-        } else {
-          std::make_shared<Session>(std::move(socket), shared)->start();
-        }
-      }
+      if (!ec) admit(std::move(socket));
       accept();
     });
+  }
+  void admit(tcp::socket socket) {
+    beast::error_code ec;
+    const auto peer = socket.remote_endpoint(ec);
+    if (ec) return;
+    std::shared_ptr<Session> session;
+    std::optional<ConnectionRegistry::Id> evicted;
+    {
+      std::lock_guard lock(shared->mutex);
+      const auto a = shared->registry.admit(peer.address().to_string(), Clock::now());
+      if (!a.accepted) {
+        socket.close(ec);  // refused at once rather than queued without bound
+        return;
+      }
+      evicted = a.evicted;
+      session = std::make_shared<Session>(std::move(socket), shared, a.id);
+      shared->sessions.emplace(a.id, session);
+    }
+    if (evicted) shared->close({*evicted});
+    session->start();
   }
   asio::io_context& io;
   tcp::acceptor acceptor;
@@ -298,6 +386,35 @@ void HttpServer::start() {
 
 uint16_t HttpServer::port() const { return state_->acceptor.local_endpoint().port(); }
 
-size_t HttpServer::open_connections() const { return state_->shared->connections.load(); }
+size_t HttpServer::open_connections() const {
+  std::lock_guard lock(state_->shared->mutex);
+  return state_->shared->registry.size();
+}
+
+size_t HttpServer::busy_connections() const {
+  std::lock_guard lock(state_->shared->mutex);
+  return state_->shared->registry.busy();
+}
+
+void HttpServer::drain() {
+  auto& s = *state_->shared;
+  s.draining.store(true);
+  std::vector<ConnectionRegistry::Id> idle;
+  {
+    std::lock_guard lock(s.mutex);
+    idle = s.registry.idle_ids();
+  }
+  s.close(idle);
+}
+
+void HttpServer::close_all() {
+  auto& s = *state_->shared;
+  std::vector<ConnectionRegistry::Id> all;
+  {
+    std::lock_guard lock(s.mutex);
+    all = s.registry.all_ids();
+  }
+  s.close(all);
+}
 
 }  // namespace troupe::net

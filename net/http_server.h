@@ -3,9 +3,23 @@
 // else: each request goes to a handler with an HttpResponder, which may answer at once, later,
 // or as a stream of chunks (Server-Sent Events), from any thread.
 //
-// Limits that keep a misbehaving client from holding the server: header and body size (413 for a
-// large body), a read timeout per request (a slow client cannot hold a connection), an idle
-// keep-alive timeout, and a cap on open connections (beyond it new ones are closed at once).
+// Limits that keep a misbehaving client from holding the server:
+// - header and body size (413 for a large body);
+// - a new connection must deliver a complete request header within `header_timeout`, a kept-alive
+//   one within `header_timeout` of its next request's first byte (slowloris), and the body within
+//   `read_timeout`; a kept-alive connection may wait `idle_timeout` for its next request;
+// - per client address at most `max_connections_per_client`; at the global cap the longest-idle
+//   connection is closed to make room (ConnectionRegistry states the rules).
+//
+// Requests on one connection are answered in order: bytes a client sends while its request is
+// answered (a pipelined request) are kept and parsed next. A client that half-closes after
+// sending still gets its answer. A client that hangs up mid-answer is noticed when a read fails
+// with a reset or a write fails (a stream's next chunk), and the handler's disconnect callback
+// runs; a non-streamed answer to a client that closed without a reset is computed to its end.
+//
+// Lifetime: the I/O threads own every connection. A responder holds only a weak reference, so
+// whatever thread releases the last responder (an actor's) never destroys an HTTP object; a
+// connection keeps itself alive while it answers and until it is closed.
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -26,9 +40,11 @@ struct HttpServerOptions {
   uint16_t port = 8000;                 // 0 picks a free port (tests)
   uint64_t max_body_bytes = 8u << 20;   // 8 MiB
   uint32_t max_header_bytes = 16u << 10;
-  std::chrono::seconds read_timeout{30};
+  std::chrono::seconds header_timeout{10};
+  std::chrono::seconds read_timeout{30};  // the body; and a client that stops reading a response
   std::chrono::seconds idle_timeout{60};
   size_t max_connections = 1024;
+  size_t max_connections_per_client = 512;  // 0: no per-address limit
 };
 
 // What a handler answers with. Every method is safe from any thread and after the client has gone
@@ -56,6 +72,13 @@ class HttpServer {
   void start();
   uint16_t port() const;  // the bound port
   size_t open_connections() const;
+  size_t busy_connections() const;  // answering a request now
+
+  // Shutting down: from now on every answer closes its connection, and idle connections are
+  // closed now. New connections are still accepted (they get the handler's answers, e.g. 503).
+  void drain();
+  // Closes every connection; an unfinished answer's disconnect callback runs.
+  void close_all();
 
  private:
   struct State;

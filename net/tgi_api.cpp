@@ -3,6 +3,7 @@
 #include <random>
 
 #include "engine/sampling/logprobs.h"
+#include "net/admission.h"
 #include "net/api_submit.h"
 #include "net/logprobs_json.h"
 #include "net/openai_api.h"
@@ -210,7 +211,8 @@ void TgiSink::on_error(const std::string& message) {
 }
 
 void handle_tgi_generate(ApiContext& ctx, const HttpRequest& req, std::shared_ptr<HttpResponder> responder, bool stream) {
-  if (auto e = admission_error(ctx)) return reply_api_error(*responder, *e, {{"Retry-After", "1"}});
+  auto admitted = admit(ctx);
+  if (auto* e = std::get_if<ApiError>(&admitted)) return reply_api_error(*responder, *e, {{"Retry-After", "1"}});
   auto parsed = parse_tgi_request(req.body(), *ctx.model);
   if (auto* e = std::get_if<ApiError>(&parsed)) return reply_api_error(*responder, *e);
   TgiRequest& r = std::get<TgiRequest>(parsed);
@@ -220,7 +222,8 @@ void handle_tgi_generate(ApiContext& ctx, const HttpRequest& req, std::shared_pt
   if (stream || r.details) r.params.logprobs = r.top_n_tokens;
   auto sink = std::make_shared<TgiSink>(responder, stream, r, ctx.model->text.tokenizer);
   sink->start();
-  submit_to_gateway(ctx, ctx.next_id.fetch_add(1), std::move(r.prompt_ids), r.params, std::move(r.stop), sink, *responder);
+  submit_to_gateway(ctx, ctx.next_id.fetch_add(1), std::move(r.prompt_ids), r.params, std::move(r.stop),
+                    std::make_shared<AdmittedSink>(sink, std::get<Admission>(admitted)), *responder);
 }
 
 }  // namespace troupe::net

@@ -1,5 +1,6 @@
 #include "net/triton_api.h"
 
+#include "net/admission.h"
 #include "net/api_submit.h"
 #include "net/openai_api.h"
 
@@ -139,13 +140,15 @@ void TritonSink::on_error(const std::string& message) {
 
 void handle_triton_generate(ApiContext& ctx, const TritonRoute& route, const HttpRequest& req,
                             std::shared_ptr<HttpResponder> responder) {
-  if (auto e = admission_error(ctx)) return reply_api_error(*responder, *e, {{"Retry-After", "1"}});
+  auto admitted = admit(ctx);
+  if (auto* e = std::get_if<ApiError>(&admitted)) return reply_api_error(*responder, *e, {{"Retry-After", "1"}});
   auto parsed = parse_triton_request(route, req.body(), *ctx.model, ctx.served_name);
   if (auto* e = std::get_if<ApiError>(&parsed)) return reply_api_error(*responder, *e);
   TritonRequest& r = std::get<TritonRequest>(parsed);
   auto sink = std::make_shared<TritonSink>(responder, route.stream, ctx.served_name, std::move(r.output_prefix));
   sink->start();
-  submit_to_gateway(ctx, ctx.next_id.fetch_add(1), std::move(r.prompt_ids), r.params, std::move(r.stop), sink, *responder);
+  submit_to_gateway(ctx, ctx.next_id.fetch_add(1), std::move(r.prompt_ids), r.params, std::move(r.stop),
+                    std::make_shared<AdmittedSink>(sink, std::get<Admission>(admitted)), *responder);
 }
 
 }  // namespace troupe::net

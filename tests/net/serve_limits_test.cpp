@@ -2,6 +2,7 @@
 // request timeouts.
 #include <gtest/gtest.h>
 
+#include <boost/asio/read_until.hpp>
 #include <boost/asio/write.hpp>
 #include <future>
 #include <regex>
@@ -76,6 +77,9 @@ TEST(ServeLimits, FullQueueAnswers429WithRetryAfter) {
   boost::asio::io_context io;
   auto running = open_stream(io, server.port());
   ASSERT_TRUE(wait_for(server.metrics().num_requests_running, 1));
+  // A request leaves the queue with its first token (net/admission.h).
+  for (int i = 0; i < 500 && server.metrics().generation_tokens.load() == 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
   auto waiting = open_stream(io, server.port());
   ASSERT_TRUE(wait_for(server.metrics().num_requests_waiting, 1));
   const auto r = http_call(server.port(), "POST", "/v1/completions", json{{"prompt", "one more"}}.dump());
@@ -88,6 +92,43 @@ TEST(ServeLimits, FullQueueAnswers429WithRetryAfter) {
   ASSERT_TRUE(wait_for(server.metrics().num_requests_waiting, 0));
   ASSERT_TRUE(wait_for(server.metrics().num_requests_running, 0));
   EXPECT_EQ(http_call(server.port(), "POST", "/v1/completions", json{{"prompt", "after"}, {"max_tokens", 2}}.dump()).status, 200u);
+}
+
+TEST(ServeLimits, ABurstAtOneInstantAdmitsNoMoreThanTheQueueDepth) {
+  test::TestServerOptions o;
+  o.config.max_num_seqs = 4;
+  o.max_waiting = 8;
+  test::TestServer server(o);
+  const int n = 256;
+  const std::string body = json{{"prompt", "burst"}, {"max_tokens", 500}, {"ignore_eos", true}, {"stream", true}}.dump();
+  const std::string request = "POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Length: " +
+                              std::to_string(body.size()) + "\r\n\r\n" + body;
+  boost::asio::io_context io;
+  std::vector<boost::asio::ip::tcp::socket> sockets;
+  for (int i = 0; i < n; ++i) {
+    sockets.emplace_back(io);
+    sockets.back().connect({boost::asio::ip::make_address("127.0.0.1"), server.port()});
+  }
+  // Every request is written at one barrier; each thread then reads only its status line.
+  std::atomic<int> ready{0}, ok{0}, busy{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < n; ++i)
+    threads.emplace_back([&, i] {
+      auto& s = sockets[static_cast<size_t>(i)];
+      ready.fetch_add(1);
+      while (ready.load() < n) std::this_thread::yield();
+      boost::asio::write(s, boost::asio::buffer(request));
+      std::string status;
+      boost::system::error_code ec;
+      boost::asio::read_until(s, boost::asio::dynamic_buffer(status), "\r\n", ec);
+      if (status.rfind("HTTP/1.1 200", 0) == 0) ok.fetch_add(1);
+      if (status.rfind("HTTP/1.1 429", 0) == 0) busy.fetch_add(1);
+    });
+  for (auto& t : threads) t.join();
+  // 8 queued plus the 4 that may have started running (and so left the queue) meanwhile.
+  EXPECT_LE(ok.load(), 12);
+  EXPECT_GE(ok.load(), 8);
+  EXPECT_EQ(ok.load() + busy.load(), n) << "every request got 200 or 429";
 }
 
 TEST(ServeLimits, ApiKeyGuardsEveryRouteButHealth) {

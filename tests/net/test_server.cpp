@@ -54,7 +54,7 @@ std::vector<std::string> sse_events(const std::string& body) {
 TestServer::TestServer(TestServerOptions o) {
   const std::string dir = std::string(TROUPE_CACHE_DIR) + "/demo-model";
   folder_ = std::make_shared<const ModelFolder>(open_model_folder(dir));
-  model_ = std::shared_ptr<CpuModel>(load_cpu_model(*folder_, LoadFormat::Dummy, 0));
+  model_ = o.model ? o.model : std::shared_ptr<CpuModel>(load_cpu_model(*folder_, LoadFormat::Dummy, 0));
   sys_ = std::make_unique<caf::actor_system>(cfg_);
   engine_ = start_engine(*sys_, std::make_shared<CpuBackend>(model_), "", o.config, o.max_restarts, metrics_);
   gateway_ = spawn_gateway(*sys_, engine_, std::make_shared<const Tokenizer>(folder_->text.tokenizer),
@@ -66,20 +66,11 @@ TestServer::TestServer(TestServerOptions o) {
   ctx->metrics = metrics_;
   ctx->max_waiting = o.max_waiting;
   ctx->api_key = o.api_key;
-  net::HttpServerOptions options;
-  options.port = 0;
-  options.max_body_bytes = 1u << 20;
-  options.read_timeout = std::chrono::seconds(2);
-  server_ = std::make_unique<net::HttpServer>(io_, options, net::make_api_handler(ctx));
-  server_->start();
-  for (int i = 0; i < 2; ++i) threads_.emplace_back([this] { io_.run(); });
+  server_ = std::make_unique<net::ApiServer>(*sys_, ctx, o.http);
 }
 
 TestServer::~TestServer() {
-  io_.stop();
-  for (auto& t : threads_) t.join();
-  server_.reset();
-  caf::anon_send_exit(gateway_, caf::exit_reason::user_shutdown);
+  server_.reset();  // shuts down (with nothing in flight, at once), the gateway included
   stop_engine(engine_);
 }
 

@@ -19,8 +19,7 @@
 #include "actors/engine_topology.h"
 #include "actors/gateway_actor.h"
 #include "engine/model_folder.h"
-#include "net/api_routes.h"
-#include "net/http_server.h"
+#include "net/api_server.h"
 
 namespace troupe::test {
 
@@ -42,6 +41,17 @@ struct TestServerOptions {
   int64_t max_waiting = 0;
   std::chrono::seconds request_timeout{0};
   int32_t max_restarts = 3;  // of the executor and of the scheduler, each
+  net::ApiServerOptions http = default_http();
+  std::shared_ptr<CpuModel> model;  // the demo model's weights to reuse; null: made anew (~0.5 s)
+
+  static net::ApiServerOptions default_http() {
+    net::ApiServerOptions o;
+    o.http.port = 0;
+    o.http.max_body_bytes = 1u << 20;
+    o.http.read_timeout = std::chrono::seconds(2);
+    o.shutdown_timeout = std::chrono::seconds(0);  // a test's end aborts what it left running
+    return o;
+  }
 };
 
 // The "data: ..." payloads of a Server-Sent Events body, in order ("[DONE]" included).
@@ -54,10 +64,13 @@ class TestServer {
   uint16_t port() const { return server_->port(); }
   const ModelFolder& folder() const { return *folder_; }
   CpuModel& model() { return *model_; }
+  std::shared_ptr<CpuModel> shared_model() const { return model_; }
   SchedulerSnapshot snapshot();  // of the current scheduler
   void kill_scheduler();         // the current one, with exit_reason::kill; the supervisor restarts it
   ServerMetrics& metrics() { return *metrics_; }
   size_t open_connections() const { return server_->open_connections(); }
+  // The graceful shutdown a SIGTERM runs (net::ApiServer::shutdown); the engine stays up.
+  void shutdown_http() { server_->shutdown(); }
 
  private:
   std::shared_ptr<const ModelFolder> folder_;
@@ -67,9 +80,7 @@ class TestServer {
   std::unique_ptr<caf::actor_system> sys_;
   EngineActors engine_;
   caf::actor gateway_;
-  boost::asio::io_context io_;
-  std::unique_ptr<net::HttpServer> server_;
-  std::vector<std::thread> threads_;
+  std::unique_ptr<net::ApiServer> server_;
 };
 
 // A fixture whose tests share one TestServer, started once for the suite.
