@@ -1,5 +1,5 @@
 // troupe: one binary, one subcommand per job. Any error ends in one line on stderr and a non-zero
-// exit status: 1 for a bad model folder or file, 2 for bad arguments.
+// exit status: 1 for a bad model folder or file (a cluster file included), 2 for bad arguments.
 #include <iostream>
 
 #include <CLI/CLI.hpp>
@@ -9,8 +9,10 @@
 #include "cli/bench_command.h"
 #include "cli/generate_command.h"
 #include "cli/node_command.h"
+#include "cli/plan_command.h"
 #include "cli/serve_command.h"
 #include "cli/tokenize_command.h"
+#include "engine/cluster/config_error.h"
 #include "engine/load_error.h"
 #include "engine/template/template_error.h"
 
@@ -28,11 +30,15 @@ int main(int argc, char** argv) {
   troupe::cli::register_node(app, exit_code);
   troupe::cli::register_serve(app, exit_code);
   troupe::cli::register_bench(app, exit_code);
+  troupe::cli::register_plan(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   } catch (const troupe::LoadError& e) {
+    std::cerr << "error: " << e.what() << "\n";
+    return 1;
+  } catch (const troupe::ConfigError& e) {  // a cluster file: file:line: key: what
     std::cerr << "error: " << e.what() << "\n";
     return 1;
   } catch (const troupe::TemplateError& e) {
