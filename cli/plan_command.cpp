@@ -24,11 +24,10 @@ int run_plan(const PlanOptions& o) {
   const ClusterConfig config = load_cluster_config(o.config);
   const ClusterModel model = load_cluster_model(config, o.presets_dir);
   const Placement placement = place(config, model.config);
-  const std::string label = model.preset ? config.model.path + " (preset)" : model.dir.string();
   if (o.json) {
-    std::cout << placement_json(config, model.config, placement, label).dump(2) << std::endl;
+    std::cout << placement_json(config, model, placement).dump(2) << std::endl;
   } else {
-    std::cout << placement_table(config, model.config, placement, label) << std::flush;
+    std::cout << placement_table(config, model, placement) << std::flush;
   }
   return 0;
 }

@@ -52,14 +52,15 @@ std::string aligned(const std::vector<std::vector<std::string>>& rows, size_t fi
 
 }  // namespace
 
-std::string placement_table(const ClusterConfig& c, const ModelConfig& m, const Placement& p,
-                            const std::string& model_label) {
-  std::string out = "model " + model_label + " (" + m.architecture_name + ": " + std::to_string(m.num_layers) +
+std::string placement_table(const ClusterConfig& c, const ClusterModel& model, const Placement& p) {
+  const ModelConfig& m = model.config;
+  const std::string label = model.preset ? c.model.path + " (preset)" : model.dir.string();
+  std::string out = "model " + label + ": " + m.architecture_name + ", " + std::to_string(m.num_layers) +
                     " layers, " + std::to_string(m.num_heads) + " heads, " + std::to_string(m.num_kv_heads) +
-                    " KV heads)\n";
+                    " KV heads\n";
   out += std::string(device_name(p.device)) + ", " + dtype_name(p) + " weights and KV cache; tensor_parallel " +
          std::to_string(p.tensor_parallel) + " x pipeline_parallel " + std::to_string(p.pipeline_parallel) + " = " +
-         std::to_string(p.ranks.size()) + " executors; KV block " + std::to_string(p.block_size) + " tokens\n\n";
+         std::to_string(p.ranks.size()) + (p.ranks.size() == 1 ? " executor" : " executors") + "; KV block " + std::to_string(p.block_size) + " tokens\n\n";
   std::vector<std::vector<std::string>> rows = {
       {"node", "device", "stage", "rank", "layers", "q heads", "kv heads", "holds", "weights GiB", "KV bytes/token"}};
   for (const RankPlacement& r : p.ranks)
@@ -84,9 +85,9 @@ std::string placement_table(const ClusterConfig& c, const ModelConfig& m, const 
   return out;
 }
 
-nlohmann::json placement_json(const ClusterConfig& c, const ModelConfig& m, const Placement& p,
-                              const std::string& model_label) {
-  using nlohmann::json;
+nlohmann::ordered_json placement_json(const ClusterConfig& c, const ClusterModel& model, const Placement& p) {
+  const ModelConfig& m = model.config;
+  using json = nlohmann::ordered_json;
   auto pair = [](const IndexRange& r) { return json::array({r.begin, r.end}); };
   json ranks = json::array();
   for (const RankPlacement& r : p.ranks)
@@ -114,7 +115,9 @@ nlohmann::json placement_json(const ClusterConfig& c, const ModelConfig& m, cons
     nodes.push_back({{"name", n.name}, {"address", n.address()}, {"roles", roles}, {"executors", n.executor_slots()}});
   }
   return {{"model",
-           {{"path", model_label},
+           {{"path", c.model.path},
+            {"dir", model.dir.string()},
+            {"preset", model.preset},
             {"architecture", m.architecture_name},
             {"layers", m.num_layers},
             {"heads", m.num_heads},

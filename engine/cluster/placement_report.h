@@ -6,18 +6,16 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/cluster/cluster_config.h"
+#include "engine/cluster/cluster_model.h"
 #include "engine/cluster/placement.h"
-#include "engine/model/model_config.h"
 
 namespace troupe {
 
-// `model_label` names the model (its folder or preset) in the heading.
-std::string placement_table(const ClusterConfig& config, const ModelConfig& model, const Placement& placement,
-                            const std::string& model_label);
+std::string placement_table(const ClusterConfig& config, const ClusterModel& model, const Placement& placement);
 
-// One object: model, device, dtype, sizes, "ranks" (one entry per executor in global-rank order;
+// One object (keys in this order): model, device, dtype, sizes, "ranks" (one entry per executor in global-rank order;
 // ranges as [begin, end)), "nodes", "totals", "notes". Byte counts are exact integers.
-nlohmann::json placement_json(const ClusterConfig& config, const ModelConfig& model, const Placement& placement,
-                              const std::string& model_label);
+nlohmann::ordered_json placement_json(const ClusterConfig& config, const ClusterModel& model,
+                                      const Placement& placement);
 
 }  // namespace troupe

@@ -29,7 +29,7 @@ for f in "$examples"/*.toml; do
   expected=$(ranks_of "$f")
   got=$(jq '.ranks | length' "$work/plan.json") || fail "plan --json $f is not JSON"
   [ "$got" = "$expected" ] || fail "plan --json $f: $got ranks, expected $expected"
-  jq -e '[.ranks[].weight_bytes] | add == .totals.weight_bytes' "$work/plan.json" >/dev/null ||
+  jq -e '([.ranks[].weight_bytes] | add) == .totals.weight_bytes' "$work/plan.json" >/dev/null ||
     fail "plan --json $f: rank bytes do not add up to the total"
   count=$((count + 1))
 done

@@ -51,11 +51,13 @@ TEST(ExampleFiles, EachParsesAndPlacesAsItsCommentSays) {
     bool replicated = false;
     for (const std::string& note : p.notes) replicated = replicated || note.find("KV heads replicated") != std::string::npos;
     EXPECT_EQ(replicated, e.kv_replicated);
-    const std::string table = placement_table(c, model.config, p, c.model.path);
+    const std::string table = placement_table(c, model, p);
     for (const NodeConfig& n : c.nodes) EXPECT_NE(table.find(n.name), std::string::npos);
-    const nlohmann::json j = placement_json(c, model.config, p, c.model.path);
+    const nlohmann::ordered_json j = placement_json(c, model, p);
     EXPECT_EQ(j["ranks"].size(), static_cast<size_t>(e.ranks));
     EXPECT_EQ(j["totals"]["weight_bytes"].get<int64_t>(), p.total_weight_bytes());
+    EXPECT_EQ(j["model"]["path"], c.model.path);
+    EXPECT_EQ(j["ranks"].back()["layers"][1].get<int64_t>(), model.config.num_layers);
   }
   EXPECT_EQ(on_disk, in_table) << "every example file needs an entry in kExamples";
 }
