@@ -59,8 +59,12 @@ TomlTable::TomlTable(const toml::table& table, std::string path, const std::file
     const std::string_view k = key.str();
     if (std::find(known.begin(), known.end(), k) != known.end()) continue;
     std::string hint;
+    size_t nearest = 3;  // suggest only a key within two edits, the nearest one
     for (std::string_view candidate : known)
-      if (edit_distance(k, candidate) <= 2) hint = "did you mean '" + std::string(candidate) + "'? ";
+      if (const size_t d = edit_distance(k, candidate); d < nearest) {
+        nearest = d;
+        hint = "did you mean '" + std::string(candidate) + "'? ";
+      }
     fail(k, "unknown key (" + hint + "known: " + join(known) + ")");
   }
 }
