@@ -3,6 +3,7 @@
 #include <fstream>
 #include <stdexcept>
 
+#include "net/json_body.h"
 #include "net/sampling_json.h"
 
 namespace troupe::cli {
@@ -19,9 +20,11 @@ std::vector<PromptLine> read_prompts_file(const std::filesystem::path& file, con
     };
     nlohmann::json j;
     try {
-      j = nlohmann::json::parse(text);
-    } catch (const nlohmann::json::parse_error& e) {
-      fail(std::string("invalid JSON: ") + e.what());
+      j = net::parse_json_bounded<nlohmann::json>(text);  // "id" is copied and printed: both recurse
+    } catch (const net::JsonTooDeep& e) {
+      fail(std::string("the line ") + e.what());
+    } catch (const nlohmann::json::exception& e) {
+      fail(std::string("invalid JSON: ") + net::truncate_for_message(e.what(), 256));
     }
     if (!j.is_object()) fail("expected a JSON object");
     PromptLine line{j.contains("id") ? j["id"] : nlohmann::json(number), "", defaults};

@@ -11,17 +11,6 @@ namespace troupe::net {
 
 using nlohmann::ordered_json;
 
-std::variant<ordered_json, ApiError> parse_json_object(const std::string& body) {
-  ordered_json j;
-  try {
-    j = ordered_json::parse(body);
-  } catch (const nlohmann::json::exception& e) {  // parse errors and number overflow (1e309)
-    return ApiError{400, std::string("the body is not valid JSON: ") + e.what(), ""};
-  }
-  if (!j.is_object()) return ApiError{400, "the body must be a JSON object", ""};
-  return j;
-}
-
 std::optional<ApiError> read_strings(const ordered_json& value, const std::string& field, std::vector<std::string>& out) {
   if (value.is_null()) return std::nullopt;
   if (value.is_string()) {

@@ -17,11 +17,10 @@
 #include "net/api_error.h"
 #include "net/api_routes.h"
 #include "net/http_server.h"
+#include "net/json_body.h"  // parse_json_object: every route's body
 
 namespace troupe::net {
 
-// The body as a JSON object, or a 400 saying why not.
-std::variant<nlohmann::ordered_json, ApiError> parse_json_object(const std::string& body);
 // A string or an array of strings (stop sequences) appended to `out`; a null adds nothing.
 std::optional<ApiError> read_strings(const nlohmann::ordered_json& value, const std::string& field,
                                      std::vector<std::string>& out);

@@ -4,12 +4,12 @@
 
 #include "engine/sampling/logprobs.h"
 #include "engine/template/template_error.h"
+#include "net/json_body.h"
 #include "net/sampling_json.h"
 
 namespace troupe::net {
 namespace {
 
-using nlohmann::json;
 using nlohmann::ordered_json;
 
 ApiError bad(std::string message, std::string param) { return ApiError{400, std::move(message), std::move(param)}; }
@@ -110,16 +110,11 @@ std::string ApiError::body() const {
 std::variant<CompletionRequest, ApiError> parse_completion_request(ApiKind kind, const std::string& body,
                                                                    const ModelFolder& m,
                                                                    const std::string& served_name) {
-  ordered_json j;
-  try {
-    j = ordered_json::parse(body);
-  } catch (const json::exception& e) {  // parse errors and number overflow (1e309)
-    return bad(std::string("the body is not valid JSON: ") + e.what(), "");
-  }
-  if (!j.is_object()) return bad("the body must be a JSON object", "");
+  auto parsed = parse_json_object(body);
+  if (auto* e = std::get_if<ApiError>(&parsed)) return *e;
+  const ordered_json& j = std::get<ordered_json>(parsed);
   if (auto it = j.find("model"); it != j.end() && !(it->is_string() && it->get<std::string>() == served_name))
-    return ApiError{404, "the model '" + (it->is_string() ? it->get<std::string>() : it->dump()) +
-                             "' does not exist; this server serves '" + served_name + "'",
+    return ApiError{404, "the model '" + json_excerpt(*it) + "' does not exist; this server serves '" + served_name + "'",
                     "model", "NotFoundError"};
   CompletionRequest r;
   r.kind = kind;

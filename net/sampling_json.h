@@ -16,7 +16,9 @@ struct FieldError {
 };
 
 // Fills `out` from the fields present in `body` (absent ones keep out's values). Checks types
-// and ranges. max_tokens may be null (keeps the default).
+// and ranges. max_tokens may be null (keeps the default). One overload per JSON type its callers
+// hold: converting a body between the two copies it recursively, level by level.
 std::optional<FieldError> read_sampling_params(const nlohmann::json& body, SamplingParams& out);
+std::optional<FieldError> read_sampling_params(const nlohmann::ordered_json& body, SamplingParams& out);
 
 }  // namespace troupe::net

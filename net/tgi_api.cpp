@@ -50,11 +50,13 @@ std::variant<TgiRequest, ApiError> parse_tgi_request(const std::string& body, co
   const ordered_json& j = std::get<ordered_json>(parsed);
   auto in = j.find("inputs");
   if (in == j.end() || !in->is_string()) return bad("'inputs' must be a string", "inputs");
-  ordered_json p = ordered_json::object();
+  static const ordered_json no_parameters = ordered_json::object();
+  const ordered_json* params = &no_parameters;
   if (auto it = j.find("parameters"); it != j.end() && !it->is_null()) {
     if (!it->is_object()) return bad("'parameters' must be an object", "parameters");
-    p = *it;
+    params = &*it;
   }
+  const ordered_json& p = *params;
 
   TgiRequest r;
   if (auto e = read_sampling_fields(p, kParams, r.params)) return *e;

@@ -14,8 +14,7 @@ ApiError bad(std::string message, std::string param) { return ApiError{400, std:
 std::optional<ApiError> check_model(const ordered_json& j, const std::string& served_name) {
   auto it = j.find("model");
   if (it == j.end() || it->is_null() || (it->is_string() && it->get<std::string>() == served_name)) return std::nullopt;
-  return ApiError{404, "the model '" + (it->is_string() ? it->get<std::string>() : it->dump()) +
-                           "' does not exist; this server serves '" + served_name + "'",
+  return ApiError{404, "the model '" + json_excerpt(*it) + "' does not exist; this server serves '" + served_name + "'",
                   "model", "NotFoundError"};
 }
 
