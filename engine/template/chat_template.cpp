@@ -18,27 +18,30 @@ const jinja::Dict& globals() {
 }
 
 template <typename Json>
-std::string render_json(const std::shared_ptr<const std::vector<jinja::Stmt>>& body, const Json& context) {
-  if (!body) throw TemplateError("no template: use ChatTemplate::parse");
+std::string render_json(const ChatTemplate& tmpl, const Json& context) {
   if (!context.is_object()) throw TemplateError("template context must be a JSON object");
   jinja::Value v = jinja::from_json(context);
-  return jinja::Renderer(globals(), v.dict()).render(*body);
+  return tmpl.render_values(v.dict());
 }
 
 template <typename Json>
 std::string apply(const ChatTemplate& tmpl, const ChatTemplateConfig& config, const Json& messages,
                   bool add_generation_prompt, const Json& tools) {
   if (!messages.is_array()) throw TemplateError("messages must be a JSON array");
-  Json context = Json::object();
-  context["messages"] = messages;
+  // Converted straight into the context: copying messages into a JSON context first would walk
+  // them twice, and the copy recurses with no depth limit of its own. The context is a level, so
+  // what it holds gets one less.
+  constexpr int inner = jinja::kMaxValueDepth - 1;
+  jinja::Dict context;
+  context.set("messages", jinja::from_json(messages, inner));
   // transformers passes tools=None and documents=None when there are none, so both are
   // *defined* (as none) inside the template; special tokens that are unset are not passed.
-  context["tools"] = tools.is_array() ? tools : Json(nullptr);
-  context["documents"] = nullptr;
-  context["add_generation_prompt"] = add_generation_prompt;
-  if (!config.bos_token.empty()) context["bos_token"] = config.bos_token;
-  if (!config.eos_token.empty()) context["eos_token"] = config.eos_token;
-  return tmpl.render(context);
+  context.set("tools", tools.is_array() ? jinja::from_json(tools, inner) : jinja::Value(nullptr));
+  context.set("documents", jinja::Value(nullptr));
+  context.set("add_generation_prompt", jinja::Value(add_generation_prompt));
+  if (!config.bos_token.empty()) context.set("bos_token", jinja::Value(config.bos_token));
+  if (!config.eos_token.empty()) context.set("eos_token", jinja::Value(config.eos_token));
+  return tmpl.render_values(context);
 }
 
 std::string read_file(const std::filesystem::path& path) {
@@ -66,8 +69,13 @@ ChatTemplate ChatTemplate::parse(std::string_view source) {
   return t;
 }
 
-std::string ChatTemplate::render(const nlohmann::json& context) const { return render_json(body_, context); }
-std::string ChatTemplate::render(const nlohmann::ordered_json& context) const { return render_json(body_, context); }
+std::string ChatTemplate::render(const nlohmann::json& context) const { return render_json(*this, context); }
+std::string ChatTemplate::render(const nlohmann::ordered_json& context) const { return render_json(*this, context); }
+
+std::string ChatTemplate::render_values(const jinja::Dict& context) const {
+  if (!body_) throw TemplateError("no template: use ChatTemplate::parse");
+  return jinja::Renderer(globals(), context).render(*body_);
+}
 
 ChatTemplateConfig read_chat_template_config(const std::filesystem::path& path) {
   nlohmann::json config;

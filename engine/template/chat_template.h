@@ -18,6 +18,7 @@ namespace troupe {
 
 namespace jinja {
 struct Stmt;
+class Dict;
 }
 
 // Immutable once parsed: one instance may render on many threads at once.
@@ -27,8 +28,12 @@ class ChatTemplate {
   static ChatTemplate parse(std::string_view source);
   // `context` must be a JSON object; its keys are the template's variables. Throws
   // TemplateError (raise_exception's message verbatim; "line N: ..." for anything else).
+  // Also TemplateError when the context nests deeper than jinja::kMaxValueDepth levels.
   std::string render(const nlohmann::json& context) const;
   std::string render(const nlohmann::ordered_json& context) const;
+  // A context already made of template values (apply_chat_template builds one without copying
+  // the messages into a JSON object first).
+  std::string render_values(const jinja::Dict& context) const;
 
  private:
   std::shared_ptr<const std::vector<jinja::Stmt>> body_;
@@ -48,7 +53,9 @@ ChatTemplateConfig read_chat_template_config(const std::filesystem::path& tokeni
 
 // Renders `messages` (a JSON array of {role, content, ...}) as apply_chat_template(
 // tokenize=False) does: the template sees messages, add_generation_prompt, bos_token and
-// eos_token, and tools / documents (none unless tools is given as a non-null array).
+// eos_token, and tools / documents (none unless tools is given as a non-null array). Throws
+// TemplateError when messages or tools nest deeper than the context allows (jinja::kMaxValueDepth
+// levels counting the context itself, so messages and tools get one less).
 std::string apply_chat_template(const ChatTemplate& tmpl, const ChatTemplateConfig& config,
                                 const nlohmann::json& messages, bool add_generation_prompt,
                                 const nlohmann::json& tools = nullptr);

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "engine/template/template_error.h"
+
 namespace troupe::jinja {
 
 const Value* Dict::find(std::string_view key) const {
@@ -19,6 +21,8 @@ void Dict::set(std::string key, Value value) {
   }
   entries_.emplace_back(std::move(key), std::move(value));
 }
+
+void Dict::append_new(std::string key, Value value) { entries_.emplace_back(std::move(key), std::move(value)); }
 
 const Value* Args::get(size_t position, std::string_view name) const {
   if (position < positional.size()) return &positional[position];
@@ -151,8 +155,13 @@ int py_compare(const Value& a, const Value& b) {
 }
 
 namespace {
+// Recursive, one frame per level: `levels` is how many more lists and dicts may open, checked
+// before each one so the recursion stops at max_depth whatever the input.
 template <typename Json>
-Value convert(const Json& j) {
+Value convert(const Json& j, int levels, int max_depth) {
+  const bool container = j.is_array() || j.is_object();
+  if (container && levels == 0)
+    throw TemplateError("the template's input nests deeper than " + std::to_string(max_depth) + " levels");
   switch (j.type()) {
     case nlohmann::json::value_t::null: return Value(nullptr);
     case nlohmann::json::value_t::boolean: return Value(j.template get<bool>());
@@ -167,12 +176,12 @@ Value convert(const Json& j) {
     case nlohmann::json::value_t::array: {
       List list;
       list.reserve(j.size());
-      for (const auto& item : j) list.push_back(convert(item));
+      for (const auto& item : j) list.push_back(convert(item, levels - 1, max_depth));
       return Value(std::move(list));
     }
     case nlohmann::json::value_t::object: {
       Dict dict;
-      for (auto it = j.begin(); it != j.end(); ++it) dict.set(it.key(), convert(it.value()));
+      for (auto it = j.begin(); it != j.end(); ++it) dict.append_new(it.key(), convert(it.value(), levels - 1, max_depth));
       return Value(std::move(dict));
     }
     default: return Value(nullptr);
@@ -180,7 +189,7 @@ Value convert(const Json& j) {
 }
 }  // namespace
 
-Value from_json(const nlohmann::json& j) { return convert(j); }
-Value from_json(const nlohmann::ordered_json& j) { return convert(j); }
+Value from_json(const nlohmann::json& j, int max_depth) { return convert(j, max_depth, max_depth); }
+Value from_json(const nlohmann::ordered_json& j, int max_depth) { return convert(j, max_depth, max_depth); }
 
 }  // namespace troupe::jinja

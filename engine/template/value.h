@@ -27,6 +27,9 @@ class Dict {
   const Value* find(std::string_view key) const;
   // Python keeps a replaced key at its original position.
   void set(std::string key, Value value);
+  // For a key known to be absent (a JSON object's keys are unique): no search, so building a
+  // dict of n keys is O(n), not set()'s O(n^2) — a client's object may have 100,000 keys.
+  void append_new(std::string key, Value value);
   size_t size() const { return entries_.size(); }
   std::vector<Entry>::const_iterator begin() const { return entries_.begin(); }
   std::vector<Entry>::const_iterator end() const { return entries_.end(); }
@@ -131,7 +134,13 @@ bool py_equal(const Value& a, const Value& b);
 // -1, 0, 1 as Python's < and > order numbers, strings and lists; throws for other pairs.
 int py_compare(const Value& a, const Value& b);
 
-Value from_json(const nlohmann::json& j);
-Value from_json(const nlohmann::ordered_json& j);
+// The most levels of lists and dicts from_json builds (the value itself is level 1): a request
+// body is already held to as many (net/json_body.h), and every walk of a Value (==, tojson,
+// str) recurses once per level.
+inline constexpr int kMaxValueDepth = 64;
+
+// JSON as template values. Throws TemplateError when `j` nests deeper than `max_depth` levels.
+Value from_json(const nlohmann::json& j, int max_depth = kMaxValueDepth);
+Value from_json(const nlohmann::ordered_json& j, int max_depth = kMaxValueDepth);
 
 }  // namespace troupe::jinja
