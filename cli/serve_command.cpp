@@ -20,6 +20,7 @@
 #include "actors/engine_topology.h"
 #include "actors/gateway_actor.h"
 #include "cli/engine_options.h"
+#include "net/api_key.h"  // resolve_api_key
 #include "cli/model_options.h"
 #include "net/api_server.h"
 
@@ -147,7 +148,17 @@ void register_serve(CLI::App& app, int& exit_code) {
       ->capture_default_str();
   cmd->add_option("--request-timeout", o->request_timeout, "seconds after which a request is aborted (0: never)")
       ->capture_default_str();
-  cmd->callback([o, &exit_code] { exit_code = run_serve(*o); });
+  auto key_file = std::make_shared<std::string>();
+  cmd->add_option("--api-key-file", *key_file,
+                  "read the API key from FILE's first line (--api-key shows it to every local user in the process "
+                  "list); without either, $TROUPE_API_KEY, then $VLLM_API_KEY");
+  cmd->callback([o, key_file, &exit_code] {
+    const net::ApiKey key = net::resolve_api_key(o->api_key, *key_file);
+    if (key.key.empty()) spdlog::info("no API key: every route is open");
+    else spdlog::info("API key from {}: required on every route but /health", key.source);
+    o->api_key = key.key;
+    exit_code = run_serve(*o);
+  });
 }
 
 }  // namespace troupe::cli

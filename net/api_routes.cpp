@@ -1,5 +1,6 @@
 #include "net/api_routes.h"
 
+#include "net/api_key.h"
 #include "net/api_submit.h"
 #include "net/completion_response.h"
 #include "net/openai_api.h"
@@ -16,7 +17,9 @@ HttpHandler make_api_handler(std::shared_ptr<ApiContext> ctx) {
     const std::string target(req.target());
     const std::string path = target.substr(0, target.find('?'));
     const http::verb method = req.method();
-    if (!ctx->api_key.empty() && path != "/health" && req[http::field::authorization] != "Bearer " + ctx->api_key)
+    const auto authorization = req[http::field::authorization];
+    if (!ctx->api_key.empty() && path != "/health" &&
+        !authorization_matches(std::string_view(authorization.data(), authorization.size()), ctx->api_key))
       return reply_api_error(*responder, ApiError{401, "missing or wrong API key (Authorization: Bearer ...)", "", "authentication_error"});
     auto only = [&](http::verb allowed, const char* allow) {
       if (method == allowed) return true;

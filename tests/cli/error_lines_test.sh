@@ -27,4 +27,11 @@ expect_error 1 "not a directory" -- "$troupe" tokenize --model "$work/none" --te
 printf '{"prompt": "a", "temperature": -1}\n' >"$work/bad.jsonl"
 expect_error 2 "bad.jsonl:1: field 'temperature'" -- "$troupe" generate --model "$model" --load-format dummy --prompts-file "$work/bad.jsonl"
 expect_error 2 "top_p" -- "$troupe" generate --model "$model" --load-format dummy --prompt hi --top-p 0
+{ printf '{"id": '; head -c 100000 /dev/zero | tr '\0' '['; head -c 100000 /dev/zero | tr '\0' ']'; printf ', "prompt": "a"}\n'; } >"$work/deep.jsonl"
+expect_error 2 "deep.jsonl:1: the line nests deeper than 64 levels" -- "$troupe" generate --model "$model" --load-format dummy --prompts-file "$work/deep.jsonl"
+printf 'k\n' >"$work/api.key"
+expect_error 2 "with --api-key or with --api-key-file, not both" -- "$troupe" serve --model "$model" --api-key k --api-key-file "$work/api.key"
+printf ' \n' >"$work/blank.key"
+expect_error 2 "blank.key: its first line holds no key" -- "$troupe" serve --model "$model" --api-key-file "$work/blank.key"
+expect_error 2 "none.key: cannot read" -- "$troupe" serve --model "$model" --api-key-file "$work/none.key"
 echo "every case: one error line, non-zero exit"
