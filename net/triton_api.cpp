@@ -122,7 +122,16 @@ void TritonSink::on_output(const std::string& delta, std::vector<GeneratedToken>
   sent_ = true;
 }
 
-void TritonSink::on_finish(const std::string&, int32_t, int32_t) {
+std::string triton_error(const std::string& message) { return dump_json(ordered_json{{"error", message}}); }
+
+void TritonSink::on_finish(const std::string& reason, int32_t, int32_t) {
+  // The extension has no finish reason: a cut answer is an error, or a client would take the
+  // partial text for the whole. 503, as Triton answers its own request timeouts (UNAVAILABLE).
+  if (reason == "abort") {
+    if (!stream_) return responder_->reply(503, "application/json", triton_error(kTritonAbortMessage));
+    responder_->write(CompletionFormatter::sse(triton_error(kTritonAbortMessage)));
+    return responder_->end_stream();
+  }
   if (!stream_) {
     responder_->reply(200, "application/json", triton_response(model_, text_));
     return;

@@ -52,8 +52,19 @@ std::variant<TritonRequest, ApiError> parse_triton_request(const TritonRoute& ro
 // {"model_name", "model_version": "1", "text_output"}: the whole answer, or one stream event.
 std::string triton_response(const std::string& model_name, const std::string& text_output);
 
+// The generate extension's error object, {"error": message}.
+std::string triton_error(const std::string& message);
+
+// What a request the server ended early says (gateway reason "abort": --request-timeout passed,
+// or the engine stopped): generate answers 503 with it, generate_stream ends with it as the last
+// event.
+inline constexpr const char* kTritonAbortMessage =
+    "the server stopped generating before the end (its --request-timeout passed, or it is shutting down or lost its "
+    "engine); the output is incomplete";
+
 // Writes one Triton answer: one body, or one SSE event per text delta (one empty event when the
-// request produced no text, so a client always sees a response).
+// request produced no text, so a client always sees a response). A request the server aborted
+// ends in the extension's error object instead: the whole answer (503), or the last event.
 class TritonSink : public RequestSink {
  public:
   TritonSink(std::shared_ptr<HttpResponder> responder, bool stream, std::string model_name, std::string output_prefix);

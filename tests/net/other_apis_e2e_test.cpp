@@ -185,5 +185,35 @@ TEST_F(OtherApis, DetokenizeRejectsIdsOutsideTheVocabulary) {
   EXPECT_EQ(call("/tokenize", ordered_json::object(), "GET").status, 405u);
 }
 
+// --request-timeout cuts a request short (gateway reason "abort"); Triton's generate extension has
+// no finish reason to say so, so the answer is its error object: a 503 for /generate, a last
+// {"error"} event for /generate_stream (net/README.md).
+TEST(TritonTimeout, ACutRequestAnswersTheExtensionsErrorNotAShortText) {
+  test::TestServerOptions o;
+  o.request_timeout = std::chrono::seconds(1);
+  test::TestServer server(o);
+  const ordered_json body = {{"text_input", "never ending"}, {"max_tokens", 4000}, {"temperature", 0}, {"ignore_eos", true}};
+  const auto whole = http_call(server.port(), "POST", "/v2/models/demo-model/generate", body.dump());
+  EXPECT_EQ(whole.status, 503u) << whole.body;
+  const ordered_json e = ordered_json::parse(whole.body);
+  ASSERT_TRUE(e.contains("error")) << whole.body;
+  EXPECT_TRUE(e["error"].is_string()) << whole.body;
+  EXPECT_FALSE(e.contains("text_output")) << whole.body;
+
+  const auto streamed = http_call(server.port(), "POST", "/v2/models/demo-model/generate_stream", body.dump());
+  EXPECT_EQ(streamed.status, 200u);
+  const auto events = sse_payloads(streamed.body);
+  ASSERT_GE(events.size(), 2u) << streamed.body;  // some text, then the error
+  EXPECT_TRUE(events.front().contains("text_output"));
+  EXPECT_TRUE(events.back().contains("error") && events.back()["error"].is_string()) << events.back().dump();
+  EXPECT_FALSE(events.back().contains("text_output"));
+
+  // A request that finishes in time is still a plain 200 answer.
+  const auto quick = http_call(server.port(), "POST", "/v2/models/demo-model/generate",
+                               ordered_json{{"text_input", "Hi"}, {"max_tokens", 2}}.dump());
+  EXPECT_EQ(quick.status, 200u);
+  EXPECT_TRUE(ordered_json::parse(quick.body).contains("text_output"));
+}
+
 }  // namespace
 }  // namespace troupe

@@ -111,5 +111,36 @@ TEST(TritonSinkTest, OneBodyOrOneEventPerDelta) {
   EXPECT_EQ(empty->events()[0]["text_output"], "");
 }
 
+// The extension has no finish reason, so a request the server cut short (--request-timeout) must
+// not look like a whole answer: an error status for /generate, an error event ending the stream.
+TEST(TritonSinkTest, AnAbortedRequestEndsInTheExtensionsErrorObject) {
+  auto whole = std::make_shared<RecordingResponder>();
+  TritonSink a(whole, false, "m", "");
+  a.start();
+  a.on_output("partial", {});
+  a.on_finish("abort", 1, 1);
+  EXPECT_EQ(whole->status, 503u);
+  EXPECT_EQ(whole->content_type, "application/json");
+  const ordered_json e = ordered_json::parse(whole->body);
+  EXPECT_EQ(e, ordered_json({{"error", kTritonAbortMessage}})) << "the extension's error object: one string";
+
+  auto streamed = std::make_shared<RecordingResponder>();
+  TritonSink b(streamed, true, "m", "");
+  b.start();
+  b.on_output("x", {});
+  b.on_finish("abort", 1, 1);
+  EXPECT_EQ(streamed->status, 200u);  // sent with the first event, before the abort
+  EXPECT_TRUE(streamed->ended);
+  const auto ev = streamed->events();
+  ASSERT_EQ(ev.size(), 2u);
+  EXPECT_EQ(ev[0]["text_output"], "x");
+  EXPECT_EQ(ev[1], ordered_json({{"error", kTritonAbortMessage}}));
+
+  auto finished = std::make_shared<RecordingResponder>();  // every other reason is a whole answer
+  TritonSink c(finished, false, "m", "");
+  c.on_finish("stop_string", 1, 1);
+  EXPECT_EQ(finished->status, 200u);
+}
+
 }  // namespace
 }  // namespace troupe::net
