@@ -1,0 +1,24 @@
+#include "engine/model/layer_split.h"
+
+#include <stdexcept>
+#include <string>
+
+namespace troupe {
+
+std::vector<LayerRange> split_layers(int64_t num_layers, int32_t num_stages) {
+  if (num_stages < 1 || num_stages > num_layers)
+    throw std::invalid_argument("cannot split " + std::to_string(num_layers) + " layers into " +
+                                std::to_string(num_stages) + " pipeline stages (1 to " + std::to_string(num_layers) +
+                                " stages, each with at least one layer)");
+  const int64_t base = num_layers / num_stages, extra = num_layers % num_stages;
+  std::vector<LayerRange> out;
+  int64_t begin = 0;
+  for (int32_t s = 0; s < num_stages; ++s) {
+    const int64_t n = base + (s < extra ? 1 : 0);
+    out.push_back({begin, begin + n});
+    begin += n;
+  }
+  return out;
+}
+
+}  // namespace troupe
