@@ -28,9 +28,8 @@ void add_engine_options(CLI::App& cmd, EngineOptions& o) {
   // One number, counted apart for the executor and the scheduler (Ray's per-actor max_restarts):
   // the old name still works.
   cmd.add_option("--pipeline-parallel,--pipeline-parallel-size", o.pipeline_parallel,
-                 "pipeline stages (also -pp, as vLLM spells it): the layers split evenly over that many executors in "
-                 "this process, each on its own thread with its share of the cores, working on different batches at "
-                 "once (CPU only for now)")
+                 "pipeline stages (also -pp): the layers split over that many CPU executors in this process, "
+                 "each with its share of the cores, working on different batches at once")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
   cmd.add_option("--max-restarts,--max-executor-restarts", o.max_restarts,
