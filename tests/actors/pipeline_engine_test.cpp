@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <map>
+#include <ostream>
 #include <random>
 
 #include <caf/all.hpp>
@@ -80,6 +81,10 @@ struct PipelineCase {
   int32_t stages;
   bool async;
 };
+
+void PrintTo(const PipelineCase& c, std::ostream* os) {
+  *os << c.stages << " stages, " << (c.async ? "planning ahead" : "lock step");
+}
 
 class PipelineEngine : public ::testing::TestWithParam<PipelineCase> {};
 

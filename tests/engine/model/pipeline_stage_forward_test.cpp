@@ -9,6 +9,7 @@
 #include <cstring>
 #include <memory>
 #include <numeric>
+#include <ostream>
 #include <random>
 #include <string>
 
@@ -103,6 +104,8 @@ struct StagesCase {
   StagedModel model;
   int32_t num_stages;
 };
+
+void PrintTo(const StagesCase& c, std::ostream* os) { *os << c.model.name << " in " << c.num_stages << " stages"; }
 
 class PipelineStages : public ::testing::TestWithParam<StagesCase> {};
 
