@@ -8,19 +8,21 @@
 
 #include "engine/model/model_config.h"
 #include "engine/scheduler/scheduler_config.h"
+#include "engine/scheduler/scheduler_settings.h"
 
 namespace troupe::cli {
 
+// Defaults come from SchedulerSettings, which a cluster file's [scheduler] table shares.
 struct EngineOptions {
-  int max_num_seqs = 256;
-  int max_num_batched_tokens = 2048;
-  int block_size = 16;
-  double kv_cache_gib = 1.0;
-  int num_kv_blocks = 0;
-  bool no_prefix_caching = false;
-  bool no_async_scheduling = false;
+  int max_num_seqs = SchedulerSettings{}.max_num_seqs;
+  int max_num_batched_tokens = SchedulerSettings{}.max_num_batched_tokens;
+  int block_size = SchedulerSettings{}.block_size;
+  double kv_cache_gib = SchedulerSettings{}.kv_cache_gib;
+  int num_kv_blocks = SchedulerSettings{}.num_kv_blocks;
+  bool no_prefix_caching = SchedulerSettings{}.no_prefix_caching;
+  bool no_async_scheduling = SchedulerSettings{}.no_async_scheduling;
   std::string executor;  // HOST:PORT of a `troupe node`; empty: in this process
-  int max_restarts = 3;
+  int max_restarts = SchedulerSettings{}.max_restarts;
   double executor_reconnect_seconds = 30;  // how long a lost `troupe node` has to come back
   int pipeline_parallel = 1;  // pipeline stages, each an executor on its own thread (CPU only)
 };

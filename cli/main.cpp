@@ -1,5 +1,5 @@
 // troupe: one binary, one subcommand per job. Any error ends in one line on stderr and a non-zero
-// exit status: 1 for a bad model folder or file, 2 for bad arguments.
+// exit status: 1 for a bad model folder or file (a cluster file included), 2 for bad arguments.
 #include <iostream>
 #include <string>
 #include <vector>
@@ -12,8 +12,10 @@
 #include "cli/engine_options.h"
 #include "cli/generate_command.h"
 #include "cli/node_command.h"
+#include "cli/plan_command.h"
 #include "cli/serve_command.h"
 #include "cli/tokenize_command.h"
+#include "engine/cluster/config_error.h"
 #include "engine/load_error.h"
 #include "engine/template/template_error.h"
 
@@ -31,6 +33,7 @@ int main(int argc, char** argv) {
   troupe::cli::register_node(app, exit_code);
   troupe::cli::register_serve(app, exit_code);
   troupe::cli::register_bench(app, exit_code);
+  troupe::cli::register_plan(app, exit_code);
   std::vector<std::string> args(argv, argv + argc);
   for (std::string& a : args) a = troupe::cli::long_form_of_vllm_flag(a);
   std::vector<char*> arg_ptrs;
@@ -40,6 +43,9 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   } catch (const troupe::LoadError& e) {
+    std::cerr << "error: " << e.what() << "\n";
+    return 1;
+  } catch (const troupe::ConfigError& e) {  // a cluster file: file:line: key: what
     std::cerr << "error: " << e.what() << "\n";
     return 1;
   } catch (const troupe::TemplateError& e) {

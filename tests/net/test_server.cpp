@@ -53,7 +53,7 @@ std::vector<std::string> sse_events(const std::string& body) {
 
 TestServer::TestServer(TestServerOptions o) {
   const std::string dir = std::string(TROUPE_CACHE_DIR) + "/demo-model";
-  folder_ = std::make_shared<const ModelFolder>(open_model_folder(dir));
+  folder_ = o.folder ? o.folder : std::make_shared<const ModelFolder>(open_model_folder(dir));
   model_ = o.model ? o.model : std::shared_ptr<CpuModel>(load_cpu_model(*folder_, LoadFormat::Dummy, 0));
   sys_ = std::make_unique<caf::actor_system>(cfg_);
   engine_ = start_engine(*sys_, std::make_shared<CpuBackend>(model_), "", o.config, o.max_restarts, metrics_);

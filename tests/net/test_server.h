@@ -42,7 +42,9 @@ struct TestServerOptions {
   std::chrono::seconds request_timeout{0};
   int32_t max_restarts = 3;  // of the executor and of the scheduler, each
   net::ApiServerOptions http = default_http();
-  std::shared_ptr<CpuModel> model;  // the demo model's weights to reuse; null: made anew (~0.5 s)
+  // The demo model's folder (tokenizer) and weights to reuse; null: read and made anew (~1 s).
+  std::shared_ptr<const ModelFolder> folder;
+  std::shared_ptr<CpuModel> model;
 
   static net::ApiServerOptions default_http() {
     net::ApiServerOptions o;
@@ -65,6 +67,7 @@ class TestServer {
   const ModelFolder& folder() const { return *folder_; }
   CpuModel& model() { return *model_; }
   std::shared_ptr<CpuModel> shared_model() const { return model_; }
+  std::shared_ptr<const ModelFolder> shared_folder() const { return folder_; }
   SchedulerSnapshot snapshot();  // of the current scheduler
   void kill_scheduler();         // the current one, with exit_reason::kill; the supervisor restarts it
   ServerMetrics& metrics() { return *metrics_; }

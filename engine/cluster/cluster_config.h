@@ -1,0 +1,71 @@
+#pragma once
+// ClusterConfig: one TOML file describes the whole cluster — the model and how it is split
+// (tensor_parallel x pipeline_parallel), the scheduler's settings, the HTTP server, and every
+// node with its address, roles and executors. The same file is given to every node. Parsing
+// checks everything that needs no model: the schema (unknown keys are errors), types, ranges,
+// roles, addresses, names, and that the executors offered equal tp x pp. What needs the model's
+// config.json (layers, heads) is checked by validate_model_fit (model_fit.h). config/README.md
+// documents every key and default.
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "engine/cluster/config_error.h"
+#include "engine/cluster/node_config.h"
+#include "engine/scheduler/scheduler_settings.h"
+
+namespace troupe {
+
+enum class ClusterDevice { Cpu, Cuda };
+
+std::string_view device_name(ClusterDevice device);  // "cpu", "cuda"
+
+// [model]
+struct ModelSection {
+  std::string path;                  // a model folder (relative paths: from the file's folder) or a preset name
+  std::string load_format = "auto";  // "auto" | "safetensors" | "dummy", as --load-format
+  uint64_t dummy_seed = 0;
+  ClusterDevice device = ClusterDevice::Cpu;  // absent: cuda when a node lists gpus, else cpu
+  int32_t tensor_parallel = 1;
+  int32_t pipeline_parallel = 1;
+};
+
+// [server]: where each gateway node listens for HTTP. The same defaults as `serve --host/--port`
+// (cli/serve_command.cpp still spells its own; it should read these).
+struct ServerSection {
+  std::string host = "127.0.0.1";
+  uint16_t port = 8000;  // 0: any free port
+};
+
+// [cluster]
+struct ClusterSection {
+  double join_timeout_s = 120;  // every wait while nodes join is bounded by this
+};
+
+struct ClusterConfig {
+  std::filesystem::path file;  // as given: every error names it
+  ModelSection model;
+  SchedulerSettings scheduler;
+  ServerSection server;
+  ClusterSection cluster;
+  std::vector<NodeConfig> nodes;  // in file order: placement fills them in this order
+
+  // The line of every table ("model", "node[1]") and key ("model.tensor_parallel") in the file, so
+  // checks made after parsing (the model's fit) point into the file too. line_of a key the file
+  // lacks is its table's line, else 0.
+  std::map<std::string, int, std::less<>> lines;
+  int line_of(std::string_view key) const;
+  ConfigError error(std::string_view key, const std::string& what) const;
+
+  int32_t world_size() const { return model.tensor_parallel * model.pipeline_parallel; }
+  const NodeConfig& scheduler_node() const;  // exactly one exists once parsed
+};
+
+// Throws ConfigError (file, line, key) for anything wrong, TOML syntax included.
+ClusterConfig load_cluster_config(const std::filesystem::path& file);
+ClusterConfig parse_cluster_config(std::string_view toml_text, const std::filesystem::path& source);
+
+}  // namespace troupe

@@ -1,0 +1,131 @@
+#include "engine/cluster/placement.h"
+
+#include "engine/cluster/model_fit.h"
+#include "engine/model/weight_layout.h"
+
+namespace troupe {
+namespace {
+
+struct Slot {
+  size_t node = 0;
+  int32_t device = 0;
+};
+
+// One slot per global rank (see the node rule in placement.h); notes a TP group that spans nodes.
+std::vector<Slot> assign_slots(const ClusterConfig& c, std::vector<std::string>& notes) {
+  const int32_t tp = c.model.tensor_parallel;
+  std::vector<std::vector<int32_t>> free(c.nodes.size());  // devices not yet taken, per node, in order
+  for (size_t i = 0; i < c.nodes.size(); ++i) {
+    const NodeConfig& n = c.nodes[i];
+    if (!n.has(NodeRole::Executor)) continue;
+    if (!n.gpus.empty()) {
+      free[i] = n.gpus;
+    } else {
+      for (int32_t e = 0; e < n.executors; ++e) free[i].push_back(e);
+    }
+  }
+  std::vector<Slot> slots;
+  for (int32_t stage = 0; stage < c.model.pipeline_parallel; ++stage) {
+    size_t node = 0;
+    while (node < free.size() && free[node].size() < static_cast<size_t>(tp)) ++node;
+    if (node < free.size()) {
+      for (int32_t r = 0; r < tp; ++r) slots.push_back({node, free[node][static_cast<size_t>(r)]});
+      free[node].erase(free[node].begin(), free[node].begin() + tp);
+      continue;
+    }
+    std::string spanned;
+    for (size_t i = 0, taken = 0; i < free.size() && taken < static_cast<size_t>(tp); ++i) {
+      if (free[i].empty()) continue;
+      spanned += (spanned.empty() ? "" : ", ") + c.nodes[i].name;
+      while (!free[i].empty() && taken < static_cast<size_t>(tp)) {
+        slots.push_back({i, free[i].front()});
+        free[i].erase(free[i].begin());
+        ++taken;
+      }
+    }
+    notes.push_back("stage " + std::to_string(stage) + "'s tensor-parallel group spans nodes " + spanned +
+                    ": no node has " + std::to_string(tp) + " free executors, so its all-reduces cross the network");
+  }
+  return slots;
+}
+
+int64_t held_weight_elements(const ModelConfig& m, const std::vector<WeightPart>& layout, const RankPlacement& r) {
+  int64_t elements = 0;
+  for (const WeightPart& part : layout) {
+    bool held = false;
+    switch (part.kind) {
+      case WeightKind::Embed: held = r.embedding || r.lm_head_is_embedding; break;
+      case WeightKind::FinalNorm: held = r.final_norm; break;
+      case WeightKind::LmHead: held = r.lm_head; break;
+      default: held = part.layer >= r.layers.begin && part.layer < r.layers.end; break;
+    }
+    if (held) elements += slice_numel(part, shard_slice(m, r.shard, part));
+  }
+  return elements;
+}
+
+}  // namespace
+
+int64_t bytes_per_element(ClusterDevice device) { return device == ClusterDevice::Cuda ? 2 : 4; }
+
+int64_t Placement::total_weight_bytes() const {
+  int64_t total = 0;
+  for (const RankPlacement& r : ranks) total += r.weight_bytes;
+  return total;
+}
+
+int64_t Placement::total_kv_bytes_per_token() const {
+  int64_t total = 0;
+  for (const RankPlacement& r : ranks) total += r.kv_bytes_per_token;
+  return total;
+}
+
+Placement place(const ClusterConfig& c, const ModelConfig& m) {
+  Placement p;
+  p.notes = validate_model_fit(c, m);
+  p.device = c.model.device;
+  p.tensor_parallel = c.model.tensor_parallel;
+  p.pipeline_parallel = c.model.pipeline_parallel;
+  p.bytes_per_element = bytes_per_element(p.device);
+  p.block_size = c.scheduler.block_size;
+  p.stage_layers = split_layers(m.num_layers, p.pipeline_parallel);
+  const std::vector<Slot> slots = assign_slots(c, p.notes);
+  const std::vector<WeightPart> layout = weight_layout(m);
+  const int32_t last = p.pipeline_parallel - 1;
+  for (int32_t stage = 0; stage <= last; ++stage) {
+    for (int32_t rank = 0; rank < p.tensor_parallel; ++rank) {
+      RankPlacement r;
+      r.stage = stage;
+      r.rank = rank;
+      r.global_rank = stage * p.tensor_parallel + rank;
+      const Slot& slot = slots[static_cast<size_t>(r.global_rank)];
+      r.node_index = slot.node;
+      r.node = c.nodes[slot.node].name;
+      r.device = slot.device;
+      r.layers = p.stage_layers[static_cast<size_t>(stage)];
+      r.shard = tp_shard(m, p.tensor_parallel, rank);
+      r.embedding = stage == 0;
+      r.final_norm = stage == last;
+      r.lm_head = stage == last;
+      r.lm_head_is_embedding = stage == last && m.tie_word_embeddings;
+      r.weight_bytes = held_weight_elements(m, layout, r) * p.bytes_per_element;
+      r.kv_bytes_per_token = 2 * r.layers.size() * r.shard.kv_heads.size() * m.head_dim * p.bytes_per_element;
+      r.kv_bytes_per_block = r.kv_bytes_per_token * p.block_size;
+      p.ranks.push_back(std::move(r));
+    }
+  }
+  if (m.tie_word_embeddings)
+    p.notes.push_back(p.pipeline_parallel == 1
+                          ? "tied embeddings: the embedding matrix is also the lm_head"
+                          : "tied embeddings: the last stage holds its own copy of the embedding matrix as lm_head");
+  if (m.num_layers % p.pipeline_parallel != 0) {
+    std::string sizes;
+    for (const IndexRange& s : p.stage_layers) sizes += (sizes.empty() ? "" : ", ") + std::to_string(s.size());
+    p.notes.push_back("layers per stage " + sizes +
+                      ": the extra layers go to the stages before the last (vLLM's split), which also runs the "
+                      "final norm, lm_head and sampling");
+  }
+  return p;
+}
+
+}  // namespace troupe

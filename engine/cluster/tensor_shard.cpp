@@ -1,0 +1,52 @@
+#include "engine/cluster/tensor_shard.h"
+
+#include <algorithm>
+
+namespace troupe {
+
+TpShard tp_shard(const ModelConfig& m, int32_t tp, int32_t rank) {
+  TpShard s;
+  s.rank = rank;
+  s.size = tp;
+  s.q_heads = {rank * m.num_heads / tp, (rank + 1) * m.num_heads / tp};
+  if (tp <= m.num_kv_heads) {
+    s.kv_heads = {rank * m.num_kv_heads / tp, (rank + 1) * m.num_kv_heads / tp};
+  } else {
+    const int64_t head = rank * m.num_kv_heads / tp;  // == its first query head's KV head
+    s.kv_heads = {head, head + 1};
+  }
+  s.intermediate = {rank * m.intermediate_size / tp, (rank + 1) * m.intermediate_size / tp};
+  const int64_t rows = (m.vocab_size + tp - 1) / tp;
+  s.vocab = {std::min(m.vocab_size, rank * rows), std::min(m.vocab_size, (rank + 1) * rows)};
+  return s;
+}
+
+TensorSlice shard_slice(const ModelConfig& m, const TpShard& s, const WeightPart& part) {
+  const int64_t d = m.head_dim;
+  // Within the fused q;k;v weight a part at offset 0 is q_proj; k_proj and v_proj follow it.
+  const bool is_q = part.offset == 0;
+  const IndexRange heads = is_q ? s.q_heads : s.kv_heads;
+  switch (part.kind) {
+    case WeightKind::Embed:
+    case WeightKind::LmHead: return {0, s.vocab.begin, s.vocab.end};
+    case WeightKind::Qkv:
+    case WeightKind::QkvBias: return {0, heads.begin * d, heads.end * d};
+    case WeightKind::O: return {1, s.q_heads.begin * d, s.q_heads.end * d};
+    case WeightKind::GateUp:
+    case WeightKind::GateUpBias: return {0, s.intermediate.begin, s.intermediate.end};
+    case WeightKind::Down: return {1, s.intermediate.begin, s.intermediate.end};
+    case WeightKind::InputNorm:
+    case WeightKind::PostNorm:
+    case WeightKind::FinalNorm:
+    case WeightKind::OBias:
+    case WeightKind::DownBias: break;
+  }
+  return {};
+}
+
+int64_t slice_numel(const WeightPart& part, const TensorSlice& slice) {
+  if (slice.dim < 0) return part.numel();
+  return part.numel() / part.shape[static_cast<size_t>(slice.dim)] * (slice.end - slice.begin);
+}
+
+}  // namespace troupe

@@ -1,0 +1,41 @@
+#pragma once
+// What one tensor-parallel rank holds of each weight, Megatron/vLLM style, so the next issue's
+// TP loader reads its slices straight out of the checkpoint with no reshaping:
+//   q/k/v, gate/up (column-parallel): rows of the rank's heads / intermediate slice;
+//   o, down (row-parallel): the matching columns, so one all-reduce after each sums the parts;
+//   embedding and lm_head (vocab-parallel): a contiguous block of vocabulary rows;
+//   norms and the o / down biases: whole on every rank (a row-parallel bias is added once, by
+//   rank 0, after the all-reduce, as vLLM's RowParallelLinear does).
+// Rank r of tp holds query heads [r*H/tp, (r+1)*H/tp) and intermediate [r*I/tp, (r+1)*I/tp).
+// KV heads: [r*K/tp, (r+1)*K/tp) when tp <= K; when tp > K each KV head is replicated on tp/K
+// consecutive ranks (rank r holds head r*K/tp), the ones whose query heads use it (vLLM's rule).
+// Vocabulary rows: blocks of ceil(V/tp), the last rank's shorter.
+// Everything here assumes validate_model_fit accepted (model, tp).
+#include <cstdint>
+
+#include "engine/model/layer_split.h"  // IndexRange
+#include "engine/model/model_config.h"
+#include "engine/model/weight_layout.h"
+
+namespace troupe {
+
+// IndexRange, [begin, end), is engine/model/layer_split.h's (which a stage's layers use too).
+
+struct TpShard {
+  int32_t rank = 0, size = 1;
+  IndexRange q_heads, kv_heads, intermediate, vocab;
+};
+
+TpShard tp_shard(const ModelConfig& model, int32_t tp, int32_t rank);
+
+// The part of a checkpoint tensor a rank holds: indices [begin, end) along dim (0: rows, 1:
+// columns); dim -1: the whole tensor.
+struct TensorSlice {
+  int dim = -1;
+  int64_t begin = 0, end = 0;
+};
+
+TensorSlice shard_slice(const ModelConfig& model, const TpShard& shard, const WeightPart& part);
+int64_t slice_numel(const WeightPart& part, const TensorSlice& slice);
+
+}  // namespace troupe

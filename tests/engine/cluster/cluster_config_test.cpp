@@ -1,0 +1,160 @@
+// A cluster file is read into ClusterConfig as written: every key lands in its field, absent keys
+// take the serve flags' defaults (SchedulerSettings, the one source), and the device follows the
+// nodes when the file does not name it.
+#include <gtest/gtest.h>
+
+#include "engine/cluster/cluster_config.h"
+
+namespace troupe {
+namespace {
+
+constexpr const char* kFull = R"(# every key
+[model]
+path = "/models/llama"
+load_format = "safetensors"
+dummy_seed = 7
+device = "cpu"
+tensor_parallel = 2
+pipeline_parallel = 2
+
+[scheduler]
+max_num_seqs = 32
+max_num_batched_tokens = 4096
+block_size = 32
+kv_cache_gib = 2.5
+num_kv_blocks = 100
+no_prefix_caching = true
+no_async_scheduling = true
+max_restarts = 5
+
+[server]
+host = "0.0.0.0"
+port = 9000
+
+[cluster]
+join_timeout_s = 30
+
+[[node]]
+name = "head"
+address = "10.0.0.1:4300"
+roles = ["gateway", "scheduler", "kv_manager", "executor"]
+executors = 2
+
+[[node]]
+name = "worker-1"
+address = "[fe80::1]:4301"
+roles = ["executor", "gateway"]
+executors = 2
+)";
+
+TEST(ClusterConfig, EveryKeyLandsInItsField) {
+  const ClusterConfig c = parse_cluster_config(kFull, "cluster.toml");
+  EXPECT_EQ(c.model.path, "/models/llama");
+  EXPECT_EQ(c.model.load_format, "safetensors");
+  EXPECT_EQ(c.model.dummy_seed, 7u);
+  EXPECT_EQ(c.model.device, ClusterDevice::Cpu);
+  EXPECT_EQ(c.model.tensor_parallel, 2);
+  EXPECT_EQ(c.model.pipeline_parallel, 2);
+  EXPECT_EQ(c.world_size(), 4);
+  EXPECT_EQ(c.scheduler.max_num_seqs, 32);
+  EXPECT_EQ(c.scheduler.max_num_batched_tokens, 4096);
+  EXPECT_EQ(c.scheduler.block_size, 32);
+  EXPECT_DOUBLE_EQ(c.scheduler.kv_cache_gib, 2.5);
+  EXPECT_EQ(c.scheduler.num_kv_blocks, 100);
+  EXPECT_TRUE(c.scheduler.no_prefix_caching);
+  EXPECT_TRUE(c.scheduler.no_async_scheduling);
+  EXPECT_EQ(c.scheduler.max_restarts, 5);
+  EXPECT_EQ(c.server.host, "0.0.0.0");
+  EXPECT_EQ(c.server.port, 9000);
+  EXPECT_DOUBLE_EQ(c.cluster.join_timeout_s, 30);
+  ASSERT_EQ(c.nodes.size(), 2u);
+  EXPECT_EQ(c.nodes[0].name, "head");
+  EXPECT_EQ(c.nodes[0].host, "10.0.0.1");
+  EXPECT_EQ(c.nodes[0].port, 4300);
+  EXPECT_EQ(c.nodes[0].line, 27);
+  EXPECT_EQ(c.nodes[0].executor_slots(), 2);
+  EXPECT_TRUE(c.nodes[0].has(NodeRole::KvManager));
+  EXPECT_EQ(c.nodes[1].host, "fe80::1");
+  EXPECT_EQ(c.nodes[1].address(), "[fe80::1]:4301");
+  EXPECT_TRUE(c.nodes[1].has(NodeRole::Gateway));
+  EXPECT_FALSE(c.nodes[1].has(NodeRole::Scheduler));
+  EXPECT_EQ(c.scheduler_node().name, "head");
+  EXPECT_EQ(c.line_of("model.tensor_parallel"), 7);
+  EXPECT_EQ(c.line_of("node[1].address"), 35);
+  EXPECT_EQ(c.line_of("server.nothing"), 20);  // a key the file lacks: its table's line
+}
+
+TEST(ClusterConfig, AbsentKeysTakeTheServeFlagsDefaults) {
+  const ClusterConfig c = parse_cluster_config(R"([model]
+path = "m"
+[[node]]
+name = "solo"
+address = "localhost:4300"
+roles = ["gateway", "scheduler", "kv_manager", "executor"]
+)",
+                                               "cluster.toml");
+  const SchedulerSettings defaults;
+  EXPECT_EQ(c.scheduler.max_num_seqs, defaults.max_num_seqs);
+  EXPECT_EQ(c.scheduler.max_num_batched_tokens, defaults.max_num_batched_tokens);
+  EXPECT_EQ(c.scheduler.block_size, defaults.block_size);
+  EXPECT_DOUBLE_EQ(c.scheduler.kv_cache_gib, defaults.kv_cache_gib);
+  EXPECT_EQ(c.scheduler.no_prefix_caching, defaults.no_prefix_caching);
+  EXPECT_EQ(c.scheduler.max_restarts, defaults.max_restarts);
+  // And those defaults are the scheduler's own.
+  EXPECT_EQ(defaults.max_num_seqs, SchedulerConfig{}.max_num_seqs);
+  EXPECT_EQ(defaults.no_async_scheduling, !SchedulerConfig{}.async_scheduling);
+  EXPECT_EQ(c.model.load_format, "auto");
+  EXPECT_EQ(c.model.tensor_parallel, 1);
+  EXPECT_EQ(c.model.pipeline_parallel, 1);
+  EXPECT_EQ(c.model.device, ClusterDevice::Cpu);
+  EXPECT_EQ(c.server.host, ServerSection{}.host);
+  EXPECT_EQ(c.server.port, ServerSection{}.port);
+  EXPECT_DOUBLE_EQ(c.cluster.join_timeout_s, 120);
+  EXPECT_EQ(c.nodes[0].executors, 1);  // a CPU executor node without `executors` offers one
+}
+
+TEST(ClusterConfig, ListedGpusMakeTheDeviceCuda) {
+  const ClusterConfig c = parse_cluster_config(R"([model]
+path = "m"
+tensor_parallel = 3
+[[node]]
+name = "gpu-box"
+address = "gpu-box.example:4300"
+roles = ["gateway", "scheduler", "kv_manager", "executor"]
+gpus = [2, 0, 5]
+)",
+                                               "cluster.toml");
+  EXPECT_EQ(c.model.device, ClusterDevice::Cuda);
+  EXPECT_EQ(c.nodes[0].gpus, (std::vector<int32_t>{2, 0, 5}));
+  EXPECT_EQ(c.nodes[0].executor_slots(), 3);
+}
+
+TEST(ClusterConfig, AGatewayMayLiveWithoutTheScheduler) {
+  const ClusterConfig c = parse_cluster_config(R"([model]
+path = "m"
+[[node]]
+name = "front"
+address = "127.0.0.1:4300"
+roles = ["gateway"]
+[[node]]
+name = "back"
+address = "127.0.0.1:4301"
+roles = ["scheduler", "kv_manager", "executor"]
+)",
+                                               "cluster.toml");
+  EXPECT_EQ(c.scheduler_node().name, "back");
+  EXPECT_EQ(c.nodes[0].executor_slots(), 0);
+}
+
+TEST(ClusterConfig, ReadsAFileFromDiskAndNamesItInErrors) {
+  try {
+    load_cluster_config("/nonexistent/cluster.toml");
+    FAIL() << "no error";
+  } catch (const ConfigError& e) {
+    EXPECT_EQ(e.line(), 0);
+    EXPECT_STREQ(e.what(), "/nonexistent/cluster.toml: cannot open the cluster file");
+  }
+}
+
+}  // namespace
+}  // namespace troupe
