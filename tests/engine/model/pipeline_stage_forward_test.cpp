@@ -6,7 +6,9 @@
 // at all would mean a stage read a wrong weight, layer or cache block.
 #include <gtest/gtest.h>
 
+#include <cctype>
 #include <cstring>
+#include <functional>
 #include <memory>
 #include <numeric>
 #include <ostream>
