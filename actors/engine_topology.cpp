@@ -30,8 +30,17 @@ EngineActors start_engine(caf::actor_system& sys, std::shared_ptr<ModelBackend> 
     a.supervisor = sys.spawn<caf::detached>(remote_supervisor_actor, *remote, host, port, config, max_restarts,
                                             remote_reconnect_window, std::move(metrics));
   } else {
-    a.supervisor = sys.spawn(supervisor_actor, std::move(backend), config, max_restarts, std::move(metrics));
+    return start_pipeline_engine(sys, {std::move(backend)}, config, max_restarts, std::move(metrics));
   }
+  return current_engine(sys, a);
+}
+
+EngineActors start_pipeline_engine(caf::actor_system& sys, std::vector<std::shared_ptr<ModelBackend>> stages,
+                                   SchedulerConfig config, int32_t max_restarts, std::shared_ptr<ServerMetrics> metrics) {
+  if (stages.empty()) throw std::invalid_argument("an engine needs a backend");
+  config.pipeline_stages = static_cast<int32_t>(stages.size());
+  EngineActors a;
+  a.supervisor = sys.spawn(supervisor_actor, std::move(stages), config, max_restarts, std::move(metrics));
   return current_engine(sys, a);
 }
 

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <caf/actor.hpp>
 #include <caf/actor_system.hpp>
@@ -30,6 +31,14 @@ EngineActors start_engine(caf::actor_system& sys, std::shared_ptr<ModelBackend> 
                           const std::string& remote_executor, const SchedulerConfig& config,
                           int32_t max_restarts = 3, std::shared_ptr<ServerMetrics> metrics = nullptr,
                           std::chrono::milliseconds remote_reconnect_window = std::chrono::seconds(30));
+
+// Pipeline parallel in this process: one stage executor per backend of `stages` (in order, their
+// layer ranges tiling the model; pipeline_stage_actor.h), restarted together by the supervisor;
+// the scheduler plans for that many stages (config.pipeline_stages is set to stages.size()). One
+// backend is the engine above.
+EngineActors start_pipeline_engine(caf::actor_system& sys, std::vector<std::shared_ptr<ModelBackend>> stages,
+                                   SchedulerConfig config, int32_t max_restarts = 3,
+                                   std::shared_ptr<ServerMetrics> metrics = nullptr);
 
 // The engine's scheduler and executor now: its supervisor may have replaced the ones it started
 // with (null ones: none will come). Blocks this thread for the supervisor's answer.

@@ -1,7 +1,7 @@
 #pragma once
 // Every message that travels between Troupe's actors, declared once: the payload structs, the
 // atoms that name requests, and CAF's type-ID block. Payloads are engine/ value types (StepPlan,
-// GenerationRequest, FinishedSequence, PoolJournal) plus the few structs below; their inspect overloads
+// GenerationRequest, FinishedSequence, PoolJournal, HiddenStates) plus the few structs below; their inspect overloads
 // (message_inspect.h; the engine values through the Cap'n Proto schema in net/wire) are what CAF
 // serializes when a message crosses a process boundary.
 #include <cstdint>
@@ -13,6 +13,7 @@
 
 #include "engine/kv/pool_journal.h"
 #include "engine/kv/seq_id.h"
+#include "engine/model/hidden_states.h"
 #include "engine/scheduler/finished_sequence.h"
 #include "engine/scheduler/generation_request.h"
 #include "engine/scheduler/step_plan.h"
@@ -86,6 +87,11 @@ using scheduler_atom = caf::atom_constant<caf::atom("scheduler")>;  // superviso
 using kv_manager_atom = caf::atom_constant<caf::atom("kvmanager")>; // supervisor -> scheduler: (kv_manager, actor);
                                                                     // (kv_manager) -> actor, of a supervisor
 using drain_atom = caf::atom_constant<caf::atom("drain")>;  // -> gateway: the server shuts down
+using stage_step_atom = caf::atom_constant<caf::atom("stagestep")>;  // pipeline stage -> next stage:
+                                                                     // (stage_step, StepPlan, HiddenStates)
+                                                                     // -> StepResult, answered by the last
+using next_stage_atom = caf::atom_constant<caf::atom("nextstage")>;  // (next_stage) -> actor: a pipeline
+                                                                     // stage's successor (null on the last)
 // Scheduler -> kv_manager: a PoolJournal (engine/kv/pool_journal.h), one per step, no answer.
 
 }  // namespace troupe
@@ -101,4 +107,5 @@ CAF_BEGIN_TYPE_ID_BLOCK(troupe, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(troupe, (troupe::PoolJournal))
   CAF_ADD_TYPE_ID(troupe, (troupe::PrefixQuery))
   CAF_ADD_TYPE_ID(troupe, (troupe::KvUsage))
+  CAF_ADD_TYPE_ID(troupe, (troupe::HiddenStates))
 CAF_END_TYPE_ID_BLOCK(troupe)

@@ -2,7 +2,8 @@
 // scheduler: owns the Scheduler (and with it the block pool), admits requests from clients,
 // sends one StepPlan per step to the executor, and fans the sampled tokens out to the clients
 // that submitted each sequence — one TokenDeltas and at most one FinishedBatch per client and
-// step. With SchedulerConfig::async_scheduling it keeps two plans at the executor: when the
+// step. With SchedulerConfig::async_scheduling it keeps two plans at the executor (one per stage
+// when the executor is a pipeline of more: Scheduler::max_outstanding_plans): when the
 // answer to step N arrives it applies it and sends step N+2 while N+1 runs, so the scheduler's
 // work and the messaging hide behind the executor's.
 #include <chrono>

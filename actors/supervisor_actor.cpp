@@ -1,9 +1,11 @@
 #include "actors/supervisor_actor.h"
 
+#include <algorithm>
+#include <string>
+
 #include <caf/all.hpp>
 #include <spdlog/spdlog.h>
 
-#include "actors/executor_actor.h"
 #include "actors/kv_manager_actor.h"
 #include "actors/message_inspect.h"
 
@@ -12,16 +14,25 @@ namespace {
 
 using Self = caf::stateful_actor<SupervisorState>;
 
-// Monitored, not linked: an executor that dies with exit_reason::kill would take a linked
-// supervisor with it (kill cannot be trapped); a down message always arrives.
 caf::actor spawn_executor(Self* self) {
-  auto executor = self->spawn<caf::monitored + caf::detached>(executor_actor, self->state.backend);
-  return executor;
+  self->state.group = spawn_executor_group(self, self->state.stages);
+  return self->state.group.head();
 }
 
-void executor_down(Self* self, const caf::down_msg& down, int32_t max_restarts) {
+// A member of the executor group is down. The first one names the cause and ends the rest; the
+// group is replaced once the last is down (see executor_group.h).
+void executor_down(Self* self, const caf::down_msg& down, int32_t index, int32_t max_restarts) {
   auto& s = self->state;
-  spdlog::error("executor died: {}", self->system().render(down.reason));
+  const bool first = !std::any_of(s.group.down.begin(), s.group.down.end(), [](bool d) { return d; });
+  s.group.down[static_cast<size_t>(index)] = true;
+  if (first) {
+    if (s.group.members.size() == 1) spdlog::error("executor died: {}", self->system().render(down.reason));
+    else spdlog::error("executor stage {} of {} died: {}", index, s.group.members.size(), self->system().render(down.reason));
+    kill_executor_group(self, s.group, caf::exit_reason::kill);
+    s.executor = caf::actor{};
+  }
+  if (!s.group.all_down()) return;
+  s.group = ExecutorGroup{};
   if (s.restarts_left <= 0) {
     spdlog::error("executor restart budget ({}) spent: live requests end with abort", max_restarts);
     s.executor = caf::actor{};
@@ -31,16 +42,18 @@ void executor_down(Self* self, const caf::down_msg& down, int32_t max_restarts) 
   --s.restarts_left;
   ++s.restarts;
   s.executor = spawn_executor(self);
-  spdlog::warn("executor restarted ({} of {}); running sequences are recomputed", s.restarts, max_restarts);
+  spdlog::warn("executor{} restarted ({} of {}); running sequences are recomputed",
+               s.stages.size() > 1 ? " group of " + std::to_string(s.stages.size()) + " pipeline stages" : "",
+               s.restarts, max_restarts);
   hand_executor(self, s.scheduling, s.executor);
 }
 
 }  // namespace
 
-caf::behavior supervisor_actor(Self* self, std::shared_ptr<ModelBackend> backend, SchedulerConfig config,
+caf::behavior supervisor_actor(Self* self, std::vector<std::shared_ptr<ModelBackend>> stages, SchedulerConfig config,
                                int32_t max_restarts, std::shared_ptr<ServerMetrics> metrics) {
   auto& st = self->state;
-  st.backend = std::move(backend);
+  st.stages = std::move(stages);
   st.restarts_left = max_restarts;
   st.executor = spawn_executor(self);
   st.scheduling.config = config;
@@ -53,25 +66,27 @@ caf::behavior supervisor_actor(Self* self, std::shared_ptr<ModelBackend> backend
   // Shutdown: end the children too, and do not restart them.
   self->set_exit_handler([=](const caf::exit_msg& exit) {
     auto& s = self->state;
-    if (s.executor) self->send_exit(s.executor, exit.reason);
+    kill_executor_group(self, s.group, exit.reason);
     if (s.scheduling.scheduler) self->send_exit(s.scheduling.scheduler, exit.reason);
     if (s.scheduling.kv_manager) self->send_exit(s.scheduling.kv_manager, exit.reason);
     s.executor = caf::actor{};
+    s.group = ExecutorGroup{};
     s.scheduling.scheduler = caf::actor{};
     s.scheduling.kv_manager = caf::actor{};
     self->quit(exit.reason);
   });
   self->set_down_handler([=](const caf::down_msg& down) {
     auto& s = self->state;
-    if (s.executor && down.source == s.executor.address()) return executor_down(self, down, max_restarts);
+    if (const int32_t i = s.group.index_of(down.source); i >= 0) return executor_down(self, down, i, max_restarts);
     if (s.scheduling.kv_manager && down.source == s.scheduling.kv_manager.address()) {
       spdlog::error("kv_manager died ({}); serving goes on, the block pool is no longer mirrored",
                     self->system().render(down.reason));
       s.scheduling.kv_manager = caf::actor{};
       return;
     }
-    // A local executor is null only once its budget is spent: then no scheduler is restarted.
-    on_scheduler_down(self, s.scheduling, down, s.executor, /*executor_may_come=*/static_cast<bool>(s.executor));
+    // No group at all only once the budget is spent: then no scheduler is restarted. (While a dead
+    // group winds down a new scheduler waits for the next one, which comes through executor_atom.)
+    on_scheduler_down(self, s.scheduling, down, s.executor, /*executor_may_come=*/!s.group.members.empty());
   });
   return {
       [=](engine_atom) { return caf::make_message(self->state.scheduling.scheduler, self->state.executor); },

@@ -7,12 +7,18 @@
 // every live request with an abort. A dead scheduler is respawned over the current executor
 // within its own budget, and registered gateways resubmit what they hold
 // (scheduler_supervision.h).
+//
+// The executor may be a group (executor_group.h): the stage executors of a pipeline-parallel
+// model. A dead stage ends its group; once every stage of it is down the supervisor spawns a new
+// group over the same stage backends (one restart of the budget) and the scheduler recomputes.
 #include <memory>
+#include <vector>
 
 #include <caf/actor.hpp>
 #include <caf/fwd.hpp>
 #include <caf/stateful_actor.hpp>
 
+#include "actors/executor_group.h"
 #include "actors/scheduler_supervision.h"
 #include "engine/metrics/server_metrics.h"
 #include "engine/runtime/model_backend.h"
@@ -21,8 +27,11 @@
 namespace troupe {
 
 struct SupervisorState {
-  std::shared_ptr<ModelBackend> backend;  // the executor's spawn argument, kept for restarts
-  caf::actor executor;                    // null once its restart budget is spent
+  std::vector<std::shared_ptr<ModelBackend>> stages;  // the executor's spawn arguments (one backend,
+                                                      // or one per pipeline stage), kept for restarts
+  ExecutorGroup group;                    // the current executor group, or the dying one
+  caf::actor executor;                    // the group's head, what the scheduler drives; null
+                                          // while a dead group winds down and once the budget is spent
   int32_t restarts_left = 0;
   int32_t restarts = 0;
   SchedulerSupervision scheduling;
@@ -31,8 +40,11 @@ struct SupervisorState {
 
 // Messages: (engine_atom) -> (scheduler, executor), the current ones; (gateway_atom, actor):
 // tell this gateway of every new scheduler; (kv_manager_atom) -> the kv_manager (null if it died).
-caf::behavior supervisor_actor(caf::stateful_actor<SupervisorState>* self, std::shared_ptr<ModelBackend> backend,
-                               SchedulerConfig config, int32_t max_restarts,
+// `stages`: one backend (one executor) or a pipeline's stage backends in order; then
+// config.pipeline_stages must equal their number.
+caf::behavior supervisor_actor(caf::stateful_actor<SupervisorState>* self,
+                               std::vector<std::shared_ptr<ModelBackend>> stages, SchedulerConfig config,
+                               int32_t max_restarts,
                                std::shared_ptr<ServerMetrics> metrics = nullptr);
 
 }  // namespace troupe

@@ -27,6 +27,11 @@ void add_engine_options(CLI::App& cmd, EngineOptions& o) {
       ->capture_default_str();
   // One number, counted apart for the executor and the scheduler (Ray's per-actor max_restarts):
   // the old name still works.
+  cmd.add_option("--pipeline-parallel,--pipeline-parallel-size", o.pipeline_parallel,
+                 "pipeline stages (also -pp): the layers split over that many CPU executors in this process, "
+                 "each with its share of the cores, working on different batches at once")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   cmd.add_option("--max-restarts,--max-executor-restarts", o.max_restarts,
                  "times a dead executor (its running requests recomputed) and, separately, a dead scheduler "
                  "(gateways resubmit their requests) are restarted; a lost node counts as a dead executor")
@@ -40,6 +45,9 @@ SchedulerConfig make_scheduler_config(const EngineOptions& o, const ModelConfig&
   c.block_size = o.block_size;
   c.enable_prefix_caching = !o.no_prefix_caching;
   c.async_scheduling = !o.no_async_scheduling;
+  c.pipeline_stages = o.pipeline_parallel;
+  if (o.pipeline_parallel > 1 && !o.executor.empty())
+    throw std::invalid_argument("--pipeline-parallel runs its stages in this process; it cannot be combined with --executor");
   if (o.block_size <= 0) throw std::invalid_argument("--block-size must be positive");
   if (kv_capacity > 0) {
     c.num_blocks = kv_capacity;
@@ -56,6 +64,12 @@ SchedulerConfig make_scheduler_config(const EngineOptions& o, const ModelConfig&
                int64_t{c.num_blocks} * c.block_size,
                static_cast<double>(KvCacheStorage::bytes_per_block(model, c.block_size)) * c.num_blocks / (1ull << 30));
   return c;
+}
+
+std::string long_form_of_vllm_flag(const std::string& arg) {
+  if (arg == "-pp") return "--pipeline-parallel";
+  if (arg.rfind("-pp=", 0) == 0) return "--pipeline-parallel" + arg.substr(3);
+  return arg;
 }
 
 }  // namespace troupe::cli

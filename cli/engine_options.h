@@ -24,6 +24,7 @@ struct EngineOptions {
   std::string executor;  // HOST:PORT of a `troupe node`; empty: in this process
   int max_restarts = SchedulerSettings{}.max_restarts;
   double executor_reconnect_seconds = 30;  // how long a lost `troupe node` has to come back
+  int pipeline_parallel = 1;  // pipeline stages, each an executor on its own thread (CPU only)
 };
 
 void add_engine_options(CLI::App& cmd, EngineOptions& o);
@@ -36,5 +37,10 @@ inline std::chrono::milliseconds reconnect_window(const EngineOptions& o) {
 }
 
 SchedulerConfig make_scheduler_config(const EngineOptions& o, const ModelConfig& model, int32_t kv_capacity = 0);
+
+// vLLM spells --pipeline-parallel-size -pp, which CLI11 cannot declare (one character after a
+// single dash): main() passes every argument through this first. "-pp" and "-pp=N" become the
+// long name; anything else comes back as it was.
+std::string long_form_of_vllm_flag(const std::string& arg);
 
 }  // namespace troupe::cli

@@ -117,8 +117,7 @@ int run_prompts_file(const GenerateOptions& o, SamplingParams defaults) {
   }
   TroupeActorSystemConfig cfg;
   caf::actor_system sys{cfg};
-  const EngineActors engine = start_engine(sys, m.backend, o.engine.executor, config, o.engine.max_restarts, nullptr,
-                                           reconnect_window(o.engine));
+  const EngineActors engine = start_loaded_engine(sys, m, o.engine, config);
   int rejected = 0;
   run_batch(
       sys, engine, std::move(requests),

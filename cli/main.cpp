@@ -1,12 +1,15 @@
 // troupe: one binary, one subcommand per job. Any error ends in one line on stderr and a non-zero
 // exit status: 1 for a bad model folder or file (a cluster file included), 2 for bad arguments.
 #include <iostream>
+#include <string>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include "cli/bench_command.h"
+#include "cli/engine_options.h"
 #include "cli/generate_command.h"
 #include "cli/node_command.h"
 #include "cli/plan_command.h"
@@ -31,8 +34,12 @@ int main(int argc, char** argv) {
   troupe::cli::register_serve(app, exit_code);
   troupe::cli::register_bench(app, exit_code);
   troupe::cli::register_plan(app, exit_code);
+  std::vector<std::string> args(argv, argv + argc);
+  for (std::string& a : args) a = troupe::cli::long_form_of_vllm_flag(a);
+  std::vector<char*> arg_ptrs;
+  for (std::string& a : args) arg_ptrs.push_back(a.data());
   try {
-    app.parse(argc, argv);
+    app.parse(static_cast<int>(arg_ptrs.size()), arg_ptrs.data());
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   } catch (const troupe::LoadError& e) {

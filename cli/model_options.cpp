@@ -2,7 +2,9 @@
 
 #include <omp.h>  // omp_set_num_threads
 
+#include <algorithm>
 #include <chrono>
+#include <stdexcept>
 
 #include <spdlog/spdlog.h>
 
@@ -10,6 +12,7 @@
 #include "engine/runtime/cpu_backend.h"
 #include "engine/runtime/gpu_backend.h"
 #include "engine/runtime/gemm_tuning_cache.h"
+#include "engine/runtime/sequential_pipeline_backend.h"
 #include "kernels/cpu/gemm.h"
 
 namespace troupe::cli {
@@ -62,7 +65,11 @@ LoadedModel load_model(const ModelOptions& o, const EngineOptions& engine, bool 
     }
   };
   const bool gpu = o.device == "cuda" || (o.device == "auto" && cuda_device_available());
+  if (gpu && engine.pipeline_parallel > 1)
+    throw std::runtime_error("--pipeline-parallel runs on CPU executors only for now: pass --device cpu (pipeline "
+                             "stages on GPUs are not built yet)");
   std::shared_ptr<ModelBackend> backend;
+  std::vector<std::shared_ptr<ModelBackend>> stages;
   if (gpu) {
     const GpuBackendOptions g{.device = 0,
                               .memory_utilization = o.gpu_memory_utilization,
@@ -81,13 +88,32 @@ LoadedModel load_model(const ModelOptions& o, const EngineOptions& engine, bool 
       const Checkpoint checkpoint = Checkpoint::open(folder.dir);
       backend = make_gpu_backend(c, &checkpoint, 0, g, progress);
     }
+  } else if (engine.pipeline_parallel > 1) {
+    // Each stage computes on its own thread while the others do: it gets its share of the cores.
+    const int cores = o.threads > 0 ? o.threads : omp_get_max_threads();
+    const int threads = std::max(1, cores / engine.pipeline_parallel);
+    const std::vector<LayerRange> split = split_layers(c.num_layers, engine.pipeline_parallel);
+    for (size_t s = 0; s < split.size(); ++s) {
+      spdlog::info("pipeline stage {} of {}: layers [{}, {}){}{}, {} thread{}", s, split.size(), split[s].begin,
+                   split[s].end, is_first_stage(split[s]) ? " + embedding" : "",
+                   is_last_stage(split[s], c) ? " + LM head" : "", threads, threads == 1 ? "" : "s");
+      stages.push_back(std::make_shared<CpuBackend>(
+          std::shared_ptr<CpuModel>(load_cpu_model(folder, format, o.dummy_seed, split[s], progress)), threads));
+    }
+    backend = std::make_shared<SequentialPipelineBackend>(stages);
   } else {
     if (format == LoadFormat::Dummy) spdlog::info("making dummy weights (seed {})", o.dummy_seed);
     backend = std::make_shared<CpuBackend>(std::shared_ptr<CpuModel>(load_cpu_model(folder, format, o.dummy_seed, progress)));
   }
   spdlog::info("model ready on {} in {:.1f} s", gpu ? "cuda" : "cpu",
                std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
-  return {std::move(folder), std::move(backend)};
+  return {std::move(folder), std::move(backend), std::move(stages)};
+}
+
+EngineActors start_loaded_engine(caf::actor_system& sys, const LoadedModel& m, const EngineOptions& o,
+                                 const SchedulerConfig& config, std::shared_ptr<ServerMetrics> metrics) {
+  if (!m.stages.empty()) return start_pipeline_engine(sys, m.stages, config, o.max_restarts, std::move(metrics));
+  return start_engine(sys, m.backend, o.executor, config, o.max_restarts, std::move(metrics), reconnect_window(o));
 }
 
 std::string demo_model_dir() {

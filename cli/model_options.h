@@ -6,8 +6,11 @@
 #include <string>
 
 #include <CLI/CLI.hpp>
+#include <caf/actor_system.hpp>
 
+#include "actors/engine_topology.h"
 #include "cli/engine_options.h"
+#include "engine/metrics/server_metrics.h"
 #include "engine/model_folder.h"
 #include "engine/runtime/model_backend.h"
 
@@ -29,7 +32,11 @@ void add_model_options(CLI::App& cmd, ModelOptions& o, bool model_required);
 
 struct LoadedModel {
   ModelFolder folder;
-  std::shared_ptr<ModelBackend> backend;  // null when the weights live in another process
+  std::shared_ptr<ModelBackend> backend;  // null when the weights live in another process; with
+                                          // --pipeline-parallel the stages run in turn on the
+                                          // caller's thread (one --prompt, LocalEngine)
+  std::vector<std::shared_ptr<ModelBackend>> stages;  // --pipeline-parallel > 1: one backend per
+                                                      // stage, for the stage executors; else empty
 };
 
 // Opens the folder and (unless weights is false: the model runs in another process) loads the
@@ -37,6 +44,11 @@ struct LoadedModel {
 // `engine`'s step limits and its KV pool from memory. Throws LoadError, or std::runtime_error
 // for a device that cannot be used.
 LoadedModel load_model(const ModelOptions& o, const EngineOptions& engine, bool weights = true);
+
+// Starts the actors over what load_model loaded: a pipeline's stage executors, one executor, or
+// the scheduler of an executor in a `troupe node` (--executor).
+EngineActors start_loaded_engine(caf::actor_system& sys, const LoadedModel& m, const EngineOptions& o,
+                                 const SchedulerConfig& config, std::shared_ptr<ServerMetrics> metrics = nullptr);
 
 // The folder the README's demo uses when no --model is given (built by scripts/fetch_test_data.sh).
 std::string demo_model_dir();

@@ -95,9 +95,7 @@ int run_serve(ServeOptions o) {
   TroupeActorSystemConfig cfg;
   caf::actor_system sys{cfg};
   auto metrics = std::make_shared<ServerMetrics>();
-  const EngineActors engine =
-      start_engine(sys, m.backend, o.engine.executor, config, o.engine.max_restarts, metrics,
-                   reconnect_window(o.engine));
+  const EngineActors engine = start_loaded_engine(sys, m, o.engine, config, metrics);
   auto tokenizer = std::make_shared<const Tokenizer>(folder->text.tokenizer);
   auto gateway = spawn_gateway(sys, engine, tokenizer, GatewayOptions{metrics, std::chrono::seconds(o.request_timeout)});
 

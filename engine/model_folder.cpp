@@ -57,11 +57,16 @@ ModelFolder open_model_folder(const fs::path& dir) {
 
 std::unique_ptr<CpuModel> load_cpu_model(const ModelFolder& folder, LoadFormat format, uint64_t seed,
                                          const LoadProgress& progress) {
+  return load_cpu_model(folder, format, seed, all_layers(folder.config), progress);
+}
+
+std::unique_ptr<CpuModel> load_cpu_model(const ModelFolder& folder, LoadFormat format, uint64_t seed,
+                                         LayerRange layers, const LoadProgress& progress) {
   // "auto" means the safetensors in the folder; never a silent fallback to random weights.
   if (format == LoadFormat::Dummy)
-    return std::make_unique<CpuModel>(folder.config, dummy_weights(folder.config, seed));
+    return std::make_unique<CpuModel>(folder.config, dummy_weights(folder.config, seed, layers));
   return std::make_unique<CpuModel>(folder.config,
-                                    load_weights(folder.config, Checkpoint::open(folder.dir), progress));
+                                    load_weights(folder.config, Checkpoint::open(folder.dir), layers, progress));
 }
 
 }  // namespace troupe

@@ -49,5 +49,9 @@ ModelFolder open_model_folder(const std::filesystem::path& dir);
 // Loads (or, for Dummy, makes from `seed`) the weights. Throws LoadError.
 std::unique_ptr<CpuModel> load_cpu_model(const ModelFolder& folder, LoadFormat format,
                                          uint64_t seed, const LoadProgress& progress = {});
+// One pipeline stage: only the tensors of `layers` (and the embedding / LM head its place calls
+// for) are read or made.
+std::unique_ptr<CpuModel> load_cpu_model(const ModelFolder& folder, LoadFormat format, uint64_t seed,
+                                         LayerRange layers, const LoadProgress& progress = {});
 
 }  // namespace troupe

@@ -66,18 +66,6 @@ int64_t held_weight_elements(const ModelConfig& m, const std::vector<WeightPart>
 
 }  // namespace
 
-std::vector<IndexRange> split_layers(int64_t num_layers, int32_t pp) {
-  std::vector<int64_t> sizes(static_cast<size_t>(pp), num_layers / pp);
-  for (int64_t i = 0; i < num_layers % pp; ++i) sizes[static_cast<size_t>(pp - 2 - i)] += 1;
-  std::vector<IndexRange> ranges;
-  int64_t begin = 0;
-  for (int64_t size : sizes) {
-    ranges.push_back({begin, begin + size});
-    begin += size;
-  }
-  return ranges;
-}
-
 int64_t bytes_per_element(ClusterDevice device) { return device == ClusterDevice::Cuda ? 2 : 4; }
 
 int64_t Placement::total_weight_bytes() const {

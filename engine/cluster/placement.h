@@ -23,6 +23,7 @@
 
 #include "engine/cluster/cluster_config.h"
 #include "engine/cluster/tensor_shard.h"
+#include "engine/model/layer_split.h"  // split_layers
 #include "engine/model/model_config.h"
 
 namespace troupe {
@@ -61,8 +62,8 @@ struct Placement {
   int64_t total_kv_bytes_per_token() const;
 };
 
-// Layers of each of pp stages, vLLM's way (see above). Needs 1 <= pp <= layers.
-std::vector<IndexRange> split_layers(int64_t num_layers, int32_t pp);
+// The layers of each stage come from split_layers (engine/model/layer_split.h, vLLM's way, see
+// above), which the one-process pipeline (--pipeline-parallel) uses too.
 
 int64_t bytes_per_element(ClusterDevice device);
 

@@ -13,16 +13,13 @@
 // Everything here assumes validate_model_fit accepted (model, tp).
 #include <cstdint>
 
+#include "engine/model/layer_split.h"  // IndexRange
 #include "engine/model/model_config.h"
 #include "engine/model/weight_layout.h"
 
 namespace troupe {
 
-struct IndexRange {
-  int64_t begin = 0, end = 0;  // [begin, end)
-  int64_t size() const { return end - begin; }
-  bool operator==(const IndexRange&) const = default;
-};
+// IndexRange, [begin, end), is engine/model/layer_split.h's (which a stage's layers use too).
 
 struct TpShard {
   int32_t rank = 0, size = 1;

@@ -24,7 +24,7 @@ void add_in_place(float* x, const float* y, int64_t n) {
 CpuModel::CpuModel(ModelConfig config, ModelWeights weights)
     : config_(std::move(config)), weights_(std::move(weights)), inv_freq_(rope_inv_freq(config_)) {}
 
-std::vector<float> CpuModel::forward(const ForwardBatch& batch, KvCacheStorage& cache) {
+void CpuModel::embed(const ForwardBatch& batch) {
   const ModelConfig& c = config_;
   const int64_t T = batch.num_tokens(), H = c.hidden_size;
   x_.resize(T * H);
@@ -35,10 +35,37 @@ std::vector<float> CpuModel::forward(const ForwardBatch& batch, KvCacheStorage& 
                                   std::to_string(c.vocab_size) + ")");
     std::memcpy(&x_[t * H], &weights_.embed.data[int64_t{id} * H], H * sizeof(float));
   }
-  for (int64_t i = 0; i < c.num_layers; ++i) {
-    attention_block(weights_.layers[i], i, batch, cache);
-    mlp_block(weights_.layers[i], T);
+}
+
+void CpuModel::run_layers(const ForwardBatch& batch, KvCacheStorage& cache) {
+  const int64_t T = batch.num_tokens(), H = config_.hidden_size;
+  if (is_first_stage()) {
+    embed(batch);
+  } else {
+    if (static_cast<int64_t>(batch.hidden_states.size()) != T * H)
+      throw std::invalid_argument("pipeline stage from layer " + std::to_string(layers().begin) + " got " +
+                                  std::to_string(batch.hidden_states.size()) + " hidden-state values for " +
+                                  std::to_string(T) + " tokens of width " + std::to_string(H));
+    x_.assign(batch.hidden_states.begin(), batch.hidden_states.end());
   }
+  for (int64_t i = layers().begin; i < layers().end; ++i) {
+    attention_block(weights_.layer(i), i, batch, cache);
+    mlp_block(weights_.layer(i), T);
+  }
+}
+
+std::vector<float> CpuModel::forward_hidden(const ForwardBatch& batch, KvCacheStorage& cache) {
+  if (is_last_stage()) throw std::logic_error("CpuModel::forward_hidden on the last pipeline stage");
+  run_layers(batch, cache);
+  return x_;
+}
+
+std::vector<float> CpuModel::forward(const ForwardBatch& batch, KvCacheStorage& cache) {
+  if (!is_last_stage())
+    throw std::logic_error("CpuModel::forward on a pipeline stage that ends at layer " + std::to_string(layers().end));
+  const ModelConfig& c = config_;
+  const int64_t H = c.hidden_size;
+  run_layers(batch, cache);
   // Only the last token of each sequence that asked for logits goes through the LM head.
   std::vector<float> last;
   for (const SequenceSlice& s : batch.sequences) {

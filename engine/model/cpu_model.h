@@ -1,11 +1,18 @@
 #pragma once
 // CpuModel: the decoder-only forward pass (Llama / Qwen2) in fp32 on the CPU. It is the reference
 // every other backend is checked against, and the local mode on machines without a GPU.
+//
+// A CpuModel is the whole model or one pipeline stage of it, as its weights say
+// (ModelWeights::layer_range): the first stage embeds token ids, a later one starts from the
+// hidden states the stage before returned, and only the last applies the final norm and the LM
+// head. Running the stages one after the other is the same arithmetic as the whole model, in the
+// same order, so the logits are bit-identical.
 #include <cstdint>
 #include <vector>
 
 #include "engine/model/forward_batch.h"
 #include "engine/model/kv_cache_storage.h"
+#include "engine/model/layer_split.h"
 #include "engine/model/model_config.h"
 #include "engine/model/model_weights.h"
 
@@ -15,14 +22,25 @@ class CpuModel {
  public:
   CpuModel(ModelConfig config, ModelWeights weights);
 
-  // Writes this step's K/V into `cache` and returns the logits of the last token of every
-  // sequence with wants_logits, in batch order: [num such sequences, vocab_size].
-  // Throws std::invalid_argument on a token id outside the vocabulary.
+  // The last stage (or the whole model): writes this step's K/V of its layers into `cache` and
+  // returns the logits of the last token of every sequence with wants_logits, in batch order:
+  // [num such sequences, vocab_size]. Throws std::invalid_argument on a token id outside the
+  // vocabulary (first stage) or hidden states of the wrong size (later stages), std::logic_error
+  // when this is not the last stage.
   std::vector<float> forward(const ForwardBatch& batch, KvCacheStorage& cache);
+  // A stage before the last: the same over its layers, returning the hidden states the next stage
+  // starts from, [num_tokens, hidden_size]. std::logic_error on the last stage.
+  std::vector<float> forward_hidden(const ForwardBatch& batch, KvCacheStorage& cache);
 
   const ModelConfig& config() const { return config_; }
+  LayerRange layers() const { return weights_.layer_range; }
+  bool is_first_stage() const { return troupe::is_first_stage(layers()); }
+  bool is_last_stage() const { return troupe::is_last_stage(layers(), config_); }
 
  private:
+  // x_ = the stage's input (embedded tokens or batch.hidden_states), then every layer it holds.
+  void run_layers(const ForwardBatch& batch, KvCacheStorage& cache);
+  void embed(const ForwardBatch& batch);
   void attention_block(const LayerWeights& l, int64_t layer, const ForwardBatch& batch,
                        KvCacheStorage& cache);
   void mlp_block(const LayerWeights& l, int64_t n_tokens);

@@ -21,6 +21,9 @@ struct ForwardBatch {
   std::vector<int32_t> positions;     // [num_tokens]
   std::vector<int32_t> slot_mapping;  // [num_tokens]: block * block_size + offset of each token
   std::vector<SequenceSlice> sequences;
+  std::vector<float> hidden_states;   // [num_tokens, hidden]: a later pipeline stage's input, the
+                                      // stage before's output; empty for the first stage (and the
+                                      // whole model), which embeds token_ids instead
 
   int32_t num_tokens() const { return static_cast<int32_t>(token_ids.size()); }
   // Appends a sequence's next num_tokens tokens (positions context_len - num_tokens ...).

@@ -1,7 +1,8 @@
 #include "engine/model/model_weights.h"
 
-#include <functional>
 #include <string>
+
+#include <xxhash.h>  // XXH64: the dummy generator's per-tensor seed
 
 #include "engine/model/checkpoint.h"
 #include "engine/model/weight_layout.h"
@@ -22,7 +23,7 @@ Matrix* matrix_for(ModelWeights& w, WeightKind kind, int64_t layer) {
     case WeightKind::LmHead: return &w.lm_head;
     default: break;
   }
-  LayerWeights& l = w.layers.at(static_cast<size_t>(layer));
+  LayerWeights& l = w.layers.at(static_cast<size_t>(layer - w.layer_range.begin));
   switch (kind) {
     case WeightKind::InputNorm: return &l.input_norm;
     case WeightKind::Qkv: return &l.qkv;
@@ -38,12 +39,13 @@ Matrix* matrix_for(ModelWeights& w, WeightKind kind, int64_t layer) {
   }
 }
 
-// Allocates every matrix the layout names (once, at its fused size) and says where each tensor
-// goes in it.
-std::vector<WeightSlot> plan_weights(const ModelConfig& c, ModelWeights& w) {
-  w.layers.resize(c.num_layers);
+// Allocates every matrix the stage's layout names (once, at its fused size) and says where each
+// tensor goes in it.
+std::vector<WeightSlot> plan_weights(const ModelConfig& c, LayerRange layers, ModelWeights& w) {
+  w.layer_range = layers;
+  w.layers.resize(static_cast<size_t>(layers.size()));
   std::vector<WeightSlot> slots;
-  for (WeightPart& part : weight_layout(c)) {
+  for (WeightPart& part : weight_layout(c, layers)) {
     Matrix* m = matrix_for(w, part.kind, part.layer);
     if (m->data.empty()) {
       const auto [rows, cols] = weight_dims(c, part.kind);
@@ -56,7 +58,7 @@ std::vector<WeightSlot> plan_weights(const ModelConfig& c, ModelWeights& w) {
 }
 
 // SplitMix64: a tiny, well-mixed generator; one stream per tensor so the result does not depend
-// on load order or threads.
+// on load order, threads or which pipeline stage makes it.
 uint64_t splitmix(uint64_t& state) {
   uint64_t z = (state += 0x9e3779b97f4a7c15ull);
   z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
@@ -68,8 +70,13 @@ uint64_t splitmix(uint64_t& state) {
 
 ModelWeights load_weights(const ModelConfig& config, const Checkpoint& checkpoint,
                           const LoadProgress& progress) {
+  return load_weights(config, checkpoint, all_layers(config), progress);
+}
+
+ModelWeights load_weights(const ModelConfig& config, const Checkpoint& checkpoint, LayerRange layers,
+                          const LoadProgress& progress) {
   ModelWeights w;
-  const std::vector<WeightSlot> slots = plan_weights(config, w);
+  const std::vector<WeightSlot> slots = plan_weights(config, layers, w);
   size_t done = 0;
   for (const WeightSlot& s : slots) {
     checked_tensor(checkpoint, s.part).to_float(s.dst);
@@ -79,8 +86,12 @@ ModelWeights load_weights(const ModelConfig& config, const Checkpoint& checkpoin
 }
 
 ModelWeights dummy_weights(const ModelConfig& config, uint64_t seed) {
+  return dummy_weights(config, seed, all_layers(config));
+}
+
+ModelWeights dummy_weights(const ModelConfig& config, uint64_t seed, LayerRange layers) {
   ModelWeights w;
-  const std::vector<WeightSlot> slots = plan_weights(config, w);
+  const std::vector<WeightSlot> slots = plan_weights(config, layers, w);
 #pragma omp parallel for schedule(dynamic, 1)
   for (size_t i = 0; i < slots.size(); ++i) {
     const WeightPart& p = slots[i].part;
@@ -88,7 +99,9 @@ ModelWeights dummy_weights(const ModelConfig& config, uint64_t seed) {
     const int64_t n = p.numel();
     const bool is_norm = p.name.find("norm.weight") != std::string::npos;
     const bool is_bias = p.name.size() > 5 && p.name.compare(p.name.size() - 5, 5, ".bias") == 0;
-    uint64_t state = seed ^ std::hash<std::string>{}(p.name);
+    // XXH64 rather than std::hash: the same name gives the same stream in every build, so stages
+    // made by processes built against another standard library still form one model.
+    uint64_t state = seed ^ XXH64(p.name.data(), p.name.size(), 0);
     // Norm weights near 1 and small uniform matrices, like an initialized (untrained) model:
     // activations stay in range, and the text is noise.
     const float scale = is_norm ? 0.1f : (is_bias ? 0.02f : 0.05f);

@@ -5,6 +5,7 @@
 #include <functional>
 #include <vector>
 
+#include "engine/model/layer_split.h"
 #include "engine/model/model_config.h"
 
 namespace troupe {
@@ -31,12 +32,16 @@ struct LayerWeights {
   Matrix down_bias;      // [1, hidden] or empty
 };
 
+// The weights of a whole model, or of one pipeline stage: then only what that stage reads is held
+// (weight_layout(config, layers)), and the matrices of other stages stay empty.
 struct ModelWeights {
-  Matrix embed;          // [vocab, hidden]
-  std::vector<LayerWeights> layers;
-  Matrix final_norm;     // [1, hidden]
-  Matrix lm_head;        // [vocab, hidden]; empty when tied to embed
+  LayerRange layer_range;  // the decoder layers held: layers[i] is layer layer_range.begin + i
+  Matrix embed;          // [vocab, hidden]; on the first stage, and as the LM head of a tied last one
+  std::vector<LayerWeights> layers;  // [layer_range.size()]
+  Matrix final_norm;     // [1, hidden]; last stage only
+  Matrix lm_head;        // [vocab, hidden]; last stage only, empty when tied to embed
   const Matrix& output() const { return lm_head.data.empty() ? embed : lm_head; }
+  const LayerWeights& layer(int64_t i) const { return layers.at(static_cast<size_t>(i - layer_range.begin)); }
 };
 
 // Reads every tensor the config calls for, checks its shape, widens it to fp32. `progress` (may be
@@ -44,8 +49,14 @@ struct ModelWeights {
 using LoadProgress = std::function<void(size_t done, size_t total)>;
 ModelWeights load_weights(const ModelConfig& config, const Checkpoint& checkpoint,
                           const LoadProgress& progress = {});
+// Only the tensors of one pipeline stage, read from the same memory-mapped files.
+ModelWeights load_weights(const ModelConfig& config, const Checkpoint& checkpoint, LayerRange layers,
+                          const LoadProgress& progress = {});
 
-// Seeded random weights of the right shapes (--load-format dummy): same seed, same weights.
+// Seeded random weights of the right shapes (--load-format dummy): same seed, same weights. Each
+// tensor's values depend on the seed and its name alone, so a pipeline stage's tensors equal the
+// whole model's.
 ModelWeights dummy_weights(const ModelConfig& config, uint64_t seed);
+ModelWeights dummy_weights(const ModelConfig& config, uint64_t seed, LayerRange layers);
 
 }  // namespace troupe

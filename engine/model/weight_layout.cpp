@@ -65,6 +65,22 @@ std::vector<WeightPart> weight_layout(const ModelConfig& c) {
   return parts;
 }
 
+std::vector<WeightPart> weight_layout(const ModelConfig& c, LayerRange layers) {
+  const bool first = is_first_stage(layers), last = is_last_stage(layers, c);
+  std::vector<WeightPart> parts;
+  for (WeightPart& p : weight_layout(c)) {
+    bool held = false;
+    switch (p.kind) {
+      case WeightKind::Embed: held = first || (last && c.tie_word_embeddings); break;
+      case WeightKind::FinalNorm:
+      case WeightKind::LmHead: held = last; break;
+      default: held = layers.contains(p.layer); break;
+    }
+    if (held) parts.push_back(std::move(p));
+  }
+  return parts;
+}
+
 const TensorView& checked_tensor(const Checkpoint& checkpoint, const WeightPart& part) {
   const TensorView& t = checkpoint.tensor(part.name);
   if (t.shape != part.shape)

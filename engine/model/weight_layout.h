@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "engine/model/checkpoint.h"
+#include "engine/model/layer_split.h"
 #include "engine/model/model_config.h"
 
 namespace troupe {
@@ -26,6 +27,11 @@ struct WeightPart {
 // Every tensor the config calls for (biases only where the config has them; no LM head when it
 // is tied to the embedding), in checkpoint order: model-wide first, then layer by layer.
 std::vector<WeightPart> weight_layout(const ModelConfig& config);
+
+// The tensors one pipeline stage holds, in the same order: its layers' weights, the embedding on
+// the first stage, the final norm and the LM head on the last (with tied embeddings the last stage
+// holds the embedding matrix, as its LM head). weight_layout(config) is the stage of all layers.
+std::vector<WeightPart> weight_layout(const ModelConfig& config, LayerRange layers);
 
 // [rows, cols] of a whole (fused) weight; norms and biases are one row.
 std::pair<int64_t, int64_t> weight_dims(const ModelConfig& config, WeightKind kind);

@@ -4,18 +4,27 @@
 #include <stdexcept>
 
 #include "engine/sampling/sampler.h"
+#include "kernels/cpu/gemm.h"
 
 namespace troupe {
 
 void CpuBackend::allocate_kv_cache(int32_t num_blocks, int32_t block_size) {
   if (num_blocks <= 0 || block_size <= 0) throw std::invalid_argument("KV pool needs positive num_blocks and block_size");
   cache_.reset();  // free the old pool before making the new one
-  cache_.emplace(model_->config(), num_blocks, block_size);
+  cache_.emplace(model_->config(), model_->layers(), num_blocks, block_size);
 }
 
-std::vector<float> CpuBackend::logits(const ForwardBatch& batch) {
+KvCacheStorage& CpuBackend::cache() {
   if (!cache_) throw std::logic_error("CpuBackend used before allocate_kv_cache");
-  return model_->forward(batch, *cache_);
+  // Per call, not once: a restarted executor runs on a new thread.
+  cpu::set_this_thread_threads(threads_);
+  return *cache_;
+}
+
+std::vector<float> CpuBackend::logits(const ForwardBatch& batch) { return model_->forward(batch, cache()); }
+
+std::vector<float> CpuBackend::forward_hidden(const ForwardBatch& batch) {
+  return model_->forward_hidden(batch, cache());
 }
 
 SampledTokens CpuBackend::run(const ForwardBatch& batch, std::span<const SamplingRow> rows) {

@@ -1,5 +1,6 @@
 #pragma once
-// CpuBackend: CpuModel's forward pass over a host KV cache, sampled by engine/sampling.
+// CpuBackend: CpuModel's forward pass over a host KV cache, sampled by engine/sampling. Over a
+// CpuModel of one pipeline stage it is that stage (its cache holds the stage's layers only).
 #include <memory>
 #include <optional>
 
@@ -11,15 +12,22 @@ namespace troupe {
 
 class CpuBackend : public ModelBackend {
  public:
-  explicit CpuBackend(std::shared_ptr<CpuModel> model) : model_(std::move(model)) {}
+  // threads > 0: the GEMMs and loops of this backend's steps use that many threads whichever
+  // thread runs them (a pipeline stage's share of the cores); 0: the process-wide setting.
+  explicit CpuBackend(std::shared_ptr<CpuModel> model, int threads = 0) : model_(std::move(model)), threads_(threads) {}
 
   const ModelConfig& config() const override { return model_->config(); }
   void allocate_kv_cache(int32_t num_blocks, int32_t block_size) override;
   SampledTokens run(const ForwardBatch& batch, std::span<const SamplingRow> rows) override;
   std::vector<float> logits(const ForwardBatch& batch) override;
+  LayerRange layers() const override { return model_->layers(); }
+  std::vector<float> forward_hidden(const ForwardBatch& batch) override;
 
  private:
+  KvCacheStorage& cache();  // the pool, on a thread limited to threads_
+
   std::shared_ptr<CpuModel> model_;  // shared: an executor restart reuses the weights
+  int threads_;
   std::optional<KvCacheStorage> cache_;
 };
 

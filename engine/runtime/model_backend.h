@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "engine/model/forward_batch.h"
+#include "engine/model/layer_split.h"
 #include "engine/model/model_config.h"
 #include "engine/sampling/logprobs.h"
 #include "engine/sampling/sampling_params.h"
@@ -60,6 +61,17 @@ class ModelBackend {
   // Runs the batch and returns the logits instead of sampling: [sequences with wants_logits,
   // vocab] fp32 in batch order. For checks against a reference, not for serving.
   virtual std::vector<float> logits(const ForwardBatch& batch) = 0;
+
+  // Pipeline parallel. A backend may hold one stage of the model: the decoder layers in layers()
+  // (all of them by default), its KV cache for those only. A stage after the first reads
+  // batch.hidden_states instead of embedding the token ids. run() and logits() belong to the last
+  // stage; a stage before it runs forward_hidden(), which writes its layers' K/V and returns the
+  // hidden states the next stage starts from, [num_tokens, hidden] fp32. Throws what run() throws,
+  // and std::logic_error on a backend that is not such a stage.
+  virtual LayerRange layers() const { return all_layers(config()); }
+  virtual std::vector<float> forward_hidden(const ForwardBatch& /*batch*/) {
+    throw std::logic_error("this backend runs no pipeline stage before the last");
+  }
 
   // Pipelined stepping. launch() queues a step and returns; collect() waits for the oldest
   // launched step not yet collected and returns what run() would have. A backend that pipelines

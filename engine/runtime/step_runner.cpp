@@ -56,7 +56,7 @@ std::vector<DeferredToken> StepRunner::resolve_placeholders(const StepPlan& plan
   return deferred;
 }
 
-void StepRunner::launch(const StepPlan& plan) {
+void StepRunner::launch(const StepPlan& plan, std::vector<float> stage_input) {
   if (!pending_.empty() && !can_launch_ahead(plan))
     throw std::logic_error("step " + std::to_string(plan.step_id) + " launched before step " +
                            std::to_string(pending_.front().step_id) + " was collected, which it cannot be");
@@ -76,6 +76,7 @@ void StepRunner::launch(const StepPlan& plan) {
     }
   }
   ForwardBatch batch = make_forward_batch(plan);
+  batch.hidden_states = std::move(stage_input);
   const std::vector<DeferredToken> deferred = resolve_placeholders(plan, batch);
   std::vector<SamplingRow> rows;
   rows.reserve(plan.num_logits());
@@ -116,9 +117,9 @@ SampledTokens StepRunner::collect() {
   return sampled;
 }
 
-SampledTokens StepRunner::run(const StepPlan& plan) {
+SampledTokens StepRunner::run(const StepPlan& plan, std::vector<float> stage_input) {
   if (!pending_.empty()) throw std::logic_error("run() with a step pending: collect it first");
-  launch(plan);
+  launch(plan, std::move(stage_input));
   return collect();
 }
 

@@ -29,7 +29,7 @@ class StepRunner {
   StepRunner(ModelBackend& backend, int32_t num_blocks, int32_t block_size);
 
   // launch() + collect() with nothing pending: the lock-step way (LocalEngine).
-  SampledTokens run(const StepPlan& plan);
+  SampledTokens run(const StepPlan& plan, std::vector<float> stage_input = {});
 
   // Whether `plan` may be launched now although a step is pending: the backend pipelines, exactly
   // one step is pending, and no entry of the plan that samples a sequence whose previous token the
@@ -38,8 +38,10 @@ class StepRunner {
   bool can_launch_ahead(const StepPlan& plan) const;
   // Applies the plan's drops and admissions and hands the step to the backend. With a step
   // pending, only when can_launch_ahead(plan), else std::logic_error. Throws what the backend
-  // throws, and std::logic_error on a plan inconsistent with what this runner holds.
-  void launch(const StepPlan& plan);
+  // throws, and std::logic_error on a plan inconsistent with what this runner holds. On the last
+  // stage of a pipeline, `stage_input` is the stage before's hidden states for this plan
+  // ([num_batched_tokens, hidden]; take_stage_input checks them); else empty.
+  void launch(const StepPlan& plan, std::vector<float> stage_input = {});
   // Whether collect() would return without waiting; false when nothing is pending.
   bool ready() const;
   // The oldest pending step's tokens (and logprobs where asked), one per entry with wants_logits,

@@ -8,6 +8,8 @@ namespace troupe {
 struct Scheduler::StepDraft {
   std::vector<Pick> picks;          // in plan order
   int32_t budget = 0;               // tokens left this step
+  int32_t max_picks = 0;            // max_sequences_per_plan() when the step began
+  bool full() const { return static_cast<int32_t>(picks.size()) >= max_picks; }
   std::vector<SeqId> preempted;
   int32_t num_cached_tokens = 0;
 };
@@ -64,6 +66,7 @@ StepPlan Scheduler::schedule() {
                            " has not been passed to update()");
   StepDraft draft;
   draft.budget = config_.max_num_batched_tokens;
+  draft.max_picks = max_sequences_per_plan();
   schedule_running(draft, /*decodes=*/true);
   schedule_running(draft, /*decodes=*/false);
   if (draft.preempted.empty()) admit_waiting(draft);
@@ -93,16 +96,25 @@ StepPlan Scheduler::schedule() {
   return plan;
 }
 
+int32_t Scheduler::max_sequences_per_plan() const {
+  if (config_.pipeline_stages <= 1) return config_.max_num_seqs;
+  const int32_t live = std::min(config_.max_num_seqs, num_running() + num_waiting());
+  const int32_t plans = max_outstanding_plans();
+  return std::max(1, (live + plans - 1) / plans);
+}
+
 void Scheduler::schedule_running(StepDraft& draft, bool decodes) {
   // A snapshot: preemption removes entries from running_ while we walk.
   std::vector<SeqId> order;
   order.reserve(running_.size());
   for (const QueueKey& k : running_) order.push_back(std::get<2>(k));
   for (SeqId id : order) {
-    if (draft.budget <= 0) break;
+    if (draft.budget <= 0 || draft.full()) break;
     Sequence& seq = sequences_.at(id);
     if (seq.status != SequenceStatus::Running) continue;  // preempted by an earlier one
     if (seq.all_outputs_planned()) continue;             // finishes when its results come
+    // A pipeline's stage 0 cannot embed a token its last stage has not returned yet.
+    if (config_.pipeline_stages > 1 && seq.num_pending_outputs > 0) continue;
     const int32_t uncomputed = seq.num_uncomputed_tokens();
     if (decodes != (uncomputed == 1)) continue;
     grow_or_preempt(draft, seq, chunk_size(uncomputed, draft.budget));
@@ -164,7 +176,7 @@ void Scheduler::reset_executor_state() {
 }
 
 void Scheduler::admit_waiting(StepDraft& draft) {
-  while (!waiting_.empty() && draft.budget > 0 &&
+  while (!waiting_.empty() && draft.budget > 0 && !draft.full() &&
          static_cast<int32_t>(running_.size()) < config_.max_num_seqs) {
     const QueueKey key = *waiting_.begin();
     Sequence& seq = sequences_.at(std::get<2>(key));
@@ -212,7 +224,7 @@ ScheduledSequence Scheduler::make_entry(Sequence& seq, int32_t n) {
   if (known_end < start + n) {
     // Only a decode can reach a token not known yet: a preempted sequence is readmitted (is_new)
     // only once its pending output arrived, and a prefill chunk ends where the prompt does.
-    if (n != 1 || s.is_new || seq.num_pending_outputs != 1)
+    if (n != 1 || s.is_new || seq.num_pending_outputs != 1 || config_.pipeline_stages > 1)
       throw std::logic_error("Scheduler: sequence " + std::to_string(seq.id) + " planned past its pending output");
     s.token_ids.push_back(kTokenSampledByExecutor);
   }

@@ -39,6 +39,20 @@
 // Off, schedule() throws while a plan is outstanding: schedule and update in lock step, as
 // LocalEngine runs. Both modes share every rule above; lock step just never has a pending token
 // when it plans.
+//
+// Pipeline parallel (config.pipeline_stages = P > 1): the executor is P stages that each run
+// every plan in turn, so P plans in flight keep every stage busy on a different one. Planning
+// ahead then allows P outstanding plans (max_outstanding_plans(); 2 when P = 2, as without a
+// pipeline), and the batches are disjoint, as vLLM v1 runs pipelines:
+//  - no placeholders: a sequence whose pending token has not come back is not planned (stage 0
+//    embeds the tokens and never sees what the last stage samples). A prefill's next chunk may
+//    follow its previous one at once: every stage runs plans in order, so each stage has written
+//    the previous chunk's K/V of its layers before it computes the next;
+//  - each plan takes at most ceil(L / P) sequences, L = min(max_num_seqs, running + waiting),
+//    so the sequences spread over the P plans instead of all riding in the first while the
+//    others find nothing to do. A ready decode left out of a plan at that cap goes in the next.
+// With P = 1 none of this applies and every rule above is as it was.
+#include <algorithm>
 #include <cstdint>
 #include <deque>
 #include <optional>
@@ -130,7 +144,12 @@ class Scheduler {
   PoolJournal take_pool_journal() { return pool_.take_journal(); }
   const SchedulerStats& stats() const { return stats_; }
   int32_t num_outstanding_plans() const { return static_cast<int32_t>(outstanding_.size()); }
-  int32_t max_outstanding_plans() const { return config_.async_scheduling ? 2 : 1; }
+  int32_t max_outstanding_plans() const {
+    return config_.async_scheduling ? std::max<int32_t>(2, config_.pipeline_stages) : 1;
+  }
+  // Sequences one plan may take: the share of one of the plans in flight with a pipeline, else no
+  // limit beyond max_num_seqs.
+  int32_t max_sequences_per_plan() const;
 
  private:
   struct Pick {

@@ -9,6 +9,7 @@ std::string SchedulerConfig::validate() const {
   if (block_size < 1) return "block_size must be >= 1";
   if (num_blocks < 1) return "num_blocks must be >= 1";
   if (long_prefill_token_threshold < 0) return "long_prefill_token_threshold must be >= 0";
+  if (pipeline_stages < 1) return "pipeline_stages must be >= 1";
   return {};
 }
 

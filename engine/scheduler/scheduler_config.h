@@ -16,6 +16,9 @@ struct SchedulerConfig {
                                             // step, so one long prompt cannot take the whole budget
   bool async_scheduling = true;             // schedule() may plan step N+1 before update() got step N
                                             // (two plans outstanding); off: lock step (see scheduler.h)
+  int32_t pipeline_stages = 1;              // executor stages each plan passes through in turn
+                                            // (pipeline parallel); > 1 with async_scheduling: as many
+                                            // plans outstanding, over disjoint batches (scheduler.h)
 
   // Empty when valid, else a message naming the bad field.
   std::string validate() const;

@@ -1,6 +1,8 @@
 #include "kernels/cpu/gemm.h"
 
-#include <omp.h>    // omp_get_max_threads
+#include <omp.h>    // omp_get_max_threads, omp_set_num_threads
+
+#include <atomic>
 
 #include <cblas.h>  // cblas_sgemm, openblas_set_num_threads
 
@@ -9,17 +11,31 @@ namespace {
 
 // Below about two million multiply-adds a second thread costs more to wake and join than it
 // saves (measured: 25x slower tiny-model steps on a loaded 2-core machine), so small GEMMs run on
-// the calling thread. The setting is global to OpenBLAS; one model runs on one thread at a time.
+// the calling thread. OpenBLAS's OpenMP build takes a GEMM's thread count from the calling
+// thread's OpenMP setting (which openblas_set_num_threads sets too), so the choice is per thread:
+// pipeline stages on two threads each keep their own.
 constexpr int64_t kParallelMacs = int64_t{1} << 21;
-int g_max_threads = 0;      // 0: not read yet
-int g_current_threads = 0;
+std::atomic<int> g_threads_setting{0};  // set_gemm_threads; 0: the first caller's OpenMP default
+std::atomic<int> g_default_threads{0};  // 0: not read yet
+thread_local int t_max_threads = 0;     // set_this_thread_threads; 0: the global choice
+thread_local int t_current_threads = 0;
+
+int max_threads() {
+  if (t_max_threads > 0) return t_max_threads;
+  if (const int s = g_threads_setting.load(); s > 0) return s;
+  int d = g_default_threads.load();
+  if (d == 0) {
+    d = omp_get_max_threads();
+    g_default_threads.store(d);
+  }
+  return d;
+}
 
 void choose_threads(int64_t macs) {
-  if (g_max_threads == 0) g_max_threads = omp_get_max_threads();
-  const int want = macs < kParallelMacs ? 1 : g_max_threads;
-  if (want != g_current_threads) {
+  const int want = macs < kParallelMacs ? 1 : max_threads();
+  if (want != t_current_threads) {
     openblas_set_num_threads(want);
-    g_current_threads = want;
+    t_current_threads = want;
   }
 }
 
@@ -41,8 +57,15 @@ void linear(float* y, const float* x, const float* w, const float* bias, int64_t
 
 void set_gemm_threads(int threads) {
   if (threads <= 0) return;
-  g_max_threads = threads;
-  g_current_threads = 0;
+  g_threads_setting.store(threads);
+  t_current_threads = 0;
+}
+
+void set_this_thread_threads(int threads) {
+  if (threads <= 0 || threads == t_max_threads) return;
+  t_max_threads = threads;
+  t_current_threads = 0;
+  omp_set_num_threads(threads);  // the norm, RoPE and attention loops
 }
 
 }  // namespace troupe::cpu

@@ -14,4 +14,11 @@ void linear(float* y,              // [m, n]
 // Threads OpenBLAS may use; 0 keeps its default (all cores).
 void set_gemm_threads(int threads);
 
+// The same for the GEMMs and OpenMP loops this thread calls, overriding set_gemm_threads: a
+// pipeline stage's thread gets its share of the cores while another stage's thread runs too.
+// (OpenBLAS's OpenMP build hands a threaded GEMM one of NUM_PARALLEL thread buffers, 1 unless
+// built otherwise, so two threaded GEMMs at once may take turns; a single-threaded one runs on its
+// caller with none, so stages of one thread each never wait on each other.)
+void set_this_thread_threads(int threads);
+
 }  // namespace troupe::cpu

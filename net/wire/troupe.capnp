@@ -38,6 +38,7 @@ $Cxx.namespace("troupe::wire::schema");
 #      Then, by the rules (no bump): SamplingParams.logprobs, StepResult.logprobs, TokenLogprob,
 #      SampleLogprobs.
 #      Then PoolJournal, PoolOp, PoolOpKind, PoolStart (scheduler -> kv_manager), new structs.
+#      Then HiddenStates (pipeline stage -> next stage), a new struct.
 const wireVersion :UInt32 = 1;
 
 # How one request turns logits into tokens (troupe::SamplingParams; defaults are vLLM's).
@@ -321,4 +322,21 @@ struct PoolJournal {
   # In the order the pool did them.
   cachedTokens @5 :List(Int32);
   # [number of cache ops * blockSize] token ids: each cache op's block contents, in op order.
+}
+
+# -- pipeline parallel: one stage executor -> the next, one per step (troupe::HiddenStates) -----
+
+# The residual stream after a pipeline stage's last decoder layer, for every token of one step.
+# It travels in the same actor message as the step's StepPlan, which says what the tokens are.
+struct HiddenStates {
+  stepId @0 :UInt64 = 0;
+  # The StepPlan these belong to.
+  nextLayer @1 :Int32 = 0;
+  # The first decoder layer that reads them: the receiving stage's first layer.
+  numTokens @2 :Int32 = 0;
+  # Tokens of the step (StepPlan.numBatchedTokens), in plan order.
+  hiddenSize @3 :Int32 = 0;
+  # Values per token (config.json's hidden_size).
+  values @4 :List(Float32);
+  # [numTokens * hiddenSize] fp32, token-major; empty for a plan with no tokens.
 }

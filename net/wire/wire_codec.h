@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "engine/kv/pool_journal.h"
+#include "engine/model/hidden_states.h"
 #include "engine/sampling/sampling_params.h"
 #include "engine/scheduler/finished_sequence.h"
 #include "engine/scheduler/generation_request.h"
@@ -42,8 +43,9 @@ std::vector<uint8_t> encode(const StepResult& x);
 std::vector<uint8_t> encode(const KvPoolShape& x);
 std::vector<uint8_t> encode(const FinishedSequence& x);
 std::vector<uint8_t> encode(const PoolJournal& x);
+std::vector<uint8_t> encode(const HiddenStates& x);
 
-// Defined for the eight types above only (explicit specializations below); any other T fails
+// Defined for the nine types above only (explicit specializations below); any other T fails
 // to link.
 template <class T>
 T decode(std::span<const uint8_t> bytes);
@@ -56,6 +58,7 @@ template <> StepResult decode<StepResult>(std::span<const uint8_t> bytes);
 template <> KvPoolShape decode<KvPoolShape>(std::span<const uint8_t> bytes);
 template <> FinishedSequence decode<FinishedSequence>(std::span<const uint8_t> bytes);
 template <> PoolJournal decode<PoolJournal>(std::span<const uint8_t> bytes);
+template <> HiddenStates decode<HiddenStates>(std::span<const uint8_t> bytes);
 
 inline SamplingParams decode_sampling_params(std::span<const uint8_t> b) { return decode<SamplingParams>(b); }
 inline GenerationRequest decode_generation_request(std::span<const uint8_t> b) { return decode<GenerationRequest>(b); }
@@ -65,6 +68,7 @@ inline StepResult decode_step_result(std::span<const uint8_t> b) { return decode
 inline KvPoolShape decode_kv_pool_shape(std::span<const uint8_t> b) { return decode<KvPoolShape>(b); }
 inline FinishedSequence decode_finished_sequence(std::span<const uint8_t> b) { return decode<FinishedSequence>(b); }
 inline PoolJournal decode_pool_journal(std::span<const uint8_t> b) { return decode<PoolJournal>(b); }
+inline HiddenStates decode_hidden_states(std::span<const uint8_t> b) { return decode<HiddenStates>(b); }
 
 // Cap'n Proto's text form of x's wire message, e.g. "(stepId = 9, blockSize = 16, sequences = [...])":
 // field names as in the schema, empty lists left out. For logs and caf::deep_to_string; not a wire
@@ -77,5 +81,6 @@ std::string to_text(const StepResult& x);
 std::string to_text(const KvPoolShape& x);
 std::string to_text(const FinishedSequence& x);
 std::string to_text(const PoolJournal& x);
+std::string to_text(const HiddenStates& x);
 
 }  // namespace troupe::wire

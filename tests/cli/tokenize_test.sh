@@ -23,6 +23,8 @@ echo "$line" | grep -Eq '^\{"prompt_ids":\[9707,1879\],"ids":\[[0-9]+,[0-9]+,[0-
 a=$("$troupe" generate --model "$model" --load-format dummy --prompt "Hi" --max-tokens 8 --temperature 1 --seed 5 --json 2>/dev/null | tail -n 1)
 b=$("$troupe" generate --model "$model" --load-format dummy --prompt "Hi" --max-tokens 8 --temperature 1 --seed 5 --json 2>/dev/null | tail -n 1)
 [ "$a" = "$b" ] || { echo "FAIL: same seed gave $a and $b"; exit 1; }
-# --help shows defaults.
-"$troupe" generate --help | grep -q -- "--max-tokens.*64" || { echo "FAIL: generate --help shows no default for --max-tokens"; exit 1; }
+# --help shows defaults. (Read whole first: grep -q stops reading at its match, and a help text
+# longer than one pipe write would end troupe with SIGPIPE, failing the pipeline.)
+help=$("$troupe" generate --help)
+grep -q -- "--max-tokens.*64" <<<"$help" || { echo "FAIL: generate --help shows no default for --max-tokens"; exit 1; }
 echo "tokenize and generate shapes as expected"

@@ -39,6 +39,7 @@ struct Scenario {
   double abort_rate;  // per step
   double death_rate;  // per step: the executor dies (before running the plan or before answering)
   bool async = false; // two plans in flight (SchedulerConfig::async_scheduling), else lock step
+  int32_t pipeline_stages = 1;  // > 1 (with async): that many plans in flight, disjoint batches
 };
 
 inline void PrintTo(const Scenario& sc, std::ostream* os) { *os << sc.name; }  // gtest names failures by it
@@ -141,6 +142,7 @@ class RandomRun {
   int resumed_with_outputs() const { return resumed_with_outputs_; }
   int deaths_with_lost_tokens() const { return deaths_with_lost_tokens_; }
   int placeholders() const { return placeholders_; }
+  int plans_filling_pipeline() const { return plans_filling_pipeline_; }
   int voided_tokens() const { return voided_tokens_; }
   int preempted_with_pending() const { return preempted_with_pending_; }
 
@@ -154,6 +156,7 @@ class RandomRun {
     c.enable_prefix_caching = sc.prefix_caching;
     c.long_prefill_token_threshold = sc.long_prefill_token_threshold;
     c.async_scheduling = sc.async;
+    c.pipeline_stages = sc.pipeline_stages;
     return c;
   }
 
@@ -167,13 +170,19 @@ class RandomRun {
   void plan_ahead() {
     while (sched_.num_outstanding_plans() < sched_.max_outstanding_plans()) {
       std::vector<SeqId> ready_decodes;
+      const bool pipeline = sc_.pipeline_stages > 1;
       for (const auto& [id, e] : expected_) {
         const Sequence* s = sched_.find(id);
-        if (s->status == SequenceStatus::Running && s->num_uncomputed_tokens() == 1 && !s->all_outputs_planned())
+        if (s->status == SequenceStatus::Running && s->num_uncomputed_tokens() == 1 && !s->all_outputs_planned() &&
+            !(pipeline && s->num_pending_outputs > 0))
           ready_decodes.push_back(id);
       }
+      const int32_t cap = sched_.max_sequences_per_plan();
+      const int32_t outstanding_before = sched_.num_outstanding_plans();
       StepPlan plan = sched_.schedule();
-      check_plan(plan, ready_decodes);
+      check_plan(plan, ready_decodes, cap);
+      if (!plan.empty() && outstanding_before + 1 == sched_.max_outstanding_plans() && outstanding_before > 0)
+        ++plans_filling_pipeline_;
       if (::testing::Test::HasFatalFailure()) return;
       if (plan.empty()) {
         if (!plan.finished_seq_ids.empty()) mailbox_.push_back(std::move(plan));
@@ -187,6 +196,8 @@ class RandomRun {
   // before the scheduler hears of the first.
   void execute() {
     int runs = sc_.async && rng_() % 2 ? 2 : 1;
+    // A pipeline may finish up to all its plans before the scheduler hears of the first.
+    if (sc_.pipeline_stages > 1) runs = 1 + static_cast<int>(rng_() % static_cast<uint64_t>(sched_.max_outstanding_plans()));
     for (; runs > 0 && !mailbox_.empty(); --runs) {
       std::vector<int32_t> sampled = model_.run(mailbox_.front());
       answers_.push_back({std::move(mailbox_.front()), std::move(sampled)});
@@ -291,10 +302,29 @@ class RandomRun {
     ++aborted_;
   }
 
-  void check_plan(const StepPlan& plan, const std::vector<SeqId>& ready_decodes) {
+  // The tokens the plans sent and not yet answered sample: with a pipeline, none of their
+  // sequences may be planned again (stage 0 could not embed what they sample).
+  std::unordered_set<SeqId> sampled_in_flight() const {
+    std::unordered_set<SeqId> out;
+    auto add = [&](const StepPlan& p) {
+      for (const ScheduledSequence& e : p.sequences)
+        if (e.wants_logits) out.insert(e.seq_id);
+    };
+    for (const StepPlan& p : mailbox_) add(p);
+    for (const auto& [p, sampled] : answers_) add(p);
+    return out;
+  }
+
+  void check_plan(const StepPlan& plan, const std::vector<SeqId>& ready_decodes, int32_t cap) {
     const BlockPool& pool = sched_.block_pool();
     ASSERT_LE(plan.num_batched_tokens, sc_.max_num_batched_tokens);
     ASSERT_LE(static_cast<int32_t>(plan.sequences.size()), sc_.max_num_seqs);
+    ASSERT_LE(static_cast<int32_t>(plan.sequences.size()), cap);
+    if (sc_.pipeline_stages > 1) {
+      const auto busy = sampled_in_flight();
+      for (const ScheduledSequence& s : plan.sequences)
+        ASSERT_FALSE(busy.count(s.seq_id)) << sc_.name << ": seq " << s.seq_id << " planned with its token in flight";
+    }
     ASSERT_LE(sched_.num_running(), sc_.max_num_seqs);
     int32_t total = 0;
     std::unordered_set<SeqId> ids;
@@ -304,6 +334,7 @@ class RandomRun {
       ASSERT_TRUE(ids.insert(s.seq_id).second) << "a sequence twice in one plan";
       if (std::find(s.token_ids.begin(), s.token_ids.end(), kTokenSampledByExecutor) != s.token_ids.end()) {
         ASSERT_TRUE(sc_.async) << "a placeholder in lock step";
+        ASSERT_EQ(sc_.pipeline_stages, 1) << "a placeholder reaching a pipeline";
         ASSERT_TRUE(s.num_new_tokens() == 1 && !s.is_new && s.wants_logits) << "seq " << s.seq_id;
         ++placeholders_;
       }
@@ -333,7 +364,7 @@ class RandomRun {
     }
     const std::set<SeqId> preempted(plan.preempted_seq_ids.begin(), plan.preempted_seq_ids.end());
     for (SeqId id : ready_decodes) {
-      if (!preempted.count(id)) {
+      if (!preempted.count(id) && static_cast<int32_t>(plan.sequences.size()) < cap) {
         ASSERT_TRUE(ids.count(id)) << "ready decode " << id << " was not served";
       }
     }
@@ -360,6 +391,7 @@ class RandomRun {
   int resumed_with_outputs_ = 0;   // running sequences with outputs when the executor died
   int deaths_with_lost_tokens_ = 0;
   int placeholders_ = 0;           // decode entries naming the token the executor sampled last
+  int plans_filling_pipeline_ = 0; // non-empty plans that made the most plans in flight there may be
   int voided_tokens_ = 0;          // sampled for sequences that had left when the answer came
   int preempted_with_pending_ = 0; // preempted while a plan sampling for them was outstanding
   int finished_ = 0;

@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include <random>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -48,6 +49,15 @@ const Scenario kScenarios[] = {
     {"async_budget_is_cap",  27, 4,   40,  12,   12,   true,  0,   true, 2000, 0.05, 0,    true},
     {"async_deaths_tight",   28, 4,   24,   8,   32,   true,  0,   false, 2000, 0.02, 0.03, true},
     {"async_deaths_roomy",   29, 8,  200,  32,  256,   true,  0,   false, 2000, 0.10, 0.06, true},
+    // Pipeline parallel: as many plans in flight as stages, disjoint batches.           async stages
+    {"pp2_tight_cached",     41, 4,   24,   8,   32,   true,  0,   false, 2000, 0.02, 0,    true, 2},
+    {"pp3_tight_cached",     42, 4,   24,   8,   32,   true,  0,   false, 2000, 0.02, 0,    true, 3},
+    {"pp3_chunks_prio",      43, 4,   30,  12,   24,   true,  8,   true, 2000, 0.05, 0,    true, 3},
+    {"pp4_roomy_aborts",     44, 8,  200,  32,  256,   true,  0,   false, 2000, 0.20, 0,    true, 4},
+    {"pp3_one_at_a_time",    45, 4,   24,   1,    8,   true,  0,   false, 1000, 0.02, 0,    true, 3},
+    {"pp2_deaths_tight",     46, 4,   24,   8,   32,   true,  0,   false, 2000, 0.02, 0.03, true, 2},
+    {"pp3_deaths_roomy",     47, 8,  200,  32,  256,   true,  0,   false, 2000, 0.10, 0.06, true, 3},
+    {"pp3_lock_step",        48, 4,   30,  12,   24,   true,  8,   true, 1000, 0.05, 0.03, false, 3},
 };
 
 class SchedulerRandom : public ::testing::TestWithParam<Scenario> {};
@@ -95,6 +105,28 @@ TEST(SchedulerRandomCoverage, TwoPlansInFlightExerciseEveryAsyncPath) {
   EXPECT_GT(deaths.stats().num_executor_resets, 100);
   EXPECT_GT(deaths.deaths_with_lost_tokens(), 50);
   EXPECT_GT(deaths.placeholders(), 5000);
+}
+
+// A pipeline must actually fill up: plans made while the others are in flight, each with work,
+// preemptions and the cache still working, and never a placeholder (stage 0 could not embed it).
+const Scenario& scenario(const std::string& name) {
+  for (const Scenario& sc : kScenarios)
+    if (sc.name == name) return sc;
+  throw std::invalid_argument("no scenario " + name);
+}
+
+TEST(SchedulerRandomCoverage, PipelineStagesGetDisjointBatchesInFlightAtOnce) {
+  for (const char* name : {"pp2_tight_cached", "pp3_tight_cached", "pp3_deaths_roomy"}) {
+    RandomRun run(scenario(name));
+    run.go();
+    EXPECT_EQ(run.placeholders(), 0) << name;
+    EXPECT_GT(run.plans_filling_pipeline(), 2000) << name;
+    EXPECT_GT(run.stats().num_cached_tokens, 1000) << name;
+    if (std::string(name) == "pp3_tight_cached") {
+      EXPECT_GT(run.stats().num_preemptions, 50);
+      EXPECT_GT(run.preempted_with_pending(), 10);
+    }
+  }
 }
 
 // The oracle above is the fake model's closed form; check that it is what a request produces
