@@ -28,17 +28,6 @@ namespace {
 
 using test::alone;
 
-// The fixture's stages over the same weights as `whole`'s checkpoint.
-std::vector<std::shared_ptr<ModelBackend>> stage_backends(const std::string& name, int32_t num_stages) {
-  const auto dir = test::fixture_model_dir(name);
-  const ModelConfig config = load_model_config(dir / "config.json");
-  const Checkpoint checkpoint = Checkpoint::open(dir);
-  std::vector<std::shared_ptr<ModelBackend>> out;
-  for (LayerRange r : split_layers(config.num_layers, num_stages))
-    out.push_back(std::make_shared<CpuBackend>(std::make_shared<CpuModel>(config, load_weights(config, checkpoint, r))));
-  return out;
-}
-
 // Greedy and seeded requests, 1-70 prompt tokens, some ending at an EOS their output reaches.
 std::vector<GenerationRequest> mixed_requests(CpuModel& whole, int n) {
   std::mt19937 rng(11);
@@ -93,7 +82,7 @@ TEST_P(PipelineEngine, EveryRequestGetsWhatTheWholeModelGivesItAlone) {
   const auto requests = mixed_requests(whole, 40);
   TroupeActorSystemConfig cfg;
   caf::actor_system sys{cfg};
-  const auto engine = start_pipeline_engine(sys, stage_backends("tiny-llama3", GetParam().stages), small_engine(GetParam().async));
+  const auto engine = start_pipeline_engine(sys, test::fixture_stage_backends("tiny-llama3", GetParam().stages), small_engine(GetParam().async));
   const auto out = run_all(sys, engine, requests);
   ASSERT_EQ(out.size(), requests.size());
   for (const auto& r : requests) {
@@ -117,7 +106,7 @@ TEST(PipelineEngineOverlap, StagesComputeDifferentPlansAtOnce) {
   for (bool async : {true, false}) {
     auto concurrency = std::make_shared<test::StageConcurrency>();
     std::vector<std::shared_ptr<ModelBackend>> stages;
-    for (auto& s : stage_backends("tiny-llama3", 3))
+    for (auto& s : test::fixture_stage_backends("tiny-llama3", 3))
       stages.push_back(std::make_shared<test::StageProbeBackend>(s, concurrency, std::chrono::milliseconds(3)));
     TroupeActorSystemConfig cfg;
     caf::actor_system sys{cfg};
@@ -139,7 +128,7 @@ TEST(PipelineEngineRestart, AKilledStageTakesItsGroupDownAndEveryRequestStillFin
   CpuModel whole = test::load_fixture_model("tiny-llama3");
   TroupeActorSystemConfig cfg;
   caf::actor_system sys{cfg};
-  const auto engine = start_pipeline_engine(sys, stage_backends("tiny-llama3", 3), test::restart_engine_config(true),
+  const auto engine = start_pipeline_engine(sys, test::fixture_stage_backends("tiny-llama3", 3), test::restart_engine_config(true),
                                             /*max_restarts=*/5);
   const auto requests = test::make_restart_requests(24, whole.config().vocab_size);
   caf::scoped_actor self{sys};
@@ -196,7 +185,7 @@ TEST(PipelineEngineRestart, AKilledStageTakesItsGroupDownAndEveryRequestStillFin
 TEST(PipelineEngineRestart, AFailingStageStepIsRecomputedOnANewGroup) {
   CpuModel whole = test::load_fixture_model("tiny-llama3");
   auto concurrency = std::make_shared<test::StageConcurrency>();
-  auto stages = stage_backends("tiny-llama3", 3);
+  auto stages = test::fixture_stage_backends("tiny-llama3", 3);
   stages[1] = std::make_shared<test::StageProbeBackend>(stages[1], concurrency, std::chrono::microseconds(0),
                                                         /*fail_at_step=*/15);
   TroupeActorSystemConfig cfg;
@@ -216,7 +205,7 @@ TEST(PipelineEngineRestart, AFailingStageStepIsRecomputedOnANewGroup) {
 // the first system directly.
 TEST(PipelineEngineRemote, ALastStageInAnotherActorSystemGivesTheSameOutputs) {
   CpuModel whole = test::load_fixture_model("tiny-llama3");
-  auto stages = stage_backends("tiny-llama3", 2);
+  auto stages = test::fixture_stage_backends("tiny-llama3", 2);
   TroupeActorSystemConfig node_cfg;
   caf::actor_system node{node_cfg};
   // Not detached: CAF 0.17 now and then hangs destroying an actor system whose detached actor has

@@ -17,16 +17,6 @@
 namespace troupe {
 namespace {
 
-std::vector<std::shared_ptr<ModelBackend>> stages_of(const std::string& name, int32_t n) {
-  const auto dir = test::fixture_model_dir(name);
-  const ModelConfig c = load_model_config(dir / "config.json");
-  const Checkpoint checkpoint = Checkpoint::open(dir);
-  std::vector<std::shared_ptr<ModelBackend>> out;
-  for (LayerRange r : split_layers(c.num_layers, n))
-    out.push_back(std::make_shared<CpuBackend>(std::make_shared<CpuModel>(c, load_weights(c, checkpoint, r))));
-  return out;
-}
-
 std::map<SeqId, std::vector<int32_t>> run(ModelBackend& backend, int64_t vocab) {
   LocalEngine engine(backend, {.max_num_seqs = 6, .max_num_batched_tokens = 40, .block_size = 16, .num_blocks = 80,
                                .enable_prefix_caching = true, .long_prefill_token_threshold = 0});
@@ -49,7 +39,7 @@ std::map<SeqId, std::vector<int32_t>> run(ModelBackend& backend, int64_t vocab) 
 TEST(SequentialPipeline, StagesInTurnGiveTheWholeModelsTokensSeededOnesIncluded) {
   for (const auto& [name, n] : std::vector<std::pair<std::string, int32_t>>{{"tiny-llama3", 3}, {"tiny-qwen2", 2}}) {
     CpuBackend whole(std::make_shared<CpuModel>(test::load_fixture_model(name)));
-    SequentialPipelineBackend staged(stages_of(name, n));
+    SequentialPipelineBackend staged(test::fixture_stage_backends(name, n));
     const auto expected = run(whole, whole.config().vocab_size);
     ASSERT_EQ(expected.size(), 30u);
     EXPECT_EQ(run(staged, whole.config().vocab_size), expected) << name << " in " << n << " stages";
@@ -57,7 +47,7 @@ TEST(SequentialPipeline, StagesInTurnGiveTheWholeModelsTokensSeededOnesIncluded)
 }
 
 TEST(SequentialPipeline, StagesMustTileTheModel) {
-  auto s = stages_of("tiny-llama3", 3);
+  auto s = test::fixture_stage_backends("tiny-llama3", 3);
   EXPECT_THROW(SequentialPipelineBackend({s[0], s[2]}), std::invalid_argument);  // a gap
   EXPECT_THROW(SequentialPipelineBackend({s[1], s[2]}), std::invalid_argument);  // no stage 0
   EXPECT_THROW(SequentialPipelineBackend({s[0], s[1]}), std::invalid_argument);  // no last stage
@@ -83,7 +73,7 @@ StepPlan one_prompt_plan(uint64_t step_id, std::vector<int32_t> tokens) {
 }
 
 TEST(PipelineStageStep, StageZeroRefusesAPlaceholderItCannotEmbed) {
-  auto s = stages_of("tiny-llama3", 2);
+  auto s = test::fixture_stage_backends("tiny-llama3", 2);
   s[0]->allocate_kv_cache(4, 16);
   StepPlan plan = one_prompt_plan(4, {5, 6, 7});
   const HiddenStates h = run_stage_step(*s[0], plan, {});
@@ -100,7 +90,7 @@ TEST(PipelineStageStep, StageZeroRefusesAPlaceholderItCannotEmbed) {
 }
 
 TEST(PipelineStageStep, AStageRefusesHiddenStatesOfAnotherStepLayerOrShape) {
-  auto s = stages_of("tiny-llama3", 3);
+  auto s = test::fixture_stage_backends("tiny-llama3", 3);
   s[0]->allocate_kv_cache(4, 16);
   const StepPlan plan = one_prompt_plan(9, {5, 6, 7});
   const HiddenStates good = run_stage_step(*s[0], plan, {});
