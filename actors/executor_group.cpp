@@ -28,7 +28,8 @@ ExecutorGroup spawn_executor_group(caf::event_based_actor* self, const std::vect
     g.members.resize(stages.size());
     caf::actor next;
     for (size_t i = stages.size(); i-- > 0;) {
-      next = self->spawn<caf::monitored + caf::detached>(pipeline_stage_actor, stages[i], next);
+      next = self->spawn<caf::monitored + caf::detached>(pipeline_stage_actor, stages[i], next,
+                                                         std::shared_ptr<StageClock>{});
       g.members[i] = next;
     }
   }

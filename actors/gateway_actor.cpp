@@ -144,7 +144,8 @@ caf::behavior gateway_actor(Self* self, std::shared_ptr<const Tokenizer> tokeniz
       [=](submit_atom, std::shared_ptr<GatewayRequest> req) {
         const SeqId id = req->generation.id;
         auto& st = self->state;
-        if (!st.scheduler) return req->sink->on_error("the engine has stopped: its scheduler's restart budget is spent");
+        if (!st.lost.empty()) return req->sink->on_lost(st.lost);
+        if (!st.scheduler) return req->sink->on_lost("the engine has stopped: its scheduler's restart budget is spent");
         if (st.draining) return req->sink->on_error("the server is shutting down");
         const uint64_t arrival = req->generation.arrival.value_or(st.next_arrival);
         st.next_arrival = std::max(st.next_arrival, arrival + 1);
@@ -174,6 +175,16 @@ caf::behavior gateway_actor(Self* self, std::shared_ptr<const Tokenizer> tokeniz
         for (SeqId id : ids)
           if (st.scheduler) self->send(st.scheduler, abort_atom::value, id);
           else finish(self, id, "abort");
+      },
+      [=](engine_lost_atom, const std::string& why) {
+        auto& st = self->state;
+        st.lost = why;
+        st.scheduler = caf::actor{};
+        for (auto& [id, a] : st.active) {
+          if (ServerMetrics* m = st.options.metrics.get()) m->requests_finished[2].fetch_add(1);
+          a.request->sink->on_lost(why);
+        }
+        st.active.clear();
       },
       [=](scheduler_atom, caf::actor scheduler) {
         auto& st = self->state;

@@ -49,6 +49,9 @@ class RequestSink {
   // or "abort". OpenAI reports both stops as "stop"; TGI tells them apart.
   virtual void on_finish(const std::string& reason, int32_t prompt_tokens, int32_t completion_tokens) = 0;
   virtual void on_error(const std::string& message) = 0;  // the scheduler refused the request
+  // The engine went away (a cluster node was lost): the server cannot answer, through no fault of
+  // the request (HTTP: 503 when nothing was sent yet). Ends the request like on_error.
+  virtual void on_lost(const std::string& message) { on_error(message); }
   // The request's first token came: it runs (before on_output, which a stop string may hold).
   virtual void on_running() {}
 };
@@ -83,6 +86,7 @@ struct GatewayState {
   GatewayOptions options;
   std::shared_ptr<const Tokenizer> tokenizer;
   caf::actor scheduler;        // null once the supervisor says none will come
+  std::string lost;            // why the engine is gone (engine_lost_atom); empty while it serves
   bool draining = false;       // shutting down: no new request, the live ones aborted
   uint64_t next_arrival = 0;   // the gateway numbers arrivals, so a resubmission can keep its own
   std::unordered_map<SeqId, Active> active;
@@ -94,7 +98,8 @@ struct GatewayState {
 // (those of any other are stale and dropped); (scheduler_atom, actor) from the supervisor it is
 // registered with (spawn_gateway, engine_topology.h): the scheduler from now on, to which every
 // in-flight request is resubmitted, or a null one: every live request ends with abort;
-// (drain_atom) when the server shuts down: every live request is aborted (each ends with reason
+// (engine_lost_atom, why) from the supervisor: every live request, and every later one, ends with
+// on_lost(why); (drain_atom) when the server shuts down: every live request is aborted (each ends with reason
 // abort, so its client gets a complete answer) and new ones are refused.
 caf::behavior gateway_actor(caf::stateful_actor<GatewayState>* self, std::shared_ptr<const Tokenizer> tokenizer,
                             caf::actor scheduler, GatewayOptions options = {});

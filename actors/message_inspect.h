@@ -50,4 +50,19 @@ typename Inspector::result_type inspect(Inspector& f, KvUsage& x) {
            x.num_audit_failures, x.last_failure, x.pool_audit);
 }
 
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, ClusterIdentity& x) {
+  return f(caf::meta::type_name("ClusterIdentity"), x.config_hash, x.model_hash, x.wire_version);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, StageTimes& x) {
+  return f(caf::meta::type_name("StageTimes"), x.stage, x.steps, x.busy_us);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, NodeReport& x) {
+  return f(caf::meta::type_name("NodeReport"), x.name, x.stages);
+}
+
 }  // namespace troupe

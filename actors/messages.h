@@ -11,6 +11,8 @@
 #include <caf/atom.hpp>
 #include <caf/type_id.hpp>
 
+#include "engine/cluster/cluster_health.h"
+#include "engine/cluster/cluster_identity.h"
 #include "engine/kv/pool_journal.h"
 #include "engine/kv/seq_id.h"
 #include "engine/model/hidden_states.h"
@@ -92,6 +94,20 @@ using stage_step_atom = caf::atom_constant<caf::atom("stagestep")>;  // pipeline
                                                                      // -> StepResult, answered by the last
 using next_stage_atom = caf::atom_constant<caf::atom("nextstage")>;  // (next_stage) -> actor: a pipeline
                                                                      // stage's successor (null on the last)
+// A node's answer to the head's heartbeat: its name and the times of the stages it runs.
+struct NodeReport {
+  std::string name;
+  std::vector<StageTimes> stages;
+};
+
+// The cluster's launch (node_actor.h): head -> node.
+using join_atom = caf::atom_constant<caf::atom("join")>;  // (join, ClusterIdentity, head name) -> node name
+using spawn_stage_atom = caf::atom_constant<caf::atom("spawnstage")>;  // (spawn_stage, stage, next host,
+                                                                       // next port) -> the stage's executor
+using stage_of_atom = caf::atom_constant<caf::atom("stageof")>;  // (stage_of, stage) -> its executor on this node
+using heartbeat_atom = caf::atom_constant<caf::atom("heartbeat")>;  // (heartbeat) -> NodeReport
+using engine_lost_atom = caf::atom_constant<caf::atom("enginelost")>;  // supervisor -> gateway: (engine_lost,
+                                                                       // why): live requests fail with why
 // Scheduler -> kv_manager: a PoolJournal (engine/kv/pool_journal.h), one per step, no answer.
 
 }  // namespace troupe
@@ -108,4 +124,6 @@ CAF_BEGIN_TYPE_ID_BLOCK(troupe, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(troupe, (troupe::PrefixQuery))
   CAF_ADD_TYPE_ID(troupe, (troupe::KvUsage))
   CAF_ADD_TYPE_ID(troupe, (troupe::HiddenStates))
+  CAF_ADD_TYPE_ID(troupe, (troupe::ClusterIdentity))
+  CAF_ADD_TYPE_ID(troupe, (troupe::NodeReport))
 CAF_END_TYPE_ID_BLOCK(troupe)

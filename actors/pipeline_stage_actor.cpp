@@ -1,5 +1,6 @@
 #include "actors/pipeline_stage_actor.h"
 
+#include <chrono>
 #include <string>
 
 #include <caf/all.hpp>
@@ -23,6 +24,16 @@ caf::error stage_failed(Self* self, const std::string& why) {
 caf::result<StepResult> run_step(Self* self, StepPlan& plan, HiddenStates in) {
   auto& st = self->state;
   if (!st.kv_ready) return caf::make_error(caf::sec::invalid_argument, "step before init");
+  // Counted when this stage's share is done, however it ends.
+  struct Count {
+    StageClock* clock;
+    std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
+    ~Count() {
+      if (!clock) return;
+      clock->steps.fetch_add(1);
+      clock->busy_us.fetch_add(std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - start).count());
+    }
+  } count{st.clock.get()};
   try {
     std::vector<float> input;
     if (!is_first_stage(st.backend->layers()))
@@ -42,8 +53,10 @@ caf::result<StepResult> run_step(Self* self, StepPlan& plan, HiddenStates in) {
 
 }  // namespace
 
-caf::behavior pipeline_stage_actor(Self* self, std::shared_ptr<ModelBackend> backend, caf::actor next) {
+caf::behavior pipeline_stage_actor(Self* self, std::shared_ptr<ModelBackend> backend, caf::actor next,
+                                   std::shared_ptr<StageClock> clock) {
   self->state.backend = std::move(backend);
+  self->state.clock = std::move(clock);
   self->state.next = next;
   // A dead stage ends the group (CAF links carry exit reasons both ways): no plan can pass it.
   if (next) self->link_to(next);

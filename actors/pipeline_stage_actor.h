@@ -12,6 +12,8 @@
 // one ends the whole group; its supervisor restarts the group (executor_group.h) and the scheduler
 // recomputes what was running, as for one executor. A step that fails on any stage answers the
 // scheduler with that error, which it treats as a lost executor.
+#include <atomic>
+#include <cstdint>
 #include <memory>
 
 #include <caf/actor.hpp>
@@ -23,19 +25,27 @@
 
 namespace troupe {
 
+// Steps a stage ran and the time they took, read by its node for the head's heartbeat (another
+// thread, hence atomics).
+struct StageClock {
+  std::atomic<int64_t> steps{0};
+  std::atomic<int64_t> busy_us{0};
+};
+
 struct PipelineStageState {
   std::shared_ptr<ModelBackend> backend;  // this stage's layers and KV cache; shared: a restarted
                                           // group reuses the weights
   caf::actor next;                        // the stage after this one; null on the last
   std::unique_ptr<StepRunner> runner;     // last stage only, made by init: sampling state
   bool kv_ready = false;                  // init allocated this stage's pool
+  std::shared_ptr<StageClock> clock;      // may be null
   static inline const char* name = "pipeline_stage";
 };
 
 // Messages: (init_atom, KvPoolShape) -> bool, answered by the last stage once every stage has its
 // pool; (step_atom, StepPlan) -> StepResult, on stage 0; (stage_step_atom, StepPlan, HiddenStates)
-// -> StepResult, from the stage before; (next_stage_atom) -> actor.
+// -> StepResult, from the stage before; (next_stage_atom) -> actor. `clock`, if any, counts its steps.
 caf::behavior pipeline_stage_actor(caf::stateful_actor<PipelineStageState>* self, std::shared_ptr<ModelBackend> backend,
-                                   caf::actor next);
+                                   caf::actor next, std::shared_ptr<StageClock> clock = nullptr);
 
 }  // namespace troupe

@@ -38,6 +38,19 @@ void add_engine_options(CLI::App& cmd, EngineOptions& o) {
       ->capture_default_str();
 }
 
+EngineOptions engine_options_from(const SchedulerSettings& s) {
+  EngineOptions o;
+  o.max_num_seqs = s.max_num_seqs;
+  o.max_num_batched_tokens = s.max_num_batched_tokens;
+  o.block_size = s.block_size;
+  o.kv_cache_gib = s.kv_cache_gib;
+  o.num_kv_blocks = s.num_kv_blocks;
+  o.no_prefix_caching = s.no_prefix_caching;
+  o.no_async_scheduling = s.no_async_scheduling;
+  o.max_restarts = s.max_restarts;
+  return o;
+}
+
 SchedulerConfig make_scheduler_config(const EngineOptions& o, const ModelConfig& model, int32_t kv_capacity) {
   SchedulerConfig c;
   c.max_num_seqs = o.max_num_seqs;

@@ -29,6 +29,9 @@ struct EngineOptions {
 
 void add_engine_options(CLI::App& cmd, EngineOptions& o);
 
+// A cluster file's [scheduler] table as the flags would have said it.
+EngineOptions engine_options_from(const SchedulerSettings& s);
+
 // Throws std::invalid_argument naming the flag when the result is not a valid configuration.
 // kv_capacity > 0: the backend holds that many blocks already (a GPU sized them from memory),
 // and --kv-cache-gib does not apply.

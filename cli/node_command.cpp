@@ -1,6 +1,8 @@
-// `troupe node`: loads a model and publishes an executor actor on HOST:PORT for a head process
-// (`troupe generate --executor HOST:PORT`, `troupe serve --executor ...`) to drive. Runs until
-// SIGINT or SIGTERM.
+// `troupe node`, two ways:
+//  - `--config FILE --name NAME`: one node of a cluster file (cli/cluster_node.h);
+//  - `--model DIR [--host H --port P]`: loads a model and publishes one executor actor for a head
+//    process (`troupe generate --executor HOST:PORT`, `troupe serve --executor ...`) to drive.
+// Runs until SIGINT or SIGTERM.
 #include "cli/node_command.h"
 
 #include <csignal>
@@ -12,6 +14,7 @@
 
 #include "actors/actor_system_config.h"
 #include "actors/engine_topology.h"
+#include "cli/cluster_node.h"
 #include "cli/model_options.h"
 
 namespace troupe::cli {
@@ -48,11 +51,32 @@ int run_node(const NodeOptions& o) {
 
 void register_node(CLI::App& app, int& exit_code) {
   auto o = std::make_shared<NodeOptions>();
-  CLI::App* cmd = app.add_subcommand("node", "Serve a model's executor to a head process over the network");
-  add_model_options(*cmd, o->model, /*model_required=*/true);
-  cmd->add_option("--host", o->host, "address to listen on")->capture_default_str();
-  cmd->add_option("--port", o->port, "port to listen on (0: any free port)")->capture_default_str();
-  cmd->callback([o, &exit_code] { exit_code = run_node(*o); });
+  auto c = std::make_shared<ClusterNodeOptions>();
+  c->presets_dir = TROUPE_PRESETS_DIR;
+  CLI::App* cmd = app.add_subcommand(
+      "node", "Run one node of a cluster file (--config FILE --name NAME), or serve one model's executor to a head "
+              "process (--model DIR --port P)");
+  auto* config = cmd->add_option("--config", c->config, "the cluster file (TOML; config/README.md), the same on every node");
+  auto* name = cmd->add_option("--name", c->name, "this node's name in the cluster file");
+  name->needs(config);
+  config->needs(name);
+  cmd->add_option("--presets-dir", c->presets_dir, "with --config: where model.path finds preset names")
+      ->capture_default_str();
+  add_model_options(*cmd, o->model, /*model_required=*/false);
+  cmd->add_option("--host", o->host, "without --config: address to listen on")->capture_default_str();
+  cmd->add_option("--port", o->port, "without --config: port to listen on (0: any free port)")->capture_default_str();
+  cmd->callback([o, c, cmd, &exit_code] {
+    if (!c->config.empty()) {
+      // The file says everything else; a model flag beside it would be ignored, so it is refused.
+      for (const char* flag : {"--model", "--load-format", "--dummy-seed", "--device", "--host", "--port"})
+        if (cmd->count(flag) > 0)
+          throw std::invalid_argument(std::string(flag) + " cannot be combined with --config: the cluster file sets it");
+      c->threads = o->model.threads;
+      run_cluster_node(*c);
+    }
+    if (o->model.model.empty()) throw std::invalid_argument("troupe node needs --config FILE --name NAME, or --model DIR");
+    exit_code = run_node(*o);
+  });
 }
 
 }  // namespace troupe::cli

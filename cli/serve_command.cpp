@@ -3,43 +3,23 @@
 // With no --model it serves the demo model (random weights: its text is noise).
 #include "cli/serve_command.h"
 
-#include <sys/resource.h>
-
-#include <atomic>
 #include <csignal>
 #include <filesystem>
 #include <memory>
-#include <thread>
-#include <vector>
 
-#include <boost/asio/io_context.hpp>
 #include <caf/all.hpp>
 #include <spdlog/spdlog.h>
 
 #include "actors/actor_system_config.h"
 #include "actors/engine_topology.h"
-#include "actors/gateway_actor.h"
 #include "cli/engine_options.h"
 #include "net/api_key.h"  // resolve_api_key
 #include "cli/model_options.h"
+#include "cli/serve_http.h"
 #include "net/api_server.h"
 
 namespace troupe::cli {
 namespace {
-
-// Every connection is a file descriptor: a soft limit of 1,024 (a common default) would refuse
-// connections below --max-connections, so the soft limit is raised to the hard one.
-void raise_open_file_limit(size_t connections) {
-  rlimit r{};
-  if (getrlimit(RLIMIT_NOFILE, &r) != 0) return;
-  if (r.rlim_cur < r.rlim_max) {
-    r.rlim_cur = r.rlim_max;
-    setrlimit(RLIMIT_NOFILE, &r);
-  }
-  if (r.rlim_cur != RLIM_INFINITY && r.rlim_cur < connections + 256)
-    spdlog::warn("the open-file limit ({}) is below --max-connections ({}) plus what the server needs; raise it "
-                 "(ulimit -n) or lower --max-connections", r.rlim_cur, connections);
-}
 
 void add_http_options(CLI::App& cmd, net::ApiServerOptions& o) {
   net::HttpServerOptions& h = o.http;
@@ -66,11 +46,7 @@ void add_http_options(CLI::App& cmd, net::ApiServerOptions& o) {
 struct ServeOptions {
   ModelOptions model;
   EngineOptions engine;
-  net::ApiServerOptions http;
-  std::string served_model_name;
-  std::string api_key;
-  int64_t max_queue_depth = 4096;
-  int request_timeout = 0;
+  HttpServing serving;
 };
 
 int run_serve(ServeOptions o) {
@@ -96,40 +72,7 @@ int run_serve(ServeOptions o) {
   caf::actor_system sys{cfg};
   auto metrics = std::make_shared<ServerMetrics>();
   const EngineActors engine = start_loaded_engine(sys, m, o.engine, config, metrics);
-  auto tokenizer = std::make_shared<const Tokenizer>(folder->text.tokenizer);
-  auto gateway = spawn_gateway(sys, engine, tokenizer, GatewayOptions{metrics, std::chrono::seconds(o.request_timeout)});
-
-  auto ctx = std::make_shared<net::ApiContext>();
-  ctx->model = folder;
-  ctx->served_name = o.served_model_name.empty() ? folder->dir.filename().string() : o.served_model_name;
-  ctx->gateway = gateway;
-  ctx->metrics = metrics;
-  ctx->max_waiting = o.max_queue_depth;
-  ctx->api_key = o.api_key;
-  ctx->started_at = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-  raise_open_file_limit(o.http.http.max_connections);
-  net::ApiServer server(sys, ctx, o.http);
-  spdlog::info("serving '{}' on http://{}:{} (OpenAI API: /v1/completions, /v1/chat/completions, /v1/models)",
-               ctx->served_name, o.http.http.host, server.port());
-
-  int sig = 0;
-  sigwait(&signals, &sig);
-  spdlog::info("signal {}: shutting down; requests in flight have {} s to finish (a second signal ends them now)", sig,
-               o.http.shutdown_timeout.count());
-  // A second signal cuts the wait short; this thread ends with the shutdown (its own signal).
-  std::atomic<bool> done{false};
-  std::thread second([&] {
-    int s = 0;
-    sigwait(&signals, &s);
-    if (!done.load()) server.hurry();
-  });
-  server.shutdown();
-  done.store(true);
-  pthread_kill(second.native_handle(), SIGTERM);
-  second.join();
-  stop_engine(engine);
-  spdlog::info("shut down");
-  return 0;
+  return serve_until_signal(sys, engine, folder, metrics, o.serving, signals);
 }
 
 }  // namespace
@@ -139,22 +82,22 @@ void register_serve(CLI::App& app, int& exit_code) {
   CLI::App* cmd = app.add_subcommand("serve", "Serve a model over an OpenAI-compatible HTTP API");
   add_model_options(*cmd, o->model, /*model_required=*/false);
   add_engine_options(*cmd, o->engine);
-  add_http_options(*cmd, o->http);
-  cmd->add_option("--served-model-name", o->served_model_name, "the model name clients use (default: the folder's name)");
-  cmd->add_option("--api-key", o->api_key, "require \"Authorization: Bearer KEY\" on every route but /health");
-  cmd->add_option("--max-queue-depth", o->max_queue_depth, "waiting requests beyond which new ones get 429 (0: no limit)")
+  add_http_options(*cmd, o->serving.http);
+  cmd->add_option("--served-model-name", o->serving.served_model_name, "the model name clients use (default: the folder's name)");
+  cmd->add_option("--api-key", o->serving.api_key, "require \"Authorization: Bearer KEY\" on every route but /health");
+  cmd->add_option("--max-queue-depth", o->serving.max_queue_depth, "waiting requests beyond which new ones get 429 (0: no limit)")
       ->capture_default_str();
-  cmd->add_option("--request-timeout", o->request_timeout, "seconds after which a request is aborted (0: never)")
+  cmd->add_option("--request-timeout", o->serving.request_timeout, "seconds after which a request is aborted (0: never)")
       ->capture_default_str();
   auto key_file = std::make_shared<std::string>();
   cmd->add_option("--api-key-file", *key_file,
                   "read the API key from FILE's first line (--api-key shows it to every local user in the process "
                   "list); without either, $TROUPE_API_KEY, then $VLLM_API_KEY");
   cmd->callback([o, key_file, &exit_code] {
-    const net::ApiKey key = net::resolve_api_key(o->api_key, *key_file);
+    const net::ApiKey key = net::resolve_api_key(o->serving.api_key, *key_file);
     if (key.key.empty()) spdlog::info("no API key: every route is open");
     else spdlog::info("API key from {}: required on every route but /health", key.source);
-    o->api_key = key.key;
+    o->serving.api_key = key.key;
     exit_code = run_serve(*o);
   });
 }

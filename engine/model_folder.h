@@ -53,5 +53,8 @@ std::unique_ptr<CpuModel> load_cpu_model(const ModelFolder& folder, LoadFormat f
 // for) are read or made.
 std::unique_ptr<CpuModel> load_cpu_model(const ModelFolder& folder, LoadFormat format, uint64_t seed,
                                          LayerRange layers, const LoadProgress& progress = {});
+// The same from the folder's config alone: a cluster node running executors only needs no tokenizer.
+std::unique_ptr<CpuModel> load_cpu_model(const std::filesystem::path& dir, const ModelConfig& config, LoadFormat format,
+                                         uint64_t seed, LayerRange layers, const LoadProgress& progress = {});
 
 }  // namespace troupe

@@ -60,6 +60,10 @@ class AdmittedSink : public RequestSink {
     ticket_->release();
     sink_->on_error(message);
   }
+  void on_lost(const std::string& message) override {
+    ticket_->release();
+    sink_->on_lost(message);
+  }
 
  private:
   std::shared_ptr<RequestSink> sink_;

@@ -1,7 +1,9 @@
 #include "net/api_routes.h"
 
+#include "net/api_error.h"
 #include "net/api_key.h"
 #include "net/api_submit.h"
+#include "net/cluster_status.h"
 #include "net/completion_response.h"
 #include "net/openai_api.h"
 #include "net/tgi_api.h"
@@ -11,6 +13,26 @@
 namespace troupe::net {
 
 namespace http = boost::beast::http;
+
+namespace {
+
+// 200 while every node is up; 503 naming the lost one(s) once any is lost (the cluster then serves
+// nothing: see cluster_supervisor_actor.h).
+void reply_cluster_health(const ClusterHealth& cluster, HttpResponder& responder) {
+  const std::vector<NodeHealth> nodes = cluster.nodes();
+  nlohmann::ordered_json body{{"status", "ok"}};
+  std::string lost;
+  for (const NodeHealth& n : nodes)
+    if (n.state == NodeState::Lost) lost += (lost.empty() ? "" : "; ") + n.lost_because;
+  if (!lost.empty()) {
+    body["status"] = "unavailable";
+    body["error"] = lost;
+  }
+  body["nodes"] = cluster_nodes_json(nodes);
+  responder.reply(lost.empty() ? 200 : 503, "application/json", dump_json(body));
+}
+
+}  // namespace
 
 HttpHandler make_api_handler(std::shared_ptr<ApiContext> ctx) {
   return [ctx](const HttpRequest& req, std::shared_ptr<HttpResponder> responder) {
@@ -31,6 +53,7 @@ HttpHandler make_api_handler(std::shared_ptr<ApiContext> ctx) {
       if (!only(http::verb::get, "GET")) return;
       if (ctx->draining.load())  // load balancers take the replica out of rotation now
         return responder->reply(503, "application/json", R"({"status":"draining"})");
+      if (ctx->cluster) return reply_cluster_health(*ctx->cluster, *responder);
       if (ctx->metrics && !ctx->metrics->engine_alive.load())
         return responder->reply(503, "application/json",
                                 R"json({"status":"dead","error":"the engine stopped: a restart budget is spent (see the server log)"})json");
@@ -48,7 +71,9 @@ HttpHandler make_api_handler(std::shared_ptr<ApiContext> ctx) {
                        model_response(ctx->served_name, ctx->model->config.max_position_embeddings, ctx->started_at));
     } else if (path == "/metrics") {
       if (only(http::verb::get, "GET"))
-        responder->reply(200, "text/plain; version=0.0.4", ctx->metrics ? ctx->metrics->prometheus_text() : "");
+        responder->reply(200, "text/plain; version=0.0.4",
+                         (ctx->metrics ? ctx->metrics->prometheus_text() : "") +
+                             (ctx->cluster ? cluster_prometheus_text(ctx->cluster->nodes()) : ""));
     } else if (path == "/v1/completions") {
       if (only(http::verb::post, "POST")) handle_completion(*ctx, ApiKind::Completion, req, responder);
     } else if (path == "/v1/chat/completions") {

@@ -9,6 +9,7 @@
 
 #include <caf/actor.hpp>
 
+#include "engine/cluster/cluster_health.h"
 #include "engine/metrics/server_metrics.h"
 #include "engine/model_folder.h"
 #include "net/http_server.h"
@@ -28,6 +29,7 @@ struct ApiContext {
   std::shared_ptr<std::atomic<int64_t>> queued = std::make_shared<std::atomic<int64_t>>(0);
   std::atomic<bool> draining{false};    // shutting down: /health and new generation requests 503
   std::string api_key;                  // non-empty: every route but /health needs "Bearer <key>"
+  std::shared_ptr<const ClusterHealth> cluster;  // a cluster's head: /health and /metrics show its nodes; else null
 };
 
 HttpHandler make_api_handler(std::shared_ptr<ApiContext> context);

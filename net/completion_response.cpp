@@ -67,10 +67,10 @@ void CompletionResponse::finish(int32_t index, const std::string& gateway_reason
   responder_->end_stream();
 }
 
-void CompletionResponse::error(const std::string& message) {
+void CompletionResponse::error(const std::string& message, int status) {
   if (failed_) return;
   failed_ = true;
-  const ApiError e{400, message, ""};
+  const ApiError e{static_cast<unsigned>(status), message, "", status == 503 ? "service_unavailable" : "invalid_request_error"};
   if (!stream_) return reply_api_error(*responder_, e);
   responder_->write(CompletionFormatter::sse(e.body()));
   responder_->end_stream();

@@ -26,7 +26,9 @@ class CompletionResponse {
   void start();  // streams: the headers and chat's first chunk of each choice
   void output(int32_t index, const std::string& text, std::vector<GeneratedToken> tokens);
   void finish(int32_t index, const std::string& gateway_reason, int32_t prompt_tokens, int32_t completion_tokens);
-  void error(const std::string& message);
+  // Ends the response with an error: `status` when nothing was sent yet (400: the request was
+  // refused; 503: the engine is gone), else an SSE error event.
+  void error(const std::string& message, int status = 400);
 
  private:
   struct Choice {
@@ -56,6 +58,7 @@ class ChoiceSink : public RequestSink {
     response_->finish(index_, reason, prompt_tokens, completion_tokens);
   }
   void on_error(const std::string& message) override { response_->error(message); }
+  void on_lost(const std::string& message) override { response_->error(message, 503); }
 
  private:
   std::shared_ptr<CompletionResponse> response_;

@@ -210,14 +210,14 @@ TEST(PipelineEngineRemote, ALastStageInAnotherActorSystemGivesTheSameOutputs) {
   caf::actor_system node{node_cfg};
   // Not detached: CAF 0.17 now and then hangs destroying an actor system whose detached actor has
   // ended (actor-framework#1196).
-  auto last = node.spawn(pipeline_stage_actor, stages[1], caf::actor{});
+  auto last = node.spawn(pipeline_stage_actor, stages[1], caf::actor{}, std::shared_ptr<StageClock>{});
   auto port = node.middleman().publish(last, 0, "127.0.0.1");
   ASSERT_TRUE(port) << node.render(port.error());
   TroupeActorSystemConfig head_cfg;
   caf::actor_system head{head_cfg};
   auto remote_last = head.middleman().remote_actor("127.0.0.1", *port);
   ASSERT_TRUE(remote_last) << head.render(remote_last.error());
-  auto first = head.spawn(pipeline_stage_actor, stages[0], *remote_last);
+  auto first = head.spawn(pipeline_stage_actor, stages[0], *remote_last, std::shared_ptr<StageClock>{});
   SchedulerConfig config = small_engine(true);
   config.pipeline_stages = 2;
   auto scheduler = head.spawn(scheduler_actor, config, first, false, std::shared_ptr<ServerMetrics>{});

@@ -1,0 +1,176 @@
+#include "actors/cluster_launch.h"
+
+#include <netdb.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <fcntl.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <thread>
+
+#include <caf/all.hpp>
+#include <caf/io/all.hpp>
+#include <spdlog/spdlog.h>
+
+#include "actors/message_inspect.h"
+
+namespace troupe {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+// CAF's remote_actor connects with a blocking connect(), which on an address that drops packets
+// waits for the kernel's timeout (minutes). A connect bounded by `timeout` first: "" when a
+// listener answered, else why not.
+std::string probe_tcp(const std::string& host, uint16_t port, milliseconds timeout) {
+  addrinfo hints{};
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* found = nullptr;
+  if (int rc = getaddrinfo(host.c_str(), std::to_string(port).c_str(), &hints, &found); rc != 0)
+    return std::string("cannot resolve the address: ") + gai_strerror(rc);
+  std::unique_ptr<addrinfo, decltype(&freeaddrinfo)> list(found, &freeaddrinfo);
+  const int fd = socket(found->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return std::string("socket: ") + std::strerror(errno);
+  std::string why;
+  if (connect(fd, found->ai_addr, found->ai_addrlen) != 0 && errno != EINPROGRESS) {
+    why = std::strerror(errno);
+  } else {
+    pollfd p{fd, POLLOUT, 0};
+    const int ready = poll(&p, 1, static_cast<int>(timeout.count()));
+    int err = 0;
+    socklen_t len = sizeof err;
+    if (ready == 0) why = "no answer within " + std::to_string(timeout.count()) + " ms";
+    else if (ready < 0) why = std::string("poll: ") + std::strerror(errno);
+    else if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0 || err != 0) why = std::strerror(err ? err : errno);
+  }
+  close(fd);
+  return why;
+}
+
+// The text a node put in its refusal (CAF carries it as the error's context).
+std::string refusal_text(caf::actor_system& sys, const caf::error& err) {
+  const caf::message& ctx = err.context();
+  if (ctx.match_elements<std::string>()) return ctx.get_as<std::string>(0);
+  return sys.render(err);
+}
+
+milliseconds left_until(Clock::time_point deadline) {
+  return std::max(milliseconds(0), std::chrono::duration_cast<milliseconds>(deadline - Clock::now()));
+}
+
+struct Pending {
+  size_t index;                        // into config.nodes
+  std::string last_error = "not tried yet";
+  caf::actor proxy;                    // connected, not joined yet
+};
+
+}  // namespace
+
+ClusterLaunchError::ClusterLaunchError(std::vector<std::string> lines)
+    : std::runtime_error([&] {
+        std::string all;
+        for (const std::string& l : lines) all += (all.empty() ? "" : "\n") + l;
+        return all;
+      }()),
+      lines_(std::move(lines)) {}
+
+std::vector<NodeHealth> initial_health(const ClusterConfig& config) {
+  std::vector<NodeHealth> nodes;
+  for (const NodeConfig& n : config.nodes) nodes.push_back(NodeHealth{n.name, n.address()});
+  return nodes;
+}
+
+JoinedCluster join_cluster(caf::actor_system& sys, const ClusterConfig& config, const Placement& placement,
+                           const ClusterIdentity& identity, const std::string& head, const caf::actor& self_node,
+                           ClusterHealth& health) {
+  const auto join_timeout = milliseconds(static_cast<int64_t>(config.cluster.join_timeout_s * 1000));
+  const Clock::time_point deadline = Clock::now() + join_timeout;
+  JoinedCluster joined;
+  joined.nodes.resize(config.nodes.size());
+  std::vector<Pending> pending;
+  for (size_t i = 0; i < config.nodes.size(); ++i) {
+    if (config.nodes[i].name == head) joined.nodes[i] = self_node;
+    pending.push_back(Pending{i});
+  }
+  caf::scoped_actor self{sys};
+  milliseconds backoff{250};
+  for (;;) {
+    for (auto it = pending.begin(); it != pending.end();) {
+      const NodeConfig& n = config.nodes[it->index];
+      if (!it->proxy && joined.nodes[it->index]) it->proxy = joined.nodes[it->index];
+      if (!it->proxy) {
+        if (std::string why = probe_tcp(n.host, n.port, std::min(milliseconds(1000), left_until(deadline))); !why.empty()) {
+          it->last_error = why;
+          ++it;
+          continue;
+        }
+        auto proxy = sys.middleman().remote_actor(n.host, n.port);
+        if (!proxy) {
+          it->last_error = sys.render(proxy.error());
+          ++it;
+          continue;
+        }
+        it->proxy = *proxy;
+      }
+      bool done = false;
+      self->request(it->proxy, std::max(milliseconds(1), std::min(milliseconds(10'000), left_until(deadline))),
+                    join_atom::value, identity, head, self_node)
+          .receive(
+              [&](const std::string&) { done = true; },
+              [&](caf::error& err) {
+                if (err == caf::sec::invalid_argument)
+                  throw ClusterLaunchError({"node " + n.name + " (" + n.address() + ") refused to join: " +
+                                            refusal_text(sys, err)});
+                it->last_error = sys.render(err);
+                it->proxy = caf::actor{};
+              });
+      if (!done) {
+        ++it;
+        continue;
+      }
+      joined.nodes[it->index] = it->proxy;
+      health.set_up(n.name);
+      spdlog::info("cluster: node {} ({}) joined", n.name, n.address());
+      it = pending.erase(it);
+    }
+    if (pending.empty()) break;
+    if (Clock::now() >= deadline) {
+      std::vector<std::string> lines;
+      for (const Pending& p : pending)
+        lines.push_back("node " + config.nodes[p.index].name + " (" + config.nodes[p.index].address() +
+                        ") did not join within " + std::to_string(join_timeout.count() / 1000) +
+                        " s (cluster.join_timeout_s): " + p.last_error);
+      throw ClusterLaunchError(std::move(lines));
+    }
+    std::this_thread::sleep_for(std::min(backoff, left_until(deadline)));
+    backoff = std::min(milliseconds(2000), backoff * 2);
+  }
+
+  // Stages last first: each is started knowing its successor.
+  const int32_t pp = placement.pipeline_parallel;
+  joined.stages.resize(static_cast<size_t>(pp));
+  const milliseconds spawn_timeout = std::max(milliseconds(30'000), left_until(deadline));
+  for (int32_t s = pp - 1; s >= 0; --s) {
+    const size_t at = placement.at(s, 0).node_index;
+    std::string next_host;
+    uint16_t next_port = 0;
+    if (s + 1 < pp) {
+      const NodeConfig& next = config.nodes[placement.at(s + 1, 0).node_index];
+      next_host = next.host;
+      next_port = next.port;
+    }
+    self->request(joined.nodes[at], spawn_timeout, spawn_stage_atom::value, s, next_host, next_port)
+        .receive([&](const caf::actor& stage) { joined.stages[static_cast<size_t>(s)] = stage; },
+                 [&](caf::error& err) {
+                   throw ClusterLaunchError({"node " + config.nodes[at].name + " could not start stage " +
+                                             std::to_string(s) + ": " + refusal_text(sys, err)});
+                 });
+  }
+  return joined;
+}
+
+}  // namespace troupe

@@ -1,0 +1,89 @@
+#include "actors/cluster_supervisor_actor.h"
+
+#include <chrono>
+
+#include <caf/all.hpp>
+#include <spdlog/spdlog.h>
+
+#include "actors/kv_manager_actor.h"
+#include "actors/message_inspect.h"
+
+namespace troupe {
+namespace {
+
+using Self = caf::stateful_actor<ClusterSupervisorState>;
+constexpr std::chrono::seconds kHeartbeatEvery{1};
+
+// The first loss ends serving: requests in flight get `why`, and so does every later one.
+void lose(Self* self, const std::string& node, const std::string& why) {
+  auto& s = self->state;
+  s.health->set_lost(node, why);
+  if (!s.executor) return;  // already lost: this is a consequence
+  spdlog::error("cluster: {}; requests in flight end with this error and new ones are refused", why);
+  s.executor = caf::actor{};
+  if (s.scheduling.metrics) s.scheduling.metrics->engine_alive = false;
+  for (const caf::actor& g : s.scheduling.gateways) self->send(g, engine_lost_atom::value, why);
+  for (const ClusterMember& m : s.stages) self->send_exit(m.actor, caf::exit_reason::user_shutdown);
+  if (s.scheduling.scheduler) self->send_exit(s.scheduling.scheduler, caf::exit_reason::user_shutdown);
+}
+
+void heartbeat(Self* self) {
+  for (const ClusterMember& n : self->state.nodes)
+    self->request(n.actor, kHeartbeatEvery, heartbeat_atom::value)
+        .then([=](NodeReport& r) { self->state.health->heartbeat(r.name, std::move(r.stages)); },
+              [](caf::error&) {});  // a lost node is reported by its down message
+  self->delayed_send(self, kHeartbeatEvery, heartbeat_atom::value);
+}
+
+}  // namespace
+
+caf::behavior cluster_supervisor_actor(Self* self, std::vector<ClusterMember> nodes, std::vector<ClusterMember> stages,
+                                       SchedulerConfig config, int32_t max_restarts,
+                                       std::shared_ptr<ClusterHealth> health, std::shared_ptr<ServerMetrics> metrics) {
+  auto& st = self->state;
+  st.nodes = std::move(nodes);
+  st.stages = std::move(stages);
+  st.health = std::move(health);
+  st.executor = st.stages.front().actor;
+  for (const ClusterMember& m : st.nodes)
+    if (m.actor.node() != self->node()) self->monitor(m.actor);
+  for (const ClusterMember& m : st.stages) self->monitor(m.actor);
+  config.pipeline_stages = static_cast<int32_t>(st.stages.size());
+  st.scheduling.config = config;
+  st.scheduling.metrics = std::move(metrics);
+  st.scheduling.max_restarts = max_restarts;
+  st.scheduling.kv_manager = self->spawn<caf::monitored + caf::detached>(kv_manager_actor);
+  start_scheduler(self, st.scheduling, st.executor);
+  self->set_exit_handler([=](const caf::exit_msg& exit) {
+    auto& s = self->state;
+    for (const ClusterMember& m : s.stages) self->send_exit(m.actor, exit.reason);
+    if (s.scheduling.scheduler) self->send_exit(s.scheduling.scheduler, exit.reason);
+    if (s.scheduling.kv_manager) self->send_exit(s.scheduling.kv_manager, exit.reason);
+    self->quit(exit.reason);
+  });
+  self->set_down_handler([=](const caf::down_msg& down) {
+    auto& s = self->state;
+    const std::string reason = self->system().render(down.reason);
+    for (const ClusterMember& n : s.nodes)
+      if (n.actor.address() == down.source) return lose(self, n.name, "node " + n.name + " lost (" + reason + ")");
+    for (size_t i = 0; i < s.stages.size(); ++i)
+      if (s.stages[i].actor.address() == down.source)
+        return lose(self, s.stages[i].name,
+                    "pipeline stage " + std::to_string(i) + " on node " + s.stages[i].name + " ended (" + reason + ")");
+    if (s.scheduling.kv_manager && down.source == s.scheduling.kv_manager.address()) {
+      spdlog::error("kv_manager died ({}); serving goes on, the block pool is no longer mirrored", reason);
+      s.scheduling.kv_manager = caf::actor{};
+      return;
+    }
+    on_scheduler_down(self, s.scheduling, down, s.executor, /*executor_may_come=*/static_cast<bool>(s.executor));
+  });
+  heartbeat(self);
+  return {
+      [=](engine_atom) { return caf::make_message(self->state.scheduling.scheduler, self->state.executor); },
+      [=](gateway_atom, caf::actor gateway) { add_gateway(self, self->state.scheduling, std::move(gateway)); },
+      [=](kv_manager_atom) { return self->state.scheduling.kv_manager; },
+      [=](heartbeat_atom) { heartbeat(self); },
+  };
+}
+
+}  // namespace troupe

@@ -1,0 +1,63 @@
+#pragma once
+// node: what `troupe node --config FILE --name NAME` publishes at the node's address. It holds the
+// shards placement gave this node (loaded at start, before the head comes, so every node loads
+// at once) and, once a head has joined, the stage executors the head asked for.
+//
+// The head joins each node (cluster_launch.h): it sends its ClusterIdentity and its own node
+// actor; the node refuses an identity that differs from its own, naming the field, and refuses a
+// second head while one is alive. Then the head asks for the stages, last first; a stage with a
+// successor on another node is handed a proxy that this node gets over its own connection to that
+// node (remote_actor), so hidden states go node to node, never through the head.
+//
+// When the head goes away the node ends its stages (their state belongs to the head's scheduler)
+// but keeps its loaded shards, and waits for a head again; past `join_timeout` without one it
+// calls `gave_up` (the command then exits non-zero).
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <caf/actor.hpp>
+#include <caf/fwd.hpp>
+#include <caf/stateful_actor.hpp>
+
+#include "actors/pipeline_stage_actor.h"
+#include "engine/cluster/cluster_identity.h"
+#include "engine/runtime/model_backend.h"
+
+namespace troupe {
+
+struct NodeSetup {
+  std::string name;
+  std::string host;  // this node's own address, as the cluster file gives it
+  uint16_t port = 0;
+  ClusterIdentity identity;
+  std::map<int32_t, std::shared_ptr<ModelBackend>> shards;  // by pipeline stage
+  std::chrono::milliseconds join_timeout{120'000};
+  std::function<void(const std::string& why)> gave_up;  // no head came in time (called on the node's thread)
+};
+
+struct NodeActorState {
+  NodeSetup setup;
+  caf::actor head;       // the joined head's node actor; null while waiting for one
+  std::string head_name;
+  uint64_t head_epoch = 0;  // counts heads lost, so a stale deadline does not fire
+  std::map<int32_t, caf::actor> stages;  // spawned for the current head
+  std::map<int32_t, std::shared_ptr<StageClock>> clocks;
+  static inline const char* name = "node";
+};
+
+// Not detached: it never blocks (it connects through the middleman's asynchronous connect), and
+// CAF 0.17 waits forever at shutdown for a detached actor that has a delayed message pending (its
+// join deadline). Messages:
+// (join_atom, ClusterIdentity, head name, head actor) -> this node's name, or an error
+// (sec::invalid_argument: a refusal the head must not retry);
+// (spawn_stage_atom, stage, next host, next port) -> the stage's executor (next host empty: the
+// last stage); (stage_of_atom, stage) -> the stage's executor, null if none; (heartbeat_atom) ->
+// NodeReport.
+caf::behavior node_actor(caf::stateful_actor<NodeActorState>* self, NodeSetup setup);
+
+}  // namespace troupe

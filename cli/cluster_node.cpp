@@ -1,0 +1,188 @@
+#include "cli/cluster_node.h"
+
+#include <omp.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <csignal>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <mutex>
+
+#include <caf/all.hpp>
+#include <caf/io/all.hpp>
+#include <spdlog/spdlog.h>
+
+#include "actors/actor_system_config.h"
+#include "actors/cluster_launch.h"
+#include "actors/cluster_supervisor_actor.h"
+#include "actors/node_actor.h"
+#include "cli/engine_options.h"
+#include "cli/serve_http.h"
+#include "engine/cluster/cluster_model.h"
+#include "engine/cluster/placement.h"
+#include "engine/cluster/placement_report.h"
+#include "engine/runtime/cpu_backend.h"
+#include "kernels/cpu/gemm.h"
+#include "net/wire/wire_codec.h"
+
+namespace troupe::cli {
+namespace {
+
+size_t node_index(const ClusterConfig& config, const std::string& name) {
+  std::string names;
+  for (size_t i = 0; i < config.nodes.size(); ++i) {
+    if (config.nodes[i].name == name) return i;
+    names += (names.empty() ? "" : ", ") + config.nodes[i].name;
+  }
+  throw std::invalid_argument("--name " + name + ": " + config.file.string() + " has no such node (" + names + ")");
+}
+
+// What this build cannot run yet, refused by the key that asks for it.
+void refuse_unbuilt(const ClusterConfig& config, const NodeConfig& head) {
+  if (config.model.tensor_parallel > 1)
+    throw config.error("model.tensor_parallel", "tensor parallel across executors is not built yet; `troupe plan` "
+                                                "shows where its shards would go");
+  if (config.model.device == ClusterDevice::Cuda)
+    throw config.error("model.device", "cluster nodes run CPU executors only for now (one GPU: `troupe serve`)");
+  for (const NodeConfig& n : config.nodes)
+    if (n.has(NodeRole::Gateway) && !n.has(NodeRole::Scheduler))
+      throw config.error("node[" + std::to_string(&n - config.nodes.data()) + "].roles",
+                         "a gateway on a node without the scheduler is not built yet: give " + head.name + " the gateway role");
+}
+
+// This node's shards, loaded now: each stage placement put here, on its share of the cores.
+std::map<int32_t, std::shared_ptr<ModelBackend>> load_shards(const ClusterConfig& config, const ClusterModel& model,
+                                                              const Placement& placement, size_t me, int threads) {
+  const LoadFormat format = *parse_load_format(config.model.load_format);
+  int here = 0;
+  for (const RankPlacement& r : placement.ranks) here += r.node_index == me;
+  const int cores = threads > 0 ? threads : omp_get_max_threads();
+  const int each = std::max(1, cores / std::max(1, here));
+  std::map<int32_t, std::shared_ptr<ModelBackend>> shards;
+  for (const RankPlacement& r : placement.ranks) {
+    if (r.node_index != me) continue;
+    const LayerRange layers{r.layers.begin, r.layers.end};
+    spdlog::info("loading stage {}: layers [{}, {}){}{}, {} thread{}", r.stage, layers.begin, layers.end,
+                 r.embedding ? " + embedding" : "", r.lm_head ? " + LM head" : "", each, each == 1 ? "" : "s");
+    auto cpu = load_cpu_model(model.dir, model.config, format, config.model.dummy_seed, layers);
+    shards[r.stage] = std::make_shared<CpuBackend>(std::shared_ptr<CpuModel>(std::move(cpu)), each);
+  }
+  return shards;
+}
+
+// CAF 0.17's actor_system destructor can wait forever for the thread of a detached actor (the
+// stage executors are detached: their steps block) that has already ended: actor-framework#1196,
+// fixed in 0.18 by #1202, seen here now and then. By the time a node ends, every actor has been
+// told to and nothing is left to write but the log, so the process ends without that destructor.
+[[noreturn]] void end_process(int status) {
+  spdlog::shutdown();
+  std::fflush(nullptr);
+  std::_Exit(status);
+}
+
+// The node's own wait: a signal ends it, or SIGUSR1 when no head came (gave_up raised it).
+struct GiveUp {
+  std::mutex mu;
+  std::string why;
+};
+
+}  // namespace
+
+void run_cluster_node(const ClusterNodeOptions& o) {
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  sigset_t with_usr1 = signals;
+  sigaddset(&with_usr1, SIGUSR1);
+  pthread_sigmask(SIG_BLOCK, &with_usr1, nullptr);  // before any thread starts: only sigwait gets them
+
+  const ClusterConfig config = load_cluster_config(o.config);
+  const ClusterModel model = load_cluster_model(config, o.presets_dir);
+  const Placement placement = place(config, model.config);
+  const size_t me = node_index(config, o.name);
+  const NodeConfig& node = config.nodes[me];
+  refuse_unbuilt(config, config.scheduler_node());
+  const bool head = node.has(NodeRole::Scheduler);
+  if (o.threads > 0) {
+    omp_set_num_threads(o.threads);
+    cpu::set_gemm_threads(o.threads);
+  }
+  const ClusterIdentity identity = identify_cluster(config, model, wire::wire_version());
+  spdlog::info("node {} of {} ({}): {}", node.name, config.file.string(), node.address(),
+               head ? "the head" : "waiting for head " + config.scheduler_node().name);
+
+  auto give_up = std::make_shared<GiveUp>();
+  NodeSetup setup{node.name, node.host, node.port, identity, load_shards(config, model, placement, me, o.threads),
+                  std::chrono::milliseconds(static_cast<int64_t>(config.cluster.join_timeout_s * 1000)),
+                  [give_up](const std::string& why) {
+                    {
+                      std::lock_guard lock(give_up->mu);
+                      give_up->why = why;
+                    }
+                    kill(getpid(), SIGUSR1);
+                  }};
+  TroupeActorSystemConfig cfg;
+  caf::actor_system sys{cfg};
+  auto self_node = sys.spawn(node_actor, std::move(setup));
+  if (auto bound = sys.middleman().publish(self_node, node.port, node.host.c_str(), true); !bound) {
+    caf::anon_send_exit(self_node, caf::exit_reason::user_shutdown);
+    throw std::runtime_error("node " + node.name + ": cannot listen on " + node.address() + ": " + sys.render(bound.error()));
+  }
+  spdlog::info("node {} listening on {}", node.name, node.address());
+
+  int status = 0;
+  if (head) {
+    auto health = std::make_shared<ClusterHealth>(initial_health(config));
+    std::cerr << placement_table(config, model, placement) << std::flush;
+    JoinedCluster joined;
+    try {
+      joined = join_cluster(sys, config, placement, identity, node.name, self_node, *health);
+    } catch (const ClusterLaunchError& e) {
+      for (const std::string& line : e.lines()) std::cerr << "error: " << line << "\n";
+      caf::anon_send_exit(self_node, caf::exit_reason::user_shutdown);
+      end_process(1);
+    }
+    std::vector<ClusterMember> nodes, stages;
+    for (size_t i = 0; i < config.nodes.size(); ++i) nodes.push_back({config.nodes[i].name, joined.nodes[i]});
+    for (size_t s = 0; s < joined.stages.size(); ++s)
+      stages.push_back({placement.at(static_cast<int32_t>(s), 0).node, joined.stages[s]});
+    const EngineOptions engine_options = engine_options_from(config.scheduler);
+    SchedulerConfig scheduler = make_scheduler_config(engine_options, model.config);
+    auto metrics = std::make_shared<ServerMetrics>();
+    EngineActors engine;
+    engine.supervisor = sys.spawn(cluster_supervisor_actor, std::move(nodes), std::move(stages), scheduler,
+                                  int32_t{config.scheduler.max_restarts}, health, metrics);
+    engine = current_engine(sys, engine);
+    spdlog::info("cluster up: {} nodes, {} pipeline stages", config.nodes.size(), joined.stages.size());
+    if (node.has(NodeRole::Gateway)) {
+      auto folder = std::make_shared<const ModelFolder>(open_model_folder(model.dir));
+      HttpServing serving;
+      serving.http.http.host = config.server.host;
+      serving.http.http.port = config.server.port;
+      status = serve_until_signal(sys, engine, folder, metrics, serving, signals, health);
+    } else {
+      int sig = 0;
+      sigwait(&signals, &sig);
+      stop_engine(engine);
+    }
+  } else {
+    int sig = 0;
+    sigwait(&with_usr1, &sig);
+    if (sig == SIGUSR1) {
+      std::lock_guard lock(give_up->mu);
+      std::cerr << "error: " << give_up->why << "\n";
+      status = 1;
+    } else {
+      spdlog::info("signal {}: shutting down", sig);
+    }
+  }
+  caf::anon_send_exit(self_node, caf::exit_reason::user_shutdown);
+  end_process(status);
+}
+
+}  // namespace troupe::cli

@@ -1,0 +1,35 @@
+#pragma once
+// Serving HTTP in front of an engine until SIGINT or SIGTERM, then shutting down gracefully:
+// what `troupe serve` and a cluster's head node (`troupe node --config`) both do once their
+// engine runs.
+#include <csignal>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include <caf/actor_system.hpp>
+
+#include "actors/engine_topology.h"
+#include "engine/cluster/cluster_health.h"
+#include "engine/metrics/server_metrics.h"
+#include "engine/model_folder.h"
+#include "net/api_server.h"
+
+namespace troupe::cli {
+
+struct HttpServing {
+  net::ApiServerOptions http;
+  std::string served_model_name;  // empty: the folder's name
+  std::string api_key;            // empty: every route is open
+  int64_t max_queue_depth = 4096;
+  int request_timeout = 0;        // seconds; 0: never
+};
+
+// Spawns a gateway in front of `engine` and serves until a signal of `signals` (blocked in every
+// thread by the caller) arrives; a second one cuts the drain short. `cluster`: a head's nodes,
+// for /health and /metrics. Returns the exit status.
+int serve_until_signal(caf::actor_system& sys, const EngineActors& engine, std::shared_ptr<const ModelFolder> folder,
+                       std::shared_ptr<ServerMetrics> metrics, const HttpServing& o, const sigset_t& signals,
+                       std::shared_ptr<const ClusterHealth> cluster = nullptr);
+
+}  // namespace troupe::cli

@@ -1,0 +1,53 @@
+#include "engine/cluster/cluster_health.h"
+
+#include <algorithm>
+
+namespace troupe {
+
+const char* node_state_name(NodeState s) {
+  switch (s) {
+    case NodeState::Joining: return "joining";
+    case NodeState::Up: return "up";
+    case NodeState::Lost: return "lost";
+  }
+  return "?";
+}
+
+std::vector<NodeHealth> ClusterHealth::nodes() const {
+  std::lock_guard lock(mu_);
+  return nodes_;
+}
+
+bool ClusterHealth::all_up() const {
+  std::lock_guard lock(mu_);
+  return std::all_of(nodes_.begin(), nodes_.end(), [](const NodeHealth& n) { return n.state == NodeState::Up; });
+}
+
+void ClusterHealth::set_up(const std::string& name) {
+  std::lock_guard lock(mu_);
+  for (NodeHealth& n : nodes_)
+    if (n.name == name && n.state != NodeState::Lost) {
+      n.state = NodeState::Up;
+      n.last_heartbeat = std::chrono::steady_clock::now();
+    }
+}
+
+void ClusterHealth::heartbeat(const std::string& name, std::vector<StageTimes> stages) {
+  std::lock_guard lock(mu_);
+  for (NodeHealth& n : nodes_)
+    if (n.name == name) {
+      n.last_heartbeat = std::chrono::steady_clock::now();
+      n.stages = std::move(stages);
+    }
+}
+
+void ClusterHealth::set_lost(const std::string& name, const std::string& why) {
+  std::lock_guard lock(mu_);
+  for (NodeHealth& n : nodes_)
+    if (n.name == name && n.state != NodeState::Lost) {
+      n.state = NodeState::Lost;
+      n.lost_because = why;
+    }
+}
+
+}  // namespace troupe

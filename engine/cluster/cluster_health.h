@@ -1,0 +1,48 @@
+#pragma once
+// ClusterHealth: the head's view of its nodes while the cluster serves — each node's state, its
+// last heartbeat and, per pipeline stage it runs, the steps done and the time spent in them. The
+// cluster supervisor writes it (from its actor thread); /health and /metrics read it (from HTTP
+// threads), hence the lock. Plain data out: readers get a copy.
+#include <chrono>
+#include <cstdint>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace troupe {
+
+enum class NodeState { Joining, Up, Lost };
+const char* node_state_name(NodeState s);  // "joining", "up", "lost"
+
+struct StageTimes {
+  int32_t stage = 0;
+  int64_t steps = 0;       // steps this stage ran
+  int64_t busy_us = 0;     // wall time inside them
+};
+
+struct NodeHealth {
+  std::string name;
+  std::string address;
+  NodeState state = NodeState::Joining;
+  std::chrono::steady_clock::time_point last_heartbeat{};  // never: the epoch
+  std::string lost_because;        // set once Lost
+  std::vector<StageTimes> stages;  // as of the last heartbeat
+};
+
+class ClusterHealth {
+ public:
+  explicit ClusterHealth(std::vector<NodeHealth> nodes) : nodes_(std::move(nodes)) {}
+
+  std::vector<NodeHealth> nodes() const;
+  bool all_up() const;
+  void set_up(const std::string& name);
+  void heartbeat(const std::string& name, std::vector<StageTimes> stages);
+  // The first loss of a node is kept (a later, consequential error does not overwrite the cause).
+  void set_lost(const std::string& name, const std::string& why);
+
+ private:
+  mutable std::mutex mu_;
+  std::vector<NodeHealth> nodes_;
+};
+
+}  // namespace troupe

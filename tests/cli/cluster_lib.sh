@@ -1,0 +1,93 @@
+# Shared by the cluster tests (sourced): write a cluster file on loopback, start and stop
+# `troupe node` processes, wait for the head's HTTP port, send completions. Every wait is bounded.
+# The caller sets: troupe, model, work (a temp dir it removes). Nodes started here are killed by
+# their pids on exit (cluster_cleanup), never by name.
+node_pids=()
+cluster_cleanup() {
+  for p in "${node_pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
+  node_pids=()
+}
+
+# A base port for this run: 100 ports from a random start, so concurrent runs rarely collide.
+pick_ports() { base_port=$((20000 + (RANDOM % 400) * 100)); }
+
+# write_config FILE PP NODES [JOIN_TIMEOUT] [EXTRA_SCHEDULER_LINES]: PP stages over NODES nodes
+# ("head", "worker-1", ...), each one executor; HTTP on port 0 (the head logs the one it got).
+write_config() {
+  local file=$1 pp=$2 nodes=$3 join=${4:-60}
+  {
+    echo "[model]"
+    echo "path = \"$model\""
+    echo 'load_format = "dummy"'
+    echo 'device = "cpu"'
+    echo "pipeline_parallel = $pp"
+    echo "[scheduler]"
+    echo "max_num_seqs = 8"
+    echo "max_num_batched_tokens = 64"
+    echo "num_kv_blocks = 256"
+    echo "[server]"
+    echo 'host = "127.0.0.1"'
+    echo "port = 0"
+    echo "[cluster]"
+    echo "join_timeout_s = $join"
+    for i in $(seq 0 $((nodes - 1))); do
+      echo "[[node]]"
+      if [ "$i" -eq 0 ]; then
+        echo 'name = "head"'
+        echo 'roles = ["gateway", "scheduler", "kv_manager", "executor"]'
+      else
+        echo "name = \"worker-$i\""
+        echo 'roles = ["executor"]'
+      fi
+      echo "address = \"${node_host:-127.0.0.1}:$((base_port + i))\""
+    done
+  } >"$file"
+}
+
+# start_node FILE NAME LOG [PREFIX...]: starts `troupe node` in the background; its pid in node_pid.
+start_node() {
+  local file=$1 name=$2 log=$3; shift 3
+  "$@" "$troupe" node --config "$file" --name "$name" --threads 1 >/dev/null 2>"$log" &
+  node_pid=$!
+  node_pids+=("$node_pid")
+}
+
+# wait_http LOG PID: the head's HTTP port once it serves (within 60 s), in http_port.
+wait_http() {
+  local log=$1 pid=$2
+  http_port=""
+  for _ in $(seq 1 600); do
+    http_port=$(sed -n 's/.*serving .* on http:\/\/[0-9.]*:\([0-9]*\).*/\1/p' "$log")
+    [ -n "$http_port" ] && return 0
+    kill -0 "$pid" 2>/dev/null || { echo "the head exited:"; cat "$log"; return 1; }
+    sleep 0.1
+  done
+  echo "the head did not serve within 60 s:"; cat "$log"; return 1
+}
+
+# complete URL I STREAM OUT: greedy completion of prompt I, its text (streamed deltas joined) in OUT.
+complete() {
+  local url=$1 i=$2 stream=$3 out=$4
+  local body="{\"prompt\": \"prompt $i: $(printf 'word%.0s ' $(seq 1 "$i"))\", \"max_tokens\": $((i % 9 + 4)),
+               \"temperature\": 0, \"ignore_eos\": true, \"stream\": $stream}"
+  if [ "$stream" = true ]; then
+    curl -sS -N --max-time 120 "$url/v1/completions" -H 'Content-Type: application/json' -d "$body" |
+      sed -n 's/^data: //p' | grep -v '^\[DONE\]' | jq -j '.choices[0].text // empty' >"$out"
+  else
+    curl -sS --max-time 120 "$url/v1/completions" -H 'Content-Type: application/json' -d "$body" |
+      jq -j '.choices[0].text' >"$out"
+  fi
+}
+
+# all_completions URL DIR: 16 plain and 16 streamed completions sent at once, texts in DIR/{p,s}.I
+all_completions() {
+  local url=$1 dir=$2 pids=()
+  mkdir -p "$dir"
+  for i in $(seq 1 16); do
+    complete "$url" "$i" false "$dir/p.$i" &
+    pids+=($!)
+    complete "$url" "$i" true "$dir/s.$i" &
+    pids+=($!)
+  done
+  for p in "${pids[@]}"; do wait "$p"; done
+}

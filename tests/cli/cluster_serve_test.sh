@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# A cluster file started as separate `troupe node` processes on loopback serves what one process
+# serves: 16 plain and 16 streamed greedy completions sent at once through the head's HTTP are,
+# text for text, those of `troupe serve` in one process —
+#  - pp=2 on two nodes, the worker started first and the head 10 s later;
+#  - pp=3 on three nodes, the head started first and the workers 10 s later.
+# Then SIGTERM ends every node with status 0, and /health and /metrics showed every node up and
+# every stage's steps while it served. Usage: cluster_serve_test.sh TROUPE MODEL
+set -euo pipefail
+troupe=$1 model=$(cd "$2" && pwd)
+work=$(mktemp -d)
+source "$(dirname "$0")/cluster_lib.sh"
+ref_pid=""
+trap 'cluster_cleanup; [ -n "$ref_pid" ] && kill -9 $ref_pid 2>/dev/null; rm -rf "$work"' EXIT
+fail() { echo "FAIL: $1"; for f in "$work"/*.log; do echo "== $f"; tail -15 "$f"; done; exit 1; }
+
+# One process: the reference.
+"$troupe" serve --model "$model" --load-format dummy --device cpu --threads 1 --port 0 --max-num-seqs 8 \
+  --max-num-batched-tokens 64 --num-kv-blocks 256 >/dev/null 2>"$work/ref.log" &
+ref_pid=$!
+wait_http "$work/ref.log" "$ref_pid" || fail "reference server"
+all_completions "http://127.0.0.1:$http_port" "$work/ref"
+kill -TERM "$ref_pid"; wait "$ref_pid" || fail "the reference server's exit status"
+ref_pid=""
+for i in $(seq 1 16); do
+  [ -s "$work/ref/p.$i" ] || fail "reference completion $i is empty"
+  cmp -s "$work/ref/p.$i" "$work/ref/s.$i" || fail "reference: streamed text $i differs from the plain one"
+done
+
+# run PP NODES ORDER: ORDER "worker-first" or "head-first"; the late side starts 10 s after.
+run() {
+  local pp=$1 nodes=$2 order=$3 cfg="$work/pp$1.toml" head_pid workers=()
+  pick_ports
+  write_config "$cfg" "$pp" "$nodes"
+  start_workers() {
+    for i in $(seq 1 $((nodes - 1))); do
+      start_node "$cfg" "worker-$i" "$work/pp$pp-worker-$i.log"
+      workers+=("$node_pid")
+    done
+  }
+  if [ "$order" = worker-first ]; then start_workers; sleep 10; fi
+  start_node "$cfg" head "$work/pp$pp-head.log"
+  head_pid=$node_pid
+  if [ "$order" = head-first ]; then sleep 10; start_workers; fi
+  wait_http "$work/pp$pp-head.log" "$head_pid" || fail "pp=$pp: the head did not serve"
+  local url="http://127.0.0.1:$http_port"
+  all_completions "$url" "$work/pp$pp"
+  for i in $(seq 1 16); do
+    cmp -s "$work/ref/p.$i" "$work/pp$pp/p.$i" ||
+      fail "pp=$pp: completion $i differs: '$(cat "$work/pp$pp/p.$i")' vs one process '$(cat "$work/ref/p.$i")'"
+    cmp -s "$work/ref/s.$i" "$work/pp$pp/s.$i" || fail "pp=$pp: streamed completion $i differs from one process"
+  done
+  curl -s "$url/health" >"$work/health.json"
+  [ "$(jq -r '.status' "$work/health.json")" = ok ] || fail "pp=$pp: /health $(cat "$work/health.json")"
+  [ "$(jq '[.nodes[] | select(.state == "up")] | length' "$work/health.json")" -eq "$nodes" ] ||
+    fail "pp=$pp: not every node up: $(cat "$work/health.json")"
+  sleep 1.5  # a heartbeat brings the stages' step counts
+  curl -s "$url/metrics" >"$work/metrics.txt"
+  grep -q "^troupe:cluster_nodes{state=\"up\"} $nodes$" "$work/metrics.txt" || fail "pp=$pp: cluster_nodes metric"
+  for s in $(seq 0 $((pp - 1))); do
+    steps=$(sed -n "s/^troupe:stage_steps_total{stage=\"$s\",[^}]*} //p" "$work/metrics.txt")
+    [ -n "$steps" ] && [ "$steps" -gt 0 ] || fail "pp=$pp: stage $s ran no steps: $(grep stage_ "$work/metrics.txt")"
+  done
+  kill -TERM "$head_pid" "${workers[@]}"
+  for p in "$head_pid" "${workers[@]}"; do
+    for _ in $(seq 1 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+    if kill -0 "$p" 2>/dev/null; then
+      [ -n "${CLUSTER_TEST_DEBUG:-}" ] && gdb -p "$p" -batch -ex "thread apply all bt 12" >"$work/stuck.log" 2>&1 && cp "$work/stuck.log" /tmp/stuck.log
+      fail "pp=$pp: node $(tr '\0' ' ' </proc/$p/cmdline) still running 10 s after SIGTERM"
+    fi
+    wait "$p" || fail "pp=$pp: a node exited with status $?"
+  done
+  cluster_cleanup
+}
+
+run 2 2 worker-first
+run 3 3 head-first
+echo "pp=2 (worker first) and pp=3 (head first) as separate node processes: 32 completions each equal to one process's"
