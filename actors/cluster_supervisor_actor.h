@@ -3,7 +3,7 @@
 // executors (cluster_launch.h); this actor runs the scheduler over stage 0 (restarting it, as the
 // local supervisor does, when it dies), the kv_manager beside it, and watches every node and
 // stage: CAF monitors tell it at once when a node's process or connection goes away, and a
-// heartbeat each second asks every node for its stages' step times (for /metrics and /health).
+// heartbeat every 5 s asks every node for its stages' step times (for /metrics and /health).
 //
 // A lost node or stage is not recovered here (issue "fault tolerance" builds on this): every
 // request in flight ends at once with an error naming the node, new ones are refused with it, and

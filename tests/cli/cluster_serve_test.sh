@@ -54,7 +54,7 @@ run() {
   [ "$(jq -r '.status' "$work/health.json")" = ok ] || fail "pp=$pp: /health $(cat "$work/health.json")"
   [ "$(jq '[.nodes[] | select(.state == "up")] | length' "$work/health.json")" -eq "$nodes" ] ||
     fail "pp=$pp: not every node up: $(cat "$work/health.json")"
-  sleep 1.5  # a heartbeat brings the stages' step counts
+  sleep 5.5  # a heartbeat brings the stages' step counts
   curl -s "$url/metrics" >"$work/metrics.txt"
   grep -q "^troupe:cluster_nodes{state=\"up\"} $nodes$" "$work/metrics.txt" || fail "pp=$pp: cluster_nodes metric"
   for s in $(seq 0 $((pp - 1))); do
