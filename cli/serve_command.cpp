@@ -106,6 +106,7 @@ int run_serve(ServeOptions o) {
   ctx->metrics = metrics;
   ctx->max_waiting = o.max_queue_depth;
   ctx->api_key = o.api_key;
+  ctx->logit_adjustments = m.backend && m.backend->applies_logit_adjustments();
   ctx->started_at = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
   raise_open_file_limit(o.http.http.max_connections);
   net::ApiServer server(sys, ctx, o.http);

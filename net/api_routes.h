@@ -28,6 +28,9 @@ struct ApiContext {
   std::shared_ptr<std::atomic<int64_t>> queued = std::make_shared<std::atomic<int64_t>>(0);
   std::atomic<bool> draining{false};    // shutting down: /health and new generation requests 503
   std::string api_key;                  // non-empty: every route but /health needs "Bearer <key>"
+  // The executor applies logit_bias and min_tokens (ModelBackend::applies_logit_adjustments);
+  // when not (a GPU, or an executor elsewhere whose backend is unknown) both are 400s naming them.
+  bool logit_adjustments = true;
 };
 
 HttpHandler make_api_handler(std::shared_ptr<ApiContext> context);
