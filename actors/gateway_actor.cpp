@@ -38,7 +38,7 @@ void release(GatewayState::Active& a, size_t n, bool cut) {
 // Emits what may be emitted of `a.pending`; true when a stop string ended the request.
 bool emit(GatewayState::Active& a) {
   bool stopped = false;
-  const size_t n = emittable_prefix(a.pending, a.request->stop, stopped);
+  const size_t n = emittable_prefix(a.pending, a.request->stop, stopped, a.request->include_stop_str_in_output);
   release(a, n, stopped);
   return stopped;
 }
@@ -52,7 +52,7 @@ void finish(Self* self, SeqId id, const std::string& reason) {
     if (!a.held.empty()) a.held.back().text += tail;  // the held bytes came with the last tokens
     a.pending += tail;
     bool stopped = false;
-    const size_t n = emittable_prefix(a.pending, a.request->stop, stopped);
+    const size_t n = emittable_prefix(a.pending, a.request->stop, stopped, a.request->include_stop_str_in_output);
     // At the end nothing can still grow into a stop string: all but a real match goes out.
     release(a, stopped ? n : a.pending.size(), stopped);
   }
@@ -116,13 +116,21 @@ bool from_current_scheduler(Self* self) {
 
 }  // namespace
 
-size_t emittable_prefix(const std::string& text, const std::vector<std::string>& stop, bool& stopped) {
+size_t emittable_prefix(const std::string& text, const std::vector<std::string>& stop, bool& stopped,
+                        bool include_stop) {
   size_t first = std::string::npos;
-  for (const std::string& s : stop)
-    if (!s.empty()) first = std::min(first, text.find(s));
+  size_t end = std::string::npos;  // of the stop string found at `first` (the first listed there)
+  for (const std::string& s : stop) {
+    if (s.empty()) continue;
+    const size_t at = text.find(s);
+    if (at < first) {
+      first = at;
+      end = at + s.size();
+    }
+  }
   if (first != std::string::npos) {
     stopped = true;
-    return first;
+    return include_stop ? end : first;
   }
   stopped = false;
   size_t hold = 0;
@@ -149,7 +157,7 @@ caf::behavior gateway_actor(Self* self, std::shared_ptr<const Tokenizer> tokeniz
         if (st.draining) return req->sink->on_error("the server is shutting down");
         const uint64_t arrival = req->generation.arrival.value_or(st.next_arrival);
         st.next_arrival = std::max(st.next_arrival, arrival + 1);
-        st.active.try_emplace(id, req, IncrementalDetokenizer(*st.tokenizer, true), arrival);
+        st.active.try_emplace(id, req, IncrementalDetokenizer(*st.tokenizer, req->skip_special_tokens), arrival);
         if (st.options.request_timeout.count() > 0)
           self->delayed_send(self, st.options.request_timeout, abort_atom::value, id);
         submit(self, id);
@@ -210,7 +218,14 @@ caf::behavior gateway_actor(Self* self, std::shared_ptr<const Tokenizer> tokeniz
           }
           if (ServerMetrics* m = self->state.options.metrics.get()) m->generation_tokens.fetch_add(1);
           a.output_token_ids.push_back(d.tokens[i]);
-          GeneratedToken& t = a.held.emplace_back(GeneratedToken{d.tokens[i], a.detokenizer.push(d.tokens[i]), {}});
+          const GenerationRequest& g = a.request->generation;
+          // The token that stops the sequence (EOS, a stop id) adds no text unless asked, as in
+          // vLLM: with skip_special_tokens off, an EOS is not text the model meant to say.
+          const bool silent = !a.request->include_stop_str_in_output &&
+                              output_stop_reason(a.output_token_ids, g.sampling_params, g.eos_token_ids) ==
+                                  SequenceFinishReason::Stop;
+          GeneratedToken& t =
+              a.held.emplace_back(GeneratedToken{d.tokens[i], silent ? std::string() : a.detokenizer.push(d.tokens[i]), {}});
           if (!d.logprobs.empty()) t.logprobs = std::move(d.logprobs[i]);
           a.pending += t.text;
           if ((a.stop_matched = emit(a))) {

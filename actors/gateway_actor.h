@@ -59,6 +59,10 @@ class RequestSink {
 struct GatewayRequest {
   GenerationRequest generation;    // id: unique per gateway (the HTTP layer counts)
   std::vector<std::string> stop;   // stop strings, excluded from the text
+  // vLLM's: special tokens left out of the text; the stop string, or the token that stopped
+  // the sequence (EOS, stop_token_ids), kept in it (vLLM leaves that token's text out otherwise).
+  bool skip_special_tokens = true;
+  bool include_stop_str_in_output = false;
   std::shared_ptr<RequestSink> sink;
   std::chrono::steady_clock::time_point arrival = std::chrono::steady_clock::now();  // latencies count from here
 };
@@ -105,8 +109,10 @@ caf::behavior gateway_actor(caf::stateful_actor<GatewayState>* self, std::shared
                             caf::actor scheduler, GatewayOptions options = {});
 
 // The prefix of `text` that can be emitted now: everything before the first stop string (and
-// `stopped` set), or everything but the longest tail that is a prefix of some stop string.
-size_t emittable_prefix(const std::string& text, const std::vector<std::string>& stop, bool& stopped);
+// `stopped` set; through its end with `include_stop`), or everything but the longest tail that is
+// a prefix of some stop string.
+size_t emittable_prefix(const std::string& text, const std::vector<std::string>& stop, bool& stopped,
+                        bool include_stop = false);
 
 }  // namespace troupe
 

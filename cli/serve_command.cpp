@@ -72,6 +72,7 @@ int run_serve(ServeOptions o) {
   caf::actor_system sys{cfg};
   auto metrics = std::make_shared<ServerMetrics>();
   const EngineActors engine = start_loaded_engine(sys, m, o.engine, config, metrics);
+  o.serving.logit_adjustments = m.backend && m.backend->applies_logit_adjustments();
   return serve_until_signal(sys, engine, folder, metrics, o.serving, signals);
 }
 

@@ -43,6 +43,7 @@ int serve_until_signal(caf::actor_system& sys, const EngineActors& engine, std::
   ctx->max_waiting = o.max_queue_depth;
   ctx->api_key = o.api_key;
   ctx->cluster = std::move(cluster);
+  ctx->logit_adjustments = o.logit_adjustments;
   ctx->started_at = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
   raise_open_file_limit(o.http.http.max_connections);
   net::ApiServer server(sys, ctx, o.http);

@@ -23,6 +23,7 @@ struct HttpServing {
   std::string api_key;            // empty: every route is open
   int64_t max_queue_depth = 4096;
   int request_timeout = 0;        // seconds; 0: never
+  bool logit_adjustments = true;  // the executors apply logit_bias and min_tokens (net/api_routes.h)
 };
 
 // Spawns a gateway in front of `engine` and serves until a signal of `signals` (blocked in every

@@ -20,6 +20,11 @@ std::string ChatTokenizer::render_chat(const nlohmann::ordered_json& messages, b
   return apply_chat_template(*chat_template, chat_config, messages, add_generation_prompt);
 }
 
+std::string ChatTokenizer::render_chat(const ChatTemplateInputs& inputs) const {
+  if (!chat_template) throw LoadError(dir / "tokenizer_config.json", "no chat_template");
+  return apply_chat_template(*chat_template, chat_config, inputs);
+}
+
 ChatTokenizer load_chat_tokenizer(const fs::path& dir) {
   if (!fs::is_directory(dir)) throw LoadError(dir, "not a directory");
   const fs::path tokenizer_json = dir / "tokenizer.json";

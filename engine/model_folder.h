@@ -31,6 +31,7 @@ struct ChatTokenizer {
   // Renders a chat (a JSON array of messages); throws TemplateError, or LoadError when the folder
   // has no chat template.
   std::string render_chat(const nlohmann::ordered_json& messages, bool add_generation_prompt) const;
+  std::string render_chat(const ChatTemplateInputs& inputs) const;
 };
 
 // Reads tokenizer.json and tokenizer_config.json (optional). Throws LoadError.

@@ -30,6 +30,9 @@ struct ApiContext {
   std::atomic<bool> draining{false};    // shutting down: /health and new generation requests 503
   std::string api_key;                  // non-empty: every route but /health needs "Bearer <key>"
   std::shared_ptr<const ClusterHealth> cluster;  // a cluster's head: /health and /metrics show its nodes; else null
+  // The executor applies logit_bias and min_tokens (ModelBackend::applies_logit_adjustments);
+  // when not (a GPU, or an executor elsewhere whose backend is unknown) both are 400s naming them.
+  bool logit_adjustments = true;
 };
 
 HttpHandler make_api_handler(std::shared_ptr<ApiContext> context);

@@ -1,5 +1,6 @@
 #include "net/completion_response.h"
 
+#include <algorithm>
 #include <chrono>
 
 #include <caf/all.hpp>
@@ -18,9 +19,10 @@ int64_t unix_now() {
 }  // namespace
 
 CompletionResponse::CompletionResponse(std::shared_ptr<HttpResponder> responder, CompletionFormatter formatter,
-                                       bool stream, bool include_usage, int32_t n, std::optional<Tokenizer> tokenizer)
+                                       bool stream, bool include_usage, int32_t choices, int32_t per_prompt,
+                                       std::optional<Tokenizer> tokenizer)
     : responder_(std::move(responder)), fmt_(std::move(formatter)), stream_(stream), include_usage_(include_usage),
-      choices_(static_cast<size_t>(n)) {
+      per_prompt_(per_prompt), choices_(static_cast<size_t>(choices)) {
   if (tokenizer)
     for (Choice& c : choices_) c.writer.emplace(fmt_.kind(), *tokenizer);
 }
@@ -52,7 +54,7 @@ void CompletionResponse::finish(int32_t index, const std::string& gateway_reason
   Choice& c = choices_[static_cast<size_t>(index)];
   c.answer.finish_reason = reason;
   if (!stream_ && c.writer) c.answer.logprobs = c.writer->next(c.tokens);
-  prompt_tokens_ = prompt_tokens;  // the same prompt for every choice: counted once
+  if (index % per_prompt_ == 0) prompt_tokens_ += prompt_tokens;  // each prompt once, not per choice
   completion_tokens_ += completion_tokens;
   if (stream_) responder_->write(CompletionFormatter::sse(fmt_.final_chunk(reason, index)));
   if (++finished_ < static_cast<int32_t>(choices_.size()) || failed_) return;
@@ -76,6 +78,15 @@ void CompletionResponse::error(const std::string& message, int status) {
   responder_->end_stream();
 }
 
+// vLLM's all_stop_token_ids: the request's stop ids and, unless ignore_eos, the model's EOS ids,
+// so that min_tokens holds EOS off in the sampler too.
+SamplingParams with_model_stop_ids(SamplingParams p, const std::vector<int32_t>& eos) {
+  if (p.ignore_eos) return p;
+  for (int32_t id : eos)
+    if (std::find(p.stop_token_ids.begin(), p.stop_token_ids.end(), id) == p.stop_token_ids.end()) p.stop_token_ids.push_back(id);
+  return p;
+}
+
 void handle_completion(ApiContext& ctx, ApiKind kind, const HttpRequest& req, std::shared_ptr<HttpResponder> responder) {
   // Admission control: a bounded queue answers "later" instead of growing without bound.
   auto admitted = admit(ctx);
@@ -83,27 +94,39 @@ void handle_completion(ApiContext& ctx, ApiKind kind, const HttpRequest& req, st
   auto parsed = parse_completion_request(kind, req.body(), *ctx.model, ctx.served_name);
   if (auto* e = std::get_if<ApiError>(&parsed)) return reply_api_error(*responder, *e);
   CompletionRequest& r = std::get<CompletionRequest>(parsed);
-  const SeqId first_id = ctx.next_id.fetch_add(static_cast<uint64_t>(r.n));
-  const std::string request_id = (kind == ApiKind::Chat ? "chatcmpl-" : "cmpl-") + std::to_string(first_id);
+  if (!ctx.logit_adjustments)
+    for (auto [asked, field] : {std::pair{!r.params.logit_bias.empty(), "logit_bias"}, std::pair{r.params.min_tokens > 0, "min_tokens"}})
+      if (asked)
+        return reply_api_error(*responder, ApiError{400, std::string("'") + field + "' is not supported yet on this executor (the GPU sampler lacks it)", field});
+  const int32_t choices = r.num_choices();
+  const SeqId first_id = ctx.next_id.fetch_add(static_cast<uint64_t>(choices));
+  const std::string request_id =
+      (kind == ApiKind::Chat ? "chatcmpl-" : "cmpl-") + (r.request_id.empty() ? std::to_string(first_id) : r.request_id);
   auto response = std::make_shared<CompletionResponse>(
-      responder, CompletionFormatter(kind, ctx.served_name, request_id, unix_now()), r.stream, r.include_usage, r.n,
-      r.params.logprobs >= 0 ? std::optional<Tokenizer>(ctx.model->text.tokenizer) : std::nullopt);
+      responder, CompletionFormatter(kind, ctx.served_name, request_id, unix_now()), r.stream, r.include_usage, choices,
+      r.n, r.params.logprobs >= 0 ? std::optional<Tokenizer>(ctx.model->text.tokenizer) : std::nullopt);
   response->start();
   caf::actor gateway = ctx.gateway;
   std::vector<SeqId> ids;
-  for (int32_t i = 0; i < r.n; ++i) ids.push_back(first_id + static_cast<SeqId>(i));
+  for (int32_t i = 0; i < choices; ++i) ids.push_back(first_id + static_cast<SeqId>(i));
   responder->on_disconnect([gateway, ids] {
     for (SeqId id : ids) caf::anon_send(gateway, abort_atom::value, id);
   });
-  for (int32_t i = 0; i < r.n; ++i) {
+  const SamplingParams params = with_model_stop_ids(r.params, ctx.model->eos_token_ids);
+  // vLLM's order: choice index = prompt * n + choice within the prompt.
+  for (int32_t i = 0; i < choices; ++i) {
+    const PromptInput& prompt = r.prompts[static_cast<size_t>(i / r.n)];
     auto g = std::make_shared<GatewayRequest>();
     g->generation.id = ids[static_cast<size_t>(i)];
-    g->generation.prompt_token_ids = r.prompt_ids;
-    g->generation.sampling_params = r.params;
+    g->generation.prompt_token_ids = prompt.ids;
+    g->generation.sampling_params = params;
+    g->generation.sampling_params.max_tokens = prompt.max_tokens;
     // Choices differ by seed; with a seed given, the i-th choice is reproducible too.
-    if (r.params.seed && r.n > 1) g->generation.sampling_params.seed = *r.params.seed + static_cast<uint64_t>(i);
+    if (r.params.seed && r.n > 1) g->generation.sampling_params.seed = *r.params.seed + static_cast<uint64_t>(i % r.n);
     g->generation.eos_token_ids = ctx.model->eos_token_ids;
     g->stop = r.stop;
+    g->skip_special_tokens = r.output.skip_special_tokens;
+    g->include_stop_str_in_output = r.output.include_stop_str_in_output;
     g->sink = std::make_shared<AdmittedSink>(std::make_shared<ChoiceSink>(response, i), std::get<Admission>(admitted));
     caf::anon_send(gateway, submit_atom::value, std::move(g));
   }

@@ -1,7 +1,8 @@
 #pragma once
 // The answer to one OpenAI /v1/completions or /v1/chat/completions request, written as the
 // gateway reports progress: n choices (one gateway request each) sharing one HTTP response, as one
-// JSON body or as Server-Sent Events, with each choice's logprobs when the request asked.
+// JSON body or as Server-Sent Events, with each choice's logprobs when the request asked. A batch
+// of prompts is one response too: choice prompt * n + k is the k-th of that prompt.
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -20,8 +21,9 @@ namespace troupe::net {
 class CompletionResponse {
  public:
   // `tokenizer`: names the tokens of logprobs; none when the request did not ask for them.
+  // `choices` in all, `per_prompt` (n) of them from each prompt of the batch.
   CompletionResponse(std::shared_ptr<HttpResponder> responder, CompletionFormatter formatter, bool stream,
-                     bool include_usage, int32_t n, std::optional<Tokenizer> tokenizer);
+                     bool include_usage, int32_t choices, int32_t per_prompt, std::optional<Tokenizer> tokenizer);
 
   void start();  // streams: the headers and chat's first chunk of each choice
   void output(int32_t index, const std::string& text, std::vector<GeneratedToken> tokens);
@@ -40,6 +42,7 @@ class CompletionResponse {
   CompletionFormatter fmt_;
   bool stream_;
   bool include_usage_;
+  int32_t per_prompt_;
   std::vector<Choice> choices_;
   int32_t finished_ = 0;
   bool failed_ = false;

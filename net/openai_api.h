@@ -11,20 +11,30 @@
 #include "engine/model_folder.h"
 #include "engine/sampling/sampling_params.h"
 #include "net/api_error.h"
+#include "net/request_fields.h"  // ApiKind, the field list every body is checked against
+#include "net/vllm_sampling_json.h"
 
 namespace troupe::net {
 
-enum class ApiKind { Completion, Chat };
+// One prompt of a request (a completions batch has several) and the output it may have.
+struct PromptInput {
+  std::vector<int32_t> ids;
+  int32_t max_tokens = 0;  // fitted into the context: the request's, or the route's default
+};
 
 struct CompletionRequest {
   ApiKind kind = ApiKind::Completion;
-  std::vector<int32_t> prompt_ids;
+  std::vector<PromptInput> prompts;  // chat: one; completions: one or a batch
   SamplingParams params;  // params.logprobs: completions' logprobs N, or chat's top_logprobs
-                          // (0 when absent) under logprobs: true; -1 when not asked
+                          // (0 when absent) under logprobs: true; -1 when not asked.
+                          // params.max_tokens: see each prompt's
+  VllmOutputOptions output;    // skip_special_tokens, include_stop_str_in_output
   std::vector<std::string> stop;
   bool stream = false;
   bool include_usage = false;  // stream_options.include_usage
-  int32_t n = 1;               // choices: n sequences from the same prompt (seeds seed, seed+1, ...)
+  int32_t n = 1;               // choices per prompt: n sequences (seeds seed, seed+1, ...)
+  std::string request_id;      // the client's, or empty
+  int32_t num_choices() const { return n * static_cast<int32_t>(prompts.size()); }
 };
 
 struct CompletionChoice {

@@ -133,6 +133,8 @@ class GpuBackend : public ModelBackend {
   // sampled tokens on the device, so nothing waits for N's copy back.
   // TROUPE_PIPELINE=0 turns it off (lock step), for A/B measurements.
   bool pipelines() const override { return pipelined_; }
+  // The device sampler has no logit_bias / min_tokens pass yet: the HTTP layer refuses them.
+  bool applies_logit_adjustments() const override { return false; }
 
   void launch(const ForwardBatch& batch, std::span<const SamplingRow> rows,
               std::span<const DeferredToken> deferred) override {

@@ -54,6 +54,9 @@ class ModelBackend {
   // KV blocks the backend holds already (a GPU sizes its pool from free memory), 0 when the
   // caller chooses (allocate_kv_cache makes any size).
   virtual int32_t kv_cache_capacity() const { return 0; }
+  // Whether run() applies SamplingParams' logit_bias and min_tokens mask (adjusts_logits()); the
+  // HTTP layer refuses those fields by name for a backend that does not.
+  virtual bool applies_logit_adjustments() const { return true; }
   // Runs the batch (writing its K/V) and samples one token for every sequence with wants_logits,
   // in batch order; rows has one entry per such sequence. Throws std::invalid_argument on a token
   // id outside the vocabulary, std::runtime_error on a device failure.

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <numeric>
 #include <unordered_map>
 #include <vector>
@@ -14,6 +15,15 @@ int32_t argmax(std::span<const float> v) {
 }
 
 }  // namespace
+
+void apply_logit_adjustments(std::span<float> logits, const SamplingParams& p, size_t num_output_tokens) {
+  const auto vocab = static_cast<int32_t>(logits.size());
+  for (const auto& [id, bias] : p.logit_bias)
+    if (id >= 0 && id < vocab) logits[id] += bias;
+  if (num_output_tokens >= static_cast<size_t>(std::max(p.min_tokens, 0))) return;
+  for (int32_t id : p.stop_token_ids)
+    if (id >= 0 && id < vocab) logits[id] = -std::numeric_limits<float>::infinity();
+}
 
 void apply_penalties(std::span<float> logits, const SamplingParams& p,
                      std::span<const int32_t> prompt_ids, std::span<const int32_t> output_ids) {
@@ -39,6 +49,7 @@ void apply_penalties(std::span<float> logits, const SamplingParams& p,
 int32_t sample_token(std::span<float> logits, const SamplingParams& p,
                      std::span<const int32_t> prompt_ids, std::span<const int32_t> output_ids,
                      SamplerRng& rng) {
+  if (p.adjusts_logits()) apply_logit_adjustments(logits, p, output_ids.size());
   apply_penalties(logits, p, prompt_ids, output_ids);
   if (p.is_greedy()) return argmax(logits);
 

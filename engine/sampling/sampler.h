@@ -1,6 +1,7 @@
 #pragma once
-// Turning one row of logits into one token. Order, as vLLM does it: penalties on the raw logits,
-// then temperature, then top-k, top-p and min-p filters, then a draw from what is left.
+// Turning one row of logits into one token. Order, as vLLM v1 does it: logit_bias and the
+// min_tokens mask on the raw logits, then penalties, then temperature, then top-k, top-p and
+// min-p filters, then a draw from what is left.
 #include <cstdint>
 #include <span>
 
@@ -8,6 +9,10 @@
 #include "kernels/common/sampler_rng.h"  // SamplerRng, shared with the GPU sampler
 
 namespace troupe {
+
+// Adds logit_bias and, while fewer than min_tokens outputs exist, sets every stop id's logit to
+// -inf (so none is drawn), in place. Ids outside the row are skipped.
+void apply_logit_adjustments(std::span<float> logits, const SamplingParams& p, size_t num_output_tokens);
 
 // Applies repetition / presence / frequency penalties in place.
 void apply_penalties(std::span<float> logits, const SamplingParams& p,

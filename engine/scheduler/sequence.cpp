@@ -27,8 +27,14 @@ Sequence::Sequence(GenerationRequest request, uint64_t arrival_order)
 std::optional<SequenceFinishReason> output_stop_reason(std::span<const int32_t> output, const SamplingParams& params,
                                                        std::span<const int32_t> eos_token_ids) {
   if (output.empty()) return std::nullopt;
-  if (!params.ignore_eos && std::find(eos_token_ids.begin(), eos_token_ids.end(), output.back()) != eos_token_ids.end())
-    return SequenceFinishReason::Stop;
+  // min_tokens holds every stop off (vLLM's check_stop); the sampler also masks the stop ids then.
+  if (static_cast<int64_t>(output.size()) >= params.min_tokens) {
+    const int32_t last = output.back();
+    if (!params.ignore_eos && std::find(eos_token_ids.begin(), eos_token_ids.end(), last) != eos_token_ids.end())
+      return SequenceFinishReason::Stop;
+    if (std::find(params.stop_token_ids.begin(), params.stop_token_ids.end(), last) != params.stop_token_ids.end())
+      return SequenceFinishReason::Stop;
+  }
   if (static_cast<int64_t>(output.size()) >= params.max_tokens) return SequenceFinishReason::Length;
   return std::nullopt;
 }

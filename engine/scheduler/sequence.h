@@ -25,7 +25,8 @@ namespace troupe {
 enum class SequenceStatus { Waiting, Running };
 
 // Why a sequence whose generated tokens are `output` is done, if it is: an EOS last (unless
-// ignore_eos), else max_tokens reached. The one stop rule, applied by the scheduler after each
+// ignore_eos) or one of params.stop_token_ids last, once min_tokens outputs exist; else
+// max_tokens reached. The one stop rule, applied by the scheduler after each
 // sampled token, to a request that comes with output tokens, and by a gateway to what it
 // received from a scheduler that died (it may have streamed a last token and died before
 // reporting the sequence finished).

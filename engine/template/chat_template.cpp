@@ -26,18 +26,23 @@ std::string render_json(const ChatTemplate& tmpl, const Json& context) {
 
 template <typename Json>
 std::string apply(const ChatTemplate& tmpl, const ChatTemplateConfig& config, const Json& messages,
-                  bool add_generation_prompt, const Json& tools) {
+                  bool add_generation_prompt, const Json& tools, const Json& documents = nullptr,
+                  const Json& variables = nullptr) {
   if (!messages.is_array()) throw TemplateError("messages must be a JSON array");
   // Converted straight into the context: copying messages into a JSON context first would walk
   // them twice, and the copy recurses with no depth limit of its own. The context is a level, so
   // what it holds gets one less.
   constexpr int inner = jinja::kMaxValueDepth - 1;
   jinja::Dict context;
+  // transformers passes extra keyword arguments as template variables; set first so the ones
+  // below win (callers refuse those names anyway).
+  if (variables.is_object())
+    for (const auto& [key, value] : variables.items()) context.append_new(key, jinja::from_json(value, inner));
   context.set("messages", jinja::from_json(messages, inner));
   // transformers passes tools=None and documents=None when there are none, so both are
   // *defined* (as none) inside the template; special tokens that are unset are not passed.
   context.set("tools", tools.is_array() ? jinja::from_json(tools, inner) : jinja::Value(nullptr));
-  context.set("documents", jinja::Value(nullptr));
+  context.set("documents", documents.is_array() ? jinja::from_json(documents, inner) : jinja::Value(nullptr));
   context.set("add_generation_prompt", jinja::Value(add_generation_prompt));
   if (!config.bos_token.empty()) context.set("bos_token", jinja::Value(config.bos_token));
   if (!config.eos_token.empty()) context.set("eos_token", jinja::Value(config.eos_token));
@@ -120,6 +125,12 @@ std::string apply_chat_template(const ChatTemplate& tmpl, const ChatTemplateConf
                                 const nlohmann::ordered_json& messages, bool add_generation_prompt,
                                 const nlohmann::ordered_json& tools) {
   return apply(tmpl, config, messages, add_generation_prompt, tools);
+}
+
+std::string apply_chat_template(const ChatTemplate& tmpl, const ChatTemplateConfig& config, const ChatTemplateInputs& in) {
+  static const nlohmann::ordered_json none = nullptr;
+  return apply(tmpl, config, in.messages, in.add_generation_prompt, in.tools ? *in.tools : none,
+               in.documents ? *in.documents : none, in.variables ? *in.variables : none);
 }
 
 }  // namespace troupe

@@ -63,4 +63,15 @@ std::string apply_chat_template(const ChatTemplate& tmpl, const ChatTemplateConf
                                 const nlohmann::ordered_json& messages, bool add_generation_prompt,
                                 const nlohmann::ordered_json& tools = nullptr);
 
+// What vLLM's chat route hands the template beyond the messages (each may be null): tools,
+// documents (RAG), and chat_template_kwargs, whose keys become template variables.
+struct ChatTemplateInputs {
+  const nlohmann::ordered_json& messages;
+  bool add_generation_prompt = true;
+  const nlohmann::ordered_json* tools = nullptr;
+  const nlohmann::ordered_json* documents = nullptr;
+  const nlohmann::ordered_json* variables = nullptr;  // an object
+};
+std::string apply_chat_template(const ChatTemplate& tmpl, const ChatTemplateConfig& config, const ChatTemplateInputs& in);
+
 }  // namespace troupe

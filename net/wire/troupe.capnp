@@ -39,6 +39,7 @@ $Cxx.namespace("troupe::wire::schema");
 #      SampleLogprobs.
 #      Then PoolJournal, PoolOp, PoolOpKind, PoolStart (scheduler -> kv_manager), new structs.
 #      Then HiddenStates (pipeline stage -> next stage), a new struct.
+#      Then SamplingParams.minTokens, stopTokenIds, logitBias and LogitBias (vLLM's fields).
 const wireVersion :UInt32 = 1;
 
 # How one request turns logits into tokens (troupe::SamplingParams; defaults are vLLM's).
@@ -84,6 +85,24 @@ struct SamplingParams {
   # -1: no log-probabilities. 0..20: the executor returns the sampled token's log-probability
   # and this many most likely alternatives (StepResult.logprobs), from the raw distribution
   # (log_softmax of the logits before penalties and temperature).
+
+  minTokens @12 :Int32 = 0;
+  # Fewer output tokens than this: no stop token id is drawn (its logit is -inf) nor ends the
+  # sequence, EOS included.
+
+  stopTokenIds @13 :List(Int32);
+  # Token ids that end the sequence whatever ignoreEos says (the gateway adds the model's EOS
+  # ids here unless ignoreEos, as vLLM's all_stop_token_ids).
+
+  logitBias @14 :List(LogitBias);
+  # Added to the raw logits before penalties; token ids unique.
+}
+
+# One entry of SamplingParams.logitBias.
+struct LogitBias {
+  tokenId @0 :Int32;
+  bias @1 :Float32;
+  # Logit units, in [-100, 100].
 }
 
 # What a gateway submits to the scheduler, already tokenized and validated

@@ -31,6 +31,13 @@ void fill(s::SamplingParams::Builder b, const SamplingParams& x) {
   b.setMaxTokens(x.max_tokens);
   b.setIgnoreEos(x.ignore_eos);
   b.setLogprobs(x.logprobs);
+  b.setMinTokens(x.min_tokens);
+  TROUPE_WIRE_SET_LIST(b, StopTokenIds, x.stop_token_ids);
+  auto bias = b.initLogitBias(static_cast<unsigned>(x.logit_bias.size()));
+  for (unsigned i = 0; i < bias.size(); ++i) {
+    bias[i].setTokenId(x.logit_bias[i].first);
+    bias[i].setBias(x.logit_bias[i].second);
+  }
 }
 
 void fill(s::GenerationRequest::Builder b, const GenerationRequest& x) {
@@ -136,6 +143,9 @@ SamplingParams get(s::SamplingParams::Reader r) {
   x.max_tokens = r.getMaxTokens();
   x.ignore_eos = r.getIgnoreEos();
   x.logprobs = r.getLogprobs();
+  x.min_tokens = r.getMinTokens();
+  x.stop_token_ids = list_of<int32_t>(r.getStopTokenIds());
+  for (auto e : r.getLogitBias()) x.logit_bias.emplace_back(e.getTokenId(), e.getBias());
   return x;
 }
 

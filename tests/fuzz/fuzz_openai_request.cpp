@@ -23,8 +23,14 @@ void run(ApiKind kind, const std::string& body, const nlohmann::ordered_json& j)
   if (const auto* e = std::get_if<ApiError>(&parsed)) return fz::check_error(what, *e);
   const CompletionRequest& r = std::get<CompletionRequest>(parsed);
   if (r.kind != kind) fz::fail(std::string(what) + ": wrong kind");
-  fz::check_prompt(what, r.prompt_ids, r.params, fz::model().config.vocab_size);
-  fz::check_int_field(what, &j, "max_tokens", r.params.max_tokens);
+  for (const auto& prompt : r.prompts) {  // a completions batch: each prompt with its own max_tokens
+    troupe::SamplingParams p = r.params;
+    p.max_tokens = prompt.max_tokens;
+    fz::check_prompt(what, prompt.ids, p, fz::model().config.vocab_size);
+  }
+  // Chat's max_completion_tokens wins over max_tokens.
+  const bool completion_max = kind == ApiKind::Chat && j.contains("max_completion_tokens") && !j["max_completion_tokens"].is_null();
+  fz::check_int_field(what, &j, completion_max ? "max_completion_tokens" : "max_tokens", r.params.max_tokens);
   fz::check_int_field(what, &j, "top_k", r.params.top_k);
   // logprobs: completions' count, or chat's top_logprobs (chat's logprobs is a boolean).
   fz::check_int_field(what, &j, kind == ApiKind::Chat ? "top_logprobs" : "logprobs", r.params.logprobs);

@@ -23,6 +23,26 @@ TEST(Sampler, TemperatureZeroIsArgmax) {
   for (int i = 0; i < 10; ++i) EXPECT_EQ(draw(p, rng), 1);
 }
 
+TEST(Sampler, LogitBiasMovesTheArgmaxAndMinTokensMasksStopIds) {
+  SamplingParams p;
+  p.temperature = 0.0f;
+  SamplerRng rng(1);
+  p.logit_bias = {{3, 5.0f}};  // -1 + 5 = 4 beats 3
+  EXPECT_EQ(draw(p, rng), 3);
+  // Stop ids are -inf while fewer than min_tokens outputs exist, then drawn again.
+  p.stop_token_ids = {3, 1};
+  p.min_tokens = 2;
+  EXPECT_EQ(draw(p, rng, {}), 4);
+  EXPECT_EQ(draw(p, rng, {0}), 4);
+  EXPECT_EQ(draw(p, rng, {0, 0}), 3);
+  // Sampled draws never pick a masked id either.
+  p.temperature = 5.0f;
+  for (int i = 0; i < 200; ++i) {
+    const int32_t t = draw(p, rng, {0});
+    EXPECT_TRUE(t != 3 && t != 1) << t;
+  }
+}
+
 TEST(Sampler, SameSeedSameTokensOtherSeedOtherTokens) {
   SamplingParams p;
   p.temperature = 2.0f;

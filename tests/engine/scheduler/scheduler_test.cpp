@@ -50,6 +50,23 @@ TEST(Scheduler, OutputStopReasonIsTheOneStopRuleAndRefusesAFinishedResubmission)
   EXPECT_EQ(s.check_request(done), "");
 }
 
+TEST(Scheduler, StopTokenIdsStopDespiteIgnoreEosAndMinTokensHoldsEveryStopOff) {
+  SamplingParams p;
+  p.max_tokens = 6;
+  p.stop_token_ids = {9};
+  const std::vector<int32_t> eos = {7};
+  EXPECT_EQ(output_stop_reason(std::vector<int32_t>{1, 9}, p, eos), SequenceFinishReason::Stop);
+  p.ignore_eos = true;  // vLLM: ignore_eos is about EOS only
+  EXPECT_EQ(output_stop_reason(std::vector<int32_t>{1, 9}, p, eos), SequenceFinishReason::Stop);
+  EXPECT_EQ(output_stop_reason(std::vector<int32_t>{1, 7}, p, eos), std::nullopt);
+  p.ignore_eos = false;
+  p.min_tokens = 3;
+  EXPECT_EQ(output_stop_reason(std::vector<int32_t>{1, 9}, p, eos), std::nullopt);
+  EXPECT_EQ(output_stop_reason(std::vector<int32_t>{1, 7}, p, eos), std::nullopt);
+  EXPECT_EQ(output_stop_reason(std::vector<int32_t>{1, 2, 7}, p, eos), SequenceFinishReason::Stop);
+  EXPECT_EQ(output_stop_reason(std::vector<int32_t>{1, 2, 9}, p, eos), SequenceFinishReason::Stop);
+}
+
 TEST(Scheduler, ShortPromptIsOnePrefillThenOneTokenPerStep) {
   Harness h(config(8));
   h.sched.add_request(request(1, tokens(0, 10), 3));

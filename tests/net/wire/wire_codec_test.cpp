@@ -172,9 +172,9 @@ TEST(WireCodec, TextFormNamesTheSchemaFields) {
 // the size here.
 TEST(WireCodec, StructsHaveTheFieldsTheSchemaKnows) {
 #if defined(__x86_64__) && defined(__GLIBCXX__)
-  EXPECT_EQ(sizeof(SamplingParams), 64u);
-  EXPECT_EQ(sizeof(GenerationRequest), 168u);
-  EXPECT_EQ(sizeof(ScheduledSequence), 240u);
+  EXPECT_EQ(sizeof(SamplingParams), 112u);
+  EXPECT_EQ(sizeof(GenerationRequest), 216u);
+  EXPECT_EQ(sizeof(ScheduledSequence), 288u);
   EXPECT_EQ(sizeof(StepPlan), 96u);
   EXPECT_EQ(sizeof(StepResult), 56u);
   EXPECT_EQ(sizeof(KvPoolShape), 8u);

@@ -18,12 +18,20 @@ struct SamplingParams {
   seed :union {
     none @7 :Void;
     value @8 :UInt64;
-    fromRequestId @12 :Void;   # new union member: today's decoder must reject it
+    fromRequestId @15 :Void;   # new union member: today's decoder must reject it
   }
   maxTokens @9 :Int32 = 16;
   ignoreEos @10 :Bool = false;
   logprobs @11 :Int32 = -1;    # in today's schema too
-  beamWidth @13 :Int32 = 1;    # new field: today's decoder ignores it
+  minTokens @12 :Int32 = 0;    # in today's schema too
+  stopTokenIds @13 :List(Int32);
+  logitBias @14 :List(LogitBias);
+  beamWidth @16 :Int32 = 1;    # new field: today's decoder ignores it
+}
+
+struct LogitBias {
+  tokenId @0 :Int32;
+  bias @1 :Float32;
 }
 
 struct ScheduledSequence {

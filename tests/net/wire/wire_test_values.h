@@ -35,6 +35,13 @@ inline void expect_same(const SamplingParams& a, const SamplingParams& b) {
   EXPECT_EQ(a.max_tokens, b.max_tokens);
   EXPECT_EQ(a.ignore_eos, b.ignore_eos);
   EXPECT_EQ(a.logprobs, b.logprobs);
+  EXPECT_EQ(a.min_tokens, b.min_tokens);
+  EXPECT_EQ(a.stop_token_ids, b.stop_token_ids);
+  ASSERT_EQ(a.logit_bias.size(), b.logit_bias.size());
+  for (size_t i = 0; i < a.logit_bias.size(); ++i) {
+    EXPECT_EQ(a.logit_bias[i].first, b.logit_bias[i].first);
+    EXPECT_SAME_FLOAT(a.logit_bias[i].second, b.logit_bias[i].second);
+  }
 }
 
 inline void expect_same(const GenerationRequest& a, const GenerationRequest& b) {
@@ -126,6 +133,9 @@ inline SamplingParams full_params(uint64_t salt) {
   p.max_tokens = 512;
   p.ignore_eos = true;
   p.logprobs = 5 + static_cast<int32_t>(salt);
+  p.min_tokens = 2 + static_cast<int32_t>(salt);
+  p.stop_token_ids = {7, 151643 + static_cast<int32_t>(salt)};
+  p.logit_bias = {{11, -100.0f}, {12 + static_cast<int32_t>(salt), 2.5f}};
   return p;
 }
 

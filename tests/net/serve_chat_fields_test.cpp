@@ -1,0 +1,73 @@
+// vLLM's chat fields end to end over loopback HTTP on the demo model (its real Qwen3 chat
+// template): content parts, roles, max_completion_tokens and the template's inputs.
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "test_server.h"
+
+namespace troupe {
+namespace {
+
+using nlohmann::json;
+using test::http_call;
+
+class ServeChatFields : public test::ServerSuite {
+ protected:
+  static json chat(json body, unsigned expect_status = 200) {
+    body.emplace("messages", json::array({{{"role", "user"}, {"content", "Hi there"}}}));
+    const auto r = http_call(server().port(), "POST", "/v1/chat/completions", body.dump());
+    EXPECT_EQ(r.status, expect_status) << body.dump() << " -> " << r.body;
+    return json::parse(r.body);
+  }
+  static int prompt_tokens(json body) { return chat(std::move(body))["usage"]["prompt_tokens"].get<int>(); }
+};
+
+TEST_F(ServeChatFields, ContentPartsAreJoinedAndRolesChecked) {
+  // Text parts joined by newlines are the same prompt as the joined string.
+  const json parts = {{"role", "user"}, {"content", {{{"type", "text"}, {"text", "Hi"}}, {{"type", "text"}, {"text", "there"}}}}};
+  const json joined = {{"role", "user"}, {"content", "Hi\nthere"}};
+  const json a = chat({{"messages", {parts}}, {"max_tokens", 4}, {"temperature", 0}});
+  const json b = chat({{"messages", {joined}}, {"max_tokens", 4}, {"temperature", 0}});
+  EXPECT_EQ(a["usage"]["prompt_tokens"], b["usage"]["prompt_tokens"]);
+  EXPECT_EQ(a["choices"][0]["message"]["content"], b["choices"][0]["message"]["content"]);
+  // An image part is a 400 naming it; so is a role nobody knows.
+  const json image = {{"role", "user"}, {"content", {{{"type", "text"}, {"text", "Hi"}}, {{"type", "image_url"}, {"image_url", {{"url", "x"}}}}}}};
+  EXPECT_EQ(chat({{"messages", {image}}}, 400)["error"]["param"], "messages[0].content[1]");
+  EXPECT_EQ(chat({{"messages", {{{"role", "wizard"}, {"content", "hi"}}}}}, 400)["error"]["param"], "messages[0].role");
+  for (const char* role : {"system", "developer", "user", "assistant", "tool"})
+    chat({{"messages", {{{"role", "user"}, {"content", "a"}}, {{"role", role}, {"content", "b"}}}}, {"max_tokens", 1}});
+}
+
+TEST_F(ServeChatFields, MaxCompletionTokensWinsOverMaxTokens) {
+  const json r = chat({{"max_tokens", 9}, {"max_completion_tokens", 3}, {"ignore_eos", true}});
+  EXPECT_EQ(r["usage"]["completion_tokens"], 3);
+  EXPECT_EQ(r["choices"][0]["finish_reason"], "length");
+  EXPECT_EQ(chat({{"max_completion_tokens", 0}}, 400)["error"]["param"], "max_completion_tokens");
+  EXPECT_EQ(chat({{"max_completion_tokens", 100000}}, 400)["error"]["param"], "max_completion_tokens");
+}
+
+TEST_F(ServeChatFields, ChatTemplateKwargsReachTheTemplate) {
+  // Qwen3's template writes an empty think block when enable_thinking is false.
+  const int plain = prompt_tokens({{"max_tokens", 1}});
+  const int no_thinking = prompt_tokens({{"max_tokens", 1}, {"chat_template_kwargs", {{"enable_thinking", false}}}});
+  EXPECT_GT(no_thinking, plain);
+  EXPECT_EQ(chat({{"chat_template_kwargs", {{"messages", 1}}}}, 400)["error"]["param"], "chat_template_kwargs.messages");
+}
+
+TEST_F(ServeChatFields, GenerationPromptAndContinueFinalMessageShapeThePrompt) {
+  const json prefill = json::array({{{"role", "user"}, {"content", "Hi"}}, {{"role", "assistant"}, {"content", "Hello, I am"}}});
+  const int with_prompt = prompt_tokens({{"messages", prefill}, {"max_tokens", 1}});
+  const int without = prompt_tokens({{"messages", prefill}, {"max_tokens", 1}, {"add_generation_prompt", false}});
+  const int continued = prompt_tokens({{"messages", prefill}, {"max_tokens", 1}, {"continue_final_message", true}});
+  EXPECT_LT(without, with_prompt);
+  // Continuing cuts the render right after "Hello, I am": no end-of-turn token after it.
+  EXPECT_LT(continued, without);
+  EXPECT_EQ(chat({{"messages", prefill}, {"continue_final_message", true}, {"add_generation_prompt", true}}, 400)["error"]["param"],
+            "continue_final_message");
+}
+
+}  // namespace
+}  // namespace troupe
