@@ -52,12 +52,13 @@ start_node() {
   node_pids+=("$node_pid")
 }
 
-# wait_http LOG PID: the head's HTTP port once it serves (within 60 s), in http_port.
+# wait_http LOG PID: the head's HTTP address once it serves (within 60 s), in http_host and http_port.
 wait_http() {
   local log=$1 pid=$2
   http_port=""
   for _ in $(seq 1 600); do
     http_port=$(sed -n 's/.*serving .* on http:\/\/[0-9.]*:\([0-9]*\).*/\1/p' "$log")
+    http_host=$(sed -n 's/.*serving .* on http:\/\/\([0-9.]*\):.*/\1/p' "$log")
     [ -n "$http_port" ] && return 0
     kill -0 "$pid" 2>/dev/null || { echo "the head exited:"; cat "$log"; return 1; }
     sleep 0.1
@@ -65,16 +66,19 @@ wait_http() {
   echo "the head did not serve within 60 s:"; cat "$log"; return 1
 }
 
+# Commands that reach the head's HTTP run under this prefix (e.g. `ip netns exec NS`); empty: here.
+http_prefix=()
+
 # complete URL I STREAM OUT: greedy completion of prompt I, its text (streamed deltas joined) in OUT.
 complete() {
   local url=$1 i=$2 stream=$3 out=$4
   local body="{\"prompt\": \"prompt $i: $(printf 'word%.0s ' $(seq 1 "$i"))\", \"max_tokens\": $((i % 9 + 4)),
                \"temperature\": 0, \"ignore_eos\": true, \"stream\": $stream}"
   if [ "$stream" = true ]; then
-    curl -sS -N --max-time 120 "$url/v1/completions" -H 'Content-Type: application/json' -d "$body" |
+    "${http_prefix[@]}" curl -sS -N --max-time 120 "$url/v1/completions" -H 'Content-Type: application/json' -d "$body" |
       sed -n 's/^data: //p' | grep -v '^\[DONE\]' | jq -j '.choices[0].text // empty' >"$out"
   else
-    curl -sS --max-time 120 "$url/v1/completions" -H 'Content-Type: application/json' -d "$body" |
+    "${http_prefix[@]}" curl -sS --max-time 120 "$url/v1/completions" -H 'Content-Type: application/json' -d "$body" |
       jq -j '.choices[0].text' >"$out"
   fi
 }
