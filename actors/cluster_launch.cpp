@@ -63,7 +63,7 @@ milliseconds left_until(Clock::time_point deadline) {
 }
 
 struct Pending {
-  size_t index;                        // into config.nodes
+  size_t index = 0;                    // into config.nodes
   std::string last_error = "not tried yet";
   caf::actor proxy;                    // connected, not joined yet
 };
@@ -80,7 +80,12 @@ ClusterLaunchError::ClusterLaunchError(std::vector<std::string> lines)
 
 std::vector<NodeHealth> initial_health(const ClusterConfig& config) {
   std::vector<NodeHealth> nodes;
-  for (const NodeConfig& n : config.nodes) nodes.push_back(NodeHealth{n.name, n.address()});
+  for (const NodeConfig& n : config.nodes) {
+    NodeHealth h;
+    h.name = n.name;
+    h.address = n.address();
+    nodes.push_back(std::move(h));
+  }
   return nodes;
 }
 
@@ -94,7 +99,7 @@ JoinedCluster join_cluster(caf::actor_system& sys, const ClusterConfig& config, 
   std::vector<Pending> pending;
   for (size_t i = 0; i < config.nodes.size(); ++i) {
     if (config.nodes[i].name == head) joined.nodes[i] = self_node;
-    pending.push_back(Pending{i});
+    pending.emplace_back().index = i;
   }
   caf::scoped_actor self{sys};
   milliseconds backoff{250};

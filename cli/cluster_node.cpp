@@ -48,10 +48,15 @@ void refuse_unbuilt(const ClusterConfig& config, const NodeConfig& head) {
                                                 "shows where its shards would go");
   if (config.model.device == ClusterDevice::Cuda)
     throw config.error("model.device", "cluster nodes run CPU executors only for now (one GPU: `troupe serve`)");
-  for (const NodeConfig& n : config.nodes)
+  for (const NodeConfig& n : config.nodes) {
+    const std::string key = "node[" + std::to_string(&n - config.nodes.data()) + "].roles";
     if (n.has(NodeRole::Gateway) && !n.has(NodeRole::Scheduler))
-      throw config.error("node[" + std::to_string(&n - config.nodes.data()) + "].roles",
-                         "a gateway on a node without the scheduler is not built yet: give " + head.name + " the gateway role");
+      throw config.error(key, "a gateway on a node without the scheduler is not built yet: give " + head.name +
+                                  " the gateway role");
+    if (n.has(NodeRole::KvManager) && !n.has(NodeRole::Scheduler))
+      throw config.error(key, "a kv_manager on a node without the scheduler is not built yet: give " + head.name +
+                                  " the kv_manager role");
+  }
 }
 
 // This node's shards, loaded now: each stage placement put here, on its share of the cores.
