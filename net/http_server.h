@@ -31,13 +31,15 @@
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
 
+#include "engine/cluster/server_section.h"
+
 namespace troupe::net {
 
 using HttpRequest = boost::beast::http::request<boost::beast::http::string_body>;
 
 struct HttpServerOptions {
-  std::string host = "127.0.0.1";
-  uint16_t port = 8000;                 // 0 picks a free port (tests)
+  std::string host = ServerSection{}.host;  // the defaults a cluster file's [server] has too
+  uint16_t port = ServerSection{}.port;    // 0 picks a free port (tests)
   uint64_t max_body_bytes = 8u << 20;   // 8 MiB
   uint32_t max_header_bytes = 16u << 10;
   std::chrono::seconds header_timeout{10};

@@ -15,6 +15,7 @@
 
 #include "engine/cluster/config_error.h"
 #include "engine/cluster/node_config.h"
+#include "engine/cluster/server_section.h"
 #include "engine/scheduler/scheduler_settings.h"
 
 namespace troupe {
@@ -31,13 +32,6 @@ struct ModelSection {
   ClusterDevice device = ClusterDevice::Cpu;  // absent: cuda when a node lists gpus, else cpu
   int32_t tensor_parallel = 1;
   int32_t pipeline_parallel = 1;
-};
-
-// [server]: where each gateway node listens for HTTP. The same defaults as `serve --host/--port`
-// (cli/serve_command.cpp still spells its own; it should read these).
-struct ServerSection {
-  std::string host = "127.0.0.1";
-  uint16_t port = 8000;  // 0: any free port
 };
 
 // [cluster]
