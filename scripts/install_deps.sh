@@ -5,7 +5,7 @@ set -euo pipefail
 packages=(build-essential cmake ninja-build pkg-config ccache git
   libcaf-dev libcapnp-dev capnproto libspdlog-dev libfmt-dev libgtest-dev libgmock-dev
   libboost-dev nlohmann-json3-dev libtomlplusplus-dev libcli11-dev libopenblas-openmp-dev
-  libpcre2-dev libutf8proc-dev libxxhash-dev curl jq)
+  libpcre2-dev libutf8proc-dev libxxhash-dev libgloo-dev curl jq)
 command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)
 missing=()
 for p in "${packages[@]}"; do
