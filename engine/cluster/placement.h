@@ -22,7 +22,7 @@
 #include <vector>
 
 #include "engine/cluster/cluster_config.h"
-#include "engine/cluster/tensor_shard.h"
+#include "engine/model/tensor_shard.h"
 #include "engine/model/layer_split.h"  // split_layers
 #include "engine/model/model_config.h"
 

@@ -21,8 +21,24 @@ void add_in_place(float* x, const float* y, int64_t n) {
 
 }  // namespace
 
-CpuModel::CpuModel(ModelConfig config, ModelWeights weights)
-    : config_(std::move(config)), weights_(std::move(weights)), inv_freq_(rope_inv_freq(config_)) {}
+CpuModel::CpuModel(ModelConfig config, ModelWeights weights, Communicator* tp_group)
+    : config_(std::move(config)),
+      weights_(std::move(weights)),
+      tp_group_(tp_group),
+      heads_(weights_.shard.q_heads.size()),
+      kv_heads_(weights_.shard.kv_heads.size()),
+      intermediate_(weights_.shard.intermediate.size()),
+      inv_freq_(rope_inv_freq(config_)) {
+  const TpShard& s = weights_.shard;
+  if (s.size > 1 && (tp_group_ == nullptr || tp_group_->size() != s.size || tp_group_->rank() != s.rank))
+    throw std::invalid_argument("weights of tensor-parallel rank " + std::to_string(s.rank) + " of " +
+                                std::to_string(s.size) + " need a communicator of that rank and size");
+  // A vocabulary-parallel shard would need an all-reduce after the embedding and the logits
+  // gathered to rank 0; not built (tensor_shard.h's VocabSplit).
+  if (s.vocab != IndexRange{0, config_.vocab_size})
+    throw std::invalid_argument("CpuModel runs replicated embeddings only; this shard holds vocabulary rows [" +
+                                std::to_string(s.vocab.begin) + ", " + std::to_string(s.vocab.end) + ")");
+}
 
 void CpuModel::embed(const ForwardBatch& batch) {
   const ModelConfig& c = config_;
@@ -66,6 +82,7 @@ std::vector<float> CpuModel::forward(const ForwardBatch& batch, KvCacheStorage& 
   const ModelConfig& c = config_;
   const int64_t H = c.hidden_size;
   run_layers(batch, cache);
+  if (tp_group_ != nullptr && tp_group_->rank() != 0) return {};  // rank 0 samples; the LM head is its alone
   // Only the last token of each sequence that asked for logits goes through the LM head.
   std::vector<float> last;
   for (const SequenceSlice& s : batch.sequences) {
@@ -85,40 +102,53 @@ void CpuModel::attention_block(const LayerWeights& l, int64_t layer, const Forwa
                                KvCacheStorage& cache) {
   const ModelConfig& c = config_;
   const int64_t T = batch.num_tokens(), H = c.hidden_size;
-  const int64_t q = c.q_size(), kv = c.kv_size(), stride = q + 2 * kv;
+  const int64_t q = heads_ * c.head_dim, kv = kv_heads_ * c.head_dim, stride = q + 2 * kv;
   normed_.resize(T * H);
   qkv_.resize(T * stride);
   attn_.resize(T * q);
   proj_.resize(T * H);
   cpu::rms_norm(normed_.data(), x_.data(), l.input_norm.ptr(), T, H, c.rms_norm_eps);
   cpu::linear(qkv_.data(), normed_.data(), l.qkv.ptr(), l.qkv_bias.ptr(), T, stride, H);
-  cpu::rope_apply(qkv_.data(), batch.positions.data(), inv_freq_.data(), T, c.num_heads,
-                  c.head_dim, stride);
-  cpu::rope_apply(qkv_.data() + q, batch.positions.data(), inv_freq_.data(), T, c.num_kv_heads,
-                  c.head_dim, stride);
+  cpu::rope_apply(qkv_.data(), batch.positions.data(), inv_freq_.data(), T, heads_, c.head_dim, stride);
+  cpu::rope_apply(qkv_.data() + q, batch.positions.data(), inv_freq_.data(), T, kv_heads_, c.head_dim, stride);
   const cpu::PagedKvLayer kv_layer = cache.layer(layer);
+  if (kv_layer.n_kv_heads != kv_heads_)
+    throw std::logic_error("a KV cache of " + std::to_string(kv_layer.n_kv_heads) + " heads for a model (shard) of " +
+                           std::to_string(kv_heads_));
   cpu::kv_cache_write(kv_layer, qkv_.data() + q, qkv_.data() + q + kv, stride,
                       batch.slot_mapping.data(), T);
   const float scale = 1.0f / std::sqrt(static_cast<float>(c.head_dim));
   for (const SequenceSlice& s : batch.sequences) {
     cpu::paged_attention(attn_.data() + int64_t{s.token_begin} * q, q,
                          qkv_.data() + int64_t{s.token_begin} * stride, stride, s.num_tokens,
-                         s.context_len, s.block_table.data(), kv_layer, c.num_heads, scale);
+                         s.context_len, s.block_table.data(), kv_layer, heads_, scale);
   }
-  cpu::linear(proj_.data(), attn_.data(), l.o.ptr(), l.o_bias.ptr(), T, H, q);
+  row_parallel_linear(attn_.data(), l.o, l.o_bias, T, q);
   add_in_place(x_.data(), proj_.data(), T * H);
 }
 
 void CpuModel::mlp_block(const LayerWeights& l, int64_t T) {
   const ModelConfig& c = config_;
-  const int64_t H = c.hidden_size, I = c.intermediate_size;
+  const int64_t H = c.hidden_size, I = intermediate_;
   gate_up_.resize(T * 2 * I);
   act_.resize(T * I);
   cpu::rms_norm(normed_.data(), x_.data(), l.post_norm.ptr(), T, H, c.rms_norm_eps);
   cpu::linear(gate_up_.data(), normed_.data(), l.gate_up.ptr(), l.gate_up_bias.ptr(), T, 2 * I, H);
   cpu::silu_mul(act_.data(), gate_up_.data(), T, I);
-  cpu::linear(proj_.data(), act_.data(), l.down.ptr(), l.down_bias.ptr(), T, H, I);
+  row_parallel_linear(act_.data(), l.down, l.down_bias, T, I);
   add_in_place(x_.data(), proj_.data(), T * H);
+}
+
+void CpuModel::row_parallel_linear(const float* in, const Matrix& w, const Matrix& bias, int64_t T, int64_t in_features) {
+  const int64_t H = config_.hidden_size;
+  if (tp_group_ == nullptr) {
+    cpu::linear(proj_.data(), in, w.ptr(), bias.ptr(), T, H, in_features);
+    return;
+  }
+  cpu::linear(proj_.data(), in, w.ptr(), nullptr, T, H, in_features);
+  tp_group_->all_reduce_sum(proj_.data(), T * H);
+  if (bias.ptr() == nullptr) return;
+  for (int64_t t = 0; t < T; ++t) add_in_place(proj_.data() + t * H, bias.ptr(), H);
 }
 
 }  // namespace troupe

@@ -9,12 +9,16 @@ KvCacheStorage::KvCacheStorage(const ModelConfig& c, int32_t num_blocks, int32_t
     : KvCacheStorage(c, all_layers(c), num_blocks, block_size) {}
 
 KvCacheStorage::KvCacheStorage(const ModelConfig& c, LayerRange layers, int32_t num_blocks, int32_t block_size)
+    : KvCacheStorage(c, layers, whole_model_shard(c), num_blocks, block_size) {}
+
+KvCacheStorage::KvCacheStorage(const ModelConfig& c, LayerRange layers, const TpShard& shard, int32_t num_blocks,
+                               int32_t block_size)
     : layers_(layers),
       num_blocks_(num_blocks),
       block_size_(block_size),
-      kv_heads_(c.num_kv_heads),
+      kv_heads_(shard.kv_heads.size()),
       head_dim_(c.head_dim),
-      layer_floats_(int64_t{num_blocks} * block_size * c.num_kv_heads * c.head_dim),
+      layer_floats_(int64_t{num_blocks} * block_size * kv_heads_ * c.head_dim),
       k_(layer_floats_ * layers.size()),
       v_(layer_floats_ * layers.size()) {}
 
@@ -27,7 +31,11 @@ cpu::PagedKvLayer KvCacheStorage::layer(int64_t i) {
 }
 
 int64_t KvCacheStorage::bytes_per_block(const ModelConfig& c, int32_t block_size) {
-  return 2 * c.num_layers * int64_t{block_size} * c.kv_size() * static_cast<int64_t>(sizeof(float));
+  return bytes_per_block(c, whole_model_shard(c), block_size);
+}
+
+int64_t KvCacheStorage::bytes_per_block(const ModelConfig& c, const TpShard& shard, int32_t block_size) {
+  return 2 * c.num_layers * int64_t{block_size} * shard.kv_heads.size() * c.head_dim * static_cast<int64_t>(sizeof(float));
 }
 
 }  // namespace troupe

@@ -8,6 +8,7 @@
 
 #include "engine/model/layer_split.h"
 #include "engine/model/model_config.h"
+#include "engine/model/tensor_shard.h"
 #include "kernels/cpu/paged_attention.h"
 
 namespace troupe {
@@ -18,6 +19,10 @@ class KvCacheStorage {
   KvCacheStorage(const ModelConfig& config, int32_t num_blocks, int32_t block_size);
   // The layers of one pipeline stage.
   KvCacheStorage(const ModelConfig& config, LayerRange layers, int32_t num_blocks, int32_t block_size);
+  // The KV heads of one tensor-parallel rank (shard.kv_heads) of those layers: a TP group's ranks
+  // each hold their own heads of every block, so the group holds tp times one rank's tokens.
+  KvCacheStorage(const ModelConfig& config, LayerRange layers, const TpShard& shard, int32_t num_blocks,
+                 int32_t block_size);
 
   // Decoder layer i (the model's numbering), which this cache must hold.
   cpu::PagedKvLayer layer(int64_t i);
@@ -26,6 +31,7 @@ class KvCacheStorage {
   int32_t block_size() const { return block_size_; }
   // Bytes one block takes over all layers, K and V: what sizing a pool from memory divides by.
   static int64_t bytes_per_block(const ModelConfig& config, int32_t block_size);
+  static int64_t bytes_per_block(const ModelConfig& config, const TpShard& shard, int32_t block_size);
 
  private:
   LayerRange layers_;

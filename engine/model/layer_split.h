@@ -12,7 +12,7 @@
 namespace troupe {
 
 // A half-open range of indices [begin, end): of layers here, of heads, intermediate columns or
-// vocabulary rows in a tensor-parallel shard (engine/cluster/tensor_shard.h).
+// vocabulary rows in a tensor-parallel shard (engine/model/tensor_shard.h).
 struct IndexRange {
   int64_t begin = 0;
   int64_t end = 0;

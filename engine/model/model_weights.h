@@ -7,6 +7,7 @@
 
 #include "engine/model/layer_split.h"
 #include "engine/model/model_config.h"
+#include "engine/model/tensor_shard.h"
 
 namespace troupe {
 
@@ -33,9 +34,13 @@ struct LayerWeights {
 };
 
 // The weights of a whole model, or of one pipeline stage: then only what that stage reads is held
-// (weight_layout(config, layers)), and the matrices of other stages stay empty.
+// (weight_layout(config, layers)), and the matrices of other stages stay empty. Of a
+// tensor-parallel rank: then each split matrix holds only the rank's slice (tensor_shard.h), and
+// the shapes below are in its heads (q_size = its query heads x head_dim, kv_size likewise,
+// intermediate its slice, vocab its vocabulary rows).
 struct ModelWeights {
   LayerRange layer_range;  // the decoder layers held: layers[i] is layer layer_range.begin + i
+  TpShard shard;           // the heads, intermediate and vocabulary rows held (all: tp = 1)
   Matrix embed;          // [vocab, hidden]; on the first stage, and as the LM head of a tied last one
   std::vector<LayerWeights> layers;  // [layer_range.size()]
   Matrix final_norm;     // [1, hidden]; last stage only
@@ -52,11 +57,17 @@ ModelWeights load_weights(const ModelConfig& config, const Checkpoint& checkpoin
 // Only the tensors of one pipeline stage, read from the same memory-mapped files.
 ModelWeights load_weights(const ModelConfig& config, const Checkpoint& checkpoint, LayerRange layers,
                           const LoadProgress& progress = {});
+// One tensor-parallel rank's share of a stage: its rows or columns of every split tensor, read
+// from the mapped files row by row (the whole tensor is never widened), whole copies of the rest.
+ModelWeights load_weights(const ModelConfig& config, const Checkpoint& checkpoint, LayerRange layers,
+                          const TpShard& shard, const LoadProgress& progress = {});
 
 // Seeded random weights of the right shapes (--load-format dummy): same seed, same weights. Each
 // tensor's values depend on the seed and its name alone, so a pipeline stage's tensors equal the
 // whole model's.
 ModelWeights dummy_weights(const ModelConfig& config, uint64_t seed);
 ModelWeights dummy_weights(const ModelConfig& config, uint64_t seed, LayerRange layers);
+// A rank's slices of the same values: the ranks of a group together hold dummy_weights(config, seed).
+ModelWeights dummy_weights(const ModelConfig& config, uint64_t seed, LayerRange layers, const TpShard& shard);
 
 }  // namespace troupe

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <stdexcept>
 #include <utility>
 
 #include <nlohmann/json.hpp>
@@ -72,9 +73,14 @@ int64_t TensorView::numel() const {
   return n;
 }
 
-void TensorView::to_float(float* dst) const {
-  const int64_t n = numel();
-  const std::byte* src = bytes.data();
+void TensorView::to_float(float* dst) const { to_float(dst, 0, numel()); }
+
+void TensorView::to_float(float* dst, int64_t first, int64_t count) const {
+  if (first < 0 || count < 0 || first + count > numel())
+    throw std::out_of_range("elements [" + std::to_string(first) + ", " + std::to_string(first + count) +
+                            ") of a tensor of " + std::to_string(numel()));
+  const int64_t n = count;
+  const std::byte* src = bytes.data() + static_cast<size_t>(first) * dtype_size(dtype);
   switch (dtype) {
     case DType::F32:
       std::memcpy(dst, src, n * 4);

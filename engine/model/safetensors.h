@@ -26,6 +26,9 @@ struct TensorView {
   int64_t numel() const;
   // Widens to fp32 (BF16/F16/F32 accepted).
   void to_float(float* dst) const;
+  // Elements [first, first + count) of the row-major tensor, widened: a TP rank's rows, or one
+  // row's columns, read from the mapped file without the rest. std::out_of_range past the end.
+  void to_float(float* dst, int64_t first, int64_t count) const;
 };
 
 class SafetensorsFile {

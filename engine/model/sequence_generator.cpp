@@ -18,8 +18,8 @@ double seconds_since(Clock::time_point t) {
 // A private cache for one sequence: blocks 0..n-1 in order. Physical placement does not matter
 // to the model; the block table says where each logical block lives.
 struct OwnCache {
-  OwnCache(const ModelConfig& c, int32_t tokens, int32_t block_size)
-      : storage(c, (tokens + block_size - 1) / block_size, block_size) {
+  OwnCache(const CpuModel& m, int32_t tokens, int32_t block_size)
+      : storage(m.config(), m.layers(), m.shard(), (tokens + block_size - 1) / block_size, block_size) {
     for (int32_t i = 0; i < storage.num_blocks(); ++i) table.push_back(i);
   }
   KvCacheStorage storage;
@@ -51,7 +51,7 @@ SequenceGenerator::SequenceGenerator(CpuModel& model, GeneratorOptions options)
 
 std::vector<float> SequenceGenerator::prompt_logits(std::span<const int32_t> prompt) {
   if (prompt.empty()) throw std::invalid_argument("the prompt has no tokens");
-  OwnCache cache(model_.config(), static_cast<int32_t>(prompt.size()), options_.block_size);
+  OwnCache cache(model_, static_cast<int32_t>(prompt.size()), options_.block_size);
   return prefill(model_, cache, prompt, options_.prefill_chunk);
 }
 
@@ -61,7 +61,7 @@ GenerationResult SequenceGenerator::generate(std::span<const int32_t> prompt,
   if (prompt.empty()) throw std::invalid_argument("the prompt has no tokens");
   GenerationResult result;
   const auto prompt_len = static_cast<int32_t>(prompt.size());
-  OwnCache cache(model_.config(), prompt_len + params.max_tokens, options_.block_size);
+  OwnCache cache(model_, prompt_len + params.max_tokens, options_.block_size);
   const uint64_t seed = params.seed ? *params.seed : (uint64_t{std::random_device{}()} << 32 | std::random_device{}());
 
   auto start = Clock::now();

@@ -11,7 +11,7 @@ namespace troupe {
 void CpuBackend::allocate_kv_cache(int32_t num_blocks, int32_t block_size) {
   if (num_blocks <= 0 || block_size <= 0) throw std::invalid_argument("KV pool needs positive num_blocks and block_size");
   cache_.reset();  // free the old pool before making the new one
-  cache_.emplace(model_->config(), model_->layers(), num_blocks, block_size);
+  cache_.emplace(model_->config(), model_->layers(), model_->shard(), num_blocks, block_size);
 }
 
 KvCacheStorage& CpuBackend::cache() {

@@ -5,7 +5,7 @@
 #include <map>
 
 #include "cluster_test_util.h"
-#include "engine/cluster/tensor_shard.h"
+#include "engine/model/tensor_shard.h"
 
 namespace troupe {
 namespace {

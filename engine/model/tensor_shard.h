@@ -1,6 +1,7 @@
 #pragma once
-// What one tensor-parallel rank holds of each weight, Megatron/vLLM style, so the next issue's
-// TP loader reads its slices straight out of the checkpoint with no reshaping:
+// What one tensor-parallel rank holds of each weight, Megatron/vLLM style, so the TP loader
+// (load_weights with a TpShard, model_weights.h) reads its slices straight out of the checkpoint
+// with no reshaping, and the placement (engine/cluster) counts their bytes:
 //   q/k/v, gate/up (column-parallel): rows of the rank's heads / intermediate slice;
 //   o, down (row-parallel): the matching columns, so one all-reduce after each sums the parts;
 //   embedding and lm_head (vocab-parallel): a contiguous block of vocabulary rows;
@@ -9,7 +10,10 @@
 // Rank r of tp holds query heads [r*H/tp, (r+1)*H/tp) and intermediate [r*I/tp, (r+1)*I/tp).
 // KV heads: [r*K/tp, (r+1)*K/tp) when tp <= K; when tp > K each KV head is replicated on tp/K
 // consecutive ranks (rank r holds head r*K/tp), the ones whose query heads use it (vLLM's rule).
-// Vocabulary rows: blocks of ceil(V/tp), the last rank's shorter.
+// Vocabulary rows: blocks of ceil(V/tp), the last rank's shorter (VocabSplit::Parallel, what the
+// placement counts); or every row on every rank (VocabSplit::Replicated, what the CPU TP forward
+// pass runs today: no logits to gather, and the embedding lookup needs no all-reduce; issue 14
+// asks to measure both and keep the faster).
 // Everything here assumes validate_model_fit accepted (model, tp).
 #include <cstdint>
 
@@ -26,7 +30,11 @@ struct TpShard {
   IndexRange q_heads, kv_heads, intermediate, vocab;
 };
 
-TpShard tp_shard(const ModelConfig& model, int32_t tp, int32_t rank);
+enum class VocabSplit { Parallel, Replicated };
+
+TpShard tp_shard(const ModelConfig& model, int32_t tp, int32_t rank, VocabSplit vocab = VocabSplit::Parallel);
+// The whole model as a shard (tp = 1): what an unsharded ModelWeights holds.
+inline TpShard whole_model_shard(const ModelConfig& model) { return tp_shard(model, 1, 0); }
 
 // The part of a checkpoint tensor a rank holds: indices [begin, end) along dim (0: rows, 1:
 // columns); dim -1: the whole tensor.
@@ -37,5 +45,9 @@ struct TensorSlice {
 
 TensorSlice shard_slice(const ModelConfig& model, const TpShard& shard, const WeightPart& part);
 int64_t slice_numel(const WeightPart& part, const TensorSlice& slice);
+
+// [rows, cols] of a rank's (fused) weight of `kind`: weight_dims (weight_layout.h) with its heads,
+// intermediate slice and vocabulary rows in place of the model's.
+std::pair<int64_t, int64_t> shard_weight_dims(const ModelConfig& model, const TpShard& shard, WeightKind kind);
 
 }  // namespace troupe

@@ -1,10 +1,10 @@
-#include "engine/cluster/tensor_shard.h"
+#include "engine/model/tensor_shard.h"
 
 #include <algorithm>
 
 namespace troupe {
 
-TpShard tp_shard(const ModelConfig& m, int32_t tp, int32_t rank) {
+TpShard tp_shard(const ModelConfig& m, int32_t tp, int32_t rank, VocabSplit vocab) {
   TpShard s;
   s.rank = rank;
   s.size = tp;
@@ -18,6 +18,7 @@ TpShard tp_shard(const ModelConfig& m, int32_t tp, int32_t rank) {
   s.intermediate = {rank * m.intermediate_size / tp, (rank + 1) * m.intermediate_size / tp};
   const int64_t rows = (m.vocab_size + tp - 1) / tp;
   s.vocab = {std::min(m.vocab_size, rank * rows), std::min(m.vocab_size, (rank + 1) * rows)};
+  if (vocab == VocabSplit::Replicated) s.vocab = {0, m.vocab_size};
   return s;
 }
 
@@ -47,6 +48,31 @@ TensorSlice shard_slice(const ModelConfig& m, const TpShard& s, const WeightPart
 int64_t slice_numel(const WeightPart& part, const TensorSlice& slice) {
   if (slice.dim < 0) return part.numel();
   return part.numel() / part.shape[static_cast<size_t>(slice.dim)] * (slice.end - slice.begin);
+}
+
+}  // namespace troupe
+
+namespace troupe {
+
+std::pair<int64_t, int64_t> shard_weight_dims(const ModelConfig& m, const TpShard& s, WeightKind kind) {
+  const int64_t h = m.hidden_size, q = s.q_heads.size() * m.head_dim, kv = s.kv_heads.size() * m.head_dim;
+  const int64_t inter = s.intermediate.size();
+  switch (kind) {
+    case WeightKind::Embed:
+    case WeightKind::LmHead: return {s.vocab.size(), h};
+    case WeightKind::Qkv: return {q + 2 * kv, h};
+    case WeightKind::QkvBias: return {1, q + 2 * kv};
+    case WeightKind::O: return {h, q};
+    case WeightKind::GateUp: return {2 * inter, h};
+    case WeightKind::GateUpBias: return {1, 2 * inter};
+    case WeightKind::Down: return {h, inter};
+    case WeightKind::InputNorm:
+    case WeightKind::PostNorm:
+    case WeightKind::FinalNorm:
+    case WeightKind::OBias:
+    case WeightKind::DownBias: break;
+  }
+  return weight_dims(m, kind);
 }
 
 }  // namespace troupe
