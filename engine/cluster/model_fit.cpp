@@ -1,5 +1,7 @@
 #include "engine/cluster/model_fit.h"
 
+#include "engine/model/tensor_shard.h"  // tensor_parallel_misfit
+
 namespace troupe {
 
 std::vector<std::string> validate_model_fit(const ClusterConfig& c, const ModelConfig& m) {
@@ -8,18 +10,7 @@ std::vector<std::string> validate_model_fit(const ClusterConfig& c, const ModelC
   if (pp > m.num_layers)
     throw c.error("model.pipeline_parallel", "pipeline_parallel " + n(pp) + " is deeper than the model's " +
                                                  n(m.num_layers) + " layers (every stage needs at least one layer)");
-  if (m.num_heads % tp != 0)
-    throw c.error("model.tensor_parallel", "tensor_parallel " + n(tp) + " does not divide the model's " +
-                                               n(m.num_heads) + " attention heads");
-  if (m.num_kv_heads >= tp && m.num_kv_heads % tp != 0)
-    throw c.error("model.tensor_parallel", "tensor_parallel " + n(tp) + " does not divide the model's " +
-                                               n(m.num_kv_heads) + " KV heads");
-  if (m.num_kv_heads < tp && tp % m.num_kv_heads != 0)
-    throw c.error("model.tensor_parallel", "the model's " + n(m.num_kv_heads) + " KV heads cannot be replicated evenly over " +
-                                               n(tp) + " ranks (tensor_parallel must be a multiple of them)");
-  if (m.intermediate_size % tp != 0)
-    throw c.error("model.tensor_parallel", "tensor_parallel " + n(tp) + " does not divide the model's intermediate_size " +
-                                               n(m.intermediate_size));
+  if (const std::string why = tensor_parallel_misfit(m, tp); !why.empty()) throw c.error("model.tensor_parallel", why);
   std::vector<std::string> notes;
   if (m.num_kv_heads < tp)
     notes.push_back("KV heads replicated: the model has " + n(m.num_kv_heads) + " KV heads for " + n(tp) +

@@ -1,8 +1,24 @@
 #include "engine/model/tensor_shard.h"
 
 #include <algorithm>
+#include <string>
 
 namespace troupe {
+
+std::string tensor_parallel_misfit(const ModelConfig& m, int64_t tp) {
+  const auto n = [](int64_t v) { return std::to_string(v); };
+  if (tp < 1) return "tensor_parallel must be at least 1, got " + n(tp);
+  if (m.num_heads % tp != 0)
+    return "tensor_parallel " + n(tp) + " does not divide the model's " + n(m.num_heads) + " attention heads";
+  if (m.num_kv_heads >= tp && m.num_kv_heads % tp != 0)
+    return "tensor_parallel " + n(tp) + " does not divide the model's " + n(m.num_kv_heads) + " KV heads";
+  if (m.num_kv_heads < tp && tp % m.num_kv_heads != 0)
+    return "the model's " + n(m.num_kv_heads) + " KV heads cannot be replicated evenly over " + n(tp) +
+           " ranks (tensor_parallel must be a multiple of them)";
+  if (m.intermediate_size % tp != 0)
+    return "tensor_parallel " + n(tp) + " does not divide the model's intermediate_size " + n(m.intermediate_size);
+  return "";
+}
 
 TpShard tp_shard(const ModelConfig& m, int32_t tp, int32_t rank, VocabSplit vocab) {
   TpShard s;

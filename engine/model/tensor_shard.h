@@ -14,8 +14,9 @@
 // placement counts); or every row on every rank (VocabSplit::Replicated, what the CPU TP forward
 // pass runs today: no logits to gather, and the embedding lookup needs no all-reduce; issue 14
 // asks to measure both and keep the faster).
-// Everything here assumes validate_model_fit accepted (model, tp).
+// Everything else here assumes tensor_parallel_misfit found nothing wrong with (model, tp).
 #include <cstdint>
+#include <string>
 
 #include "engine/model/layer_split.h"  // IndexRange
 #include "engine/model/model_config.h"
@@ -24,6 +25,12 @@
 namespace troupe {
 
 // IndexRange, [begin, end), is engine/model/layer_split.h's (which a stage's layers use too).
+
+// Why the model's shapes do not admit `tp` ranks (a sentence naming the shape), or "" when they do:
+// tp must divide the query heads and the intermediate size, and divide the KV heads or be a
+// multiple of them (each KV head then replicated on tp/K ranks). The cluster file's check
+// (engine/cluster/model_fit.h) and --tensor-parallel both ask this.
+std::string tensor_parallel_misfit(const ModelConfig& model, int64_t tp);
 
 struct TpShard {
   int32_t rank = 0, size = 1;
