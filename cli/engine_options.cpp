@@ -32,6 +32,11 @@ void add_engine_options(CLI::App& cmd, EngineOptions& o) {
                  "each with its share of the cores, working on different batches at once")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
+  cmd.add_option("--tensor-parallel,--tensor-parallel-size", o.tensor_parallel,
+                 "tensor-parallel ranks: each holds its share of every layer's heads and MLP (its KV heads only) "
+                 "and they sum their partial outputs twice a layer; threads of this process, CPU only")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   cmd.add_option("--max-restarts,--max-executor-restarts", o.max_restarts,
                  "times a dead executor (its running requests recomputed) and, separately, a dead scheduler "
                  "(gateways resubmit their requests) are restarted; a lost node counts as a dead executor")

@@ -25,6 +25,7 @@ struct EngineOptions {
   int max_restarts = SchedulerSettings{}.max_restarts;
   double executor_reconnect_seconds = 30;  // how long a lost `troupe node` has to come back
   int pipeline_parallel = 1;  // pipeline stages, each an executor on its own thread (CPU only)
+  int tensor_parallel = 1;    // tensor-parallel ranks, threads of this process (CPU only)
 };
 
 void add_engine_options(CLI::App& cmd, EngineOptions& o);

@@ -4,15 +4,18 @@
 
 #include <algorithm>
 #include <chrono>
+#include <optional>
 #include <stdexcept>
 
 #include <spdlog/spdlog.h>
 
 #include "engine/model/checkpoint.h"
+#include "engine/model/tensor_shard.h"
 #include "engine/runtime/cpu_backend.h"
 #include "engine/runtime/gpu_backend.h"
 #include "engine/runtime/gemm_tuning_cache.h"
 #include "engine/runtime/sequential_pipeline_backend.h"
+#include "engine/runtime/tensor_parallel_backend.h"
 #include "kernels/cpu/gemm.h"
 
 namespace troupe::cli {
@@ -45,6 +48,10 @@ void add_model_options(CLI::App& cmd, ModelOptions& o, bool model_required) {
 }
 
 LoadedModel load_model(const ModelOptions& o, const EngineOptions& engine, bool weights) {
+  if (engine.tensor_parallel > 1 && !engine.executor.empty())
+    throw std::invalid_argument("--tensor-parallel runs its ranks in this process; it cannot be combined with --executor");
+  if (engine.tensor_parallel > 1 && engine.pipeline_parallel > 1)
+    throw std::invalid_argument("--tensor-parallel with --pipeline-parallel is not built yet: pass one of them");
   if (o.threads > 0) {
     omp_set_num_threads(o.threads);
     cpu::set_gemm_threads(o.threads);
@@ -65,6 +72,9 @@ LoadedModel load_model(const ModelOptions& o, const EngineOptions& engine, bool 
     }
   };
   const bool gpu = o.device == "cuda" || (o.device == "auto" && cuda_device_available());
+  if (gpu && engine.tensor_parallel > 1)
+    throw std::runtime_error("--tensor-parallel runs on CPU executors only for now: pass --device cpu (NCCL ranks "
+                             "on GPUs are not built yet)");
   if (gpu && engine.pipeline_parallel > 1)
     throw std::runtime_error("--pipeline-parallel runs on CPU executors only for now: pass --device cpu (pipeline "
                              "stages on GPUs are not built yet)");
@@ -88,6 +98,20 @@ LoadedModel load_model(const ModelOptions& o, const EngineOptions& engine, bool 
       const Checkpoint checkpoint = Checkpoint::open(folder.dir);
       backend = make_gpu_backend(c, &checkpoint, 0, g, progress);
     }
+  } else if (engine.tensor_parallel > 1) {
+    if (const std::string why = tensor_parallel_misfit(c, engine.tensor_parallel); !why.empty())
+      throw std::invalid_argument("--tensor-parallel: " + why);
+    // Every rank computes at once (each all-reduce waits for all): each gets its share of the cores.
+    const int cores = o.threads > 0 ? o.threads : omp_get_max_threads();
+    const int threads = std::max(1, cores / engine.tensor_parallel);
+    spdlog::info("tensor parallel: {} ranks of {}/{} query heads, {} thread{} each; embedding and LM head on every "
+                 "rank", engine.tensor_parallel, c.num_heads / engine.tensor_parallel, c.num_heads, threads,
+                 threads == 1 ? "" : "s");
+    if (format == LoadFormat::Dummy) spdlog::info("making dummy weights (seed {})", o.dummy_seed);
+    const std::optional<Checkpoint> checkpoint =
+        format == LoadFormat::Dummy ? std::nullopt : std::optional<Checkpoint>(Checkpoint::open(folder.dir));
+    backend = make_cpu_tensor_parallel_backend(c, checkpoint ? &*checkpoint : nullptr, o.dummy_seed,
+                                               engine.tensor_parallel, threads, progress);
   } else if (engine.pipeline_parallel > 1) {
     // Each stage computes on its own thread while the others do: it gets its share of the cores.
     const int cores = o.threads > 0 ? o.threads : omp_get_max_threads();

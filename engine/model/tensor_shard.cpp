@@ -66,29 +66,14 @@ int64_t slice_numel(const WeightPart& part, const TensorSlice& slice) {
   return part.numel() / part.shape[static_cast<size_t>(slice.dim)] * (slice.end - slice.begin);
 }
 
-}  // namespace troupe
-
-namespace troupe {
-
 std::pair<int64_t, int64_t> shard_weight_dims(const ModelConfig& m, const TpShard& s, WeightKind kind) {
-  const int64_t h = m.hidden_size, q = s.q_heads.size() * m.head_dim, kv = s.kv_heads.size() * m.head_dim;
-  const int64_t inter = s.intermediate.size();
-  switch (kind) {
-    case WeightKind::Embed:
-    case WeightKind::LmHead: return {s.vocab.size(), h};
-    case WeightKind::Qkv: return {q + 2 * kv, h};
-    case WeightKind::QkvBias: return {1, q + 2 * kv};
-    case WeightKind::O: return {h, q};
-    case WeightKind::GateUp: return {2 * inter, h};
-    case WeightKind::GateUpBias: return {1, 2 * inter};
-    case WeightKind::Down: return {h, inter};
-    case WeightKind::InputNorm:
-    case WeightKind::PostNorm:
-    case WeightKind::FinalNorm:
-    case WeightKind::OBias:
-    case WeightKind::DownBias: break;
-  }
-  return weight_dims(m, kind);
+  // A rank's matrices are those of a model with its head counts, intermediate slice and vocabulary.
+  ModelConfig local = m;
+  local.vocab_size = s.vocab.size();
+  local.num_heads = s.q_heads.size();
+  local.num_kv_heads = s.kv_heads.size();
+  local.intermediate_size = s.intermediate.size();
+  return weight_dims(local, kind);
 }
 
 }  // namespace troupe

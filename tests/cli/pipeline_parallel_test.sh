@@ -12,21 +12,11 @@
 # One --prompt, seeded, too. A GPU, and more stages than layers, are refused with one error line.
 set -euo pipefail
 troupe=$1 model=$2
+source "$(dirname "$0")/parallel_lib.sh"  # same, expect_refusal
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-for i in $(seq 1 24); do
-  words=$(printf 'word%.0s ' $(seq 1 $i))
-  echo "{\"id\": $i, \"prompt\": \"prompt number $i: $words\", \"max_tokens\": $((i % 9 + 2)), \"temperature\": 0}" >>"$work/greedy.jsonl"
-  echo "{\"id\": $i, \"prompt\": \"prompt $i: $words\", \"max_tokens\": $((i % 7 + 3)), \"temperature\": 0.8, \"seed\": $((i * 7))}" >>"$work/seeded.jsonl"
-done
+write_prompts  # $work/greedy.jsonl, $work/seeded.jsonl
 common=(--model "$model" --load-format dummy --device cpu --max-num-seqs 4 --max-num-batched-tokens 32 --num-kv-blocks 64)
-same() {  # same NAME REFERENCE RUN...: every RUN's sorted output equals REFERENCE's
-  local name=$1 ref=$2; shift 2
-  [ "$(wc -l <"$work/$ref.txt")" -eq 24 ] || { echo "$ref: expected 24 results"; cat "$work/$ref.txt"; exit 1; }
-  for run in "$@"; do
-    diff "$work/$ref.txt" "$work/$run.txt" || { echo "$name: $run differs from $ref"; exit 1; }
-  done
-}
 
 g=("${common[@]}" --prompts-file "$work/greedy.jsonl")
 "$troupe" generate "${g[@]}" 2>/dev/null | sort >"$work/g_pp1.txt"
@@ -48,15 +38,6 @@ one=(--model "$model" --load-format dummy --device cpu --prompt "one prompt, alo
 "$troupe" generate "${one[@]}" --threads 2 -pp 2 2>/dev/null | tail -1 >"$work/one_pp2.json"
 diff "$work/one_pp1.json" "$work/one_pp2.json" || { echo "--prompt differs with two stages"; exit 1; }
 
-# Refusals: one "error:" line on stderr besides the info log, exit status 2.
-expect_refusal() {
-  local want=$1; shift
-  set +e; "$troupe" "$@" >"$work/out.txt" 2>"$work/err.txt"; local rc=$?; set -e
-  grep -v ' info ' "$work/err.txt" >"$work/err.lines" || true
-  if [ "$rc" -ne 2 ] || [ "$(wc -l <"$work/err.lines")" -ne 1 ] || ! grep -q -- "^error: .*$want" "$work/err.lines"; then
-    echo "FAIL: $* -> exit $rc, stderr:"; cat "$work/err.txt"; exit 1
-  fi
-}
 expect_refusal "CPU executors only" generate --model "$model" --load-format dummy --device cuda --prompt hi -pp 2
 expect_refusal "cannot split 4 layers into 5" generate --model "$model" --load-format dummy --device cpu --prompt hi -pp 5
 echo "24 greedy results identical with 1-4 pipeline stages (ahead and lock step), 24 seeded ones in lock step; refusals are one line"
