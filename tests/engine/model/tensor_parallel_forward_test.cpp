@@ -3,7 +3,8 @@
 // greedy tokens, and the unsharded model's logits at every step of prefill, decode and a mixed
 // batch with a chunked prompt. Both fixtures have 4 query heads and 2 KV heads, so tp = 4 runs
 // with each KV head replicated on two ranks (fewer KV heads than ranks). A model with every bias
-// (dummy weights) checks that o_proj's and down_proj's biases are added once, after the sum.
+// (dummy weights) checks that o_proj's and down_proj's biases are added once, after the sum. The
+// ranks also run over Gloo on loopback TCP, the transport of ranks in separate processes.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -13,6 +14,8 @@
 #include <string>
 #include <thread>
 
+#include "comm/gloo/gloo_communicator.h"
+#include "comm/gloo/gloo_store.h"
 #include "comm/in_process_communicator.h"
 #include "engine/model/tensor_shard.h"
 #include "fixture_model.h"
@@ -25,8 +28,14 @@ using WeightsOf = std::function<ModelWeights(const TpShard&)>;
 // The ranks of one TP group: each a CpuModel over its shard with a KV cache of its own heads.
 class TpGroup {
  public:
+  // Over the one-process group.
   TpGroup(const ModelConfig& c, int32_t tp, const WeightsOf& weights, int32_t num_blocks, int32_t block_size)
-      : comms_(make_in_process_group(tp)) {
+      : TpGroup(c, make_in_process_group(tp), weights, num_blocks, block_size) {}
+  // Over any group, comms[r] being rank r.
+  TpGroup(const ModelConfig& c, std::vector<std::unique_ptr<Communicator>> comms, const WeightsOf& weights,
+          int32_t num_blocks, int32_t block_size)
+      : comms_(std::move(comms)) {
+    const auto tp = static_cast<int32_t>(comms_.size());
     for (int32_t r = 0; r < tp; ++r) {
       const TpShard shard = tp_shard(c, tp, r, VocabSplit::Replicated);
       models_.push_back(std::make_unique<CpuModel>(c, weights(shard), comms_[static_cast<size_t>(r)].get()));
@@ -146,6 +155,35 @@ INSTANTIATE_TEST_SUITE_P(FixtureModels, TensorParallelForward,
                            std::replace(n.begin(), n.end(), '-', '_');
                            return n;
                          });
+
+// Ranks connected through Gloo over loopback TCP (each rank connects on its own thread, since
+// joining waits for the whole group).
+std::vector<std::unique_ptr<Communicator>> gloo_group(int32_t n) {
+  auto store = make_gloo_hash_store();
+  std::vector<std::unique_ptr<Communicator>> out(static_cast<size_t>(n));
+  std::vector<std::thread> threads;
+  for (int32_t r = 0; r < n; ++r)
+    threads.emplace_back([&, r] { out[static_cast<size_t>(r)] = connect_gloo(*store, r, n, {}); });
+  for (std::thread& t : threads) t.join();
+  return out;
+}
+
+// The same arithmetic through the transport separate processes will use: Gloo's ring all-reduce.
+TEST(TensorParallelOverGloo, GreedyTokensEqualTransformers) {
+  for (const auto& [name, tp] : std::vector<std::pair<std::string, int32_t>>{{"tiny-llama3", 2}, {"tiny-qwen2", 4}}) {
+    const auto dir = test::fixture_model_dir(name);
+    const ModelConfig c = load_model_config(dir / "config.json");
+    const Checkpoint checkpoint = Checkpoint::open(dir);
+    TpGroup group(c, gloo_group(tp), [&](const TpShard& s) { return load_weights(c, checkpoint, all_layers(c), s); }, 64, 4);
+    for (const test::ReferencePrompt& ref : test::load_reference(name)) {
+      const Greedy g = run_greedy([&](const ForwardBatch& b) { return group.forward(b); }, ref.ids,
+                                  static_cast<int32_t>(ref.greedy.size()), 4, c.vocab_size);
+      const std::string where = name + " tp" + std::to_string(tp) + " over Gloo, prompt of " + std::to_string(ref.ids.size());
+      EXPECT_EQ(g.tokens, ref.greedy) << where;
+      expect_close_rows(g.logits[0], ref.last_logits, where);
+    }
+  }
+}
 
 // q/k/v, o, gate/up and down biases: a row-parallel bias added on every rank before the sum would
 // count tp times; the logits show it.
