@@ -1,5 +1,6 @@
 #include "engine/model/cpu_model.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <stdexcept>
@@ -19,6 +20,9 @@ void add_in_place(float* x, const float* y, int64_t n) {
   for (int64_t i = 0; i < n; ++i) x[i] += y[i];
 }
 
+// Whether the shard holds a block of the vocabulary (VocabSplit::Parallel) rather than all of it.
+bool splits_vocab(const TpShard& s, const ModelConfig& c) { return s.vocab.size() != c.vocab_size; }
+
 }  // namespace
 
 CpuModel::CpuModel(ModelConfig config, ModelWeights weights, Communicator* tp_group)
@@ -33,11 +37,12 @@ CpuModel::CpuModel(ModelConfig config, ModelWeights weights, Communicator* tp_gr
   if (s.size > 1 && (tp_group_ == nullptr || tp_group_->size() != s.size || tp_group_->rank() != s.rank))
     throw std::invalid_argument("weights of tensor-parallel rank " + std::to_string(s.rank) + " of " +
                                 std::to_string(s.size) + " need a communicator of that rank and size");
-  // A vocabulary-parallel shard would need an all-reduce after the embedding and the logits
-  // gathered to rank 0; not built (tensor_shard.h's VocabSplit).
-  if (s.vocab != IndexRange{0, config_.vocab_size})
-    throw std::invalid_argument("CpuModel runs replicated embeddings only; this shard holds vocabulary rows [" +
-                                std::to_string(s.vocab.begin) + ", " + std::to_string(s.vocab.end) + ")");
+  // Vocabulary-parallel blocks are ceil(V / tp) rows each (tp_shard), which forward()'s gather of
+  // equal-sized blocks relies on.
+  const int64_t block = (config_.vocab_size + s.size - 1) / s.size;
+  if (splits_vocab(weights_.shard, config_) && s.vocab.begin != s.rank * block)
+    throw std::invalid_argument("vocabulary rows [" + std::to_string(s.vocab.begin) + ", " + std::to_string(s.vocab.end) +
+                                ") are not rank " + std::to_string(s.rank) + "'s block of " + std::to_string(block));
 }
 
 void CpuModel::embed(const ForwardBatch& batch) {
@@ -49,8 +54,15 @@ void CpuModel::embed(const ForwardBatch& batch) {
     if (id < 0 || id >= c.vocab_size)
       throw std::invalid_argument("token id " + std::to_string(id) + " is outside the vocabulary [0, " +
                                   std::to_string(c.vocab_size) + ")");
-    std::memcpy(&x_[t * H], &weights_.embed.data[int64_t{id} * H], H * sizeof(float));
+    // Vocabulary-parallel: a row this rank does not hold is zero here and comes from its owner in
+    // the sum below. Every rank sees the same ids, so a bad one throws on all before that sum.
+    const IndexRange v = weights_.shard.vocab;
+    if (v.contains(id))
+      std::memcpy(&x_[t * H], &weights_.embed.data[(id - v.begin) * H], H * sizeof(float));
+    else
+      std::memset(&x_[t * H], 0, H * sizeof(float));
   }
+  if (splits_vocab(weights_.shard, config_)) tp_group_->all_reduce_sum(x_.data(), T * H);
 }
 
 void CpuModel::run_layers(const ForwardBatch& batch, KvCacheStorage& cache) {
@@ -82,7 +94,8 @@ std::vector<float> CpuModel::forward(const ForwardBatch& batch, KvCacheStorage& 
   const ModelConfig& c = config_;
   const int64_t H = c.hidden_size;
   run_layers(batch, cache);
-  if (tp_group_ != nullptr && tp_group_->rank() != 0) return {};  // rank 0 samples; the LM head is its alone
+  // Rank 0 samples: with a replicated LM head it runs it alone; split, every rank runs its rows.
+  if (tp_group_ != nullptr && tp_group_->rank() != 0 && !splits_vocab(weights_.shard, config_)) return {};
   // Only the last token of each sequence that asked for logits goes through the LM head.
   std::vector<float> last;
   for (const SequenceSlice& s : batch.sequences) {
@@ -91,10 +104,28 @@ std::vector<float> CpuModel::forward(const ForwardBatch& batch, KvCacheStorage& 
     last.insert(last.end(), row, row + H);
   }
   const int64_t S = static_cast<int64_t>(last.size()) / H;
-  std::vector<float> logits(S * c.vocab_size);
-  if (S == 0) return logits;
+  std::vector<float> logits(S * c.vocab_size);  // [S, vocab]
+  if (S == 0) return tp_group_ != nullptr && tp_group_->rank() != 0 ? std::vector<float>{} : logits;
   cpu::rms_norm(last.data(), last.data(), weights_.final_norm.ptr(), S, H, c.rms_norm_eps);
-  cpu::linear(logits.data(), last.data(), weights_.output().ptr(), nullptr, S, c.vocab_size, H);
+  if (!splits_vocab(weights_.shard, config_)) {
+    cpu::linear(logits.data(), last.data(), weights_.output().ptr(), nullptr, S, c.vocab_size, H);
+    return logits;
+  }
+  // Each rank's rows of the logits, padded to the common block so the gather moves equal parts.
+  const TpShard& sh = weights_.shard;
+  const int64_t block = (c.vocab_size + sh.size - 1) / sh.size, mine = sh.vocab.size();
+  std::vector<float> part(S * mine);                  // [S, mine]
+  cpu::linear(part.data(), last.data(), weights_.output().ptr(), nullptr, S, mine, H);
+  std::vector<float> padded(S * block, 0.0f);         // [S, block]
+  for (int64_t i = 0; i < S; ++i) std::memcpy(&padded[i * block], &part[i * mine], mine * sizeof(float));
+  std::vector<float> gathered(sh.size * S * block);   // [tp, S, block]
+  tp_group_->all_gather(padded.data(), gathered.data(), S * block);
+  if (sh.rank != 0) return {};
+  for (int32_t r = 0; r < sh.size; ++r) {
+    const int64_t begin = r * block, n = std::min(block, c.vocab_size - begin);
+    for (int64_t i = 0; i < S; ++i)
+      std::memcpy(&logits[i * c.vocab_size + begin], &gathered[(r * S + i) * block], n * sizeof(float));
+  }
   return logits;
 }
 

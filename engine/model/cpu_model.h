@@ -12,7 +12,10 @@
 // computes its query and KV heads and its slice of the intermediate size, and sums the partial
 // outputs of o_proj and down_proj over its group with one all-reduce each (Megatron's
 // column-then-row parallel pair), adding their biases once, after the sum. Embedding and LM head
-// are replicated (VocabSplit::Replicated); only rank 0 runs the LM head, since rank 0 samples.
+// are either replicated (VocabSplit::Replicated: only rank 0, which samples, runs the LM head) or
+// split by vocabulary rows (VocabSplit::Parallel: a rank embeds the tokens it holds and the group
+// sums the rows, one all-reduce; each rank computes its rows' logits and they are gathered to
+// rank 0, one all-gather).
 // The residual stream is the same on every rank after each all-reduce (the Communicator
 // contract), so the ranks stay in step without further messages.
 #include <cstdint>

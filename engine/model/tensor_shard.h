@@ -11,9 +11,9 @@
 // KV heads: [r*K/tp, (r+1)*K/tp) when tp <= K; when tp > K each KV head is replicated on tp/K
 // consecutive ranks (rank r holds head r*K/tp), the ones whose query heads use it (vLLM's rule).
 // Vocabulary rows: blocks of ceil(V/tp), the last rank's shorter (VocabSplit::Parallel, what the
-// placement counts); or every row on every rank (VocabSplit::Replicated, what the CPU TP forward
-// pass runs today: no logits to gather, and the embedding lookup needs no all-reduce; issue 14
-// asks to measure both and keep the faster).
+// placement counts: the embedding lookup then needs an all-reduce and the logits a gather); or
+// every row on every rank (VocabSplit::Replicated, what --tensor-parallel runs: no collective
+// around them, the LM head on rank 0 alone). CpuModel runs both; bench/tensor_parallel times them.
 // Everything else here assumes tensor_parallel_misfit found nothing wrong with (model, tp).
 #include <cstdint>
 #include <string>

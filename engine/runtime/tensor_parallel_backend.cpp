@@ -84,12 +84,12 @@ std::vector<float> TensorParallelBackend::logits(const ForwardBatch& batch) {
 
 std::shared_ptr<TensorParallelBackend> make_cpu_tensor_parallel_backend(const ModelConfig& c, const Checkpoint* checkpoint,
                                                                         uint64_t seed, int32_t tp, int threads_per_rank,
-                                                                        const LoadProgress& progress) {
+                                                                        const LoadProgress& progress, VocabSplit vocab) {
   if (const std::string why = tensor_parallel_misfit(c, tp); !why.empty()) throw std::invalid_argument(why);
   std::vector<std::unique_ptr<Communicator>> group = make_in_process_group(tp);
   std::vector<std::shared_ptr<CpuBackend>> ranks;
   for (int32_t r = 0; r < tp; ++r) {
-    const TpShard shard = tp_shard(c, tp, r, VocabSplit::Replicated);
+    const TpShard shard = tp_shard(c, tp, r, vocab);
     ModelWeights w = checkpoint != nullptr ? load_weights(c, *checkpoint, all_layers(c), shard, progress)
                                            : dummy_weights(c, seed, all_layers(c), shard);
     ranks.push_back(std::make_shared<CpuBackend>(std::make_shared<CpuModel>(c, std::move(w), group[static_cast<size_t>(r)].get()),

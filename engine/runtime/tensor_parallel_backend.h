@@ -62,11 +62,12 @@ class TensorParallelBackend : public ModelBackend {
 
 // A group of `tp` ranks over `checkpoint`'s weights (each rank reads only its slices), or dummy
 // weights from `seed` when checkpoint is null; each rank computes with threads_per_rank threads.
-// Embeddings and LM head are replicated (VocabSplit::Replicated). std::invalid_argument naming the
-// shape when the model does not admit tp ranks (tensor_parallel_misfit).
+// Embedding and LM head replicated or split by vocabulary rows (`vocab`). std::invalid_argument
+// naming the shape when the model does not admit tp ranks (tensor_parallel_misfit).
 std::shared_ptr<TensorParallelBackend> make_cpu_tensor_parallel_backend(const ModelConfig& config,
                                                                         const Checkpoint* checkpoint, uint64_t seed,
                                                                         int32_t tp, int threads_per_rank,
-                                                                        const LoadProgress& progress = {});
+                                                                        const LoadProgress& progress = {},
+                                                                        VocabSplit vocab = VocabSplit::Replicated);
 
 }  // namespace troupe

@@ -1,8 +1,10 @@
 // Tensor parallel on the CPU, every rank a thread of this process talking through the one-process
 // communicator: tp = 2 and tp = 4 give the transformers references' logits (1e-4 relative) and
 // greedy tokens, and the unsharded model's logits at every step of prefill, decode and a mixed
-// batch with a chunked prompt. Both fixtures have 4 query heads and 2 KV heads, so tp = 4 runs
-// with each KV head replicated on two ranks (fewer KV heads than ranks). A model with every bias
+// batch with a chunked prompt; with embedding and LM head replicated on every rank and split by
+// vocabulary rows (the embedding summed, the logits gathered). Both fixtures have 4 query heads
+// and 2 KV heads, so tp = 4 runs with each KV head replicated on two ranks (fewer KV heads than
+// ranks). A model with every bias
 // (dummy weights) checks that o_proj's and down_proj's biases are added once, after the sum. The
 // ranks also run over Gloo on loopback TCP, the transport of ranks in separate processes.
 #include <gtest/gtest.h>
@@ -19,6 +21,7 @@
 #include "comm/in_process_communicator.h"
 #include "engine/model/tensor_shard.h"
 #include "fixture_model.h"
+#include "tp_test_param.h"
 
 namespace troupe {
 namespace {
@@ -29,15 +32,16 @@ using WeightsOf = std::function<ModelWeights(const TpShard&)>;
 class TpGroup {
  public:
   // Over the one-process group.
-  TpGroup(const ModelConfig& c, int32_t tp, const WeightsOf& weights, int32_t num_blocks, int32_t block_size)
-      : TpGroup(c, make_in_process_group(tp), weights, num_blocks, block_size) {}
+  TpGroup(const ModelConfig& c, int32_t tp, const WeightsOf& weights, int32_t num_blocks, int32_t block_size,
+          VocabSplit vocab = VocabSplit::Replicated)
+      : TpGroup(c, make_in_process_group(tp), weights, num_blocks, block_size, vocab) {}
   // Over any group, comms[r] being rank r.
   TpGroup(const ModelConfig& c, std::vector<std::unique_ptr<Communicator>> comms, const WeightsOf& weights,
-          int32_t num_blocks, int32_t block_size)
+          int32_t num_blocks, int32_t block_size, VocabSplit vocab = VocabSplit::Replicated)
       : comms_(std::move(comms)) {
     const auto tp = static_cast<int32_t>(comms_.size());
     for (int32_t r = 0; r < tp; ++r) {
-      const TpShard shard = tp_shard(c, tp, r, VocabSplit::Replicated);
+      const TpShard shard = tp_shard(c, tp, r, vocab);
       models_.push_back(std::make_unique<CpuModel>(c, weights(shard), comms_[static_cast<size_t>(r)].get()));
       caches_.emplace_back(c, all_layers(c), shard, num_blocks, block_size);
     }
@@ -94,10 +98,12 @@ Greedy run_greedy(const std::function<std::vector<float>(const ForwardBatch&)>& 
   return g;
 }
 
-class TensorParallelForward : public ::testing::TestWithParam<std::tuple<std::string, int32_t>> {
+// (model, tp, whether embedding and LM head are split by vocabulary rows)
+class TensorParallelForward : public ::testing::TestWithParam<test::TpParam> {
  protected:
   std::string name() const { return std::get<0>(GetParam()); }
   int32_t tp() const { return std::get<1>(GetParam()); }
+  VocabSplit vocab() const { return test::vocab_split_of(GetParam()); }
 };
 
 TEST_P(TensorParallelForward, GreedyTokensAndLogitsEqualTransformersAndTheWholeModel) {
@@ -107,7 +113,8 @@ TEST_P(TensorParallelForward, GreedyTokensAndLogitsEqualTransformersAndTheWholeM
   const int32_t block_size = 4;  // contexts of up to 132 tokens span many blocks
   CpuModel whole(c, load_weights(c, checkpoint));
   KvCacheStorage whole_cache(c, 64, block_size);
-  TpGroup group(c, tp(), [&](const TpShard& s) { return load_weights(c, checkpoint, all_layers(c), s); }, 64, block_size);
+  TpGroup group(c, tp(), [&](const TpShard& s) { return load_weights(c, checkpoint, all_layers(c), s); }, 64, block_size,
+                vocab());
   for (const test::ReferencePrompt& ref : test::load_reference(name())) {
     const std::string where = name() + " tp" + std::to_string(tp()) + ", prompt of " + std::to_string(ref.ids.size());
     const auto steps = static_cast<int32_t>(ref.greedy.size());
@@ -142,19 +149,16 @@ TEST_P(TensorParallelForward, MixedBatchWithAChunkedPromptEqualsTheWholeModel) {
 
   CpuModel whole(c, load_weights(c, checkpoint));
   KvCacheStorage whole_cache(c, 9, bs);
-  TpGroup group(c, tp(), [&](const TpShard& s) { return load_weights(c, checkpoint, all_layers(c), s); }, 9, bs);
+  TpGroup group(c, tp(), [&](const TpShard& s) { return load_weights(c, checkpoint, all_layers(c), s); }, 9, bs, vocab());
   for (size_t s = 0; s < steps.size(); ++s)
     expect_close_rows(group.forward(steps[s]), whole.forward(steps[s], whole_cache),
                       name() + " tp" + std::to_string(tp()) + " step " + std::to_string(s));
 }
 
 INSTANTIATE_TEST_SUITE_P(FixtureModels, TensorParallelForward,
-                         ::testing::Combine(::testing::Values("tiny-llama3", "tiny-qwen2"), ::testing::Values(1, 2, 4)),
-                         [](const ::testing::TestParamInfo<std::tuple<std::string, int32_t>>& info) {
-                           std::string n = std::get<0>(info.param) + "_tp" + std::to_string(std::get<1>(info.param));
-                           std::replace(n.begin(), n.end(), '-', '_');
-                           return n;
-                         });
+                         ::testing::Combine(::testing::Values("tiny-llama3", "tiny-qwen2"), ::testing::Values(1, 2, 4),
+                                            ::testing::Bool()),
+                         test::tp_param_name);
 
 // Ranks connected through Gloo over loopback TCP (each rank connects on its own thread, since
 // joining waits for the whole group).
@@ -170,11 +174,14 @@ std::vector<std::unique_ptr<Communicator>> gloo_group(int32_t n) {
 
 // The same arithmetic through the transport separate processes will use: Gloo's ring all-reduce.
 TEST(TensorParallelOverGloo, GreedyTokensEqualTransformers) {
-  for (const auto& [name, tp] : std::vector<std::pair<std::string, int32_t>>{{"tiny-llama3", 2}, {"tiny-qwen2", 4}}) {
+  const std::vector<std::tuple<std::string, int32_t, VocabSplit>> cases = {
+      {"tiny-llama3", 2, VocabSplit::Replicated}, {"tiny-qwen2", 4, VocabSplit::Parallel}};
+  for (const auto& [name, tp, vocab] : cases) {
     const auto dir = test::fixture_model_dir(name);
     const ModelConfig c = load_model_config(dir / "config.json");
     const Checkpoint checkpoint = Checkpoint::open(dir);
-    TpGroup group(c, gloo_group(tp), [&](const TpShard& s) { return load_weights(c, checkpoint, all_layers(c), s); }, 64, 4);
+    TpGroup group(c, gloo_group(tp), [&](const TpShard& s) { return load_weights(c, checkpoint, all_layers(c), s); }, 64, 4,
+                  vocab);
     for (const test::ReferencePrompt& ref : test::load_reference(name)) {
       const Greedy g = run_greedy([&](const ForwardBatch& b) { return group.forward(b); }, ref.ids,
                                   static_cast<int32_t>(ref.greedy.size()), 4, c.vocab_size);
@@ -204,15 +211,13 @@ TEST(TensorParallelForwardBiases, EveryBiasCountsOnce) {
   }
 }
 
-TEST(TensorParallelForwardRefusals, ShardWithoutItsGroupOrWithVocabularyRows) {
+TEST(TensorParallelForwardRefusals, ShardWithoutItsGroup) {
   const ModelConfig c = load_model_config(test::fixture_model_dir("tiny-qwen2") / "config.json");
   auto group = make_in_process_group(2);
   EXPECT_THROW(CpuModel(c, dummy_weights(c, 1, all_layers(c), tp_shard(c, 2, 1, VocabSplit::Replicated))),
                std::invalid_argument);
   EXPECT_THROW(CpuModel(c, dummy_weights(c, 1, all_layers(c), tp_shard(c, 2, 1, VocabSplit::Replicated)), group[0].get()),
                std::invalid_argument) << "rank 1's weights with rank 0's communicator";
-  EXPECT_THROW(CpuModel(c, dummy_weights(c, 1, all_layers(c), tp_shard(c, 2, 1, VocabSplit::Parallel)), group[1].get()),
-               std::invalid_argument) << "vocabulary-parallel embeddings are not built";
 }
 
 }  // namespace

@@ -1,7 +1,8 @@
 // A TP rank's weights, read straight from the checkpoint, are exactly its slices of the whole
 // model's (tensor_shard.h): q/k/v and gate/up rows of its heads and intermediate slice, the matching
 // columns of o and down, KV heads replicated when tp exceeds them, the rest whole. Its KV cache
-// holds its KV heads only. Dummy weights slice the same way.
+// holds its KV heads only. Embedding and LM head: every row, or the rank's vocabulary block. Dummy
+// weights slice the same way.
 #include <gtest/gtest.h>
 
 #include <cstring>
@@ -35,9 +36,12 @@ void expect_rank_holds_its_slices(const ModelConfig& c, const ModelWeights& whol
   const TpShard& s = w.shard;
   const int64_t d = c.head_dim, q = c.q_size(), kv = c.kv_size(), I = c.intermediate_size;
   const int64_t ql = s.q_heads.size() * d, kvl = s.kv_heads.size() * d, il = s.intermediate.size();
-  EXPECT_EQ(w.embed.data, whole.embed.data) << where << ": the embedding is replicated";
+  // The embedding and LM head: the shard's vocabulary rows (all of them when replicated).
+  ASSERT_EQ(w.embed.rows, s.vocab.size()) << where;
+  EXPECT_TRUE(rows_equal(whole.embed, s.vocab.begin, w.embed, 0, s.vocab.size())) << where << ": embedding rows";
+  if (!c.tie_word_embeddings)
+    EXPECT_TRUE(rows_equal(whole.lm_head, s.vocab.begin, w.lm_head, 0, s.vocab.size())) << where << ": LM head rows";
   EXPECT_EQ(w.final_norm.data, whole.final_norm.data) << where;
-  EXPECT_EQ(w.lm_head.data, whole.lm_head.data) << where;
   for (int64_t i = 0; i < c.num_layers; ++i) {
     const LayerWeights &a = whole.layer(i), &b = w.layer(i);
     const std::string at = where + " layer " + std::to_string(i);
@@ -71,9 +75,11 @@ TEST(TensorParallelWeights, EachRankReadsItsSlicesOfTheCheckpoint) {
     const ModelWeights whole = load_weights(c, checkpoint);
     for (int32_t tp : {2, 4}) {
       for (int32_t r = 0; r < tp; ++r) {
-        const TpShard shard = tp_shard(c, tp, r, VocabSplit::Replicated);
-        expect_rank_holds_its_slices(c, whole, load_weights(c, checkpoint, all_layers(c), shard),
-                                     std::string(name) + " tp" + std::to_string(tp) + " rank " + std::to_string(r));
+        for (VocabSplit vocab : {VocabSplit::Replicated, VocabSplit::Parallel}) {
+          const TpShard shard = tp_shard(c, tp, r, vocab);
+          expect_rank_holds_its_slices(c, whole, load_weights(c, checkpoint, all_layers(c), shard),
+                                       std::string(name) + " tp" + std::to_string(tp) + " rank " + std::to_string(r));
+        }
       }
     }
   }

@@ -1,4 +1,5 @@
-// TensorParallelBackend under the scheduler (LocalEngine): tp = 2 and 4 ranks as threads give the
+// TensorParallelBackend under the scheduler (LocalEngine): tp = 2 and 4 ranks as threads (embedding
+// and LM head replicated, or split by vocabulary rows) give the
 // transformers references' greedy tokens, and in a batch of 30 greedy requests with chunked
 // prefills, queueing and prefix-cache hits the tokens of the unsharded CpuBackend. A bad token id
 // fails the step on every rank and leaves the group usable; a tp the shapes refuse is named.
@@ -8,6 +9,7 @@
 #include <random>
 
 #include "../model/fixture_model.h"
+#include "../model/tp_test_param.h"
 #include "engine/runtime/cpu_backend.h"
 #include "engine/runtime/local_engine.h"
 #include "engine/runtime/tensor_parallel_backend.h"
@@ -52,14 +54,16 @@ std::vector<GenerationRequest> mixed_requests(int64_t vocab) {
   return out;
 }
 
-class TensorParallelBackendTest : public ::testing::TestWithParam<std::tuple<std::string, int32_t>> {
+// (model, tp, whether embedding and LM head are split by vocabulary rows)
+class TensorParallelBackendTest : public ::testing::TestWithParam<test::TpParam> {
  protected:
   std::string name() const { return std::get<0>(GetParam()); }
   int32_t tp() const { return std::get<1>(GetParam()); }
   std::shared_ptr<TensorParallelBackend> sharded() const {
     const auto dir = test::fixture_model_dir(name());
     const Checkpoint checkpoint = Checkpoint::open(dir);
-    return make_cpu_tensor_parallel_backend(load_model_config(dir / "config.json"), &checkpoint, 0, tp(), 1);
+    return make_cpu_tensor_parallel_backend(load_model_config(dir / "config.json"), &checkpoint, 0, tp(), 1, {},
+                                            test::vocab_split_of(GetParam()));
   }
 };
 
@@ -97,12 +101,9 @@ TEST_P(TensorParallelBackendTest, ABadTokenFailsTheStepOnEveryRankAndTheGroupGoe
 }
 
 INSTANTIATE_TEST_SUITE_P(FixtureModels, TensorParallelBackendTest,
-                         ::testing::Combine(::testing::Values("tiny-llama3", "tiny-qwen2"), ::testing::Values(2, 4)),
-                         [](const ::testing::TestParamInfo<std::tuple<std::string, int32_t>>& info) {
-                           std::string n = std::get<0>(info.param) + "_tp" + std::to_string(std::get<1>(info.param));
-                           std::replace(n.begin(), n.end(), '-', '_');
-                           return n;
-                         });
+                         ::testing::Combine(::testing::Values("tiny-llama3", "tiny-qwen2"), ::testing::Values(2, 4),
+                                            ::testing::Bool()),
+                         test::tp_param_name);
 
 TEST(TensorParallelBackendShapes, ATpTheHeadsRefuseIsNamed) {
   const ModelConfig c = load_model_config(test::fixture_model_dir("tiny-qwen2") / "config.json");
