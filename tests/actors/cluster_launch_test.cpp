@@ -25,7 +25,7 @@
 #include "actors/cluster_supervisor_actor.h"
 #include "actors/node_actor.h"
 #include "engine/cluster/cluster_model.h"
-#include "net/wire/wire_codec.h"
+#include "wire/wire_codec.h"
 
 namespace troupe {
 namespace {

@@ -36,9 +36,12 @@ one_round() {  # signal, round
   for i in $(seq 1 20); do
     local stream=false
     [ "$i" -le 16 ] && stream=true
+    # stream_options only with stream (vLLM and OpenAI refuse it otherwise).
+    local options=""
+    [ "$stream" = true ] && options=', "stream_options": {"include_usage": true}'
     curl -sS -N --max-time 60 "http://127.0.0.1:$port/v1/completions" -H 'Content-Type: application/json' \
-      -d "{\"prompt\": \"signal $i\", \"max_tokens\": $max_tokens, \"ignore_eos\": true, \"stream\": $stream,
-           \"stream_options\": {\"include_usage\": $stream}}" >"$work/out.$i" 2>"$work/err.$i" &
+      -d "{\"prompt\": \"signal $i\", \"max_tokens\": $max_tokens, \"ignore_eos\": true, \"stream\": $stream$options}" \
+      >"$work/out.$i" 2>"$work/err.$i" &
     client_pids+=($!)
   done
   # In flight: every request reached the engine (running or waiting).
