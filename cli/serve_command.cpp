@@ -3,6 +3,8 @@
 // With no --model it serves the demo model (random weights: its text is noise).
 #include "cli/serve_command.h"
 
+#include <algorithm>
+#include <cctype>
 #include <csignal>
 #include <filesystem>
 #include <memory>
@@ -93,6 +95,16 @@ void register_serve(CLI::App& app, int& exit_code) {
   cmd->add_option("--max-queue-depth", o->serving.max_queue_depth, "waiting requests beyond which new ones get 429 (0: no limit)")
       ->capture_default_str();
   cmd->add_option("--request-timeout", o->serving.request_timeout, "seconds after which a request is aborted (0: never)")
+      ->capture_default_str();
+  cmd->add_option("--metrics-prefix", o->serving.metrics_prefix,
+                  "/metrics series are PREFIX:name; 'vllm' for dashboards built on vLLM's names")
+      ->check(CLI::Validator(
+          [](const std::string& p) {
+            const bool ok = !p.empty() && std::all_of(p.begin(), p.end(), [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; }) &&
+                            !std::isdigit(static_cast<unsigned char>(p[0]));
+            return ok ? std::string() : "a Prometheus name part: letters, digits and _, not starting with a digit";
+          },
+          "NAME"))
       ->capture_default_str();
   auto key_file = std::make_shared<std::string>();
   cmd->add_option("--api-key-file", *key_file,

@@ -39,6 +39,10 @@ int serve_until_signal(caf::actor_system& sys, const EngineActors& engine, std::
   ctx->model = folder;
   ctx->served_name = o.served_model_names.empty() ? net::ServedNames(folder->dir.string()) : net::ServedNames(o.served_model_names);
   ctx->seed = o.seed;
+  if (metrics) {  // before the first scrape; the series carry the name clients are answered with
+    metrics->prefix = o.metrics_prefix;
+    metrics->model_name = ctx->served_name.primary();
+  }
   ctx->gateway = gateway;
   ctx->metrics = metrics;
   ctx->max_waiting = o.max_queue_depth;

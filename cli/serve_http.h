@@ -23,6 +23,7 @@ struct HttpServing {
   net::ApiServerOptions http;
   std::vector<std::string> served_model_names;  // empty: the --model string as given, as vLLM
   std::optional<uint64_t> seed;                 // --seed (net::ApiContext::seed)
+  std::string metrics_prefix = "troupe";        // /metrics series are PREFIX:name (vllm: vLLM's boards)
   std::string api_key;            // empty: every route is open
   int64_t max_queue_depth = 4096;
   int request_timeout = 0;        // seconds; 0: never

@@ -52,12 +52,14 @@ start "${vllm_line[@]}"
 [ "$(sampled)" = "$first" ] || fail "--seed 0: a restarted server sampled another text"
 stop
 
-# --max-model-len below the model's: the context requests are held to; a generation config's values.
-start "$model" --port 0 --max-model-len 64 --generation-config "$genconf"
+# --max-model-len below the model's: the context requests are held to; a generation config's values;
+# vLLM's metric names for a board that cannot be edited.
+start "$model" --port 0 --max-model-len 64 --generation-config "$genconf" --metrics-prefix vllm
 get /v1/models | grep -q '"max_model_len":64' || fail "/v1/models without 64: $(get /v1/models)"
 get /v1/models | grep -qF "\"id\":\"$model\"" || fail "the default name is not --model as given: $(get /v1/models)"
 reply=$(post /v1/completions '{"prompt": "Hi", "max_tokens": 100}')
 [ "${reply##*$'\n'}" = 400 ] && grep -q '"param":"max_tokens"' <<<"$reply" || fail "prompt + 100 > 64: $reply"
+get /metrics | grep -qF "vllm:num_requests_running{model_name=\"$model\"} 0" || fail "no vllm: series labelled model_name"
 grep -q "generation config $genconf/generation_config.json: request defaults eos_token_id=\[151645,19436\], max_new_tokens=5, temperature=0.0, top_p=0.9" \
   "$work/serve.log" || fail "no start line naming the generation config's defaults"
 grep -q "not used here (nor by vLLM): bos_token_id, do_sample, transformers_version" "$work/serve.log" || fail "unused keys not named"
@@ -78,4 +80,7 @@ refused "--max-model-len 100000 is longer than the model's context" "$model" --l
 set +e; "$troupe" serve "$model" --model "$model" >/dev/null 2>"$work/err"; rc=$?; set -e
 [ "$rc" != 0 ] && grep -q -- "--model excludes model_dir" "$work/err" || fail "both a positional model and --model: $rc"
 "$troupe" --version | grep -q '^[0-9]' || fail "troupe --version"
+# `generate` takes the generation config too: greedy, and its extra EOS id is the first token here.
+"$troupe" generate --model "$model" --load-format dummy --prompt "The capital of France is" --generation-config "$genconf" \
+  --json 2>/dev/null | tail -1 | grep -qF '"ids":[19436]' || fail "generate --generation-config did not stop at its EOS id"
 echo "the vLLM launch line serves a and b with max_model_len 4096; seeds, limits and refusals as vLLM's"
