@@ -77,7 +77,10 @@ HttpHandler make_api_handler(std::shared_ptr<ApiContext> ctx) {
       if (only(http::verb::get, "GET"))
         responder->reply(200, "text/plain; version=0.0.4",
                          (ctx->metrics ? ctx->metrics->prometheus_text() : "") +
-                             (ctx->cluster ? cluster_prometheus_text(ctx->cluster->nodes()) : ""));
+                             (ctx->cluster ? cluster_prometheus_text(ctx->cluster->nodes(),
+                                                                     ctx->metrics ? ctx->metrics->prefix : "troupe",
+                                                                     ctx->metrics ? ctx->metrics->model_name : "")
+                                           : ""));
     } else if (path == "/v1/completions") {
       if (only(http::verb::post, "POST")) handle_completion(*ctx, ApiKind::Completion, req, responder);
     } else if (path == "/v1/chat/completions") {
