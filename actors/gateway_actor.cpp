@@ -65,6 +65,8 @@ void finish(Self* self, SeqId id, const std::string& reason) {
       m->time_per_output_token.observe(std::chrono::duration<double>(now - a.first_token_at).count() /
                                        (completion_tokens - 1));
     m->requests_finished[reason == "stop" || reason == "stop_string" ? 0 : reason == "length" ? 1 : 2].fetch_add(1);
+    m->request_prompt_tokens.observe(static_cast<double>(a.request->generation.prompt_token_ids.size()));
+    m->request_generation_tokens.observe(completion_tokens);
   }
   a.request->sink->on_finish(reason, static_cast<int32_t>(a.request->generation.prompt_token_ids.size()),
                              static_cast<int32_t>(a.output_token_ids.size()));

@@ -1,13 +1,13 @@
 #pragma once
 // CAF inspect overloads for every message payload. The engine values that cross node boundaries
 // (StepPlan, StepResult, KvPoolShape, GenerationRequest, FinishedSequence, PoolJournal, ...) are
-// serialized through the Cap'n Proto wire schema (net/wire/troupe.capnp) by
-// net/wire/caf_wire_inspect.h, so the cluster protocol is written down once. The actor-level structs below still use CAF's
+// serialized through the Cap'n Proto wire schema (wire/troupe.capnp) by
+// wire/caf_wire_inspect.h, so the cluster protocol is written down once. The actor-level structs below still use CAF's
 // field-by-field format; field order is the wire order, append new fields at the end.
 #include <caf/meta/type_name.hpp>
 
 #include "actors/messages.h"
-#include "net/wire/caf_wire_inspect.h"
+#include "wire/caf_wire_inspect.h"
 
 namespace troupe {
 

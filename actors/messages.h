@@ -2,7 +2,7 @@
 // Every message that travels between Troupe's actors, declared once: the payload structs, the
 // atoms that name requests, and CAF's type-ID block. Payloads are engine/ value types (StepPlan,
 // GenerationRequest, FinishedSequence, PoolJournal, HiddenStates) plus the few structs below; their inspect overloads
-// (message_inspect.h; the engine values through the Cap'n Proto schema in net/wire) are what CAF
+// (message_inspect.h; the engine values through the Cap'n Proto schema in wire) are what CAF
 // serializes when a message crosses a process boundary.
 #include <cstdint>
 #include <string>

@@ -140,8 +140,13 @@ void record_metrics(Self* self, const StepPlan* plan) {
   m.kv_blocks_used.store(s.config().num_blocks - s.block_pool().num_free_blocks());
   if (plan == nullptr) return;
   m.prefix_cache_hit_tokens.fetch_add(static_cast<uint64_t>(plan->num_cached_tokens));
+  m.preemptions.fetch_add(plan->preempted_seq_ids.size());
+  if (plan->num_batched_tokens > 0) m.iteration_tokens.observe(plan->num_batched_tokens);
   const auto now = std::chrono::steady_clock::now();
   for (const ScheduledSequence& e : plan->sequences) {
+    // An admission looks its tokens up in the prefix cache (vLLM counts a request's tokens per lookup).
+    if (e.is_new && s.config().enable_prefix_caching)
+      m.prefix_cache_query_tokens.fetch_add(e.prompt_token_ids.size() + e.output_token_ids.size());
     auto it = st.submitted.find(e.seq_id);
     if (it == st.submitted.end()) continue;
     m.request_queue_time.observe(std::chrono::duration<double>(now - it->second).count());

@@ -27,7 +27,7 @@
 #include "engine/cluster/placement_report.h"
 #include "engine/runtime/cpu_backend.h"
 #include "kernels/cpu/gemm.h"
-#include "net/wire/wire_codec.h"
+#include "wire/wire_codec.h"
 
 namespace troupe::cli {
 namespace {

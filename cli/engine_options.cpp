@@ -84,10 +84,4 @@ SchedulerConfig make_scheduler_config(const EngineOptions& o, const ModelConfig&
   return c;
 }
 
-std::string long_form_of_vllm_flag(const std::string& arg) {
-  if (arg == "-pp") return "--pipeline-parallel";
-  if (arg.rfind("-pp=", 0) == 0) return "--pipeline-parallel" + arg.substr(3);
-  return arg;
-}
-
 }  // namespace troupe::cli

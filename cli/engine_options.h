@@ -42,9 +42,4 @@ inline std::chrono::milliseconds reconnect_window(const EngineOptions& o) {
 
 SchedulerConfig make_scheduler_config(const EngineOptions& o, const ModelConfig& model, int32_t kv_capacity = 0);
 
-// vLLM spells --pipeline-parallel-size -pp, which CLI11 cannot declare (one character after a
-// single dash): main() passes every argument through this first. "-pp" and "-pp=N" become the
-// long name; anything else comes back as it was.
-std::string long_form_of_vllm_flag(const std::string& arg);
-
 }  // namespace troupe::cli

@@ -2,6 +2,7 @@
 // with --json the last stdout line is {"prompt_ids", "ids", "text"}. Timings go to stderr.
 #include "cli/generate_command.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <iostream>
 #include <memory>
@@ -13,6 +14,7 @@
 #include "actors/batch_client.h"
 #include "actors/engine_topology.h"
 #include "cli/engine_options.h"
+#include "cli/generation_config_flags.h"
 #include "cli/model_options.h"
 #include "cli/prompts_file.h"
 #include "engine/runtime/local_engine.h"
@@ -31,7 +33,23 @@ struct GenerateOptions {
   bool json = false;
   bool no_special_tokens = false;
   int prefill_chunk = 0;
+  GenerationConfigFlags generation_config;
+  GenerationDefaults generation;  // read before the run; its EOS ids join the folder's
 };
+
+// The generation config's values become the defaults of the sampling flags not given, as a
+// request's absent fields take them on `serve`.
+void take_generation_defaults(const CLI::App& cmd, GenerateOptions& o) {
+  o.generation = read_generation_config(o.generation_config, o.model.model);
+  const SamplingParams& d = o.generation.params;
+  SamplingParams& s = o.sampling;
+  if (cmd.count("--temperature") == 0) s.temperature = d.temperature;
+  if (cmd.count("--top-p") == 0) s.top_p = d.top_p;
+  if (cmd.count("--top-k") == 0) s.top_k = d.top_k;
+  if (cmd.count("--min-p") == 0) s.min_p = d.min_p;
+  if (cmd.count("--repetition-penalty") == 0) s.repetition_penalty = d.repetition_penalty;
+  if (cmd.count("--max-tokens") == 0 && o.generation.max_new_tokens) s.max_tokens = std::min(s.max_tokens, *o.generation.max_new_tokens);
+}
 
 int run_prompts_file(const GenerateOptions& o, SamplingParams defaults);
 
@@ -44,6 +62,7 @@ int run_generate(const GenerateOptions& o) {
   }
   if (!o.prompts_file.empty()) return run_prompts_file(o, params);
   LoadedModel m = load_model(o.model, o.engine);
+  apply_generation_defaults(m.folder, o.generation);
   const std::vector<int32_t> prompt = m.folder.text.tokenizer.encode(o.prompt, !o.no_special_tokens);
   if (prompt.empty()) {
     std::cerr << "error: the prompt encodes to no tokens (give --prompt some text)\n";
@@ -104,6 +123,7 @@ int run_generate(const GenerateOptions& o) {
 int run_prompts_file(const GenerateOptions& o, SamplingParams defaults) {
   const std::vector<PromptLine> lines = read_prompts_file(o.prompts_file, defaults);
   LoadedModel m = load_model(o.model, o.engine, /*weights=*/o.engine.executor.empty());
+  apply_generation_defaults(m.folder, o.generation);
   const SchedulerConfig config =
       make_scheduler_config(o.engine, m.folder.config, m.backend ? m.backend->kv_cache_capacity() : 0);
   std::vector<GenerationRequest> requests;
@@ -165,9 +185,11 @@ void register_generate(CLI::App& app, int& exit_code) {
                 "do not add the tokenizer's special tokens (e.g. BOS) to the prompt");
   cmd->add_option("--prefill-chunk", o->prefill_chunk, "prompt tokens per prefill step (0: all; single prompt)")
       ->capture_default_str();
-  cmd->callback([o, prompt, file, &exit_code] {
+  add_generation_config_flags(*cmd, o->generation_config);
+  cmd->callback([o, prompt, file, cmd, &exit_code] {
     if (prompt->count() + file->count() != 1)
       throw CLI::ValidationError("generate", "give --prompt or --prompts-file");
+    take_generation_defaults(*cmd, *o);
     exit_code = run_generate(*o);
   });
 }

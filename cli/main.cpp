@@ -9,15 +9,16 @@
 #include <spdlog/spdlog.h>
 
 #include "cli/bench_command.h"
-#include "cli/engine_options.h"
 #include "cli/generate_command.h"
 #include "cli/node_command.h"
 #include "cli/plan_command.h"
 #include "cli/serve_command.h"
 #include "cli/tokenize_command.h"
+#include "cli/vllm_flags.h"
 #include "engine/cluster/config_error.h"
 #include "engine/load_error.h"
 #include "engine/template/template_error.h"
+#include "engine/version.h"
 
 int main(int argc, char** argv) {
   // Logs go to stderr so stdout carries only results (text, JSON).
@@ -27,6 +28,7 @@ int main(int argc, char** argv) {
   CLI::App app("Troupe: an LLM serving runtime (OpenAI-compatible HTTP, continuous batching, paged KV cache)",
                "troupe");
   app.require_subcommand(1);
+  app.set_version_flag("--version", troupe::kTroupeVersion, "print the version and exit (vLLM: vllm --version)");
   int exit_code = 0;
   troupe::cli::register_generate(app, exit_code);
   troupe::cli::register_tokenize(app, exit_code);

@@ -47,6 +47,8 @@ void add_model_options(CLI::App& cmd, ModelOptions& o, bool model_required) {
       ->capture_default_str();
 }
 
+bool uses_gpu(const ModelOptions& o) { return o.device == "cuda" || (o.device == "auto" && cuda_device_available()); }
+
 LoadedModel load_model(const ModelOptions& o, const EngineOptions& engine, bool weights) {
   if (engine.tensor_parallel > 1 && !engine.executor.empty())
     throw std::invalid_argument("--tensor-parallel runs its ranks in this process; it cannot be combined with --executor");
@@ -58,6 +60,14 @@ LoadedModel load_model(const ModelOptions& o, const EngineOptions& engine, bool 
   }
   const auto start = std::chrono::steady_clock::now();
   ModelFolder folder = open_model_folder(o.model);
+  if (o.max_model_len > 0) {
+    // The context every request is checked against, /v1/models reports and a GPU sizes for.
+    if (o.max_model_len > folder.config.max_position_embeddings)
+      throw std::invalid_argument("--max-model-len " + std::to_string(o.max_model_len) + " is longer than the model's "
+                                  "context (max_position_embeddings " + std::to_string(folder.config.max_position_embeddings) +
+                                  " in config.json)");
+    folder.config.max_position_embeddings = o.max_model_len;
+  }
   const ModelConfig& c = folder.config;
   spdlog::info("model {}: {} layers, hidden {}, {} heads ({} kv), vocab {}", folder.dir.string(),
                c.num_layers, c.hidden_size, c.num_heads, c.num_kv_heads, c.vocab_size);
@@ -71,7 +81,7 @@ LoadedModel load_model(const ModelOptions& o, const EngineOptions& engine, bool 
       last_pct = pct;
     }
   };
-  const bool gpu = o.device == "cuda" || (o.device == "auto" && cuda_device_available());
+  const bool gpu = uses_gpu(o);
   if (gpu && engine.tensor_parallel > 1)
     throw std::runtime_error("--tensor-parallel runs on CPU executors only for now: pass --device cpu (NCCL ranks "
                              "on GPUs are not built yet)");

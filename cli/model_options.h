@@ -26,9 +26,13 @@ struct ModelOptions {
   bool no_cuda_graphs = false;
   bool no_gemm_tuning = false;
   std::string gemm_tuning_cache;  // file; "none": no cache
+  int64_t max_model_len = 0;      // --max-model-len (serve): the context, at most the model's; 0: the model's
 };
 
 void add_model_options(CLI::App& cmd, ModelOptions& o, bool model_required);
+
+// Whether load_model puts the model on the CUDA backend (--device, or auto with a GPU visible).
+bool uses_gpu(const ModelOptions& o);
 
 struct LoadedModel {
   ModelFolder folder;

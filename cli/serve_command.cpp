@@ -3,6 +3,8 @@
 // With no --model it serves the demo model (random weights: its text is noise).
 #include "cli/serve_command.h"
 
+#include <algorithm>
+#include <cctype>
 #include <csignal>
 #include <filesystem>
 #include <memory>
@@ -16,6 +18,7 @@
 #include "net/api_key.h"  // resolve_api_key
 #include "cli/model_options.h"
 #include "cli/serve_http.h"
+#include "cli/vllm_flags.h"
 #include "net/api_server.h"
 
 namespace troupe::cli {
@@ -47,6 +50,7 @@ struct ServeOptions {
   ModelOptions model;
   EngineOptions engine;
   HttpServing serving;
+  VllmServeFlags vllm;
 };
 
 int run_serve(ServeOptions o) {
@@ -64,7 +68,9 @@ int run_serve(ServeOptions o) {
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);  // before any thread starts: only sigwait gets them
 
+  check_vllm_serve_flags(o.vllm, uses_gpu(o.model));
   LoadedModel m = load_model(o.model, o.engine, /*weights=*/o.engine.executor.empty());
+  apply_generation_defaults(m.folder, read_generation_config(o.vllm.generation_config, m.folder.dir));
   const SchedulerConfig config =
       make_scheduler_config(o.engine, m.folder.config, m.backend ? m.backend->kv_cache_capacity() : 0);
   auto folder = std::make_shared<const ModelFolder>(std::move(m.folder));
@@ -84,11 +90,21 @@ void register_serve(CLI::App& app, int& exit_code) {
   add_model_options(*cmd, o->model, /*model_required=*/false);
   add_engine_options(*cmd, o->engine);
   add_http_options(*cmd, o->serving.http);
-  cmd->add_option("--served-model-name", o->serving.served_model_name, "the model name clients use (default: the folder's name)");
+  add_vllm_serve_flags(*cmd, o->vllm, o->model, o->engine, o->serving);
   cmd->add_option("--api-key", o->serving.api_key, "require \"Authorization: Bearer KEY\" on every route but /health");
   cmd->add_option("--max-queue-depth", o->serving.max_queue_depth, "waiting requests beyond which new ones get 429 (0: no limit)")
       ->capture_default_str();
   cmd->add_option("--request-timeout", o->serving.request_timeout, "seconds after which a request is aborted (0: never)")
+      ->capture_default_str();
+  cmd->add_option("--metrics-prefix", o->serving.metrics_prefix,
+                  "/metrics series are PREFIX:name; 'vllm' for dashboards built on vLLM's names")
+      ->check(CLI::Validator(
+          [](const std::string& p) {
+            const bool ok = !p.empty() && std::all_of(p.begin(), p.end(), [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; }) &&
+                            !std::isdigit(static_cast<unsigned char>(p[0]));
+            return ok ? std::string() : "a Prometheus name part: letters, digits and _, not starting with a digit";
+          },
+          "NAME"))
       ->capture_default_str();
   auto key_file = std::make_shared<std::string>();
   cmd->add_option("--api-key-file", *key_file,

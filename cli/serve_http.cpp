@@ -37,7 +37,12 @@ int serve_until_signal(caf::actor_system& sys, const EngineActors& engine, std::
 
   auto ctx = std::make_shared<net::ApiContext>();
   ctx->model = folder;
-  ctx->served_name = o.served_model_name.empty() ? folder->dir.filename().string() : o.served_model_name;
+  ctx->served_name = o.served_model_names.empty() ? net::ServedNames(folder->dir.string()) : net::ServedNames(o.served_model_names);
+  ctx->seed = o.seed;
+  if (metrics) {  // before the first scrape; the series carry the name clients are answered with
+    metrics->prefix = o.metrics_prefix;
+    metrics->model_name = ctx->served_name.primary();
+  }
   ctx->gateway = gateway;
   ctx->metrics = metrics;
   ctx->max_waiting = o.max_queue_depth;
@@ -47,8 +52,8 @@ int serve_until_signal(caf::actor_system& sys, const EngineActors& engine, std::
   ctx->started_at = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
   raise_open_file_limit(o.http.http.max_connections);
   net::ApiServer server(sys, ctx, o.http);
-  spdlog::info("serving '{}' on http://{}:{} (OpenAI API: /v1/completions, /v1/chat/completions, /v1/models)",
-               ctx->served_name, o.http.http.host, server.port());
+  spdlog::info("serving {} on http://{}:{} (OpenAI API: /v1/completions, /v1/chat/completions, /v1/models)",
+               ctx->served_name.quoted(), o.http.http.host, server.port());
 
   int sig = 0;
   sigwait(&signals, &sig);

@@ -5,7 +5,9 @@
 #include <csignal>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include <caf/actor_system.hpp>
 
@@ -19,7 +21,9 @@ namespace troupe::cli {
 
 struct HttpServing {
   net::ApiServerOptions http;
-  std::string served_model_name;  // empty: the folder's name
+  std::vector<std::string> served_model_names;  // empty: the --model string as given, as vLLM
+  std::optional<uint64_t> seed;                 // --seed (net::ApiContext::seed)
+  std::string metrics_prefix = "troupe";        // /metrics series are PREFIX:name (vllm: vLLM's boards)
   std::string api_key;            // empty: every route is open
   int64_t max_queue_depth = 4096;
   int request_timeout = 0;        // seconds; 0: never

@@ -60,6 +60,13 @@ ModelFolder open_model_folder(const fs::path& dir) {
   return folder;
 }
 
+void apply_generation_defaults(ModelFolder& folder, GenerationDefaults d) {
+  for (int32_t id : d.eos_token_ids)
+    if (std::find(folder.eos_token_ids.begin(), folder.eos_token_ids.end(), id) == folder.eos_token_ids.end())
+      folder.eos_token_ids.push_back(id);
+  folder.generation = std::move(d);
+}
+
 std::unique_ptr<CpuModel> load_cpu_model(const ModelFolder& folder, LoadFormat format, uint64_t seed,
                                          const LoadProgress& progress) {
   return load_cpu_model(folder, format, seed, all_layers(folder.config), progress);

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/generation_config.h"
 #include "engine/model/cpu_model.h"
 #include "engine/model/model_config.h"
 #include "engine/model/model_weights.h"
@@ -41,8 +42,14 @@ struct ModelFolder {
   std::filesystem::path dir;
   ModelConfig config;
   ChatTokenizer text;
-  std::vector<int32_t> eos_token_ids;  // config.json's, plus tokenizer_config's eos_token
+  std::vector<int32_t> eos_token_ids;  // config.json's, plus tokenizer_config's eos_token (and
+                                       // generation_config.json's once applied)
+  GenerationDefaults generation;       // what a request starts from (empty until applied)
 };
+
+// Makes `d` the folder's request defaults; its eos ids join the folder's. open_model_folder does
+// not read generation_config.json itself: --generation-config decides which one, if any.
+void apply_generation_defaults(ModelFolder& folder, GenerationDefaults d);
 
 // Reads config.json, tokenizer.json and tokenizer_config.json. Throws LoadError.
 ModelFolder open_model_folder(const std::filesystem::path& dir);

@@ -1,5 +1,6 @@
 #include "net/api_routes.h"
 
+#include "engine/version.h"
 #include "net/api_error.h"
 #include "net/api_key.h"
 #include "net/api_submit.h"
@@ -58,6 +59,9 @@ HttpHandler make_api_handler(std::shared_ptr<ApiContext> ctx) {
         return responder->reply(503, "application/json",
                                 R"json({"status":"dead","error":"the engine stopped: a restart budget is spent (see the server log)"})json");
       responder->reply(200, "application/json", R"({"status":"ok"})");
+    } else if (path == "/version") {  // vLLM's
+      if (only(http::verb::get, "GET"))
+        responder->reply(200, "application/json", dump_json(nlohmann::ordered_json{{"version", kTroupeVersion}}));
     } else if (path == "/v1/models") {
       if (only(http::verb::get, "GET"))
         responder->reply(200, "application/json",
@@ -65,15 +69,18 @@ HttpHandler make_api_handler(std::shared_ptr<ApiContext> ctx) {
     } else if (path.rfind("/v1/models/", 0) == 0) {
       const std::string id = path.substr(std::string("/v1/models/").size());
       if (!only(http::verb::get, "GET")) return;
-      if (id != ctx->served_name)
+      if (!ctx->served_name.contains(id))
         return reply_api_error(*responder, ApiError{404, "the model '" + id + "' does not exist", "model", "NotFoundError"});
       responder->reply(200, "application/json",
-                       model_response(ctx->served_name, ctx->model->config.max_position_embeddings, ctx->started_at));
+                       model_response(id, ctx->model->config.max_position_embeddings, ctx->started_at));
     } else if (path == "/metrics") {
       if (only(http::verb::get, "GET"))
         responder->reply(200, "text/plain; version=0.0.4",
                          (ctx->metrics ? ctx->metrics->prometheus_text() : "") +
-                             (ctx->cluster ? cluster_prometheus_text(ctx->cluster->nodes()) : ""));
+                             (ctx->cluster ? cluster_prometheus_text(ctx->cluster->nodes(),
+                                                                     ctx->metrics ? ctx->metrics->prefix : "troupe",
+                                                                     ctx->metrics ? ctx->metrics->model_name : "")
+                                           : ""));
     } else if (path == "/v1/completions") {
       if (only(http::verb::post, "POST")) handle_completion(*ctx, ApiKind::Completion, req, responder);
     } else if (path == "/v1/chat/completions") {

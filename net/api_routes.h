@@ -5,6 +5,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include <caf/actor.hpp>
@@ -13,12 +14,13 @@
 #include "engine/metrics/server_metrics.h"
 #include "engine/model_folder.h"
 #include "net/http_server.h"
+#include "net/served_names.h"
 
 namespace troupe::net {
 
 struct ApiContext {
   std::shared_ptr<const ModelFolder> model;
-  std::string served_name;
+  ServedNames served_name;  // --served-model-name: all answer, the first is reported
   caf::actor gateway;
   int64_t started_at = 0;               // unix seconds, for /v1/models
   std::atomic<uint64_t> next_id{1};
@@ -33,6 +35,9 @@ struct ApiContext {
   // The executor applies logit_bias and min_tokens (ModelBackend::applies_logit_adjustments);
   // when not (a GPU, or an executor elsewhere whose backend is unknown) both are 400s naming them.
   bool logit_adjustments = true;
+  // --seed: a request without a seed gets one made from it and its sequence id, so a server
+  // started with the same seed answers the same requests, in the same order, with the same text.
+  std::optional<uint64_t> seed;
 };
 
 HttpHandler make_api_handler(std::shared_ptr<ApiContext> context);

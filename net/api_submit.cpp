@@ -71,12 +71,22 @@ std::optional<ApiError> fit_max_tokens(size_t prompt_tokens, int64_t context, in
   return std::nullopt;
 }
 
+SamplingParams with_server_seed(const ApiContext& ctx, SamplingParams params, SeqId id) {
+  if (params.seed || !ctx.seed) return params;
+  // splitmix64 of (seed, id): neighbouring ids give unrelated seeds.
+  uint64_t z = *ctx.seed + (static_cast<uint64_t>(id) + 1) * 0x9e3779b97f4a7c15ull;
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  params.seed = z ^ (z >> 31);
+  return params;
+}
+
 void submit_to_gateway(ApiContext& ctx, SeqId id, std::vector<int32_t> prompt_ids, const SamplingParams& params,
                        std::vector<std::string> stop, std::shared_ptr<RequestSink> sink, HttpResponder& responder) {
   auto g = std::make_shared<GatewayRequest>();
   g->generation.id = id;
   g->generation.prompt_token_ids = std::move(prompt_ids);
-  g->generation.sampling_params = params;
+  g->generation.sampling_params = with_server_seed(ctx, params, id);
   g->generation.eos_token_ids = ctx.model->eos_token_ids;
   g->stop = std::move(stop);
   g->sink = std::move(sink);

@@ -40,6 +40,9 @@ std::optional<ApiError> fit_max_tokens(size_t prompt_tokens, int64_t context, in
                                        const std::string& prompt_field, const std::string& max_field,
                                        int32_t& max_tokens);
 
+// `params` with the seed --seed derives for sequence `id` when it has none (ApiContext::seed).
+SamplingParams with_server_seed(const ApiContext& ctx, SamplingParams params, SeqId id);
+
 // Hands the request to the gateway; a client hang-up aborts the sequence.
 void submit_to_gateway(ApiContext& ctx, SeqId id, std::vector<int32_t> prompt_ids, const SamplingParams& params,
                        std::vector<std::string> stop, std::shared_ptr<RequestSink> sink, HttpResponder& responder);

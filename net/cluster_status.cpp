@@ -21,23 +21,27 @@ nlohmann::ordered_json cluster_nodes_json(const std::vector<NodeHealth>& nodes) 
   return out;
 }
 
-std::string cluster_prometheus_text(const std::vector<NodeHealth>& nodes) {
-  std::string out = "# HELP troupe:cluster_nodes Nodes of the cluster by state.\n# TYPE troupe:cluster_nodes gauge\n";
+std::string cluster_prometheus_text(const std::vector<NodeHealth>& nodes, const std::string& prefix,
+                                    const std::string& model_name) {
+  const std::string model = model_name.empty() ? "" : fmt::format(",model_name=\"{}\"", model_name);
+  auto head = [&](const char* name, const char* type, const char* help) {
+    return fmt::format("# HELP {0}:{1} {3}\n# TYPE {0}:{1} {2}\n", prefix, name, type, help);
+  };
+  std::string out = head("cluster_nodes", "gauge", "Nodes of the cluster by state.");
   for (NodeState s : {NodeState::Joining, NodeState::Up, NodeState::Lost}) {
     int count = 0;
     for (const NodeHealth& n : nodes) count += n.state == s;
-    out += fmt::format("troupe:cluster_nodes{{state=\"{}\"}} {}\n", node_state_name(s), count);
+    out += fmt::format("{}:cluster_nodes{{state=\"{}\"{}}} {}\n", prefix, node_state_name(s), model, count);
   }
-  out += "# HELP troupe:stage_steps_total Steps each pipeline stage ran.\n# TYPE troupe:stage_steps_total counter\n";
+  out += head("stage_steps_total", "counter", "Steps each pipeline stage ran.");
   for (const NodeHealth& n : nodes)
     for (const StageTimes& t : n.stages)
-      out += fmt::format("troupe:stage_steps_total{{stage=\"{}\",node=\"{}\"}} {}\n", t.stage, n.name, t.steps);
-  out += "# HELP troupe:stage_busy_seconds_total Time each pipeline stage spent computing steps.\n"
-         "# TYPE troupe:stage_busy_seconds_total counter\n";
+      out += fmt::format("{}:stage_steps_total{{stage=\"{}\",node=\"{}\"{}}} {}\n", prefix, t.stage, n.name, model, t.steps);
+  out += head("stage_busy_seconds_total", "counter", "Time each pipeline stage spent computing steps.");
   for (const NodeHealth& n : nodes)
     for (const StageTimes& t : n.stages)
-      out += fmt::format("troupe:stage_busy_seconds_total{{stage=\"{}\",node=\"{}\"}} {:.6f}\n", t.stage, n.name,
-                         static_cast<double>(t.busy_us) / 1e6);
+      out += fmt::format("{}:stage_busy_seconds_total{{stage=\"{}\",node=\"{}\"{}}} {:.6f}\n", prefix, t.stage, n.name,
+                         model, static_cast<double>(t.busy_us) / 1e6);
   return out;
 }
 

@@ -103,7 +103,7 @@ void handle_completion(ApiContext& ctx, ApiKind kind, const HttpRequest& req, st
   const std::string request_id =
       (kind == ApiKind::Chat ? "chatcmpl-" : "cmpl-") + (r.request_id.empty() ? std::to_string(first_id) : r.request_id);
   auto response = std::make_shared<CompletionResponse>(
-      responder, CompletionFormatter(kind, ctx.served_name, request_id, unix_now()), r.stream, r.include_usage, choices,
+      responder, CompletionFormatter(kind, r.model_name, request_id, unix_now()), r.stream, r.include_usage, choices,
       r.n, r.params.logprobs >= 0 ? std::optional<Tokenizer>(ctx.model->text.tokenizer) : std::nullopt);
   response->start();
   caf::actor gateway = ctx.gateway;
@@ -123,6 +123,7 @@ void handle_completion(ApiContext& ctx, ApiKind kind, const HttpRequest& req, st
     g->generation.sampling_params.max_tokens = prompt.max_tokens;
     // Choices differ by seed; with a seed given, the i-th choice is reproducible too.
     if (r.params.seed && r.n > 1) g->generation.sampling_params.seed = *r.params.seed + static_cast<uint64_t>(i % r.n);
+    g->generation.sampling_params = with_server_seed(ctx, g->generation.sampling_params, g->generation.id);
     g->generation.eos_token_ids = ctx.model->eos_token_ids;
     g->stop = r.stop;
     g->skip_special_tokens = r.output.skip_special_tokens;

@@ -64,12 +64,12 @@ std::string ApiError::body() const {
 
 std::variant<CompletionRequest, ApiError> parse_completion_request(ApiKind kind, const std::string& body,
                                                                    const ModelFolder& m,
-                                                                   const std::string& served_name) {
+                                                                   const ServedNames& served_name) {
   auto parsed = parse_json_object(body);
   if (auto* e = std::get_if<ApiError>(&parsed)) return *e;
   const ordered_json& j = std::get<ordered_json>(parsed);
-  if (auto it = j.find("model"); it != j.end() && !(it->is_string() && it->get<std::string>() == served_name))
-    return ApiError{404, "the model '" + json_excerpt(*it) + "' does not exist; this server serves '" + served_name + "'",
+  if (auto it = j.find("model"); it != j.end() && !(it->is_string() && served_name.contains(it->get<std::string>())))
+    return ApiError{404, "the model '" + json_excerpt(*it) + "' does not exist; this server serves " + served_name.quoted(),
                     "model", "NotFoundError"};
   // The one rule (request_fields.h): what we do not do is a 400 naming it; what nobody knows is
   // said once in the log and otherwise ignored, as vLLM does.
@@ -77,6 +77,8 @@ std::variant<CompletionRequest, ApiError> parse_completion_request(ApiKind kind,
   warn_unknown_fields_once(unknown_request_fields(kind, j));
   CompletionRequest r;
   r.kind = kind;
+  r.model_name = j.contains("model") ? j["model"].get<std::string>() : served_name.primary();
+  r.params = m.generation.params;  // generation_config.json's values, which the body's fields override
   r.params.max_tokens = 1;  // validate() must not trip on a max_tokens not known yet
   if (auto err = read_sampling_params(j, r.params); err && err->field != "max_tokens")
     return bad(err->message, err->field);
@@ -129,8 +131,9 @@ std::variant<CompletionRequest, ApiError> parse_completion_request(ApiKind kind,
     if (keep > 0 && static_cast<size_t>(keep) < ids.size()) ids.erase(ids.begin(), ids.end() - keep);
     if (ids.empty()) return bad("the prompt has no tokens", prompt_field);
     PromptInput& p = r.prompts.emplace_back(PromptInput{std::move(ids), 0});
-    // Chat's default is the rest of the context (vLLM's); completions' is 16.
-    const int32_t default_max = kind == ApiKind::Chat ? INT32_MAX : 16;
+    // Chat's default is the rest of the context (vLLM's); completions' is 16; generation_config's
+    // max_new_tokens caps either.
+    const int32_t default_max = std::min(kind == ApiKind::Chat ? INT32_MAX : 16, m.generation.max_new_tokens.value_or(INT32_MAX));
     if (auto e = fit_max_tokens(p.ids.size(), context, requested_max, default_max, prompt_field, max_field, p.max_tokens))
       return *e;
     if (r.params.min_tokens > p.max_tokens)
@@ -213,9 +216,11 @@ ordered_json model_object(const std::string& served_name, int64_t max_model_len,
 }
 }  // namespace
 
-std::string models_response(const std::string& served_name, int64_t max_model_len, int64_t created) {
-  return dump_json(ordered_json{{"object", "list"},
-                           {"data", ordered_json::array({model_object(served_name, max_model_len, created)})}});
+// One card per name, as vLLM lists them.
+std::string models_response(const ServedNames& served_name, int64_t max_model_len, int64_t created) {
+  ordered_json data = ordered_json::array();
+  for (const std::string& name : served_name.names) data.push_back(model_object(name, max_model_len, created));
+  return dump_json(ordered_json{{"object", "list"}, {"data", std::move(data)}});
 }
 
 std::string model_response(const std::string& served_name, int64_t max_model_len, int64_t created) {

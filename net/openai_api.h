@@ -11,7 +11,8 @@
 #include "engine/model_folder.h"
 #include "engine/sampling/sampling_params.h"
 #include "net/api_error.h"
-#include "net/request_fields.h"  // ApiKind, the field list every body is checked against
+#include "net/request_fields.h"
+#include "net/served_names.h"  // ApiKind, the field list every body is checked against
 #include "net/vllm_sampling_json.h"
 
 namespace troupe::net {
@@ -34,6 +35,7 @@ struct CompletionRequest {
   bool include_usage = false;  // stream_options.include_usage
   int32_t n = 1;               // choices per prompt: n sequences (seeds seed, seed+1, ...)
   std::string request_id;      // the client's, or empty
+  std::string model_name;      // the served name the body gave (vLLM answers with it), else the first
   int32_t num_choices() const { return n * static_cast<int32_t>(prompts.size()); }
 };
 
@@ -47,7 +49,7 @@ struct CompletionChoice {
 // the prompt or renders and tokenizes the chat. Errors name the field.
 std::variant<CompletionRequest, ApiError> parse_completion_request(ApiKind kind, const std::string& body,
                                                                    const ModelFolder& model,
-                                                                   const std::string& served_name);
+                                                                   const ServedNames& served_name);
 
 // Builds response bodies and stream chunks for one request.
 class CompletionFormatter {
@@ -73,7 +75,7 @@ class CompletionFormatter {
   int64_t created_;
 };
 
-std::string models_response(const std::string& served_name, int64_t max_model_len, int64_t created);
+std::string models_response(const ServedNames& served_name, int64_t max_model_len, int64_t created);
 std::string model_response(const std::string& served_name, int64_t max_model_len, int64_t created);
 
 }  // namespace troupe::net

@@ -19,7 +19,7 @@ using S = FieldStatus;
 // protocol.py). `accepted` values are compared as JSON (1 equals 1.0).
 constexpr std::array kFields = {
     RequestField{"model", true, true, S::Honored, "", "", "tests/net/serve_api_test.cpp:BadRequestsGetOpenAIErrorsNamingTheFieldAndTheServerCarriesOn",
-                 "must be the served name (or absent); anything else is a 404"},
+                 "one of the served names (--served-model-name A B), which the response repeats, or absent; anything else is a 404"},
     RequestField{"prompt", true, false, S::Honored, "", "", "tests/net/serve_vllm_fields_test.cpp:BatchPromptsGetOneChoiceEachInOrder",
                  "a string, token ids, or a batch of either (choices indexed prompt * n + choice)"},
     RequestField{"prompt_embeds", true, false, S::Refused, "", R"({"prompt_embeds": "AAAA"})", "", "not supported yet"},

@@ -11,10 +11,10 @@ using nlohmann::ordered_json;
 ApiError bad(std::string message, std::string param) { return ApiError{400, std::move(message), std::move(param)}; }
 
 // The "model" field, when present, must name the served model (as on the OpenAI routes).
-std::optional<ApiError> check_model(const ordered_json& j, const std::string& served_name) {
+std::optional<ApiError> check_model(const ordered_json& j, const ServedNames& served_name) {
   auto it = j.find("model");
-  if (it == j.end() || it->is_null() || (it->is_string() && it->get<std::string>() == served_name)) return std::nullopt;
-  return ApiError{404, "the model '" + json_excerpt(*it) + "' does not exist; this server serves '" + served_name + "'",
+  if (it == j.end() || it->is_null() || (it->is_string() && served_name.contains(it->get<std::string>()))) return std::nullopt;
+  return ApiError{404, "the model '" + json_excerpt(*it) + "' does not exist; this server serves " + served_name.quoted(),
                   "model", "NotFoundError"};
 }
 
@@ -43,7 +43,7 @@ std::variant<std::string, ApiError> render_messages(const ordered_json& j, const
 }  // namespace
 
 std::variant<Tokenized, ApiError> parse_tokenize_request(const std::string& body, const ModelFolder& m,
-                                                         const std::string& served_name) {
+                                                         const ServedNames& served_name) {
   auto parsed = parse_json_object(body);
   if (auto* e = std::get_if<ApiError>(&parsed)) return *e;
   const ordered_json& j = std::get<ordered_json>(parsed);
@@ -69,7 +69,7 @@ std::variant<Tokenized, ApiError> parse_tokenize_request(const std::string& body
 }
 
 std::variant<std::vector<int32_t>, ApiError> parse_detokenize_request(const std::string& body, const ModelFolder& m,
-                                                                      const std::string& served_name) {
+                                                                      const ServedNames& served_name) {
   auto parsed = parse_json_object(body);
   if (auto* e = std::get_if<ApiError>(&parsed)) return *e;
   const ordered_json& j = std::get<ordered_json>(parsed);

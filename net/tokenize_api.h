@@ -26,10 +26,10 @@ struct Tokenized {
 
 // Checks and tokenizes a /tokenize body. Errors name the field.
 std::variant<Tokenized, ApiError> parse_tokenize_request(const std::string& body, const ModelFolder& model,
-                                                         const std::string& served_name);
+                                                         const ServedNames& served_name);
 // Checks a /detokenize body: every id must lie in the tokenizer's vocabulary (400 naming "tokens").
 std::variant<std::vector<int32_t>, ApiError> parse_detokenize_request(const std::string& body, const ModelFolder& model,
-                                                                      const std::string& served_name);
+                                                                      const ServedNames& served_name);
 
 std::string tokenize_response(const std::vector<int32_t>& ids, int64_t max_model_len,
                               const std::optional<std::vector<std::string>>& token_strs);

@@ -57,9 +57,9 @@ std::optional<TritonRoute> parse_triton_route(std::string_view path) {
 }
 
 std::variant<TritonRequest, ApiError> parse_triton_request(const TritonRoute& route, const std::string& body,
-                                                           const ModelFolder& m, const std::string& served_name) {
-  if (route.model != served_name)
-    return ApiError{404, "the model '" + route.model + "' does not exist; this server serves '" + served_name + "'",
+                                                           const ModelFolder& m, const ServedNames& served_name) {
+  if (!served_name.contains(route.model))
+    return ApiError{404, "the model '" + route.model + "' does not exist; this server serves " + served_name.quoted(),
                     "model_name", "NotFoundError"};
   if (!route.version.empty() && route.version != "1")
     return ApiError{404, "model '" + route.model + "' has no version '" + route.version + "'; it has version 1",
@@ -154,7 +154,7 @@ void handle_triton_generate(ApiContext& ctx, const TritonRoute& route, const Htt
   auto parsed = parse_triton_request(route, req.body(), *ctx.model, ctx.served_name);
   if (auto* e = std::get_if<ApiError>(&parsed)) return reply_api_error(*responder, *e);
   TritonRequest& r = std::get<TritonRequest>(parsed);
-  auto sink = std::make_shared<TritonSink>(responder, route.stream, ctx.served_name, std::move(r.output_prefix));
+  auto sink = std::make_shared<TritonSink>(responder, route.stream, route.model, std::move(r.output_prefix));
   sink->start();
   submit_to_gateway(ctx, ctx.next_id.fetch_add(1), std::move(r.prompt_ids), r.params, std::move(r.stop),
                     std::make_shared<AdmittedSink>(sink, std::get<Admission>(admitted)), *responder);

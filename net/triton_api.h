@@ -47,7 +47,7 @@ inline constexpr int32_t kTritonDefaultMaxTokens = 16;
 // Checks the route's model (404 naming "model_name" / "model_version") and the body; tokenizes
 // text_input. Errors name the field ("text_input", "parameters.temperature", ...).
 std::variant<TritonRequest, ApiError> parse_triton_request(const TritonRoute& route, const std::string& body,
-                                                           const ModelFolder& model, const std::string& served_name);
+                                                           const ModelFolder& model, const ServedNames& served_name);
 
 // {"model_name", "model_version": "1", "text_output"}: the whole answer, or one stream event.
 std::string triton_response(const std::string& model_name, const std::string& text_output);

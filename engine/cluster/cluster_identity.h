@@ -20,7 +20,7 @@ namespace troupe {
 struct ClusterIdentity {
   std::string config_hash;   // XXH64 of the cluster file's bytes, hex
   std::string model_hash;    // XXH64 of config.json and every safetensors header, hex
-  uint32_t wire_version = 0; // the schema the node's binary was built with (net/wire)
+  uint32_t wire_version = 0; // the schema the node's binary was built with (wire)
 };
 
 // Reads the cluster file and the model's files again (throws LoadError naming a file it cannot read).

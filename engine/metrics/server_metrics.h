@@ -1,7 +1,8 @@
 #pragma once
-// ServerMetrics: the numbers `/metrics` exposes, with vLLM-like names under `troupe:`. Written by
-// the gateway and scheduler actors as things happen, read by the HTTP layer; lock-free atomics,
-// so writers never wait on a scrape.
+// ServerMetrics: the numbers `/metrics` exposes, with vLLM's names and meanings under `troupe:`
+// (or `vllm:` with --metrics-prefix vllm, for dashboards that cannot be edited), every series
+// labelled model_name as vLLM's are. Written by the gateway and scheduler actors as things happen,
+// read by the HTTP layer; lock-free atomics, so writers never wait on a scrape.
 #include <array>
 #include <atomic>
 #include <cstdint>
@@ -10,13 +11,14 @@
 
 namespace troupe {
 
-// A Prometheus histogram: cumulative-on-read buckets with fixed upper bounds (seconds).
+// A Prometheus histogram: cumulative-on-read buckets with fixed upper bounds (seconds or tokens).
 class Histogram {
  public:
   explicit Histogram(std::vector<double> upper_bounds);
   void observe(double value);
-  // Appends `# TYPE` and the _bucket/_sum/_count lines for `name`.
-  void write(std::string& out, const std::string& name, const std::string& help) const;
+  // Appends `# TYPE` and the _bucket/_sum/_count lines for `name` (prefixed), each with `labels`
+  // (`key="value"` pairs, comma-separated, without braces).
+  void write(std::string& out, const std::string& name, const std::string& help, const std::string& labels) const;
 
  private:
   std::vector<double> bounds_;
@@ -27,6 +29,10 @@ class Histogram {
 
 struct ServerMetrics {
   ServerMetrics();
+
+  // Set once before serving starts, read by scrapes only.
+  std::string prefix = "troupe";  // the series are prefix:name
+  std::string model_name;         // the model_name label (the first served name); empty: no label
 
   // False once the engine will not come back: an executor or scheduler died with its restart
   // budget spent (a sticky CUDA error exhausts it too). /health then answers 503, so an
@@ -39,6 +45,8 @@ struct ServerMetrics {
   std::atomic<int64_t> kv_blocks_total{0};
   // Counters.
   std::atomic<uint64_t> prefix_cache_hit_tokens{0};
+  std::atomic<uint64_t> prefix_cache_query_tokens{0};  // looked up (admissions' tokens); hits / this = hit rate
+  std::atomic<uint64_t> preemptions{0};
   std::atomic<uint64_t> prompt_tokens{0};
   std::atomic<uint64_t> generation_tokens{0};
   std::atomic<uint64_t> requests_rejected{0};  // refused by admission control (429)
@@ -48,6 +56,10 @@ struct ServerMetrics {
   Histogram time_per_output_token;
   Histogram e2e_request_latency;
   Histogram request_queue_time;
+  // Tokens.
+  Histogram request_prompt_tokens;      // per finished request
+  Histogram request_generation_tokens;  // per finished request
+  Histogram iteration_tokens;           // computed per engine step (vLLM's iteration_tokens_total)
 
   // The Prometheus text exposition format.
   std::string prometheus_text() const;

@@ -2,7 +2,7 @@
 // HiddenStates: what one pipeline stage hands the next for one step — the residual stream after
 // its last layer, for every token of the step in the plan's order. In one process it moves
 // between stage executors in a message; across processes it travels in the wire schema
-// (net/wire/troupe.capnp, HiddenStates).
+// (wire/troupe.capnp, HiddenStates).
 #include <cstdint>
 #include <vector>
 

@@ -1,6 +1,6 @@
 // The actor path (scheduler actor -> executor actor) gives every request exactly what it gives
 // alone, in one actor system and with the executor in another (messages serialized; the wire
-// format itself is tested in tests/net/wire), planning step N+1 while step N runs or in lock step.
+// format itself is tested in tests/wire), planning step N+1 while step N runs or in lock step.
 #include <gtest/gtest.h>
 
 #include <map>

@@ -23,6 +23,13 @@ exits_within() {
   set +e; wait "$pid"; rc=$?; set -e
 }
 
+# 0. What this build cannot run is refused by its key, before anything starts.
+sed 's/^pipeline_parallel = 2$/pipeline_parallel = 1/; s/^tensor_parallel = 1$/tensor_parallel = 2/' "$(dirname "$0")/../../config/examples/pp2-two-nodes.toml" |
+  sed "s|^path = .*|path = \"$model\"|" >"$work/tp.toml"
+set +e; "$troupe" node --config "$work/tp.toml" --name head >/dev/null 2>"$work/tp.err"; rc=$?; set -e
+[ "$rc" -eq 1 ] && grep -q "^error: .*tp.toml:[0-9]*: model.tensor_parallel: tensor parallel across executors is not built yet" \
+  "$work/tp.err" || fail "tensor_parallel = 2 was not refused by key (exit $rc): $(cat "$work/tp.err")"
+
 # 1. A node that never starts.
 pick_ports
 write_config "$work/two.toml" 2 2 5

@@ -56,7 +56,8 @@ run() {
     fail "pp=$pp: not every node up: $(cat "$work/health.json")"
   sleep 5.5  # a heartbeat brings the stages' step counts
   curl -s "$url/metrics" >"$work/metrics.txt"
-  grep -q "^troupe:cluster_nodes{state=\"up\"} $nodes$" "$work/metrics.txt" || fail "pp=$pp: cluster_nodes metric"
+  grep -q "^troupe:cluster_nodes{state=\"up\",model_name=\"[^\"]*\"} $nodes$" "$work/metrics.txt" ||
+    fail "pp=$pp: cluster_nodes metric: $(grep cluster_nodes "$work/metrics.txt")"
   for s in $(seq 0 $((pp - 1))); do
     steps=$(sed -n "s/^troupe:stage_steps_total{stage=\"$s\",[^}]*} //p" "$work/metrics.txt")
     [ -n "$steps" ] && [ "$steps" -gt 0 ] || fail "pp=$pp: stage $s ran no steps: $(grep stage_ "$work/metrics.txt")"

@@ -34,18 +34,19 @@ one_round() {  # signal, round
   [ -n "$port" ] || fail "$sig $round" "no port in 30 s"
   client_pids=()
   for i in $(seq 1 20); do
-    local stream=false
-    [ "$i" -le 16 ] && stream=true
+    local stream=false options=""
+    # stream_options without stream: true is a 400, as in vLLM: only streams send it.
+    [ "$i" -le 16 ] && stream=true options=', "stream_options": {"include_usage": true}'
     curl -sS -N --max-time 60 "http://127.0.0.1:$port/v1/completions" -H 'Content-Type: application/json' \
-      -d "{\"prompt\": \"signal $i\", \"max_tokens\": $max_tokens, \"ignore_eos\": true, \"stream\": $stream,
-           \"stream_options\": {\"include_usage\": $stream}}" >"$work/out.$i" 2>"$work/err.$i" &
+      -d "{\"prompt\": \"signal $i\", \"max_tokens\": $max_tokens, \"ignore_eos\": true, \"stream\": $stream$options}" \
+      >"$work/out.$i" 2>"$work/err.$i" &
     client_pids+=($!)
   done
   # In flight: every request reached the engine (running or waiting).
   local in_engine=0
   for _ in $(seq 1 200); do
     in_engine=$(curl -s "http://127.0.0.1:$port/metrics" |
-      awk '/^troupe:num_requests_(running|waiting) /{s+=$2} END{print s+0}')
+      awk '/^troupe:num_requests_(running|waiting)[{ ]/{s+=$2} END{print s+0}')
     [ "${in_engine%.*}" -ge 20 ] && break
     sleep 0.05
   done

@@ -18,7 +18,9 @@ namespace {
 using nlohmann::json;
 using test::http_call;
 
-// The value of one metric line, e.g. metric(text, "troupe:num_requests_running").
+const std::string kModel = "{model_name=\"demo-model\"}";  // every series' label (TestServer's name)
+
+// The value of one metric line, e.g. metric(text, "troupe:num_requests_running" + kModel).
 double metric(const std::string& text, const std::string& name) {
   const std::regex line("^" + std::regex_replace(name, std::regex(R"([{}":=+])"), R"(\$&)") + R"( ([0-9.e+-]+)$)",
                         std::regex::multiline);
@@ -39,18 +41,43 @@ TEST(ServeLimits, MetricsCountWhatHappened) {
   const auto reply = http_call(server.port(), "GET", "/metrics");
   ASSERT_EQ(reply.status, 200u);
   const std::string& t = reply.body;
-  EXPECT_EQ(metric(t, "troupe:num_requests_running"), 0);
-  EXPECT_EQ(metric(t, "troupe:num_requests_waiting"), 0);
-  EXPECT_EQ(metric(t, "troupe:kv_cache_usage_perc"), 0) << "finished requests' cached blocks count as free";
-  EXPECT_EQ(metric(t, "troupe:generation_tokens_total"), completion_tokens);
-  EXPECT_EQ(metric(t, "troupe:prompt_tokens_total"), prompt_tokens);
-  EXPECT_EQ(metric(t, "troupe:request_success_total{finished_reason=\"length\"}"), 3);
+  EXPECT_EQ(metric(t, "troupe:num_requests_running" + kModel), 0);
+  EXPECT_EQ(metric(t, "troupe:num_requests_waiting" + kModel), 0);
+  EXPECT_EQ(metric(t, "troupe:kv_cache_usage_perc" + kModel), 0) << "finished requests' cached blocks count as free";
+  EXPECT_EQ(metric(t, "troupe:generation_tokens_total" + kModel), completion_tokens);
+  EXPECT_EQ(metric(t, "troupe:prompt_tokens_total" + kModel), prompt_tokens);
+  EXPECT_EQ(metric(t, "troupe:request_success_total{model_name=\"demo-model\",finished_reason=\"length\"}"), 3);
   for (const char* h : {"time_to_first_token_seconds", "e2e_request_latency_seconds", "request_queue_time_seconds",
                         "time_per_output_token_seconds"}) {
-    EXPECT_EQ(metric(t, std::string("troupe:") + h + "_count"), 3) << h;
-    EXPECT_EQ(metric(t, std::string("troupe:") + h + "_bucket{le=\"+Inf\"}"), 3) << h;
+    EXPECT_EQ(metric(t, std::string("troupe:") + h + "_count" + kModel), 3) << h;
+    EXPECT_EQ(metric(t, std::string("troupe:") + h + "_bucket{model_name=\"demo-model\",le=\"+Inf\"}"), 3) << h;
   }
-  EXPECT_GE(metric(t, "troupe:prefix_cache_hits_total"), 0);
+  EXPECT_GE(metric(t, "troupe:prefix_cache_hits_total" + kModel), 0);
+  // vLLM's dashboard series: a hit rate's denominator, per-request token histograms, tokens per step.
+  const double hits = metric(t, "troupe:prefix_cache_hits_total" + kModel);
+  EXPECT_EQ(metric(t, "troupe:prefix_cache_queries_total" + kModel), prompt_tokens) << "each prompt looked up once";
+  EXPECT_EQ(metric(t, "troupe:num_preemptions_total" + kModel), 0);
+  EXPECT_EQ(metric(t, "troupe:request_prompt_tokens_count" + kModel), 3);
+  EXPECT_EQ(metric(t, "troupe:request_prompt_tokens_sum" + kModel), prompt_tokens);
+  EXPECT_EQ(metric(t, "troupe:request_generation_tokens_sum" + kModel), completion_tokens);
+  EXPECT_EQ(metric(t, "troupe:request_generation_tokens_bucket{model_name=\"demo-model\",le=\"5\"}"), 2);  // 4 and 5 of 4, 5, 6
+  // Every prompt token not served from the cache and every output but each request's last is computed once.
+  EXPECT_EQ(metric(t, "troupe:iteration_tokens_total_sum" + kModel), prompt_tokens + completion_tokens - 3 - hits);
+}
+
+TEST(ServeLimits, PreemptionsAreCounted) {
+  // 6 blocks of 16 tokens cannot hold two requests of ~64 tokens each: one is preempted and recomputed.
+  test::TestServerOptions o;
+  o.config.num_blocks = 6;
+  test::TestServer server(o);
+  std::vector<std::thread> clients;
+  for (int i = 0; i < 2; ++i)
+    clients.emplace_back([&server, i] {
+      const json body = {{"prompt", "preempt " + std::to_string(i)}, {"max_tokens", 60}, {"ignore_eos", true}};
+      EXPECT_EQ(http_call(server.port(), "POST", "/v1/completions", body.dump()).status, 200u);
+    });
+  for (auto& c : clients) c.join();
+  EXPECT_GE(metric(http_call(server.port(), "GET", "/metrics").body, "troupe:num_preemptions_total" + kModel), 1);
 }
 
 // Sends a long streaming request and leaves it open; closing the socket aborts it.
@@ -86,7 +113,7 @@ TEST(ServeLimits, FullQueueAnswers429WithRetryAfter) {
   EXPECT_EQ(r.status, 429u);
   EXPECT_EQ(r.header("Retry-After"), "1");
   EXPECT_EQ(json::parse(r.body)["error"]["code"], 429);
-  EXPECT_EQ(metric(http_call(server.port(), "GET", "/metrics").body, "troupe:requests_rejected_total"), 1);
+  EXPECT_EQ(metric(http_call(server.port(), "GET", "/metrics").body, "troupe:requests_rejected_total" + kModel), 1);
   running.reset();  // hang up: both are aborted and the queue empties
   waiting.reset();
   ASSERT_TRUE(wait_for(server.metrics().num_requests_waiting, 0));

@@ -78,7 +78,7 @@ TEST(ServeRestart, HealthTurns503OnceTheRestartBudgetIsSpent) {
   o.max_restarts = 0;
   test::TestServer server(o);
   EXPECT_EQ(http_call(server.port(), "GET", "/health").status, 200u);
-  EXPECT_NE(http_call(server.port(), "GET", "/metrics").body.find("troupe:engine_alive 1"), std::string::npos);
+  EXPECT_NE(http_call(server.port(), "GET", "/metrics").body.find("troupe:engine_alive{model_name=\"demo-model\"} 1"), std::string::npos);
   server.kill_scheduler();
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
   test::HttpReply health;
@@ -86,7 +86,7 @@ TEST(ServeRestart, HealthTurns503OnceTheRestartBudgetIsSpent) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   EXPECT_EQ(health.status, 503u);
   EXPECT_EQ(json::parse(health.body)["status"], "dead");
-  EXPECT_NE(http_call(server.port(), "GET", "/metrics").body.find("troupe:engine_alive 0"), std::string::npos);
+  EXPECT_NE(http_call(server.port(), "GET", "/metrics").body.find("troupe:engine_alive{model_name=\"demo-model\"} 0"), std::string::npos);
   const json body = {{"prompt", "Once upon a time"}, {"max_tokens", 4}};
   EXPECT_NE(http_call(server.port(), "POST", "/v1/completions", body.dump()).status, 200u);
 }

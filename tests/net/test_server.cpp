@@ -62,6 +62,7 @@ TestServer::TestServer(TestServerOptions o) {
   auto ctx = std::make_shared<net::ApiContext>();
   ctx->model = folder_;
   ctx->served_name = "demo-model";
+  metrics_->model_name = "demo-model";
   ctx->gateway = gateway_;
   ctx->metrics = metrics_;
   ctx->max_waiting = o.max_waiting;

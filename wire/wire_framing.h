@@ -16,7 +16,7 @@
 #include <kj/array.h>
 #include <kj/exception.h>
 
-#include "net/wire/wire_codec.h"
+#include "wire/wire_codec.h"
 
 namespace troupe::wire::framing {
 

@@ -1,11 +1,11 @@
-#include "net/wire/wire_codec.h"
+#include "wire/wire_codec.h"
 
 #include <optional>
 #include <stdexcept>
 #include <utility>
 
-#include "net/wire/troupe.capnp.h"
-#include "net/wire/wire_framing.h"
+#include "wire/troupe.capnp.h"
+#include "wire/wire_framing.h"
 
 namespace troupe::wire {
 namespace {

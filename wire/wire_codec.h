@@ -1,6 +1,6 @@
 #pragma once
 // troupe::wire: the engine's cluster values to and from bytes, through the Cap'n Proto schema in
-// net/wire/troupe.capnp (the cluster protocol; see its header for the evolution rules).
+// wire/troupe.capnp (the cluster protocol; see its header for the evolution rules).
 //
 // encode(x) returns one Cap'n Proto message in the standard flat-array framing (segment table,
 // then segments; a multiple of 8 bytes) with the schema struct of the same name as its root.
@@ -11,7 +11,7 @@
 // Decoding checks structure, not meaning: SamplingParams::validate() and the scheduler's checks
 // still apply to what comes out.
 //
-// This library knows nothing of CAF; net/wire/caf_wire_inspect.h bridges it to CAF's inspectors.
+// This library knows nothing of CAF; wire/caf_wire_inspect.h bridges it to CAF's inspectors.
 #include <cstddef>
 #include <cstdint>
 #include <span>

@@ -5,9 +5,9 @@
 #include <stdexcept>
 #include <string>
 
-#include "net/wire/troupe.capnp.h"
-#include "net/wire/wire_codec.h"
-#include "net/wire/wire_framing.h"
+#include "wire/troupe.capnp.h"
+#include "wire/wire_codec.h"
+#include "wire/wire_framing.h"
 
 namespace troupe::wire {
 namespace {

@@ -8,7 +8,7 @@
 #include <limits>
 #include <vector>
 
-#include "net/wire/wire_codec.h"
+#include "wire/wire_codec.h"
 
 namespace troupe::wire {
 namespace {

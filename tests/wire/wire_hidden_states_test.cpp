@@ -17,9 +17,9 @@
 
 #include "engine/model/cpu_model.h"
 #include "engine/model/model_config.h"
-#include "net/wire/caf_wire_inspect.h"
-#include "net/wire/troupe.capnp.h"
-#include "net/wire/wire_codec.h"
+#include "wire/caf_wire_inspect.h"
+#include "wire/troupe.capnp.h"
+#include "wire/wire_codec.h"
 
 namespace troupe {
 namespace {

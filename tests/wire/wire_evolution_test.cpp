@@ -2,7 +2,7 @@
 // field means), and a peer built from a later schema and this one understand each other.
 #include <gtest/gtest.h>
 
-#include "tests/net/wire/wire_test_values.h"
+#include "tests/wire/wire_test_values.h"
 
 namespace troupe::wire {
 namespace {

@@ -1,4 +1,4 @@
-# Test only: what a later version of net/wire/troupe.capnp may look like, written by the
+# Test only: what a later version of wire/troupe.capnp may look like, written by the
 # evolution rules at the top of that file (fields, enumerants and union members appended with
 # new ordinals, existing ones untouched). wire_codec_test checks that today's codec and a peer
 # built from this schema understand each other in both directions.

@@ -1,6 +1,6 @@
 # Troupe's cluster wire schema: every engine value that crosses a node boundary between the
 # scheduler, the executors and the gateways. CAF serializes these types through this schema
-# (net/wire/caf_wire_inspect.h -> net/wire/wire_codec.h), so this file is the cluster protocol,
+# (wire/caf_wire_inspect.h -> wire/wire_codec.h), so this file is the cluster protocol,
 # readable from any language with a Cap'n Proto implementation.
 #
 # Each message is one Cap'n Proto message in the standard (unpacked) flat-array framing

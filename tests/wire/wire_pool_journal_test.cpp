@@ -15,9 +15,9 @@
 #include <caf/binary_serializer.hpp>
 
 #include "engine/kv/block_pool.h"
-#include "net/wire/caf_wire_inspect.h"
-#include "net/wire/troupe.capnp.h"
-#include "net/wire/wire_codec.h"
+#include "wire/caf_wire_inspect.h"
+#include "wire/troupe.capnp.h"
+#include "wire/wire_codec.h"
 #include "tests/engine/token_run.h"
 
 namespace troupe {

@@ -1,4 +1,4 @@
-// net/wire/caf_wire_inspect.h: through CAF's binary serializer, the engine's cluster values are
+// wire/caf_wire_inspect.h: through CAF's binary serializer, the engine's cluster values are
 // exactly their Cap'n Proto wire messages (behind CAF's length prefix); they come back whole;
 // malformed bytes become a caf::error rather than a crash; deep_to_string stays readable.
 #include <gtest/gtest.h>
@@ -13,7 +13,7 @@
 #include <caf/deep_to_string.hpp>
 #include <caf/sec.hpp>
 
-#include "net/wire/caf_wire_inspect.h"
+#include "wire/caf_wire_inspect.h"
 
 namespace troupe {
 namespace {

@@ -2,7 +2,7 @@
 // deterministically and from unaligned memory; the structs have exactly the fields the schema knows.
 #include <gtest/gtest.h>
 
-#include "tests/net/wire/wire_test_values.h"
+#include "tests/wire/wire_test_values.h"
 
 namespace troupe::wire {
 namespace {
@@ -167,7 +167,7 @@ TEST(WireCodec, TextFormNamesTheSchemaFields) {
 }
 
 // If this fails, a field was added to (or removed from) one of the structs: give it a field in
-// net/wire/troupe.capnp (next ordinal, default = the C++ default), encode and decode it in
+// wire/troupe.capnp (next ordinal, default = the C++ default), encode and decode it in
 // wire_codec.cpp, set it in the full_* makers and compare it in expect_same above, then update
 // the size here.
 TEST(WireCodec, StructsHaveTheFieldsTheSchemaKnows) {

@@ -1,6 +1,6 @@
 #pragma once
 // CAF inspect overloads that send the engine's cluster values through the Cap'n Proto wire schema
-// (net/wire/troupe.capnp, net/wire/wire_codec.h) instead of CAF's field-by-field format: what
+// (wire/troupe.capnp, wire/wire_codec.h) instead of CAF's field-by-field format: what
 // crosses a node boundary is then exactly the documented, versioned schema message.
 //
 // Meant to replace the overloads of these nine types in actors/message_inspect.h (which
@@ -31,7 +31,7 @@
 #include <caf/sec.hpp>
 #include <caf/serializer.hpp>
 
-#include "net/wire/wire_codec.h"
+#include "wire/wire_codec.h"
 
 namespace troupe::wire::caf_bridge {
 

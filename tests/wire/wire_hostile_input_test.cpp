@@ -2,7 +2,7 @@
 // std::invalid_argument, never a crash or a huge allocation.
 #include <gtest/gtest.h>
 
-#include "tests/net/wire/wire_test_values.h"
+#include "tests/wire/wire_test_values.h"
 
 namespace troupe::wire {
 namespace {

@@ -12,9 +12,9 @@
 #include <capnp/message.h>
 #include <capnp/serialize.h>
 
-#include "net/wire/troupe.capnp.h"
-#include "net/wire/wire_codec.h"
-#include "tests/net/wire/wire_future.capnp.h"
+#include "wire/troupe.capnp.h"
+#include "wire/wire_codec.h"
+#include "tests/wire/wire_future.capnp.h"
 
 namespace troupe::wire {
 
