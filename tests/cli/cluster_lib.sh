@@ -95,3 +95,15 @@ all_completions() {
   done
   for p in "${pids[@]}"; do wait "$p"; done
 }
+
+# seeded_completions URL DIR: 4 sampled completions (temperature 0.8, each its own seed), one at a
+# time so that every step's batch is the same in any topology; texts in DIR/seeded.I.
+seeded_completions() {
+  local url=$1 dir=$2
+  mkdir -p "$dir"
+  for i in 1 2 3 4; do
+    "${http_prefix[@]}" curl -sS --max-time 120 "$url/v1/completions" -H 'Content-Type: application/json' \
+      -d "{\"prompt\": \"seeded $i\", \"max_tokens\": 12, \"temperature\": 0.8, \"seed\": $((i * 7)), \"ignore_eos\": true}" |
+      jq -j '.choices[0].text' >"$dir/seeded.$i"
+  done
+}

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # A cluster file started as separate `troupe node` processes on loopback serves what one process
-# serves: 16 plain and 16 streamed greedy completions sent at once through the head's HTTP are,
-# text for text, those of `troupe serve` in one process —
+# serves: 16 plain and 16 streamed greedy completions sent at once through the head's HTTP, and 4
+# seeded sampled ones sent one at a time, are, text for text, those of `troupe serve` in one
+# process —
 #  - pp=2 on two nodes, the worker started first and the head 10 s later;
 #  - pp=3 on three nodes, the head started first and the workers 10 s later.
 # Then SIGTERM ends every node with status 0, and /health and /metrics showed every node up and
@@ -20,6 +21,7 @@ fail() { echo "FAIL: $1"; for f in "$work"/*.log; do echo "== $f"; tail -15 "$f"
 ref_pid=$!
 wait_http "$work/ref.log" "$ref_pid" || fail "reference server"
 all_completions "http://127.0.0.1:$http_port" "$work/ref"
+seeded_completions "http://127.0.0.1:$http_port" "$work/ref"
 kill -TERM "$ref_pid"; wait "$ref_pid" || fail "the reference server's exit status"
 ref_pid=""
 for i in $(seq 1 16); do
@@ -50,6 +52,11 @@ run() {
       fail "pp=$pp: completion $i differs: '$(cat "$work/pp$pp/p.$i")' vs one process '$(cat "$work/ref/p.$i")'"
     cmp -s "$work/ref/s.$i" "$work/pp$pp/s.$i" || fail "pp=$pp: streamed completion $i differs from one process"
   done
+  seeded_completions "$url" "$work/pp$pp"
+  for i in 1 2 3 4; do
+    [ -s "$work/pp$pp/seeded.$i" ] && cmp -s "$work/ref/seeded.$i" "$work/pp$pp/seeded.$i" ||
+      fail "pp=$pp: seeded completion $i differs: '$(cat "$work/pp$pp/seeded.$i")' vs '$(cat "$work/ref/seeded.$i")'"
+  done
   curl -s "$url/health" >"$work/health.json"
   [ "$(jq -r '.status' "$work/health.json")" = ok ] || fail "pp=$pp: /health $(cat "$work/health.json")"
   [ "$(jq '[.nodes[] | select(.state == "up")] | length' "$work/health.json")" -eq "$nodes" ] ||
@@ -76,4 +83,4 @@ run() {
 
 run 2 2 worker-first
 run 3 3 head-first
-echo "pp=2 (worker first) and pp=3 (head first) as separate node processes: 32 completions each equal to one process's"
+echo "pp=2 (worker first) and pp=3 (head first) as separate node processes: 32 greedy and 4 seeded completions each equal to one process's"
