@@ -1,7 +1,10 @@
 #include "net/completion_response.h"
 
 #include <algorithm>
+#include <array>
 #include <chrono>
+#include <cstdio>
+#include <random>
 
 #include <caf/all.hpp>
 
@@ -69,6 +72,20 @@ void CompletionResponse::finish(int32_t index, const std::string& gateway_reason
   responder_->end_stream();
 }
 
+namespace {
+
+// A response id nobody can guess or count (vLLM's is a random UUID's 32 hex digits): sequential
+// ids told every client how busy the server is and collided across restarts in client logs.
+std::string random_hex_id() {
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  std::array<char, 33> buf{};
+  std::snprintf(buf.data(), buf.size(), "%016llx%016llx", static_cast<unsigned long long>(rng()),
+                static_cast<unsigned long long>(rng()));
+  return buf.data();
+}
+
+}  // namespace
+
 void CompletionResponse::error(const std::string& message, int status) {
   if (failed_) return;
   failed_ = true;
@@ -101,7 +118,7 @@ void handle_completion(ApiContext& ctx, ApiKind kind, const HttpRequest& req, st
   const int32_t choices = r.num_choices();
   const SeqId first_id = ctx.next_id.fetch_add(static_cast<uint64_t>(choices));
   const std::string request_id =
-      (kind == ApiKind::Chat ? "chatcmpl-" : "cmpl-") + (r.request_id.empty() ? std::to_string(first_id) : r.request_id);
+      (kind == ApiKind::Chat ? "chatcmpl-" : "cmpl-") + (r.request_id.empty() ? random_hex_id() : r.request_id);
   auto response = std::make_shared<CompletionResponse>(
       responder, CompletionFormatter(kind, r.model_name, request_id, unix_now()), r.stream, r.include_usage, choices,
       r.n, r.params.logprobs >= 0 ? std::optional<Tokenizer>(ctx.model->text.tokenizer) : std::nullopt);

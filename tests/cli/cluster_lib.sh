@@ -8,8 +8,19 @@ cluster_cleanup() {
   node_pids=()
 }
 
-# A base port for this run: 100 ports from a random start, so concurrent runs rarely collide.
-pick_ports() { base_port=$((20000 + (RANDOM % 400) * 100)); }
+# A base port for this run: 10 ports from a random start below the kernel's ephemeral range
+# (32768 and up by default, where port-0 binds and outgoing connections land), none of them in use
+# now by any socket (ss); up to 20 tries.
+pick_ports() {
+  local used
+  used=$(ss -Htan 2>/dev/null | awk '{n = split($4, a, ":"); print a[n]}' | sort -u)
+  for _ in $(seq 1 20); do
+    base_port=$((20000 + (RANDOM % 1200) * 10))
+    local clash=0
+    for i in $(seq 0 9); do grep -qx "$((base_port + i))" <<<"$used" && clash=1; done
+    [ "$clash" -eq 0 ] && return 0
+  done
+}
 
 # write_config FILE PP NODES [JOIN_TIMEOUT] [EXTRA_SCHEDULER_LINES]: PP stages over NODES nodes
 # ("head", "worker-1", ...), each one executor; HTTP on port 0 (the head logs the one it got).

@@ -2,6 +2,8 @@
 // on the demo model (net/request_fields.h names these tests; request_fields_test checks they exist).
 #include <gtest/gtest.h>
 
+#include <regex>
+
 #include <set>
 #include <string>
 
@@ -176,6 +178,10 @@ TEST_F(ServeVllmFields, ResponseFormatTextIsHonoredOthersRefused) {
 
 TEST_F(ServeVllmFields, RequestIdNamesTheResponse) {
   EXPECT_EQ(completion({{"max_tokens", 1}, {"request_id", "abc-1"}})["id"], "cmpl-abc-1");
+  // Without one, a random id per request as vLLM's: 32 hex digits, never the same twice.
+  const std::string a = completion({{"max_tokens", 1}})["id"], b = completion({{"max_tokens", 1}})["id"];
+  EXPECT_TRUE(std::regex_match(a, std::regex("cmpl-[0-9a-f]{32}"))) << a;
+  EXPECT_NE(a, b);
   EXPECT_EQ(completion({{"max_tokens", 1}, {"request_id", ""}}, 400)["error"]["param"], "request_id");
 }
 
