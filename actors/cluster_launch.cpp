@@ -78,17 +78,6 @@ ClusterLaunchError::ClusterLaunchError(std::vector<std::string> lines)
       }()),
       lines_(std::move(lines)) {}
 
-std::vector<NodeHealth> initial_health(const ClusterConfig& config) {
-  std::vector<NodeHealth> nodes;
-  for (const NodeConfig& n : config.nodes) {
-    NodeHealth h;
-    h.name = n.name;
-    h.address = n.address();
-    nodes.push_back(std::move(h));
-  }
-  return nodes;
-}
-
 JoinedCluster join_cluster(caf::actor_system& sys, const ClusterConfig& config, const Placement& placement,
                            const ClusterIdentity& identity, const std::string& head, const caf::actor& self_node,
                            ClusterHealth& health) {

@@ -43,7 +43,4 @@ JoinedCluster join_cluster(caf::actor_system& sys, const ClusterConfig& config, 
                            const ClusterIdentity& identity, const std::string& head, const caf::actor& self_node,
                            ClusterHealth& health);
 
-// The health table a cluster starts from: every node of the file, joining.
-std::vector<NodeHealth> initial_health(const ClusterConfig& config);
-
 }  // namespace troupe

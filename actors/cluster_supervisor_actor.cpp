@@ -5,7 +5,6 @@
 #include <caf/all.hpp>
 #include <spdlog/spdlog.h>
 
-#include "actors/kv_manager_actor.h"
 #include "actors/message_inspect.h"
 
 namespace troupe {
@@ -56,7 +55,7 @@ caf::behavior cluster_supervisor_actor(Self* self, std::vector<ClusterMember> no
   st.scheduling.config = config;
   st.scheduling.metrics = std::move(metrics);
   st.scheduling.max_restarts = max_restarts;
-  st.scheduling.kv_manager = self->spawn<caf::monitored + caf::detached>(kv_manager_actor);
+  start_kv_manager(self, st.scheduling);
   start_scheduler(self, st.scheduling, st.executor);
   self->set_exit_handler([=](const caf::exit_msg& exit) {
     auto& s = self->state;
@@ -74,11 +73,7 @@ caf::behavior cluster_supervisor_actor(Self* self, std::vector<ClusterMember> no
       if (s.stages[i].actor.address() == down.source)
         return lose(self, s.stages[i].name,
                     "pipeline stage " + std::to_string(i) + " on node " + s.stages[i].name + " ended (" + reason + ")");
-    if (s.scheduling.kv_manager && down.source == s.scheduling.kv_manager.address()) {
-      spdlog::error("kv_manager died ({}); serving goes on, the block pool is no longer mirrored", reason);
-      s.scheduling.kv_manager = caf::actor{};
-      return;
-    }
+    if (on_kv_manager_down(self, s.scheduling, down)) return;
     on_scheduler_down(self, s.scheduling, down, s.executor, /*executor_may_come=*/static_cast<bool>(s.executor));
   });
   heartbeat(self);

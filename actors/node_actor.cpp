@@ -18,7 +18,7 @@ using join_deadline_atom = caf::atom_constant<caf::atom("joindue")>;  // node ->
 caf::error refusal(const std::string& why) { return caf::make_error(caf::sec::invalid_argument, why); }
 
 void end_stages(Self* self, caf::error reason) {
-  for (auto& [stage, actor] : self->state.stages) self->send_exit(actor, reason);
+  for (auto& [stage, running] : self->state.stages) self->send_exit(running.executor, reason);
   self->state.stages.clear();
 }
 
@@ -30,16 +30,16 @@ void await_head(Self* self) {
 caf::actor spawn_stage(Self* self, int32_t stage, caf::actor next) {
   auto& st = self->state;
   const std::shared_ptr<ModelBackend>& backend = st.setup.shards.at(stage);
-  caf::actor executor;
+  NodeStage running;
   // A whole model on one executor: the plain executor (it polls a GPU step instead of blocking).
   if (!next && is_first_stage(backend->layers()) && is_last_stage(backend->layers(), backend->config())) {
-    executor = self->spawn<caf::monitored + caf::detached>(executor_actor, backend);
+    running.executor = self->spawn<caf::monitored + caf::detached>(executor_actor, backend);
   } else {
-    auto clock = std::make_shared<StageClock>();
-    executor = self->spawn<caf::monitored + caf::detached>(pipeline_stage_actor, backend, next, clock);
-    st.clocks[stage] = clock;
+    running.clock = std::make_shared<StageClock>();
+    running.executor = self->spawn<caf::monitored + caf::detached>(pipeline_stage_actor, backend, next, running.clock);
   }
-  st.stages[stage] = executor;
+  const caf::actor executor = running.executor;
+  st.stages[stage] = std::move(running);
   spdlog::info("node {}: stage {} executor started (layers [{}, {}))", st.setup.name, stage, backend->layers().begin,
                backend->layers().end);
   return executor;
@@ -63,7 +63,7 @@ caf::behavior node_actor(Self* self, NodeSetup setup) {
       return;
     }
     for (auto it = st.stages.begin(); it != st.stages.end(); ++it)
-      if (it->second.address() == down.source) {
+      if (it->second.executor.address() == down.source) {
         spdlog::error("node {}: stage {} executor ended: {}", st.setup.name, it->first, self->system().render(down.reason));
         st.stages.erase(it);
         return;
@@ -98,14 +98,14 @@ caf::behavior node_actor(Self* self, NodeSetup setup) {
         if (!st.setup.shards.count(stage))
           return refusal("node " + st.setup.name + " holds no shard of stage " + std::to_string(stage));
         if (auto old = st.stages.find(stage); old != st.stages.end()) {
-          self->send_exit(old->second, caf::exit_reason::user_shutdown);
+          self->send_exit(old->second.executor, caf::exit_reason::user_shutdown);
           st.stages.erase(old);
         }
         if (next_host.empty()) return spawn_stage(self, stage, caf::actor{});
         if (next_host == st.setup.host && next_port == st.setup.port) {
           auto next = st.stages.find(stage + 1);
           if (next == st.stages.end()) return refusal("stage " + std::to_string(stage + 1) + " is not running here");
-          return spawn_stage(self, stage, next->second);
+          return spawn_stage(self, stage, next->second.executor);
         }
         // Our own connection to the next stage's node (the middleman's asynchronous connect, so
         // this actor never blocks a scheduler thread): its stages' proxies then route directly.
@@ -135,12 +135,12 @@ caf::behavior node_actor(Self* self, NodeSetup setup) {
       },
       [=](stage_of_atom, int32_t stage) {
         auto it = self->state.stages.find(stage);
-        return it == self->state.stages.end() ? caf::actor{} : it->second;
+        return it == self->state.stages.end() ? caf::actor{} : it->second.executor;
       },
       [=](heartbeat_atom) {
         NodeReport r{self->state.setup.name, {}};
-        for (const auto& [stage, clock] : self->state.clocks)
-          if (self->state.stages.count(stage)) r.stages.push_back(StageTimes{stage, clock->steps.load(), clock->busy_us.load()});
+        for (const auto& [stage, running] : self->state.stages)
+          if (running.clock) r.stages.push_back(StageTimes{stage, running.clock->steps.load(), running.clock->busy_us.load()});
         return r;
       },
       [=](join_deadline_atom, uint64_t epoch) {

@@ -40,13 +40,19 @@ struct NodeSetup {
   std::function<void(const std::string& why)> gave_up;  // no head came in time (called on the node's thread)
 };
 
+// A stage executor this node started for its head, and its step counters (null for a plain
+// executor: a whole model on one node has no stages to time).
+struct NodeStage {
+  caf::actor executor;
+  std::shared_ptr<StageClock> clock;
+};
+
 struct NodeActorState {
   NodeSetup setup;
   caf::actor head;       // the joined head's node actor; null while waiting for one
   std::string head_name;
   uint64_t head_epoch = 0;  // counts heads lost, so a stale deadline does not fire
-  std::map<int32_t, caf::actor> stages;  // spawned for the current head
-  std::map<int32_t, std::shared_ptr<StageClock>> clocks;
+  std::map<int32_t, NodeStage> stages;  // by pipeline stage, started for the current head
   static inline const char* name = "node";
 };
 

@@ -5,6 +5,7 @@
 #include <caf/all.hpp>
 #include <spdlog/spdlog.h>
 
+#include "actors/kv_manager_actor.h"
 #include "actors/message_inspect.h"
 #include "actors/scheduler_actor.h"
 
@@ -24,6 +25,18 @@ void tell_gateways(caf::event_based_actor* self, const SchedulerSupervision& s) 
 void start_scheduler(caf::event_based_actor* self, SchedulerSupervision& s, const caf::actor& executor) {
   s.scheduler = self->spawn<caf::monitored>(scheduler_actor, s.config, executor, /*supervised=*/true, s.metrics);
   if (s.kv_manager) self->send(s.scheduler, kv_manager_atom::value, s.kv_manager);
+}
+
+void start_kv_manager(caf::event_based_actor* self, SchedulerSupervision& s) {
+  s.kv_manager = self->spawn<caf::monitored + caf::detached>(kv_manager_actor);  // why detached: kv_manager_actor.h
+}
+
+bool on_kv_manager_down(caf::event_based_actor* self, SchedulerSupervision& s, const caf::down_msg& down) {
+  if (!s.kv_manager || down.source != s.kv_manager.address()) return false;
+  spdlog::error("kv_manager died ({}); serving goes on, the block pool is no longer mirrored",
+                self->system().render(down.reason));
+  s.kv_manager = caf::actor{};
+  return true;
 }
 
 void add_gateway(caf::event_based_actor* self, SchedulerSupervision& s, caf::actor gateway) {

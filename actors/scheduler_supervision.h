@@ -41,6 +41,14 @@ struct SchedulerSupervision {
 // scheduler's first journal starts the mirror over.
 void start_scheduler(caf::event_based_actor* self, SchedulerSupervision& s, const caf::actor& executor);
 
+// Spawns the kv_manager every scheduler is handed (s.kv_manager): monitored, not linked — the
+// mirror is an audit and a lookup service, and its failure must not end serving.
+void start_kv_manager(caf::event_based_actor* self, SchedulerSupervision& s);
+
+// Handles a down message from the kv_manager (logged and forgotten: serving goes on, unmirrored).
+// False when the message is about another actor.
+bool on_kv_manager_down(caf::event_based_actor* self, SchedulerSupervision& s, const caf::down_msg& down);
+
 // Registers a gateway and tells it the current scheduler at once: it may have been spawned with
 // one that has died since.
 void add_gateway(caf::event_based_actor* self, SchedulerSupervision& s, caf::actor gateway);

@@ -6,7 +6,6 @@
 #include <caf/all.hpp>
 #include <spdlog/spdlog.h>
 
-#include "actors/kv_manager_actor.h"
 #include "actors/message_inspect.h"
 
 namespace troupe {
@@ -59,9 +58,8 @@ caf::behavior supervisor_actor(Self* self, std::vector<std::shared_ptr<ModelBack
   st.scheduling.config = config;
   st.scheduling.metrics = std::move(metrics);
   st.scheduling.max_restarts = max_restarts;
-  // Monitored, not linked: the mirror is an audit and a lookup service, and its failure must not
-  // end serving. Every scheduler (the first and each restarted one) is handed it before any request.
-  st.scheduling.kv_manager = self->spawn<caf::monitored + caf::detached>(kv_manager_actor);  // why: kv_manager_actor.h
+  // Every scheduler (the first and each restarted one) is handed it before any request.
+  start_kv_manager(self, st.scheduling);
   start_scheduler(self, st.scheduling, st.executor);
   // Shutdown: end the children too, and do not restart them.
   self->set_exit_handler([=](const caf::exit_msg& exit) {
@@ -78,12 +76,7 @@ caf::behavior supervisor_actor(Self* self, std::vector<std::shared_ptr<ModelBack
   self->set_down_handler([=](const caf::down_msg& down) {
     auto& s = self->state;
     if (const int32_t i = s.group.index_of(down.source); i >= 0) return executor_down(self, down, i, max_restarts);
-    if (s.scheduling.kv_manager && down.source == s.scheduling.kv_manager.address()) {
-      spdlog::error("kv_manager died ({}); serving goes on, the block pool is no longer mirrored",
-                    self->system().render(down.reason));
-      s.scheduling.kv_manager = caf::actor{};
-      return;
-    }
+    if (on_kv_manager_down(self, s.scheduling, down)) return;
     // No group at all only once the budget is spent: then no scheduler is restarted. (While a dead
     // group winds down a new scheduler waits for the next one, which comes through executor_atom.)
     on_scheduler_down(self, s.scheduling, down, s.executor, /*executor_may_come=*/!s.group.members.empty());

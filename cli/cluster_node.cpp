@@ -22,6 +22,7 @@
 #include "actors/node_actor.h"
 #include "cli/engine_options.h"
 #include "cli/serve_http.h"
+#include "cli/shutdown_signals.h"
 #include "engine/cluster/cluster_model.h"
 #include "engine/cluster/placement.h"
 #include "engine/cluster/placement_report.h"
@@ -98,13 +99,10 @@ struct GiveUp {
 }  // namespace
 
 void run_cluster_node(const ClusterNodeOptions& o) {
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  sigset_t with_usr1 = signals;
-  sigaddset(&with_usr1, SIGUSR1);
-  pthread_sigmask(SIG_BLOCK, &with_usr1, nullptr);  // before any thread starts: only sigwait gets them
+  // Before any thread starts. SIGUSR1 is the node's own: it raises it when no head came in time.
+  const sigset_t with_usr1 = block_shutdown_signals({SIGUSR1});
+  sigset_t signals = with_usr1;
+  sigdelset(&signals, SIGUSR1);
 
   const ClusterConfig config = load_cluster_config(o.config);
   const ClusterModel model = load_cluster_model(config, o.presets_dir);

@@ -16,6 +16,7 @@
 #include "actors/engine_topology.h"
 #include "cli/cluster_node.h"
 #include "cli/model_options.h"
+#include "cli/shutdown_signals.h"
 
 namespace troupe::cli {
 namespace {
@@ -27,12 +28,7 @@ struct NodeOptions {
 };
 
 int run_node(const NodeOptions& o) {
-  // Block the signals before CAF starts its threads so that only sigwait below receives them.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  const sigset_t signals = block_shutdown_signals();  // before CAF starts its threads
   // A GPU node sizes its activations for the default step limits (256 sequences, 2048 tokens).
   LoadedModel m = load_model(o.model, EngineOptions{});
   TroupeActorSystemConfig cfg;

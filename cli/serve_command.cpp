@@ -18,6 +18,7 @@
 #include "net/api_key.h"  // resolve_api_key
 #include "cli/model_options.h"
 #include "cli/serve_http.h"
+#include "cli/shutdown_signals.h"
 #include "cli/vllm_flags.h"
 #include "net/api_server.h"
 
@@ -62,11 +63,7 @@ int run_serve(ServeOptions o) {
                                "); run scripts/fetch_test_data.sh or pass --model DIR");
     spdlog::warn("no --model: serving the demo model ({}), random weights — its text is noise", o.model.model);
   }
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);  // before any thread starts: only sigwait gets them
+  const sigset_t signals = block_shutdown_signals();  // before any thread starts
 
   check_vllm_serve_flags(o.vllm, uses_gpu(o.model));
   LoadedModel m = load_model(o.model, o.engine, /*weights=*/o.engine.executor.empty());

@@ -13,6 +13,17 @@ const char* node_state_name(NodeState s) {
   return "?";
 }
 
+std::vector<NodeHealth> initial_health(const ClusterConfig& config) {
+  std::vector<NodeHealth> nodes;
+  for (const NodeConfig& n : config.nodes) {
+    NodeHealth h;
+    h.name = n.name;
+    h.address = n.address();
+    nodes.push_back(std::move(h));
+  }
+  return nodes;
+}
+
 std::vector<NodeHealth> ClusterHealth::nodes() const {
   std::lock_guard lock(mu_);
   return nodes_;

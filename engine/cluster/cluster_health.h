@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "engine/cluster/cluster_config.h"
+
 namespace troupe {
 
 enum class NodeState { Joining, Up, Lost };
@@ -28,6 +30,9 @@ struct NodeHealth {
   std::string lost_because;        // set once Lost
   std::vector<StageTimes> stages;  // as of the last heartbeat
 };
+
+// The table a cluster starts from: every node of the file, joining.
+std::vector<NodeHealth> initial_health(const ClusterConfig& config);
 
 class ClusterHealth {
  public:

@@ -15,14 +15,6 @@ source "$(dirname "$0")/cluster_lib.sh"
 trap 'cluster_cleanup; rm -rf "$work"' EXIT
 fail() { echo "FAIL: $1"; for f in "$work"/*.log; do [ -f "$f" ] && { echo "== $f"; tail -15 "$f"; }; done; exit 1; }
 
-# exits_within PID SECONDS: waits for PID to end; its status in rc. Fails past SECONDS.
-exits_within() {
-  local pid=$1 limit=$2
-  for _ in $(seq 1 $((limit * 10))); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-  kill -0 "$pid" 2>/dev/null && return 1
-  set +e; wait "$pid"; rc=$?; set -e
-}
-
 # 0. What this build cannot run is refused by its key, before anything starts.
 sed 's/^pipeline_parallel = 2$/pipeline_parallel = 1/; s/^tensor_parallel = 1$/tensor_parallel = 2/' "$(dirname "$0")/../../config/examples/pp2-two-nodes.toml" |
   sed "s|^path = .*|path = \"$model\"|" >"$work/tp.toml"

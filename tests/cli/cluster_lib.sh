@@ -63,6 +63,14 @@ start_node() {
   node_pids+=("$node_pid")
 }
 
+# exits_within PID SECONDS: waits for PID to end; its status in rc. Fails past SECONDS.
+exits_within() {
+  local pid=$1 limit=$2
+  for _ in $(seq 1 $((limit * 10))); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  kill -0 "$pid" 2>/dev/null && return 1
+  set +e; wait "$pid"; rc=$?; set -e
+}
+
 # wait_http LOG PID: the head's HTTP address once it serves (within 60 s), in http_host and http_port.
 wait_http() {
   local log=$1 pid=$2

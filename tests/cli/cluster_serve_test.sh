@@ -71,12 +71,8 @@ run() {
   done
   kill -TERM "$head_pid" "${workers[@]}"
   for p in "$head_pid" "${workers[@]}"; do
-    for _ in $(seq 1 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-    if kill -0 "$p" 2>/dev/null; then
-      [ -n "${CLUSTER_TEST_DEBUG:-}" ] && gdb -p "$p" -batch -ex "thread apply all bt 12" >"$work/stuck.log" 2>&1 && cp "$work/stuck.log" /tmp/stuck.log
-      fail "pp=$pp: node $(tr '\0' ' ' </proc/$p/cmdline) still running 10 s after SIGTERM"
-    fi
-    wait "$p" || fail "pp=$pp: a node exited with status $?"
+    exits_within "$p" 10 || fail "pp=$pp: node $(tr '\0' ' ' </proc/$p/cmdline) still running 10 s after SIGTERM"
+    [ "$rc" -eq 0 ] || fail "pp=$pp: a node exited with status $rc"
   done
   cluster_cleanup
 }
