@@ -33,7 +33,6 @@ class ServeVllmFields : public test::ServerSuite {
   }
   // The greedy output ids of `prompt` alone, as the offline generator makes them.
   static std::vector<int32_t> greedy_ids(const std::vector<int32_t>& prompt, int max_tokens) {
-    const auto& f = server().folder();
     SamplingParams p;
     p.temperature = 0.0f;
     p.max_tokens = max_tokens;
