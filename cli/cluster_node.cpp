@@ -166,16 +166,17 @@ void run_cluster_node(const ClusterNodeOptions& o) {
     for (size_t i = 0; i < config.nodes.size(); ++i) nodes.push_back({config.nodes[i].name, joined.nodes[i]});
     for (size_t s = 0; s < joined.stages.size(); ++s)
       stages.push_back({placement.at(static_cast<int32_t>(s), 0).node, joined.stages[s]});
-    EngineOptions engine_options = engine_options_from(config.scheduler);
+    const EngineOptions engine_options = engine_options_from(config.scheduler);
     // kv_cache_gib is each executor's: the pool is what the fullest executor can hold.
+    int32_t kv_blocks = 0;
     if (engine_options.num_kv_blocks <= 0) {
-      engine_options.num_kv_blocks = placement.kv_blocks_within(config.scheduler.kv_cache_gib * (1ull << 30));
-      if (engine_options.num_kv_blocks <= 0)
-        throw config.error("scheduler.kv_cache_gib", "too small for one KV block on an executor");
-      spdlog::info("KV cache: {} blocks of {} tokens ({} GiB on each executor)", engine_options.num_kv_blocks,
-                   engine_options.block_size, config.scheduler.kv_cache_gib);
+      kv_blocks = placement.kv_blocks_within(config.scheduler.kv_cache_gib * (1ull << 30));
+      if (kv_blocks <= 0) throw config.error("scheduler.kv_cache_gib", "too small for one KV block on an executor");
+      spdlog::info("KV cache: {} blocks of {} tokens ({} tokens; {} GiB on each executor)", kv_blocks,
+                   engine_options.block_size, int64_t{kv_blocks} * engine_options.block_size,
+                   config.scheduler.kv_cache_gib);
     }
-    SchedulerConfig scheduler = make_scheduler_config(engine_options, model.config);
+    SchedulerConfig scheduler = make_scheduler_config(engine_options, model.config, kv_blocks);
     auto metrics = std::make_shared<ServerMetrics>();
     EngineActors engine;
     engine.supervisor = sys.spawn(cluster_supervisor_actor, std::move(nodes), std::move(stages), scheduler,
