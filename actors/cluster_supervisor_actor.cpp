@@ -17,17 +17,72 @@ using Self = caf::stateful_actor<ClusterSupervisorState>;
 // the stage times and, later, silent partitions.)
 constexpr std::chrono::seconds kHeartbeatEvery{5};
 
-// The first loss ends serving: requests in flight get `why`, and so does every later one.
-void lose(Self* self, const std::string& node, const std::string& why) {
+// Serving ends: requests in flight get `why`, and so does every later one.
+void end_serving(Self* self, const std::string& why) {
   auto& s = self->state;
-  s.health->set_lost(node, why);
-  if (!s.executor) return;  // already lost: this is a consequence
   spdlog::error("cluster: {}; requests in flight end with this error and new ones are refused", why);
   s.executor = caf::actor{};
   if (s.scheduling.metrics) s.scheduling.metrics->engine_alive = false;
   for (const caf::actor& g : s.scheduling.gateways) self->send(g, engine_lost_atom::value, why);
-  for (const ClusterMember& m : s.stages) self->send_exit(m.actor, caf::exit_reason::user_shutdown);
   if (s.scheduling.scheduler) self->send_exit(s.scheduling.scheduler, caf::exit_reason::user_shutdown);
+}
+
+// Joins the nodes again and starts the stages, on a thread of its own (join_cluster blocks); the
+// answer comes back as (relaunched, nodes, stages, rendezvous) or (relaunch_failed, why).
+void start_relaunch(Self* self) {
+  auto sup = caf::actor_cast<caf::actor>(self);
+  self->spawn<caf::detached>([relaunch = self->state.relaunch, sup](caf::blocking_actor* b) {
+    try {
+      JoinedCluster joined = relaunch();
+      b->send(sup, relaunched_atom::value, std::move(joined.nodes), std::move(joined.stages), joined.rendezvous);
+    } catch (const std::exception& e) {
+      b->send(sup, relaunch_failed_atom::value, std::string(e.what()));
+    }
+  });
+}
+
+// The first loss ends every stage executor (the survivors' too: a pipeline or TP group runs
+// together, and the scheduler's plans in flight are void); the cluster is then relaunched within
+// the budget, or serving ends.
+void lose(Self* self, const std::string& node, const std::string& why) {
+  auto& s = self->state;
+  s.health->set_lost(node, why);
+  if (!s.executor) return;  // already lost or recovering: this is a consequence
+  s.executor = caf::actor{};
+  for (const ClusterMember& m : s.stages) self->send_exit(m.actor, caf::exit_reason::user_shutdown);
+  s.stages.clear();
+  if (!s.relaunch || s.recoveries >= s.scheduling.max_restarts)
+    return end_serving(self, s.relaunch ? why + " (recovery budget of " + std::to_string(s.scheduling.max_restarts) +
+                                              " spent)"
+                                        : why);
+  ++s.recoveries;
+  s.recovering = true;
+  s.lost_at = std::chrono::steady_clock::now();
+  spdlog::warn("cluster: {}; recovering ({} of {}): streams pause, every node joins again (the lost one once its "
+               "process is back) and running sequences are recomputed",
+               why, s.recoveries, s.scheduling.max_restarts);
+  start_relaunch(self);
+}
+
+void relaunched(Self* self, std::vector<caf::actor> nodes, std::vector<caf::actor> stages, caf::actor rendezvous) {
+  auto& s = self->state;
+  s.recovering = false;
+  for (size_t i = 0; i < nodes.size() && i < s.nodes.size(); ++i) {
+    s.nodes[i].actor = nodes[i];
+    if (nodes[i].node() != self->node()) self->monitor(nodes[i]);
+  }
+  for (size_t i = 0; i < stages.size(); ++i) {
+    const std::string node = i < s.stage_nodes.size() ? s.stage_nodes[i] : "";
+    s.stages.push_back({node, stages[i]});
+    self->monitor(stages[i]);
+  }
+  s.rendezvous = std::move(rendezvous);
+  s.executor = s.stages.front().actor;
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - s.lost_at).count();
+  s.health->recovered(seconds);
+  spdlog::info("cluster: recovered in {:.2f} s: every stage is running again; the scheduler recomputes what was running",
+               seconds);
+  hand_executor(self, s.scheduling, s.executor);
 }
 
 void heartbeat(Self* self) {
@@ -42,10 +97,13 @@ void heartbeat(Self* self) {
 
 caf::behavior cluster_supervisor_actor(Self* self, std::vector<ClusterMember> nodes, std::vector<ClusterMember> stages,
                                        SchedulerConfig config, int32_t max_restarts,
-                                       std::shared_ptr<ClusterHealth> health, std::shared_ptr<ServerMetrics> metrics) {
+                                       std::shared_ptr<ClusterHealth> health, std::shared_ptr<ServerMetrics> metrics,
+                                       ClusterRelaunch relaunch) {
   auto& st = self->state;
   st.nodes = std::move(nodes);
   st.stages = std::move(stages);
+  for (const ClusterMember& m : st.stages) st.stage_nodes.push_back(m.name);
+  st.relaunch = std::move(relaunch);
   st.health = std::move(health);
   st.executor = st.stages.front().actor;
   for (const ClusterMember& m : st.nodes)
@@ -74,7 +132,8 @@ caf::behavior cluster_supervisor_actor(Self* self, std::vector<ClusterMember> no
         return lose(self, s.stages[i].name,
                     "pipeline stage " + std::to_string(i) + " on node " + s.stages[i].name + " ended (" + reason + ")");
     if (on_kv_manager_down(self, s.scheduling, down)) return;
-    on_scheduler_down(self, s.scheduling, down, s.executor, /*executor_may_come=*/static_cast<bool>(s.executor));
+    on_scheduler_down(self, s.scheduling, down, s.executor,
+                      /*executor_may_come=*/static_cast<bool>(s.executor) || s.recovering);
   });
   heartbeat(self);
   return {
@@ -82,6 +141,13 @@ caf::behavior cluster_supervisor_actor(Self* self, std::vector<ClusterMember> no
       [=](gateway_atom, caf::actor gateway) { add_gateway(self, self->state.scheduling, std::move(gateway)); },
       [=](kv_manager_atom) { return self->state.scheduling.kv_manager; },
       [=](heartbeat_atom) { heartbeat(self); },
+      [=](relaunched_atom, std::vector<caf::actor>& nodes, std::vector<caf::actor>& stages, caf::actor& rendezvous) {
+        relaunched(self, std::move(nodes), std::move(stages), std::move(rendezvous));
+      },
+      [=](relaunch_failed_atom, const std::string& why) {
+        self->state.recovering = false;
+        end_serving(self, "recovery failed: " + why);
+      },
   };
 }
 

@@ -5,9 +5,16 @@
 // stage: CAF monitors tell it at once when a node's process or connection goes away, and a
 // heartbeat every 5 s asks every node for its stages' step times (for /metrics and /health).
 //
-// A lost node or stage is not recovered here (issue "fault tolerance" builds on this): every
-// request in flight ends at once with an error naming the node, new ones are refused with it, and
-// /health answers 503 naming it. Nothing waits on the lost node.
+// A lost node or stage (its process ended, or its connection) ends every stage executor, so the
+// scheduler recomputes what was running once it has an executor again; then, within the restart
+// budget, `relaunch` (cluster_launch.h's join_cluster, run on a thread of its own) joins every
+// node again — the lost one once its `troupe node` process is back, bounded by join_timeout_s —
+// and starts every stage (and TP group) anew; the new stage 0 goes to the scheduler. Streams
+// pause meanwhile and go on after: no request is lost, none gets a token twice. Without a
+// relaunch, past the budget, or when the relaunch fails, every request in flight ends at once
+// with an error naming the node, new ones are refused with it, and /health answers 503.
+#include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -16,6 +23,7 @@
 #include <caf/fwd.hpp>
 #include <caf/stateful_actor.hpp>
 
+#include "actors/cluster_launch.h"
 #include "actors/scheduler_supervision.h"
 #include "engine/cluster/cluster_health.h"
 #include "engine/metrics/server_metrics.h"
@@ -28,12 +36,22 @@ struct ClusterMember {
   caf::actor actor;
 };
 
+// Joins every node again and starts every stage; throws ClusterLaunchError. Blocking: it runs on a
+// thread of its own.
+using ClusterRelaunch = std::function<JoinedCluster()>;
+
 struct ClusterSupervisorState {
   std::vector<ClusterMember> nodes;   // node actors
   std::vector<ClusterMember> stages;  // stage executors in pipeline order, named by their node
+  std::vector<std::string> stage_nodes;  // [stage]: the node running it (rank 0's), for a relaunch
   std::shared_ptr<ClusterHealth> health;
   caf::actor executor;  // stage 0; null once something is lost
   SchedulerSupervision scheduling;
+  ClusterRelaunch relaunch;  // null: a loss is not recovered
+  caf::actor rendezvous;     // the TP groups' board of the current launch, kept alive
+  int32_t recoveries = 0;    // against scheduling.max_restarts
+  bool recovering = false;
+  std::chrono::steady_clock::time_point lost_at;
   static inline const char* name = "cluster_supervisor";
 };
 
@@ -43,6 +61,6 @@ caf::behavior cluster_supervisor_actor(caf::stateful_actor<ClusterSupervisorStat
                                        std::vector<ClusterMember> nodes, std::vector<ClusterMember> stages,
                                        SchedulerConfig config, int32_t max_restarts,
                                        std::shared_ptr<ClusterHealth> health,
-                                       std::shared_ptr<ServerMetrics> metrics);
+                                       std::shared_ptr<ServerMetrics> metrics, ClusterRelaunch relaunch);
 
 }  // namespace troupe

@@ -114,6 +114,9 @@ using spawn_tp_rank_atom = caf::atom_constant<caf::atom("spawntprk")>;  // head 
 using tp_rank_of_atom = caf::atom_constant<caf::atom("tprankof")>;  // (tp_rank_of, stage, rank) -> its actor here
 using tp_connect_atom = caf::atom_constant<caf::atom("tpconnect")>; // node -> rank actor: connect the group
 using tp_rank_op_atom = caf::atom_constant<caf::atom("tprankop")>;  // rank 0 -> rank r: (tp_rank_op, TpRankOp)
+// The cluster supervisor's relaunch (a thread of its own) -> the supervisor.
+using relaunched_atom = caf::atom_constant<caf::atom("relaunched")>;  // (relaunched, nodes, stages, rendezvous)
+using relaunch_failed_atom = caf::atom_constant<caf::atom("relaunchno")>;  // (relaunch_failed, why)
 using rendezvous_set_atom = caf::atom_constant<caf::atom("rvset")>;  // (rv_set, key, bytes) -> bool
 using rendezvous_get_atom = caf::atom_constant<caf::atom("rvget")>;  // (rv_get, key) -> (bool set, bytes)
 using engine_lost_atom = caf::atom_constant<caf::atom("enginelost")>;  // supervisor -> gateway: (engine_lost,

@@ -25,6 +25,7 @@ void end_stages(Self* self, caf::error reason) {
   self->state.stages.clear();
   for (auto& [rank, actor] : self->state.ranks) self->send_exit(actor, reason);
   self->state.ranks.clear();
+  self->state.after_down.clear();  // what they were to start was the old head's
 }
 
 bool is_me(const NodeSetup& s, const std::string& host, uint16_t port) { return host == s.host && port == s.port; }
@@ -108,18 +109,22 @@ std::function<void(caf::expected<caf::actor>)> fill(Self* self, std::shared_ptr<
   };
 }
 
-caf::result<caf::actor> wire_and_spawn_stage(Self* self, int32_t stage, const std::string& next_host, uint16_t next_port) {
+void wire_and_spawn_stage(Self* self, caf::typed_response_promise<caf::actor> promise, int32_t stage,
+                          const std::string& next_host, uint16_t next_port) {
   auto& st = self->state;
   const int32_t tp = st.setup.tensor_parallel;
   auto w = std::make_shared<StageWiring>();
-  w->promise = self->make_response_promise<caf::actor>();
+  w->promise = promise;
   w->stage = stage;
   w->followers.resize(static_cast<size_t>(tp - 1));
   w->pending = 1;  // released at the end, so lookups answered at once cannot finish early
   if (!next_host.empty()) {
     if (is_me(st.setup, next_host, next_port)) {
       auto next = st.stages.find(stage + 1);
-      if (next == st.stages.end()) return refusal("stage " + std::to_string(stage + 1) + " is not running here");
+      if (next == st.stages.end()) {
+        promise.deliver(refusal("stage " + std::to_string(stage + 1) + " is not running here"));
+        return;
+      }
       w->next = next->second.executor;
     } else {
       ++w->pending;
@@ -127,15 +132,20 @@ caf::result<caf::actor> wire_and_spawn_stage(Self* self, int32_t stage, const st
                   "stage " + std::to_string(stage + 1), fill(self, w, &w->next));
     }
   }
-  if (tp > 1 && !st.ranks.count(stage * tp))
-    return refusal("stage " + std::to_string(stage) + " rank 0's group is not connected here");
+  if (tp > 1 && !st.ranks.count(stage * tp)) {
+    promise.deliver(refusal("stage " + std::to_string(stage) + " rank 0's group is not connected here"));
+    return;
+  }
   for (int32_t r = 1; r < tp; ++r) {
     const int32_t g = stage * tp + r;
     const NodeAddress& at = st.setup.rank_nodes.at(static_cast<size_t>(g));
     caf::actor* slot = &w->followers[static_cast<size_t>(r - 1)];
     if (is_me(st.setup, at.host, at.port)) {
       auto it = st.ranks.find(g);
-      if (it == st.ranks.end()) return refusal("stage " + std::to_string(stage) + " rank " + std::to_string(r) + " is not running here");
+      if (it == st.ranks.end()) {
+        promise.deliver(refusal("stage " + std::to_string(stage) + " rank " + std::to_string(r) + " is not running here"));
+        return;
+      }
       *slot = it->second;
     } else {
       ++w->pending;
@@ -144,7 +154,32 @@ caf::result<caf::actor> wire_and_spawn_stage(Self* self, int32_t stage, const st
     }
   }
   wired(self, w);
-  return w->promise;
+}
+
+// Runs `then` once every actor of `old` is down (at once when none is left), having told them to
+// end: a new executor or rank over a shard must not start while an old one may still be inside a
+// step (a TP rank waits in a collective up to tp_timeout), since both would use the model's
+// workspaces, its KV cache and (TP) its group.
+void after_end_of(Self* self, std::vector<caf::actor> old, std::function<void()> then) {
+  std::erase_if(old, [](const caf::actor& a) { return !a; });
+  if (old.empty()) return then();
+  auto left = std::make_shared<size_t>(old.size());
+  for (const caf::actor& a : old) {
+    self->send_exit(a, caf::exit_reason::user_shutdown);
+    self->state.after_down.emplace_back(a.address(), [left, then] {
+      if (--*left == 0) then();
+    });
+  }
+}
+
+// Takes `key`'s actor out of `running` (null if none), for after_end_of.
+template <class Map, class Get>
+caf::actor take(Map& running, int32_t key, Get get) {
+  auto it = running.find(key);
+  if (it == running.end()) return {};
+  caf::actor a = get(it->second);
+  running.erase(it);
+  return a;
 }
 
 }  // namespace
@@ -154,6 +189,16 @@ caf::behavior node_actor(Self* self, NodeSetup setup) {
   await_head(self);
   self->set_down_handler([=](const caf::down_msg& down) {
     auto& st = self->state;
+    for (auto it = st.after_down.begin(); it != st.after_down.end();) {
+      if (it->first != down.source) {
+        ++it;
+        continue;
+      }
+      std::function<void()> then = std::move(it->second);
+      it = st.after_down.erase(it);
+      then();
+      return;  // an actor replaced by its successor: nothing else to do
+    }
     if (st.head && down.source == st.head.address()) {
       spdlog::warn("node {}: head {} lost ({}); its stages end, the loaded shards stay; waiting up to {} s for a head",
                    st.setup.name, st.head_name, self->system().render(down.reason),
@@ -207,11 +252,10 @@ caf::behavior node_actor(Self* self, NodeSetup setup) {
         if (!st.setup.shards.count(stage * st.setup.tensor_parallel))
           return refusal("node " + st.setup.name + " holds no shard of stage " + std::to_string(stage) +
                          (st.setup.tensor_parallel > 1 ? " rank 0" : ""));
-        if (auto old = st.stages.find(stage); old != st.stages.end()) {
-          self->send_exit(old->second.executor, caf::exit_reason::user_shutdown);
-          st.stages.erase(old);
-        }
-        return wire_and_spawn_stage(self, stage, next_host, next_port);
+        caf::actor old = take(st.stages, stage, [](const NodeStage& s) { return s.executor; });
+        auto promise = self->make_response_promise<caf::actor>();
+        after_end_of(self, {old}, [=] { wire_and_spawn_stage(self, promise, stage, next_host, next_port); });
+        return promise;
       },
       [=](spawn_tp_rank_atom, int32_t stage, int32_t rank, const caf::actor& board,
           const std::string& prefix) -> caf::result<caf::actor> {
@@ -222,14 +266,20 @@ caf::behavior node_actor(Self* self, NodeSetup setup) {
         if (shard == st.setup.shards.end() || !shard->second.model)
           return refusal("node " + st.setup.name + " holds no shard of stage " + std::to_string(stage) + " rank " +
                          std::to_string(rank));
-        if (auto old = st.ranks.find(g); old != st.ranks.end()) self->send_exit(old->second, caf::exit_reason::user_shutdown);
+        // Rank 0's shard is also the stage executor's: that one must be gone too before the
+        // shard joins a new group.
+        std::vector<caf::actor> old{take(st.ranks, g, [](const caf::actor& a) { return a; })};
+        if (rank == 0) old.push_back(take(st.stages, stage, [](const NodeStage& s) { return s.executor; }));
         TpRankSetup setup{shard->second.backend, shard->second.model, stage, rank, st.setup.tensor_parallel,
                           st.setup.host, st.setup.tp_timeout};
-        caf::actor actor = self->spawn<caf::monitored + caf::detached>(tp_rank_actor, std::move(setup));
-        st.ranks[g] = actor;
-        // It answers once every rank of the group has connected (bounded by tp_timeout).
         auto promise = self->make_response_promise<caf::actor>();
-        return promise.delegate(actor, tp_connect_atom::value, board, prefix);
+        after_end_of(self, std::move(old), [=]() mutable {
+          caf::actor actor = self->spawn<caf::monitored + caf::detached>(tp_rank_actor, setup);
+          self->state.ranks[g] = actor;
+          // It answers once every rank of the group has connected (bounded by tp_timeout).
+          promise.delegate(actor, tp_connect_atom::value, board, prefix);
+        });
+        return promise;
       },
       [=](tp_rank_of_atom, int32_t stage, int32_t rank) {
         auto it = self->state.ranks.find(stage * self->state.setup.tensor_parallel + rank);

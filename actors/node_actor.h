@@ -18,9 +18,11 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <caf/actor.hpp>
+#include <caf/actor_addr.hpp>
 #include <caf/fwd.hpp>
 #include <caf/stateful_actor.hpp>
 
@@ -70,6 +72,8 @@ struct NodeActorState {
   uint64_t head_epoch = 0;  // counts heads lost, so a stale deadline does not fire
   std::map<int32_t, NodeStage> stages;  // by pipeline stage, started for the current head
   std::map<int32_t, caf::actor> ranks;  // by global rank: the TP rank actors (tp_rank_actor.h) started for it
+  // Replaced executors and ranks not down yet, and what starts once each is (their successors).
+  std::vector<std::pair<caf::actor_addr, std::function<void()>>> after_down;
   static inline const char* name = "node";
 };
 

@@ -100,6 +100,62 @@ struct GiveUp {
   std::string why;
 };
 
+// The head, once its own node serves: joins the cluster, supervises it and serves HTTP (when it
+// is the gateway) until a signal. Returns the exit status.
+int run_head(caf::actor_system& sys, const ClusterConfig& config, const ClusterModel& model, const Placement& placement,
+             const ClusterIdentity& identity, const NodeConfig& node, const caf::actor& self_node,
+             const std::shared_ptr<const ModelFolder>& folder, const SchedulerConfig& scheduler, const sigset_t& signals) {
+  auto health = std::make_shared<ClusterHealth>(initial_health(config));
+  std::cerr << placement_table(config, model, placement) << std::flush;
+  JoinedCluster joined;
+  try {
+    joined = join_cluster(sys, config, placement, identity, node.name, self_node, *health);
+  } catch (const ClusterLaunchError& e) {
+    for (const std::string& line : e.lines()) std::cerr << "error: " << line << "\n";
+    return 1;
+  }
+  std::vector<ClusterMember> nodes, stages;
+  for (size_t i = 0; i < config.nodes.size(); ++i) nodes.push_back({config.nodes[i].name, joined.nodes[i]});
+  for (size_t s = 0; s < joined.stages.size(); ++s)
+    stages.push_back({placement.at(static_cast<int32_t>(s), 0).node, joined.stages[s]});
+  auto metrics = std::make_shared<ServerMetrics>();
+  EngineActors engine;
+  // After a loss: the same launch again (the nodes that stayed answer at once and keep their
+  // shards; the lost one joins once its process is back). Everything it names lives until the
+  // process ends (end_process), which this function's caller does.
+  ClusterRelaunch relaunch = [&sys, &config, &placement, &identity, &node, self_node, health] {
+    return join_cluster(sys, config, placement, identity, node.name, self_node, *health);
+  };
+  engine.supervisor = sys.spawn(cluster_supervisor_actor, std::move(nodes), std::move(stages), scheduler,
+                                int32_t{config.scheduler.max_restarts}, health, metrics, std::move(relaunch));
+  engine = current_engine(sys, engine);
+  spdlog::info("cluster up: {} nodes, {} pipeline stages", config.nodes.size(), joined.stages.size());
+  if (folder) {
+    HttpServing serving;
+    serving.http.http.host = config.server.host;
+    serving.http.http.port = config.server.port;
+    return serve_until_signal(sys, engine, folder, metrics, serving, signals, health);
+  }
+  int sig = 0;
+  sigwait(&signals, &sig);
+  stop_engine(engine);
+  return 0;
+}
+
+// The scheduler's settings; kv_cache_gib is each executor's, so the pool is what the fullest
+// executor can hold.
+SchedulerConfig cluster_scheduler_config(const ClusterConfig& config, const ClusterModel& model, const Placement& placement) {
+  const EngineOptions engine_options = engine_options_from(config.scheduler);
+  int32_t kv_blocks = 0;
+  if (engine_options.num_kv_blocks <= 0) {
+    kv_blocks = placement.kv_blocks_within(config.scheduler.kv_cache_gib * (1ull << 30));
+    if (kv_blocks <= 0) throw config.error("scheduler.kv_cache_gib", "too small for one KV block on an executor");
+    spdlog::info("KV cache: {} blocks of {} tokens ({} tokens; {} GiB on each executor)", kv_blocks,
+                 engine_options.block_size, int64_t{kv_blocks} * engine_options.block_size, config.scheduler.kv_cache_gib);
+  }
+  return make_scheduler_config(engine_options, model.config, kv_blocks);
+}
+
 }  // namespace
 
 void run_cluster_node(const ClusterNodeOptions& o) {
@@ -123,6 +179,15 @@ void run_cluster_node(const ClusterNodeOptions& o) {
   spdlog::info("node {} of {} ({}): {}", node.name, config.file.string(), node.address(),
                head ? "the head" : "waiting for head " + config.scheduler_node().name);
 
+  // What the head needs that can fail, checked before anything loads: the tokenizer a gateway
+  // serves with, the scheduler's settings.
+  std::shared_ptr<const ModelFolder> folder;
+  SchedulerConfig scheduler;
+  if (head) {
+    if (node.has(NodeRole::Gateway)) folder = std::make_shared<const ModelFolder>(open_model_folder(model.dir));
+    scheduler = cluster_scheduler_config(config, model, placement);
+  }
+
   auto give_up = std::make_shared<GiveUp>();
   NodeSetup setup;
   setup.name = node.name;
@@ -145,65 +210,33 @@ void run_cluster_node(const ClusterNodeOptions& o) {
   caf::actor_system sys{cfg};
   auto self_node = sys.spawn(node_actor, std::move(setup));
   if (auto bound = sys.middleman().publish(self_node, node.port, node.host.c_str(), true); !bound) {
+    std::cerr << "error: node " << node.name << ": cannot listen on " << node.address() << ": " << sys.render(bound.error())
+              << "\n";
     caf::anon_send_exit(self_node, caf::exit_reason::user_shutdown);
-    throw std::runtime_error("node " + node.name + ": cannot listen on " + node.address() + ": " + sys.render(bound.error()));
+    end_process(1);
   }
   spdlog::info("node {} listening on {}", node.name, node.address());
 
+  // Past this point the actor system runs: whatever fails ends the process (end_process), since
+  // returning would wait in its destructor (see end_process).
   int status = 0;
-  if (head) {
-    auto health = std::make_shared<ClusterHealth>(initial_health(config));
-    std::cerr << placement_table(config, model, placement) << std::flush;
-    JoinedCluster joined;
-    try {
-      joined = join_cluster(sys, config, placement, identity, node.name, self_node, *health);
-    } catch (const ClusterLaunchError& e) {
-      for (const std::string& line : e.lines()) std::cerr << "error: " << line << "\n";
-      caf::anon_send_exit(self_node, caf::exit_reason::user_shutdown);
-      end_process(1);
-    }
-    std::vector<ClusterMember> nodes, stages;
-    for (size_t i = 0; i < config.nodes.size(); ++i) nodes.push_back({config.nodes[i].name, joined.nodes[i]});
-    for (size_t s = 0; s < joined.stages.size(); ++s)
-      stages.push_back({placement.at(static_cast<int32_t>(s), 0).node, joined.stages[s]});
-    const EngineOptions engine_options = engine_options_from(config.scheduler);
-    // kv_cache_gib is each executor's: the pool is what the fullest executor can hold.
-    int32_t kv_blocks = 0;
-    if (engine_options.num_kv_blocks <= 0) {
-      kv_blocks = placement.kv_blocks_within(config.scheduler.kv_cache_gib * (1ull << 30));
-      if (kv_blocks <= 0) throw config.error("scheduler.kv_cache_gib", "too small for one KV block on an executor");
-      spdlog::info("KV cache: {} blocks of {} tokens ({} tokens; {} GiB on each executor)", kv_blocks,
-                   engine_options.block_size, int64_t{kv_blocks} * engine_options.block_size,
-                   config.scheduler.kv_cache_gib);
-    }
-    SchedulerConfig scheduler = make_scheduler_config(engine_options, model.config, kv_blocks);
-    auto metrics = std::make_shared<ServerMetrics>();
-    EngineActors engine;
-    engine.supervisor = sys.spawn(cluster_supervisor_actor, std::move(nodes), std::move(stages), scheduler,
-                                  int32_t{config.scheduler.max_restarts}, health, metrics);
-    engine = current_engine(sys, engine);
-    spdlog::info("cluster up: {} nodes, {} pipeline stages", config.nodes.size(), joined.stages.size());
-    if (node.has(NodeRole::Gateway)) {
-      auto folder = std::make_shared<const ModelFolder>(open_model_folder(model.dir));
-      HttpServing serving;
-      serving.http.http.host = config.server.host;
-      serving.http.http.port = config.server.port;
-      status = serve_until_signal(sys, engine, folder, metrics, serving, signals, health);
+  try {
+    if (head) {
+      status = run_head(sys, config, model, placement, identity, node, self_node, folder, scheduler, signals);
     } else {
       int sig = 0;
-      sigwait(&signals, &sig);
-      stop_engine(engine);
+      sigwait(&with_usr1, &sig);
+      if (sig == SIGUSR1) {
+        std::lock_guard lock(give_up->mu);
+        std::cerr << "error: " << give_up->why << "\n";
+        status = 1;
+      } else {
+        spdlog::info("signal {}: shutting down", sig);
+      }
     }
-  } else {
-    int sig = 0;
-    sigwait(&with_usr1, &sig);
-    if (sig == SIGUSR1) {
-      std::lock_guard lock(give_up->mu);
-      std::cerr << "error: " << give_up->why << "\n";
-      status = 1;
-    } else {
-      spdlog::info("signal {}: shutting down", sig);
-    }
+  } catch (const std::exception& e) {
+    std::cerr << "error: " << e.what() << "\n";
+    status = 1;
   }
   caf::anon_send_exit(self_node, caf::exit_reason::user_shutdown);
   end_process(status);

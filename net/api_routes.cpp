@@ -77,7 +77,7 @@ HttpHandler make_api_handler(std::shared_ptr<ApiContext> ctx) {
       if (only(http::verb::get, "GET"))
         responder->reply(200, "text/plain; version=0.0.4",
                          (ctx->metrics ? ctx->metrics->prometheus_text() : "") +
-                             (ctx->cluster ? cluster_prometheus_text(ctx->cluster->nodes(),
+                             (ctx->cluster ? cluster_prometheus_text(*ctx->cluster,
                                                                      ctx->metrics ? ctx->metrics->prefix : "troupe",
                                                                      ctx->metrics ? ctx->metrics->model_name : "")
                                            : ""));

@@ -21,8 +21,10 @@ nlohmann::ordered_json cluster_nodes_json(const std::vector<NodeHealth>& nodes) 
   return out;
 }
 
-std::string cluster_prometheus_text(const std::vector<NodeHealth>& nodes, const std::string& prefix,
+std::string cluster_prometheus_text(const ClusterHealth& health, const std::string& prefix,
                                     const std::string& model_name) {
+  const std::vector<NodeHealth> nodes = health.nodes();
+  const ClusterHealth::Counts counts = health.counts();
   const std::string model = model_name.empty() ? "" : fmt::format(",model_name=\"{}\"", model_name);
   auto head = [&](const char* name, const char* type, const char* help) {
     return fmt::format("# HELP {0}:{1} {3}\n# TYPE {0}:{1} {2}\n", prefix, name, type, help);
@@ -42,6 +44,15 @@ std::string cluster_prometheus_text(const std::vector<NodeHealth>& nodes, const 
     for (const StageTimes& t : n.stages)
       out += fmt::format("{}:stage_busy_seconds_total{{stage=\"{}\",node=\"{}\"{}}} {:.6f}\n", prefix, t.stage, n.name,
                          model, static_cast<double>(t.busy_us) / 1e6);
+  const std::string only_model = model.empty() ? "" : "{" + model.substr(1) + "}";
+  out += head("node_losses_total", "counter", "Nodes (or their stages) the cluster lost while serving.");
+  out += fmt::format("{}:node_losses_total{} {}\n", prefix, only_model, counts.node_losses);
+  out += head("cluster_recoveries_total", "counter", "Times every stage was started again after a loss.");
+  out += fmt::format("{}:cluster_recoveries_total{} {}\n", prefix, only_model, counts.recoveries);
+  out += head("cluster_recovery_seconds_total", "counter", "Time from losses to every stage back, summed.");
+  out += fmt::format("{}:cluster_recovery_seconds_total{} {:.3f}\n", prefix, only_model, counts.recovery_seconds_total);
+  out += head("cluster_last_recovery_seconds", "gauge", "Time from the last loss to every stage back.");
+  out += fmt::format("{}:cluster_last_recovery_seconds{} {:.3f}\n", prefix, only_model, counts.last_recovery_seconds);
   return out;
 }
 

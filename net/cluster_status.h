@@ -16,7 +16,8 @@ namespace troupe::net {
 nlohmann::ordered_json cluster_nodes_json(const std::vector<NodeHealth>& nodes);
 // `prefix` and `model_name` as ServerMetrics has them (troupe or vllm; the model_name label on
 // every series, none when empty).
-std::string cluster_prometheus_text(const std::vector<NodeHealth>& nodes, const std::string& prefix = "troupe",
+// Nodes by state, each stage's steps and busy time, node losses and recoveries.
+std::string cluster_prometheus_text(const ClusterHealth& health, const std::string& prefix = "troupe",
                                     const std::string& model_name = "");
 
 }  // namespace troupe::net

@@ -37,8 +37,9 @@ bool ClusterHealth::all_up() const {
 void ClusterHealth::set_up(const std::string& name) {
   std::lock_guard lock(mu_);
   for (NodeHealth& n : nodes_)
-    if (n.name == name && n.state != NodeState::Lost) {
+    if (n.name == name) {
       n.state = NodeState::Up;
+      n.lost_because.clear();
       n.last_heartbeat = std::chrono::steady_clock::now();
     }
 }
@@ -58,7 +59,20 @@ void ClusterHealth::set_lost(const std::string& name, const std::string& why) {
     if (n.name == name && n.state != NodeState::Lost) {
       n.state = NodeState::Lost;
       n.lost_because = why;
+      ++counts_.node_losses;
     }
+}
+
+void ClusterHealth::recovered(double seconds) {
+  std::lock_guard lock(mu_);
+  ++counts_.recoveries;
+  counts_.recovery_seconds_total += seconds;
+  counts_.last_recovery_seconds = seconds;
+}
+
+ClusterHealth::Counts ClusterHealth::counts() const {
+  std::lock_guard lock(mu_);
+  return counts_;
 }
 
 }  // namespace troupe

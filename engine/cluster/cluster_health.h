@@ -40,14 +40,26 @@ class ClusterHealth {
 
   std::vector<NodeHealth> nodes() const;
   bool all_up() const;
+  // The node joined (again, after a loss: the cause is cleared).
   void set_up(const std::string& name);
   void heartbeat(const std::string& name, std::vector<StageTimes> stages);
-  // The first loss of a node is kept (a later, consequential error does not overwrite the cause).
+  // The first loss of a node is kept (a later, consequential error does not overwrite the cause)
+  // until it joins again; each loss is counted.
   void set_lost(const std::string& name, const std::string& why);
+
+  // Recoveries: the whole group of stages started again after a loss, `seconds` from the loss
+  // to every stage back (the scheduler then recomputes what was running).
+  void recovered(double seconds);
+  struct Counts {
+    int64_t node_losses = 0, recoveries = 0;
+    double recovery_seconds_total = 0, last_recovery_seconds = 0;
+  };
+  Counts counts() const;
 
  private:
   mutable std::mutex mu_;
   std::vector<NodeHealth> nodes_;
+  Counts counts_;
 };
 
 }  // namespace troupe

@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # What a cluster says when it cannot serve, each within a bound:
+#  - what the build cannot run (a gateway away from the scheduler), and a gateway without a
+#    tokenizer: exit 1 at once, naming the key or the file;
 #  - a node that never starts: the head exits non-zero within join_timeout_s + 5 s, naming it;
 #  - a head that never comes: the worker exits non-zero within join_timeout_s + 5 s, saying so;
 #  - a worker started from another cluster file, or with another model under the same file: the
 #    head exits non-zero naming the node and what differs;
-#  - a worker killed while 8 streams run: every stream ends within 5 s with an error event naming
+#  - a worker killed while 8 streams run, no recovery allowed (max_restarts = 0): every stream
+#    ends within 5 s with an error event naming
 #    the node, /health answers 503 naming it, a new request gets 503, the head keeps running;
 #  - idle: three nodes idle for 10 s use under 2 % of one core together.
 # Usage: cluster_failures_test.sh TROUPE MODEL
@@ -15,12 +18,21 @@ source "$(dirname "$0")/cluster_lib.sh"
 trap 'cluster_cleanup; rm -rf "$work"' EXIT
 fail() { echo "FAIL: $1"; for f in "$work"/*.log; do [ -f "$f" ] && { echo "== $f"; tail -15 "$f"; }; done; exit 1; }
 
-# 0. What this build cannot run is refused by its key, before anything starts.
-sed 's/^pipeline_parallel = 2$/pipeline_parallel = 1/; s/^tensor_parallel = 1$/tensor_parallel = 2/' "$(dirname "$0")/../../config/examples/pp2-two-nodes.toml" |
-  sed "s|^path = .*|path = \"$model\"|" >"$work/tp.toml"
-set +e; "$troupe" node --config "$work/tp.toml" --name head >/dev/null 2>"$work/tp.err"; rc=$?; set -e
-[ "$rc" -eq 1 ] && grep -q "^error: .*tp.toml:[0-9]*: model.tensor_parallel: tensor parallel across executors is not built yet" \
-  "$work/tp.err" || fail "tensor_parallel = 2 was not refused by key (exit $rc): $(cat "$work/tp.err")"
+# 0. What this build cannot run is refused by its key, before anything starts: a gateway on a
+#    node without the scheduler.
+sed 's/^roles = \["executor"\]$/roles = ["gateway", "executor"]/' "$(dirname "$0")/../../config/examples/pp2-two-nodes.toml" |
+  sed "s|^path = .*|path = \"$model\"|" >"$work/gw.toml"
+grep -q '^roles = \["gateway", "executor"\]$' "$work/gw.toml" || fail "config: $(cat "$work/gw.toml")"
+set +e; "$troupe" node --config "$work/gw.toml" --name head >/dev/null 2>"$work/gw.err"; rc=$?; set -e
+[ "$rc" -eq 1 ] && grep -q "^error: .*gw.toml:[0-9]*: node\[1\].roles: a gateway on a node without the scheduler is not built yet" \
+  "$work/gw.err" || fail "a gateway without the scheduler was not refused by key (exit $rc): $(cat "$work/gw.err")"
+
+# A gateway whose model folder has no tokenizer (a preset's shape only): an error at once naming
+# the file, before anything loads or listens (it used to hang once the actor system ran).
+set +e; timeout 20 "$troupe" node --config "$(dirname "$0")/../../config/examples/tp4-one-node-cpu.toml" --name local \
+  >/dev/null 2>"$work/notok.err"; rc=$?; set -e
+[ "$rc" -eq 1 ] && grep -q "^error: .*tokenizer.json: missing file" "$work/notok.err" ||
+  fail "a gateway without a tokenizer: exit $rc, $(cat "$work/notok.err")"
 
 # 1. A node that never starts.
 pick_ports
@@ -65,9 +77,12 @@ grep -q "refused to join: the model (config.json or safetensors headers) differs
   fail "the head's message does not name the model"
 kill -9 "$worker"; cluster_cleanup
 
-# 4. A worker killed while streams run.
+# 4. A worker killed while streams run, with no recovery allowed (max_restarts = 0; recovery
+#    within the budget is cluster_recovery_test.sh's).
 pick_ports
 write_config "$work/kill.toml" 2 2 30
+sed -i 's/^\[scheduler\]$/[scheduler]\nmax_restarts = 0/' "$work/kill.toml"
+grep -q '^max_restarts = 0$' "$work/kill.toml" || fail "config: $(cat "$work/kill.toml")"
 start_node "$work/kill.toml" worker-1 "$work/kill-worker.log"
 worker=$node_pid
 start_node "$work/kill.toml" head "$work/kill-head.log"

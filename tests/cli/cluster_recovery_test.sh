@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# A worker node killed (SIGKILL) mid-stream and started again — as systemd or a test harness
+# restarts a process — costs no request: 32 streamed requests running at once (greedy, half of
+# them with a stop string) all finish, each text identical to the same cluster's without the
+# fault, for
+#  - pp=2 on two nodes (the worker holds the last stage);
+#  - tp=2 on two nodes (the worker is rank 1: rank 0 notices in its next all-reduce, bounded by
+#    tp_timeout_s, or at once when the node's connection drops).
+# After each: one recovery and one node loss in /metrics, /health ok with every node up, no
+# request running and no KV block referenced. Then, with max_restarts = 1, two kills in a row:
+# the second ends every stream with an error naming the node and /health answers 503 — no hang.
+# The head's log gives the recovery time (loss to every stage back), printed at the end.
+# Usage: cluster_recovery_test.sh TROUPE MODEL
+set -euo pipefail
+troupe=$1 model=$(cd "$2" && pwd)
+work=$(mktemp -d)
+source "$(dirname "$0")/cluster_lib.sh"
+trap 'cluster_cleanup; rm -rf "$work"' EXIT
+fail() { echo "FAIL: $1"; for f in "$work"/*.log; do echo "== $f"; tail -20 "$f"; done; exit 1; }
+
+# streams URL DIR: 32 streamed requests at once in the background (pids in stream_pids); texts in
+# DIR/I once they end. Request I has a stop string when I is even.
+streams() {
+  local url=$1 dir=$2
+  mkdir -p "$dir"
+  stream_pids=()
+  for i in $(seq 1 32); do
+    local stop=""
+    [ $((i % 2)) -eq 0 ] && stop=', "stop": ["ing"]'
+    ( curl -sS -N --max-time 120 "$url/v1/completions" -H 'Content-Type: application/json' \
+        -d "{\"prompt\": \"stream $i: $(printf 'word%.0s ' $(seq 1 $((i % 7 + 1))))\", \"max_tokens\": 40,
+             \"temperature\": 0, \"ignore_eos\": true, \"stream\": true$stop}" >"$dir/raw.$i"
+      sed -n 's/^data: //p' "$dir/raw.$i" | grep -v '^\[DONE\]' | jq -j '.choices[0].text // empty' >"$dir/$i" ) &
+    stream_pids+=($!)
+  done
+}
+wait_streams() { for p in "${stream_pids[@]}"; do wait "$p" || true; done; }
+# Until at least N data events have arrived over all streams in DIR (bounded: 30 s).
+events_at_least() { for _ in $(seq 1 300); do [ "$(cat "$2"/raw.* 2>/dev/null | grep -c '^data: {')" -ge "$1" ] && return 0; sleep 0.1; done; return 1; }
+metric() { curl -s "$1/metrics" | sed -n "s/^troupe:$2\({[^}]*}\)\{0,1\} //p" | head -1; }
+
+# run TP PP MAX_RESTARTS NAME: starts the cluster (worker first); cfg, head and worker pids set.
+start_cluster() {
+  local tp=$1 pp=$2 restarts=$3 name=$4
+  pick_ports
+  cfg="$work/$name.toml"
+  cluster_tp=$tp write_config "$cfg" "$pp" 2 30
+  sed -i "s/^\\[scheduler\\]\$/[scheduler]\\nmax_restarts = $restarts/; s/^\\[cluster\\]\$/[cluster]\\ntp_timeout_s = 5/" "$cfg"
+  start_node "$cfg" worker-1 "$work/$name-worker.log"
+  worker=$node_pid
+  start_node "$cfg" head "$work/$name-head.log"
+  head=$node_pid
+  wait_http "$work/$name-head.log" "$head" || fail "$name: the cluster did not serve"
+  url="http://127.0.0.1:$http_port"
+}
+stop_cluster() {
+  kill -TERM "$head" "$worker" 2>/dev/null || true
+  for p in "$head" "$worker"; do exits_within "$p" 15 || fail "a node outlived SIGTERM by 15 s"; done
+  cluster_cleanup
+}
+
+recover() {
+  local tp=$1 pp=$2 name="tp$1pp$2"
+  start_cluster "$tp" "$pp" 3 "$name-ref"
+  streams "$url" "$work/$name-ref"; wait_streams
+  stop_cluster
+  start_cluster "$tp" "$pp" 3 "$name"
+  streams "$url" "$work/$name"
+  events_at_least 64 "$work/$name" || fail "$name: the streams did not start"
+  kill -9 "$worker"
+  sleep 1
+  start_node "$cfg" worker-1 "$work/$name-worker-again.log"
+  worker=$node_pid
+  wait_streams
+  for i in $(seq 1 32); do
+    [ -s "$work/$name-ref/$i" ] || fail "$name: reference stream $i is empty"
+    grep -q '"error"' "$work/$name/raw.$i" && fail "$name: stream $i ended with an error: $(grep '"error"' "$work/$name/raw.$i")"
+    cmp -s "$work/$name-ref/$i" "$work/$name/$i" ||
+      fail "$name: stream $i differs after the fault: '$(cat "$work/$name/$i")' vs '$(cat "$work/$name-ref/$i")'"
+  done
+  grep -q "cluster: recovered in" "$work/$name-head.log" || fail "$name: the head logged no recovery"
+  [ "$(metric "$url" cluster_recoveries_total)" = 1 ] || fail "$name: cluster_recoveries_total $(metric "$url" cluster_recoveries_total)"
+  [ "$(metric "$url" node_losses_total)" -ge 1 ] || fail "$name: node_losses_total $(metric "$url" node_losses_total)"
+  [ "$(metric "$url" num_requests_running)" = 0 ] || fail "$name: requests still running: $(metric "$url" num_requests_running)"
+  [ "$(metric "$url" kv_cache_usage_perc)" = 0 ] || fail "$name: KV blocks still referenced: $(metric "$url" kv_cache_usage_perc)"
+  curl -s "$url/health" >"$work/health.json"
+  [ "$(jq -r '.status' "$work/health.json")" = ok ] || fail "$name: /health after recovery: $(cat "$work/health.json")"
+  [ "$(jq '[.nodes[] | select(.state == "up")] | length' "$work/health.json")" -eq 2 ] || fail "$name: $(cat "$work/health.json")"
+  took+=("$name $(sed -n 's/.*cluster: recovered in \([0-9.]*\) s.*/\1/p' "$work/$name-head.log") s")
+  stop_cluster
+}
+
+took=()
+recover 1 2
+recover 2 1
+
+# Past the budget: max_restarts = 1, two kills.
+start_cluster 1 2 1 budget
+streams "$url" "$work/budget"
+events_at_least 64 "$work/budget" || fail "budget: the streams did not start"
+kill -9 "$worker"; sleep 1
+start_node "$cfg" worker-1 "$work/budget-worker-again.log"; worker=$node_pid
+for _ in $(seq 1 300); do grep -q "cluster: recovered in" "$work/budget-head.log" && break; sleep 0.1; done
+grep -q "cluster: recovered in" "$work/budget-head.log" || fail "budget: no first recovery"
+kill -9 "$worker"
+killed_at=$(date +%s.%N)
+wait_streams
+ended=$(echo "$(date +%s.%N) - $killed_at" | bc)
+[ "$(echo "$ended < 10" | bc)" -eq 1 ] || fail "budget: the streams took $ended s to end after the second kill"
+errors=$(grep -l '"error".*node worker-1 lost.*budget of 1 spent' "$work"/budget/raw.* | wc -l)
+finished=$(grep -L '"error"' "$work"/budget/raw.* | wc -l)
+[ $((errors + finished)) -eq 32 ] && [ "$errors" -ge 1 ] || fail "budget: $errors streams ended with the budget error, $finished finished"
+code=$(curl -s -o "$work/health.json" -w '%{http_code}' "$url/health")
+[ "$code" = 503 ] || fail "budget: /health answered $code past the budget"
+stop_cluster
+echo "a killed worker, started again, cost no stream (pp=2, tp=2; recovered in: ${took[*]}); past the budget streams end in $ended s with an error and /health is 503"
