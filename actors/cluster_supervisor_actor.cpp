@@ -1,5 +1,6 @@
 #include "actors/cluster_supervisor_actor.h"
 
+#include <algorithm>
 #include <chrono>
 
 #include <caf/all.hpp>
@@ -14,8 +15,8 @@ using Self = caf::stateful_actor<ClusterSupervisorState>;
 // Each beat wakes CAF workers on both ends, which then poll for ~25 ms before they sleep (CAF's
 // work stealing): about 15 ms of CPU per node and beat. At 1 s three idle nodes spent ~5 % of a
 // core on it; at 5 s about 1 %. (A lost connection is noticed at once without it; the beat is for
-// the stage times and, later, silent partitions.)
-constexpr std::chrono::seconds kHeartbeatEvery{5};
+// the stage times and silent partitions, so it comes at least three times per heartbeat_timeout.)
+constexpr std::chrono::milliseconds kHeartbeatEvery{5'000};
 
 // Serving ends: requests in flight get `why`, and so does every later one.
 void end_serving(Self* self, const std::string& why) {
@@ -77,6 +78,7 @@ void relaunched(Self* self, std::vector<caf::actor> nodes, std::vector<caf::acto
     self->monitor(stages[i]);
   }
   s.rendezvous = std::move(rendezvous);
+  s.answered.clear();  // every node answered its join just now
   s.executor = s.stages.front().actor;
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - s.lost_at).count();
   s.health->recovered(seconds);
@@ -85,25 +87,44 @@ void relaunched(Self* self, std::vector<caf::actor> nodes, std::vector<caf::acto
   hand_executor(self, s.scheduling, s.executor);
 }
 
+// Asks every node for its stage times; a node (other than this one) that has answered none for
+// heartbeat_timeout is lost, unless a recovery is under way (that waits for it by join_timeout).
 void heartbeat(Self* self) {
-  for (const ClusterMember& n : self->state.nodes)
-    self->request(n.actor, kHeartbeatEvery, heartbeat_atom::value)
-        .then([=](NodeReport& r) { self->state.health->heartbeat(r.name, std::move(r.stages)); },
-              [](caf::error&) {});  // a lost node is reported by its down message
-  self->delayed_send(self, kHeartbeatEvery, heartbeat_atom::value);
+  auto& s = self->state;
+  const auto now = std::chrono::steady_clock::now();
+  for (const ClusterMember& n : s.nodes) {
+    if (n.actor.node() == self->node()) continue;
+    auto last = s.answered.try_emplace(n.name, now).first->second;
+    if (s.executor && now - last > s.heartbeat_timeout) {
+      lose(self, n.name,
+           fmt::format("node {} answered no heartbeat for {:.1f} s (cluster.heartbeat_timeout_s)", n.name,
+                       std::chrono::duration<double>(now - last).count()));
+      return self->delayed_send(self, s.heartbeat_every, heartbeat_atom::value);
+    }
+  }
+  for (const ClusterMember& n : s.nodes)
+    self->request(n.actor, s.heartbeat_every, heartbeat_atom::value)
+        .then(
+            [=](NodeReport& r) {
+              self->state.answered[r.name] = std::chrono::steady_clock::now();
+              self->state.health->heartbeat(r.name, std::move(r.stages));
+            },
+            [](caf::error&) {});  // a lost connection is reported by its down message
+  self->delayed_send(self, s.heartbeat_every, heartbeat_atom::value);
 }
 
 }  // namespace
 
 caf::behavior cluster_supervisor_actor(Self* self, std::vector<ClusterMember> nodes, std::vector<ClusterMember> stages,
-                                       SchedulerConfig config, int32_t max_restarts,
-                                       std::shared_ptr<ClusterHealth> health, std::shared_ptr<ServerMetrics> metrics,
-                                       ClusterRelaunch relaunch) {
+                                       SchedulerConfig config, ClusterSupervision supervision,
+                                       std::shared_ptr<ClusterHealth> health, std::shared_ptr<ServerMetrics> metrics) {
   auto& st = self->state;
   st.nodes = std::move(nodes);
   st.stages = std::move(stages);
   for (const ClusterMember& m : st.stages) st.stage_nodes.push_back(m.name);
-  st.relaunch = std::move(relaunch);
+  st.relaunch = std::move(supervision.relaunch);
+  st.heartbeat_timeout = supervision.heartbeat_timeout;
+  st.heartbeat_every = std::min(kHeartbeatEvery, supervision.heartbeat_timeout / 3);
   st.health = std::move(health);
   st.executor = st.stages.front().actor;
   for (const ClusterMember& m : st.nodes)
@@ -112,7 +133,7 @@ caf::behavior cluster_supervisor_actor(Self* self, std::vector<ClusterMember> no
   config.pipeline_stages = static_cast<int32_t>(st.stages.size());
   st.scheduling.config = config;
   st.scheduling.metrics = std::move(metrics);
-  st.scheduling.max_restarts = max_restarts;
+  st.scheduling.max_restarts = supervision.max_restarts;
   start_kv_manager(self, st.scheduling);
   start_scheduler(self, st.scheduling, st.executor);
   self->set_exit_handler([=](const caf::exit_msg& exit) {

@@ -3,7 +3,8 @@
 // executors (cluster_launch.h); this actor runs the scheduler over stage 0 (restarting it, as the
 // local supervisor does, when it dies), the kv_manager beside it, and watches every node and
 // stage: CAF monitors tell it at once when a node's process or connection goes away, and a
-// heartbeat every 5 s asks every node for its stages' step times (for /metrics and /health).
+// heartbeat every 5 s (or a third of heartbeat_timeout) asks every node for its stages' step
+// times (for /metrics and /health); a node silent past heartbeat_timeout is lost as well.
 //
 // A lost node or stage (its process ended, or its connection) ends every stage executor, so the
 // scheduler recomputes what was running once it has an executor again; then, within the restart
@@ -15,6 +16,7 @@
 // with an error naming the node, new ones are refused with it, and /health answers 503.
 #include <chrono>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -40,6 +42,15 @@ struct ClusterMember {
 // thread of its own.
 using ClusterRelaunch = std::function<JoinedCluster()>;
 
+// How the supervisor keeps the cluster: recoveries allowed, and how long a node may leave the
+// heartbeat unanswered before it counts as lost (a cut link keeps TCP connections open, so no
+// monitor fires).
+struct ClusterSupervision {
+  int32_t max_restarts = 3;  // recoveries, and scheduler restarts (counted apart)
+  std::chrono::milliseconds heartbeat_timeout{15'000};
+  ClusterRelaunch relaunch;  // null: a loss is not recovered
+};
+
 struct ClusterSupervisorState {
   std::vector<ClusterMember> nodes;   // node actors
   std::vector<ClusterMember> stages;  // stage executors in pipeline order, named by their node
@@ -48,6 +59,9 @@ struct ClusterSupervisorState {
   caf::actor executor;  // stage 0; null once something is lost
   SchedulerSupervision scheduling;
   ClusterRelaunch relaunch;  // null: a loss is not recovered
+  std::chrono::milliseconds heartbeat_timeout{15'000};
+  std::chrono::milliseconds heartbeat_every{5'000};
+  std::map<std::string, std::chrono::steady_clock::time_point> answered;  // by node: its last heartbeat answer
   caf::actor rendezvous;     // the TP groups' board of the current launch, kept alive
   int32_t recoveries = 0;    // against scheduling.max_restarts
   bool recovering = false;
@@ -59,8 +73,8 @@ struct ClusterSupervisorState {
 // every new scheduler, or that the engine is lost (engine_lost_atom); (kv_manager_atom) -> actor.
 caf::behavior cluster_supervisor_actor(caf::stateful_actor<ClusterSupervisorState>* self,
                                        std::vector<ClusterMember> nodes, std::vector<ClusterMember> stages,
-                                       SchedulerConfig config, int32_t max_restarts,
+                                       SchedulerConfig config, ClusterSupervision supervision,
                                        std::shared_ptr<ClusterHealth> health,
-                                       std::shared_ptr<ServerMetrics> metrics, ClusterRelaunch relaunch);
+                                       std::shared_ptr<ServerMetrics> metrics);
 
 }  // namespace troupe

@@ -123,11 +123,15 @@ int run_head(caf::actor_system& sys, const ClusterConfig& config, const ClusterM
   // After a loss: the same launch again (the nodes that stayed answer at once and keep their
   // shards; the lost one joins once its process is back). Everything it names lives until the
   // process ends (end_process), which this function's caller does.
-  ClusterRelaunch relaunch = [&sys, &config, &placement, &identity, &node, self_node, health] {
+  ClusterSupervision supervision;
+  supervision.max_restarts = config.scheduler.max_restarts;
+  supervision.heartbeat_timeout =
+      std::chrono::milliseconds(static_cast<int64_t>(config.cluster.heartbeat_timeout_s * 1000));
+  supervision.relaunch = [&sys, &config, &placement, &identity, &node, self_node, health] {
     return join_cluster(sys, config, placement, identity, node.name, self_node, *health);
   };
   engine.supervisor = sys.spawn(cluster_supervisor_actor, std::move(nodes), std::move(stages), scheduler,
-                                int32_t{config.scheduler.max_restarts}, health, metrics, std::move(relaunch));
+                                std::move(supervision), health, metrics);
   engine = current_engine(sys, engine);
   spdlog::info("cluster up: {} nodes, {} pipeline stages", config.nodes.size(), joined.stages.size());
   if (folder) {

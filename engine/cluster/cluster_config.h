@@ -40,6 +40,9 @@ struct ClusterSection {
   // A tensor-parallel group's connect, and each of its collectives: how long a rank waits for the
   // slowest (or a lost) rank before its step fails.
   double tp_timeout_s = 30;
+  // A node that answers no heartbeat for this long is lost, as one whose connection dropped: a
+  // silent partition (a cut link keeps TCP connections open) is noticed within it.
+  double heartbeat_timeout_s = 15;
 };
 
 struct ClusterConfig {

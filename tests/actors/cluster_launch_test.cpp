@@ -121,8 +121,8 @@ void launch(LaunchedCluster& c, const std::string& fixture, int32_t tp, int32_t 
   for (int32_t s = 0; s < pp; ++s) stage_members.push_back({c.placement.at(s, 0).node, c.joined.stages[static_cast<size_t>(s)]});
   const SchedulerConfig sc{.max_num_seqs = 4, .max_num_batched_tokens = 32, .block_size = 16, .num_blocks = 64,
                            .pipeline_stages = pp};
-  c.engine.supervisor = c.head().spawn(cluster_supervisor_actor, members, stage_members, sc, int32_t{3}, c.health,
-                                       std::shared_ptr<ServerMetrics>{}, ClusterRelaunch{});
+  c.engine.supervisor = c.head().spawn(cluster_supervisor_actor, members, stage_members, sc, ClusterSupervision{},
+                                       c.health, std::shared_ptr<ServerMetrics>{});
   c.engine = current_engine(c.head(), c.engine);
 }
 

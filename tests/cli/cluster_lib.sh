@@ -129,3 +129,24 @@ seeded_completions() {
       jq -j '.choices[0].text' >"$dir/seeded.$i"
   done
 }
+
+# streams URL DIR: 32 streamed requests at once in the background (pids in stream_pids); texts in
+# DIR/I once they end. Request I has a stop string when I is even.
+streams() {
+  local url=$1 dir=$2
+  mkdir -p "$dir"
+  stream_pids=()
+  for i in $(seq 1 32); do
+    local stop=""
+    [ $((i % 2)) -eq 0 ] && stop=', "stop": ["ing"]'
+    ( "${http_prefix[@]}" curl -sS -N --max-time 120 "$url/v1/completions" -H 'Content-Type: application/json' \
+        -d "{\"prompt\": \"stream $i: $(printf 'word%.0s ' $(seq 1 $((i % 7 + 1))))\", \"max_tokens\": 40,
+             \"temperature\": 0, \"ignore_eos\": true, \"stream\": true$stop}" >"$dir/raw.$i"
+      sed -n 's/^data: //p' "$dir/raw.$i" | grep -v '^\[DONE\]' | jq -j '.choices[0].text // empty' >"$dir/$i" ) &
+    stream_pids+=($!)
+  done
+}
+wait_streams() { for p in "${stream_pids[@]}"; do wait "$p" || true; done; }
+# Until at least N data events have arrived over all streams in DIR (bounded: 30 s).
+events_at_least() { for _ in $(seq 1 300); do [ "$(cat "$2"/raw.* 2>/dev/null | grep -c '^data: {')" -ge "$1" ] && return 0; sleep 0.1; done; return 1; }
+metric() { "${http_prefix[@]}" curl -s "$1/metrics" | sed -n "s/^troupe:$2\({[^}]*}\)\{0,1\} //p" | head -1; }

@@ -4,6 +4,8 @@
 # 10.200-254.x.x, inside the namespaces it creates, so no traffic goes anywhere else). 16 plain and
 # 16 streamed greedy completions through the head's HTTP (from inside its namespace) equal one
 # process's, each time. For tp=2 the two ranks' Gloo connections run between the namespaces too.
+# Then the worker's link is cut mid-stream and restored (a silent partition): the head notices by
+# heartbeat, recovers, and 32 streams end as without the cut.
 # The namespaces, the veth pair and the nodes are removed at the end by the names and pids this
 # run created. Skips (exit 77, printed) only when namespaces cannot be made.
 # Usage: cluster_netns_test.sh TROUPE MODEL
@@ -73,4 +75,43 @@ across() {
 across 1 2
 across 2 1
 grep -q "rank 1 of 2 connected ($worker_ip)" "$work/tp2pp1-worker.log" || fail "tp=2: rank 1 did not listen on $worker_ip"
-echo "pp=2 and tp=2 across two network namespaces ($head_ip, $worker_ip): 32 completions each equal to one process's"
+
+# A silent partition: the worker's link cut (no connection drops, no monitor fires) while 32
+# streams run, then restored. The head notices by heartbeat_timeout_s (3 s), recovers once the
+# worker answers again, and every stream ends as in the same cluster without the cut.
+partitioned() {
+  local name=$1 cut=$2 pids=()
+  base_port=4300
+  write_config "$work/$name.toml" 2 2 60
+  sed -i "s|^address = \"127.0.0.1:4300\"|address = \"$head_ip:4300\"|; s|^address = \"127.0.0.1:4301\"|address = \"$worker_ip:4301\"|; s|^host = \"127.0.0.1\"|host = \"$head_ip\"|; s/^\[cluster\]\$/[cluster]\nheartbeat_timeout_s = 3/" "$work/$name.toml"
+  grep -q "^heartbeat_timeout_s = 3$" "$work/$name.toml" || fail "config: $(cat "$work/$name.toml")"
+  start_node "$work/$name.toml" worker-1 "$work/$name-worker.log" ip netns exec "$ns_worker"
+  pids+=("$node_pid")
+  start_node "$work/$name.toml" head "$work/$name-head.log" ip netns exec "$ns_head"
+  pids+=("$node_pid")
+  wait_http "$work/$name-head.log" "$node_pid" || fail "$name: the head did not serve"
+  http_prefix=(ip netns exec "$ns_head")
+  streams "http://$head_ip:$http_port" "$work/$name"
+  if [ "$cut" = yes ]; then
+    events_at_least 64 "$work/$name" || fail "$name: the streams did not start"
+    ip -n "$ns_worker" link set "veth-w$$" down
+    for _ in $(seq 1 100); do grep -q "answered no heartbeat" "$work/$name-head.log" && break; sleep 0.1; done
+    grep -q "node worker-1 answered no heartbeat for [0-9.]* s" "$work/$name-head.log" ||
+      fail "$name: the head did not notice the partition within 10 s"
+    ip -n "$ns_worker" link set "veth-w$$" up
+  fi
+  wait_streams
+  [ "$cut" = yes ] && { grep -q "cluster: recovered in" "$work/$name-head.log" || fail "$name: no recovery"; }
+  http_prefix=()
+  kill -TERM "${pids[@]}"
+  for p in "${pids[@]}"; do exits_within "$p" 15 || fail "$name: a node outlived SIGTERM by 15 s"; done
+  cluster_cleanup
+}
+partitioned cut-ref no
+partitioned cut yes
+for i in $(seq 1 32); do
+  [ -s "$work/cut-ref/$i" ] || fail "partition: reference stream $i is empty"
+  grep -q '"error"' "$work/cut/raw.$i" && fail "partition: stream $i ended with an error: $(grep '"error"' "$work/cut/raw.$i")"
+  cmp -s "$work/cut-ref/$i" "$work/cut/$i" || fail "partition: stream $i differs after the cut"
+done
+echo "pp=2 and tp=2 across two network namespaces ($head_ip, $worker_ip): 32 completions each equal to one process's; a cut link noticed by heartbeat and recovered, 32 streams identical"

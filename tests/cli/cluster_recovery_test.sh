@@ -9,6 +9,7 @@
 # After each: one recovery and one node loss in /metrics, /health ok with every node up, no
 # request running and no KV block referenced. Then, with max_restarts = 1, two kills in a row:
 # the second ends every stream with an error naming the node and /health answers 503 — no hang.
+# A head killed and started again finds the worker with its shard still loaded, and serves.
 # The head's log gives the recovery time (loss to every stage back), printed at the end.
 # Usage: cluster_recovery_test.sh TROUPE MODEL
 set -euo pipefail
@@ -17,27 +18,6 @@ work=$(mktemp -d)
 source "$(dirname "$0")/cluster_lib.sh"
 trap 'cluster_cleanup; rm -rf "$work"' EXIT
 fail() { echo "FAIL: $1"; for f in "$work"/*.log; do echo "== $f"; tail -20 "$f"; done; exit 1; }
-
-# streams URL DIR: 32 streamed requests at once in the background (pids in stream_pids); texts in
-# DIR/I once they end. Request I has a stop string when I is even.
-streams() {
-  local url=$1 dir=$2
-  mkdir -p "$dir"
-  stream_pids=()
-  for i in $(seq 1 32); do
-    local stop=""
-    [ $((i % 2)) -eq 0 ] && stop=', "stop": ["ing"]'
-    ( curl -sS -N --max-time 120 "$url/v1/completions" -H 'Content-Type: application/json' \
-        -d "{\"prompt\": \"stream $i: $(printf 'word%.0s ' $(seq 1 $((i % 7 + 1))))\", \"max_tokens\": 40,
-             \"temperature\": 0, \"ignore_eos\": true, \"stream\": true$stop}" >"$dir/raw.$i"
-      sed -n 's/^data: //p' "$dir/raw.$i" | grep -v '^\[DONE\]' | jq -j '.choices[0].text // empty' >"$dir/$i" ) &
-    stream_pids+=($!)
-  done
-}
-wait_streams() { for p in "${stream_pids[@]}"; do wait "$p" || true; done; }
-# Until at least N data events have arrived over all streams in DIR (bounded: 30 s).
-events_at_least() { for _ in $(seq 1 300); do [ "$(cat "$2"/raw.* 2>/dev/null | grep -c '^data: {')" -ge "$1" ] && return 0; sleep 0.1; done; return 1; }
-metric() { curl -s "$1/metrics" | sed -n "s/^troupe:$2\({[^}]*}\)\{0,1\} //p" | head -1; }
 
 # run TP PP MAX_RESTARTS NAME: starts the cluster (worker first); cfg, head and worker pids set.
 start_cluster() {
@@ -94,6 +74,21 @@ took=()
 recover 1 2
 recover 2 1
 
+# The head killed and started again: its clients lose their connections (nothing to save there),
+# but the worker keeps its loaded shard and joins the new head, which serves again.
+start_cluster 1 2 3 head
+kill -9 "$head"
+restarted_at=$(date +%s.%N)
+start_node "$cfg" head "$work/head-again.log"
+head=$node_pid
+wait_http "$work/head-again.log" "$head" || fail "head: the restarted head did not serve"
+back_in=$(echo "$(date +%s.%N) - $restarted_at" | bc)
+grep -q "head head lost" "$work/head-worker.log" || fail "head: the worker did not notice its head go"
+[ "$(grep -c 'loading stage' "$work/head-worker.log")" -eq 1 ] || fail "head: the worker loaded its shard again"
+complete "http://127.0.0.1:$http_port" 5 false "$work/after-head"
+[ -s "$work/after-head" ] || fail "head: no completion from the restarted head"
+stop_cluster
+
 # Past the budget: max_restarts = 1, two kills.
 start_cluster 1 2 1 budget
 streams "$url" "$work/budget"
@@ -113,4 +108,4 @@ finished=$(grep -L '"error"' "$work"/budget/raw.* | wc -l)
 code=$(curl -s -o "$work/health.json" -w '%{http_code}' "$url/health")
 [ "$code" = 503 ] || fail "budget: /health answered $code past the budget"
 stop_cluster
-echo "a killed worker, started again, cost no stream (pp=2, tp=2; recovered in: ${took[*]}); past the budget streams end in $ended s with an error and /health is 503"
+echo "a killed worker, started again, cost no stream (pp=2, tp=2; recovered in: ${took[*]}); a restarted head served again in $back_in s without the worker reloading; past the budget streams end in $ended s with an error and /health is 503"

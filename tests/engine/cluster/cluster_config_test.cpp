@@ -113,6 +113,7 @@ roles = ["gateway", "scheduler", "kv_manager", "executor"]
   EXPECT_EQ(c.server.port, ServerSection{}.port);
   EXPECT_DOUBLE_EQ(c.cluster.join_timeout_s, 120);
   EXPECT_DOUBLE_EQ(c.cluster.tp_timeout_s, 30);
+  EXPECT_DOUBLE_EQ(c.cluster.heartbeat_timeout_s, 15);
   EXPECT_EQ(c.nodes[0].executors, 1);  // a CPU executor node without `executors` offers one
 }
 
