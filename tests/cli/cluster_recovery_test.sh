@@ -7,7 +7,8 @@
 #  - tp=2 on two nodes (the worker is rank 1: rank 0 notices in its next all-reduce, bounded by
 #    tp_timeout_s, or at once when the node's connection drops).
 # After each: one recovery and one node loss in /metrics, /health ok with every node up, no
-# request running and no KV block referenced. Then, with max_restarts = 1, two kills in a row:
+# request running and no KV block referenced. Five kills in a row during one batch (pp=2,
+# max_restarts = 5) cost nothing either. Then, with max_restarts = 1, two kills in a row:
 # the second ends every stream with an error naming the node and /health answers 503 — no hang.
 # A head killed and started again finds the worker with its shard still loaded, and serves.
 # The head's log gives the recovery time (loss to every stage back), printed at the end.
@@ -73,6 +74,26 @@ recover() {
 took=()
 recover 1 2
 recover 2 1
+
+# Five kills in a row during one batch (max_restarts = 5): each time the worker comes back, the
+# cluster recovers, and the 32 streams still end as without any fault.
+start_cluster 1 2 5 repeat
+streams "$url" "$work/repeat"
+for k in 1 2 3 4 5; do
+  events_at_least $((64 * k)) "$work/repeat" || fail "repeat: the streams stalled before kill $k"
+  kill -9 "$worker"
+  sleep 0.5
+  start_node "$cfg" worker-1 "$work/repeat-worker-$k.log"
+  worker=$node_pid
+  for _ in $(seq 1 300); do [ "$(grep -c 'cluster: recovered in' "$work/repeat-head.log")" -ge "$k" ] && break; sleep 0.1; done
+  [ "$(grep -c 'cluster: recovered in' "$work/repeat-head.log")" -ge "$k" ] || fail "repeat: no recovery after kill $k"
+done
+wait_streams
+for i in $(seq 1 32); do
+  cmp -s "$work/tp1pp2-ref/$i" "$work/repeat/$i" || fail "repeat: stream $i differs after five kills"
+done
+[ "$(metric "$url" cluster_recoveries_total)" = 5 ] || fail "repeat: cluster_recoveries_total $(metric "$url" cluster_recoveries_total)"
+stop_cluster
 
 # The head killed and started again: its clients lose their connections (nothing to save there),
 # but the worker keeps its loaded shard and joins the new head, which serves again.
