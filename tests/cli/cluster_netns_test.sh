@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# pp=2, then tp=2, with each node in its own network namespace, as on two hosts: a veth pair joins
+# pp=2, then tp=2, then tp=2 x pp=2 (two nodes in each namespace), as on two hosts: a veth pair joins
 # them, the head at 10.R.S.1 and the worker at 10.R.S.2 (a /30 this test picks at random in
 # 10.200-254.x.x, inside the namespaces it creates, so no traffic goes anywhere else). 16 plain and
 # 16 streamed greedy completions through the head's HTTP (from inside its namespace) equal one
@@ -48,16 +48,30 @@ kill -TERM "$ref_pid"; wait "$ref_pid" || true; ref_pid=""
 
 # across TP PP: a cluster file naming the two addresses (TP x PP = 2); HTTP on the head's veth
 # address; the nodes end with SIGTERM.
+# across TP PP: a cluster of TP x PP nodes, the first half in the head's namespace and the rest
+# in the worker's (as two hosts with TP x PP / 2 executors each: tp=2 x pp=2 keeps each stage's
+# TP group on one host and sends hidden states across); HTTP on the head's veth address; the
+# nodes end with SIGTERM.
 across() {
-  local tp=$1 pp=$2 name="tp$1pp$2"
+  local tp=$1 pp=$2 name="tp$1pp$2" n=$(($1 * $2)) pids=()
   base_port=4300
-  cluster_tp=$tp write_config "$work/$name.toml" "$pp" 2 60
-  sed -i "s|^address = \"127.0.0.1:4300\"|address = \"$head_ip:4300\"|; s|^address = \"127.0.0.1:4301\"|address = \"$worker_ip:4301\"|; s|^host = \"127.0.0.1\"|host = \"$head_ip\"|" "$work/$name.toml"
-  grep -q "$worker_ip:4301" "$work/$name.toml" || fail "config: $(cat "$work/$name.toml")"
-  start_node "$work/$name.toml" worker-1 "$work/$name-worker.log" ip netns exec "$ns_worker"
-  local worker_pid=$node_pid
+  cluster_tp=$tp write_config "$work/$name.toml" "$pp" "$n" 60
+  for i in $(seq 0 $((n - 1))); do
+    local ip=$head_ip
+    [ "$i" -ge $((n / 2)) ] && ip=$worker_ip
+    sed -i "s|^address = \"127.0.0.1:$((4300 + i))\"|address = \"$ip:$((4300 + i))\"|" "$work/$name.toml"
+  done
+  sed -i "s|^host = \"127.0.0.1\"|host = \"$head_ip\"|" "$work/$name.toml"
+  grep -q "$worker_ip:$((4300 + n - 1))" "$work/$name.toml" || fail "config: $(cat "$work/$name.toml")"
+  for i in $(seq 1 $((n - 1))); do
+    local ns=$ns_head
+    [ "$i" -ge $((n / 2)) ] && ns=$ns_worker
+    start_node "$work/$name.toml" "worker-$i" "$work/$name-worker-$i.log" ip netns exec "$ns"
+    pids+=("$node_pid")
+  done
   start_node "$work/$name.toml" head "$work/$name-head.log" ip netns exec "$ns_head"
   local head_pid=$node_pid
+  pids+=("$head_pid")
   wait_http "$work/$name-head.log" "$head_pid" || fail "$name: the head did not serve"
   [ "$http_host" = "$head_ip" ] || fail "$name: the head serves on $http_host, not $head_ip"
   http_prefix=(ip netns exec "$ns_head")
@@ -67,14 +81,15 @@ across() {
     cmp -s "$work/ref/p.$i" "$work/$name/p.$i" || fail "$name: completion $i differs across namespaces"
     cmp -s "$work/ref/s.$i" "$work/$name/s.$i" || fail "$name: streamed completion $i differs across namespaces"
   done
-  grep -q "joined head head" "$work/$name-worker.log" || fail "$name: the worker never joined"
-  kill -TERM "$head_pid" "$worker_pid"
-  for p in "$head_pid" "$worker_pid"; do exits_within "$p" 10 || fail "$name: a node outlived SIGTERM by 10 s"; done
+  grep -q "joined head head" "$work/$name-worker-$((n - 1)).log" || fail "$name: the last worker never joined"
+  kill -TERM "${pids[@]}"
+  for p in "${pids[@]}"; do exits_within "$p" 10 || fail "$name: a node outlived SIGTERM by 10 s"; done
   cluster_cleanup
 }
 across 1 2
 across 2 1
-grep -q "rank 1 of 2 connected ($worker_ip)" "$work/tp2pp1-worker.log" || fail "tp=2: rank 1 did not listen on $worker_ip"
+across 2 2
+grep -q "rank 1 of 2 connected ($worker_ip)" "$work/tp2pp1-worker-1.log" || fail "tp=2: rank 1 did not listen on $worker_ip"
 
 # A silent partition: the worker's link cut (no connection drops, no monitor fires) while 32
 # streams run, then restored. The head notices by heartbeat_timeout_s (3 s), recovers once the
@@ -114,4 +129,4 @@ for i in $(seq 1 32); do
   grep -q '"error"' "$work/cut/raw.$i" && fail "partition: stream $i ended with an error: $(grep '"error"' "$work/cut/raw.$i")"
   cmp -s "$work/cut-ref/$i" "$work/cut/$i" || fail "partition: stream $i differs after the cut"
 done
-echo "pp=2 and tp=2 across two network namespaces ($head_ip, $worker_ip): 32 completions each equal to one process's; a cut link noticed by heartbeat and recovered, 32 streams identical"
+echo "pp=2, tp=2 and tp=2 x pp=2 across two network namespaces ($head_ip, $worker_ip): 32 completions each equal to one process's; a cut link noticed by heartbeat and recovered, 32 streams identical"
