@@ -99,7 +99,10 @@ LoadedModel load_model(const ModelOptions& o, const EngineOptions& engine, bool 
                               .num_blocks = engine.num_kv_blocks,
                               .cuda_graphs = !o.no_cuda_graphs,
                               .tune_gemms = !o.no_gemm_tuning,
-                              .gemm_tuning_cache = o.gemm_tuning_cache == "none" ? "" : o.gemm_tuning_cache};
+                              .gemm_tuning_cache = o.gemm_tuning_cache == "none" ? "" : o.gemm_tuning_cache,
+                              .tp_rank = 0,
+                              .tp_size = 1,
+                              .tp_group = nullptr};
     if (format == LoadFormat::Dummy) {
       spdlog::info("making dummy weights on the GPU (seed {})", o.dummy_seed);
       backend = make_gpu_backend(c, nullptr, o.dummy_seed, g);
