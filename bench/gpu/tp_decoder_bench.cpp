@@ -1,7 +1,9 @@
 // Tensor parallel on GPUs, Llama-3-8B shapes with dummy bf16 weights: the decode step (graphs, the
 // NCCL all-reduces inside) at batch 1..256 with 256-token contexts, one thread per GPU, and NCCL's
 // all-reduce alone at decode sizes (batch x 4096 bf16), eagerly and replayed from a graph, against
-// what issue 14 cites (NCCL ~19-25 us on H100 NVLink; one-shot kernels ~4-9 us).
+// what issue 14 cites (NCCL ~19-25 us on H100 NVLink; one-shot kernels ~4-9 us). With tp > 1 the
+// one-shot all-reduce over peer memory (comm/cuda) is timed beside NCCL, and the decode steps run
+// again with it below ONE_SHOT_MAX_BYTES (default 1 MiB; NCCL above).
 //
 //   tp_decoder_bench [tp=1] [layers=32]
 //
@@ -22,6 +24,7 @@
 #include <cuda_runtime_api.h>
 
 #include "bench/gpu/bench_step.h"
+#include "comm/cuda/one_shot_all_reduce.h"
 #include "comm/nccl/nccl_communicator.h"
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/decoder.h"
@@ -118,8 +121,9 @@ int main(int argc, char** argv) {
       for (size_t i = 0; i < ms.size(); ++i) std::printf("  b%d %.3f", kBatches[i], ms[i]);
       std::printf("\n");
     }
-    const auto id = troupe::make_nccl_id();
+    const auto id = troupe::make_nccl_id(), id2 = troupe::make_nccl_id();  // id2: the fallback of the one-shot run
     std::barrier<> sync(tp);
+    std::vector<void*> regions(static_cast<size_t>(tp));
     std::vector<std::thread> ranks;
     std::vector<std::exception_ptr> errors(static_cast<size_t>(tp));
     for (int32_t r = 0; r < tp; ++r)
@@ -138,8 +142,48 @@ int main(int argc, char** argv) {
           for (int batch : kBatches) {
             const auto [eager, graphed] = time_all_reduce(*comm, int64_t{batch} * 4096, sync);
             if (r == 0)
-              std::printf("all-reduce of %3d x 4096 bf16 (%7d bytes): %7.1f us eager, %7.1f us in a graph\n", batch,
-                          batch * 4096 * 2, eager, graphed);
+              std::printf("NCCL all-reduce of %3d x 4096 bf16 (%7d bytes): %7.1f us eager, %7.1f us in a graph\n",
+                          batch, batch * 4096 * 2, eager, graphed);
+          }
+          if (tp > 1) {
+            // The one-shot kernel: every GPU maps its peers' regions (peer access over NVLink).
+            for (int32_t p = 0; p < tp; ++p)
+              if (p != r) {
+                const cudaError_t e = cudaDeviceEnablePeerAccess(p, 0);
+                if (e != cudaErrorPeerAccessAlreadyEnabled) TROUPE_CUDA_CHECK(e);
+              }
+            auto one_shot = std::make_unique<troupe::OneShotAllReduce>(r, tp, size_t{256} * 4096 * 2, r);
+            regions[static_cast<size_t>(r)] = one_shot->region();
+            sync.arrive_and_wait();
+            one_shot->connect(regions);
+            struct OneShotOnly : troupe::DeviceCommunicator {
+              troupe::OneShotAllReduce* o;
+              int32_t rank_, size_;
+              int32_t rank() const override { return rank_; }
+              int32_t size() const override { return size_; }
+              bool capturable() const override { return true; }
+              void all_reduce_sum(void* d, int64_t n, troupe::DeviceDType t, void* s) override { o->all_reduce_sum(d, n, t, s); }
+            } alone;
+            alone.o = one_shot.get();
+            alone.rank_ = r;
+            alone.size_ = tp;
+            for (int batch : kBatches) {
+              const auto [eager, graphed] = time_all_reduce(alone, int64_t{batch} * 4096, sync);
+              if (r == 0)
+                std::printf("one-shot all-reduce of %3d x 4096 bf16 (%7d bytes): %7.1f us eager, %7.1f us in a graph\n",
+                            batch, batch * 4096 * 2, eager, graphed);
+            }
+            const char* env = std::getenv("ONE_SHOT_MAX_BYTES");
+            const size_t threshold = env ? std::strtoull(env, nullptr, 10) : size_t{1} << 20;
+            const auto mixed = troupe::make_one_shot_communicator(std::move(one_shot),
+                                                                  troupe::connect_nccl(id2, r, tp, r), threshold);
+            const auto d = make_decoder(layers, tp, r, mixed.get());
+            const auto ms = time_decode(*d, &sync, 30);
+            if (r == 0) {
+              std::printf("tp %d, one-shot <= %zu bytes: decode ms", tp, threshold);
+              for (size_t i = 0; i < ms.size(); ++i) std::printf("  b%d %.3f", kBatches[i], ms[i]);
+              std::printf("\n");
+            }
           }
         } catch (...) {
           errors[static_cast<size_t>(r)] = std::current_exception();

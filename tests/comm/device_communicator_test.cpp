@@ -1,6 +1,8 @@
 // The DeviceCommunicators against a plain sum on the host: the one-device group (every rank of a
-// group in this process on one GPU, ranks as threads) at 1-4 ranks in bf16 and fp32, NCCL at world
-// size 1 eagerly and captured in a CUDA graph, and NCCL over two GPUs when the machine has them.
+// group in this process on one GPU, ranks as threads) at 1-4 ranks in bf16 and fp32; the one-shot
+// all-reduce with N ranks' regions on one GPU against the one-device group, bit for bit (calls back
+// to back, replayed graphs, and the size threshold); NCCL at world size 1 eagerly and captured in
+// a CUDA graph, and NCCL over two GPUs when the machine has them.
 // Every test skips, saying why, without a CUDA device (or without NCCL / a second GPU).
 #include <gtest/gtest.h>
 
@@ -16,6 +18,7 @@
 #include <cuda_runtime_api.h>
 
 #include "comm/cuda/one_device_group.h"
+#include "comm/cuda/one_shot_all_reduce.h"
 #ifdef TROUPE_HAVE_NCCL
 #include "comm/nccl/nccl_communicator.h"
 #endif
@@ -146,6 +149,124 @@ TEST(OneDeviceGroup, MismatchedCountsThrowOnEveryRank) {
   });
   EXPECT_EQ(threw, (std::vector<int>{1, 1}));
   EXPECT_THROW(make_one_device_group(kMaxOneDeviceRanks + 1, 0), std::invalid_argument);
+}
+
+// N ranks of the one-shot all-reduce whose regions all sit on GPU 0 (the flag protocol and the
+// arithmetic, checkable on one GPU: each rank's kernel reads the others' regions on the same device).
+std::vector<std::unique_ptr<OneShotAllReduce>> one_shot_ranks(int32_t n, size_t max_bytes) {
+  std::vector<std::unique_ptr<OneShotAllReduce>> ranks;
+  std::vector<void*> regions;
+  for (int32_t r = 0; r < n; ++r) {
+    ranks.push_back(std::make_unique<OneShotAllReduce>(r, n, max_bytes, 0));
+    regions.push_back(ranks.back()->region());
+  }
+  for (auto& r : ranks) r->connect(regions);
+  return ranks;
+}
+
+// What the one-device group leaves on every rank for rank_values(r, count): the reference.
+std::vector<float> group_sum(int32_t n, int64_t count, DeviceDType dtype) {
+  auto group = make_one_device_group(n, 0);
+  std::vector<float> out;
+  on_every_rank(n, [&](int32_t r) {
+    DeviceBuffer buf(rank_values(r, count), dtype);
+    group[r]->all_reduce_sum(buf.ptr, count, dtype, nullptr);
+    ok(cudaStreamSynchronize(nullptr));
+    if (r == 0) out = buf.read();
+  });
+  return out;
+}
+
+TEST(OneShotAllReduce, EqualsTheOneDeviceGroupBitForBitCallAfterCall) {
+  REQUIRE_DEVICES(1);
+  for (int32_t n : {2, 3, 4}) {
+    for (DeviceDType dtype : {DeviceDType::BF16, DeviceDType::F32}) {
+      for (int64_t count : {int64_t{4096}, int64_t{4096} * 8, int64_t{4096} * 64}) {
+        const auto want = group_sum(n, count, dtype);
+        ASSERT_EQ(want, expected_sum(n, count, dtype)) << "the reference group itself";
+        auto ranks = one_shot_ranks(n, size_t{4096} * 64 * 4);
+        std::vector<std::vector<float>> got(static_cast<size_t>(n));
+        // 50 calls back to back with no host wait between them, each on fresh input copied on the
+        // stream: ranks run ahead of each other, epochs and both data halves turn over.
+        on_every_rank(n, [&](int32_t r) {
+          DeviceBuffer input(rank_values(r, count), dtype), buf(rank_values(r, count), dtype);
+          cudaStream_t s = nullptr;
+          ok(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking));
+          const size_t bytes = static_cast<size_t>(count) * (dtype == DeviceDType::BF16 ? 2 : 4);
+          for (int call = 0; call < 50; ++call) {
+            ok(cudaMemcpyAsync(buf.ptr, input.ptr, bytes, cudaMemcpyDeviceToDevice, s));
+            ranks[r]->all_reduce_sum(buf.ptr, count, dtype, s);
+          }
+          ok(cudaStreamSynchronize(s));
+          got[static_cast<size_t>(r)] = buf.read();
+          cudaStreamDestroy(s);
+        });
+        for (int32_t r = 0; r < n; ++r)
+          EXPECT_EQ(got[static_cast<size_t>(r)], want) << n << " ranks, " << count << " elements, rank " << r;
+      }
+    }
+  }
+}
+
+// Captured once per rank and replayed: every replay takes a fresh epoch from the device counter.
+TEST(OneShotAllReduce, ReplayedFromGraphs) {
+  REQUIRE_DEVICES(1);
+  const int32_t n = 2;
+  const int64_t count = 4096 * 16;
+  const auto want = expected_sum(n, count, DeviceDType::BF16);
+  auto ranks = one_shot_ranks(n, count * 2);
+  std::vector<std::vector<std::vector<float>>> got(n);
+  on_every_rank(n, [&](int32_t r) {
+    DeviceBuffer input(rank_values(r, count), DeviceDType::BF16), buf(rank_values(r, count), DeviceDType::BF16);
+    cudaStream_t s = nullptr;
+    ok(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking));
+    cudaGraph_t graph = nullptr;
+    ok(cudaStreamBeginCapture(s, cudaStreamCaptureModeThreadLocal));
+    ok(cudaMemcpyAsync(buf.ptr, input.ptr, count * 2, cudaMemcpyDeviceToDevice, s));
+    ranks[r]->all_reduce_sum(buf.ptr, count, DeviceDType::BF16, s);
+    ok(cudaStreamEndCapture(s, &graph));
+    cudaGraphExec_t exec = nullptr;
+    ok(cudaGraphInstantiate(&exec, graph, 0));
+    for (int replay = 0; replay < 5; ++replay) {
+      ok(cudaGraphLaunch(exec, s));
+      ok(cudaStreamSynchronize(s));
+      got[r].push_back(buf.read());
+    }
+    cudaGraphExecDestroy(exec);
+    cudaGraphDestroy(graph);
+    cudaStreamDestroy(s);
+  });
+  for (int32_t r = 0; r < n; ++r)
+    for (size_t k = 0; k < got[r].size(); ++k) EXPECT_EQ(got[r][k], want) << "rank " << r << ", replay " << k;
+}
+
+// The communicator picks the one-shot path up to the threshold and the fallback above it; both
+// give the same sums.
+TEST(OneShotAllReduce, ThresholdPicksThePathAndBothSumAlike) {
+  REQUIRE_DEVICES(1);
+  const int32_t n = 2;
+  auto fallback = make_one_device_group(n, 0);
+  auto one_shot = one_shot_ranks(n, 4096 * 8 * 2);
+  std::vector<std::unique_ptr<DeviceCommunicator>> comms;
+  for (int32_t r = 0; r < n; ++r)
+    comms.push_back(make_one_shot_communicator(std::move(one_shot[r]), std::move(fallback[r]), 4096 * 8 * 2));
+  for (int64_t count : {int64_t{4096} * 8, int64_t{4096} * 8 + 8, int64_t{4096} * 40}) {
+    std::vector<std::vector<float>> got(n);
+    on_every_rank(n, [&](int32_t r) {
+      DeviceBuffer buf(rank_values(r, count), DeviceDType::BF16);
+      // A stream per rank: on one shared stream the first rank's one-shot kernel would wait for
+      // the second's, queued behind it.
+      cudaStream_t s = nullptr;
+      ok(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking));
+      comms[r]->all_reduce_sum(buf.ptr, count, DeviceDType::BF16, s);
+      ok(cudaStreamSynchronize(s));
+      got[r] = buf.read();
+      cudaStreamDestroy(s);
+    });
+    EXPECT_EQ(got[0], expected_sum(n, count, DeviceDType::BF16)) << count;
+    EXPECT_EQ(got[1], got[0]) << count;
+  }
+  EXPECT_THROW(OneShotAllReduce(2, 2, 64, 0), std::invalid_argument);
 }
 
 #ifdef TROUPE_HAVE_NCCL
