@@ -22,6 +22,7 @@
 #ifdef TROUPE_HAVE_NCCL
 #include "comm/nccl/nccl_communicator.h"
 #endif
+#include "tests/comm/on_every_rank.h"
 
 namespace troupe {
 namespace {
@@ -38,22 +39,7 @@ int device_count() {
 
 void ok(cudaError_t e) { ASSERT_EQ(e, cudaSuccess) << cudaGetErrorString(e); }
 
-// Runs f(rank) on one thread per rank and rethrows the first exception.
-void on_every_rank(int32_t n, const std::function<void(int32_t)>& f) {
-  std::vector<std::thread> threads;
-  std::vector<std::exception_ptr> errors(static_cast<size_t>(n));
-  for (int32_t r = 0; r < n; ++r)
-    threads.emplace_back([&, r] {
-      try {
-        f(r);
-      } catch (...) {
-        errors[static_cast<size_t>(r)] = std::current_exception();
-      }
-    });
-  for (auto& t : threads) t.join();
-  for (auto& e : errors)
-    if (e) std::rethrow_exception(e);
-}
+using test::on_every_rank;
 
 // Rank r's values: distinct per rank and element, exactly representable in bf16.
 std::vector<float> rank_values(int32_t rank, int64_t count) {
