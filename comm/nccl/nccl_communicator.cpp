@@ -70,6 +70,16 @@ std::unique_ptr<DeviceCommunicator> connect_nccl(std::span<const uint8_t> id_byt
   return std::make_unique<NcclCommunicator>(comm, rank, size);
 }
 
+std::vector<std::unique_ptr<DeviceCommunicator>> connect_nccl_local(const std::vector<int>& devices) {
+  const auto n = static_cast<int32_t>(devices.size());
+  if (n < 1) throw std::invalid_argument("an NCCL group needs at least one device");
+  std::vector<ncclComm_t> comms(devices.size());
+  check(ncclCommInitAll(comms.data(), n, devices.data()), "ncclCommInitAll");
+  std::vector<std::unique_ptr<DeviceCommunicator>> out;
+  for (int32_t r = 0; r < n; ++r) out.push_back(std::make_unique<NcclCommunicator>(comms[static_cast<size_t>(r)], r, n));
+  return out;
+}
+
 int nccl_version() {
   int v = 0;
   check(ncclGetVersion(&v), "ncclGetVersion");

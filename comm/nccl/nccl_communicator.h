@@ -26,6 +26,10 @@ size_t nccl_id_bytes();
 // std::runtime_error naming the NCCL call and its error.
 std::unique_ptr<DeviceCommunicator> connect_nccl(std::span<const uint8_t> id, int32_t rank, int32_t size, int device);
 
+// A group of this process's GPUs `devices` (rank r on devices[r]) in one call (ncclCommInitAll):
+// the one-process tensor-parallel group, a thread per GPU driving it afterwards.
+std::vector<std::unique_ptr<DeviceCommunicator>> connect_nccl_local(const std::vector<int>& devices);
+
 // The NCCL library's version, e.g. 22803 for 2.28.3.
 int nccl_version();
 

@@ -326,6 +326,7 @@ class GpuBackend : public ModelBackend {
 }  // namespace
 
 bool cuda_device_available() { return cuda::device_count() > 0; }
+int cuda_device_count() { return cuda::device_count(); }
 
 std::shared_ptr<ModelBackend> make_gpu_backend(const ModelConfig& config, const Checkpoint* checkpoint,
                                                uint64_t dummy_seed, const GpuBackendOptions& options,

@@ -39,8 +39,9 @@ struct GpuBackendOptions {
                                             // else every step runs eagerly
 };
 
-// True when this build has CUDA and a device is visible.
+// True when this build has CUDA and a device is visible; how many are (0 without CUDA).
 bool cuda_device_available();
+int cuda_device_count();
 
 // Weights go from the checkpoint's (memory-mapped) tensors straight to the device, converted
 // there: the host never holds a copy of the model. `checkpoint` null: seeded dummy weights made on

@@ -21,6 +21,7 @@
 #include "engine/runtime/gpu_backend.h"
 #include "engine/runtime/local_engine.h"
 #include "engine/scheduler/step_plan.h"
+#include "greedy_compare.h"
 #include "gpu_test_util.h"
 
 namespace troupe {
@@ -82,40 +83,6 @@ std::vector<std::vector<int32_t>> test_prompts(const ModelConfig& c) {
     out.push_back(p);
   }
   return out;
-}
-
-std::vector<int32_t> generate(ModelBackend& b, const std::vector<int32_t>& prompt, int32_t max_tokens,
-                              int32_t chunk = 0) {
-  LocalEngine engine(b, {.max_num_seqs = 8, .max_num_batched_tokens = 512, .block_size = 16, .num_blocks = 512,
-                         .enable_prefix_caching = false, .long_prefill_token_threshold = chunk});
-  SamplingParams p;
-  p.temperature = 0.0f;
-  p.max_tokens = max_tokens;
-  p.ignore_eos = true;
-  engine.add_request({.id = 1, .prompt_token_ids = prompt, .sampling_params = p, .eos_token_ids = {}, .priority = 0,
-                      .arrival = {}, .output_token_ids = {}});
-  auto done = engine.run_to_completion();
-  return done.at(0).output_token_ids;
-}
-
-// Two greedy continuations of `prompt` may part only where the reference's top two logits are
-// within bf16 noise of each other: GEMM shapes differ with batch composition, and a random model
-// at 8B width has near-ties (128k logits of similar size). A batching bug parts them at clear
-// margins too. Returns the number of tokens compared before they parted (all if they never did).
-size_t expect_equal_up_to_a_near_tie(ModelBackend& reference, const std::vector<int32_t>& prompt,
-                                     const std::vector<int32_t>& expected, const std::vector<int32_t>& got,
-                                     const std::string& what) {
-  EXPECT_EQ(got.size(), expected.size()) << what;
-  size_t k = 0;
-  while (k < got.size() && k < expected.size() && got[k] == expected[k]) ++k;
-  if (k == got.size() || k == expected.size()) return k;
-  std::vector<int32_t> ctx = prompt;
-  ctx.insert(ctx.end(), expected.begin(), expected.begin() + static_cast<long>(k));
-  auto l = prompt_logits(reference, ctx);
-  std::partial_sort(l.begin(), l.begin() + 2, l.end(), std::greater<>());
-  EXPECT_LT(l[0] - l[1], 2e-2f * std::abs(l[0]) + 1e-2f)
-      << what << ": parts at output " << k << " where the top two logits are " << l[0] << " and " << l[1];
-  return k;
 }
 
 class GpuModel : public ::testing::TestWithParam<std::string> {};

@@ -12,6 +12,7 @@
 #include <cmath>
 #include <cstdio>
 #include <functional>
+#include <map>
 #include <memory>
 #include <random>
 #include <thread>
@@ -27,7 +28,9 @@
 #include "engine/model/checkpoint.h"
 #include "engine/model/rope_frequencies.h"
 #include "engine/runtime/gpu_backend.h"
+#include "engine/runtime/gpu_tensor_parallel_backend.h"
 #include "engine/runtime/local_engine.h"
+#include "greedy_compare.h"
 #include "gpu_test_util.h"
 #include "kernels/cuda/decoder.h"
 #include "tests/comm/on_every_rank.h"
@@ -225,6 +228,94 @@ TEST(GpuTensorParallel, BiasesCountedOnce) {
   check_sharded_against_whole({c, nullptr}, "every bias");
 }
 
+// The group as one ModelBackend (ranks as threads, here through the one-device group): greedy
+// requests alone and batched (chunked prefill, prefix-cache hits) give one GPU's tokens up to
+// bf16 near-ties, and pipelined steps (deferred tokens filled from each rank's own samples)
+// give the group's lock-step tokens exactly.
+TEST(GpuTensorParallel, GroupBackendGeneratesWhatOneGpuDoes) {
+  REQUIRE_DEVICES(1);
+  for (const std::string name : {"tiny-llama3", "tiny-qwen2"}) {
+    const TestModel m = fixture(name);
+    auto whole = make_gpu_backend(m.config, m.checkpoint.get(), 0, test_options());
+    for (int32_t tp : {2, 4}) {
+      auto group = make_gpu_tensor_parallel_backend(m.config, m.checkpoint.get(), 0, test_options(),
+                                                    make_one_device_group(tp, 0), std::vector<int>(tp, 0));
+      std::mt19937 rng(21);
+      std::vector<GenerationRequest> reqs;
+      for (SeqId i = 0; i < 12; ++i) {
+        GenerationRequest r;
+        r.id = i;
+        r.prompt_token_ids = random_tokens(rng, 1 + rng() % 90, m.config.vocab_size);
+        r.sampling_params.temperature = 0.0f;
+        r.sampling_params.max_tokens = 4 + static_cast<int32_t>(rng() % 20);
+        r.sampling_params.ignore_eos = true;
+        reqs.push_back(r);
+      }
+      auto run_all = [&](ModelBackend& b) {
+        LocalEngine engine(b, {.max_num_seqs = 8, .max_num_batched_tokens = 64, .block_size = 16, .num_blocks = 256,
+                               .enable_prefix_caching = true, .long_prefill_token_threshold = 0});
+        for (const auto& r : reqs) engine.add_request(r);
+        std::map<SeqId, std::vector<int32_t>> out;
+        for (auto& f : engine.run_to_completion()) out[f.id] = f.output_token_ids;
+        return out;
+      };
+      const auto batched = run_all(*group), reference = run_all(*whole);
+      ASSERT_EQ(batched.size(), reqs.size());
+      int identical = 0;
+      for (const auto& r : reqs) {
+        const std::string what = name + " tp " + std::to_string(tp) + ", request " + std::to_string(r.id);
+        identical += batched.at(r.id) == reference.at(r.id);
+        expect_equal_up_to_a_near_tie(*whole, r.prompt_token_ids, reference.at(r.id), batched.at(r.id), what);
+        const auto alone = generate(*group, r.prompt_token_ids, r.sampling_params.max_tokens);
+        expect_equal_up_to_a_near_tie(*whole, r.prompt_token_ids, reference.at(r.id), alone, what + " alone");
+      }
+      std::printf("%s tp %d: %d of %zu batched requests identical to one GPU's\n", name.c_str(), tp, identical,
+                  reqs.size());
+      // Pipelined: each decode step launched before the one before it is collected.
+      ASSERT_TRUE(group->pipelines());
+      const std::vector<std::vector<int32_t>> prompts = {reqs[0].prompt_token_ids, reqs[1].prompt_token_ids};
+      SamplingParams greedy;
+      greedy.temperature = 0.0f;
+      auto decode = [&](bool pipelined) {
+        group->allocate_kv_cache(64, 16);
+        std::vector<std::vector<int32_t>> tables(2), out(2);
+        for (int32_t s = 0; s < 2; ++s)
+          for (int32_t i = 0; i < 16; ++i) tables[s].push_back(s * 16 + i);
+        std::vector<SamplingRow> rows;
+        for (int32_t s = 0; s < 2; ++s) rows.push_back({&greedy, 0, 0, prompts[s], {}});
+        ForwardBatch prefill;
+        for (int32_t s = 0; s < 2; ++s)
+          prefill.add_sequence(prompts[s].data(), static_cast<int32_t>(prompts[s].size()),
+                               static_cast<int32_t>(prompts[s].size()), tables[s], 16, true);
+        auto append = [&](const SampledTokens& t) {
+          for (int32_t s = 0; s < 2; ++s) out[s].push_back(t.tokens.at(s));
+        };
+        if (pipelined) group->launch(prefill, rows, {});
+        else append(group->run(prefill, rows));
+        for (int32_t k = 1; k <= 12; ++k) {
+          ForwardBatch step;
+          std::vector<DeferredToken> deferred;
+          std::vector<int32_t> tokens(2);
+          for (int32_t s = 0; s < 2; ++s) {
+            tokens[s] = pipelined ? kTokenSampledByExecutor : out[s].back();
+            step.add_sequence(&tokens[s], 1, static_cast<int32_t>(prompts[s].size()) + k, tables[s], 16, true);
+            if (pipelined) deferred.push_back({s, s});
+          }
+          if (!pipelined) {
+            append(group->run(step, rows));
+            continue;
+          }
+          group->launch(step, rows, deferred);
+          append(group->collect());
+        }
+        if (pipelined) append(group->collect());
+        return out;
+      };
+      EXPECT_EQ(decode(true), decode(false)) << name << " tp " << tp << ": pipelined steps";
+    }
+  }
+}
+
 TEST(GpuTensorParallel, AShapeTheRanksCannotSplitIsRefused) {
   REQUIRE_DEVICES(1);
   GpuBackendOptions o = test_options();
@@ -326,8 +417,9 @@ TEST(GpuTensorParallel, NcclWorldOfOneEqualsNoCommunicator) {
   EXPECT_EQ(prefill_then_decode(*nccl, prompts, steps), prefill_then_decode(*plain, prompts, steps));
 }
 
-// Two GPUs (issue 15's machines): tp 2 over NCCL, a thread per GPU, decode graphs captured with the
-// all-reduce inside, against tp 1 on GPU 0.
+// Two GPUs (issue 15's machines): tp 2 over NCCL through the group backend (what serve
+// --tensor-parallel 2 --device cuda builds: connect_nccl_local, a thread per GPU, decode graphs
+// captured with the all-reduce inside), against tp 1 on GPU 0.
 TEST(GpuTensorParallel, TwoGpusOverNcclWithGraphsEqualWhole) {
   REQUIRE_DEVICES(2);
   const TestModel m{wide_config(8), nullptr};
@@ -341,19 +433,9 @@ TEST(GpuTensorParallel, TwoGpusOverNcclWithGraphsEqualWhole) {
     auto whole = make_gpu_backend(m.config, nullptr, 0, test_options());
     ref = prefill_then_decode(*whole, prompts, steps);
   }
-  const auto id = make_nccl_id();
-  std::vector<std::vector<float>> got(2);
-  on_every_rank(2, [&](int32_t r) {
-    const auto comm = connect_nccl(id, r, 2, r);
-    GpuBackendOptions o = test_options();
-    o.device = r;
-    o.tp_rank = r;
-    o.tp_size = 2;
-    o.tp_group = comm.get();
-    auto rank = make_gpu_backend(m.config, nullptr, 0, o);  // captures graphs: both ranks at once
-    got[static_cast<size_t>(r)] = prefill_then_decode(*rank, prompts, steps);
-  });
-  expect_group_matches(ref, got, m.config.vocab_size, "8B width, tp 2 over NCCL on two GPUs");
+  auto group = make_gpu_tensor_parallel_backend(m.config, nullptr, 0, test_options(), connect_nccl_local({0, 1}), {0, 1});
+  expect_group_matches(ref, {prefill_then_decode(*group, prompts, steps)}, m.config.vocab_size,
+                       "8B width, tp 2 over NCCL on two GPUs");
 }
 #endif
 
