@@ -71,7 +71,7 @@ ModelConfig wide_config(int64_t kv_heads) {
 
 GpuBackendOptions test_options() {
   return {.device = 0, .memory_utilization = 0.9, .max_num_seqs = 16, .max_num_batched_tokens = 512,
-          .block_size = 16, .num_blocks = 256, .cuda_graphs = true, .tune_gemms = false, .gemm_tuning_cache = {}};
+          .block_size = 16, .num_blocks = 512, .cuda_graphs = true, .tune_gemms = false, .gemm_tuning_cache = {}};
 }
 
 // A model to shard: a fixture checkpoint, or dummy weights of `config`.
