@@ -94,8 +94,8 @@ std::shared_ptr<ModelBackend> load_gpu_tensor_parallel(const ModelConfig& c, con
                                           devices, progress);
 #else
   (void)c, (void)folder, (void)format, (void)o, (void)engine, (void)progress;
-  throw std::runtime_error("--tensor-parallel on --device cuda needs NCCL, which this build did not find: pass "
-                           "--device cpu");
+  throw std::runtime_error("--tensor-parallel " + std::to_string(engine.tensor_parallel) +
+                           " on --device cuda needs NCCL, which this build did not find: pass --device cpu");
 #endif
 }
 
