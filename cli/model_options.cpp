@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <optional>
 #include <stdexcept>
 
@@ -19,6 +20,7 @@
 #include "engine/runtime/tensor_parallel_backend.h"
 #include "kernels/cpu/gemm.h"
 #ifdef TROUPE_HAVE_NCCL
+#include "comm/cuda/one_shot_all_reduce.h"
 #include "comm/nccl/nccl_communicator.h"
 #endif
 
@@ -68,6 +70,25 @@ GpuBackendOptions gpu_options(const ModelOptions& o, const EngineOptions& engine
           .tp_group = nullptr};
 }
 
+#ifdef TROUPE_HAVE_NCCL
+// The collectives of a GPU group over `devices`: NCCL, or with TROUPE_ONE_SHOT_MAX_BYTES=N the
+// one-shot kernel over peer memory for all-reduces up to N bytes (decode's batch x hidden x 2)
+// and NCCL above. Off until measured over NVLink (issue 15; bench/gpu/tp_decoder_bench times both).
+std::vector<std::unique_ptr<DeviceCommunicator>> gpu_group(const std::vector<int>& devices) {
+  auto nccl = connect_nccl_local(devices);
+  const char* env = std::getenv("TROUPE_ONE_SHOT_MAX_BYTES");
+  const size_t threshold = env ? std::strtoull(env, nullptr, 10) : 0;
+  if (threshold == 0) return nccl;
+  auto one_shot = make_one_shot_group_local(devices, threshold);
+  std::vector<std::unique_ptr<DeviceCommunicator>> out;
+  for (size_t r = 0; r < devices.size(); ++r)
+    out.push_back(make_one_shot_communicator(std::move(one_shot[r]), std::move(nccl[r]), threshold));
+  spdlog::info("tensor parallel: all-reduces of up to {} bytes by the one-shot kernel over peer memory, NCCL above",
+               threshold);
+  return out;
+}
+#endif
+
 // --tensor-parallel N on GPUs: GPUs 0..N-1 of this machine, one NCCL group over them, a thread per
 // rank (engine/runtime/gpu_tensor_parallel_backend.h).
 std::shared_ptr<ModelBackend> load_gpu_tensor_parallel(const ModelConfig& c, const ModelFolder& folder,
@@ -86,12 +107,12 @@ std::shared_ptr<ModelBackend> load_gpu_tensor_parallel(const ModelConfig& c, con
                "on every rank", n, n - 1, nccl_version(), c.num_heads / n, c.num_heads);
   if (format == LoadFormat::Dummy) {
     spdlog::info("making dummy weights on the GPUs (seed {})", o.dummy_seed);
-    return make_gpu_tensor_parallel_backend(c, nullptr, o.dummy_seed, gpu_options(o, engine),
-                                            connect_nccl_local(devices), devices);
+    return make_gpu_tensor_parallel_backend(c, nullptr, o.dummy_seed, gpu_options(o, engine), gpu_group(devices),
+                                            devices);
   }
   const Checkpoint checkpoint = Checkpoint::open(folder.dir);
-  return make_gpu_tensor_parallel_backend(c, &checkpoint, 0, gpu_options(o, engine), connect_nccl_local(devices),
-                                          devices, progress);
+  return make_gpu_tensor_parallel_backend(c, &checkpoint, 0, gpu_options(o, engine), gpu_group(devices), devices,
+                                          progress);
 #else
   (void)c, (void)folder, (void)format, (void)o, (void)engine, (void)progress;
   throw std::runtime_error("--tensor-parallel " + std::to_string(engine.tensor_parallel) +

@@ -123,7 +123,9 @@ int main(int argc, char** argv) {
     }
     const auto id = troupe::make_nccl_id(), id2 = troupe::make_nccl_id();  // id2: the fallback of the one-shot run
     std::barrier<> sync(tp);
-    std::vector<void*> regions(static_cast<size_t>(tp));
+    std::vector<std::unique_ptr<troupe::OneShotAllReduce>> one_shots;  // made by rank 0, taken by each
+    std::vector<int> devices(static_cast<size_t>(tp));
+    for (int32_t r = 0; r < tp; ++r) devices[static_cast<size_t>(r)] = r;
     std::vector<std::thread> ranks;
     std::vector<std::exception_ptr> errors(static_cast<size_t>(tp));
     for (int32_t r = 0; r < tp; ++r)
@@ -147,15 +149,9 @@ int main(int argc, char** argv) {
           }
           if (tp > 1) {
             // The one-shot kernel: every GPU maps its peers' regions (peer access over NVLink).
-            for (int32_t p = 0; p < tp; ++p)
-              if (p != r) {
-                const cudaError_t e = cudaDeviceEnablePeerAccess(p, 0);
-                if (e != cudaErrorPeerAccessAlreadyEnabled) TROUPE_CUDA_CHECK(e);
-              }
-            auto one_shot = std::make_unique<troupe::OneShotAllReduce>(r, tp, size_t{256} * 4096 * 2, r);
-            regions[static_cast<size_t>(r)] = one_shot->region();
+            if (r == 0) one_shots = troupe::make_one_shot_group_local(devices, size_t{256} * 4096 * 2);
             sync.arrive_and_wait();
-            one_shot->connect(regions);
+            auto one_shot = std::move(one_shots[static_cast<size_t>(r)]);
             struct OneShotOnly : troupe::DeviceCommunicator {
               troupe::OneShotAllReduce* o;
               int32_t rank_, size_;

@@ -118,11 +118,14 @@ OneShotAllReduce::OneShotAllReduce(int32_t rank, int32_t size, size_t max_bytes,
   if (size < 1 || size > kMaxRanks || rank < 0 || rank >= size)
     throw std::invalid_argument("one-shot all-reduce: rank " + std::to_string(rank) + " of " + std::to_string(size) +
                                 " (at most " + std::to_string(kMaxRanks) + " ranks)");
+  int caller = 0;  // the caller's current device, given back
+  CHECK(cudaGetDevice(&caller));
   CHECK(cudaSetDevice(device));
   const size_t bytes = kHeaderBytes + 2 * max_bytes_;
   CHECK(cudaMalloc(&region_, bytes));
   CHECK(cudaMemset(region_, 0, bytes));
   CHECK(cudaDeviceSynchronize());
+  CHECK(cudaSetDevice(caller));
 }
 
 OneShotAllReduce::~OneShotAllReduce() {
@@ -159,6 +162,38 @@ void OneShotAllReduce::all_reduce_sum(void* data, int64_t count, DeviceDType dty
     one_shot_kernel<float><<<blocks, kThreads, 0, s>>>(static_cast<uint4*>(data), vecs, r, rank_, size_, max_bytes_);
   }
   CHECK(cudaGetLastError());
+}
+
+std::vector<std::unique_ptr<OneShotAllReduce>> make_one_shot_group_local(const std::vector<int>& devices,
+                                                                         size_t max_bytes) {
+  const auto n = static_cast<int32_t>(devices.size());
+  int caller = 0;  // the caller's current device, given back at the end
+  CHECK(cudaGetDevice(&caller));
+  for (int32_t a = 0; a < n; ++a)
+    for (int32_t b = 0; b < n; ++b) {
+      if (devices[a] == devices[b]) continue;
+      int can = 0;
+      CHECK(cudaDeviceCanAccessPeer(&can, devices[a], devices[b]));
+      if (!can)
+        throw std::runtime_error("one-shot all-reduce: GPU " + std::to_string(devices[a]) + " cannot reach GPU " +
+                                 std::to_string(devices[b]) + "'s memory (no peer access)");
+      CHECK(cudaSetDevice(devices[a]));
+      const cudaError_t e = cudaDeviceEnablePeerAccess(devices[b], 0);
+      if (e == cudaErrorPeerAccessAlreadyEnabled) {
+        cudaGetLastError();  // clear it: enabling twice is fine
+      } else {
+        CHECK(e);
+      }
+    }
+  std::vector<std::unique_ptr<OneShotAllReduce>> ranks;
+  std::vector<void*> regions;
+  for (int32_t r = 0; r < n; ++r) {
+    ranks.push_back(std::make_unique<OneShotAllReduce>(r, n, max_bytes, devices[r]));
+    regions.push_back(ranks.back()->region());
+  }
+  for (auto& rank : ranks) rank->connect(regions);
+  CHECK(cudaSetDevice(caller));
+  return ranks;
 }
 
 namespace {

@@ -59,6 +59,12 @@ class OneShotAllReduce {
   std::vector<void*> peers_;  // [size] every rank's region
 };
 
+// The ranks of one process, rank r's region on devices[r] (the same device more than once is
+// allowed: the tests' N ranks on one GPU), connected to each other; peer access is enabled
+// between distinct devices (throws when a pair cannot reach each other's memory).
+std::vector<std::unique_ptr<OneShotAllReduce>> make_one_shot_group_local(const std::vector<int>& devices,
+                                                                         size_t max_bytes);
+
 // A DeviceCommunicator that takes the one-shot path for messages up to `threshold_bytes` and hands
 // larger ones to `fallback` (NCCL), so prefill's big sums keep NCCL's bandwidth. Capturable when
 // the fallback is. Ranks must agree on the threshold (they do: they pass the same sizes).

@@ -140,14 +140,7 @@ TEST(OneDeviceGroup, MismatchedCountsThrowOnEveryRank) {
 // N ranks of the one-shot all-reduce whose regions all sit on GPU 0 (the flag protocol and the
 // arithmetic, checkable on one GPU: each rank's kernel reads the others' regions on the same device).
 std::vector<std::unique_ptr<OneShotAllReduce>> one_shot_ranks(int32_t n, size_t max_bytes) {
-  std::vector<std::unique_ptr<OneShotAllReduce>> ranks;
-  std::vector<void*> regions;
-  for (int32_t r = 0; r < n; ++r) {
-    ranks.push_back(std::make_unique<OneShotAllReduce>(r, n, max_bytes, 0));
-    regions.push_back(ranks.back()->region());
-  }
-  for (auto& r : ranks) r->connect(regions);
-  return ranks;
+  return make_one_shot_group_local(std::vector<int>(static_cast<size_t>(n), 0), max_bytes);
 }
 
 // What the one-device group leaves on every rank for rank_values(r, count): the reference.
@@ -333,6 +326,33 @@ TEST(Nccl, TwoGpusSumEagerlyAndInAGraph) {
     EXPECT_EQ(eager[r], want) << "rank " << r;
     EXPECT_EQ(replayed[r], want) << "rank " << r;
   }
+}
+// Two GPUs: the one-shot kernel over peer memory (NVLink) sums as NCCL does, up to the order of
+// the additions (NCCL's ring adds in its own order and rounds at each hop): within one bf16 step.
+TEST(Nccl, OneShotOverTwoGpusAgreesWithNccl) {
+  REQUIRE_DEVICES(2);
+  const auto id = make_nccl_id();
+  const int64_t count = 4096 * 64;
+  auto one_shot = make_one_shot_group_local({0, 1}, count * 2);
+  std::vector<std::vector<float>> nccl(2), ours(2);
+  on_every_rank(2, [&](int32_t r) {
+    const auto comm = connect_nccl(id, r, 2, r);
+    DeviceBuffer a(rank_values(r, count), DeviceDType::BF16), b(rank_values(r, count), DeviceDType::BF16);
+    cudaStream_t s = nullptr;
+    ok(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking));
+    comm->all_reduce_sum(a.ptr, count, DeviceDType::BF16, s);
+    one_shot[r]->all_reduce_sum(b.ptr, count, DeviceDType::BF16, s);
+    ok(cudaStreamSynchronize(s));
+    nccl[r] = a.read();
+    ours[r] = b.read();
+    cudaStreamDestroy(s);
+  });
+  EXPECT_EQ(ours[0], expected_sum(2, count, DeviceDType::BF16));
+  EXPECT_EQ(ours[1], ours[0]);
+  size_t apart = 0;
+  for (size_t i = 0; i < ours[0].size(); ++i)
+    apart += std::abs(ours[0][i] - nccl[0][i]) > 1e-2f * std::abs(nccl[0][i]) + 1e-6f;
+  EXPECT_EQ(apart, 0u);
 }
 #else
 TEST(Nccl, NotBuilt) { GTEST_SKIP() << "this build found no NCCL (nccl.h / libnccl)"; }
