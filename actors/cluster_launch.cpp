@@ -16,6 +16,7 @@
 #include <spdlog/spdlog.h>
 
 #include "actors/message_inspect.h"
+#include "actors/rendezvous_actor.h"
 
 namespace troupe {
 namespace {
@@ -67,6 +68,31 @@ struct Pending {
   std::string last_error = "not tried yet";
   caf::actor proxy;                    // connected, not joined yet
 };
+
+// Starts every TP rank on its node and waits for every group to connect: the requests go out
+// together (the ranks of a group wait for each other), then each answer is collected.
+void connect_tp_groups(caf::actor_system& sys, caf::scoped_actor& self, const ClusterConfig& config,
+                       const Placement& placement, JoinedCluster& joined) {
+  if (placement.tensor_parallel <= 1) return;
+  joined.rendezvous = sys.spawn(rendezvous_actor);
+  const milliseconds timeout(static_cast<int64_t>(config.cluster.tp_timeout_s * 1000));
+  std::vector<caf::response_handle<caf::blocking_actor, caf::message, true>> answers;
+  for (const RankPlacement& r : placement.ranks)
+    answers.push_back(self->request(joined.nodes[r.node_index], timeout + milliseconds(5000), spawn_tp_rank_atom::value,
+                                    r.stage, r.rank, joined.rendezvous, "stage" + std::to_string(r.stage)));
+  std::vector<std::string> failures;
+  for (size_t i = 0; i < answers.size(); ++i) {
+    const RankPlacement& r = placement.ranks[i];
+    answers[i].receive([](const caf::actor&) {},
+                       [&](caf::error& err) {
+                         failures.push_back("node " + r.node + ": stage " + std::to_string(r.stage) + " rank " +
+                                            std::to_string(r.rank) + ": " + refusal_text(sys, err));
+                       });
+  }
+  if (!failures.empty()) throw ClusterLaunchError(std::move(failures));
+  spdlog::info("cluster: {} tensor-parallel group{} of {} connected", placement.pipeline_parallel,
+               placement.pipeline_parallel == 1 ? "" : "s", placement.tensor_parallel);
+}
 
 }  // namespace
 
@@ -143,6 +169,8 @@ JoinedCluster join_cluster(caf::actor_system& sys, const ClusterConfig& config, 
     std::this_thread::sleep_for(std::min(backoff, left_until(deadline)));
     backoff = std::min(milliseconds(2000), backoff * 2);
   }
+
+  connect_tp_groups(sys, self, config, placement, joined);
 
   // Stages last first: each is started knowing its successor.
   const int32_t pp = placement.pipeline_parallel;

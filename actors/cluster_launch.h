@@ -6,6 +6,11 @@
 // Joining retries each missing node with backoff (0.25 s doubling to 2 s) until it answers, so
 // nodes may start in any order. A node that answers with a refusal (another cluster file, model
 // or wire schema; another head) ends the launch at once: waiting would not change its answer.
+//
+// With tensor_parallel > 1, before the stages: every rank of every stage is started on its node
+// and the groups connect (Gloo), all at once, meeting on a rendezvous board this head holds;
+// each stage's rank 0 then leads its group. A group that does not connect within
+// cluster.tp_timeout_s ends the launch with the reason of each rank that failed.
 #include <chrono>
 #include <memory>
 #include <stdexcept>
@@ -35,6 +40,7 @@ class ClusterLaunchError : public std::runtime_error {
 struct JoinedCluster {
   std::vector<caf::actor> nodes;   // [config.nodes]: each node's node actor (the head's own too)
   std::vector<caf::actor> stages;  // [pipeline stages]: the stage executors, in order
+  caf::actor rendezvous;           // tensor_parallel > 1: the board the TP groups met on (rendezvous_actor.h)
 };
 
 // `self_node` is this process's node actor (node_actor.h), already serving the head's own shards;

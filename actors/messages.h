@@ -1,7 +1,7 @@
 #pragma once
 // Every message that travels between Troupe's actors, declared once: the payload structs, the
 // atoms that name requests, and CAF's type-ID block. Payloads are engine/ value types (StepPlan,
-// GenerationRequest, FinishedSequence, PoolJournal, HiddenStates) plus the few structs below; their inspect overloads
+// GenerationRequest, FinishedSequence, PoolJournal, HiddenStates, TpRankOp) plus the few structs below; their inspect overloads
 // (message_inspect.h; the engine values through the Cap'n Proto schema in wire) are what CAF
 // serializes when a message crosses a process boundary.
 #include <cstdint>
@@ -16,6 +16,7 @@
 #include "engine/kv/pool_journal.h"
 #include "engine/kv/seq_id.h"
 #include "engine/model/hidden_states.h"
+#include "engine/runtime/tensor_parallel_rank.h"
 #include "engine/scheduler/finished_sequence.h"
 #include "engine/scheduler/generation_request.h"
 #include "engine/scheduler/step_plan.h"
@@ -106,6 +107,15 @@ using spawn_stage_atom = caf::atom_constant<caf::atom("spawnstage")>;  // (spawn
                                                                        // next port) -> the stage's executor
 using stage_of_atom = caf::atom_constant<caf::atom("stageof")>;  // (stage_of, stage) -> its executor on this node
 using heartbeat_atom = caf::atom_constant<caf::atom("heartbeat")>;  // (heartbeat) -> NodeReport
+// Tensor-parallel groups of a cluster (node_actor.h, tp_rank_actor.h, rendezvous_actor.h).
+using spawn_tp_rank_atom = caf::atom_constant<caf::atom("spawntprk")>;  // head -> node: (spawn_tp_rank, stage,
+                                                                        // rank, rendezvous, key prefix) -> the
+                                                                        // rank's actor, once its group is connected
+using tp_rank_of_atom = caf::atom_constant<caf::atom("tprankof")>;  // (tp_rank_of, stage, rank) -> its actor here
+using tp_connect_atom = caf::atom_constant<caf::atom("tpconnect")>; // node -> rank actor: connect the group
+using tp_rank_op_atom = caf::atom_constant<caf::atom("tprankop")>;  // rank 0 -> rank r: (tp_rank_op, TpRankOp)
+using rendezvous_set_atom = caf::atom_constant<caf::atom("rvset")>;  // (rv_set, key, bytes) -> bool
+using rendezvous_get_atom = caf::atom_constant<caf::atom("rvget")>;  // (rv_get, key) -> (bool set, bytes)
 using engine_lost_atom = caf::atom_constant<caf::atom("enginelost")>;  // supervisor -> gateway: (engine_lost,
                                                                        // why): live requests fail with why
 // Scheduler -> kv_manager: a PoolJournal (engine/kv/pool_journal.h), one per step, no answer.
@@ -126,4 +136,5 @@ CAF_BEGIN_TYPE_ID_BLOCK(troupe, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(troupe, (troupe::HiddenStates))
   CAF_ADD_TYPE_ID(troupe, (troupe::ClusterIdentity))
   CAF_ADD_TYPE_ID(troupe, (troupe::NodeReport))
+  CAF_ADD_TYPE_ID(troupe, (troupe::TpRankOp))
 CAF_END_TYPE_ID_BLOCK(troupe)

@@ -1,5 +1,6 @@
 #include "actors/node_actor.h"
 
+#include <functional>
 #include <set>
 
 #include <caf/all.hpp>
@@ -8,6 +9,8 @@
 
 #include "actors/executor_actor.h"
 #include "actors/message_inspect.h"
+#include "actors/tp_rank_actor.h"
+#include "engine/runtime/tensor_parallel_leader.h"
 
 namespace troupe {
 namespace {
@@ -20,6 +23,34 @@ caf::error refusal(const std::string& why) { return caf::make_error(caf::sec::in
 void end_stages(Self* self, caf::error reason) {
   for (auto& [stage, running] : self->state.stages) self->send_exit(running.executor, reason);
   self->state.stages.clear();
+  for (auto& [rank, actor] : self->state.ranks) self->send_exit(actor, reason);
+  self->state.ranks.clear();
+}
+
+bool is_me(const NodeSetup& s, const std::string& host, uint16_t port) { return host == s.host && port == s.port; }
+
+// Asks the node actor published at host:port for one of its actors with `query` (stage_of,
+// tp_rank_of), over this node's own connection to that node (the middleman's asynchronous
+// connect, so this actor never blocks a scheduler thread): proxies of that node's actors then
+// route directly, never through the head. `done` gets the actor or why not.
+void ask_node_at(Self* self, const std::string& host, uint16_t port, caf::message query, const std::string& what,
+                 std::function<void(caf::expected<caf::actor>)> done) {
+  const std::string where = host + ":" + std::to_string(port);
+  self->request(self->system().middleman().actor_handle(), std::chrono::seconds(30), caf::connect_atom::value, host, port)
+      .then(
+          [=](const caf::node_id&, caf::strong_actor_ptr& node, const std::set<std::string>&) {
+            if (!node) return done(refusal("nothing is published at " + where));
+            self->request(caf::actor_cast<caf::actor>(node), std::chrono::seconds(30), query)
+                .then(
+                    [=](const caf::actor& found) {
+                      if (found) done(found);
+                      else done(refusal(what + " is not running at " + where));
+                    },
+                    [=](caf::error& err) { done(std::move(err)); });
+          },
+          [=](caf::error& err) {
+            done(refusal("node " + self->state.setup.name + " cannot reach " + where + ": " + self->system().render(err)));
+          });
 }
 
 // Waits `join_timeout` for a head from now; the epoch tells this wait from later ones.
@@ -27,9 +58,14 @@ void await_head(Self* self) {
   self->delayed_send(self, self->state.setup.join_timeout, join_deadline_atom::value, self->state.head_epoch);
 }
 
-caf::actor spawn_stage(Self* self, int32_t stage, caf::actor next) {
+// `followers`: the stage's TP ranks 1.. (empty at tp 1), whose actors get every op rank 0 runs.
+caf::actor spawn_stage(Self* self, int32_t stage, caf::actor next, std::vector<caf::actor> followers) {
   auto& st = self->state;
-  const std::shared_ptr<ModelBackend>& backend = st.setup.shards.at(stage);
+  std::shared_ptr<ModelBackend> backend = st.setup.shards.at(stage * st.setup.tensor_parallel).backend;
+  if (!followers.empty())
+    backend = std::make_shared<TensorParallelLeader>(backend, [followers](const TpRankOp& op) {
+      for (const caf::actor& rank : followers) caf::anon_send(rank, tp_rank_op_atom::value, op);
+    });
   NodeStage running;
   // A whole model on one executor: the plain executor (it polls a GPU step instead of blocking).
   if (!next && is_first_stage(backend->layers()) && is_last_stage(backend->layers(), backend->config())) {
@@ -40,9 +76,75 @@ caf::actor spawn_stage(Self* self, int32_t stage, caf::actor next) {
   }
   const caf::actor executor = running.executor;
   st.stages[stage] = std::move(running);
-  spdlog::info("node {}: stage {} executor started (layers [{}, {}))", st.setup.name, stage, backend->layers().begin,
-               backend->layers().end);
+  spdlog::info("node {}: stage {} executor started (layers [{}, {}){})", st.setup.name, stage, backend->layers().begin,
+               backend->layers().end,
+               followers.empty() ? "" : ", tensor-parallel rank 0 of " + std::to_string(followers.size() + 1));
   return executor;
+}
+
+// What a stage executor is wired to before it starts: its successor and its TP ranks 1.., each
+// found here or asked of its node; the answer goes out once every lookup is back.
+struct StageWiring {
+  caf::typed_response_promise<caf::actor> promise;
+  int32_t stage = 0;
+  caf::actor next;
+  std::vector<caf::actor> followers;
+  int pending = 0;
+  caf::error failed;
+};
+
+void wired(Self* self, const std::shared_ptr<StageWiring>& w) {
+  if (--w->pending > 0) return;
+  if (w->failed) w->promise.deliver(std::move(w->failed));
+  else w->promise.deliver(spawn_stage(self, w->stage, w->next, w->followers));
+}
+
+// Fills `slot` from `found` (or records why not) and counts the lookup done.
+std::function<void(caf::expected<caf::actor>)> fill(Self* self, std::shared_ptr<StageWiring> w, caf::actor* slot) {
+  return [self, w, slot](caf::expected<caf::actor> found) {
+    if (found) *slot = *found;
+    else if (!w->failed) w->failed = found.error();
+    wired(self, w);
+  };
+}
+
+caf::result<caf::actor> wire_and_spawn_stage(Self* self, int32_t stage, const std::string& next_host, uint16_t next_port) {
+  auto& st = self->state;
+  const int32_t tp = st.setup.tensor_parallel;
+  auto w = std::make_shared<StageWiring>();
+  w->promise = self->make_response_promise<caf::actor>();
+  w->stage = stage;
+  w->followers.resize(static_cast<size_t>(tp - 1));
+  w->pending = 1;  // released at the end, so lookups answered at once cannot finish early
+  if (!next_host.empty()) {
+    if (is_me(st.setup, next_host, next_port)) {
+      auto next = st.stages.find(stage + 1);
+      if (next == st.stages.end()) return refusal("stage " + std::to_string(stage + 1) + " is not running here");
+      w->next = next->second.executor;
+    } else {
+      ++w->pending;
+      ask_node_at(self, next_host, next_port, caf::make_message(stage_of_atom::value, stage + 1),
+                  "stage " + std::to_string(stage + 1), fill(self, w, &w->next));
+    }
+  }
+  if (tp > 1 && !st.ranks.count(stage * tp))
+    return refusal("stage " + std::to_string(stage) + " rank 0's group is not connected here");
+  for (int32_t r = 1; r < tp; ++r) {
+    const int32_t g = stage * tp + r;
+    const NodeAddress& at = st.setup.rank_nodes.at(static_cast<size_t>(g));
+    caf::actor* slot = &w->followers[static_cast<size_t>(r - 1)];
+    if (is_me(st.setup, at.host, at.port)) {
+      auto it = st.ranks.find(g);
+      if (it == st.ranks.end()) return refusal("stage " + std::to_string(stage) + " rank " + std::to_string(r) + " is not running here");
+      *slot = it->second;
+    } else {
+      ++w->pending;
+      ask_node_at(self, at.host, at.port, caf::make_message(tp_rank_of_atom::value, stage, r),
+                  "stage " + std::to_string(stage) + " rank " + std::to_string(r), fill(self, w, slot));
+    }
+  }
+  wired(self, w);
+  return w->promise;
 }
 
 }  // namespace
@@ -66,6 +168,13 @@ caf::behavior node_actor(Self* self, NodeSetup setup) {
       if (it->second.executor.address() == down.source) {
         spdlog::error("node {}: stage {} executor ended: {}", st.setup.name, it->first, self->system().render(down.reason));
         st.stages.erase(it);
+        return;
+      }
+    for (auto it = st.ranks.begin(); it != st.ranks.end(); ++it)
+      if (it->second.address() == down.source) {
+        spdlog::error("node {}: tensor-parallel rank (global {}) ended: {}", st.setup.name, it->first,
+                      self->system().render(down.reason));
+        st.ranks.erase(it);
         return;
       }
   });
@@ -95,43 +204,36 @@ caf::behavior node_actor(Self* self, NodeSetup setup) {
       [=](spawn_stage_atom, int32_t stage, const std::string& next_host, uint16_t next_port) -> caf::result<caf::actor> {
         auto& st = self->state;
         if (!st.head) return refusal("spawn before a head joined");
-        if (!st.setup.shards.count(stage))
-          return refusal("node " + st.setup.name + " holds no shard of stage " + std::to_string(stage));
+        if (!st.setup.shards.count(stage * st.setup.tensor_parallel))
+          return refusal("node " + st.setup.name + " holds no shard of stage " + std::to_string(stage) +
+                         (st.setup.tensor_parallel > 1 ? " rank 0" : ""));
         if (auto old = st.stages.find(stage); old != st.stages.end()) {
           self->send_exit(old->second.executor, caf::exit_reason::user_shutdown);
           st.stages.erase(old);
         }
-        if (next_host.empty()) return spawn_stage(self, stage, caf::actor{});
-        if (next_host == st.setup.host && next_port == st.setup.port) {
-          auto next = st.stages.find(stage + 1);
-          if (next == st.stages.end()) return refusal("stage " + std::to_string(stage + 1) + " is not running here");
-          return spawn_stage(self, stage, next->second.executor);
-        }
-        // Our own connection to the next stage's node (the middleman's asynchronous connect, so
-        // this actor never blocks a scheduler thread): its stages' proxies then route directly.
+        return wire_and_spawn_stage(self, stage, next_host, next_port);
+      },
+      [=](spawn_tp_rank_atom, int32_t stage, int32_t rank, const caf::actor& board,
+          const std::string& prefix) -> caf::result<caf::actor> {
+        auto& st = self->state;
+        if (!st.head) return refusal("spawn before a head joined");
+        const int32_t g = stage * st.setup.tensor_parallel + rank;
+        auto shard = st.setup.shards.find(g);
+        if (shard == st.setup.shards.end() || !shard->second.model)
+          return refusal("node " + st.setup.name + " holds no shard of stage " + std::to_string(stage) + " rank " +
+                         std::to_string(rank));
+        if (auto old = st.ranks.find(g); old != st.ranks.end()) self->send_exit(old->second, caf::exit_reason::user_shutdown);
+        TpRankSetup setup{shard->second.backend, shard->second.model, stage, rank, st.setup.tensor_parallel,
+                          st.setup.host, st.setup.tp_timeout};
+        caf::actor actor = self->spawn<caf::monitored + caf::detached>(tp_rank_actor, std::move(setup));
+        st.ranks[g] = actor;
+        // It answers once every rank of the group has connected (bounded by tp_timeout).
         auto promise = self->make_response_promise<caf::actor>();
-        const std::string where = next_host + ":" + std::to_string(next_port);
-        self->request(self->system().middleman().actor_handle(), std::chrono::seconds(30), caf::connect_atom::value,
-                      next_host, next_port)
-            .then(
-                [=](const caf::node_id&, caf::strong_actor_ptr& node, const std::set<std::string>&) mutable {
-                  if (!node) {
-                    promise.deliver(refusal("nothing is published at " + where));
-                    return;
-                  }
-                  self->request(caf::actor_cast<caf::actor>(node), std::chrono::seconds(30), stage_of_atom::value, stage + 1)
-                      .then(
-                          [=](const caf::actor& next) mutable {
-                            if (next) promise.deliver(spawn_stage(self, stage, next));
-                            else promise.deliver(refusal("stage " + std::to_string(stage + 1) + " is not running"));
-                          },
-                          [=](caf::error& err) mutable { promise.deliver(std::move(err)); });
-                },
-                [=](caf::error& err) mutable {
-                  promise.deliver(refusal("node " + self->state.setup.name + " cannot reach " + where + ": " +
-                                          self->system().render(err)));
-                });
-        return promise;
+        return promise.delegate(actor, tp_connect_atom::value, board, prefix);
+      },
+      [=](tp_rank_of_atom, int32_t stage, int32_t rank) {
+        auto it = self->state.ranks.find(stage * self->state.setup.tensor_parallel + rank);
+        return it == self->state.ranks.end() ? caf::actor{} : it->second;
       },
       [=](stage_of_atom, int32_t stage) {
         auto it = self->state.stages.find(stage);

@@ -26,16 +26,32 @@
 
 #include "actors/pipeline_stage_actor.h"
 #include "engine/cluster/cluster_identity.h"
+#include "engine/model/cpu_model.h"
 #include "engine/runtime/model_backend.h"
 
 namespace troupe {
+
+// One executor's share of the model that this node loaded: a pipeline stage's layers, and of
+// them one tensor-parallel rank's heads and slices.
+struct NodeShard {
+  std::shared_ptr<ModelBackend> backend;
+  std::shared_ptr<CpuModel> model;  // the backend's model: a TP rank joins its group through it
+};
+
+struct NodeAddress {
+  std::string host;
+  uint16_t port = 0;
+};
 
 struct NodeSetup {
   std::string name;
   std::string host;  // this node's own address, as the cluster file gives it
   uint16_t port = 0;
   ClusterIdentity identity;
-  std::map<int32_t, std::shared_ptr<ModelBackend>> shards;  // by pipeline stage
+  std::map<int32_t, NodeShard> shards;  // by global rank (stage * tensor_parallel + TP rank)
+  int32_t tensor_parallel = 1;
+  std::vector<NodeAddress> rank_nodes;  // [global rank]: the node holding it (placement's)
+  std::chrono::milliseconds tp_timeout{30'000};  // a TP group's connect and each of its collectives
   std::chrono::milliseconds join_timeout{120'000};
   std::function<void(const std::string& why)> gave_up;  // no head came in time (called on the node's thread)
 };
@@ -53,6 +69,7 @@ struct NodeActorState {
   std::string head_name;
   uint64_t head_epoch = 0;  // counts heads lost, so a stale deadline does not fire
   std::map<int32_t, NodeStage> stages;  // by pipeline stage, started for the current head
+  std::map<int32_t, caf::actor> ranks;  // by global rank: the TP rank actors (tp_rank_actor.h) started for it
   static inline const char* name = "node";
 };
 
@@ -64,6 +81,11 @@ struct NodeActorState {
 // (spawn_stage_atom, stage, next host, next port) -> the stage's executor (next host empty: the
 // last stage); (stage_of_atom, stage) -> the stage's executor, null if none; (heartbeat_atom) ->
 // NodeReport.
+// With tensor_parallel > 1 the head first asks every rank's node (spawn_tp_rank_atom, stage, rank,
+// rendezvous, key prefix) -> the rank's actor once its group is connected; then spawn_stage on
+// rank 0's node makes the stage executor a TensorParallelLeader over rank 0's shard, sending each
+// op to the other ranks' actors (found here, or through this node's own connection to their
+// node: (tp_rank_of_atom, stage, rank) -> actor).
 caf::behavior node_actor(caf::stateful_actor<NodeActorState>* self, NodeSetup setup);
 
 }  // namespace troupe

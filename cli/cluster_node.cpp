@@ -44,9 +44,6 @@ size_t node_index(const ClusterConfig& config, const std::string& name) {
 
 // What this build cannot run yet, refused by the key that asks for it.
 void refuse_unbuilt(const ClusterConfig& config, const NodeConfig& head) {
-  if (config.model.tensor_parallel > 1)
-    throw config.error("model.tensor_parallel", "tensor parallel across executors is not built yet; `troupe plan` "
-                                                "shows where its shards would go");
   if (config.model.device == ClusterDevice::Cuda)
     throw config.error("model.device", "cluster nodes run CPU executors only for now (one GPU: `troupe serve`)");
   for (const NodeConfig& n : config.nodes) {
@@ -60,24 +57,31 @@ void refuse_unbuilt(const ClusterConfig& config, const NodeConfig& head) {
   }
 }
 
-// This node's shards, loaded now: each stage placement put here, on its share of the cores.
-std::map<int32_t, std::shared_ptr<ModelBackend>> load_shards(const ClusterConfig& config, const ClusterModel& model,
-                                                              const Placement& placement, size_t me, int threads) {
+// This node's shards, loaded now: each (stage, TP rank) placement put here, on its share of the cores.
+std::map<int32_t, NodeShard> load_shards(const ClusterConfig& config, const ClusterModel& model,
+                                         const Placement& placement, size_t me, int threads) {
   const LoadFormat format = *parse_load_format(config.model.load_format);
   int here = 0;
   for (const RankPlacement& r : placement.ranks) here += r.node_index == me;
   const int cores = threads > 0 ? threads : omp_get_max_threads();
   const int each = std::max(1, cores / std::max(1, here));
-  std::map<int32_t, std::shared_ptr<ModelBackend>> shards;
+  std::map<int32_t, NodeShard> shards;
   for (const RankPlacement& r : placement.ranks) {
     if (r.node_index != me) continue;
     const LayerRange layers{r.layers.begin, r.layers.end};
-    spdlog::info("loading stage {}: layers [{}, {}){}{}, {} thread{}", r.stage, layers.begin, layers.end,
+    spdlog::info("loading stage {}{}: layers [{}, {}){}{}, {} thread{}", r.stage,
+                 placement.tensor_parallel > 1 ? fmt::format(" rank {}", r.rank) : "", layers.begin, layers.end,
                  r.embedding ? " + embedding" : "", r.lm_head ? " + LM head" : "", each, each == 1 ? "" : "s");
-    auto cpu = load_cpu_model(model.dir, model.config, format, config.model.dummy_seed, layers);
-    shards[r.stage] = std::make_shared<CpuBackend>(std::shared_ptr<CpuModel>(std::move(cpu)), each);
+    std::shared_ptr<CpuModel> cpu = load_cpu_model(model.dir, model.config, format, config.model.dummy_seed, layers, r.shard);
+    shards[r.global_rank] = NodeShard{std::make_shared<CpuBackend>(cpu, each), cpu};
   }
   return shards;
+}
+
+std::vector<NodeAddress> rank_nodes(const ClusterConfig& config, const Placement& placement) {
+  std::vector<NodeAddress> out;
+  for (const RankPlacement& r : placement.ranks) out.push_back({config.nodes[r.node_index].host, config.nodes[r.node_index].port});
+  return out;
 }
 
 // CAF 0.17's actor_system destructor can wait forever for the thread of a detached actor (the
@@ -120,15 +124,23 @@ void run_cluster_node(const ClusterNodeOptions& o) {
                head ? "the head" : "waiting for head " + config.scheduler_node().name);
 
   auto give_up = std::make_shared<GiveUp>();
-  NodeSetup setup{node.name, node.host, node.port, identity, load_shards(config, model, placement, me, o.threads),
-                  std::chrono::milliseconds(static_cast<int64_t>(config.cluster.join_timeout_s * 1000)),
-                  [give_up](const std::string& why) {
-                    {
-                      std::lock_guard lock(give_up->mu);
-                      give_up->why = why;
-                    }
-                    kill(getpid(), SIGUSR1);
-                  }};
+  NodeSetup setup;
+  setup.name = node.name;
+  setup.host = node.host;
+  setup.port = node.port;
+  setup.identity = identity;
+  setup.shards = load_shards(config, model, placement, me, o.threads);
+  setup.tensor_parallel = placement.tensor_parallel;
+  setup.rank_nodes = rank_nodes(config, placement);
+  setup.tp_timeout = std::chrono::milliseconds(static_cast<int64_t>(config.cluster.tp_timeout_s * 1000));
+  setup.join_timeout = std::chrono::milliseconds(static_cast<int64_t>(config.cluster.join_timeout_s * 1000));
+  setup.gave_up = [give_up](const std::string& why) {
+    {
+      std::lock_guard lock(give_up->mu);
+      give_up->why = why;
+    }
+    kill(getpid(), SIGUSR1);
+  };
   TroupeActorSystemConfig cfg;
   caf::actor_system sys{cfg};
   auto self_node = sys.spawn(node_actor, std::move(setup));
@@ -155,7 +167,16 @@ void run_cluster_node(const ClusterNodeOptions& o) {
     for (size_t s = 0; s < joined.stages.size(); ++s)
       stages.push_back({placement.at(static_cast<int32_t>(s), 0).node, joined.stages[s]});
     const EngineOptions engine_options = engine_options_from(config.scheduler);
-    SchedulerConfig scheduler = make_scheduler_config(engine_options, model.config);
+    // kv_cache_gib is each executor's: the pool is what the fullest executor can hold.
+    int32_t kv_blocks = 0;
+    if (engine_options.num_kv_blocks <= 0) {
+      kv_blocks = placement.kv_blocks_within(config.scheduler.kv_cache_gib * (1ull << 30));
+      if (kv_blocks <= 0) throw config.error("scheduler.kv_cache_gib", "too small for one KV block on an executor");
+      spdlog::info("KV cache: {} blocks of {} tokens ({} tokens; {} GiB on each executor)", kv_blocks,
+                   engine_options.block_size, int64_t{kv_blocks} * engine_options.block_size,
+                   config.scheduler.kv_cache_gib);
+    }
+    SchedulerConfig scheduler = make_scheduler_config(engine_options, model.config, kv_blocks);
     auto metrics = std::make_shared<ServerMetrics>();
     EngineActors engine;
     engine.supervisor = sys.spawn(cluster_supervisor_actor, std::move(nodes), std::move(stages), scheduler,

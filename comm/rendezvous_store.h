@@ -1,7 +1,7 @@
 #pragma once
 // RendezvousStore: the key/value board a group's ranks meet on before they connect (each writes
 // its address, reads everyone else's). Ours rather than Gloo's own class, so that a store over
-// the project's actor messages (the head holds the pairs; issue 14) can be written in actors/
+// the project's actor messages (the head holds the pairs: actors/rendezvous_actor.h) lives in actors/
 // without Gloo's headers; comm/gloo adapts any RendezvousStore to Gloo, and offers Gloo's own
 // in-memory and file stores behind this interface.
 #include <chrono>

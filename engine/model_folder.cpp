@@ -74,14 +74,15 @@ std::unique_ptr<CpuModel> load_cpu_model(const ModelFolder& folder, LoadFormat f
 
 std::unique_ptr<CpuModel> load_cpu_model(const ModelFolder& folder, LoadFormat format, uint64_t seed,
                                          LayerRange layers, const LoadProgress& progress) {
-  return load_cpu_model(folder.dir, folder.config, format, seed, layers, progress);
+  return load_cpu_model(folder.dir, folder.config, format, seed, layers, whole_model_shard(folder.config), progress);
 }
 
 std::unique_ptr<CpuModel> load_cpu_model(const std::filesystem::path& dir, const ModelConfig& config, LoadFormat format,
-                                         uint64_t seed, LayerRange layers, const LoadProgress& progress) {
+                                         uint64_t seed, LayerRange layers, const TpShard& shard,
+                                         const LoadProgress& progress) {
   // "auto" means the safetensors in the folder; never a silent fallback to random weights.
-  if (format == LoadFormat::Dummy) return std::make_unique<CpuModel>(config, dummy_weights(config, seed, layers));
-  return std::make_unique<CpuModel>(config, load_weights(config, Checkpoint::open(dir), layers, progress));
+  if (format == LoadFormat::Dummy) return std::make_unique<CpuModel>(config, dummy_weights(config, seed, layers, shard));
+  return std::make_unique<CpuModel>(config, load_weights(config, Checkpoint::open(dir), layers, shard, progress));
 }
 
 }  // namespace troupe

@@ -61,8 +61,10 @@ std::unique_ptr<CpuModel> load_cpu_model(const ModelFolder& folder, LoadFormat f
 // for) are read or made.
 std::unique_ptr<CpuModel> load_cpu_model(const ModelFolder& folder, LoadFormat format, uint64_t seed,
                                          LayerRange layers, const LoadProgress& progress = {});
-// The same from the folder's config alone: a cluster node running executors only needs no tokenizer.
+// The same from the folder's config alone (a cluster node running executors only needs no
+// tokenizer), for one tensor-parallel rank's shard of the stage: only its slices are read.
 std::unique_ptr<CpuModel> load_cpu_model(const std::filesystem::path& dir, const ModelConfig& config, LoadFormat format,
-                                         uint64_t seed, LayerRange layers, const LoadProgress& progress = {});
+                                         uint64_t seed, LayerRange layers, const TpShard& shard,
+                                         const LoadProgress& progress = {});
 
 }  // namespace troupe

@@ -3,7 +3,7 @@
 // (wire/troupe.capnp, wire/wire_codec.h) instead of CAF's field-by-field format: what
 // crosses a node boundary is then exactly the documented, versioned schema message.
 //
-// Meant to replace the overloads of these nine types in actors/message_inspect.h (which
+// Meant to replace the overloads of these types in actors/message_inspect.h (which
 // includes this header in their place); the bridge to CAF lives here so that troupe_wire itself
 // never depends on CAF. Users link troupe_wire and caf_core.
 //
@@ -109,6 +109,11 @@ typename Inspector::result_type inspect(Inspector& f, PoolJournal& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, HiddenStates& x) {
   return wire::caf_bridge::inspect_through_wire(f, x, "HiddenStates");
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, TpRankOp& x) {
+  return wire::caf_bridge::inspect_through_wire(f, x, "TpRankOp");
 }
 
 }  // namespace troupe

@@ -40,6 +40,8 @@ $Cxx.namespace("troupe::wire::schema");
 #      Then PoolJournal, PoolOp, PoolOpKind, PoolStart (scheduler -> kv_manager), new structs.
 #      Then HiddenStates (pipeline stage -> next stage), a new struct.
 #      Then SamplingParams.minTokens, stopTokenIds, logitBias and LogitBias (vLLM's fields).
+#      Then TpRankOp, ForwardBatch, SequenceSlice (tensor-parallel rank 0 -> its other ranks),
+#      new structs.
 const wireVersion :UInt32 = 1;
 
 # How one request turns logits into tokens (troupe::SamplingParams; defaults are vLLM's).
@@ -358,4 +360,51 @@ struct HiddenStates {
   # Values per token (config.json's hidden_size).
   values @4 :List(Float32);
   # [numTokens * hiddenSize] fp32, token-major; empty for a plan with no tokens.
+}
+
+# -- tensor parallel: rank 0 of a group -> each other rank, one per call (troupe::TpRankOp) -------
+
+# What rank 0 of a tensor-parallel group was asked to do, for a rank in another process to do its
+# share of (its heads and slices; the sums themselves go through the group's collectives).
+struct TpRankOp {
+  kind @0 :Kind = logits;
+  enum Kind {
+    allocateKv @0;
+    # Make the rank's KV pool: numBlocks x blockSize tokens, its KV heads only.
+    logits @1;
+    # The batch through every layer the rank holds (rank 0 then samples).
+    forwardHidden @2;
+    # A pipeline stage before the last: the batch through its layers.
+  }
+  numBlocks @1 :Int32 = 0;
+  blockSize @2 :Int32 = 0;
+  batch @3 :ForwardBatch;
+  # logits and forwardHidden: the step rank 0 runs, its placeholders already resolved.
+}
+
+# One model step over several sequences (troupe::ForwardBatch): tokens of all sequences back to
+# back, each sequence's slice of them and its KV blocks.
+struct ForwardBatch {
+  tokenIds @0 :List(Int32);
+  # [numTokens]
+  positions @1 :List(Int32);
+  # [numTokens]
+  slotMapping @2 :List(Int32);
+  # [numTokens] block * blockSize + offset of each token's K/V.
+  sequences @3 :List(SequenceSlice);
+  hiddenStates @4 :List(Float32);
+  # [numTokens * hidden] fp32: a later pipeline stage's input; empty on the first stage.
+}
+
+struct SequenceSlice {
+  tokenBegin @0 :Int32 = 0;
+  # First of the sequence's tokens in ForwardBatch.tokenIds.
+  numTokens @1 :Int32 = 0;
+  # Tokens computed this step.
+  contextLen @2 :Int32 = 0;
+  # Tokens in the cache after this step, these included.
+  blockTable @3 :List(Int32);
+  # Physical block of each logical block of the context.
+  wantsLogits @4 :Bool = true;
+  # False for a prefill chunk that is not the prompt's last.
 }

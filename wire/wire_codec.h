@@ -20,6 +20,7 @@
 
 #include "engine/kv/pool_journal.h"
 #include "engine/model/hidden_states.h"
+#include "engine/runtime/tensor_parallel_rank.h"
 #include "engine/sampling/sampling_params.h"
 #include "engine/scheduler/finished_sequence.h"
 #include "engine/scheduler/generation_request.h"
@@ -44,8 +45,9 @@ std::vector<uint8_t> encode(const KvPoolShape& x);
 std::vector<uint8_t> encode(const FinishedSequence& x);
 std::vector<uint8_t> encode(const PoolJournal& x);
 std::vector<uint8_t> encode(const HiddenStates& x);
+std::vector<uint8_t> encode(const TpRankOp& x);
 
-// Defined for the nine types above only (explicit specializations below); any other T fails
+// Defined for the ten types above only (explicit specializations below); any other T fails
 // to link.
 template <class T>
 T decode(std::span<const uint8_t> bytes);
@@ -59,6 +61,7 @@ template <> KvPoolShape decode<KvPoolShape>(std::span<const uint8_t> bytes);
 template <> FinishedSequence decode<FinishedSequence>(std::span<const uint8_t> bytes);
 template <> PoolJournal decode<PoolJournal>(std::span<const uint8_t> bytes);
 template <> HiddenStates decode<HiddenStates>(std::span<const uint8_t> bytes);
+template <> TpRankOp decode<TpRankOp>(std::span<const uint8_t> bytes);
 
 inline SamplingParams decode_sampling_params(std::span<const uint8_t> b) { return decode<SamplingParams>(b); }
 inline GenerationRequest decode_generation_request(std::span<const uint8_t> b) { return decode<GenerationRequest>(b); }
@@ -82,5 +85,6 @@ std::string to_text(const KvPoolShape& x);
 std::string to_text(const FinishedSequence& x);
 std::string to_text(const PoolJournal& x);
 std::string to_text(const HiddenStates& x);
+std::string to_text(const TpRankOp& x);
 
 }  // namespace troupe::wire

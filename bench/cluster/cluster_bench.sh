@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# CPU pipeline parallel as separate `troupe node` processes on one machine, against one process:
+# CPU pipeline (and tensor) parallel as separate `troupe node` processes on one machine, against one process:
 #  1. resident memory per node after loading, from real bf16 safetensors of a preset's shape
 #     (make_checkpoint.py writes them): one node holding the whole model, then pp=2 and pp=4;
 #  2. output tokens/s through HTTP (`troupe bench`, token-id prompts) of `troupe serve` with every
 #     core against a pp=2 cluster (each node its share of the cores) on the demo model, and each
-#     stage's utilization (troupe:stage_busy_seconds_total over the bench's wall time).
+#     stage's utilization (troupe:stage_busy_seconds_total over the bench's wall time); then a
+#     tp=2 cluster of two nodes the same way.
 # Usage: bench/cluster/cluster_bench.sh [PRESET=qwen2.5-0.5b] [INPUT_LEN=64] [OUTPUT_LEN=64] [PROMPTS=64]
 # Prints markdown tables for docs/benchmarks.md. Run on an idle machine.
 set -euo pipefail
@@ -90,3 +91,15 @@ sleep 6; b0e=$(busy 0); b1e=$(busy 1); t1=$(date +%s.%N)
 wall=$(echo "$t1 - $t0 - 6" | bc -l)  # the bench's wall time: the last heartbeat may lag it by up to 5 s
 u0=$(echo "($b0e - $b0) / $wall * 100" | bc -l); u1=$(echo "($b1e - $b1) / $wall * 100" | bc -l)
 row "pp=2, two nodes, $threads thread(s) each" "$(printf '%.0f%% / %.0f%%' "$u0" "$u1")" "$work/pp2.json"
+kill -TERM "${node_pids[@]}"; sleep 1; cluster_cleanup
+
+# tp=2 on two nodes: each rank its node's share of the cores, its half of every layer's heads and
+# of the vocabulary (embedding and LM head split, as `troupe plan` places them).
+pick_ports
+cluster_tp=2 write_config "$work/tp2.toml" 1 2
+sed -i 's/^max_num_seqs = 8$/max_num_seqs = 16/; s/^num_kv_blocks = 256$/num_kv_blocks = 1024/' "$work/tp2.toml"
+"$troupe" node --config "$work/tp2.toml" --name worker-1 --threads "$threads" >/dev/null 2>"$work/tw.log" & node_pids+=($!)
+"$troupe" node --config "$work/tp2.toml" --name head --threads "$threads" >/dev/null 2>"$work/th.log" & node_pids+=($!)
+wait_http "$work/th.log" "${node_pids[1]}" >&2
+bench "http://127.0.0.1:$http_port" "$work/tp2.json"
+row "tp=2, two nodes, $threads thread(s) each" "-" "$work/tp2.json"

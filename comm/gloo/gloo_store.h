@@ -1,8 +1,8 @@
 #pragma once
 // Gloo's own rendezvous stores behind our RendezvousStore (comm/rendezvous_store.h): an
 // in-memory one for ranks that are threads of one process (tests), and a shared-directory one for
-// processes of one machine (or a network file system). The store over actor messages, which a
-// cluster needs and which brings no file or extra port, is the next step of issue 14.
+// processes of one machine (or a network file system). A cluster's store, over actor messages
+// (no file, no extra port), is actors/rendezvous_actor.h's ActorRendezvousStore.
 #include <memory>
 #include <string>
 

@@ -174,8 +174,9 @@ ClusterConfig parse_cluster_config(std::string_view text, const std::filesystem:
   }
   if (const toml::table* t = top.table("server")) c.server = read_server(TomlTable(*t, "server", source, {"host", "port"}));
   if (const toml::table* t = top.table("cluster")) {
-    const TomlTable s(*t, "cluster", source, {"join_timeout_s"});
+    const TomlTable s(*t, "cluster", source, {"join_timeout_s", "tp_timeout_s"});
     c.cluster.join_timeout_s = s.number_or("join_timeout_s", c.cluster.join_timeout_s, 0.0);
+    c.cluster.tp_timeout_s = s.number_or("tp_timeout_s", c.cluster.tp_timeout_s, 0.0);
   }
 
   const toml::array* nodes = top.table_array("node");

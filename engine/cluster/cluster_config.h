@@ -37,6 +37,9 @@ struct ModelSection {
 // [cluster]
 struct ClusterSection {
   double join_timeout_s = 120;  // every wait while nodes join is bounded by this
+  // A tensor-parallel group's connect, and each of its collectives: how long a rank waits for the
+  // slowest (or a lost) rank before its step fails.
+  double tp_timeout_s = 30;
 };
 
 struct ClusterConfig {

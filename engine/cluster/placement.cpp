@@ -1,5 +1,8 @@
 #include "engine/cluster/placement.h"
 
+#include <algorithm>
+#include <climits>
+
 #include "engine/cluster/model_fit.h"
 #include "engine/model/weight_layout.h"
 
@@ -78,6 +81,13 @@ int64_t Placement::total_kv_bytes_per_token() const {
   int64_t total = 0;
   for (const RankPlacement& r : ranks) total += r.kv_bytes_per_token;
   return total;
+}
+
+int32_t Placement::kv_blocks_within(double bytes) const {
+  int64_t per_block = 0;
+  for (const RankPlacement& r : ranks) per_block = std::max(per_block, r.kv_bytes_per_block);
+  if (per_block <= 0) return 0;
+  return static_cast<int32_t>(std::min<double>(bytes / static_cast<double>(per_block), INT32_MAX));
 }
 
 Placement place(const ClusterConfig& c, const ModelConfig& m) {

@@ -60,6 +60,10 @@ struct Placement {
   }
   int64_t total_weight_bytes() const;
   int64_t total_kv_bytes_per_token() const;
+  // The KV blocks the cluster's one pool can have when every executor may spend `bytes` on its
+  // cache: each holds its stage's layers and its KV heads only, so the executor with the most
+  // per block decides. tp ranks of a stage together hold tp x the tokens one device would.
+  int32_t kv_blocks_within(double bytes) const;
 };
 
 // The layers of each stage come from split_layers (engine/model/layer_split.h, vLLM's way, see

@@ -34,15 +34,22 @@ CpuModel::CpuModel(ModelConfig config, ModelWeights weights, Communicator* tp_gr
       intermediate_(weights_.shard.intermediate.size()),
       inv_freq_(rope_inv_freq(config_)) {
   const TpShard& s = weights_.shard;
-  if (s.size > 1 && (tp_group_ == nullptr || tp_group_->size() != s.size || tp_group_->rank() != s.rank))
-    throw std::invalid_argument("weights of tensor-parallel rank " + std::to_string(s.rank) + " of " +
-                                std::to_string(s.size) + " need a communicator of that rank and size");
+  if (s.size > 1 && tp_group_ != nullptr) join_group(tp_group_);
   // Vocabulary-parallel blocks are ceil(V / tp) rows each (tp_shard), which forward()'s gather of
   // equal-sized blocks relies on.
   const int64_t block = (config_.vocab_size + s.size - 1) / s.size;
   if (splits_vocab(weights_.shard, config_) && s.vocab.begin != s.rank * block)
     throw std::invalid_argument("vocabulary rows [" + std::to_string(s.vocab.begin) + ", " + std::to_string(s.vocab.end) +
                                 ") are not rank " + std::to_string(s.rank) + "'s block of " + std::to_string(block));
+}
+
+void CpuModel::join_group(Communicator* tp_group) {
+  const TpShard& s = weights_.shard;
+  if (tp_group != nullptr && (tp_group->size() != s.size || tp_group->rank() != s.rank))
+    throw std::invalid_argument("weights of tensor-parallel rank " + std::to_string(s.rank) + " of " +
+                                std::to_string(s.size) + " need a communicator of that rank and size, not rank " +
+                                std::to_string(tp_group->rank()) + " of " + std::to_string(tp_group->size()));
+  tp_group_ = tp_group;
 }
 
 void CpuModel::embed(const ForwardBatch& batch) {
@@ -67,6 +74,10 @@ void CpuModel::embed(const ForwardBatch& batch) {
 
 void CpuModel::run_layers(const ForwardBatch& batch, KvCacheStorage& cache) {
   const int64_t T = batch.num_tokens(), H = config_.hidden_size;
+  // A shard computes only a part: without its group the sums would silently be partial.
+  if (weights_.shard.size > 1 && tp_group_ == nullptr)
+    throw std::logic_error("tensor-parallel rank " + std::to_string(weights_.shard.rank) + " of " +
+                           std::to_string(weights_.shard.size) + " ran a step before joining its group");
   if (is_first_stage()) {
     embed(batch);
   } else {

@@ -36,6 +36,10 @@ class CpuModel {
   // match the shard's; std::invalid_argument otherwise), may be null for a whole model. Not owned;
   // it must outlive the model, and each rank's model runs on its own thread.
   CpuModel(ModelConfig config, ModelWeights weights, Communicator* tp_group = nullptr);
+  // Sets the rank's group after construction: a cluster node loads its shard at start, before
+  // the group it will compute with is connected (and a new group replaces a lost one). The
+  // constructor's checks apply; null leaves a TP shard unable to run. Not while a step runs.
+  void join_group(Communicator* tp_group);
 
   // The last stage (or the whole model): writes this step's K/V of its layers into `cache` and
   // returns the logits of the last token of every sequence with wants_logits, in batch order:

@@ -57,28 +57,34 @@ void TensorParallelBackend::on_every_rank(const std::function<void(int32_t)>& jo
     if (e) std::rethrow_exception(e);
 }
 
+void TensorParallelBackend::mirror(const TpRankOp& op, const std::function<void(ModelBackend&)>& on_rank0) {
+  on_every_rank([&](int32_t r) {
+    if (r == 0) on_rank0(*ranks_[0]);
+    else apply_tp_rank_op(*ranks_[static_cast<size_t>(r)], op);
+  });
+}
+
 void TensorParallelBackend::allocate_kv_cache(int32_t num_blocks, int32_t block_size) {
-  on_every_rank([&](int32_t r) { ranks_[static_cast<size_t>(r)]->allocate_kv_cache(num_blocks, block_size); });
+  mirror(TpRankOp{TpRankOp::Kind::AllocateKv, num_blocks, block_size, {}},
+         [&](ModelBackend& rank0) { rank0.allocate_kv_cache(num_blocks, block_size); });
 }
 
 SampledTokens TensorParallelBackend::run(const ForwardBatch& batch, std::span<const SamplingRow> rows) {
   SampledTokens out;
-  on_every_rank([&](int32_t r) {
-    if (r == 0) {
-      out = ranks_[0]->run(batch, rows);
-    } else {
-      ranks_[static_cast<size_t>(r)]->logits(batch);  // none: only rank 0 has an LM head to run
-    }
-  });
+  mirror(TpRankOp{TpRankOp::Kind::Logits, 0, 0, batch}, [&](ModelBackend& rank0) { out = rank0.run(batch, rows); });
   return out;
 }
 
 std::vector<float> TensorParallelBackend::logits(const ForwardBatch& batch) {
   std::vector<float> out;
-  on_every_rank([&](int32_t r) {
-    std::vector<float> l = ranks_[static_cast<size_t>(r)]->logits(batch);
-    if (r == 0) out = std::move(l);
-  });
+  mirror(TpRankOp{TpRankOp::Kind::Logits, 0, 0, batch}, [&](ModelBackend& rank0) { out = rank0.logits(batch); });
+  return out;
+}
+
+std::vector<float> TensorParallelBackend::forward_hidden(const ForwardBatch& batch) {
+  std::vector<float> out;
+  mirror(TpRankOp{TpRankOp::Kind::ForwardHidden, 0, 0, batch},
+         [&](ModelBackend& rank0) { out = rank0.forward_hidden(batch); });
   return out;
 }
 

@@ -24,6 +24,7 @@
 #include "engine/model/model_weights.h"
 #include "engine/runtime/cpu_backend.h"
 #include "engine/runtime/model_backend.h"
+#include "engine/runtime/tensor_parallel_rank.h"
 
 namespace troupe {
 
@@ -42,12 +43,18 @@ class TensorParallelBackend : public ModelBackend {
   // rank alike (before any collective), so the group stays usable.
   SampledTokens run(const ForwardBatch& batch, std::span<const SamplingRow> rows) override;
   std::vector<float> logits(const ForwardBatch& batch) override;
+  // A pipeline stage's ranks: its layers, and the hidden states the next stage starts from.
+  LayerRange layers() const override { return ranks_.front()->layers(); }
+  std::vector<float> forward_hidden(const ForwardBatch& batch) override;
 
   int32_t size() const { return static_cast<int32_t>(ranks_.size()); }
 
  private:
   // Runs job(r) for every rank at once, rank 0 here; rethrows the lowest rank's exception.
   void on_every_rank(const std::function<void(int32_t)>& job);
+  // Rank 0 runs on_rank0, every other rank its share of `op` (apply_tp_rank_op): the same
+  // mirroring a TensorParallelLeader does for ranks in other processes.
+  void mirror(const TpRankOp& op, const std::function<void(ModelBackend&)>& on_rank0);
   void rank_loop(int32_t rank);
 
   std::vector<std::unique_ptr<Communicator>> group_;

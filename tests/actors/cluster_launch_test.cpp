@@ -25,6 +25,8 @@
 #include "actors/cluster_supervisor_actor.h"
 #include "actors/node_actor.h"
 #include "engine/cluster/cluster_model.h"
+#include "engine/model_folder.h"
+#include "engine/runtime/cpu_backend.h"
 #include "wire/wire_codec.h"
 
 namespace troupe {
@@ -43,62 +45,90 @@ uint16_t free_port() {
   return ntohs(a.sin_port);
 }
 
-TEST(ClusterLaunch, ThreeNodesInThreeActorSystemsGiveTheTransformersGreedyTokens) {
-  const auto dir = test::fixture_model_dir("tiny-llama3");
-  const std::vector<uint16_t> ports{free_port(), free_port(), free_port()};
-  const std::vector<std::string> names{"head", "worker-1", "worker-2"};
+// A cluster of `nodes` nodes (one executor each) over loopback, each node in its own actor
+// system as in its own process, holding the shards placement gives it; the head (node 0) has
+// joined them all and runs the cluster supervisor.
+struct LaunchedCluster {
+  ClusterConfig config;
+  Placement placement;
+  std::vector<std::string> names;
+  std::vector<caf::actor_system*> systems;  // leaked on purpose: see launch()
+  std::vector<caf::actor> nodes;
+  std::shared_ptr<ClusterHealth> health;
+  JoinedCluster joined;
+  EngineActors engine;
+
+  caf::actor_system& head() { return *systems[0]; }
+  ~LaunchedCluster() {
+    if (engine.supervisor) caf::anon_send_exit(engine.supervisor, caf::exit_reason::user_shutdown);
+    for (const caf::actor& n : nodes) caf::anon_send_exit(n, caf::exit_reason::user_shutdown);
+  }
+};
+
+void launch(LaunchedCluster& c, const std::string& fixture, int32_t tp, int32_t pp) {
+  const auto dir = test::fixture_model_dir(fixture);
+  const int n = tp * pp;
+  std::vector<uint16_t> ports;
+  for (int i = 0; i < n; ++i) {
+    ports.push_back(free_port());
+    c.names.push_back(i == 0 ? "head" : "worker-" + std::to_string(i));
+  }
   const auto file = std::filesystem::temp_directory_path() / ("cluster_launch_test_" + std::to_string(getpid()) + ".toml");
   {
     std::ofstream out(file);
-    out << "[model]\npath = \"" << dir.string() << "\"\npipeline_parallel = 3\n"
+    out << "[model]\npath = \"" << dir.string() << "\"\ntensor_parallel = " << tp << "\npipeline_parallel = " << pp << "\n"
         << "[scheduler]\nmax_num_seqs = 4\nmax_num_batched_tokens = 32\nnum_kv_blocks = 64\n"
-        << "[cluster]\njoin_timeout_s = 20\n";
-    for (size_t i = 0; i < 3; ++i)
-      out << "[[node]]\nname = \"" << names[i] << "\"\naddress = \"127.0.0.1:" << ports[i] << "\"\nroles = "
-          << (i == 0 ? R"(["gateway", "scheduler", "kv_manager", "executor"])" : R"(["executor"])") << "\n";
+        << "[cluster]\njoin_timeout_s = 20\ntp_timeout_s = 20\n";
+    for (int i = 0; i < n; ++i)
+      out << "[[node]]\nname = \"" << c.names[static_cast<size_t>(i)] << "\"\naddress = \"127.0.0.1:" << ports[static_cast<size_t>(i)]
+          << "\"\nroles = " << (i == 0 ? R"(["gateway", "scheduler", "kv_manager", "executor"])" : R"(["executor"])") << "\n";
   }
-  const ClusterConfig config = load_cluster_config(file);
-  const ClusterModel model = load_cluster_model(config, dir);
-  const Placement placement = place(config, model.config);
-  const ClusterIdentity identity = identify_cluster(config, model, wire::wire_version());
+  c.config = load_cluster_config(file);
+  const ClusterModel model = load_cluster_model(c.config, dir);
+  c.placement = place(c.config, model.config);
+  const ClusterIdentity identity = identify_cluster(c.config, model, wire::wire_version());  // hashes the file
   std::filesystem::remove(file);
-  const auto stages = test::fixture_stage_backends("tiny-llama3", 3);
 
   // Leaked on purpose: CAF 0.17's actor_system destructor can wait forever for a detached actor
   // (the stages) that has ended (actor-framework#1196); the test process ends without it.
-  std::vector<caf::actor_system*> systems;
-  std::vector<caf::actor> nodes;
-  for (size_t i = 0; i < 3; ++i) {
+  for (int i = 0; i < n; ++i) {
     auto* cfg = new TroupeActorSystemConfig;
-    systems.push_back(new caf::actor_system{*cfg});
-    NodeSetup setup{names[i], "127.0.0.1", ports[i], identity, {{static_cast<int32_t>(i), stages[i]}},
-                    std::chrono::seconds(20), [](const std::string& why) { ADD_FAILURE() << why; }};
-    nodes.push_back(systems[i]->spawn(node_actor, std::move(setup)));
-    auto bound = systems[i]->middleman().publish(nodes[i], ports[i], "127.0.0.1", true);
-    ASSERT_TRUE(bound) << systems[i]->render(bound.error());
+    c.systems.push_back(new caf::actor_system{*cfg});
+    NodeSetup setup;
+    setup.name = c.names[static_cast<size_t>(i)];
+    setup.host = "127.0.0.1";
+    setup.port = ports[static_cast<size_t>(i)];
+    setup.identity = identity;
+    setup.tensor_parallel = tp;
+    for (const RankPlacement& r : c.placement.ranks) {
+      setup.rank_nodes.push_back({"127.0.0.1", ports[r.node_index]});
+      if (r.node_index != static_cast<size_t>(i)) continue;
+      std::shared_ptr<CpuModel> cpu = load_cpu_model(dir, model.config, LoadFormat::Auto, 0, {r.layers.begin, r.layers.end}, r.shard);
+      setup.shards[r.global_rank] = NodeShard{std::make_shared<CpuBackend>(cpu), cpu};
+    }
+    setup.tp_timeout = std::chrono::seconds(20);
+    setup.join_timeout = std::chrono::seconds(20);
+    setup.gave_up = [](const std::string& why) { ADD_FAILURE() << why; };
+    c.nodes.push_back(c.systems.back()->spawn(node_actor, std::move(setup)));
+    auto bound = c.systems.back()->middleman().publish(c.nodes.back(), ports[static_cast<size_t>(i)], "127.0.0.1", true);
+    ASSERT_TRUE(bound) << c.systems.back()->render(bound.error());
   }
-  caf::actor_system& head = *systems[0];
-  auto health = std::make_shared<ClusterHealth>(initial_health(config));
-  const JoinedCluster joined = join_cluster(head, config, placement, identity, "head", nodes[0], *health);
-  ASSERT_EQ(joined.stages.size(), 3u);
-  EXPECT_TRUE(health->all_up());
-  // Stages 1 and 2 are proxies of actors in the other systems; stage 0 lives here.
-  EXPECT_EQ(joined.stages[0].node(), head.node());
-  EXPECT_NE(joined.stages[1].node(), head.node());
-  EXPECT_NE(joined.stages[2].node(), joined.stages[1].node());
-
+  c.health = std::make_shared<ClusterHealth>(initial_health(c.config));
+  c.joined = join_cluster(c.head(), c.config, c.placement, identity, "head", c.nodes[0], *c.health);
+  ASSERT_EQ(c.joined.stages.size(), static_cast<size_t>(pp));
   std::vector<ClusterMember> members, stage_members;
-  for (size_t i = 0; i < 3; ++i) {
-    members.push_back({names[i], joined.nodes[i]});
-    stage_members.push_back({names[i], joined.stages[i]});
-  }
-  const SchedulerConfig sc{.max_num_seqs = 4, .max_num_batched_tokens = 32, .block_size = 16, .num_blocks = 64};
-  EngineActors engine;
-  engine.supervisor = head.spawn(cluster_supervisor_actor, members, stage_members, sc, int32_t{3}, health,
-                                 std::shared_ptr<ServerMetrics>{});
-  engine = current_engine(head, engine);
+  for (int i = 0; i < n; ++i) members.push_back({c.names[static_cast<size_t>(i)], c.joined.nodes[static_cast<size_t>(i)]});
+  for (int32_t s = 0; s < pp; ++s) stage_members.push_back({c.placement.at(s, 0).node, c.joined.stages[static_cast<size_t>(s)]});
+  const SchedulerConfig sc{.max_num_seqs = 4, .max_num_batched_tokens = 32, .block_size = 16, .num_blocks = 64,
+                           .pipeline_stages = pp};
+  c.engine.supervisor = c.head().spawn(cluster_supervisor_actor, members, stage_members, sc, int32_t{3}, c.health,
+                                       std::shared_ptr<ServerMetrics>{});
+  c.engine = current_engine(c.head(), c.engine);
+}
 
-  const auto reference = test::load_reference("tiny-llama3");
+// Every reference prompt of the fixture, greedy, at once: the tokens transformers gave.
+void expect_reference_tokens(LaunchedCluster& c, const std::string& fixture) {
+  const auto reference = test::load_reference(fixture);
   std::vector<GenerationRequest> requests;
   for (size_t i = 0; i < reference.size(); ++i) {
     GenerationRequest r;
@@ -110,24 +140,50 @@ TEST(ClusterLaunch, ThreeNodesInThreeActorSystemsGiveTheTransformersGreedyTokens
     requests.push_back(r);
   }
   std::map<SeqId, std::vector<int32_t>> out;
-  run_batch(head, engine, requests, [&](const FinishedSequence& f) { out[f.id] = f.output_token_ids; },
+  run_batch(c.head(), c.engine, requests, [&](const FinishedSequence& f) { out[f.id] = f.output_token_ids; },
             [](SeqId id, const std::string& why) { ADD_FAILURE() << "request " << id << " rejected: " << why; });
-  for (size_t i = 0; i < reference.size(); ++i) EXPECT_EQ(out.at(static_cast<SeqId>(i)), reference[i].greedy) << "prompt " << i;
+  for (size_t i = 0; i < reference.size(); ++i) EXPECT_EQ(out[static_cast<SeqId>(i)], reference[i].greedy) << "prompt " << i;
+}
+
+TEST(ClusterLaunch, ThreeNodesInThreeActorSystemsGiveTheTransformersGreedyTokens) {
+  LaunchedCluster c;
+  ASSERT_NO_FATAL_FAILURE(launch(c, "tiny-llama3", 1, 3));
+  EXPECT_TRUE(c.health->all_up());
+  // Stages 1 and 2 are proxies of actors in the other systems; stage 0 lives here.
+  EXPECT_EQ(c.joined.stages[0].node(), c.head().node());
+  EXPECT_NE(c.joined.stages[1].node(), c.head().node());
+  EXPECT_NE(c.joined.stages[2].node(), c.joined.stages[1].node());
+  expect_reference_tokens(c, "tiny-llama3");
 
   // The first heartbeat came at once; the next (5 s) carries the steps just run.
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(12);
   auto steps_of_every_stage = [&] {
     int with_steps = 0;
-    for (const NodeHealth& n : health->nodes())
+    for (const NodeHealth& n : c.health->nodes())
       for (const StageTimes& t : n.stages) with_steps += t.steps > 0;
     return with_steps;
   };
   while (steps_of_every_stage() < 3 && std::chrono::steady_clock::now() < deadline)
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   EXPECT_EQ(steps_of_every_stage(), 3);
+}
 
-  caf::anon_send_exit(engine.supervisor, caf::exit_reason::user_shutdown);
-  for (const caf::actor& n : nodes) caf::anon_send_exit(n, caf::exit_reason::user_shutdown);
+// Tensor parallel across actor systems: each rank's shard in its own system, the ranks of a stage
+// summing over Gloo (met on the head's rendezvous board), rank 0 mirroring every op to the others
+// as messages. tp 2 x pp 2 on four nodes; tp 4 of a model with 2 KV heads (each replicated on two
+// ranks).
+TEST(ClusterLaunch, TensorParallelTimesPipelineParallelOnFourNodesGivesTheTransformersGreedyTokens) {
+  LaunchedCluster c;
+  ASSERT_NO_FATAL_FAILURE(launch(c, "tiny-llama3", 2, 2));
+  EXPECT_TRUE(c.joined.rendezvous);
+  for (const RankPlacement& r : c.placement.ranks) EXPECT_EQ(r.node_index, static_cast<size_t>(r.global_rank));
+  expect_reference_tokens(c, "tiny-llama3");
+}
+
+TEST(ClusterLaunch, FourRanksOfAModelWithTwoKvHeadsGiveTheTransformersGreedyTokens) {
+  LaunchedCluster c;
+  ASSERT_NO_FATAL_FAILURE(launch(c, "tiny-qwen2", 4, 1));
+  expect_reference_tokens(c, "tiny-qwen2");
 }
 
 }  // namespace

@@ -22,8 +22,10 @@ pick_ports() {
   done
 }
 
-# write_config FILE PP NODES [JOIN_TIMEOUT] [EXTRA_SCHEDULER_LINES]: PP stages over NODES nodes
-# ("head", "worker-1", ...), each one executor; HTTP on port 0 (the head logs the one it got).
+# write_config FILE PP NODES [JOIN_TIMEOUT]: PP stages over NODES nodes ("head", "worker-1", ...),
+# each one executor, each stage cluster_tp ranks (default 1); HTTP on port 0 (the head logs the
+# one it got).
+cluster_tp=1
 write_config() {
   local file=$1 pp=$2 nodes=$3 join=${4:-60}
   {
@@ -32,6 +34,7 @@ write_config() {
     echo 'load_format = "dummy"'
     echo 'device = "cpu"'
     echo "pipeline_parallel = $pp"
+    echo "tensor_parallel = $cluster_tp"
     echo "[scheduler]"
     echo "max_num_seqs = 8"
     echo "max_num_batched_tokens = 64"

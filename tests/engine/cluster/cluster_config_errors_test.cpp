@@ -127,7 +127,8 @@ const ErrorCase kCases[] = {
      "expected true or false, got a string"},
     {"server port", "", "[server]\nport = 65536", 16, "server.port", "out of range"},
     {"join timeout", "", "[cluster]\njoin_timeout_s = -1", 16, "cluster.join_timeout_s", "greater than"},
-    {"unknown sub-table", "", "[cluster.x]\ny = 1", 15, "cluster.x", "unknown key (known: join_timeout_s)"},
+    {"tp timeout", "", "[cluster]\ntp_timeout_s = 0", 16, "cluster.tp_timeout_s", "greater than"},
+    {"unknown sub-table", "", "[cluster.x]\ny = 1", 15, "cluster.x", "unknown key (known: join_timeout_s, tp_timeout_s)"},
 };
 
 TEST(ClusterConfigErrors, EachNamesFileLineAndKey) {

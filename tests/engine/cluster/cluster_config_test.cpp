@@ -33,6 +33,7 @@ port = 9000
 
 [cluster]
 join_timeout_s = 30
+tp_timeout_s = 12.5
 
 [[node]]
 name = "head"
@@ -67,11 +68,12 @@ TEST(ClusterConfig, EveryKeyLandsInItsField) {
   EXPECT_EQ(c.server.host, "0.0.0.0");
   EXPECT_EQ(c.server.port, 9000);
   EXPECT_DOUBLE_EQ(c.cluster.join_timeout_s, 30);
+  EXPECT_DOUBLE_EQ(c.cluster.tp_timeout_s, 12.5);
   ASSERT_EQ(c.nodes.size(), 2u);
   EXPECT_EQ(c.nodes[0].name, "head");
   EXPECT_EQ(c.nodes[0].host, "10.0.0.1");
   EXPECT_EQ(c.nodes[0].port, 4300);
-  EXPECT_EQ(c.nodes[0].line, 27);
+  EXPECT_EQ(c.nodes[0].line, 28);
   EXPECT_EQ(c.nodes[0].executor_slots(), 2);
   EXPECT_TRUE(c.nodes[0].has(NodeRole::KvManager));
   EXPECT_EQ(c.nodes[1].host, "fe80::1");
@@ -80,7 +82,7 @@ TEST(ClusterConfig, EveryKeyLandsInItsField) {
   EXPECT_FALSE(c.nodes[1].has(NodeRole::Scheduler));
   EXPECT_EQ(c.scheduler_node().name, "head");
   EXPECT_EQ(c.line_of("model.tensor_parallel"), 7);
-  EXPECT_EQ(c.line_of("node[1].address"), 35);
+  EXPECT_EQ(c.line_of("node[1].address"), 36);
   EXPECT_EQ(c.line_of("server.nothing"), 20);  // a key the file lacks: its table's line
 }
 
@@ -110,6 +112,7 @@ roles = ["gateway", "scheduler", "kv_manager", "executor"]
   EXPECT_EQ(c.server.host, ServerSection{}.host);
   EXPECT_EQ(c.server.port, ServerSection{}.port);
   EXPECT_DOUBLE_EQ(c.cluster.join_timeout_s, 120);
+  EXPECT_DOUBLE_EQ(c.cluster.tp_timeout_s, 30);
   EXPECT_EQ(c.nodes[0].executors, 1);  // a CPU executor node without `executors` offers one
 }
 

@@ -48,6 +48,18 @@ TEST(Placement, Llama3_8BOnOneGpuHoldsItsPublishedSize) {
   EXPECT_TRUE(p.notes.empty());
 }
 
+TEST(Placement, KvBlocksWithinAnExecutorsBudgetGrowWithTensorParallel) {
+  const ModelConfig m = model_named("llama-3-8b");
+  const double gib = 1024.0 * 1024 * 1024;
+  // One GPU: 128 KiB per token, 2 MiB per block of 16: 512 blocks in a GiB.
+  EXPECT_EQ(place(cluster_of(1, 1, ClusterDevice::Cuda, {1}), m).kv_blocks_within(gib), 512);
+  // tp 2: each rank holds 4 of the 8 KV heads, so the group holds twice the blocks in a GiB each.
+  EXPECT_EQ(place(cluster_of(2, 1, ClusterDevice::Cuda, {2}), m).kv_blocks_within(gib), 1024);
+  // pp 3 of 32 layers (11, 11, 10): the stages of 11 layers decide.
+  EXPECT_EQ(place(cluster_of(1, 3, ClusterDevice::Cuda, {1, 1, 1}), m).kv_blocks_within(gib),
+            static_cast<int32_t>(gib / (2.0 * 11 * 8 * 128 * 2 * 16)));
+}
+
 TEST(Placement, Qwen25_05BOnOneCpuHoldsItsPublishedSizeInFp32) {
   const ModelConfig m = model_named("qwen2.5-0.5b");
   const Placement p = place(cluster_of(1, 1, ClusterDevice::Cpu, {1}), m);

@@ -214,10 +214,19 @@ TEST(TensorParallelForwardBiases, EveryBiasCountsOnce) {
 TEST(TensorParallelForwardRefusals, ShardWithoutItsGroup) {
   const ModelConfig c = load_model_config(test::fixture_model_dir("tiny-qwen2") / "config.json");
   auto group = make_in_process_group(2);
-  EXPECT_THROW(CpuModel(c, dummy_weights(c, 1, all_layers(c), tp_shard(c, 2, 1, VocabSplit::Replicated))),
-               std::invalid_argument);
-  EXPECT_THROW(CpuModel(c, dummy_weights(c, 1, all_layers(c), tp_shard(c, 2, 1, VocabSplit::Replicated)), group[0].get()),
-               std::invalid_argument) << "rank 1's weights with rank 0's communicator";
+  const TpShard rank1 = tp_shard(c, 2, 1, VocabSplit::Replicated);
+  EXPECT_THROW(CpuModel(c, dummy_weights(c, 1, all_layers(c), rank1), group[0].get()), std::invalid_argument)
+      << "rank 1's weights with rank 0's communicator";
+  // A cluster node loads its shard before its group exists: that is allowed, a step before the
+  // group is joined is not (its sums would be partial), and a group of the wrong rank is refused.
+  CpuModel late(c, dummy_weights(c, 1, all_layers(c), rank1));
+  KvCacheStorage cache(c, all_layers(c), rank1, 4, 4);
+  const std::vector<int32_t> prompt{1, 2, 3};
+  ForwardBatch batch;
+  batch.add_sequence(prompt.data(), 3, 3, {0}, 4, true);
+  EXPECT_THROW(late.forward(batch, cache), std::logic_error);
+  EXPECT_THROW(late.join_group(group[0].get()), std::invalid_argument);
+  EXPECT_NO_THROW(late.join_group(group[1].get()));
 }
 
 }  // namespace
