@@ -139,26 +139,8 @@ TEST_P(GpuModel, GreedyTokensEqualTheCpuWhereTheChoiceIsClear) {
 TEST_P(GpuModel, SixtyFourMixedRequestsEqualThemselvesAloneAndGraphsEqualEager) {
   REQUIRE_MODEL(GetParam());
   Model& m = model(GetParam());
-  std::mt19937 rng(11);
-  std::vector<GenerationRequest> reqs;
-  for (SeqId i = 0; i < 64; ++i) {
-    GenerationRequest r;
-    r.id = i;
-    r.prompt_token_ids.resize(1 + rng() % 200);
-    for (auto& t : r.prompt_token_ids) t = static_cast<int32_t>(rng() % m.config.vocab_size);
-    r.sampling_params.temperature = 0.0f;
-    r.sampling_params.max_tokens = 1 + static_cast<int32_t>(rng() % 40);
-    r.sampling_params.ignore_eos = true;
-    reqs.push_back(r);
-  }
-  auto run_all = [&](ModelBackend& b) {
-    LocalEngine engine(b, {.max_num_seqs = 16, .max_num_batched_tokens = 128, .block_size = 16, .num_blocks = 1024,
-                           .enable_prefix_caching = true, .long_prefill_token_threshold = 0});
-    for (const auto& r : reqs) engine.add_request(r);
-    std::map<SeqId, std::vector<int32_t>> out;
-    for (auto& f : engine.run_to_completion()) out[f.id] = f.output_token_ids;
-    return out;
-  };
+  const std::vector<GenerationRequest> reqs = random_greedy_requests(11, 64, 200, 1, 40, m.config.vocab_size);
+  auto run_all = [&](ModelBackend& b) { return run_batched(b, reqs, 16, 128, 1024); };
   const auto batched = run_all(*m.gpu);
   const auto eager = run_all(*m.gpu_eager);
   ASSERT_EQ(batched.size(), reqs.size());

@@ -240,25 +240,8 @@ TEST(GpuTensorParallel, GroupBackendGeneratesWhatOneGpuDoes) {
     for (int32_t tp : {2, 4}) {
       auto group = make_gpu_tensor_parallel_backend(m.config, m.checkpoint.get(), 0, test_options(),
                                                     make_one_device_group(tp, 0), std::vector<int>(tp, 0));
-      std::mt19937 rng(21);
-      std::vector<GenerationRequest> reqs;
-      for (SeqId i = 0; i < 12; ++i) {
-        GenerationRequest r;
-        r.id = i;
-        r.prompt_token_ids = random_tokens(rng, 1 + rng() % 90, m.config.vocab_size);
-        r.sampling_params.temperature = 0.0f;
-        r.sampling_params.max_tokens = 4 + static_cast<int32_t>(rng() % 20);
-        r.sampling_params.ignore_eos = true;
-        reqs.push_back(r);
-      }
-      auto run_all = [&](ModelBackend& b) {
-        LocalEngine engine(b, {.max_num_seqs = 8, .max_num_batched_tokens = 64, .block_size = 16, .num_blocks = 256,
-                               .enable_prefix_caching = true, .long_prefill_token_threshold = 0});
-        for (const auto& r : reqs) engine.add_request(r);
-        std::map<SeqId, std::vector<int32_t>> out;
-        for (auto& f : engine.run_to_completion()) out[f.id] = f.output_token_ids;
-        return out;
-      };
+      const std::vector<GenerationRequest> reqs = random_greedy_requests(21, 12, 90, 4, 20, m.config.vocab_size);
+      auto run_all = [&](ModelBackend& b) { return run_batched(b, reqs, 8, 64, 256); };
       const auto batched = run_all(*group), reference = run_all(*whole);
       ASSERT_EQ(batched.size(), reqs.size());
       int identical = 0;

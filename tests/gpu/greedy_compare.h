@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <cmath>
 #include <functional>
+#include <map>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -26,6 +28,37 @@ inline std::vector<int32_t> generate(ModelBackend& b, const std::vector<int32_t>
                       .arrival = {}, .output_token_ids = {}});
   auto done = engine.run_to_completion();
   return done.at(0).output_token_ids;
+}
+
+// n greedy requests (ids 0..n-1) drawn from `seed`: prompts of 1..max_prompt random tokens, and
+// min_tokens..min_tokens + token_span - 1 output tokens each, EOS ignored.
+inline std::vector<GenerationRequest> random_greedy_requests(uint32_t seed, int n, int max_prompt, int min_tokens,
+                                                             int token_span, int64_t vocab) {
+  std::mt19937 rng(seed);
+  std::vector<GenerationRequest> reqs;
+  for (SeqId i = 0; i < n; ++i) {
+    GenerationRequest r;
+    r.id = i;
+    r.prompt_token_ids.resize(1 + rng() % static_cast<uint32_t>(max_prompt));
+    for (auto& t : r.prompt_token_ids) t = static_cast<int32_t>(rng() % static_cast<uint32_t>(vocab));
+    r.sampling_params.temperature = 0.0f;
+    r.sampling_params.max_tokens = min_tokens + static_cast<int32_t>(rng() % static_cast<uint32_t>(token_span));
+    r.sampling_params.ignore_eos = true;
+    reqs.push_back(r);
+  }
+  return reqs;
+}
+
+// Every request through one LocalEngine over b, batched (prefills chunked at max_batched tokens,
+// prefix cache on): each request's tokens by id.
+inline std::map<SeqId, std::vector<int32_t>> run_batched(ModelBackend& b, const std::vector<GenerationRequest>& reqs,
+                                                         int32_t max_num_seqs, int32_t max_batched, int32_t num_blocks) {
+  LocalEngine engine(b, {.max_num_seqs = max_num_seqs, .max_num_batched_tokens = max_batched, .block_size = 16,
+                         .num_blocks = num_blocks, .enable_prefix_caching = true, .long_prefill_token_threshold = 0});
+  for (const auto& r : reqs) engine.add_request(r);
+  std::map<SeqId, std::vector<int32_t>> out;
+  for (auto& f : engine.run_to_completion()) out[f.id] = f.output_token_ids;
+  return out;
 }
 
 // Two greedy continuations of `prompt` may part only where the reference's top two logits are
