@@ -36,9 +36,9 @@ inline std::vector<GenerationRequest> random_greedy_requests(uint32_t seed, int 
                                                              int token_span, int64_t vocab) {
   std::mt19937 rng(seed);
   std::vector<GenerationRequest> reqs;
-  for (SeqId i = 0; i < n; ++i) {
+  for (int i = 0; i < n; ++i) {
     GenerationRequest r;
-    r.id = i;
+    r.id = static_cast<SeqId>(i);
     r.prompt_token_ids.resize(1 + rng() % static_cast<uint32_t>(max_prompt));
     for (auto& t : r.prompt_token_ids) t = static_cast<int32_t>(rng() % static_cast<uint32_t>(vocab));
     r.sampling_params.temperature = 0.0f;
