@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <optional>
 #include <stdexcept>
 
@@ -13,10 +14,15 @@
 #include "engine/model/tensor_shard.h"
 #include "engine/runtime/cpu_backend.h"
 #include "engine/runtime/gpu_backend.h"
+#include "engine/runtime/gpu_tensor_parallel_backend.h"
 #include "engine/runtime/gemm_tuning_cache.h"
 #include "engine/runtime/sequential_pipeline_backend.h"
 #include "engine/runtime/tensor_parallel_backend.h"
 #include "kernels/cpu/gemm.h"
+#ifdef TROUPE_HAVE_NCCL
+#include "comm/cuda/one_shot_all_reduce.h"
+#include "comm/nccl/nccl_communicator.h"
+#endif
 
 namespace troupe::cli {
 
@@ -46,6 +52,75 @@ void add_model_options(CLI::App& cmd, ModelOptions& o, bool model_required) {
                  "timing); 'none': time on every start")
       ->capture_default_str();
 }
+
+namespace {
+
+GpuBackendOptions gpu_options(const ModelOptions& o, const EngineOptions& engine) {
+  return {.device = 0,
+          .memory_utilization = o.gpu_memory_utilization,
+          .max_num_seqs = engine.max_num_seqs,
+          .max_num_batched_tokens = engine.max_num_batched_tokens,
+          .block_size = engine.block_size,
+          .num_blocks = engine.num_kv_blocks,
+          .cuda_graphs = !o.no_cuda_graphs,
+          .tune_gemms = !o.no_gemm_tuning,
+          .gemm_tuning_cache = o.gemm_tuning_cache == "none" ? "" : o.gemm_tuning_cache,
+          .tp_rank = 0,
+          .tp_size = 1,
+          .tp_group = nullptr};
+}
+
+#ifdef TROUPE_HAVE_NCCL
+// The collectives of a GPU group over `devices`: NCCL, or with TROUPE_ONE_SHOT_MAX_BYTES=N the
+// one-shot kernel over peer memory for all-reduces up to N bytes (decode's batch x hidden x 2)
+// and NCCL above. Off until measured over NVLink (issue 15; bench/gpu/tp_decoder_bench times both).
+std::vector<std::unique_ptr<DeviceCommunicator>> gpu_group(const std::vector<int>& devices) {
+  auto nccl = connect_nccl_local(devices);
+  const char* env = std::getenv("TROUPE_ONE_SHOT_MAX_BYTES");
+  const size_t threshold = env ? std::strtoull(env, nullptr, 10) : 0;
+  if (threshold == 0) return nccl;
+  auto one_shot = make_one_shot_group_local(devices, threshold);
+  std::vector<std::unique_ptr<DeviceCommunicator>> out;
+  for (size_t r = 0; r < devices.size(); ++r)
+    out.push_back(make_one_shot_communicator(std::move(one_shot[r]), std::move(nccl[r]), threshold));
+  spdlog::info("tensor parallel: all-reduces of up to {} bytes by the one-shot kernel over peer memory, NCCL above",
+               threshold);
+  return out;
+}
+#endif
+
+// --tensor-parallel N on GPUs: GPUs 0..N-1 of this machine, one NCCL group over them, a thread per
+// rank (engine/runtime/gpu_tensor_parallel_backend.h).
+std::shared_ptr<ModelBackend> load_gpu_tensor_parallel(const ModelConfig& c, const ModelFolder& folder,
+                                                       LoadFormat format, const ModelOptions& o,
+                                                       const EngineOptions& engine, const LoadProgress& progress) {
+#ifdef TROUPE_HAVE_NCCL
+  const int n = engine.tensor_parallel;
+  if (const std::string why = tensor_parallel_misfit(c, n); !why.empty())
+    throw std::invalid_argument("--tensor-parallel: " + why);
+  if (cuda_device_count() < n)
+    throw std::invalid_argument("--tensor-parallel " + std::to_string(n) + " on --device cuda needs " +
+                                std::to_string(n) + " GPUs, found " + std::to_string(cuda_device_count()));
+  std::vector<int> devices(static_cast<size_t>(n));
+  for (int r = 0; r < n; ++r) devices[static_cast<size_t>(r)] = r;
+  spdlog::info("tensor parallel: {} ranks on GPUs 0..{} over NCCL {}, {}/{} query heads each; embedding and LM head "
+               "on every rank", n, n - 1, nccl_version(), c.num_heads / n, c.num_heads);
+  if (format == LoadFormat::Dummy) {
+    spdlog::info("making dummy weights on the GPUs (seed {})", o.dummy_seed);
+    return make_gpu_tensor_parallel_backend(c, nullptr, o.dummy_seed, gpu_options(o, engine), gpu_group(devices),
+                                            devices);
+  }
+  const Checkpoint checkpoint = Checkpoint::open(folder.dir);
+  return make_gpu_tensor_parallel_backend(c, &checkpoint, 0, gpu_options(o, engine), gpu_group(devices), devices,
+                                          progress);
+#else
+  (void)c, (void)folder, (void)format, (void)o, (void)engine, (void)progress;
+  throw std::runtime_error("--tensor-parallel " + std::to_string(engine.tensor_parallel) +
+                           " on --device cuda needs NCCL, which this build did not find: pass --device cpu");
+#endif
+}
+
+}  // namespace
 
 bool uses_gpu(const ModelOptions& o) { return o.device == "cuda" || (o.device == "auto" && cuda_device_available()); }
 
@@ -82,24 +157,15 @@ LoadedModel load_model(const ModelOptions& o, const EngineOptions& engine, bool 
     }
   };
   const bool gpu = uses_gpu(o);
-  if (gpu && engine.tensor_parallel > 1)
-    throw std::runtime_error("--tensor-parallel runs on CPU executors only for now: pass --device cpu (NCCL ranks "
-                             "on GPUs are not built yet)");
   if (gpu && engine.pipeline_parallel > 1)
     throw std::runtime_error("--pipeline-parallel runs on CPU executors only for now: pass --device cpu (pipeline "
                              "stages on GPUs are not built yet)");
   std::shared_ptr<ModelBackend> backend;
   std::vector<std::shared_ptr<ModelBackend>> stages;
-  if (gpu) {
-    const GpuBackendOptions g{.device = 0,
-                              .memory_utilization = o.gpu_memory_utilization,
-                              .max_num_seqs = engine.max_num_seqs,
-                              .max_num_batched_tokens = engine.max_num_batched_tokens,
-                              .block_size = engine.block_size,
-                              .num_blocks = engine.num_kv_blocks,
-                              .cuda_graphs = !o.no_cuda_graphs,
-                              .tune_gemms = !o.no_gemm_tuning,
-                              .gemm_tuning_cache = o.gemm_tuning_cache == "none" ? "" : o.gemm_tuning_cache};
+  if (gpu && engine.tensor_parallel > 1) {
+    backend = load_gpu_tensor_parallel(c, folder, format, o, engine, progress);
+  } else if (gpu) {
+    const GpuBackendOptions g = gpu_options(o, engine);
     if (format == LoadFormat::Dummy) {
       spdlog::info("making dummy weights on the GPU (seed {})", o.dummy_seed);
       backend = make_gpu_backend(c, nullptr, o.dummy_seed, g);

@@ -7,18 +7,46 @@
 # STEP_TRACE=FILE has the server write one line per executed step (engine/runtime/step_trace.h).
 # Needs the Llama-3-8B preset folder (scripts/fetch_test_data.sh makes .cache/llama-3-8b).
 #
-#   scripts/gpu_bench.sh [BIN_DIR] [OUT_DIR]
+#   [TP=N] [PP=M] scripts/gpu_bench.sh [BIN_DIR] [OUT_DIR]
+#
+# TP=N (1, 2, 4 or 8; N GPUs): first bench/gpu/tp_decoder_bench at tp 1 and at tp N (NCCL, one
+# thread per GPU, decode graphs holding the all-reduces): decode step ms at batch 1..256 and the
+# all-reduce alone at decode sizes; the peer is then ../shared/peers/gptfast_tp_peer.py under
+# torchrun with N processes (PEER_TP overrides that path). troupe serve
+# on GPUs drives one GPU today (--tensor-parallel with --device cuda is refused until the GPU TP
+# backend is wired into the executor), so the HTTP runs stay at tp 1. PP=M > 1: pipeline stages on
+# GPUs are not built; the script says so and stops.
 set -uo pipefail
 bin=${1:-build/cli}
 out=${2:-/tmp/troupe-gpu-bench}
 model=${MODEL:-.cache/llama-3-8b}
 peer=${PEER:-../shared/peers/gptfast_peer.py}
+tp=${TP:-1}
+pp=${PP:-1}
+tp_bench=${TP_BENCH:-$(dirname "$bin")/bench/gpu/tp_decoder_bench}
 mkdir -p "$out"
 nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.max.sm --format=csv,noheader | tee "$out/gpu.txt"
+export NCCL_NVLS_ENABLE=0  # NVLink multicast stays off (issue 14; the GPU machines' rule)
+
+if [[ $pp != 1 ]]; then
+  echo "PP=$pp: pipeline stages on GPUs are not built yet (issue 14 builds them on CPUs only)" >&2
+  exit 2
+fi
+if [[ $tp != 1 || -n ${TP_BENCH_ALWAYS:-} ]]; then
+  echo "== tensor parallel decode steps: tp 1, then tp $tp (tp_decoder_bench)"
+  "$tp_bench" 1 2>&1 | tee "$out/tp1_decoder.txt"
+  [[ $tp != 1 ]] && "$tp_bench" "$tp" 2>&1 | tee "$out/tp${tp}_decoder.txt"
+fi
 
 if [[ -z ${SKIP_PEER:-} ]]; then
   echo "== peer: $peer"
-  BS=${PEER_BS:-1,8,64} python3 "$peer" 2>&1 | tee "$out/peer.log" | grep -v Warning | tail -8
+  if [[ $tp != 1 ]]; then
+    peer_tp=${PEER_TP:-$(dirname "$peer")/gptfast_tp_peer.py}
+    echo "   (tensor parallel: $peer_tp over $tp processes)"
+    BS=${PEER_BS:-1,8,64} torchrun --standalone --nproc_per_node="$tp" "$peer_tp" 2>&1 | tee "$out/peer.log" | grep -v Warning | tail -8
+  else
+    BS=${PEER_BS:-1,8,64} python3 "$peer" 2>&1 | tee "$out/peer.log" | grep -v Warning | tail -8
+  fi
 fi
 
 echo "== troupe generate, batch 1"

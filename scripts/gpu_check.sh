@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# Every GPU correctness check of issue 5 in one run, for the GPU machine: kernel tests, the CUDA
+# Every GPU correctness check of issues 5 and 14 (tensor parallel) in one run, for the GPU machine: kernel tests, the CUDA
 # backend against the CPU and against transformers (bf16 and fp32, references made here by
 # tests/reference/gpu_reference.py), and compute-sanitizer memcheck over a short serving run.
 # Prints a pass/fail table last; logs go to WORK.
 #
 #   scripts/gpu_check.sh [BIN_DIR] [WORK]   BIN_DIR holds troupe, cuda_kernels_test, gpu_backend_test,
-#                                           gpu_checkpoint_formats_test
+#                                           gpu_checkpoint_formats_test, device_communicator_test,
+#                                           gpu_tensor_parallel_test
 #                                           (default: build/{cli,tests/...}); DEMO_MODEL names the
 #                                           folder served under the sanitizer (default .cache/demo-model)
 set -uo pipefail
@@ -37,6 +38,19 @@ TROUPE_FIXTURES_DIR=$PWD/tests/fixtures "$(find_bin gpu_checkpoint_formats_test)
 rc=$(( rc | $? )); grep -E "^\[  (FAILED|SKIPPED) |prompt [0-9]+:" "$work/backend.log" | head -40; tail -3 "$work/backend.log"
 record "backend tests ($(grep -c '^\[       OK' "$work/backend.log") passed, $(grep -c '^\[  SKIPPED' "$work/backend.log") skipped)" \
   "$([[ $rc == 0 ]] && echo PASS || echo FAIL)"
+
+echo "== tensor parallel: device communicators, the sharded decoder at tp 2 and 4 against tp 1"
+"$(find_bin device_communicator_test)" >"$work/tp.log" 2>&1
+rc=$?
+TROUPE_FIXTURES_DIR=$PWD/tests/fixtures NCCL_NVLS_ENABLE=0 "$(find_bin gpu_tensor_parallel_test)" >>"$work/tp.log" 2>&1
+rc=$(( rc | $? )); grep -E "^\[  (FAILED|SKIPPED) |rel_l2" "$work/tp.log" | head -40
+record "tensor parallel ($(grep -c '^\[       OK' "$work/tp.log") passed, $(grep -c '^\[  SKIPPED' "$work/tp.log") skipped)" \
+  "$([[ $rc == 0 ]] && echo PASS || echo FAIL)"
+TROUPE_FIXTURES_DIR=$PWD/tests/fixtures compute-sanitizer --tool memcheck --error-exitcode 3 \
+  "$(find_bin gpu_tensor_parallel_test)" --gtest_filter='*Fixture*' >"$work/tp_memcheck.log" 2>&1
+rc=$?
+summary=$(grep "ERROR SUMMARY" "$work/tp_memcheck.log" | tail -1)
+record "memcheck, sharded fixtures at tp 2 and 4: ${summary:-no summary}" "$([[ $rc == 0 ]] && echo PASS || echo FAIL)"
 
 echo "== compute-sanitizer memcheck over a short serving run"
 port=18731

@@ -1,13 +1,34 @@
 #pragma once
-// What the GPU benchmark programs share: a step's inputs laid out as the scheduler would lay them
-// out (every sequence owning its KV blocks), and a median.
+// What the GPU benchmark programs share: Llama-3-8B's decoder shape (whole, or one tensor-parallel
+// rank's), a step's inputs laid out as the scheduler would lay them out (every sequence owning its
+// KV blocks), and a median.
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <vector>
 
 #include "kernels/cuda/decoder.h"
 
 namespace troupe::bench {
+
+// Llama-3-8B with `layers` layers; with tp > 1, rank `rank`'s slice of it (its 32/tp query heads,
+// 8/tp KV heads, 14336/tp of the intermediate size; tp must divide 8).
+inline cuda::DecoderShape llama3_8b(int64_t layers, int32_t tp = 1, int32_t rank = 0) {
+  cuda::DecoderShape s;
+  s.vocab = 128256;
+  s.hidden = 4096;
+  s.intermediate = 14336 / tp;
+  s.layers = layers;
+  s.heads = 32 / tp;
+  s.kv_heads = 8 / tp;
+  s.head_dim = 128;
+  s.rms_norm_eps = 1e-5f;
+  for (int i = 0; i < 64; ++i) s.rope_inv_freq.push_back(std::pow(500000.0f, -i / 64.0f));
+  s.shard = {.rank = rank, .size = tp, .q_head_begin = rank * s.heads, .kv_head_begin = rank * s.kv_heads,
+             .intermediate_begin = rank * s.intermediate, .model_heads = 32, .model_kv_heads = 8,
+             .model_intermediate = 14336};
+  return s;
+}
 
 inline double median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
@@ -37,7 +58,9 @@ struct Step {
     }
     return *this;
   }
-  cuda::DecoderStep view() const { return {tokens, positions, slots, query_start, context, tables, logit}; }
+  cuda::DecoderStep view() const {
+    return {tokens, positions, slots, query_start, context, tables, logit, -1, {}, {}, nullptr};
+  }
 };
 
 }  // namespace troupe::bench

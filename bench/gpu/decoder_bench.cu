@@ -24,6 +24,7 @@
 #include "bench/gpu/bench_step.h"
 
 using troupe::cuda::Decoder;
+using troupe::bench::llama3_8b;
 using troupe::bench::median;
 using troupe::bench::Step;
 
@@ -120,20 +121,6 @@ void bench_gemm_tuning() {
     cudaFree(x);
     cudaFree(y);
   }
-}
-
-troupe::cuda::DecoderShape llama3_8b(int64_t layers) {
-  troupe::cuda::DecoderShape s;
-  s.vocab = 128256;
-  s.hidden = 4096;
-  s.intermediate = 14336;
-  s.layers = layers;
-  s.heads = 32;
-  s.kv_heads = 8;
-  s.head_dim = 128;
-  s.rms_norm_eps = 1e-5f;
-  for (int i = 0; i < 64; ++i) s.rope_inv_freq.push_back(std::pow(500000.0f, -i / 64.0f));
-  return s;
 }
 
 void bench_steps(int64_t layers) {

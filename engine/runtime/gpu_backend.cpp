@@ -4,13 +4,16 @@
 #include <chrono>
 #include <cstdlib>
 #include <deque>
+#include <map>
 #include <string>
 #include <stdexcept>
 #include <vector>
 
 #include <spdlog/spdlog.h>
 
+#include "comm/device_communicator.h"
 #include "engine/model/rope_frequencies.h"
+#include "engine/model/tensor_shard.h"
 #include "engine/runtime/gemm_tuning_cache.h"
 #include "engine/model/weight_layout.h"
 #include "kernels/cuda/decoder.h"
@@ -19,14 +22,23 @@
 namespace troupe {
 namespace {
 
-cuda::DecoderShape decoder_shape(const ModelConfig& c) {
+// The decoder of one TP rank: its heads and intermediate slice, the vocabulary whole.
+cuda::DecoderShape decoder_shape(const ModelConfig& c, const TpShard& shard) {
   cuda::DecoderShape s;
   s.vocab = c.vocab_size;
   s.hidden = c.hidden_size;
-  s.intermediate = c.intermediate_size;
+  s.intermediate = shard.intermediate.size();
   s.layers = c.num_layers;
-  s.heads = c.num_heads;
-  s.kv_heads = c.num_kv_heads;
+  s.heads = shard.q_heads.size();
+  s.kv_heads = shard.kv_heads.size();
+  s.shard = {.rank = shard.rank,
+             .size = shard.size,
+             .q_head_begin = shard.q_heads.begin,
+             .kv_head_begin = shard.kv_heads.begin,
+             .intermediate_begin = shard.intermediate.begin,
+             .model_heads = c.num_heads,
+             .model_kv_heads = c.num_kv_heads,
+             .model_intermediate = c.intermediate_size};
   s.head_dim = c.head_dim;
   s.rms_norm_eps = c.rms_norm_eps;
   s.qkv_bias = c.qkv_bias;
@@ -65,12 +77,32 @@ cuda::HostFormat host_format(DType d) {
   throw std::logic_error("unknown dtype");
 }
 
-void upload_weights(cuda::Decoder& d, const ModelConfig& c, const Checkpoint& checkpoint, const LoadProgress& progress) {
+// Each tensor's slice for this rank (all of it at tp 1) from the mapped file to the device. The
+// parts of a fused weight come in layout order (q, k, v; gate, up), so each slice lands where the
+// one before it ended: the model's offsets shrunk to the shard.
+void upload_weights(cuda::Decoder& d, const ModelConfig& c, const TpShard& shard, const Checkpoint& checkpoint,
+                    const LoadProgress& progress) {
   const std::vector<WeightPart> parts = weight_layout(c);
+  std::map<std::pair<WeightKind, int64_t>, int64_t> filled;  // elements of each (fused) weight placed so far
   size_t done = 0;
   for (const WeightPart& p : parts) {
     const TensorView& t = checked_tensor(checkpoint, p);
-    d.upload(device_weight(p.kind), p.layer, p.offset, t.bytes.data(), host_format(t.dtype), p.numel());
+    const TensorSlice slice = shard_slice(c, shard, p);
+    int64_t& at = filled[{p.kind, p.layer}];
+    const int64_t rows = p.shape[0], row_len = p.numel() / rows;  // row_len 1 for a bias
+    const auto* bytes = reinterpret_cast<const char*>(t.bytes.data());
+    const auto elem = static_cast<int64_t>(dtype_size(t.dtype));
+    const cuda::Weight w = device_weight(p.kind);
+    if (slice.dim < 0) {
+      d.upload(w, p.layer, at, bytes, host_format(t.dtype), p.numel());
+    } else if (slice.dim == 0) {
+      d.upload(w, p.layer, at, bytes + slice.begin * row_len * elem, host_format(t.dtype),
+               (slice.end - slice.begin) * row_len);
+    } else {
+      d.upload_rows(w, p.layer, at, bytes + slice.begin * elem, host_format(t.dtype), rows, slice.end - slice.begin,
+                    row_len);
+    }
+    at += slice_numel(p, slice);
     if (progress) progress(++done, parts.size());
   }
 }
@@ -79,13 +111,18 @@ class GpuBackend : public ModelBackend {
  public:
   GpuBackend(const ModelConfig& config, const Checkpoint* checkpoint, uint64_t seed, const GpuBackendOptions& o,
              const LoadProgress& progress)
-      : config_(config), decoder_(decoder_shape(config), o.device), sampler_(config.vocab_size, o.max_num_seqs) {
+      : config_(config),
+        shard_(tp_shard(config, o.tp_size, o.tp_rank, VocabSplit::Replicated)),
+        decoder_(decoder_shape(config, shard_), o.device, o.tp_group),
+        sampler_(config.vocab_size, o.max_num_seqs) {
     if (checkpoint) {
-      upload_weights(decoder_, config, *checkpoint, progress);
+      upload_weights(decoder_, config, shard_, *checkpoint, progress);
     } else {
       decoder_.fill_dummy(seed);
     }
-    spdlog::info("GPU {}: weights {:.2f} GiB (bf16)", o.device, static_cast<double>(decoder_.weight_bytes()) / (1 << 30));
+    spdlog::info("GPU {}: weights {:.2f} GiB (bf16){}", o.device, static_cast<double>(decoder_.weight_bytes()) / (1 << 30),
+                 o.tp_size > 1 ? ", tensor-parallel rank " + std::to_string(o.tp_rank) + " of " + std::to_string(o.tp_size)
+                               : std::string());
     const cuda::DecoderLimits limits{.max_num_tokens = o.max_num_batched_tokens,
                                      .max_num_seqs = o.max_num_seqs,
                                      .max_context_len = static_cast<int32_t>(config.max_position_embeddings),
@@ -96,7 +133,10 @@ class GpuBackend : public ModelBackend {
                  static_cast<double>(cuda::Decoder::kv_bytes_per_block(decoder_.shape(), o.block_size)) * blocks /
                      (1 << 30));
     if (o.tune_gemms) tune_gemms(o);
-    if (o.cuda_graphs) {
+    if (o.cuda_graphs && !decoder_.graphs_capturable())
+      spdlog::warn("GPU {}: this tensor-parallel group cannot be captured in CUDA graphs; every step runs eagerly",
+                   o.device);
+    if (o.cuda_graphs && decoder_.graphs_capturable()) {
       decoder_.capture_decode_graphs();
       spdlog::info("GPU {}: captured {} decode graphs (batch sizes up to {})", o.device, decoder_.num_graphs(),
                    o.max_num_seqs);
@@ -268,6 +308,7 @@ class GpuBackend : public ModelBackend {
   };
 
   ModelConfig config_;
+  TpShard shard_;
   cuda::Decoder decoder_;
   cuda::DeviceSampler sampler_;
   std::vector<cuda::SamplerRow> sampler_rows_;
@@ -285,11 +326,17 @@ class GpuBackend : public ModelBackend {
 }  // namespace
 
 bool cuda_device_available() { return cuda::device_count() > 0; }
+int cuda_device_count() { return cuda::device_count(); }
 
 std::shared_ptr<ModelBackend> make_gpu_backend(const ModelConfig& config, const Checkpoint* checkpoint,
                                                uint64_t dummy_seed, const GpuBackendOptions& options,
                                                const LoadProgress& progress) {
   if (!cuda_device_available()) throw std::runtime_error("no CUDA device found (--device cuda)");
+  if (const std::string misfit = tensor_parallel_misfit(config, options.tp_size); !misfit.empty())
+    throw std::invalid_argument(misfit);
+  if (options.tp_rank < 0 || options.tp_rank >= options.tp_size)
+    throw std::invalid_argument("tensor-parallel rank " + std::to_string(options.tp_rank) + " of " +
+                                std::to_string(options.tp_size));
   return std::make_shared<GpuBackend>(config, checkpoint, dummy_seed, options, progress);
 }
 

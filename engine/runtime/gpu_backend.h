@@ -2,6 +2,12 @@
 // The CUDA backend: the model in bf16 on one GPU (kernels/cuda/Decoder), its KV pool sized from
 // the card's free memory, decode steps replayed from CUDA graphs, tokens sampled on the device.
 // This header is plain C++; builds without CUDA get a make_gpu_backend() that says so.
+//
+// Tensor parallel: a GpuBackend may be one rank of a TP group (tp_size > 1): it holds the rank's
+// slices (tensor_shard.h; embedding and LM head replicated), sums through `tp_group` after o_proj
+// and down_proj, and every rank ends a step with the whole model's logits. Every rank of the group
+// must run each step (and its construction, which runs steps to capture graphs) at the same time,
+// one thread per rank; rank 0's sampled tokens are the group's.
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -12,6 +18,8 @@
 #include "engine/runtime/model_backend.h"
 
 namespace troupe {
+
+class DeviceCommunicator;  // comm/device_communicator.h
 
 struct GpuBackendOptions {
   int device = 0;
@@ -25,10 +33,15 @@ struct GpuBackendOptions {
                                     // heuristic's first choice, the same on every start)
   std::string gemm_tuning_cache;    // file keeping the timed choices between starts (gemm_tuning_cache.h);
                                     // empty: time them on every start
+  int32_t tp_rank = 0, tp_size = 1;         // this rank of a tensor-parallel group of tp_size
+  DeviceCommunicator* tp_group = nullptr;   // the group (not owned): needed when tp_size > 1, used at 1
+                                            // too; decode graphs only when it is capturable (NCCL),
+                                            // else every step runs eagerly
 };
 
-// True when this build has CUDA and a device is visible.
+// True when this build has CUDA and a device is visible; how many are (0 without CUDA).
 bool cuda_device_available();
+int cuda_device_count();
 
 // Weights go from the checkpoint's (memory-mapped) tensors straight to the device, converted
 // there: the host never holds a copy of the model. `checkpoint` null: seeded dummy weights made on

@@ -6,6 +6,7 @@
 namespace troupe {
 
 bool cuda_device_available() { return false; }
+int cuda_device_count() { return 0; }
 
 std::shared_ptr<ModelBackend> make_gpu_backend(const ModelConfig&, const Checkpoint*, uint64_t,
                                                const GpuBackendOptions&, const LoadProgress&) {

@@ -121,11 +121,13 @@ void Decoder::Impl::run_layers(int32_t n_tokens, int32_t n_seqs, int32_t n_logit
       TROUPE_CUDA_CHECK(paged_prefill_attention(attn, qkv, qkv_stride(), cache, tables + int64_t{n_single} * table_width,
                                                 table_width, in(off_query_start) + n_single, context + n_single,
                                                 n_seqs - n_single, heads, scale, max_q_len, stream));
-    gemm->linear(delta, attn, l.o, l.o_bias, T, H, q, stream);
+    gemm->linear(delta, attn, l.o, row_parallel_bias(l.o_bias), T, H, q, stream);
+    all_reduce_hidden(delta, T);
     TROUPE_CUDA_CHECK(fused_add_rms_norm(normed, residual, delta, l.post_norm, T, H, s.rms_norm_eps, stream));
     gemm->linear(gate_up, normed, l.gate_up, l.gate_up_bias, T, 2 * I, H, stream);
     TROUPE_CUDA_CHECK(silu_mul(act, gate_up, T, I, stream));
-    gemm->linear(delta, act, l.down, l.down_bias, T, H, I, stream);
+    gemm->linear(delta, act, l.down, row_parallel_bias(l.down_bias), T, H, I, stream);
+    all_reduce_hidden(delta, T);
   }
   TROUPE_CUDA_CHECK(fused_add_rms_norm(normed, residual, delta, final_norm, T, H, s.rms_norm_eps, stream));
   const bf16* rows = normed;
@@ -203,9 +205,9 @@ Decoder::GemmTuning Decoder::tune_gemms(const std::string& cached) {
     int64_t n, k;
   };
   const Projection projections[] = {{m.qkv, m.normed, l.qkv, l.qkv_bias, m.qkv_stride(), s.hidden},
-                                    {m.delta, m.attn, l.o, l.o_bias, s.hidden, m.q_size()},
+                                    {m.delta, m.attn, l.o, m.row_parallel_bias(l.o_bias), s.hidden, m.q_size()},
                                     {m.gate_up, m.normed, l.gate_up, l.gate_up_bias, 2 * s.intermediate, s.hidden},
-                                    {m.delta, m.act, l.down, l.down_bias, s.hidden, s.intermediate}};
+                                    {m.delta, m.act, l.down, m.row_parallel_bias(l.down_bias), s.hidden, s.intermediate}};
   for (int64_t r : rows) {
     const Gemm::Search search{.heuristic = 8, .tiles = r >= kTileSearchRows};
     double saved = 0;
@@ -231,9 +233,13 @@ std::string Decoder::gemm_tuning_key() const {
   return Gemm::tuning_key();
 }
 
+bool Decoder::graphs_capturable() const { return impl_->tp == nullptr || impl_->tp->capturable(); }
+
 void Decoder::capture_decode_graphs() {
   Impl& m = *impl_;
   if (!m.allocated) throw std::logic_error("capture_decode_graphs before allocate");
+  if (!graphs_capturable())
+    throw std::logic_error("this decoder's tensor-parallel communicator cannot be captured in a CUDA graph");
   for (int32_t bucket : kGraphBuckets) {
     if (bucket > m.limits.max_num_seqs) break;
     // An all-padding step first: it runs every kernel once outside capture (cuBLASLt picks its

@@ -8,13 +8,35 @@
 // Lifecycle: construct (weights allocated), upload() every weight or fill_dummy(), allocate()
 // (activations for the step limits, then the KV pool from what memory is left), optionally
 // tune_gemms() and capture_decode_graphs(), then forward() once per step.
+//
+// Tensor parallel (Megatron, as engine/model/tensor_shard.h splits a model): a Decoder may be one
+// rank of a group. Its shape then holds the rank's query heads, KV heads and intermediate slice;
+// q/k/v and gate/up are its rows (column parallel), o and down its columns (row parallel), so each
+// of those two products is a partial sum that the group's DeviceCommunicator (comm/) all-reduces
+// on the decoder's stream, once after o_proj and once after down_proj; their biases are added by
+// rank 0 alone, before the sum. Embedding, norms and LM head are whole on every rank (replicated),
+// so every rank ends a step with the same logits. With a capturable communicator (NCCL) the decode
+// graphs hold the all-reduces; with the one-device test group steps run eagerly.
 #include <cstdint>
 #include <memory>
 #include <span>
 #include <string>
 #include <vector>
 
+namespace troupe {
+class DeviceCommunicator;  // comm/device_communicator.h
+}
+
 namespace troupe::cuda {
+
+// Where a tensor-parallel rank's slices sit in the whole model: what fill_dummy needs to make the
+// whole model's values (a group's ranks together hold the model a single decoder with the same
+// seed holds) and what picks who adds the row-parallel biases.
+struct DecoderShard {
+  int32_t rank = 0, size = 1;
+  int64_t q_head_begin = 0, kv_head_begin = 0, intermediate_begin = 0;  // first of the rank's
+  int64_t model_heads = 0, model_kv_heads = 0, model_intermediate = 0;  // the whole model's; 0: the shape's own
+};
 
 struct DecoderShape {
   int64_t vocab = 0, hidden = 0, intermediate = 0, layers = 0;
@@ -23,6 +45,7 @@ struct DecoderShape {
   bool qkv_bias = false, o_bias = false, mlp_bias = false;
   bool tied_embeddings = false;
   std::vector<float> rope_inv_freq;  // [head_dim / 2], scaling already applied
+  DecoderShard shard;                // heads, kv_heads and intermediate above are this rank's
 };
 
 enum class HostFormat { F32, F16, BF16 };
@@ -65,7 +88,10 @@ struct DecoderStep {
 
 class Decoder {
  public:
-  Decoder(DecoderShape shape, int device);
+  // tp_group: the rank's group, needed when shape.shard.size > 1 and allowed at 1 (its
+  // all-reduces then run, on one rank); its rank and size must match the shard's
+  // (std::invalid_argument otherwise). Not owned; must outlive the decoder.
+  Decoder(DecoderShape shape, int device, DeviceCommunicator* tp_group = nullptr);
   ~Decoder();
 
   // Copies numel host values (as a checkpoint stores them) into weight `w` from element `offset`
@@ -73,15 +99,24 @@ class Decoder {
   // the fused [out, in] shapes (Qkv = q;k;v rows, GateUp = gate;up rows), so a checkpoint's q, k
   // and v land at their row offsets. The range is checked against the weight's size.
   void upload(Weight w, int64_t layer, int64_t offset, const void* data, HostFormat format, int64_t numel);
-  // Seeded noise of the right shape made on the device: norms near 1, matrices small.
+  // The same for `rows` runs of `cols` values, run i read from data + i * src_stride elements and
+  // stored back to back: a column slice of a checkpoint tensor (a TP rank's part of o_proj or
+  // down_proj), copied from the mapped file with no host copy.
+  void upload_rows(Weight w, int64_t layer, int64_t offset, const void* data, HostFormat format, int64_t rows,
+                   int64_t cols, int64_t src_stride);
+  // Seeded noise of the right shape made on the device: norms near 1, matrices small. A TP rank
+  // gets its slices of the whole model's values (shape.shard).
   void fill_dummy(uint64_t seed);
 
   // Allocates activations for `limits`, then the KV pool: num_blocks > 0 takes that many, else as
   // many as fit in memory_utilization of the card's memory. Returns the block count.
   int32_t allocate(const DecoderLimits& limits, int32_t num_blocks, double memory_utilization);
   // Records one CUDA graph per decode batch-size bucket up to max_num_seqs; steps where every
-  // sequence computes one token replay the smallest bucket that holds them.
+  // sequence computes one token replay the smallest bucket that holds them. A TP rank's capture
+  // runs the group's all-reduces (every rank must capture at the same time) and needs a
+  // capturable communicator (std::logic_error otherwise; graphs_capturable() says beforehand).
   void capture_decode_graphs();
+  bool graphs_capturable() const;
   // Times cuBLASLt algorithms for each layer projection at every decode bucket of two rows or
   // more and at the largest step, keeping the fastest (call before capturing graphs): the
   // heuristic's first eight, and from 128 rows on every tile size they take. Measured on an H100,

@@ -9,6 +9,7 @@
 #include <cuda_bf16.h>
 #include <cuda_runtime_api.h>
 
+#include "comm/device_communicator.h"  // the TP group's all-reduce
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/decoder.h"
 #include "kernels/cuda/gemm.h"
@@ -28,6 +29,7 @@ struct Decoder::Impl {
   int device = 0;
   cudaStream_t stream = nullptr;
   std::unique_ptr<Gemm> gemm;
+  DeviceCommunicator* tp = nullptr;  // the TP group (of one, possibly), or null
   std::vector<void*> allocations;
   int64_t weight_bytes = 0;
 
@@ -78,6 +80,13 @@ struct Decoder::Impl {
   int64_t layer_kv_elems() const { return int64_t{num_blocks} * limits.block_size * kv_size(); }
 
   const int32_t* in(int64_t offset) const { return dev_inputs + offset; }
+  // A row-parallel layer's bias (o, down): rank 0 adds it to its partial product, so the sum holds
+  // it once.
+  bf16* row_parallel_bias(bf16* bias) const { return shape.shard.rank == 0 ? bias : nullptr; }
+  // Sums a row-parallel product's partials [rows, hidden] over the TP group, on the stream.
+  void all_reduce_hidden(bf16* x, int64_t rows) {
+    if (tp) tp->all_reduce_sum(x, rows * shape.hidden, DeviceDType::BF16, stream);
+  }
   struct Target {
     bf16* ptr;
     int64_t numel;

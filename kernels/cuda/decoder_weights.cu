@@ -1,4 +1,5 @@
 #include <algorithm>
+#include <initializer_list>
 #include <stdexcept>
 #include <string>
 
@@ -7,13 +8,25 @@
 
 namespace troupe::cuda {
 
-Decoder::Decoder(DecoderShape shape, int device) : impl_(std::make_unique<Impl>()) {
+Decoder::Decoder(DecoderShape shape, int device, DeviceCommunicator* tp_group) : impl_(std::make_unique<Impl>()) {
   Impl& m = *impl_;
   m.shape = std::move(shape);
   m.device = device;
-  const DecoderShape& s = m.shape;
+  DecoderShape& s = m.shape;
   if (static_cast<int64_t>(s.rope_inv_freq.size()) != s.head_dim / 2)
     throw std::invalid_argument("rope_inv_freq needs head_dim / 2 entries");
+  DecoderShard& sh = s.shard;
+  if (sh.model_heads == 0) sh.model_heads = s.heads;
+  if (sh.model_kv_heads == 0) sh.model_kv_heads = s.kv_heads;
+  if (sh.model_intermediate == 0) sh.model_intermediate = s.intermediate;
+  if (sh.size < 1 || sh.rank < 0 || sh.rank >= sh.size)
+    throw std::invalid_argument("decoder shard: rank " + std::to_string(sh.rank) + " of " + std::to_string(sh.size));
+  // A group of one is allowed, and used: its all-reduces run (NCCL's real path at world size 1).
+  if ((sh.size > 1 && tp_group == nullptr) ||
+      (tp_group != nullptr && (tp_group->size() != sh.size || tp_group->rank() != sh.rank)))
+    throw std::invalid_argument("a tensor-parallel decoder (rank " + std::to_string(sh.rank) + " of " +
+                                std::to_string(sh.size) + ") needs a communicator of that rank and size");
+  m.tp = tp_group;
   TROUPE_CUDA_CHECK(cudaSetDevice(device));
   TROUPE_CUDA_CHECK(cudaStreamCreateWithFlags(&m.stream, cudaStreamNonBlocking));
   m.gemm = std::make_unique<Gemm>();
@@ -81,33 +94,57 @@ Decoder::Impl::Target Decoder::Impl::target(Weight w, int64_t layer) {
 }
 
 void Decoder::upload(Weight w, int64_t layer, int64_t offset, const void* data, HostFormat format, int64_t numel) {
+  upload_rows(w, layer, offset, data, format, 1, numel, numel);
+}
+
+void Decoder::upload_rows(Weight w, int64_t layer, int64_t offset, const void* data, HostFormat format, int64_t rows,
+                          int64_t cols, int64_t src_stride) {
   Impl& m = *impl_;
   const Impl::Target t = m.target(w, layer);
   if (!t.ptr) throw std::invalid_argument("this model has no such weight (bias off, or tied LM head)");
-  if (offset < 0 || numel < 0 || offset + numel > t.numel)
+  if (rows < 0 || cols < 0 || src_stride < cols)
+    throw std::invalid_argument("upload of " + std::to_string(rows) + " runs of " + std::to_string(cols) +
+                                " values " + std::to_string(src_stride) + " apart");
+  const int64_t numel = rows * cols;
+  if (offset < 0 || offset + numel > t.numel)
     throw std::invalid_argument("values [" + std::to_string(offset) + ", " + std::to_string(offset + numel) +
                                 ") fall outside the weight's " + std::to_string(t.numel));
+  if (numel == 0) return;
+  if (src_stride == cols) {  // back to back in the source too: one run
+    cols = numel;
+    rows = 1;
+    src_stride = cols;
+  }
   bf16* dst = t.ptr + offset;
+  const size_t in_size = format == HostFormat::F32 ? 4 : 2;
   if (format == HostFormat::BF16) {
     // Straight from the (memory-mapped) checkpoint: no host copy of the model at all.
-    TROUPE_CUDA_CHECK(cudaMemcpy(dst, data, numel * sizeof(bf16), cudaMemcpyHostToDevice));
+    TROUPE_CUDA_CHECK(cudaMemcpy2D(dst, cols * in_size, data, src_stride * in_size, cols * in_size, rows,
+                                   cudaMemcpyHostToDevice));
     return;
   }
   // Other formats are staged through a bounded device buffer and converted there: faster than on
-  // the host, and the buffer stays small whatever the model's size.
-  const size_t in_size = format == HostFormat::F32 ? 4 : 2;
+  // the host, and the buffer stays small whatever the model's size. A chunk is a run of one long
+  // row, or whole runs of a sliced tensor.
   constexpr int64_t kChunk = int64_t{1} << 24;
+  const int64_t chunk_rows = rows == 1 ? 1 : std::max<int64_t>(1, kChunk / cols);
+  const int64_t chunk_cols = rows == 1 ? std::min(cols, kChunk) : cols;
   void* staging = nullptr;
-  TROUPE_CUDA_CHECK(cudaMalloc(&staging, std::min(numel, kChunk) * in_size));
+  TROUPE_CUDA_CHECK(cudaMalloc(&staging, std::min(rows, chunk_rows) * chunk_cols * in_size));
   try {
-    for (int64_t i = 0; i < numel; i += kChunk) {
-      const int64_t n = std::min(kChunk, numel - i);
-      TROUPE_CUDA_CHECK(cudaMemcpyAsync(staging, static_cast<const char*>(data) + i * in_size, n * in_size,
-                                        cudaMemcpyHostToDevice, m.stream));
-      if (format == HostFormat::F32) {
-        TROUPE_CUDA_CHECK(convert_to_bf16(dst + i, static_cast<const float*>(staging), n, m.stream));
-      } else {
-        TROUPE_CUDA_CHECK(convert_to_bf16(dst + i, static_cast<const __half*>(staging), n, m.stream));
+    for (int64_t r = 0; r < rows; r += chunk_rows) {
+      const int64_t nr = std::min(chunk_rows, rows - r);
+      for (int64_t c = 0; c < cols; c += chunk_cols) {
+        const int64_t nc = std::min(chunk_cols, cols - c);
+        const char* src = static_cast<const char*>(data) + (r * src_stride + c) * static_cast<int64_t>(in_size);
+        TROUPE_CUDA_CHECK(cudaMemcpy2DAsync(staging, nc * in_size, src, src_stride * in_size, nc * in_size, nr,
+                                            cudaMemcpyHostToDevice, m.stream));
+        bf16* out = dst + r * cols + c;
+        if (format == HostFormat::F32) {
+          TROUPE_CUDA_CHECK(convert_to_bf16(out, static_cast<const float*>(staging), nr * nc, m.stream));
+        } else {
+          TROUPE_CUDA_CHECK(convert_to_bf16(out, static_cast<const __half*>(staging), nr * nc, m.stream));
+        }
       }
     }
     TROUPE_CUDA_CHECK(cudaStreamSynchronize(m.stream));
@@ -121,25 +158,55 @@ void Decoder::upload(Weight w, int64_t layer, int64_t offset, const void* data, 
 void Decoder::fill_dummy(uint64_t seed) {
   Impl& m = *impl_;
   const DecoderShape& s = m.shape;
-  uint64_t salt = seed;
-  auto fill = [&](bf16* p, int64_t n, float center, float scale) {
-    if (p) TROUPE_CUDA_CHECK(fill_uniform(p, n, salt += 0x9e3779b97f4a7c15ull, center, scale, m.stream));
+  const DecoderShard& sh = s.shard;
+  const int64_t h = s.hidden, d = s.head_dim;
+  // A part of a whole-model tensor: `rows` runs of `cols` values at `first` + i * `stride` of the
+  // tensor's stream, stored back to back at `out`.
+  struct Run {
+    bf16* out;
+    int64_t rows, cols, first, stride;
   };
+  uint64_t salt = seed;
+  // One tensor's stream (one salt) for all its runs: a rank's slices equal the whole model's values.
+  auto fill = [&](std::initializer_list<Run> runs, float center, float scale) {
+    if (runs.begin()->out == nullptr) return;
+    salt += 0x9e3779b97f4a7c15ull;
+    for (const Run& r : runs)
+      TROUPE_CUDA_CHECK(fill_uniform_slice(r.out, r.rows, r.cols, r.first, r.stride, salt, center, scale, m.stream));
+  };
+  auto whole = [](bf16* p, int64_t n) { return Run{p, 1, n, 0, n}; };
+  const int64_t q_rows = sh.model_heads * d, kv_rows = sh.model_kv_heads * d;
   // The same scales as the CPU's dummy weights: activations stay in range, the text is noise.
-  fill(m.embed, s.vocab * s.hidden, 0.0f, 0.05f);
-  fill(m.final_norm, s.hidden, 1.0f, 0.1f);
-  if (!s.tied_embeddings) fill(m.lm_head, s.vocab * s.hidden, 0.0f, 0.05f);
+  fill({whole(m.embed, s.vocab * h)}, 0.0f, 0.05f);
+  fill({whole(m.final_norm, h)}, 1.0f, 0.1f);
+  if (!s.tied_embeddings) fill({whole(m.lm_head, s.vocab * h)}, 0.0f, 0.05f);
+  const int64_t inter = s.intermediate, I = sh.model_intermediate, i0 = sh.intermediate_begin;
+  const int64_t q = m.q_size(), kv = m.kv_size();
   for (int64_t i = 0; i < s.layers; ++i) {
-    for (Weight w : {Weight::InputNorm, Weight::PostNorm})
-      fill(m.target(w, i).ptr, s.hidden, 1.0f, 0.1f);
-    for (Weight w : {Weight::Qkv, Weight::O, Weight::GateUp, Weight::Down}) {
-      const Impl::Target t = m.target(w, i);
-      fill(t.ptr, t.numel, 0.0f, 0.05f);
-    }
-    for (Weight w : {Weight::QkvBias, Weight::OBias, Weight::GateUpBias, Weight::DownBias}) {
-      const Impl::Target t = m.target(w, i);
-      fill(t.ptr, t.numel, 0.0f, 0.02f);
-    }
+    const LayerParams& l = m.layers[i];
+    fill({whole(l.input_norm, h)}, 1.0f, 0.1f);
+    fill({whole(l.post_norm, h)}, 1.0f, 0.1f);
+    // Column parallel: the rank's rows of q, of k and of v; of gate and of up (`width` values a
+    // row: hidden for the matrices, 1 for their biases).
+    auto qkv = [&](bf16* p, int64_t width) {
+      fill({{p, 1, q * width, sh.q_head_begin * d * width, 0},
+            {p + q * width, 1, kv * width, (q_rows + sh.kv_head_begin * d) * width, 0},
+            {p + (q + kv) * width, 1, kv * width, (q_rows + kv_rows + sh.kv_head_begin * d) * width, 0}},
+           0.0f, width == 1 ? 0.02f : 0.05f);
+    };
+    auto gate_up = [&](bf16* p, int64_t width) {
+      fill({{p, 1, inter * width, i0 * width, 0}, {p + inter * width, 1, inter * width, (I + i0) * width, 0}}, 0.0f,
+           width == 1 ? 0.02f : 0.05f);
+    };
+    qkv(l.qkv, h);
+    // Row parallel: the rank's columns of every row of o and of down.
+    fill({{l.o, h, q, sh.q_head_begin * d, q_rows}}, 0.0f, 0.05f);
+    gate_up(l.gate_up, h);
+    fill({{l.down, h, inter, i0, I}}, 0.0f, 0.05f);
+    if (l.qkv_bias) qkv(l.qkv_bias, 1);
+    fill({whole(l.o_bias, h)}, 0.0f, 0.02f);
+    if (l.gate_up_bias) gate_up(l.gate_up_bias, 1);
+    fill({whole(l.down_bias, h)}, 0.0f, 0.02f);
   }
   TROUPE_CUDA_CHECK(cudaStreamSynchronize(m.stream));
 }

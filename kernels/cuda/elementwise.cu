@@ -91,10 +91,13 @@ __device__ uint64_t mix64(uint64_t z) {
   return z ^ (z >> 31);
 }
 
-__global__ void fill_uniform_kernel(__nv_bfloat16* __restrict__ out, int64_t n, uint64_t seed, float center,
-                                    float scale) {
+// Element (r, c) of the slice is element first + r * stride + c of the whole tensor's stream.
+__global__ void fill_uniform_kernel(__nv_bfloat16* __restrict__ out, int64_t rows, int64_t cols, int64_t first,
+                                    int64_t stride, uint64_t seed, float center, float scale) {
+  const int64_t n = rows * cols;
   for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < n; i += int64_t{gridDim.x} * blockDim.x) {
-    const uint64_t bits = mix64(seed + 0x9e3779b97f4a7c15ull * static_cast<uint64_t>(i + 1));
+    const int64_t index = first + (i / cols) * stride + i % cols;
+    const uint64_t bits = mix64(seed + 0x9e3779b97f4a7c15ull * static_cast<uint64_t>(index + 1));
     const float u = static_cast<float>(bits >> 40) * (1.0f / 16777216.0f) * 2.0f - 1.0f;
     out[i] = __float2bfloat16(center + scale * u);
   }
@@ -145,8 +148,14 @@ cudaError_t convert_to_bf16(__nv_bfloat16* out, const __half* in, int64_t n, cud
 
 cudaError_t fill_uniform(__nv_bfloat16* out, int64_t n, uint64_t seed, float center, float scale,
                          cudaStream_t stream) {
-  if (n == 0) return cudaSuccess;
-  fill_uniform_kernel<<<blocks_for(n), kThreads, 0, stream>>>(out, n, seed, center, scale);
+  return fill_uniform_slice(out, 1, n, 0, n, seed, center, scale, stream);
+}
+
+cudaError_t fill_uniform_slice(__nv_bfloat16* out, int64_t rows, int64_t cols, int64_t first, int64_t stride,
+                               uint64_t seed, float center, float scale, cudaStream_t stream) {
+  if (rows * cols == 0) return cudaSuccess;
+  fill_uniform_kernel<<<blocks_for(rows * cols), kThreads, 0, stream>>>(out, rows, cols, first, stride, seed, center,
+                                                                        scale);
   return cudaGetLastError();
 }
 

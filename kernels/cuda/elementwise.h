@@ -37,5 +37,11 @@ cudaError_t convert_to_bf16(__nv_bfloat16* out, const __half* in, int64_t n, cud
 // 8B scale: no host copy of 16 GB of noise). Same (seed, n) gives the same values.
 cudaError_t fill_uniform(__nv_bfloat16* out, int64_t n, uint64_t seed, float center, float scale,
                          cudaStream_t stream);
+// A slice of the same stream: out[r * cols + c] is element first + r * stride + c of the values
+// fill_uniform(seed) makes for the whole tensor. A tensor-parallel rank's rows (stride = cols)
+// or columns (stride = the whole row) of a dummy model, equal to the unsharded model's.
+cudaError_t fill_uniform_slice(__nv_bfloat16* out,  // [rows, cols]
+                               int64_t rows, int64_t cols, int64_t first, int64_t stride, uint64_t seed,
+                               float center, float scale, cudaStream_t stream);
 
 }  // namespace troupe::cuda

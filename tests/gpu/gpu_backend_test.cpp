@@ -21,6 +21,7 @@
 #include "engine/runtime/gpu_backend.h"
 #include "engine/runtime/local_engine.h"
 #include "engine/scheduler/step_plan.h"
+#include "greedy_compare.h"
 #include "gpu_test_util.h"
 
 namespace troupe {
@@ -84,40 +85,6 @@ std::vector<std::vector<int32_t>> test_prompts(const ModelConfig& c) {
   return out;
 }
 
-std::vector<int32_t> generate(ModelBackend& b, const std::vector<int32_t>& prompt, int32_t max_tokens,
-                              int32_t chunk = 0) {
-  LocalEngine engine(b, {.max_num_seqs = 8, .max_num_batched_tokens = 512, .block_size = 16, .num_blocks = 512,
-                         .enable_prefix_caching = false, .long_prefill_token_threshold = chunk});
-  SamplingParams p;
-  p.temperature = 0.0f;
-  p.max_tokens = max_tokens;
-  p.ignore_eos = true;
-  engine.add_request({.id = 1, .prompt_token_ids = prompt, .sampling_params = p, .eos_token_ids = {}, .priority = 0,
-                      .arrival = {}, .output_token_ids = {}});
-  auto done = engine.run_to_completion();
-  return done.at(0).output_token_ids;
-}
-
-// Two greedy continuations of `prompt` may part only where the reference's top two logits are
-// within bf16 noise of each other: GEMM shapes differ with batch composition, and a random model
-// at 8B width has near-ties (128k logits of similar size). A batching bug parts them at clear
-// margins too. Returns the number of tokens compared before they parted (all if they never did).
-size_t expect_equal_up_to_a_near_tie(ModelBackend& reference, const std::vector<int32_t>& prompt,
-                                     const std::vector<int32_t>& expected, const std::vector<int32_t>& got,
-                                     const std::string& what) {
-  EXPECT_EQ(got.size(), expected.size()) << what;
-  size_t k = 0;
-  while (k < got.size() && k < expected.size() && got[k] == expected[k]) ++k;
-  if (k == got.size() || k == expected.size()) return k;
-  std::vector<int32_t> ctx = prompt;
-  ctx.insert(ctx.end(), expected.begin(), expected.begin() + static_cast<long>(k));
-  auto l = prompt_logits(reference, ctx);
-  std::partial_sort(l.begin(), l.begin() + 2, l.end(), std::greater<>());
-  EXPECT_LT(l[0] - l[1], 2e-2f * std::abs(l[0]) + 1e-2f)
-      << what << ": parts at output " << k << " where the top two logits are " << l[0] << " and " << l[1];
-  return k;
-}
-
 class GpuModel : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(GpuModel, LastLogitsNearTheFp32CpuPath) {
@@ -172,26 +139,8 @@ TEST_P(GpuModel, GreedyTokensEqualTheCpuWhereTheChoiceIsClear) {
 TEST_P(GpuModel, SixtyFourMixedRequestsEqualThemselvesAloneAndGraphsEqualEager) {
   REQUIRE_MODEL(GetParam());
   Model& m = model(GetParam());
-  std::mt19937 rng(11);
-  std::vector<GenerationRequest> reqs;
-  for (SeqId i = 0; i < 64; ++i) {
-    GenerationRequest r;
-    r.id = i;
-    r.prompt_token_ids.resize(1 + rng() % 200);
-    for (auto& t : r.prompt_token_ids) t = static_cast<int32_t>(rng() % m.config.vocab_size);
-    r.sampling_params.temperature = 0.0f;
-    r.sampling_params.max_tokens = 1 + static_cast<int32_t>(rng() % 40);
-    r.sampling_params.ignore_eos = true;
-    reqs.push_back(r);
-  }
-  auto run_all = [&](ModelBackend& b) {
-    LocalEngine engine(b, {.max_num_seqs = 16, .max_num_batched_tokens = 128, .block_size = 16, .num_blocks = 1024,
-                           .enable_prefix_caching = true, .long_prefill_token_threshold = 0});
-    for (const auto& r : reqs) engine.add_request(r);
-    std::map<SeqId, std::vector<int32_t>> out;
-    for (auto& f : engine.run_to_completion()) out[f.id] = f.output_token_ids;
-    return out;
-  };
+  const std::vector<GenerationRequest> reqs = random_greedy_requests(11, 64, 200, 1, 40, m.config.vocab_size);
+  auto run_all = [&](ModelBackend& b) { return run_batched(b, reqs, 16, 128, 1024); };
   const auto batched = run_all(*m.gpu);
   const auto eager = run_all(*m.gpu_eager);
   ASSERT_EQ(batched.size(), reqs.size());
