@@ -6,6 +6,7 @@
 #include "cli/bench_command.h"
 
 #include <cmath>
+#include <cstdlib>
 #include <ctime>
 #include <fstream>
 #include <iostream>
@@ -48,6 +49,10 @@ int bad_argument(const std::string& message) {
 int run_bench(BenchOptions o, const VllmBenchFlags& vllm) {
   std::string err = apply_vllm_bench_flags(vllm, o);
   if (!err.empty()) return bad_argument(err);
+  // vLLM caps Poisson arrivals at --max-concurrency in flight; ours paces one way or the other.
+  if (o.concurrency > 0 && !std::isinf(o.request_rate))
+    return bad_argument("--concurrency/--max-concurrency with a finite --request-rate (Poisson arrivals capped in "
+                        "flight) is not built yet: give one of them");
   const std::optional<HttpTarget> target = parse_http_url(o.url, err);
   if (!target) return bad_argument("--url " + o.url + ": " + err);
   GoodputLimits limits;
@@ -165,12 +170,18 @@ void register_bench(CLI::App& app, int& exit_code) {
   cmd->add_option("--output-len-range", o->workload.output_len_range, "r: output lengths uniform in [len*(1-r), len*(1+r)]")
       ->capture_default_str()->check(CLI::Range(0.0, 1.0));
   cmd->add_option("--num-prompts", o->num_prompts, "measured requests")->capture_default_str()->check(CLI::PositiveNumber);
-  auto* conc = cmd->add_option("--concurrency,--max-concurrency", o->concurrency, "closed loop: this many requests in flight")
-                   ->check(CLI::PositiveNumber);
-  auto* rate = cmd->add_option("--request-rate", o->request_rate,
-                               "open loop: Poisson arrivals per second (default inf: all at once)")
-                   ->check(CLI::PositiveNumber);
-  conc->excludes(rate);
+  cmd->add_option("--concurrency,--max-concurrency", o->concurrency,
+                  "closed loop: this many requests in flight (with --request-rate only inf, as vLLM scripts write it)")
+      ->check(CLI::PositiveNumber);
+  // CLI11's PositiveNumber refuses "inf", which vLLM scripts write for "all at once".
+  cmd->add_option("--request-rate", o->request_rate, "open loop: Poisson arrivals per second (default inf: all at once)")
+      ->check(CLI::Validator(
+          [](const std::string& v) {
+            char* end = nullptr;
+            const double rate = std::strtod(v.c_str(), &end);
+            return end != v.c_str() && *end == '\0' && rate > 0 ? std::string() : "a rate > 0, or inf";
+          },
+          "RATE"));
   cmd->add_option("--seed", o->seed, "prompts and arrival times")->capture_default_str();
   cmd->add_option("--warmup", o->warmup, "requests sent first and not counted")->capture_default_str();
   cmd->add_option("--goodput", o->goodput,

@@ -19,7 +19,7 @@ counter() { curl -s "http://127.0.0.1:$port/metrics" | sed -n "s/^troupe:$1{mode
 
 # 6 measured + 4 warm-up requests of 16 prompt tokens and 4 generated ones, 3 at a time.
 "$troupe" bench --backend vllm --host 127.0.0.1 --port "$port" --model "$model" --dataset-name random \
-  --random-input-len 16 --random-output-len 4 --num-prompts 6 --max-concurrency 3 --seed 1 --ignore-eos \
+  --random-input-len 16 --random-output-len 4 --num-prompts 6 --request-rate inf --max-concurrency 3 --seed 1 --ignore-eos \
   --percentile-metrics ttft,tpot,e2el --metric-percentiles 50,99 --goodput ttft:60000 tpot:60000 \
   --save-result --result-dir "$work" --disable-tqdm >"$work/table.txt" 2>"$work/bench.log" || fail "bench exited $?"
 grep -Eq '^Successful requests: +6$' "$work/table.txt" || fail "not 6 successful requests"
@@ -65,4 +65,5 @@ refused "--percentile-metrics ttft,latency: 'latency' is not one of" --percentil
 refused "--result-dir and --result-filename go with --save-result" --result-dir "$work"
 refused "not expected: .*--dataset-path" --dataset-path x.json
 refused "excludes" --host 127.0.0.1
+refused "with a finite --request-rate (Poisson arrivals capped in flight) is not built yet" --max-concurrency 2 --request-rate 5
 echo "a vllm bench serve line measured troupe serve: 16-token prompts, 4-token outputs, vLLM's result keys"
