@@ -49,10 +49,6 @@ int bad_argument(const std::string& message) {
 int run_bench(BenchOptions o, const VllmBenchFlags& vllm) {
   std::string err = apply_vllm_bench_flags(vllm, o);
   if (!err.empty()) return bad_argument(err);
-  // vLLM caps Poisson arrivals at --max-concurrency in flight; ours paces one way or the other.
-  if (o.concurrency > 0 && !std::isinf(o.request_rate))
-    return bad_argument("--concurrency/--max-concurrency with a finite --request-rate (Poisson arrivals capped in "
-                        "flight) is not built yet: give one of them");
   const std::optional<HttpTarget> target = parse_http_url(o.url, err);
   if (!target) return bad_argument("--url " + o.url + ": " + err);
   GoodputLimits limits;
@@ -96,8 +92,9 @@ int run_bench(BenchOptions o, const VllmBenchFlags& vllm) {
   std::cerr << "bench: " << o.num_prompts << " requests (+" << o.warmup << " warm-up) to http://"
             << target->host_header() << target->path_of(o.endpoint) << ", model '" << o.model << "', input "
             << o.workload.input_len << " output " << o.workload.output_len << " tokens, ";
+  if (!std::isinf(o.request_rate)) std::cerr << "request rate " << o.request_rate << "/s" << (o.concurrency > 0 ? ", " : "\n");
   if (o.concurrency > 0) std::cerr << "concurrency " << o.concurrency << "\n";
-  else std::cerr << "request rate " << o.request_rate << "/s\n";
+  else if (std::isinf(o.request_rate)) std::cerr << "all at once\n";
 
   const LoadResult result = run_load(run, std::move(warmup), std::move(measured));
   if (result.skipped && !result.interrupted) {
@@ -171,7 +168,7 @@ void register_bench(CLI::App& app, int& exit_code) {
       ->capture_default_str()->check(CLI::Range(0.0, 1.0));
   cmd->add_option("--num-prompts", o->num_prompts, "measured requests")->capture_default_str()->check(CLI::PositiveNumber);
   cmd->add_option("--concurrency,--max-concurrency", o->concurrency,
-                  "closed loop: this many requests in flight (with --request-rate only inf, as vLLM scripts write it)")
+                  "at most this many requests in flight: a closed loop, or with a finite --request-rate a cap on its arrivals")
       ->check(CLI::PositiveNumber);
   // CLI11's PositiveNumber refuses "inf", which vLLM scripts write for "all at once".
   cmd->add_option("--request-rate", o->request_rate, "open loop: Poisson arrivals per second (default inf: all at once)")
