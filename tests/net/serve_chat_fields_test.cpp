@@ -96,6 +96,11 @@ TEST_F(ServeChatFields, RequestChatTemplateOnlyBehindItsFlag) {
   const auto broken = post({{"chat_template", "{% for m in messages %}"}});
   EXPECT_EQ(broken.status, 400u);
   EXPECT_EQ(json::parse(broken.body)["error"]["param"], "chat_template");
+  // A template nested 50,000 deep is a 400, not a stack overflow; the server carries on.
+  const auto deep = post({{"chat_template", "{{ " + std::string(50000, '(') + "1" + std::string(50000, ')') + " }}"}});
+  EXPECT_EQ(deep.status, 400u) << deep.body.substr(0, 200);
+  EXPECT_EQ(json::parse(deep.body)["error"]["param"], "chat_template");
+  EXPECT_EQ(post({{"chat_template", bare}}).status, 200u);
 }
 
 }  // namespace
