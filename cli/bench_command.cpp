@@ -1,10 +1,13 @@
 // `troupe bench`: a load generator for any OpenAI-compatible server (ours or another). Random
 // prompts of set lengths go out streamed, at a fixed concurrency or as Poisson arrivals; the result
 // table (TTFT, TPOT, ITL, E2E, throughput, goodput) goes to stdout, progress and errors to stderr,
-// and --result-json writes the same numbers with the run's settings for scripts.
+// and --result-json (or vLLM's --save-result) writes the same numbers with the run's settings for
+// scripts. vLLM's `bench serve` spelling is taken too (vllm_bench_flags).
 #include "cli/bench_command.h"
 
 #include <cmath>
+#include <cstdlib>
+#include <ctime>
 #include <fstream>
 #include <iostream>
 #include <memory>
@@ -17,6 +20,8 @@
 #include "bench/loadgen/progress_bar.h"
 #include "bench/loadgen/report.h"
 #include "bench/loadgen/request_generator.h"
+#include "cli/bench_options.h"
+#include "cli/vllm_bench_flags.h"
 #include "engine/tokenizer/tokenizer.h"
 
 namespace troupe::cli {
@@ -24,24 +29,6 @@ namespace {
 
 using namespace troupe::loadgen;
 
-struct BenchOptions {
-  std::string url = "http://127.0.0.1:8000";
-  std::string model;
-  std::string endpoint = "/v1/completions";
-  WorkloadOptions workload;
-  size_t num_prompts = 100;
-  size_t concurrency = 0;
-  double request_rate = INFINITY;
-  uint64_t seed = 0;
-  size_t warmup = 4;
-  std::vector<std::string> goodput;
-  std::string result_json;
-  std::string tokenizer;
-  int32_t vocab_size = 0;
-  double request_timeout_s = 600;
-  bool progress = false;
-  std::string extra_body;
-};
 
 std::vector<PlannedBody> plan_bodies(RequestGenerator& gen, size_t n, ApiFlavor flavor, const std::string& model,
                                      const nlohmann::json& extra) {
@@ -59,8 +46,9 @@ int bad_argument(const std::string& message) {
   return 2;
 }
 
-int run_bench(BenchOptions o) {
-  std::string err;
+int run_bench(BenchOptions o, const VllmBenchFlags& vllm) {
+  std::string err = apply_vllm_bench_flags(vllm, o);
+  if (!err.empty()) return bad_argument(err);
   const std::optional<HttpTarget> target = parse_http_url(o.url, err);
   if (!target) return bad_argument("--url " + o.url + ": " + err);
   GoodputLimits limits;
@@ -86,6 +74,8 @@ int run_bench(BenchOptions o) {
                    << "); requests go without \"model\"\n";
   }
 
+  if (vllm.save_result) o.result_json = vllm_result_path(vllm, o, std::time(nullptr));
+
   RequestGenerator measured_gen(o.workload, o.seed, tokenizer);
   RequestGenerator warmup_gen(o.workload, o.seed ^ 0x9e3779b97f4a7c15ull, tokenizer);  // apart from the measured
   std::vector<PlannedBody> warmup = plan_bodies(warmup_gen, o.warmup, flavor, o.model, extra);
@@ -97,13 +87,14 @@ int run_bench(BenchOptions o) {
                         .request_rate = o.request_rate,
                         .seed = o.seed,
                         .request_timeout = std::chrono::milliseconds(static_cast<int64_t>(o.request_timeout_s * 1e3)),
-                        .show_progress = o.progress || ProgressBar::stderr_is_tty(),
+                        .show_progress = !o.no_progress && (o.progress || ProgressBar::stderr_is_tty()),
                         .stop_on_sigint = true};
   std::cerr << "bench: " << o.num_prompts << " requests (+" << o.warmup << " warm-up) to http://"
             << target->host_header() << target->path_of(o.endpoint) << ", model '" << o.model << "', input "
             << o.workload.input_len << " output " << o.workload.output_len << " tokens, ";
+  if (!std::isinf(o.request_rate)) std::cerr << "request rate " << o.request_rate << "/s" << (o.concurrency > 0 ? ", " : "\n");
   if (o.concurrency > 0) std::cerr << "concurrency " << o.concurrency << "\n";
-  else std::cerr << "request rate " << o.request_rate << "/s\n";
+  else if (std::isinf(o.request_rate)) std::cerr << "all at once\n";
 
   const LoadResult result = run_load(run, std::move(warmup), std::move(measured));
   if (result.skipped && !result.interrupted) {
@@ -111,14 +102,25 @@ int run_bench(BenchOptions o) {
               << "\n";
     return 1;
   }
-  const BenchReport report = make_report(result.records, result.duration_s, limits, result.interrupted);
+  const BenchReport report = make_report(result.records, result.duration_s, limits, result.interrupted, o.layout);
   print_report(std::cout, report);
   size_t shown = 0;
   for (const auto& [message, count] : report.errors)
     if (shown++ < 5) std::cerr << "failed x" << count << ": " << message << "\n";
 
   if (!o.result_json.empty()) {
-    nlohmann::ordered_json j = {{"url", o.url},
+    char date[32];
+    const std::time_t now = std::time(nullptr);
+    std::tm tm{};
+    gmtime_r(&now, &tm);
+    std::strftime(date, sizeof date, "%Y%m%d-%H%M%S", &tm);
+    nlohmann::ordered_json j = {{"date", date},  // vLLM's keys first: date .. max_concurrency
+                                {"backend", o.backend},
+                                {"model_id", o.model},
+                                {"tokenizer_id", o.tokenizer.empty() ? nlohmann::ordered_json(nullptr)
+                                                                     : nlohmann::ordered_json(o.tokenizer)},
+                                {"max_concurrency", o.concurrency > 0 ? nlohmann::ordered_json(o.concurrency) : nullptr},
+                                {"url", o.url},
                                 {"endpoint", o.endpoint},
                                 {"model", o.model},
                                 {"num_prompts", o.num_prompts},
@@ -127,9 +129,8 @@ int run_bench(BenchOptions o) {
                                 {"output_len", o.workload.output_len},
                                 {"output_len_range", o.workload.output_len_range},
                                 {"concurrency", o.concurrency > 0 ? nlohmann::ordered_json(o.concurrency) : nullptr},
-                                {"request_rate", std::isinf(o.request_rate) || o.concurrency > 0
-                                                     ? nlohmann::ordered_json(nullptr)
-                                                     : nlohmann::ordered_json(o.request_rate)},
+                                {"request_rate", std::isinf(o.request_rate) ? nlohmann::ordered_json("inf")  // as vLLM
+                                                                            : nlohmann::ordered_json(o.request_rate)},
                                 {"seed", o.seed},
                                 {"warmup", o.warmup},
                                 {"tokenizer", o.tokenizer.empty() ? nlohmann::ordered_json(nullptr)
@@ -150,28 +151,39 @@ int run_bench(BenchOptions o) {
 
 void register_bench(CLI::App& app, int& exit_code) {
   auto o = std::make_shared<BenchOptions>();
+  auto vllm = std::make_shared<VllmBenchFlags>();
   CLI::App* cmd = app.add_subcommand("bench", "Load-test an OpenAI-compatible server: TTFT, TPOT, ITL, E2E, throughput");
-  cmd->add_option("--url", o->url, "server base URL (plain http)")->capture_default_str();
-  cmd->add_option("--model", o->model, "model name sent in requests (default: the first of GET /v1/models)");
+  auto* url = cmd->add_option("--url,--base-url", o->url, "server base URL (plain http)")->capture_default_str();
+  cmd->add_option("--model", o->model,
+                  "model name sent in requests (default: the first of GET /v1/models); unlike vLLM's, it loads no "
+                  "tokenizer: --tokenizer does");
   cmd->add_option("--endpoint", o->endpoint, "/v1/completions (token-id prompts) or /v1/chat/completions (text)")
       ->capture_default_str();
-  cmd->add_option("--input-len", o->workload.input_len, "prompt tokens")->capture_default_str()->check(CLI::PositiveNumber);
+  cmd->add_option("--input-len,--random-input-len", o->workload.input_len, "prompt tokens")->capture_default_str()->check(CLI::PositiveNumber);
   cmd->add_option("--input-len-range", o->workload.input_len_range,
                   "r: prompt lengths uniform in [len*(1-r), len*(1+r)]")->capture_default_str()->check(CLI::Range(0.0, 1.0));
-  cmd->add_option("--output-len", o->workload.output_len, "tokens generated per request (max_tokens, ignore_eos)")
+  cmd->add_option("--output-len,--random-output-len", o->workload.output_len, "tokens generated per request (max_tokens, ignore_eos)")
       ->capture_default_str()->check(CLI::PositiveNumber);
   cmd->add_option("--output-len-range", o->workload.output_len_range, "r: output lengths uniform in [len*(1-r), len*(1+r)]")
       ->capture_default_str()->check(CLI::Range(0.0, 1.0));
   cmd->add_option("--num-prompts", o->num_prompts, "measured requests")->capture_default_str()->check(CLI::PositiveNumber);
-  auto* conc = cmd->add_option("--concurrency", o->concurrency, "closed loop: this many requests in flight")
-                   ->check(CLI::PositiveNumber);
-  auto* rate = cmd->add_option("--request-rate", o->request_rate,
-                               "open loop: Poisson arrivals per second (default inf: all at once)")
-                   ->check(CLI::PositiveNumber);
-  conc->excludes(rate);
+  cmd->add_option("--concurrency,--max-concurrency", o->concurrency,
+                  "at most this many requests in flight: a closed loop, or with a finite --request-rate a cap on its arrivals")
+      ->check(CLI::PositiveNumber);
+  // CLI11's PositiveNumber refuses "inf", which vLLM scripts write for "all at once".
+  cmd->add_option("--request-rate", o->request_rate, "open loop: Poisson arrivals per second (default inf: all at once)")
+      ->check(CLI::Validator(
+          [](const std::string& v) {
+            char* end = nullptr;
+            const double rate = std::strtod(v.c_str(), &end);
+            return end != v.c_str() && *end == '\0' && rate > 0 ? std::string() : "a rate > 0, or inf";
+          },
+          "RATE"));
   cmd->add_option("--seed", o->seed, "prompts and arrival times")->capture_default_str();
   cmd->add_option("--warmup", o->warmup, "requests sent first and not counted")->capture_default_str();
-  cmd->add_option("--goodput", o->goodput, "SLO metric:ms (ttft, tpot, e2el), repeatable; reports requests/s meeting all");
+  cmd->add_option("--goodput", o->goodput,
+                  "SLO metric:ms (ttft, tpot, e2el), several after one flag (vLLM's) or repeated; reports requests/s "
+                  "meeting all");
   cmd->add_option("--result-json", o->result_json, "also write the results (and settings) to this JSON file");
   cmd->add_option("--tokenizer", o->tokenizer, "folder with tokenizer.json: text prompts of exact token lengths");
   cmd->add_option("--vocab-size", o->vocab_size, "without --tokenizer: random ids below this (default 1000..29999)")
@@ -180,7 +192,8 @@ void register_bench(CLI::App& app, int& exit_code) {
       ->capture_default_str()->check(CLI::PositiveNumber);
   cmd->add_flag("--progress", o->progress, "progress bar on stderr even when it is not a terminal");
   cmd->add_option("--extra-body", o->extra_body, "JSON object merged into every request body, e.g. '{\"top_p\":0.9}'");
-  cmd->callback([o, &exit_code] { exit_code = run_bench(*o); });
+  add_vllm_bench_flags(*cmd, url, *vllm);
+  cmd->callback([o, vllm, &exit_code] { exit_code = run_bench(*o, *vllm); });
 }
 
 }  // namespace troupe::cli

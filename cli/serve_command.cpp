@@ -68,6 +68,7 @@ int run_serve(ServeOptions o) {
   check_vllm_serve_flags(o.vllm, uses_gpu(o.model));
   LoadedModel m = load_model(o.model, o.engine, /*weights=*/o.engine.executor.empty());
   apply_generation_defaults(m.folder, read_generation_config(o.vllm.generation_config, m.folder.dir));
+  apply_chat_template_flag(o.vllm, m.folder.text);
   const SchedulerConfig config =
       make_scheduler_config(o.engine, m.folder.config, m.backend ? m.backend->kv_cache_capacity() : 0);
   auto folder = std::make_shared<const ModelFolder>(std::move(m.folder));
@@ -88,7 +89,10 @@ void register_serve(CLI::App& app, int& exit_code) {
   add_engine_options(*cmd, o->engine);
   add_http_options(*cmd, o->serving.http);
   add_vllm_serve_flags(*cmd, o->vllm, o->model, o->engine, o->serving);
-  cmd->add_option("--api-key", o->serving.api_key, "require \"Authorization: Bearer KEY\" on every route but /health");
+  cmd->add_option("--api-key", o->serving.api_key,
+                  "require \"Authorization: Bearer KEY\" on every route but /health and /metrics");
+  cmd->add_flag("--metrics-need-api-key", o->serving.metrics_need_key,
+                "the API key guards /metrics too (vLLM's /metrics is open, and so is ours by default)");
   cmd->add_option("--max-queue-depth", o->serving.max_queue_depth, "waiting requests beyond which new ones get 429 (0: no limit)")
       ->capture_default_str();
   cmd->add_option("--request-timeout", o->serving.request_timeout, "seconds after which a request is aborted (0: never)")
@@ -110,7 +114,8 @@ void register_serve(CLI::App& app, int& exit_code) {
   cmd->callback([o, key_file, &exit_code] {
     const net::ApiKey key = net::resolve_api_key(o->serving.api_key, *key_file);
     if (key.key.empty()) spdlog::info("no API key: every route is open");
-    else spdlog::info("API key from {}: required on every route but /health", key.source);
+    else spdlog::info("API key from {}: required on every route but /health{}", key.source,
+                      o->serving.metrics_need_key ? "" : " and /metrics");
     o->serving.api_key = key.key;
     exit_code = run_serve(*o);
   });

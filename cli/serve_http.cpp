@@ -47,6 +47,8 @@ int serve_until_signal(caf::actor_system& sys, const EngineActors& engine, std::
   ctx->metrics = metrics;
   ctx->max_waiting = o.max_queue_depth;
   ctx->api_key = o.api_key;
+  ctx->metrics_need_key = o.metrics_need_key;
+  ctx->field_gates = o.field_gates;
   ctx->cluster = std::move(cluster);
   ctx->logit_adjustments = o.logit_adjustments;
   ctx->started_at = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();

@@ -25,6 +25,8 @@ struct HttpServing {
   std::optional<uint64_t> seed;                 // --seed (net::ApiContext::seed)
   std::string metrics_prefix = "troupe";        // /metrics series are PREFIX:name (vllm: vLLM's boards)
   std::string api_key;            // empty: every route is open
+  bool metrics_need_key = false;  // --metrics-need-api-key (vLLM leaves /metrics open)
+  net::FieldGates field_gates;    // --trust-request-chat-template, --scheduling-policy priority
   int64_t max_queue_depth = 4096;
   int request_timeout = 0;        // seconds; 0: never
   bool logit_adjustments = true;  // the executors apply logit_bias and min_tokens (net/api_routes.h)

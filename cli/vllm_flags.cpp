@@ -4,6 +4,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "engine/template/chat_template_source.h"
+
 namespace troupe::cli {
 namespace {
 
@@ -57,8 +59,26 @@ void add_vllm_serve_flags(CLI::App& cmd, VllmServeFlags& v, ModelOptions& model,
   cmd.add_option("--data-parallel-size,--data-parallel", v.data_parallel_size,
                  "(also -dp) 1 only: data parallelism (replicas) is not built yet")
       ->capture_default_str();
+  cmd.add_option("--chat-template", v.chat_template,
+                 "a Jinja file, or the template text itself (with {, } or a newline), over tokenizer_config.json's");
+  cmd.add_flag("--trust-request-chat-template", serving.field_gates.trust_request_chat_template,
+               "let a request's chat_template replace the model's (it runs on the server); without it such a "
+               "request is a 400");
+  cmd.add_option_function<std::string>(
+         "--scheduling-policy",
+         [&serving](const std::string& p) { serving.field_gates.priority_scheduling = p == "priority"; },
+         "fcfs (default: arrival order; a request's non-zero priority is a 400) or priority (lower first, then "
+         "arrival)")
+      ->check(CLI::IsMember({"fcfs", "priority"}));
   add_generation_config_flags(cmd, v.generation_config);
   add_noop_flags(cmd);
+}
+
+void apply_chat_template_flag(const VllmServeFlags& v, ChatTokenizer& text) {
+  if (v.chat_template.empty()) return;
+  const ChatTemplateSource source = resolve_chat_template_arg(v.chat_template);
+  text.use_chat_template(source.text, source.origin);
+  spdlog::info("chat template from {} ({} bytes), not tokenizer_config.json's", source.origin, source.text.size());
 }
 
 void check_vllm_serve_flags(const VllmServeFlags& v, bool gpu) {

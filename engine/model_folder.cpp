@@ -21,8 +21,19 @@ std::string ChatTokenizer::render_chat(const nlohmann::ordered_json& messages, b
 }
 
 std::string ChatTokenizer::render_chat(const ChatTemplateInputs& inputs) const {
-  if (!chat_template) throw LoadError(dir / "tokenizer_config.json", "no chat_template");
+  if (!chat_template)
+    throw LoadError(dir / "tokenizer_config.json", "no chat_template (serve's --chat-template FILE|TEXT gives one)");
   return apply_chat_template(*chat_template, chat_config, inputs);
+}
+
+void ChatTokenizer::use_chat_template(const std::string& text, const std::string& origin) {
+  try {
+    chat_template = ChatTemplate::parse(text);
+  } catch (const TemplateError& e) {
+    throw LoadError(origin, std::string("chat template: ") + e.what());
+  }
+  chat_config.chat_template = text;
+  template_origin = origin;
 }
 
 ChatTokenizer load_chat_tokenizer(const fs::path& dir) {
@@ -30,7 +41,7 @@ ChatTokenizer load_chat_tokenizer(const fs::path& dir) {
   const fs::path tokenizer_json = dir / "tokenizer.json";
   if (!fs::exists(tokenizer_json))
     throw LoadError(tokenizer_json, "missing file (only tokenizer.json tokenizers are supported)");
-  ChatTokenizer text{dir, Tokenizer::from_file(tokenizer_json), std::nullopt, {}};
+  ChatTokenizer text{dir, Tokenizer::from_file(tokenizer_json), std::nullopt, {}, {}};
   const fs::path tokenizer_config = dir / "tokenizer_config.json";
   if (!fs::exists(tokenizer_config)) return text;
   text.chat_config = read_chat_template_config(tokenizer_config);

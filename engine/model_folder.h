@@ -33,6 +33,10 @@ struct ChatTokenizer {
   // has no chat template.
   std::string render_chat(const nlohmann::ordered_json& messages, bool add_generation_prompt) const;
   std::string render_chat(const ChatTemplateInputs& inputs) const;
+  // Replaces tokenizer_config.json's template (serve's --chat-template). `origin` names it in
+  // errors and logs. Throws LoadError when the text does not parse.
+  void use_chat_template(const std::string& text, const std::string& origin);
+  std::string template_origin;  // where chat_template came from; empty: tokenizer_config.json
 };
 
 // Reads tokenizer.json and tokenizer_config.json (optional). Throws LoadError.

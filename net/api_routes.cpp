@@ -41,7 +41,9 @@ HttpHandler make_api_handler(std::shared_ptr<ApiContext> ctx) {
     const std::string path = target.substr(0, target.find('?'));
     const http::verb method = req.method();
     const auto authorization = req[http::field::authorization];
-    if (!ctx->api_key.empty() && path != "/health" &&
+    // As vLLM: the key guards the API, not the probes (/health) or, unless asked, the scrape.
+    const bool open_route = path == "/health" || (path == "/metrics" && !ctx->metrics_need_key);
+    if (!ctx->api_key.empty() && !open_route &&
         !authorization_matches(std::string_view(authorization.data(), authorization.size()), ctx->api_key))
       return reply_api_error(*responder, ApiError{401, "missing or wrong API key (Authorization: Bearer ...)", "", "authentication_error"});
     auto only = [&](http::verb allowed, const char* allow) {

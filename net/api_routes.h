@@ -14,6 +14,7 @@
 #include "engine/metrics/server_metrics.h"
 #include "engine/model_folder.h"
 #include "net/http_server.h"
+#include "net/request_fields.h"  // FieldGates
 #include "net/served_names.h"
 
 namespace troupe::net {
@@ -30,7 +31,9 @@ struct ApiContext {
   // gateway may release after this context is gone.
   std::shared_ptr<std::atomic<int64_t>> queued = std::make_shared<std::atomic<int64_t>>(0);
   std::atomic<bool> draining{false};    // shutting down: /health and new generation requests 503
-  std::string api_key;                  // non-empty: every route but /health needs "Bearer <key>"
+  std::string api_key;                  // non-empty: every route but /health (and /metrics) needs "Bearer <key>"
+  bool metrics_need_key = false;        // --metrics-need-api-key: /metrics too (vLLM leaves it open)
+  FieldGates field_gates;               // serve flags that open request fields (chat_template, priority)
   std::shared_ptr<const ClusterHealth> cluster;  // a cluster's head: /health and /metrics show its nodes; else null
   // The executor applies logit_bias and min_tokens (ModelBackend::applies_logit_adjustments);
   // when not (a GPU, or an executor elsewhere whose backend is unknown) both are 400s naming them.

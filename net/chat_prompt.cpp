@@ -1,6 +1,7 @@
 #include "net/chat_prompt.h"
 
 #include <array>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -101,7 +102,8 @@ std::variant<std::string, ApiError> cut_after_final_message(std::string rendered
 
 }  // namespace
 
-std::variant<std::vector<int32_t>, ApiError> read_chat_prompt(const ordered_json& body, const ModelFolder& m) {
+std::variant<std::vector<int32_t>, ApiError> read_chat_prompt(const ordered_json& body, const ModelFolder& m,
+                                                              bool request_template) {
   auto messages = normalized_messages(body);
   if (auto* e = std::get_if<ApiError>(&messages)) return *e;
   const ordered_json& msgs = std::get<ordered_json>(messages);
@@ -130,13 +132,23 @@ std::variant<std::vector<int32_t>, ApiError> read_chat_prompt(const ordered_json
     auto it = body.find(key);
     return it == body.end() || it->is_null() ? nullptr : &*it;
   };
+  std::optional<ChatTemplate> own;  // the request's template, parsed for this request only
+  if (const ordered_json* t = request_template ? field("chat_template") : nullptr) {
+    if (!t->is_string()) return bad("'chat_template' must be a string", "chat_template");
+    try {
+      own = ChatTemplate::parse(t->get<std::string>());
+    } catch (const TemplateError& e) {
+      return bad(std::string("chat_template: ") + e.what(), "chat_template");
+    }
+  }
   try {
     // The template sees what the client sent, keys in the client's order (tojson prints them).
-    std::string text = m.text.render_chat(ChatTemplateInputs{.messages = msgs,
-                                                             .add_generation_prompt = add_generation_prompt,
-                                                             .tools = has_tools ? &*tools : nullptr,
-                                                             .documents = field("documents"),
-                                                             .variables = field("chat_template_kwargs")});
+    const ChatTemplateInputs inputs{.messages = msgs,
+                                    .add_generation_prompt = add_generation_prompt,
+                                    .tools = has_tools ? &*tools : nullptr,
+                                    .documents = field("documents"),
+                                    .variables = field("chat_template_kwargs")};
+    std::string text = own ? apply_chat_template(*own, m.text.chat_config, inputs) : m.text.render_chat(inputs);
     if (continue_final) {
       auto cut = cut_after_final_message(std::move(text), msgs);
       if (auto* e = std::get_if<ApiError>(&cut)) return *e;
@@ -144,7 +156,7 @@ std::variant<std::vector<int32_t>, ApiError> read_chat_prompt(const ordered_json
     }
     return m.text.tokenizer.encode(text, add_special_tokens);
   } catch (const TemplateError& e) {
-    return bad(std::string("chat template: ") + e.what(), "messages");
+    return bad(std::string("chat template: ") + e.what(), own ? "chat_template" : "messages");
   } catch (const std::exception& e) {
     return ApiError{400, e.what(), "messages"};
   }

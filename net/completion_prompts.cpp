@@ -59,4 +59,16 @@ std::variant<std::vector<std::vector<int32_t>>, ApiError> read_completion_prompt
   return prompts;
 }
 
+std::vector<std::string> completion_prompt_texts(const ordered_json& body, const std::vector<std::vector<int32_t>>& prompt_ids,
+                                                 const ModelFolder& m, bool truncated) {
+  const ordered_json& prompt = body["prompt"];
+  std::vector<std::string> texts;
+  for (size_t i = 0; i < prompt_ids.size(); ++i) {
+    const ordered_json& given = prompt.is_string() ? prompt : prompt.is_array() && i < prompt.size() ? prompt[i] : prompt;
+    if (given.is_string() && !truncated) texts.push_back(given.get<std::string>());
+    else texts.push_back(m.text.tokenizer.decode(prompt_ids[i], /*skip_special_tokens=*/false));
+  }
+  return texts;
+}
+
 }  // namespace troupe::net

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdio>
 #include <random>
+#include <utility>
 
 #include <caf/all.hpp>
 
@@ -37,16 +38,27 @@ void CompletionResponse::start() {
     if (std::string first = fmt_.first_chunk(i); !first.empty()) responder_->write(CompletionFormatter::sse(first));
 }
 
-void CompletionResponse::output(int32_t index, const std::string& text, std::vector<GeneratedToken> tokens) {
+void CompletionResponse::echo_prompts(std::vector<std::string> prompt_texts) {
+  echo_ = std::move(prompt_texts);
+  if (echo_.empty()) return;
+  for (size_t i = 0; i < choices_.size(); ++i) {
+    choices_[i].answer.text = echo_[i / static_cast<size_t>(per_prompt_)];  // the body's text starts with it
+    choices_[i].echo_pending = stream_;
+  }
+}
+
+void CompletionResponse::output(int32_t index, const std::string& text_in, std::vector<GeneratedToken> tokens) {
   Choice& c = choices_[static_cast<size_t>(index)];
   if (!stream_) {
-    c.answer.text += text;
+    c.answer.text += text_in;
     if (c.writer) std::move(tokens.begin(), tokens.end(), std::back_inserter(c.tokens));
     return;
   }
   // A chunk per piece of text; with logprobs also per token that has none (a special token, or a
   // byte of a character the next token completes), so every token's entry is sent.
-  if (text.empty() && (!c.writer || tokens.empty())) return;
+  if (text_in.empty() && (!c.writer || tokens.empty())) return;
+  // vLLM's echo in a stream: the prompt's text rides in front of the choice's first piece.
+  const std::string text = std::exchange(c.echo_pending, false) ? echo_of(index) + text_in : text_in;
   responder_->write(
       CompletionFormatter::sse(fmt_.text_chunk(text, index, c.writer ? c.writer->next(tokens) : nullptr)));
 }
@@ -59,6 +71,8 @@ void CompletionResponse::finish(int32_t index, const std::string& gateway_reason
   if (!stream_ && c.writer) c.answer.logprobs = c.writer->next(c.tokens);
   if (index % per_prompt_ == 0) prompt_tokens_ += prompt_tokens;  // each prompt once, not per choice
   completion_tokens_ += completion_tokens;
+  if (stream_ && std::exchange(c.echo_pending, false))  // no text came: the prompt alone
+    responder_->write(CompletionFormatter::sse(fmt_.text_chunk(echo_of(index), index)));
   if (stream_) responder_->write(CompletionFormatter::sse(fmt_.final_chunk(reason, index)));
   if (++finished_ < static_cast<int32_t>(choices_.size()) || failed_) return;
   if (!stream_) {
@@ -108,7 +122,7 @@ void handle_completion(ApiContext& ctx, ApiKind kind, const HttpRequest& req, st
   // Admission control: a bounded queue answers "later" instead of growing without bound.
   auto admitted = admit(ctx);
   if (auto* e = std::get_if<ApiError>(&admitted)) return reply_api_error(*responder, *e, {{"Retry-After", "1"}});
-  auto parsed = parse_completion_request(kind, req.body(), *ctx.model, ctx.served_name);
+  auto parsed = parse_completion_request(kind, req.body(), *ctx.model, ctx.served_name, ctx.field_gates);
   if (auto* e = std::get_if<ApiError>(&parsed)) return reply_api_error(*responder, *e);
   CompletionRequest& r = std::get<CompletionRequest>(parsed);
   if (!ctx.logit_adjustments)
@@ -122,6 +136,7 @@ void handle_completion(ApiContext& ctx, ApiKind kind, const HttpRequest& req, st
   auto response = std::make_shared<CompletionResponse>(
       responder, CompletionFormatter(kind, r.model_name, request_id, unix_now()), r.stream, r.include_usage, choices,
       r.n, r.params.logprobs >= 0 ? std::optional<Tokenizer>(ctx.model->text.tokenizer) : std::nullopt);
+  response->echo_prompts(std::move(r.echo));
   response->start();
   caf::actor gateway = ctx.gateway;
   std::vector<SeqId> ids;
@@ -142,6 +157,7 @@ void handle_completion(ApiContext& ctx, ApiKind kind, const HttpRequest& req, st
     if (r.params.seed && r.n > 1) g->generation.sampling_params.seed = *r.params.seed + static_cast<uint64_t>(i % r.n);
     g->generation.sampling_params = with_server_seed(ctx, g->generation.sampling_params, g->generation.id);
     g->generation.eos_token_ids = ctx.model->eos_token_ids;
+    g->generation.priority = r.priority;  // non-zero only under --scheduling-policy priority
     g->stop = r.stop;
     g->skip_special_tokens = r.output.skip_special_tokens;
     g->include_stop_str_in_output = r.output.include_stop_str_in_output;

@@ -25,6 +25,9 @@ class CompletionResponse {
   CompletionResponse(std::shared_ptr<HttpResponder> responder, CompletionFormatter formatter, bool stream,
                      bool include_usage, int32_t choices, int32_t per_prompt, std::optional<Tokenizer> tokenizer);
 
+  // Completions' echo: choice i's text starts with prompt_texts[i / n] (its prompt's text), in the
+  // body or in front of the choice's first streamed piece. Call before start().
+  void echo_prompts(std::vector<std::string> prompt_texts);
   void start();  // streams: the headers and chat's first chunk of each choice
   void output(int32_t index, const std::string& text, std::vector<GeneratedToken> tokens);
   void finish(int32_t index, const std::string& gateway_reason, int32_t prompt_tokens, int32_t completion_tokens);
@@ -37,13 +40,16 @@ class CompletionResponse {
     CompletionChoice answer;
     std::vector<GeneratedToken> tokens;    // not streamed and logprobs asked: all of them, for the body
     std::optional<LogprobsWriter> writer;  // logprobs asked
+    bool echo_pending = false;             // streamed with echo: the prompt's text not sent yet
   };
+  const std::string& echo_of(int32_t index) const { return echo_[static_cast<size_t>(index / per_prompt_)]; }
   std::shared_ptr<HttpResponder> responder_;
   CompletionFormatter fmt_;
   bool stream_;
   bool include_usage_;
   int32_t per_prompt_;
   std::vector<Choice> choices_;
+  std::vector<std::string> echo_;  // each prompt's text when the request asked for echo
   int32_t finished_ = 0;
   bool failed_ = false;
   int32_t prompt_tokens_ = 0;

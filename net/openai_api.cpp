@@ -64,7 +64,8 @@ std::string ApiError::body() const {
 
 std::variant<CompletionRequest, ApiError> parse_completion_request(ApiKind kind, const std::string& body,
                                                                    const ModelFolder& m,
-                                                                   const ServedNames& served_name) {
+                                                                   const ServedNames& served_name,
+                                                                   const FieldGates& gates) {
   auto parsed = parse_json_object(body);
   if (auto* e = std::get_if<ApiError>(&parsed)) return *e;
   const ordered_json& j = std::get<ordered_json>(parsed);
@@ -73,7 +74,7 @@ std::variant<CompletionRequest, ApiError> parse_completion_request(ApiKind kind,
                     "model", "NotFoundError"};
   // The one rule (request_fields.h): what we do not do is a 400 naming it; what nobody knows is
   // said once in the log and otherwise ignored, as vLLM does.
-  if (auto e = refuse_unsupported_fields(kind, j)) return *e;
+  if (auto e = refuse_unsupported_fields(kind, j, gates)) return *e;
   warn_unknown_fields_once(unknown_request_fields(kind, j));
   CompletionRequest r;
   r.kind = kind;
@@ -112,10 +113,21 @@ std::variant<CompletionRequest, ApiError> parse_completion_request(ApiKind kind,
       return bad("'request_id' must be a string of 1 to 128 bytes", "request_id");
     r.request_id = it->get<std::string>();
   }
+  if (auto it = j.find("priority"); it != j.end() && !it->is_null()) {
+    if (!it->is_number_integer() || it->get<int64_t>() < INT32_MIN || it->get<int64_t>() > INT32_MAX)
+      return bad("'priority' must be a 32-bit integer", "priority");
+    r.priority = static_cast<int32_t>(it->get<int64_t>());
+  }
+  bool echo = false;
+  if (kind == ApiKind::Completion)
+    if (auto e = read_bool(j, "echo", "", echo)) return *e;
+  // vLLM echoes logprobs with the prompt's own logprobs, which are not computed yet.
+  if (echo && r.params.logprobs >= 0)
+    return bad("'echo' with 'logprobs' needs the prompt's logprobs, which are not supported yet", "echo");
   const std::string prompt_field = kind == ApiKind::Chat ? "messages" : "prompt";
   std::vector<std::vector<int32_t>> prompts;
   if (kind == ApiKind::Chat) {
-    auto ids = read_chat_prompt(j, m);
+    auto ids = read_chat_prompt(j, m, gates.trust_request_chat_template);
     if (auto* e = std::get_if<ApiError>(&ids)) return *e;
     prompts.push_back(std::move(std::get<std::vector<int32_t>>(ids)));
   } else {
@@ -141,6 +153,11 @@ std::variant<CompletionRequest, ApiError> parse_completion_request(ApiKind kind,
                      std::to_string(p.max_tokens) + ")", "min_tokens");
   }
   r.params.max_tokens = r.prompts.front().max_tokens;
+  if (echo) {
+    std::vector<std::vector<int32_t>> ids;
+    for (const PromptInput& p : r.prompts) ids.push_back(p.ids);
+    r.echo = completion_prompt_texts(j, ids, m, r.output.truncate_prompt_tokens >= 0);
+  }
   return r;
 }
 

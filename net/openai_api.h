@@ -36,6 +36,8 @@ struct CompletionRequest {
   int32_t n = 1;               // choices per prompt: n sequences (seeds seed, seed+1, ...)
   std::string request_id;      // the client's, or empty
   std::string model_name;      // the served name the body gave (vLLM answers with it), else the first
+  int32_t priority = 0;        // lower is served earlier (only non-zero under --scheduling-policy priority)
+  std::vector<std::string> echo;  // completions' echo: each prompt's text, which its choices' text starts with
   int32_t num_choices() const { return n * static_cast<int32_t>(prompts.size()); }
 };
 
@@ -46,10 +48,12 @@ struct CompletionChoice {
 };
 
 // Parses and checks a request body against the model (context length, vocabulary); tokenizes
-// the prompt or renders and tokenizes the chat. Errors name the field.
+// the prompt or renders and tokenizes the chat. Errors name the field. `gates`: the serve flags
+// that open gated fields (a request's chat_template, a non-zero priority).
 std::variant<CompletionRequest, ApiError> parse_completion_request(ApiKind kind, const std::string& body,
                                                                    const ModelFolder& model,
-                                                                   const ServedNames& served_name);
+                                                                   const ServedNames& served_name,
+                                                                   const FieldGates& gates = {});
 
 // Builds response bodies and stream chunks for one request.
 class CompletionFormatter {

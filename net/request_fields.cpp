@@ -24,7 +24,9 @@ constexpr std::array kFields = {
                  "a string, token ids, or a batch of either (choices indexed prompt * n + choice)"},
     RequestField{"prompt_embeds", true, false, S::Refused, "", R"({"prompt_embeds": "AAAA"})", "", "not supported yet"},
     RequestField{"best_of", true, true, S::Refused, "1", R"({"best_of": 2})", "", "not supported yet (vLLM v1 dropped it too)"},
-    RequestField{"echo", true, true, S::Refused, "false", R"({"echo": true})", "", "not supported yet"},
+    RequestField{"echo", true, false, S::Honored, "", R"({"echo": true})", "tests/net/serve_vllm_fields_test.cpp:EchoPrependsThePrompt",
+                 "each choice's text starts with its prompt's (streamed: in its first chunk); with logprobs a 400 (prompt logprobs are not built)"},
+    RequestField{"echo", false, true, S::Refused, "false", R"({"echo": true})", "", "not supported yet on chat"},
     RequestField{"frequency_penalty", true, true, S::Honored, "", R"({"frequency_penalty": 1.5})",
                  "tests/net/serve_vllm_fields_test.cpp:SamplingFieldsChangeTheDraw", ""},
     RequestField{"logit_bias", true, true, S::Honored, "", R"({"logit_bias": {"11": 5}})",
@@ -90,8 +92,9 @@ constexpr std::array kFields = {
     RequestField{"guided_decoding_backend", true, true, S::Refused, "", R"({"guided_decoding_backend": "xgrammar"})", "", "not supported yet"},
     RequestField{"guided_whitespace_pattern", true, true, S::Refused, "", R"({"guided_whitespace_pattern": " "})", "", "not supported yet"},
     RequestField{"structured_outputs", true, true, S::Refused, "", R"({"structured_outputs": {"regex": "a+"}})", "", "not supported yet"},
-    RequestField{"priority", true, true, S::Refused, "0", R"({"priority": 1})", "",
-                 "0 only: vLLM too refuses others unless --scheduling-policy priority, which is not built yet"},
+    RequestField{"priority", true, true, S::Honored, "0", R"({"priority": 1})",
+                 "tests/net/serve_scheduling_policy_test.cpp:PriorityOrdersTheWaitingQueue", "lower is served earlier among waiting requests (ties by arrival)",
+                 "--scheduling-policy priority"},
     RequestField{"request_id", true, true, S::Honored, "", R"({"request_id": "abc"})",
                  "tests/net/serve_vllm_fields_test.cpp:RequestIdNamesTheResponse", "the response id is cmpl- / chatcmpl- and it"},
     RequestField{"logits_processors", true, true, S::Refused, "", R"({"logits_processors": ["my.Processor"]})", "", "not supported yet"},
@@ -124,8 +127,10 @@ constexpr std::array kFields = {
                  "the prompt ends inside the last message; with add_generation_prompt: true a 400"},
     RequestField{"documents", false, true, S::Honored, "", R"({"documents": [{"title": "t", "text": "x"}]})",
                  "tests/net/chat_fields_test.cpp:TemplateInputsReachTheTemplate", "handed to the chat template"},
-    RequestField{"chat_template", false, true, S::Refused, "", R"({"chat_template": "{{ messages }}"})", "",
-                 "not supported yet (a client's template runs on the server: it will need a flag to allow it)"},
+    RequestField{"chat_template", false, true, S::Honored, "", R"({"chat_template": "{{ messages }}"})",
+                 "tests/net/serve_chat_fields_test.cpp:RequestChatTemplateOnlyBehindItsFlag",
+                 "replaces the model's template for this request (a client's template runs on the server)",
+                 "--trust-request-chat-template"},
     RequestField{"chat_template_kwargs", false, true, S::Honored, "", R"({"chat_template_kwargs": {"enable_thinking": false}})",
                  "tests/net/serve_chat_fields_test.cpp:ChatTemplateKwargsReachTheTemplate", "template variables; the ones we set are 400s"},
     RequestField{"mm_processor_kwargs", false, true, S::Refused, "{}", R"({"mm_processor_kwargs": {"a": 1}})", "", "not supported yet (no multimodal models)"},
@@ -166,14 +171,23 @@ const RequestField* find_request_field(ApiKind kind, std::string_view name) {
   return nullptr;
 }
 
-std::optional<ApiError> refuse_unsupported_fields(ApiKind kind, const ordered_json& body) {
+bool FieldGates::opens(std::string_view gate) const {
+  if (gate == "--trust-request-chat-template") return trust_request_chat_template;
+  if (gate == "--scheduling-policy priority") return priority_scheduling;
+  return false;
+}
+
+std::optional<ApiError> refuse_unsupported_fields(ApiKind kind, const ordered_json& body, const FieldGates& gates) {
   for (const auto& [key, value] : body.items()) {
     const RequestField* f = find_request_field(kind, key);
     if (f == nullptr || value.is_null()) continue;
-    if (f->status != S::Refused && f->status != S::Partial) continue;
+    const bool closed_gate = !f->gate.empty() && !gates.opens(f->gate);
+    if (f->status != S::Refused && f->status != S::Partial && !closed_gate) continue;
     const std::vector<ordered_json> ok = accepted_values(f->accepted);
     if (std::find(ok.begin(), ok.end(), value) != ok.end()) continue;
     const std::string name(f->name);
+    if (closed_gate)
+      return ApiError{400, "'" + name + "' needs the server started with " + std::string(f->gate) + " (as vLLM)", name};
     if (f->status == S::Partial)
       return ApiError{400, "'" + name + "' " + json_excerpt(value) + " is not supported yet (only " +
                                std::string(f->accepted) + ")", name};
@@ -210,6 +224,9 @@ std::string request_fields_markdown() {
     std::string what(f.note);
     if (f.status == S::Partial) what = "honored for " + std::string(f.accepted) + "; " + what;
     if (f.status == S::Refused && !f.accepted.empty()) what = "400 unless " + std::string(f.accepted) + "; " + what;
+    if (!f.gate.empty())
+      what = "with serve's `" + std::string(f.gate) + "`; without it a 400" +
+             (f.accepted.empty() ? "" : " unless " + std::string(f.accepted)) + ". " + what;
     for (char& c : what)
       if (c == '|') c = '/';
     out += "| `" + std::string(f.name) + "` | " + (f.completion ? status : "-") + " | " + (f.chat ? status : "-") + " | " +

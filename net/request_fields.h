@@ -37,6 +37,16 @@ struct RequestField {
   std::string_view example;      // a JSON object merged into a minimal valid request: it uses the field
   std::string_view effect_test;  // Honored / Partial: "tests/...cpp:TestName" showing the effect
   std::string_view note;         // the docs table's words
+  // Honored only when the serve flag named here is given (as in vLLM); without it, any value but
+  // those in `accepted` is a 400 naming the field and the flag.
+  std::string_view gate = {};
+};
+
+// The serve flags that open gated fields (RequestField::gate).
+struct FieldGates {
+  bool trust_request_chat_template = false;  // --trust-request-chat-template: chat_template
+  bool priority_scheduling = false;          // --scheduling-policy priority: priority
+  bool opens(std::string_view gate) const;
 };
 
 // Every field, in vLLM's order (CompletionRequest's, then the chat-only ones).
@@ -46,8 +56,10 @@ std::span<const RequestField> request_fields();
 const RequestField* find_request_field(ApiKind kind, std::string_view name);
 
 // A 400 naming the first field the body uses that the list refuses (or a Partial field's value
-// that is not honored); nullopt when every known field is honored or not asking for anything.
-std::optional<ApiError> refuse_unsupported_fields(ApiKind kind, const nlohmann::ordered_json& body);
+// that is not honored, or a gated field whose flag `gates` lacks); nullopt when every known field
+// is honored or not asking for anything.
+std::optional<ApiError> refuse_unsupported_fields(ApiKind kind, const nlohmann::ordered_json& body,
+                                                  const FieldGates& gates = {});
 
 // The body's keys that are not on `kind`'s list, in body order.
 std::vector<std::string> unknown_request_fields(ApiKind kind, const nlohmann::ordered_json& body);

@@ -13,9 +13,12 @@ double percentile(std::span<const double> sorted, double p) {
   return sorted[lo] + (sorted[hi] - sorted[lo]) * (rank - static_cast<double>(lo));
 }
 
-LatencySummary summarize(std::vector<double> values) {
+LatencySummary summarize(std::vector<double> values, std::span<const double> percentiles) {
   LatencySummary s;
-  if (values.empty()) return s;
+  if (values.empty()) {
+    for (const double p : percentiles) s.at.emplace_back(p, 0.0);
+    return s;
+  }
   std::sort(values.begin(), values.end());
   const double n = static_cast<double>(values.size());
   s.count = values.size();
@@ -27,6 +30,7 @@ LatencySummary summarize(std::vector<double> values) {
   s.p90 = percentile(values, 90);
   s.p95 = percentile(values, 95);
   s.p99 = percentile(values, 99);
+  for (const double p : percentiles) s.at.emplace_back(p, percentile(values, p));
   return s;
 }
 

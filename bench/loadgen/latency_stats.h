@@ -4,6 +4,7 @@
 // compare directly with Python benchmark clients.
 #include <cstddef>
 #include <span>
+#include <utility>
 #include <vector>
 
 namespace troupe::loadgen {
@@ -16,11 +17,12 @@ struct LatencySummary {
   double p90 = 0;
   double p95 = 0;
   double p99 = 0;
+  std::vector<std::pair<double, double>> at;  // (p, value) for each percentile summarize was asked for
 };
 
 // `sorted` ascending and non-empty; p in [0, 100].
 double percentile(std::span<const double> sorted, double p);
-// Any order; the values keep their unit.
-LatencySummary summarize(std::vector<double> values);
+// Any order; the values keep their unit. `percentiles` (each in [0, 100]) fill `at`, in order.
+LatencySummary summarize(std::vector<double> values, std::span<const double> percentiles = {});
 
 }  // namespace troupe::loadgen

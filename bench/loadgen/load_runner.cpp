@@ -1,5 +1,6 @@
 #include "bench/loadgen/load_runner.h"
 
+#include <cmath>
 #include <csignal>
 #include <map>
 #include <memory>
@@ -25,7 +26,8 @@ struct Phase {
   bool warmup = false;
   std::vector<PlannedBody> bodies;
   std::vector<double> offsets;  // [bodies.size()] seconds from start (open loop); empty: closed loop
-  size_t cap = 0;               // closed loop: the most in flight
+  size_t cap = 0;               // the most in flight (open loop: bodies.size() unless capped)
+  size_t arrived = 0;           // open loop: arrivals so far, sent or waiting for room under the cap
   size_t next = 0;              // the next one to send
   size_t ended = 0;             // ended for any reason, cancelled included
   size_t failed = 0;
@@ -58,8 +60,9 @@ class Runner {
     phase_.warmup = warmup;
     phase_.bodies = std::move(bodies);
     const size_t n = phase_.bodies.size();
-    if (warmup || o_.concurrency > 0) phase_.cap = o_.concurrency > 0 ? o_.concurrency : n;
-    else phase_.offsets = poisson_arrival_offsets(n, o_.request_rate, o_.seed);
+    phase_.cap = o_.concurrency > 0 ? o_.concurrency : n;
+    if (!warmup && (o_.concurrency == 0 || !std::isinf(o_.request_rate)))
+      phase_.offsets = poisson_arrival_offsets(n, o_.request_rate, o_.seed);
     progress_.emplace(warmup ? "warm-up" : "requests", n, o_.show_progress);
     phase_.start = Clock::now();
     if (n == 0) return end_phase();
@@ -71,12 +74,19 @@ class Runner {
     while (!stopping_ && in_flight_.size() < phase_.cap && phase_.next < phase_.bodies.size()) send(phase_.next++);
   }
 
+  // vLLM's --request-rate with --max-concurrency: an arrival beyond the cap waits for a request to
+  // end, and its clock starts when it is sent.
+  void send_arrived() {
+    while (!stopping_ && in_flight_.size() < phase_.cap && phase_.next < phase_.arrived) send(phase_.next++);
+  }
+
   void send_due_arrivals() {
     const Clock::time_point now = Clock::now();
-    while (phase_.next < phase_.bodies.size() && phase_.start + seconds(phase_.offsets[phase_.next]) <= now)
-      send(phase_.next++);
-    if (phase_.next == phase_.bodies.size()) return;
-    timer_.expires_at(phase_.start + seconds(phase_.offsets[phase_.next]));
+    while (phase_.arrived < phase_.bodies.size() && phase_.start + seconds(phase_.offsets[phase_.arrived]) <= now)
+      ++phase_.arrived;
+    send_arrived();
+    if (phase_.arrived == phase_.bodies.size()) return;
+    timer_.expires_at(phase_.start + seconds(phase_.offsets[phase_.arrived]));
     timer_.async_wait([this](const error_code& ec) { if (!ec && !stopping_) send_due_arrivals(); });
   }
 
@@ -107,6 +117,7 @@ class Runner {
     }
     if (phase_.ended == phase_.bodies.size()) return end_phase();
     if (phase_.offsets.empty()) fill_closed_loop();
+    else send_arrived();
   }
 
   void end_phase() {

@@ -3,7 +3,9 @@
 // thread's io_context (one connection per request in flight; a benchmark client spends its time
 // waiting, not computing). Two ways to pace the load:
 // - closed loop: `concurrency` requests in flight, the next sent when one ends;
-// - open loop: Poisson arrivals at `request_rate` per second (seeded), however many are in flight.
+// - open loop: Poisson arrivals at `request_rate` per second (seeded), however many are in flight,
+//   or with `concurrency` too at most that many (vLLM's --request-rate with --max-concurrency: an
+//   arrival waits for room, and its clock starts when it is sent).
 // Warm-up requests run first (closed loop, up to `concurrency` or all at once) and are not counted;
 // if every one of them fails the measured phase is skipped, since the server is not answering.
 // Ctrl-C (with stop_on_sigint) stops sending, cancels what is in flight, and returns what ended.
@@ -26,8 +28,8 @@ struct PlannedBody {
 struct LoadRunnerOptions {
   HttpTarget target;
   std::string path = "/v1/completions";
-  size_t concurrency = 0;                 // > 0: closed loop
-  double request_rate = INFINITY;         // open loop when concurrency == 0; inf sends all at once
+  size_t concurrency = 0;                 // > 0: at most this many in flight (closed loop when the rate is inf)
+  double request_rate = INFINITY;         // open loop (Poisson) unless inf; inf sends all at once
   uint64_t seed = 0;                      // arrival times
   std::chrono::milliseconds request_timeout{600'000};
   bool show_progress = false;

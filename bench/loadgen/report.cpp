@@ -1,5 +1,6 @@
 #include "bench/loadgen/report.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <stdexcept>
 
@@ -34,9 +35,55 @@ std::string add_goodput_limit(const std::string& spec, GoodputLimits& limits) {
   return "";
 }
 
+namespace {
+
+std::vector<std::string> split_csv(const std::string& csv) {
+  std::vector<std::string> parts;
+  size_t start = 0;
+  while (start <= csv.size()) {
+    const size_t comma = std::min(csv.find(',', start), csv.size());
+    std::string part = csv.substr(start, comma - start);
+    part.erase(0, part.find_first_not_of(' '));
+    part.erase(part.find_last_not_of(' ') + 1);
+    parts.push_back(part);
+    start = comma + 1;
+  }
+  return parts;
+}
+
+}  // namespace
+
+std::string parse_percentile_metrics(const std::string& csv, ReportLayout& layout) {
+  layout.metrics.clear();
+  for (const std::string& m : split_csv(csv)) {
+    if (m != "ttft" && m != "tpot" && m != "itl" && m != "e2el")
+      return "--percentile-metrics " + csv + ": '" + m + "' is not one of ttft, tpot, itl, e2el";
+    if (std::find(layout.metrics.begin(), layout.metrics.end(), m) == layout.metrics.end()) layout.metrics.push_back(m);
+  }
+  return "";
+}
+
+std::string parse_metric_percentiles(const std::string& csv, ReportLayout& layout) {
+  layout.percentiles.clear();
+  for (const std::string& p : split_csv(csv)) {
+    double value = -1;
+    try {
+      size_t used = 0;
+      value = std::stod(p, &used);
+      if (used != p.size()) value = -1;
+    } catch (const std::exception&) {
+    }
+    if (!(value > 0 && value < 100))
+      return "--metric-percentiles " + csv + ": '" + p + "' is not a percentile in (0, 100)";
+    layout.percentiles.push_back(value);
+  }
+  return "";
+}
+
 BenchReport make_report(const std::vector<RequestRecord>& records, double duration_s, const GoodputLimits& limits,
-                        bool interrupted) {
+                        bool interrupted, const ReportLayout& layout) {
   BenchReport r;
+  r.layout = layout;
   r.duration_s = duration_s;
   r.interrupted = interrupted;
   r.limits = limits;
@@ -67,10 +114,10 @@ BenchReport make_report(const std::vector<RequestRecord>& records, double durati
     r.total_token_throughput = static_cast<double>(r.total_input_tokens + r.total_output_tokens) / duration_s;
     if (!limits.empty()) r.goodput = static_cast<double>(good) / duration_s;
   }
-  r.ttft_ms = summarize(std::move(ttft));
-  r.tpot_ms = summarize(std::move(tpot));
-  r.itl_ms = summarize(std::move(itl));
-  r.e2el_ms = summarize(std::move(e2el));
+  r.ttft_ms = summarize(std::move(ttft), layout.percentiles);
+  r.tpot_ms = summarize(std::move(tpot), layout.percentiles);
+  r.itl_ms = summarize(std::move(itl), layout.percentiles);
+  r.e2el_ms = summarize(std::move(e2el), layout.percentiles);
   return r;
 }
 
@@ -88,11 +135,38 @@ std::string fixed(double v, int digits = 2) {
   return buf;
 }
 
-void latency_block(std::ostream& out, const char* title, const char* key, const LatencySummary& s) {
-  out << "-------------------- " << title << " --------------------\n";
-  const std::pair<const char*, double> rows[] = {{"Mean", s.mean}, {"Median", s.median}, {"P90", s.p90},
-                                                 {"P95", s.p95},   {"P99", s.p99}};
-  for (const auto& [label, value] : rows) line(out, (std::string(label) + " " + key + " (ms):").c_str(), fixed(value));
+// vLLM's spelling of a percentile: 99 -> "99", 99.9 -> "99.9".
+std::string percentile_word(double p) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g", p);
+  return buf;
+}
+
+struct MetricView {
+  const char* name;   // ttft, tpot, itl, e2el
+  const char* key;    // TTFT, ...
+  const char* title;
+  const LatencySummary* summary;
+};
+
+std::vector<MetricView> metric_views(const BenchReport& r) {
+  const MetricView all[] = {{"ttft", "TTFT", "Time to First Token", &r.ttft_ms},
+                            {"tpot", "TPOT", "Time per Output Token (excl. 1st token)", &r.tpot_ms},
+                            {"itl", "ITL", "Inter-token Latency", &r.itl_ms},
+                            {"e2el", "E2EL", "End-to-end Latency", &r.e2el_ms}};
+  std::vector<MetricView> views;  // in the order the layout names them, as vLLM prints them
+  for (const std::string& name : r.layout.metrics)
+    for (const MetricView& v : all)
+      if (name == v.name) views.push_back(v);
+  return views;
+}
+
+void latency_block(std::ostream& out, const MetricView& m) {
+  out << "-------------------- " << m.title << " --------------------\n";
+  const std::string unit = std::string(" ") + m.key + " (ms):";
+  line(out, ("Mean" + unit).c_str(), fixed(m.summary->mean));
+  line(out, ("Median" + unit).c_str(), fixed(m.summary->median));
+  for (const auto& [p, value] : m.summary->at) line(out, ("P" + percentile_word(p) + unit).c_str(), fixed(value));
 }
 
 nlohmann::ordered_json summary_json(const LatencySummary& s) {
@@ -114,15 +188,13 @@ void print_report(std::ostream& out, const BenchReport& r) {
   if (r.goodput) line(out, "Request goodput (req/s):", fixed(*r.goodput));
   line(out, "Output token throughput (tok/s):", fixed(r.output_throughput));
   line(out, "Total token throughput (tok/s):", fixed(r.total_token_throughput));
-  latency_block(out, "Time to First Token", "TTFT", r.ttft_ms);
-  latency_block(out, "Time per Output Token (excl. 1st token)", "TPOT", r.tpot_ms);
-  latency_block(out, "Inter-token Latency", "ITL", r.itl_ms);
-  latency_block(out, "End-to-end Latency", "E2EL", r.e2el_ms);
+  for (const MetricView& m : metric_views(r)) latency_block(out, m);
   out << "==================================================\n";
 }
 
 nlohmann::ordered_json report_json(const BenchReport& r) {
   nlohmann::ordered_json j = {{"duration_s", r.duration_s},
+                              {"duration", r.duration_s},  // vLLM's name
                               {"completed", r.completed},
                               {"failed", r.failed},
                               {"cancelled", r.cancelled},
@@ -142,6 +214,13 @@ nlohmann::ordered_json report_json(const BenchReport& r) {
   j["tpot_ms"] = summary_json(r.tpot_ms);
   j["itl_ms"] = summary_json(r.itl_ms);
   j["e2el_ms"] = summary_json(r.e2el_ms);
+  for (const MetricView& m : metric_views(r)) {
+    const std::string suffix = std::string("_") + m.name + "_ms";
+    j["mean" + suffix] = m.summary->mean;
+    j["median" + suffix] = m.summary->median;
+    j["std" + suffix] = m.summary->stddev;
+    for (const auto& [p, value] : m.summary->at) j["p" + percentile_word(p) + suffix] = value;
+  }
   nlohmann::ordered_json errors = nlohmann::ordered_json::object();
   for (const auto& [message, count] : r.errors) errors[message] = count;
   j["errors"] = errors;

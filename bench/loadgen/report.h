@@ -27,6 +27,18 @@ struct GoodputLimits {
   bool met_by(const RequestRecord& r) const;
 };
 
+// Which latency metrics the table and the flat JSON keys show, at which percentiles (besides the
+// mean and median): vLLM's --percentile-metrics and --metric-percentiles. The default is ours:
+// all four metrics at P90, P95, P99.
+struct ReportLayout {
+  std::vector<std::string> metrics = {"ttft", "tpot", "itl", "e2el"};
+  std::vector<double> percentiles = {90, 95, 99};
+};
+// Parse a comma-separated list into `layout`; return an error message naming the flag, empty when
+// it parsed.
+std::string parse_percentile_metrics(const std::string& csv, ReportLayout& layout);
+std::string parse_metric_percentiles(const std::string& csv, ReportLayout& layout);
+
 // Adds one "metric:milliseconds" (ttft, tpot, e2el; e2e is taken for e2el) to `limits`;
 // returns an error message, empty when it parsed.
 std::string add_goodput_limit(const std::string& spec, GoodputLimits& limits);
@@ -44,13 +56,16 @@ struct BenchReport {
   double total_token_throughput = 0;
   std::optional<double> goodput;    // requests / s meeting the limits; none without limits
   GoodputLimits limits;
+  ReportLayout layout;
   LatencySummary ttft_ms, tpot_ms, itl_ms, e2el_ms;
   std::map<std::string, size_t> errors;  // failure message -> how many
 };
 
 BenchReport make_report(const std::vector<RequestRecord>& records, double duration_s, const GoodputLimits& limits,
-                        bool interrupted = false);
+                        bool interrupted = false, const ReportLayout& layout = {});
 void print_report(std::ostream& out, const BenchReport& r);
+// Our nested summaries, and vLLM's flat keys (`duration`, `mean_ttft_ms`, `p99_ttft_ms`, ...) for the
+// layout's metrics, so a script that reads `vllm bench serve --save-result` files reads ours.
 nlohmann::ordered_json report_json(const BenchReport& r);
 
 }  // namespace troupe::loadgen

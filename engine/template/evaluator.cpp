@@ -207,6 +207,13 @@ std::string Renderer::render_callable(const std::string& name, const std::vector
                                       std::vector<Scope*> outer, const Args& args) {
   if (args.positional.size() > params.size())
     throw RenderError("macro '" + name + "' takes not more than " + std::to_string(params.size()) + " argument(s)");
+  if (call_depth_ >= kMaxCallDepth)
+    throw RenderError("macro '" + name + "': calls nest deeper than " + std::to_string(kMaxCallDepth) + " levels");
+  ++call_depth_;
+  struct Leave {
+    int& depth;
+    ~Leave() { --depth; }
+  } leave{call_depth_};
   Scope scope;
   for (const auto& [arg_name, v] : args.named) {
     bool known = arg_name == "caller";

@@ -54,6 +54,12 @@ class Renderer {
   const Dict& globals_;
   Scope root_;                  // the context plus top-level `set`s
   std::vector<Scope*> scopes_;  // innermost last; scopes_[0] is &root_
+  int call_depth_ = 0;          // macros and callers running, one inside the other
 };
+
+// Macros may call each other (and themselves) this deep: the render recurses once per call, and a
+// macro with no base case would otherwise end the process instead of the request (jinja2 stops
+// at Python's recursion limit).
+inline constexpr int kMaxCallDepth = 64;
 
 }  // namespace troupe::jinja

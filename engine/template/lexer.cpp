@@ -201,6 +201,7 @@ class Lexer {
     const bool is_var = begin == TokenKind::var_begin;
     const char close = is_var ? '}' : '%';
     tokens_.push_back(Token{begin, "", line_});
+    const size_t first = tokens_.size();
     int depth = 0;  // brackets open: "}}" inside {{ {'a': {'b': 1}} }} does not close the tag
     while (true) {
       while (pos_ < src_.size() && std::isspace(static_cast<unsigned char>(src_[pos_]))) advance_to(pos_ + 1);
@@ -215,6 +216,8 @@ class Lexer {
         }
       }
       lex_expression_token(depth);
+      if (tokens_.size() - first > kMaxTagTokens)
+        fail(line_, "a tag holds more than " + std::to_string(kMaxTagTokens) + " tokens");
     }
   }
 

@@ -2,6 +2,7 @@
 // Lexer: template source -> tokens, with jinja2's whitespace rules as transformers configures
 // them (trim_blocks, lstrip_blocks, keep_trailing_newline off) applied here, so that the parser
 // and renderer never think about whitespace. Text tokens are final output bytes.
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -31,7 +32,13 @@ struct Token {
   double float_value = 0.0;
 };
 
-// Throws TemplateError("line N: ...") for unterminated tags, strings or comments.
+// A tag ({{ ... }} or {% ... %}) holds at most this many tokens. Chains such as a + b + c build a
+// tree as deep as they are long, which rendering and freeing walk recursively; real templates'
+// longest tags hold a few dozen tokens.
+inline constexpr size_t kMaxTagTokens = 4096;
+
+// Throws TemplateError("line N: ...") for unterminated tags, strings or comments, and tags of
+// more than kMaxTagTokens tokens.
 std::vector<Token> tokenize(std::string_view source);
 
 }  // namespace troupe::jinja

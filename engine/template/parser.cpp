@@ -8,6 +8,7 @@ namespace troupe::jinja {
 // Parses until `{% <one of end_tags>`; returns the body and the end tag found (its name is
 // consumed, the rest of that tag is left to the caller). At top level end_tags is empty.
 std::pair<Body, std::string> Parser::parse_body(std::initializer_list<const char*> end_tags) {
+  const Nest nest(*this, block_nesting_, kMaxBlockNesting, "blocks");
   auto expected = [&] {
     std::string list;
     for (const char* tag : end_tags) list += (list.empty() ? "'" : " or '") + std::string(tag) + "'";

@@ -29,6 +29,7 @@ bool Parser::at_expression_end() const {
 }
 
 ExprPtr Parser::parse_expression(bool with_condexpr) {
+  const Nest nest(*this, expression_nesting_, kMaxExpressionNesting, "expressions");
   int line = cur().line;
   ExprPtr e = parse_or();
   while (with_condexpr && skip_name("if")) {
@@ -54,6 +55,7 @@ ExprPtr Parser::parse_and() {
 }
 
 ExprPtr Parser::parse_not() {
+  const Nest nest(*this, expression_nesting_, kMaxExpressionNesting, "expressions");
   int line = cur().line;
   if (skip_name("not")) return make(line, expr::Unary{'!', parse_not()});
   return parse_compare();
@@ -125,6 +127,7 @@ ExprPtr Parser::parse_pow() {
 }
 
 ExprPtr Parser::parse_unary(bool with_filter) {
+  const Nest nest(*this, expression_nesting_, kMaxExpressionNesting, "expressions");
   int line = cur().line;
   ExprPtr e;
   if (is_op("-") || is_op("+")) {

@@ -102,6 +102,26 @@ class Parser {
   ExprPtr parse_test(ExprPtr operand);
   CallArgs parse_call_args();
 
+  // Blocks, and brackets / unary operators within an expression, nest at most this deep: parsing,
+  // rendering and freeing the tree recurse once per level, and a request's own chat_template is a
+  // client's text. (Left-leaning chains such as a + b + c are bounded by their tag's tokens:
+  // lexer.h's kMaxTagTokens.) Real templates nest a handful of levels.
+  static constexpr int kMaxBlockNesting = 100;
+  static constexpr int kMaxExpressionNesting = 256;  // a bracket counts two (expression, operand)
+  int block_nesting_ = 0;
+  int expression_nesting_ = 0;
+  // One level of `depth` for a scope; past `max` the parse fails naming `what`.
+  struct Nest {
+    Nest(const Parser& p, int& depth, int max, const char* what) : depth_(depth) {
+      if (depth >= max) p.fail(std::string(what) + " nest deeper than " + std::to_string(max) + " levels");
+      ++depth;
+    }
+    ~Nest() { --depth_; }
+    Nest(const Nest&) = delete;
+    Nest& operator=(const Nest&) = delete;
+    int& depth_;
+  };
+
   std::vector<Token> t_;
   size_t i_ = 0;
   std::vector<std::pair<std::string, int>> open_blocks_;  // tag and line, for error messages

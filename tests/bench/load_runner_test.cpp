@@ -148,6 +148,19 @@ TEST(LoadRunner, PoissonArrivalsSpreadTheRequests) {
   EXPECT_GT(res.duration_s, last_send);
 }
 
+TEST(LoadRunner, PoissonArrivalsUnderACapWaitForRoom) {
+  FakeOpenAiServer server;
+  LoadRunnerOptions o = options_for(server.port());
+  o.request_rate = 1000;  // all 12 arrive within ~12 ms, while each request takes 5 ticks (50 ms)
+  o.concurrency = 2;
+  o.seed = 3;
+  const LoadResult res = run_load(o, {}, bodies(12));
+  ASSERT_EQ(res.records.size(), 12u);
+  EXPECT_TRUE(std::all_of(res.records.begin(), res.records.end(), [](const auto& r) { return r.ok; }));
+  EXPECT_EQ(server.max_in_flight(), 2);
+  EXPECT_GT(res.duration_s, 6 * 5 * 0.010);  // 12 requests, 2 at a time, 5 ticks each
+}
+
 TEST(LoadRunner, HttpErrorsAreCountedNotThrown) {
   FakeOpenAiServer server;
   LoadRunnerOptions o = options_for(server.port());

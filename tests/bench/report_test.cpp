@@ -65,6 +65,29 @@ TEST(Report, NoLimitsNoGoodput) {
   EXPECT_TRUE(report_json(r)["request_goodput"].is_null());
 }
 
+TEST(Report, LayoutPicksMetricsAndPercentilesAsVllmDoes) {
+  ReportLayout layout;
+  ASSERT_EQ(parse_percentile_metrics("ttft, e2el", layout), "");
+  ASSERT_EQ(parse_metric_percentiles("50,99.9", layout), "");
+  const BenchReport r = make_report({ok_record(0.1, 1.1, 11), ok_record(0.3, 0.5, 3)}, 1.0, {}, false, layout);
+  std::ostringstream table;
+  print_report(table, r);
+  EXPECT_NE(table.str().find("P50 TTFT (ms):"), std::string::npos) << table.str();
+  EXPECT_NE(table.str().find("P99.9 E2EL (ms):"), std::string::npos) << table.str();
+  EXPECT_EQ(table.str().find("P90 TTFT"), std::string::npos) << table.str();
+  EXPECT_EQ(table.str().find("ITL"), std::string::npos) << table.str();
+  const auto j = report_json(r);
+  EXPECT_NEAR(j["p50_ttft_ms"].get<double>(), 200, 1e-9);  // halfway between 100 and 300
+  EXPECT_NEAR(j["mean_e2el_ms"].get<double>(), 800, 1e-9);
+  EXPECT_TRUE(j.contains("p99.9_e2el_ms"));
+  EXPECT_FALSE(j.contains("mean_itl_ms"));
+  EXPECT_EQ(j["duration"], 1.0);
+
+  EXPECT_NE(parse_percentile_metrics("ttft,latency", layout), "");
+  EXPECT_NE(parse_metric_percentiles("0", layout), "");
+  EXPECT_NE(parse_metric_percentiles("99x", layout), "");
+}
+
 TEST(Report, GoodputSpecsAreChecked) {
   GoodputLimits l;
   EXPECT_EQ(add_goodput_limit("e2e:1000", l), "");

@@ -12,19 +12,9 @@ server_pid=
 trap '[ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null; rm -rf "$work"' EXIT
 fail() { echo "FAIL: $*"; [ -f "$work/serve.log" ] && cat "$work/serve.log"; exit 1; }
 
-start() {  # start ARGS...: serve in the background, sets $port
-  "$troupe" serve "$@" --load-format dummy >/dev/null 2>"$work/serve.log" &
-  server_pid=$!
-  port=
-  for _ in $(seq 1 200); do
-    port=$(sed -n 's|.*serving .* on http://127.0.0.1:\([0-9]*\).*|\1|p' "$work/serve.log")
-    [ -n "$port" ] && return
-    kill -0 "$server_pid" 2>/dev/null || fail "the server exited"
-    sleep 0.1
-  done
-  fail "the server did not start"
-}
-stop() { kill "$server_pid"; wait "$server_pid" 2>/dev/null || true; server_pid=; }
+source "$(dirname "$0")/serve_lib.sh"
+start() { start_serve "$@" --load-format dummy; }
+stop() { stop_serve; }
 get() { curl -s "http://127.0.0.1:$port$1"; }
 post() { curl -s -w '\n%{http_code}' -H 'Content-Type: application/json' -d "$2" "http://127.0.0.1:$port$1"; }
 sampled() { post /v1/completions '{"prompt": "Once upon a time", "max_tokens": 8, "temperature": 1.0, "ignore_eos": true}' |

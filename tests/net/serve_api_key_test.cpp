@@ -1,6 +1,7 @@
 // The API key over HTTP: a key from --api-key-file, $TROUPE_API_KEY or $VLLM_API_KEY (resolved as
-// `troupe serve` resolves it) guards every route but /health; the Bearer scheme in any case works,
-// a wrong key or a missing header gets 401.
+// `troupe serve` resolves it) guards every route but /health and, as in vLLM, /metrics (unless
+// --metrics-need-api-key); the Bearer scheme in any case works, a wrong key or a missing header
+// gets 401.
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -39,12 +40,25 @@ void expect_guarded_by(const std::string& key) {
   EXPECT_EQ(models(key), 401u);
   EXPECT_EQ(models(""), 401u);
   EXPECT_EQ(http_call(server.port(), "GET", "/health").status, 200u);
+  EXPECT_EQ(http_call(server.port(), "GET", "/metrics").status, 200u);  // open, as vLLM's
   const auto denied = http_call(server.port(), "POST", "/v1/completions", R"({"prompt": "hi", "max_tokens": 1})",
                                 {{"Authorization", "Bearer nope"}});
   EXPECT_EQ(denied.status, 401u);
   EXPECT_EQ(json::parse(denied.body)["error"]["code"], 401);
   EXPECT_EQ(http_call(server.port(), "POST", "/v1/completions", R"({"prompt": "hi", "max_tokens": 1})",
                       {{"Authorization", "bearer " + key}}).status, 200u);
+}
+
+TEST(ServeApiKeyMetrics, MetricsNeedTheKeyOnlyWhenAsked) {
+  test::TestServerOptions o;
+  o.api_key = "metrics-key";
+  o.metrics_need_key = true;
+  test::TestServer server(o);
+  EXPECT_EQ(http_call(server.port(), "GET", "/metrics").status, 401u);
+  const auto scraped = http_call(server.port(), "GET", "/metrics", "", {{"Authorization", "Bearer metrics-key"}});
+  EXPECT_EQ(scraped.status, 200u);
+  EXPECT_NE(scraped.body.find("num_requests_running"), std::string::npos);
+  EXPECT_EQ(http_call(server.port(), "GET", "/health").status, 200u);
 }
 
 // Sets environment variables for one test and puts them back.

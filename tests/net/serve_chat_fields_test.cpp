@@ -69,5 +69,39 @@ TEST_F(ServeChatFields, GenerationPromptAndContinueFinalMessageShapeThePrompt) {
             "continue_final_message");
 }
 
+TEST_F(ServeChatFields, RequestChatTemplateOnlyBehindItsFlag) {
+  const std::string bare = "{% for m in messages %}{{ m.content }}{% endfor %}";
+  // This server was started without --trust-request-chat-template: a 400 naming the field and the flag.
+  const json refused = chat({{"chat_template", bare}}, 400);
+  EXPECT_EQ(refused["error"]["param"], "chat_template");
+  EXPECT_NE(refused["error"]["message"].get<std::string>().find("--trust-request-chat-template"), std::string::npos);
+
+  test::TestServerOptions o;
+  o.folder = server().shared_folder();
+  o.model = server().shared_model();
+  o.field_gates.trust_request_chat_template = true;
+  test::TestServer trusting(o);
+  const auto post = [&](json body) {
+    body.emplace("messages", json::array({{{"role", "user"}, {"content", "Hi there"}}}));
+    body.emplace("max_tokens", 1);
+    return http_call(trusting.port(), "POST", "/v1/chat/completions", body.dump());
+  };
+  // The request's template renders "Hi there" alone: its tokens and nothing of Qwen3's markup.
+  const auto own = post({{"chat_template", bare}});
+  ASSERT_EQ(own.status, 200u) << own.body;
+  EXPECT_EQ(json::parse(own.body)["usage"]["prompt_tokens"], server().folder().text.tokenizer.encode("Hi there", false).size());
+  const auto model_template = post(json::object());
+  EXPECT_GT(json::parse(model_template.body)["usage"]["prompt_tokens"].get<size_t>(),
+            server().folder().text.tokenizer.encode("Hi there", false).size() + 4);
+  const auto broken = post({{"chat_template", "{% for m in messages %}"}});
+  EXPECT_EQ(broken.status, 400u);
+  EXPECT_EQ(json::parse(broken.body)["error"]["param"], "chat_template");
+  // A template nested 50,000 deep is a 400, not a stack overflow; the server carries on.
+  const auto deep = post({{"chat_template", "{{ " + std::string(50000, '(') + "1" + std::string(50000, ')') + " }}"}});
+  EXPECT_EQ(deep.status, 400u) << deep.body.substr(0, 200);
+  EXPECT_EQ(json::parse(deep.body)["error"]["param"], "chat_template");
+  EXPECT_EQ(post({{"chat_template", bare}}).status, 200u);
+}
+
 }  // namespace
 }  // namespace troupe

@@ -158,7 +158,7 @@ TEST(ServeLimits, ABurstAtOneInstantAdmitsNoMoreThanTheQueueDepth) {
   EXPECT_EQ(ok.load() + busy.load(), n) << "every request got 200 or 429";
 }
 
-TEST(ServeLimits, ApiKeyGuardsEveryRouteButHealth) {
+TEST(ServeLimits, ApiKeyGuardsTheApiButNotHealthOrMetrics) {
   test::TestServerOptions o;
   o.api_key = "sekret";
   test::TestServer server(o);
@@ -169,6 +169,7 @@ TEST(ServeLimits, ApiKeyGuardsEveryRouteButHealth) {
   EXPECT_EQ(http_call(server.port(), "GET", "/v1/models", "", {{"Authorization", "Bearer wrong"}}).status, 401u);
   EXPECT_EQ(http_call(server.port(), "GET", "/v1/models", "", {{"Authorization", "Bearer sekret"}}).status, 200u);
   EXPECT_EQ(http_call(server.port(), "GET", "/metrics", "", {{"Authorization", "Bearer sekret"}}).status, 200u);
+  EXPECT_EQ(http_call(server.port(), "GET", "/metrics").status, 200u);  // as vLLM (--metrics-need-api-key: 401)
 }
 
 TEST(ServeLimits, RequestTimeoutEndsARequestWithAbortAndFreesItsBlocks) {

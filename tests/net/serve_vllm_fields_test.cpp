@@ -184,6 +184,35 @@ TEST_F(ServeVllmFields, RequestIdNamesTheResponse) {
   EXPECT_EQ(completion({{"max_tokens", 1}, {"request_id", ""}}, 400)["error"]["param"], "request_id");
 }
 
+TEST_F(ServeVllmFields, EchoPrependsThePrompt) {
+  const json plain = completion({{"max_tokens", 4}, {"temperature", 0}, {"ignore_eos", true}});
+  const json echoed = completion({{"max_tokens", 4}, {"temperature", 0}, {"ignore_eos", true}, {"echo", true}});
+  EXPECT_EQ(text(echoed), kPrompt + text(plain));
+  EXPECT_EQ(echoed["usage"], plain["usage"]);  // the prompt is not counted twice
+  // Streamed, the prompt rides in the first chunk; the whole is the same text.
+  const auto r = http_call(server().port(), "POST", "/v1/completions",
+                           json{{"prompt", kPrompt}, {"max_tokens", 4}, {"temperature", 0}, {"ignore_eos", true},
+                                {"echo", true}, {"stream", true}}.dump());
+  std::string streamed;
+  std::vector<std::string> pieces;
+  for (const std::string& e : sse_events(r.body))
+    if (e != "[DONE]") pieces.push_back(json::parse(e)["choices"][0]["text"].get<std::string>());
+  for (const std::string& p : pieces) streamed += p;
+  EXPECT_EQ(streamed, kPrompt + text(plain));
+  ASSERT_FALSE(pieces.empty());
+  EXPECT_EQ(pieces[0].rfind(kPrompt, 0), 0u) << pieces[0];
+  // Token ids are echoed as their text; each prompt of a batch leads its own choices.
+  const json ids = completion({{"prompt", encode("Hello world")}, {"max_tokens", 1}, {"echo", true}});
+  EXPECT_EQ(text(ids).rfind("Hello world", 0), 0u) << text(ids);
+  const json batch = completion({{"prompt", {"One", "Two"}}, {"n", 2}, {"max_tokens", 1}, {"echo", true}});
+  for (int i = 0; i < 4; ++i) EXPECT_EQ(text(batch, i).rfind(i < 2 ? "One" : "Two", 0), 0u) << i << ": " << text(batch, i);
+  // Echoed logprobs would need the prompt's, which are not computed.
+  EXPECT_EQ(completion({{"echo", true}, {"logprobs", 1}}, 400)["error"]["param"], "echo");
+  const auto chat = http_call(server().port(), "POST", "/v1/chat/completions",
+                              json{{"messages", {{{"role", "user"}, {"content", "Hi"}}}}, {"echo", true}}.dump());
+  EXPECT_EQ(chat.status, 400u) << chat.body;
+}
+
 TEST_F(ServeVllmFields, StreamOptionsNeedStream) {
   // As vLLM answers: stream_options without stream: true is a 400 naming it.
   EXPECT_EQ(completion({{"stream_options", {{"include_usage", true}}}}, 400)["error"]["param"], "stream_options");

@@ -67,6 +67,8 @@ TestServer::TestServer(TestServerOptions o) {
   ctx->metrics = metrics_;
   ctx->max_waiting = o.max_waiting;
   ctx->api_key = o.api_key;
+  ctx->metrics_need_key = o.metrics_need_key;
+  ctx->field_gates = o.field_gates;
   server_ = std::make_unique<net::ApiServer>(*sys_, ctx, o.http);
 }
 

@@ -38,6 +38,8 @@ struct TestServerOptions {
   SchedulerConfig config{.max_num_seqs = 16, .max_num_batched_tokens = 256, .block_size = 16, .num_blocks = 512,
                          .enable_prefix_caching = true, .long_prefill_token_threshold = 0};
   std::string api_key;
+  bool metrics_need_key = false;
+  net::FieldGates field_gates;  // serve's --trust-request-chat-template, --scheduling-policy priority
   int64_t max_waiting = 0;
   std::chrono::seconds request_timeout{0};
   int32_t max_restarts = 3;  // of the executor and of the scheduler, each

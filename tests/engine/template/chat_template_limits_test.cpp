@@ -1,5 +1,7 @@
 // What a client's messages and tools may cost the chat template: a bounded depth (every walk of a
-// template value recurses once per level), and time linear in the size of an object.
+// template value recurses once per level), and time linear in the size of an object. And what a
+// client's own template may cost (a request's chat_template behind --trust-request-chat-template):
+// its nesting, tags and macro calls are bounded too, so it fails the request, not the process.
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -81,6 +83,31 @@ TEST(ChatTemplateLimits, ConvertingAWideObjectIsLinear) {
   ASSERT_EQ(v.dict().size(), 200000u);
   EXPECT_EQ(v.dict().begin()->first, "k0");
   EXPECT_EQ(v.dict().find("k199999")->integer(), 199999);
+}
+
+std::string repeat(const std::string& s, int n) {
+  std::string out;
+  for (int i = 0; i < n; ++i) out += s;
+  return out;
+}
+
+// Before the bounds, each of these overflowed the stack (parsing, rendering or freeing the tree).
+TEST(ChatTemplateLimits, ATemplatesOwnNestingIsBounded) {
+  const ordered_json empty = ordered_json::object();
+  EXPECT_EQ(ChatTemplate::parse("{{ " + repeat("(", 50) + "1" + repeat(")", 50) + " }}").render(empty), "1");
+  EXPECT_THROW(ChatTemplate::parse("{{ " + repeat("(", 100000) + "1" + repeat(")", 100000) + " }}"), TemplateError);
+  EXPECT_THROW(ChatTemplate::parse("{{ " + repeat("[", 100000) + repeat("]", 100000) + " }}"), TemplateError);
+  EXPECT_THROW(ChatTemplate::parse("{{ " + repeat("- ", 100000) + "1 }}"), TemplateError);
+  EXPECT_THROW(ChatTemplate::parse("{{ " + repeat("not ", 100000) + "1 }}"), TemplateError);
+  EXPECT_THROW(ChatTemplate::parse("{{ 1" + repeat(" + 1", 100000) + " }}"), TemplateError);  // tokens in a tag
+  EXPECT_EQ(ChatTemplate::parse(repeat("{% if true %}", 50) + "x" + repeat("{% endif %}", 50)).render(empty), "x");
+  EXPECT_THROW(ChatTemplate::parse(repeat("{% if true %}", 100000) + repeat("{% endif %}", 100000)), TemplateError);
+  // A macro without a base case fails the render; one that recurses 10 deep works.
+  const ChatTemplate forever = ChatTemplate::parse("{% macro f() %}{{ f() }}{% endmacro %}{{ f() }}");
+  EXPECT_THROW(forever.render(empty), TemplateError);
+  const ChatTemplate countdown =
+      ChatTemplate::parse("{% macro f(n) %}{{ n }}{% if n > 0 %}{{ f(n - 1) }}{% endif %}{% endmacro %}{{ f(10) }}");
+  EXPECT_EQ(countdown.render(empty), "109876543210");
 }
 
 }  // namespace
