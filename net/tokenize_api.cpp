@@ -1,7 +1,7 @@
 #include "net/tokenize_api.h"
 
-#include "engine/template/template_error.h"
 #include "net/api_submit.h"
+#include "net/chat_prompt.h"
 
 namespace troupe::net {
 namespace {
@@ -18,32 +18,10 @@ std::optional<ApiError> check_model(const ordered_json& j, const ServedNames& se
                   "model", "NotFoundError"};
 }
 
-std::variant<std::string, ApiError> render_messages(const ordered_json& j, const ModelFolder& m) {
-  const ordered_json& msgs = j["messages"];
-  if (!msgs.is_array() || msgs.empty()) return bad("'messages' must be a non-empty array", "messages");
-  for (size_t i = 0; i < msgs.size(); ++i) {
-    const auto& msg = msgs[i];
-    const std::string where = "messages[" + std::to_string(i) + "]";
-    if (!msg.is_object() || !msg.contains("role") || !msg["role"].is_string())
-      return bad(where + " must be an object with a string 'role'", where + ".role");
-    if (!msg.contains("content") || !(msg["content"].is_string() || msg["content"].is_null()))
-      return bad(where + ".content must be a string", where + ".content");
-  }
-  bool add_generation_prompt = true;
-  if (auto e = read_bool(j, "add_generation_prompt", "", add_generation_prompt)) return *e;
-  try {
-    return m.text.render_chat(msgs, add_generation_prompt);
-  } catch (const TemplateError& e) {
-    return bad(std::string("chat template: ") + e.what(), "messages");
-  } catch (const std::exception& e) {
-    return bad(e.what(), "messages");
-  }
-}
-
 }  // namespace
 
 std::variant<Tokenized, ApiError> parse_tokenize_request(const std::string& body, const ModelFolder& m,
-                                                         const ServedNames& served_name) {
+                                                         const ServedNames& served_name, const FieldGates& gates) {
   auto parsed = parse_json_object(body);
   if (auto* e = std::get_if<ApiError>(&parsed)) return *e;
   const ordered_json& j = std::get<ordered_json>(parsed);
@@ -52,19 +30,19 @@ std::variant<Tokenized, ApiError> parse_tokenize_request(const std::string& body
   if (has_prompt == has_messages) return bad("give exactly one of 'prompt' and 'messages'", has_prompt ? "messages" : "prompt");
   Tokenized out;
   if (auto e = read_bool(j, "return_token_strs", "", out.return_token_strs)) return *e;
-  // vLLM's defaults: a chat template already writes the special tokens it wants.
-  bool add_special_tokens = has_prompt;
-  if (auto e = read_bool(j, "add_special_tokens", "", add_special_tokens)) return *e;
-  std::string text;
-  if (has_prompt) {
-    if (!j["prompt"].is_string()) return bad("'prompt' must be a string", "prompt");
-    text = j["prompt"].get<std::string>();
-  } else {
-    auto rendered = render_messages(j, m);
-    if (auto* e = std::get_if<ApiError>(&rendered)) return *e;
-    text = std::move(std::get<std::string>(rendered));
+  if (has_messages) {
+    // The chat route's reading, its refusals (a chat_template without its flag) included; it adds
+    // no special tokens unless asked, as a template writes its own.
+    if (auto e = refuse_unsupported_fields(ApiKind::Chat, j, gates)) return *e;
+    auto ids = read_chat_prompt(j, m, gates.trust_request_chat_template);
+    if (auto* e = std::get_if<ApiError>(&ids)) return *e;
+    out.ids = std::move(std::get<std::vector<int32_t>>(ids));
+    return out;
   }
-  out.ids = m.text.tokenizer.encode(text, add_special_tokens);
+  bool add_special_tokens = true;
+  if (auto e = read_bool(j, "add_special_tokens", "", add_special_tokens)) return *e;
+  if (!j["prompt"].is_string()) return bad("'prompt' must be a string", "prompt");
+  out.ids = m.text.tokenizer.encode(j["prompt"].get<std::string>(), add_special_tokens);
   return out;
 }
 
@@ -100,7 +78,7 @@ std::string tokenize_response(const std::vector<int32_t>& ids, int64_t max_model
 std::string detokenize_response(const std::string& text) { return dump_json(ordered_json{{"prompt", text}}); }
 
 void handle_tokenize(ApiContext& ctx, const HttpRequest& req, std::shared_ptr<HttpResponder> responder) {
-  auto parsed = parse_tokenize_request(req.body(), *ctx.model, ctx.served_name);
+  auto parsed = parse_tokenize_request(req.body(), *ctx.model, ctx.served_name, ctx.field_gates);
   if (auto* e = std::get_if<ApiError>(&parsed)) return reply_api_error(*responder, *e);
   const Tokenized& t = std::get<Tokenized>(parsed);
   std::optional<std::vector<std::string>> strs;

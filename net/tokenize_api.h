@@ -14,6 +14,7 @@
 
 #include "engine/model_folder.h"
 #include "net/api_error.h"
+#include "net/request_fields.h"  // FieldGates
 #include "net/api_routes.h"
 #include "net/http_server.h"
 
@@ -24,9 +25,11 @@ struct Tokenized {
   bool return_token_strs = false;
 };
 
-// Checks and tokenizes a /tokenize body. Errors name the field.
+// Checks and tokenizes a /tokenize body. Errors name the field. Its `messages` are read as the chat
+// route reads them (read_chat_prompt: content parts, chat_template_kwargs, continue_final_message,
+// a request's chat_template under `gates`), so /tokenize counts what the chat route would send.
 std::variant<Tokenized, ApiError> parse_tokenize_request(const std::string& body, const ModelFolder& model,
-                                                         const ServedNames& served_name);
+                                                         const ServedNames& served_name, const FieldGates& gates = {});
 // Checks a /detokenize body: every id must lie in the tokenizer's vocabulary (400 naming "tokens").
 std::variant<std::vector<int32_t>, ApiError> parse_detokenize_request(const std::string& body, const ModelFolder& model,
                                                                       const ServedNames& served_name);

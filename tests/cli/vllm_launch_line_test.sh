@@ -49,7 +49,9 @@ get /v1/models | grep -q '"max_model_len":64' || fail "/v1/models without 64: $(
 get /v1/models | grep -qF "\"id\":\"$model\"" || fail "the default name is not --model as given: $(get /v1/models)"
 reply=$(post /v1/completions '{"prompt": "Hi", "max_tokens": 100}')
 [ "${reply##*$'\n'}" = 400 ] && grep -q '"param":"max_tokens"' <<<"$reply" || fail "prompt + 100 > 64: $reply"
-get /metrics | grep -qF "vllm:num_requests_running{model_name=\"$model\"} 0" || fail "no vllm: series labelled model_name"
+# (read whole first: grep -q would end the pipe while curl still writes, and pipefail fails it)
+metrics=$(get /metrics)
+grep -qF "vllm:num_requests_running{model_name=\"$model\"} 0" <<<"$metrics" || fail "no vllm: series labelled model_name"
 grep -q "generation config $genconf/generation_config.json: request defaults eos_token_id=\[151645,19436\], max_new_tokens=5, temperature=0.0, top_p=0.9" \
   "$work/serve.log" || fail "no start line naming the generation config's defaults"
 grep -q "not used here (nor by vLLM): bos_token_id, do_sample, transformers_version" "$work/serve.log" || fail "unused keys not named"

@@ -26,6 +26,24 @@ TEST(TokenizeParse, PromptAndMessagesUseTheServersTokenizerAndTemplate) {
   EXPECT_TRUE(ok(parse_tokenize_request(R"({"prompt": "a", "return_token_strs": true})", folder(), "demo-model")).return_token_strs);
 }
 
+TEST(TokenizeParse, MessagesAreReadAsTheChatRouteReadsThem) {
+  const auto& tok = folder().text.tokenizer;
+  const auto ids = [&](const ordered_json& body, const FieldGates& gates = {}) {
+    return ok(parse_tokenize_request(body.dump(), folder(), "demo-model", gates)).ids;
+  };
+  const ordered_json joined = ordered_json::array({{{"role", "user"}, {"content", "Hi\nthere"}}});
+  const ordered_json parts = ordered_json::array(
+      {{{"role", "user"}, {"content", {{{"type", "text"}, {"text", "Hi"}}, {{"type", "text"}, {"text", "there"}}}}}});
+  EXPECT_EQ(ids({{"messages", parts}}), ids({{"messages", joined}}));
+  // chat_template_kwargs reach the template (Qwen3 writes an empty think block without thinking).
+  EXPECT_GT(ids({{"messages", joined}, {"chat_template_kwargs", {{"enable_thinking", false}}}}).size(),
+            ids({{"messages", joined}}).size());
+  // A request's template: refused by name without --trust-request-chat-template, used with it.
+  const ordered_json own = {{"messages", joined}, {"chat_template", "{% for m in messages %}{{ m.content }}{% endfor %}"}};
+  fails(parse_tokenize_request(own.dump(), folder(), "demo-model"), 400, "chat_template");
+  EXPECT_EQ(ids(own, FieldGates{.trust_request_chat_template = true}), tok.encode("Hi\nthere", false));
+}
+
 TEST(TokenizeParse, ErrorsNameTheField) {
   fails(parse_tokenize_request("{}", folder(), "demo-model"), 400, "prompt");
   fails(parse_tokenize_request(R"({"prompt": "a", "messages": []})", folder(), "demo-model"), 400, "messages");
