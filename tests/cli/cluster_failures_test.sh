@@ -79,16 +79,8 @@ kill -9 "$worker"; cluster_cleanup
 
 # 4. A worker killed while streams run, with no recovery allowed (max_restarts = 0; recovery
 #    within the budget is cluster_recovery_test.sh's).
-pick_ports
-write_config "$work/kill.toml" 2 2 30
-sed -i 's/^\[scheduler\]$/[scheduler]\nmax_restarts = 0/' "$work/kill.toml"
-grep -q '^max_restarts = 0$' "$work/kill.toml" || fail "config: $(cat "$work/kill.toml")"
-start_node "$work/kill.toml" worker-1 "$work/kill-worker.log"
-worker=$node_pid
-start_node "$work/kill.toml" head "$work/kill-head.log"
-head=$node_pid
-wait_http "$work/kill-head.log" "$head" || fail "the cluster did not serve"
-url="http://127.0.0.1:$http_port"
+start_cluster 1 2 0 kill
+grep -q '^max_restarts = 0$' "$cfg" || fail "config: $(cat "$cfg")"
 pids=()
 for i in $(seq 1 8); do
   curl -sS -N --max-time 60 "$url/v1/completions" -H 'Content-Type: application/json' \

@@ -150,3 +150,40 @@ wait_streams() { for p in "${stream_pids[@]}"; do wait "$p" || true; done; }
 # Until at least N data events have arrived over all streams in DIR (bounded: 30 s).
 events_at_least() { for _ in $(seq 1 300); do [ "$(cat "$2"/raw.* 2>/dev/null | grep -c '^data: {')" -ge "$1" ] && return 0; sleep 0.1; done; return 1; }
 metric() { "${http_prefix[@]}" curl -s "$1/metrics" | sed -n "s/^troupe:$2\({[^}]*}\)\{0,1\} //p" | head -1; }
+
+# one_process_reference DIR [seeded]: `troupe serve` in one process, what the cluster tests compare
+# with: 16 plain and 16 streamed greedy completions at once into DIR (and the 4 seeded ones with
+# `seeded`); then SIGTERM, which must end it with status 0. Its pid joins node_pids.
+one_process_reference() {
+  local dir=$1 pid
+  "$troupe" serve --model "$model" --load-format dummy --device cpu --threads 1 --port 0 --max-num-seqs 8 \
+    --max-num-batched-tokens 64 --num-kv-blocks 256 >/dev/null 2>"$work/ref.log" &
+  pid=$!
+  node_pids+=("$pid")
+  wait_http "$work/ref.log" "$pid" || return 1
+  all_completions "http://127.0.0.1:$http_port" "$dir"
+  if [ "${2:-}" = seeded ]; then seeded_completions "http://127.0.0.1:$http_port" "$dir"; fi
+  kill -TERM "$pid"
+  wait "$pid"
+}
+
+# start_cluster TP PP MAX_RESTARTS NAME: two nodes (TP x PP = 2), the worker first, tp_timeout_s 5;
+# sets cfg, head, worker and url. The caller defines fail.
+start_cluster() {
+  local tp=$1 pp=$2 restarts=$3 name=$4
+  pick_ports
+  cfg="$work/$name.toml"
+  cluster_tp=$tp write_config "$cfg" "$pp" 2 30
+  sed -i "s/^\\[scheduler\\]\$/[scheduler]\\nmax_restarts = $restarts/; s/^\\[cluster\\]\$/[cluster]\\ntp_timeout_s = 5/" "$cfg"
+  start_node "$cfg" worker-1 "$work/$name-worker.log"
+  worker=$node_pid
+  start_node "$cfg" head "$work/$name-head.log"
+  head=$node_pid
+  wait_http "$work/$name-head.log" "$head" || fail "$name: the cluster did not serve"
+  url="http://127.0.0.1:$http_port"
+}
+stop_cluster() {
+  kill -TERM "$head" "$worker" 2>/dev/null || true
+  for p in "$head" "$worker"; do exits_within "$p" 15 || fail "a node outlived SIGTERM by 15 s"; done
+  cluster_cleanup
+}

@@ -13,10 +13,9 @@ set -euo pipefail
 troupe=$1 model=$(cd "$2" && pwd)
 work=$(mktemp -d)
 source "$(dirname "$0")/cluster_lib.sh"
-ns_head="troupe-head-$$" ns_worker="troupe-worker-$$" ref_pid=""
+ns_head="troupe-head-$$" ns_worker="troupe-worker-$$"
 cleanup() {
   cluster_cleanup
-  [ -n "$ref_pid" ] && kill -9 "$ref_pid" 2>/dev/null
   ip netns del "$ns_head" 2>/dev/null || true   # deleting a namespace removes its veth end and the pair
   ip netns del "$ns_worker" 2>/dev/null || true
   rm -rf "$work"
@@ -39,12 +38,7 @@ ip -n "$ns_head" link set "veth-h$$" up
 ip -n "$ns_worker" link set "veth-w$$" up
 
 # One process on loopback: the reference.
-"$troupe" serve --model "$model" --load-format dummy --device cpu --threads 1 --port 0 --max-num-seqs 8 \
-  --max-num-batched-tokens 64 --num-kv-blocks 256 >/dev/null 2>"$work/ref.log" &
-ref_pid=$!
-wait_http "$work/ref.log" "$ref_pid" || fail "reference server"
-all_completions "http://127.0.0.1:$http_port" "$work/ref"
-kill -TERM "$ref_pid"; wait "$ref_pid" || true; ref_pid=""
+one_process_reference "$work/ref" || fail "the reference server"
 
 # across TP PP: a cluster file naming the two addresses (TP x PP = 2); HTTP on the head's veth
 # address; the nodes end with SIGTERM.

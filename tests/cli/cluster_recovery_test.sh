@@ -20,26 +20,6 @@ source "$(dirname "$0")/cluster_lib.sh"
 trap 'cluster_cleanup; rm -rf "$work"' EXIT
 fail() { echo "FAIL: $1"; for f in "$work"/*.log; do echo "== $f"; tail -20 "$f"; done; exit 1; }
 
-# run TP PP MAX_RESTARTS NAME: starts the cluster (worker first); cfg, head and worker pids set.
-start_cluster() {
-  local tp=$1 pp=$2 restarts=$3 name=$4
-  pick_ports
-  cfg="$work/$name.toml"
-  cluster_tp=$tp write_config "$cfg" "$pp" 2 30
-  sed -i "s/^\\[scheduler\\]\$/[scheduler]\\nmax_restarts = $restarts/; s/^\\[cluster\\]\$/[cluster]\\ntp_timeout_s = 5/" "$cfg"
-  start_node "$cfg" worker-1 "$work/$name-worker.log"
-  worker=$node_pid
-  start_node "$cfg" head "$work/$name-head.log"
-  head=$node_pid
-  wait_http "$work/$name-head.log" "$head" || fail "$name: the cluster did not serve"
-  url="http://127.0.0.1:$http_port"
-}
-stop_cluster() {
-  kill -TERM "$head" "$worker" 2>/dev/null || true
-  for p in "$head" "$worker"; do exits_within "$p" 15 || fail "a node outlived SIGTERM by 15 s"; done
-  cluster_cleanup
-}
-
 recover() {
   local tp=$1 pp=$2 name="tp$1pp$2"
   start_cluster "$tp" "$pp" 3 "$name-ref"

@@ -15,17 +15,10 @@ set -euo pipefail
 troupe=$1 model=$(cd "$2" && pwd)
 work=$(mktemp -d)
 source "$(dirname "$0")/cluster_lib.sh"
-ref_pid=""
-trap 'cluster_cleanup; [ -n "$ref_pid" ] && kill -9 $ref_pid 2>/dev/null; rm -rf "$work"' EXIT
+trap 'cluster_cleanup; rm -rf "$work"' EXIT
 fail() { echo "FAIL: $1"; for f in "$work"/*.log; do echo "== $f"; tail -15 "$f"; done; exit 1; }
 
-"$troupe" serve --model "$model" --load-format dummy --device cpu --threads 1 --port 0 --max-num-seqs 8 \
-  --max-num-batched-tokens 64 --num-kv-blocks 256 >/dev/null 2>"$work/ref.log" &
-ref_pid=$!
-wait_http "$work/ref.log" "$ref_pid" || fail "reference server"
-all_completions "http://127.0.0.1:$http_port" "$work/ref"
-kill -TERM "$ref_pid"; wait "$ref_pid" || fail "the reference server's exit status"
-ref_pid=""
+one_process_reference "$work/ref" || fail "the reference server"
 for i in $(seq 1 16); do [ -s "$work/ref/p.$i" ] || fail "reference completion $i is empty"; done
 
 # run TP PP: TP x PP nodes, one executor each; workers first, then the head.
