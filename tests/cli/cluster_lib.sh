@@ -167,23 +167,33 @@ one_process_reference() {
   wait "$pid"
 }
 
-# start_cluster TP PP MAX_RESTARTS NAME: two nodes (TP x PP = 2), the worker first, tp_timeout_s 5;
-# sets cfg, head, worker and url. The caller defines fail.
+# start_cluster TP PP MAX_RESTARTS NAME: TP x PP nodes, one executor each, the workers first,
+# tp_timeout_s 5; sets cfg, head, url, and victim / worker: the last worker's name and pid (the
+# one a test kills; it holds the last stage's last rank). The caller defines fail.
 start_cluster() {
-  local tp=$1 pp=$2 restarts=$3 name=$4
+  local tp=$1 pp=$2 restarts=$3 name=$4 n=$(($1 * $2))
   pick_ports
   cfg="$work/$name.toml"
-  cluster_tp=$tp write_config "$cfg" "$pp" 2 30
+  cluster_tp=$tp write_config "$cfg" "$pp" "$n" 30
   sed -i "s/^\\[scheduler\\]\$/[scheduler]\\nmax_restarts = $restarts/; s/^\\[cluster\\]\$/[cluster]\\ntp_timeout_s = 5/" "$cfg"
-  start_node "$cfg" worker-1 "$work/$name-worker.log"
-  worker=$node_pid
+  cluster_pids=()
+  for i in $(seq 1 $((n - 1))); do
+    start_node "$cfg" "worker-$i" "$work/$name-worker-$i.log"
+    cluster_pids+=("$node_pid")
+  done
+  victim="worker-$((n - 1))" worker=$node_pid
   start_node "$cfg" head "$work/$name-head.log"
   head=$node_pid
   wait_http "$work/$name-head.log" "$head" || fail "$name: the cluster did not serve"
   url="http://127.0.0.1:$http_port"
 }
+# The nodes start_cluster started (and the victim's restarts, in worker) end on SIGTERM.
 stop_cluster() {
-  kill -TERM "$head" "$worker" 2>/dev/null || true
-  for p in "$head" "$worker"; do exits_within "$p" 15 || fail "a node outlived SIGTERM by 15 s"; done
+  local p
+  kill -TERM "$head" "$worker" "${cluster_pids[@]}" 2>/dev/null || true
+  for p in "$head" "$worker" "${cluster_pids[@]}"; do
+    kill -0 "$p" 2>/dev/null || continue
+    exits_within "$p" 15 || fail "a node outlived SIGTERM by 15 s"
+  done
   cluster_cleanup
 }

@@ -5,7 +5,8 @@
 # fault, for
 #  - pp=2 on two nodes (the worker holds the last stage);
 #  - tp=2 on two nodes (the worker is rank 1: rank 0 notices in its next all-reduce, bounded by
-#    tp_timeout_s, or at once when the node's connection drops).
+#    tp_timeout_s, or at once when the node's connection drops);
+#  - tp=2 x pp=2 on four nodes (the last stage's rank 1 killed: both groups start again).
 # After each: one recovery and one node loss in /metrics, /health ok with every node up, no
 # request running and no KV block referenced. Five kills in a row during one batch (pp=2,
 # max_restarts = 5) cost nothing either. Then, with max_restarts = 1, two kills in a row:
@@ -30,7 +31,7 @@ recover() {
   events_at_least 64 "$work/$name" || fail "$name: the streams did not start"
   kill -9 "$worker"
   sleep 1
-  start_node "$cfg" worker-1 "$work/$name-worker-again.log"
+  start_node "$cfg" "$victim" "$work/$name-worker-again.log"
   worker=$node_pid
   wait_streams
   for i in $(seq 1 32); do
@@ -46,7 +47,7 @@ recover() {
   [ "$(metric "$url" kv_cache_usage_perc)" = 0 ] || fail "$name: KV blocks still referenced: $(metric "$url" kv_cache_usage_perc)"
   curl -s "$url/health" >"$work/health.json"
   [ "$(jq -r '.status' "$work/health.json")" = ok ] || fail "$name: /health after recovery: $(cat "$work/health.json")"
-  [ "$(jq '[.nodes[] | select(.state == "up")] | length' "$work/health.json")" -eq 2 ] || fail "$name: $(cat "$work/health.json")"
+  [ "$(jq '[.nodes[] | select(.state == "up")] | length' "$work/health.json")" -eq $((tp * pp)) ] || fail "$name: $(cat "$work/health.json")"
   took+=("$name $(sed -n 's/.*cluster: recovered in \([0-9.]*\) s.*/\1/p' "$work/$name-head.log") s")
   stop_cluster
 }
@@ -54,6 +55,7 @@ recover() {
 took=()
 recover 1 2
 recover 2 1
+recover 2 2
 
 # Five kills in a row during one batch (max_restarts = 5): each time the worker comes back, the
 # cluster recovers, and the 32 streams still end as without any fault.
@@ -63,7 +65,7 @@ for k in 1 2 3 4 5; do
   events_at_least $((64 * k)) "$work/repeat" || fail "repeat: the streams stalled before kill $k"
   kill -9 "$worker"
   sleep 0.5
-  start_node "$cfg" worker-1 "$work/repeat-worker-$k.log"
+  start_node "$cfg" "$victim" "$work/repeat-worker-$k.log"
   worker=$node_pid
   for _ in $(seq 1 300); do [ "$(grep -c 'cluster: recovered in' "$work/repeat-head.log")" -ge "$k" ] && break; sleep 0.1; done
   [ "$(grep -c 'cluster: recovered in' "$work/repeat-head.log")" -ge "$k" ] || fail "repeat: no recovery after kill $k"
@@ -84,8 +86,8 @@ start_node "$cfg" head "$work/head-again.log"
 head=$node_pid
 wait_http "$work/head-again.log" "$head" || fail "head: the restarted head did not serve"
 back_in=$(echo "$(date +%s.%N) - $restarted_at" | bc)
-grep -q "head head lost" "$work/head-worker.log" || fail "head: the worker did not notice its head go"
-[ "$(grep -c 'loading stage' "$work/head-worker.log")" -eq 1 ] || fail "head: the worker loaded its shard again"
+grep -q "head head lost" "$work/head-worker-1.log" || fail "head: the worker did not notice its head go"
+[ "$(grep -c 'loading stage' "$work/head-worker-1.log")" -eq 1 ] || fail "head: the worker loaded its shard again"
 complete "http://127.0.0.1:$http_port" 5 false "$work/after-head"
 [ -s "$work/after-head" ] || fail "head: no completion from the restarted head"
 stop_cluster
@@ -95,7 +97,7 @@ start_cluster 1 2 1 budget
 streams "$url" "$work/budget"
 events_at_least 64 "$work/budget" || fail "budget: the streams did not start"
 kill -9 "$worker"; sleep 1
-start_node "$cfg" worker-1 "$work/budget-worker-again.log"; worker=$node_pid
+start_node "$cfg" "$victim" "$work/budget-worker-again.log"; worker=$node_pid
 for _ in $(seq 1 300); do grep -q "cluster: recovered in" "$work/budget-head.log" && break; sleep 0.1; done
 grep -q "cluster: recovered in" "$work/budget-head.log" || fail "budget: no first recovery"
 kill -9 "$worker"
@@ -109,4 +111,4 @@ finished=$(grep -L '"error"' "$work"/budget/raw.* | wc -l)
 code=$(curl -s -o "$work/health.json" -w '%{http_code}' "$url/health")
 [ "$code" = 503 ] || fail "budget: /health answered $code past the budget"
 stop_cluster
-echo "a killed worker, started again, cost no stream (pp=2, tp=2; recovered in: ${took[*]}); a restarted head served again in $back_in s without the worker reloading; past the budget streams end in $ended s with an error and /health is 503"
+echo "a killed worker, started again, cost no stream (pp=2, tp=2, tp=2 x pp=2; recovered in: ${took[*]}); a restarted head served again in $back_in s without the worker reloading; past the budget streams end in $ended s with an error and /health is 503"
