@@ -47,10 +47,8 @@ std::string cluster_prometheus_text(const ClusterHealth& health, const std::stri
   const std::string only_model = model.empty() ? "" : "{" + model.substr(1) + "}";
   out += head("node_losses_total", "counter", "Nodes (or their stages) the cluster lost while serving.");
   out += fmt::format("{}:node_losses_total{} {}\n", prefix, only_model, counts.node_losses);
-  out += head("cluster_recoveries_total", "counter", "Times every stage was started again after a loss.");
-  out += fmt::format("{}:cluster_recoveries_total{} {}\n", prefix, only_model, counts.recoveries);
-  out += head("cluster_recovery_seconds_total", "counter", "Time from losses to every stage back, summed.");
-  out += fmt::format("{}:cluster_recovery_seconds_total{} {:.3f}\n", prefix, only_model, counts.recovery_seconds_total);
+  health.recovery_seconds().write(out, prefix + ":cluster_recovery_seconds",
+                                  "Time from a loss to every stage running again, per recovery.", model.empty() ? "" : model.substr(1));
   out += head("cluster_last_recovery_seconds", "gauge", "Time from the last loss to every stage back.");
   out += fmt::format("{}:cluster_last_recovery_seconds{} {:.3f}\n", prefix, only_model, counts.last_recovery_seconds);
   return out;

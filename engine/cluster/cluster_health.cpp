@@ -64,9 +64,8 @@ void ClusterHealth::set_lost(const std::string& name, const std::string& why) {
 }
 
 void ClusterHealth::recovered(double seconds) {
+  recovery_seconds_.observe(seconds);  // lock-free
   std::lock_guard lock(mu_);
-  ++counts_.recoveries;
-  counts_.recovery_seconds_total += seconds;
   counts_.last_recovery_seconds = seconds;
 }
 

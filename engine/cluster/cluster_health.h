@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "engine/cluster/cluster_config.h"
+#include "engine/metrics/server_metrics.h"  // Histogram
 
 namespace troupe {
 
@@ -51,15 +52,18 @@ class ClusterHealth {
   // to every stage back (the scheduler then recomputes what was running).
   void recovered(double seconds);
   struct Counts {
-    int64_t node_losses = 0, recoveries = 0;
-    double recovery_seconds_total = 0, last_recovery_seconds = 0;
+    int64_t node_losses = 0;
+    double last_recovery_seconds = 0;
   };
   Counts counts() const;
+  // Every recovery's time, for /metrics (its count is the number of recoveries).
+  const Histogram& recovery_seconds() const { return recovery_seconds_; }
 
  private:
   mutable std::mutex mu_;
   std::vector<NodeHealth> nodes_;
   Counts counts_;
+  Histogram recovery_seconds_{{0.5, 1, 2, 5, 10, 15, 30, 60, 120}};
 };
 
 }  // namespace troupe

@@ -41,7 +41,7 @@ recover() {
       fail "$name: stream $i differs after the fault: '$(cat "$work/$name/$i")' vs '$(cat "$work/$name-ref/$i")'"
   done
   grep -q "cluster: recovered in" "$work/$name-head.log" || fail "$name: the head logged no recovery"
-  [ "$(metric "$url" cluster_recoveries_total)" = 1 ] || fail "$name: cluster_recoveries_total $(metric "$url" cluster_recoveries_total)"
+  [ "$(metric "$url" cluster_recovery_seconds_count)" = 1 ] || fail "$name: cluster_recovery_seconds_count $(metric "$url" cluster_recovery_seconds_count)"
   [ "$(metric "$url" node_losses_total)" -ge 1 ] || fail "$name: node_losses_total $(metric "$url" node_losses_total)"
   [ "$(metric "$url" num_requests_running)" = 0 ] || fail "$name: requests still running: $(metric "$url" num_requests_running)"
   [ "$(metric "$url" kv_cache_usage_perc)" = 0 ] || fail "$name: KV blocks still referenced: $(metric "$url" kv_cache_usage_perc)"
@@ -74,7 +74,7 @@ wait_streams
 for i in $(seq 1 32); do
   cmp -s "$work/tp1pp2-ref/$i" "$work/repeat/$i" || fail "repeat: stream $i differs after five kills"
 done
-[ "$(metric "$url" cluster_recoveries_total)" = 5 ] || fail "repeat: cluster_recoveries_total $(metric "$url" cluster_recoveries_total)"
+[ "$(metric "$url" cluster_recovery_seconds_count)" = 5 ] || fail "repeat: cluster_recovery_seconds_count $(metric "$url" cluster_recovery_seconds_count)"
 stop_cluster
 
 # The head killed and started again: its clients lose their connections (nothing to save there),
