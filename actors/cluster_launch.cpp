@@ -75,7 +75,7 @@ void connect_tp_groups(caf::actor_system& sys, caf::scoped_actor& self, const Cl
                        const Placement& placement, JoinedCluster& joined) {
   if (placement.tensor_parallel <= 1) return;
   joined.rendezvous = sys.spawn(rendezvous_actor);
-  const milliseconds timeout(static_cast<int64_t>(config.cluster.tp_timeout_s * 1000));
+  const milliseconds timeout = seconds_as_duration(config.cluster.tp_timeout_s);
   std::vector<caf::response_handle<caf::blocking_actor, caf::message, true>> answers;
   for (const RankPlacement& r : placement.ranks)
     answers.push_back(self->request(joined.nodes[r.node_index], timeout + milliseconds(5000), spawn_tp_rank_atom::value,
@@ -107,7 +107,7 @@ ClusterLaunchError::ClusterLaunchError(std::vector<std::string> lines)
 JoinedCluster join_cluster(caf::actor_system& sys, const ClusterConfig& config, const Placement& placement,
                            const ClusterIdentity& identity, const std::string& head, const caf::actor& self_node,
                            ClusterHealth& health) {
-  const auto join_timeout = milliseconds(static_cast<int64_t>(config.cluster.join_timeout_s * 1000));
+  const milliseconds join_timeout = seconds_as_duration(config.cluster.join_timeout_s);
   const Clock::time_point deadline = Clock::now() + join_timeout;
   JoinedCluster joined;
   joined.nodes.resize(config.nodes.size());

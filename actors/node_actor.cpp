@@ -1,5 +1,6 @@
 #include "actors/node_actor.h"
 
+#include <algorithm>
 #include <functional>
 #include <set>
 
@@ -189,15 +190,13 @@ caf::behavior node_actor(Self* self, NodeSetup setup) {
   await_head(self);
   self->set_down_handler([=](const caf::down_msg& down) {
     auto& st = self->state;
-    for (auto it = st.after_down.begin(); it != st.after_down.end();) {
-      if (it->first != down.source) {
-        ++it;
-        continue;
-      }
-      std::function<void()> then = std::move(it->second);
-      it = st.after_down.erase(it);
-      then();
-      return;  // an actor replaced by its successor: nothing else to do
+    // An actor replaced by a successor: start that, nothing else to do.
+    if (auto waiting = std::find_if(st.after_down.begin(), st.after_down.end(),
+                                    [&](const auto& w) { return w.first == down.source; });
+        waiting != st.after_down.end()) {
+      std::function<void()> then = std::move(waiting->second);
+      st.after_down.erase(waiting);
+      return then();
     }
     if (st.head && down.source == st.head.address()) {
       spdlog::warn("node {}: head {} lost ({}); its stages end, the loaded shards stay; waiting up to {} s for a head",

@@ -125,8 +125,7 @@ int run_head(caf::actor_system& sys, const ClusterConfig& config, const ClusterM
   // process ends (end_process), which this function's caller does.
   ClusterSupervision supervision;
   supervision.max_restarts = config.scheduler.max_restarts;
-  supervision.heartbeat_timeout =
-      std::chrono::milliseconds(static_cast<int64_t>(config.cluster.heartbeat_timeout_s * 1000));
+  supervision.heartbeat_timeout = seconds_as_duration(config.cluster.heartbeat_timeout_s);
   supervision.relaunch = [&sys, &config, &placement, &identity, &node, self_node, health] {
     return join_cluster(sys, config, placement, identity, node.name, self_node, *health);
   };
@@ -201,8 +200,8 @@ void run_cluster_node(const ClusterNodeOptions& o) {
   setup.shards = load_shards(config, model, placement, me, o.threads);
   setup.tensor_parallel = placement.tensor_parallel;
   setup.rank_nodes = rank_nodes(config, placement);
-  setup.tp_timeout = std::chrono::milliseconds(static_cast<int64_t>(config.cluster.tp_timeout_s * 1000));
-  setup.join_timeout = std::chrono::milliseconds(static_cast<int64_t>(config.cluster.join_timeout_s * 1000));
+  setup.tp_timeout = seconds_as_duration(config.cluster.tp_timeout_s);
+  setup.join_timeout = seconds_as_duration(config.cluster.join_timeout_s);
   setup.gave_up = [give_up](const std::string& why) {
     {
       std::lock_guard lock(give_up->mu);

@@ -6,6 +6,7 @@
 // roles, addresses, names, and that the executors offered equal tp x pp. What needs the model's
 // config.json (layers, heads) is checked by validate_model_fit (model_fit.h). config/README.md
 // documents every key and default.
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <map>
@@ -33,6 +34,11 @@ struct ModelSection {
   int32_t tensor_parallel = 1;
   int32_t pipeline_parallel = 1;
 };
+
+// A [cluster] bound in seconds (a TOML number) as the duration the waits take.
+inline std::chrono::milliseconds seconds_as_duration(double seconds) {
+  return std::chrono::milliseconds(static_cast<int64_t>(seconds * 1000));
+}
 
 // [cluster]
 struct ClusterSection {
