@@ -94,27 +94,47 @@ void connect_tp_groups(caf::actor_system& sys, caf::scoped_actor& self, const Cl
                placement.pipeline_parallel == 1 ? "" : "s", placement.tensor_parallel);
 }
 
+// Every rank's node holds its shard before any group or stage starts: asked all at once, so
+// spares load in parallel. Bounded by the join's deadline, or 30 s past it for a load under way.
+void load_shards(caf::actor_system& sys, caf::scoped_actor& self, const Placement& placement,
+                 const JoinedCluster& joined, Clock::time_point deadline) {
+  const milliseconds timeout = std::max(milliseconds(30'000), left_until(deadline));
+  std::vector<caf::response_handle<caf::blocking_actor, caf::message, true>> answers;
+  for (const RankPlacement& r : placement.ranks)
+    answers.push_back(self->request(joined.nodes[r.node_index], timeout, load_shard_atom::value, r.global_rank));
+  std::vector<std::string> failures;
+  for (size_t i = 0; i < answers.size(); ++i)
+    answers[i].receive([](bool) {},
+                       [&](caf::error& err) {
+                         failures.push_back("node " + placement.ranks[i].node + ": " + refusal_text(sys, err));
+                       });
+  if (!failures.empty()) throw ClusterLaunchError(std::move(failures));
+}
+
 }  // namespace
 
-ClusterLaunchError::ClusterLaunchError(std::vector<std::string> lines)
+ClusterLaunchError::ClusterLaunchError(std::vector<std::string> lines, std::vector<size_t> missing)
     : std::runtime_error([&] {
         std::string all;
         for (const std::string& l : lines) all += (all.empty() ? "" : "\n") + l;
         return all;
       }()),
-      lines_(std::move(lines)) {}
+      lines_(std::move(lines)),
+      missing_(std::move(missing)) {}
 
 JoinedCluster join_cluster(caf::actor_system& sys, const ClusterConfig& config, const Placement& placement,
                            const ClusterIdentity& identity, const std::string& head, const caf::actor& self_node,
-                           ClusterHealth& health) {
-  const milliseconds join_timeout = seconds_as_duration(config.cluster.join_timeout_s);
+                           ClusterHealth& health, std::optional<milliseconds> join_timeout_override) {
+  const milliseconds join_timeout = join_timeout_override.value_or(seconds_as_duration(config.cluster.join_timeout_s));
   const Clock::time_point deadline = Clock::now() + join_timeout;
   JoinedCluster joined;
   joined.nodes.resize(config.nodes.size());
+  const std::vector<size_t> placed = placed_nodes(placement);
   std::vector<Pending> pending;
   for (size_t i = 0; i < config.nodes.size(); ++i) {
-    if (config.nodes[i].name == head) joined.nodes[i] = self_node;
-    pending.emplace_back().index = i;
+    const bool is_head = config.nodes[i].name == head;
+    if (is_head) joined.nodes[i] = self_node;
+    if (is_head || std::find(placed.begin(), placed.end(), i) != placed.end()) pending.emplace_back().index = i;
   }
   caf::scoped_actor self{sys};
   milliseconds backoff{250};
@@ -160,16 +180,21 @@ JoinedCluster join_cluster(caf::actor_system& sys, const ClusterConfig& config, 
     if (pending.empty()) break;
     if (Clock::now() >= deadline) {
       std::vector<std::string> lines;
-      for (const Pending& p : pending)
+      std::vector<size_t> missing;
+      for (const Pending& p : pending) {
         lines.push_back("node " + config.nodes[p.index].name + " (" + config.nodes[p.index].address() +
-                        ") did not join within " + std::to_string(join_timeout.count() / 1000) +
-                        " s (cluster.join_timeout_s): " + p.last_error);
-      throw ClusterLaunchError(std::move(lines));
+                        ") did not join within " + fmt::format("{:g}", join_timeout.count() / 1000.0) + " s (" +
+                        (join_timeout_override ? "cluster.spare_after_s" : "cluster.join_timeout_s") +
+                        "): " + p.last_error);
+        missing.push_back(p.index);
+      }
+      throw ClusterLaunchError(std::move(lines), std::move(missing));
     }
     std::this_thread::sleep_for(std::min(backoff, left_until(deadline)));
     backoff = std::min(milliseconds(2000), backoff * 2);
   }
 
+  load_shards(sys, self, placement, joined, deadline);
   connect_tp_groups(sys, self, config, placement, joined);
 
   // Stages last first: each is started knowing its successor.
@@ -193,6 +218,41 @@ JoinedCluster join_cluster(caf::actor_system& sys, const ClusterConfig& config, 
                  });
   }
   return joined;
+}
+
+JoinedCluster rejoin_cluster(caf::actor_system& sys, const ClusterConfig& config, Placement& placement,
+                             const ClusterIdentity& identity, const std::string& head, const caf::actor& self_node,
+                             ClusterHealth& health, const std::string& lost) {
+  const auto lost_at = std::find_if(config.nodes.begin(), config.nodes.end(),
+                                    [&](const NodeConfig& n) { return n.name == lost; });
+  const bool spare_free = lost_at != config.nodes.end() &&
+                          move_to_spare(config, placement, static_cast<size_t>(lost_at - config.nodes.begin()));
+  if (!spare_free) return join_cluster(sys, config, placement, identity, head, self_node, health);
+  try {
+    return join_cluster(sys, config, placement, identity, head, self_node, health,
+                        seconds_as_duration(config.cluster.spare_after_s));
+  } catch (const ClusterLaunchError& e) {
+    if (e.missing().empty()) throw;
+    Placement moved = placement;
+    std::vector<std::pair<std::string, std::string>> replaced;  // (missing node, its spare)
+    for (size_t missing : e.missing()) {
+      std::optional<SpareMove> next = move_to_spare(config, moved, missing);
+      if (!next) {
+        std::vector<std::string> lines = e.lines();
+        lines.push_back("no spare is left to take node " + config.nodes[missing].name + "'s shards");
+        throw ClusterLaunchError(std::move(lines));
+      }
+      const std::string& spare = config.nodes[next->spare].name;
+      spdlog::warn("cluster: node {} did not come back within {:g} s (cluster.spare_after_s); spare {} takes its shards",
+                   config.nodes[missing].name, config.cluster.spare_after_s, spare);
+      replaced.emplace_back(config.nodes[missing].name, spare);
+      moved = std::move(next->placement);
+    }
+    JoinedCluster joined = join_cluster(sys, config, moved, identity, head, self_node, health);
+    for (const auto& [node, spare] : replaced) health.set_replaced(node, spare);
+    placement = std::move(moved);
+    return joined;
+  }
 }
 
 }  // namespace troupe

@@ -13,6 +13,7 @@
 // cluster.tp_timeout_s ends the launch with the reason of each rank that failed.
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -30,23 +31,39 @@ namespace troupe {
 // Why a launch failed, one line per problem (a missing node each: name, address, last error).
 class ClusterLaunchError : public std::runtime_error {
  public:
-  explicit ClusterLaunchError(std::vector<std::string> lines);
+  explicit ClusterLaunchError(std::vector<std::string> lines, std::vector<size_t> missing = {});
   const std::vector<std::string>& lines() const { return lines_; }
+  // The nodes (indices into config.nodes) that did not join in time, when that was the failure.
+  const std::vector<size_t>& missing() const { return missing_; }
 
  private:
   std::vector<std::string> lines_;
+  std::vector<size_t> missing_;
 };
 
 struct JoinedCluster {
-  std::vector<caf::actor> nodes;   // [config.nodes]: each node's node actor (the head's own too)
+  std::vector<caf::actor> nodes;   // [config.nodes]: each node's node actor (the head's own too);
+                                   // null for a node placement gives nothing (a spare, a replaced node)
   std::vector<caf::actor> stages;  // [pipeline stages]: the stage executors, in order
   caf::actor rendezvous;           // tensor_parallel > 1: the board the TP groups met on (rendezvous_actor.h)
 };
 
 // `self_node` is this process's node actor (node_actor.h), already serving the head's own shards;
-// `head` names this node in the file. Marks nodes up in `health` as they join.
+// `head` names this node in the file. Joins the head and the nodes `placement` gives a rank,
+// waiting for them up to `join_timeout` (cluster.join_timeout_s when not given); marks them up in
+// `health` as they join. Each rank's node is then asked for its shard (load_shard_atom): at once
+// for the shards a node loaded at start, a load for a spare taking over.
 JoinedCluster join_cluster(caf::actor_system& sys, const ClusterConfig& config, const Placement& placement,
                            const ClusterIdentity& identity, const std::string& head, const caf::actor& self_node,
-                           ClusterHealth& health);
+                           ClusterHealth& health, std::optional<std::chrono::milliseconds> join_timeout = {});
+
+// A recovery's launch after node `lost` was lost. Without a free spare for it: join_cluster, the
+// lost node's process coming back within join_timeout_s. With one: the lost node gets
+// cluster.spare_after_s to come back; if it (or another node) does not, each missing node's ranks
+// move to a spare (placement.h: move_to_spare), which loads them, and `placement` becomes that
+// placement for later recoveries; the missing node is marked replaced in `health`.
+JoinedCluster rejoin_cluster(caf::actor_system& sys, const ClusterConfig& config, Placement& placement,
+                             const ClusterIdentity& identity, const std::string& head, const caf::actor& self_node,
+                             ClusterHealth& health, const std::string& lost);
 
 }  // namespace troupe

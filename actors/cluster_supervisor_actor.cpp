@@ -28,13 +28,20 @@ void end_serving(Self* self, const std::string& why) {
   if (s.scheduling.scheduler) self->send_exit(s.scheduling.scheduler, caf::exit_reason::user_shutdown);
 }
 
+// The node a stage executor runs on: the member whose node actor lives in the same process.
+std::string node_of(const ClusterSupervisorState& s, const caf::actor& stage) {
+  for (const ClusterMember& n : s.nodes)
+    if (n.actor && n.actor.node() == stage.node()) return n.name;
+  return "";
+}
+
 // Joins the nodes again and starts the stages, on a thread of its own (join_cluster blocks); the
 // answer comes back as (relaunched, nodes, stages, rendezvous) or (relaunch_failed, why).
-void start_relaunch(Self* self) {
+void start_relaunch(Self* self, const std::string& lost) {
   auto sup = caf::actor_cast<caf::actor>(self);
-  self->spawn<caf::detached>([relaunch = self->state.relaunch, sup](caf::blocking_actor* b) {
+  self->spawn<caf::detached>([relaunch = self->state.relaunch, sup, lost](caf::blocking_actor* b) {
     try {
-      JoinedCluster joined = relaunch();
+      JoinedCluster joined = relaunch(lost);
       b->send(sup, relaunched_atom::value, std::move(joined.nodes), std::move(joined.stages), joined.rendezvous);
     } catch (const std::exception& e) {
       b->send(sup, relaunch_failed_atom::value, std::string(e.what()));
@@ -62,7 +69,7 @@ void lose(Self* self, const std::string& node, const std::string& why) {
   spdlog::warn("cluster: {}; recovering ({} of {}): streams pause, every node joins again (the lost one once its "
                "process is back) and running sequences are recomputed",
                why, s.recoveries, s.scheduling.max_restarts);
-  start_relaunch(self);
+  start_relaunch(self, node);
 }
 
 void relaunched(Self* self, std::vector<caf::actor> nodes, std::vector<caf::actor> stages, caf::actor rendezvous) {
@@ -70,12 +77,12 @@ void relaunched(Self* self, std::vector<caf::actor> nodes, std::vector<caf::acto
   s.recovering = false;
   for (size_t i = 0; i < nodes.size() && i < s.nodes.size(); ++i) {
     s.nodes[i].actor = nodes[i];
-    if (nodes[i].node() != self->node()) self->monitor(nodes[i]);
+    if (nodes[i] && nodes[i].node() != self->node()) self->monitor(nodes[i]);
   }
   for (size_t i = 0; i < stages.size(); ++i) {
-    const std::string node = i < s.stage_nodes.size() ? s.stage_nodes[i] : "";
-    s.stages.push_back({node, stages[i]});
+    s.stages.push_back({node_of(s, stages[i]), stages[i]});
     self->monitor(stages[i]);
+    if (s.scheduling.metrics) s.scheduling.metrics->count_restart("stage_executor", s.stages.back().name);
   }
   s.rendezvous = std::move(rendezvous);
   s.answered.clear();  // every node answered its join just now
@@ -93,7 +100,7 @@ void heartbeat(Self* self) {
   auto& s = self->state;
   const auto now = std::chrono::steady_clock::now();
   for (const ClusterMember& n : s.nodes) {
-    if (n.actor.node() == self->node()) continue;
+    if (!n.actor || n.actor.node() == self->node()) continue;
     auto last = s.answered.try_emplace(n.name, now).first->second;
     if (s.executor && now - last > s.heartbeat_timeout) {
       lose(self, n.name,
@@ -103,13 +110,14 @@ void heartbeat(Self* self) {
     }
   }
   for (const ClusterMember& n : s.nodes)
-    self->request(n.actor, s.heartbeat_every, heartbeat_atom::value)
-        .then(
-            [=](NodeReport& r) {
-              self->state.answered[r.name] = std::chrono::steady_clock::now();
-              self->state.health->heartbeat(r.name, std::move(r.stages));
-            },
-            [](caf::error&) {});  // a lost connection is reported by its down message
+    if (n.actor)
+      self->request(n.actor, s.heartbeat_every, heartbeat_atom::value)
+          .then(
+              [=](NodeReport& r) {
+                self->state.answered[r.name] = std::chrono::steady_clock::now();
+                self->state.health->heartbeat(r.name, std::move(r.stages));
+              },
+              [](caf::error&) {});  // a lost connection is reported by its down message
   self->delayed_send(self, s.heartbeat_every, heartbeat_atom::value);
 }
 
@@ -121,14 +129,13 @@ caf::behavior cluster_supervisor_actor(Self* self, std::vector<ClusterMember> no
   auto& st = self->state;
   st.nodes = std::move(nodes);
   st.stages = std::move(stages);
-  for (const ClusterMember& m : st.stages) st.stage_nodes.push_back(m.name);
   st.relaunch = std::move(supervision.relaunch);
   st.heartbeat_timeout = supervision.heartbeat_timeout;
   st.heartbeat_every = std::min(kHeartbeatEvery, supervision.heartbeat_timeout / 3);
   st.health = std::move(health);
   st.executor = st.stages.front().actor;
   for (const ClusterMember& m : st.nodes)
-    if (m.actor.node() != self->node()) self->monitor(m.actor);
+    if (m.actor && m.actor.node() != self->node()) self->monitor(m.actor);
   for (const ClusterMember& m : st.stages) self->monitor(m.actor);
   config.pipeline_stages = static_cast<int32_t>(st.stages.size());
   st.scheduling.config = config;

@@ -8,9 +8,10 @@
 //
 // A lost node or stage (its process ended, or its connection) ends every stage executor, so the
 // scheduler recomputes what was running once it has an executor again; then, within the restart
-// budget, `relaunch` (cluster_launch.h's join_cluster, run on a thread of its own) joins every
-// node again — the lost one once its `troupe node` process is back, bounded by join_timeout_s —
-// and starts every stage (and TP group) anew; the new stage 0 goes to the scheduler. Streams
+// budget, `relaunch` (cluster_launch.h's rejoin_cluster, run on a thread of its own) joins the
+// nodes again — the lost one once its `troupe node` process is back, bounded by join_timeout_s, or
+// a spare in its place after spare_after_s — and starts every stage (and TP group) anew; the new
+// stage 0 goes to the scheduler. Streams
 // pause meanwhile and go on after: no request is lost, none gets a token twice. Without a
 // relaunch, past the budget, or when the relaunch fails, every request in flight ends at once
 // with an error naming the node, new ones are refused with it, and /health answers 503.
@@ -38,9 +39,10 @@ struct ClusterMember {
   caf::actor actor;
 };
 
-// Joins every node again and starts every stage; throws ClusterLaunchError. Blocking: it runs on a
-// thread of its own.
-using ClusterRelaunch = std::function<JoinedCluster()>;
+// Joins the nodes again and starts every stage after node `lost` was lost (its own process back
+// in time, or a spare in its place); throws ClusterLaunchError. Blocking: it runs on a thread of
+// its own.
+using ClusterRelaunch = std::function<JoinedCluster(const std::string& lost)>;
 
 // How the supervisor keeps the cluster: recoveries allowed, and how long a node may leave the
 // heartbeat unanswered before it counts as lost (a cut link keeps TCP connections open, so no
@@ -52,9 +54,8 @@ struct ClusterSupervision {
 };
 
 struct ClusterSupervisorState {
-  std::vector<ClusterMember> nodes;   // node actors
+  std::vector<ClusterMember> nodes;   // node actors (null: a node that holds nothing now)
   std::vector<ClusterMember> stages;  // stage executors in pipeline order, named by their node
-  std::vector<std::string> stage_nodes;  // [stage]: the node running it (rank 0's), for a relaunch
   std::shared_ptr<ClusterHealth> health;
   caf::actor executor;  // stage 0; null once something is lost
   SchedulerSupervision scheduling;

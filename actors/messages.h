@@ -107,6 +107,9 @@ using spawn_stage_atom = caf::atom_constant<caf::atom("spawnstage")>;  // (spawn
                                                                        // next port) -> the stage's executor
 using stage_of_atom = caf::atom_constant<caf::atom("stageof")>;  // (stage_of, stage) -> its executor on this node
 using heartbeat_atom = caf::atom_constant<caf::atom("heartbeat")>;  // (heartbeat) -> NodeReport
+using load_shard_atom = caf::atom_constant<caf::atom("loadshard")>;  // (load_shard, global rank) -> true once
+                                                                     // the node holds that rank's shard
+using shard_loaded_atom = caf::atom_constant<caf::atom("shardready")>;  // node's loader thread -> node: (rank)
 // Tensor-parallel groups of a cluster (node_actor.h, tp_rank_actor.h, rendezvous_actor.h).
 using spawn_tp_rank_atom = caf::atom_constant<caf::atom("spawntprk")>;  // head -> node: (spawn_tp_rank, stage,
                                                                         // rank, rendezvous, key prefix) -> the

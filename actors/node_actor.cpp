@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <functional>
 #include <set>
+#include <thread>
 
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
@@ -57,6 +58,7 @@ void ask_node_at(Self* self, const std::string& host, uint16_t port, caf::messag
 
 // Waits `join_timeout` for a head from now; the epoch tells this wait from later ones.
 void await_head(Self* self) {
+  if (self->state.setup.join_timeout.count() == 0) return;  // a spare: no deadline
   self->delayed_send(self, self->state.setup.join_timeout, join_deadline_atom::value, self->state.head_epoch);
 }
 
@@ -288,11 +290,50 @@ caf::behavior node_actor(Self* self, NodeSetup setup) {
         auto it = self->state.stages.find(stage);
         return it == self->state.stages.end() ? caf::actor{} : it->second.executor;
       },
-      [=](heartbeat_atom) {
+      [=](heartbeat_atom) -> caf::result<NodeReport> {
+        const auto& faults = self->state.setup.faults;
+        // A promise never delivered: the head's request times out as behind a cut link.
+        if (faults && faults->drops_heartbeats(std::chrono::steady_clock::now()))
+          return self->make_response_promise<NodeReport>();
         NodeReport r{self->state.setup.name, {}};
         for (const auto& [stage, running] : self->state.stages)
           if (running.clock) r.stages.push_back(StageTimes{stage, running.clock->steps.load(), running.clock->busy_us.load()});
         return r;
+      },
+      [=](load_shard_atom, int32_t global_rank) -> caf::result<bool> {
+        auto& st = self->state;
+        if (st.setup.shards.count(global_rank)) return true;
+        if (!st.setup.load_shard)
+          return refusal("node " + st.setup.name + " holds no shard of rank " + std::to_string(global_rank));
+        auto& load = st.loading[global_rank];
+        const bool started = static_cast<bool>(load);
+        if (!started) load = std::make_shared<ShardLoad>();
+        auto promise = self->make_response_promise<bool>();
+        load->waiting.push_back(promise);
+        if (started) return promise;
+        spdlog::info("node {}: loading the shard of rank {} for head {}", st.setup.name, global_rank, st.head_name);
+        // Loading takes seconds to minutes: not on the node's thread, which answers heartbeats.
+        std::thread([load, fn = st.setup.load_shard, global_rank, me = caf::actor_cast<caf::actor>(self)] {
+          try {
+            load->shard = fn(global_rank);
+          } catch (const std::exception& e) {
+            load->error = e.what();
+          }
+          caf::anon_send(me, shard_loaded_atom::value, global_rank);
+        }).detach();
+        return promise;
+      },
+      [=](shard_loaded_atom, int32_t global_rank) {
+        auto& st = self->state;
+        auto it = st.loading.find(global_rank);
+        if (it == st.loading.end()) return;
+        const std::shared_ptr<ShardLoad> load = it->second;
+        st.loading.erase(it);
+        if (load->shard) st.setup.shards[global_rank] = std::move(*load->shard);
+        for (auto& p : load->waiting)
+          if (load->error.empty()) p.deliver(true);
+          else p.deliver(refusal("node " + st.setup.name + " could not load rank " + std::to_string(global_rank) +
+                                 ": " + load->error));
       },
       [=](join_deadline_atom, uint64_t epoch) {
         auto& st = self->state;

@@ -17,6 +17,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -29,6 +30,7 @@
 #include "actors/pipeline_stage_actor.h"
 #include "engine/cluster/cluster_identity.h"
 #include "engine/model/cpu_model.h"
+#include "engine/runtime/fault_plan.h"
 #include "engine/runtime/model_backend.h"
 
 namespace troupe {
@@ -54,8 +56,19 @@ struct NodeSetup {
   int32_t tensor_parallel = 1;
   std::vector<NodeAddress> rank_nodes;  // [global rank]: the node holding it (placement's)
   std::chrono::milliseconds tp_timeout{30'000};  // a TP group's connect and each of its collectives
-  std::chrono::milliseconds join_timeout{120'000};
+  std::chrono::milliseconds join_timeout{120'000};  // 0: wait for a head without a deadline (a spare)
   std::function<void(const std::string& why)> gave_up;  // no head came in time (called on the node's thread)
+  std::shared_ptr<FaultInjector> faults;  // --fault-plan's (null: none): heartbeats it drops go unanswered
+  // Loads the shard of a global rank placement did not give this node at start (a spare taking
+  // over a lost node's ranks); runs on a thread of its own. Null: the node loads nothing later.
+  std::function<NodeShard(int32_t global_rank)> load_shard;
+};
+
+// A shard a node's loader thread is loading, and the heads' requests waiting for it.
+struct ShardLoad {
+  std::optional<NodeShard> shard;  // written by the loader thread before it says so
+  std::string error;
+  std::vector<caf::typed_response_promise<bool>> waiting;
 };
 
 // A stage executor this node started for its head, and its step counters (null for a plain
@@ -74,6 +87,7 @@ struct NodeActorState {
   std::map<int32_t, caf::actor> ranks;  // by global rank: the TP rank actors (tp_rank_actor.h) started for it
   // Replaced executors and ranks not down yet, and what starts once each is (their successors).
   std::vector<std::pair<caf::actor_addr, std::function<void()>>> after_down;
+  std::map<int32_t, std::shared_ptr<ShardLoad>> loading;  // by global rank
   static inline const char* name = "node";
 };
 
@@ -84,7 +98,9 @@ struct NodeActorState {
 // (sec::invalid_argument: a refusal the head must not retry);
 // (spawn_stage_atom, stage, next host, next port) -> the stage's executor (next host empty: the
 // last stage); (stage_of_atom, stage) -> the stage's executor, null if none; (heartbeat_atom) ->
-// NodeReport.
+// NodeReport (none while a fault plan drops heartbeats: the head sees a silent node);
+// (load_shard_atom, global rank) -> true once the shard is here (loaded now by setup.load_shard
+// if it was not: a spare taking over a lost node's ranks), or an error saying why not.
 // With tensor_parallel > 1 the head first asks every rank's node (spawn_tp_rank_atom, stage, rank,
 // rendezvous, key prefix) -> the rank's actor once its group is connected; then spawn_stage on
 // rank 0's node makes the stage executor a TensorParallelLeader over rank 0's shard, sending each

@@ -64,6 +64,7 @@ bool on_scheduler_down(caf::event_based_actor* self, SchedulerSupervision& s, co
     s.scheduler = caf::actor{};
   } else {
     ++s.restarts;
+    if (s.metrics) s.metrics->count_restart("scheduler", "");
     start_scheduler(self, s, executor);
     spdlog::warn("scheduler restarted ({} of {}); {} gateway(s) resubmit their requests", s.restarts, s.max_restarts,
                  s.gateways.size());

@@ -40,6 +40,7 @@ void executor_down(Self* self, const caf::down_msg& down, int32_t index, int32_t
   }
   --s.restarts_left;
   ++s.restarts;
+  if (ServerMetrics* m = s.scheduling.metrics.get()) m->count_restart("executor", "");
   s.executor = spawn_executor(self);
   spdlog::warn("executor{} restarted ({} of {}); running sequences are recomputed",
                s.stages.size() > 1 ? " group of " + std::to_string(s.stages.size()) + " pipeline stages" : "",

@@ -21,12 +21,16 @@
 #include "actors/cluster_supervisor_actor.h"
 #include "actors/node_actor.h"
 #include "cli/engine_options.h"
+#include "cli/node_respawn.h"
 #include "cli/serve_http.h"
 #include "cli/shutdown_signals.h"
 #include "engine/cluster/cluster_model.h"
+#include "engine/cluster/fault_plan_file.h"
 #include "engine/cluster/placement.h"
 #include "engine/cluster/placement_report.h"
+#include "engine/runtime/context_loss_guard.h"
 #include "engine/runtime/cpu_backend.h"
+#include "engine/runtime/fault_injecting_backend.h"
 #include "kernels/cpu/gemm.h"
 #include "wire/wire_codec.h"
 
@@ -51,37 +55,12 @@ void refuse_unbuilt(const ClusterConfig& config, const NodeConfig& head) {
     if (n.has(NodeRole::Gateway) && !n.has(NodeRole::Scheduler))
       throw config.error(key, "a gateway on a node without the scheduler is not built yet: give " + head.name +
                                   " the gateway role");
+    if (n.has(NodeRole::Spare) && config.model.tensor_parallel > 1)
+      throw config.error(key, "spare nodes with model.tensor_parallel > 1 are not built yet");
     if (n.has(NodeRole::KvManager) && !n.has(NodeRole::Scheduler))
       throw config.error(key, "a kv_manager on a node without the scheduler is not built yet: give " + head.name +
                                   " the kv_manager role");
   }
-}
-
-// This node's shards, loaded now: each (stage, TP rank) placement put here, on its share of the cores.
-std::map<int32_t, NodeShard> load_shards(const ClusterConfig& config, const ClusterModel& model,
-                                         const Placement& placement, size_t me, int threads) {
-  const LoadFormat format = *parse_load_format(config.model.load_format);
-  int here = 0;
-  for (const RankPlacement& r : placement.ranks) here += r.node_index == me;
-  const int cores = threads > 0 ? threads : omp_get_max_threads();
-  const int each = std::max(1, cores / std::max(1, here));
-  std::map<int32_t, NodeShard> shards;
-  for (const RankPlacement& r : placement.ranks) {
-    if (r.node_index != me) continue;
-    const LayerRange layers{r.layers.begin, r.layers.end};
-    spdlog::info("loading stage {}{}: layers [{}, {}){}{}, {} thread{}", r.stage,
-                 placement.tensor_parallel > 1 ? fmt::format(" rank {}", r.rank) : "", layers.begin, layers.end,
-                 r.embedding ? " + embedding" : "", r.lm_head ? " + LM head" : "", each, each == 1 ? "" : "s");
-    std::shared_ptr<CpuModel> cpu = load_cpu_model(model.dir, model.config, format, config.model.dummy_seed, layers, r.shard);
-    shards[r.global_rank] = NodeShard{std::make_shared<CpuBackend>(cpu, each), cpu};
-  }
-  return shards;
-}
-
-std::vector<NodeAddress> rank_nodes(const ClusterConfig& config, const Placement& placement) {
-  std::vector<NodeAddress> out;
-  for (const RankPlacement& r : placement.ranks) out.push_back({config.nodes[r.node_index].host, config.nodes[r.node_index].port});
-  return out;
 }
 
 // CAF 0.17's actor_system destructor can wait forever for the thread of a detached actor (the
@@ -93,6 +72,61 @@ std::vector<NodeAddress> rank_nodes(const ClusterConfig& config, const Placement
   std::fflush(nullptr);
   std::_Exit(status);
 }
+
+// Loads shards of this node: each rank's layers and slices straight from the checkpoint, on
+// `threads` cores. Its backend ends the process when its device context is lost
+// (ContextLossGuard), and suffers the fault plan's faults when there is one.
+struct ShardLoader {
+  const ClusterConfig& config;
+  const ClusterModel& model;
+  std::string node;
+  std::shared_ptr<FaultInjector> faults;
+
+  NodeShard operator()(const RankPlacement& r, int threads, int32_t tensor_parallel) const {
+    const LayerRange layers{r.layers.begin, r.layers.end};
+    spdlog::info("loading stage {}{}: layers [{}, {}){}{}, {} thread{}", r.stage,
+                 tensor_parallel > 1 ? fmt::format(" rank {}", r.rank) : "", layers.begin, layers.end,
+                 r.embedding ? " + embedding" : "", r.lm_head ? " + LM head" : "", threads, threads == 1 ? "" : "s");
+    std::shared_ptr<CpuModel> cpu = load_cpu_model(model.dir, model.config, *parse_load_format(config.model.load_format),
+                                                   config.model.dummy_seed, layers, r.shard);
+    std::shared_ptr<ModelBackend> backend = std::make_shared<CpuBackend>(cpu, threads);
+    if (faults)
+      backend = std::make_shared<FaultInjectingBackend>(backend, faults, r.stage, r.rank, [](const std::string&) {
+        std::raise(SIGKILL);  // as `kill -9`: nothing flushed, nothing said goodbye
+      });
+    backend = std::make_shared<ContextLossGuard>(backend, [name = node](const std::string& why) {
+      std::cerr << "error: node " << name << ": " << why << "\n";
+      end_process(kContextLostStatus);
+    });
+    return NodeShard{backend, cpu};
+  }
+};
+
+// The ranks node `me` loads at start: those placement gives it; for a spare with preload, those
+// of every executor node it could stand in for (it then takes over without loading).
+std::vector<const RankPlacement*> ranks_loaded_at_start(const ClusterConfig& config, const Placement& placement,
+                                                        size_t me) {
+  const NodeConfig& self = config.nodes[me];
+  std::vector<const RankPlacement*> out;
+  for (const RankPlacement& r : placement.ranks) {
+    const NodeConfig& holder = config.nodes[r.node_index];
+    if (r.node_index == me || (self.preload && holder.executor_slots() <= self.spare_slots())) out.push_back(&r);
+  }
+  return out;
+}
+
+// This node's cores split among the executors it runs at once: the ranks it holds, or a spare's slots.
+int threads_each(const NodeConfig& node, int held, int threads) {
+  const int cores = threads > 0 ? threads : omp_get_max_threads();
+  return std::max(1, cores / std::max({1, node.has(NodeRole::Spare) ? node.spare_slots() : held}));
+}
+
+std::vector<NodeAddress> rank_nodes(const ClusterConfig& config, const Placement& placement) {
+  std::vector<NodeAddress> out;
+  for (const RankPlacement& r : placement.ranks) out.push_back({config.nodes[r.node_index].host, config.nodes[r.node_index].port});
+  return out;
+}
+
 
 // The node's own wait: a signal ends it, or SIGUSR1 when no head came (gave_up raised it).
 struct GiveUp {
@@ -126,8 +160,9 @@ int run_head(caf::actor_system& sys, const ClusterConfig& config, const ClusterM
   ClusterSupervision supervision;
   supervision.max_restarts = config.scheduler.max_restarts;
   supervision.heartbeat_timeout = seconds_as_duration(config.cluster.heartbeat_timeout_s);
-  supervision.relaunch = [&sys, &config, &placement, &identity, &node, self_node, health] {
-    return join_cluster(sys, config, placement, identity, node.name, self_node, *health);
+  auto current = std::make_shared<Placement>(placement);  // a spare's takeover changes it for later recoveries
+  supervision.relaunch = [&sys, &config, current, &identity, &node, self_node, health](const std::string& lost) {
+    return rejoin_cluster(sys, config, *current, identity, node.name, self_node, *health, lost);
   };
   engine.supervisor = sys.spawn(cluster_supervisor_actor, std::move(nodes), std::move(stages), scheduler,
                                 std::move(supervision), health, metrics);
@@ -162,17 +197,27 @@ SchedulerConfig cluster_scheduler_config(const ClusterConfig& config, const Clus
 }  // namespace
 
 void run_cluster_node(const ClusterNodeOptions& o) {
-  // Before any thread starts. SIGUSR1 is the node's own: it raises it when no head came in time.
-  const sigset_t with_usr1 = block_shutdown_signals({SIGUSR1});
-  sigset_t signals = with_usr1;
-  sigdelset(&signals, SIGUSR1);
-
   const ClusterConfig config = load_cluster_config(o.config);
   const ClusterModel model = load_cluster_model(config, o.presets_dir);
   const Placement placement = place(config, model.config);
   const size_t me = node_index(config, o.name);
   const NodeConfig& node = config.nodes[me];
   refuse_unbuilt(config, config.scheduler_node());
+  std::shared_ptr<FaultInjector> faults;
+  if (!o.fault_plan.empty()) faults = std::make_shared<FaultInjector>(load_fault_plan(o.fault_plan));
+  // Everything a bad argument can refuse is refused above, once, in the parent.
+  const int incarnation = o.respawn > 0 ? run_respawning(o.respawn, node.name) : 0;
+  if (faults && incarnation > 0) {
+    spdlog::info("node {}: restart {}: runs without its fault plan (a drill's faults strike once)", node.name, incarnation);
+    faults.reset();
+  } else if (faults) {
+    spdlog::warn("node {}: fault plan {} in force (tests and drills only)", node.name, o.fault_plan);
+  }
+
+  // Before any thread starts. SIGUSR1 is the node's own: it raises it when no head came in time.
+  const sigset_t with_usr1 = block_shutdown_signals({SIGUSR1});
+  sigset_t signals = with_usr1;
+  sigdelset(&signals, SIGUSR1);
   const bool head = node.has(NodeRole::Scheduler);
   if (o.threads > 0) {
     omp_set_num_threads(o.threads);
@@ -180,7 +225,9 @@ void run_cluster_node(const ClusterNodeOptions& o) {
   }
   const ClusterIdentity identity = identify_cluster(config, model, wire::wire_version());
   spdlog::info("node {} of {} ({}): {}", node.name, config.file.string(), node.address(),
-               head ? "the head" : "waiting for head " + config.scheduler_node().name);
+               head                          ? "the head"
+               : node.has(NodeRole::Spare) ? "a spare, waiting for head " + config.scheduler_node().name + " to need it"
+                                           : "waiting for head " + config.scheduler_node().name);
 
   // What the head needs that can fail, checked before anything loads: the tokenizer a gateway
   // serves with, the scheduler's settings.
@@ -197,11 +244,23 @@ void run_cluster_node(const ClusterNodeOptions& o) {
   setup.host = node.host;
   setup.port = node.port;
   setup.identity = identity;
-  setup.shards = load_shards(config, model, placement, me, o.threads);
+  const ShardLoader loader{config, model, node.name, faults};
+  int held = 0;
+  for (const RankPlacement& r : placement.ranks) held += r.node_index == me;
+  const int each = threads_each(node, held, o.threads);
+  for (const RankPlacement* r : ranks_loaded_at_start(config, placement, me))
+    setup.shards[r->global_rank] = loader(*r, each, placement.tensor_parallel);
+  if (node.has(NodeRole::Spare))
+    setup.load_shard = [loader, placement, each](int32_t global_rank) {
+      return loader(placement.ranks.at(static_cast<size_t>(global_rank)), each, placement.tensor_parallel);
+    };
+  setup.faults = faults;
   setup.tensor_parallel = placement.tensor_parallel;
   setup.rank_nodes = rank_nodes(config, placement);
   setup.tp_timeout = seconds_as_duration(config.cluster.tp_timeout_s);
-  setup.join_timeout = seconds_as_duration(config.cluster.join_timeout_s);
+  // A spare waits for as long as it runs: a head calls on it only after a loss.
+  if (!node.has(NodeRole::Spare)) setup.join_timeout = seconds_as_duration(config.cluster.join_timeout_s);
+  else setup.join_timeout = std::chrono::milliseconds(0);
   setup.gave_up = [give_up](const std::string& why) {
     {
       std::lock_guard lock(give_up->mu);

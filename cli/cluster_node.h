@@ -12,6 +12,8 @@ struct ClusterNodeOptions {
   std::string name;         // this node's [[node]] name
   int threads = 0;          // CPU threads for this node's executors together (0: every core)
   std::string presets_dir;  // where model.path finds preset names
+  std::string fault_plan;   // faults to inject (engine/cluster/fault_plan_file.h); empty: none
+  int respawn = 0;          // restarts of the node's process after a crash or a lost device context (node_respawn.h)
 };
 
 // Ends the process once its actors are up (see end_process in the .cpp): status 0 after

@@ -58,6 +58,19 @@ void register_node(CLI::App& app, int& exit_code) {
   config->needs(name);
   cmd->add_option("--presets-dir", c->presets_dir, "with --config: where model.path finds preset names")
       ->capture_default_str();
+  auto* respawn = cmd->add_option("--respawn", c->respawn,
+                                  "with --config: run the node's work in a child process and start it again, up to N "
+                                  "times, when it crashes or its GPU context is lost (a sticky CUDA error); it reloads "
+                                  "its shards and rejoins its head")
+                      ->check(CLI::Range(0, 1000))
+                      ->capture_default_str();
+  auto* faults = cmd->add_option("--fault-plan", c->fault_plan,
+                                 "with --config: a TOML file of faults this node injects into itself (crash, "
+                                 "device_error, delay, drop_heartbeats at a step; config/README.md) — for tests and "
+                                 "drills only")
+                     ->check(CLI::ExistingFile);
+  respawn->needs(config);
+  faults->needs(config);
   add_model_options(*cmd, o->model, /*model_required=*/false);
   cmd->add_option("--host", o->host, "without --config: address to listen on")->capture_default_str();
   cmd->add_option("--port", o->port, "without --config: port to listen on (0: any free port)")->capture_default_str();

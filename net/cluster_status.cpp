@@ -15,7 +15,7 @@ nlohmann::ordered_json cluster_nodes_json(const std::vector<NodeHealth>& nodes) 
     nlohmann::ordered_json j{{"name", n.name}, {"address", n.address}, {"state", node_state_name(n.state)}};
     if (n.last_heartbeat.time_since_epoch().count() == 0) j["last_heartbeat_s_ago"] = nullptr;
     else j["last_heartbeat_s_ago"] = std::round(std::chrono::duration<double>(now - n.last_heartbeat).count() * 10) / 10;
-    if (n.state == NodeState::Lost) j["error"] = n.lost_because;
+    if (n.state == NodeState::Lost || n.state == NodeState::Replaced) j["error"] = n.lost_because;
     out.push_back(std::move(j));
   }
   return out;
@@ -30,7 +30,7 @@ std::string cluster_prometheus_text(const ClusterHealth& health, const std::stri
     return fmt::format("# HELP {0}:{1} {3}\n# TYPE {0}:{1} {2}\n", prefix, name, type, help);
   };
   std::string out = head("cluster_nodes", "gauge", "Nodes of the cluster by state.");
-  for (NodeState s : {NodeState::Joining, NodeState::Up, NodeState::Lost}) {
+  for (NodeState s : {NodeState::Joining, NodeState::Up, NodeState::Lost, NodeState::Spare, NodeState::Replaced}) {
     int count = 0;
     for (const NodeHealth& n : nodes) count += n.state == s;
     out += fmt::format("{}:cluster_nodes{{state=\"{}\"{}}} {}\n", prefix, node_state_name(s), model, count);

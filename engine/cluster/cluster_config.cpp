@@ -1,8 +1,5 @@
 #include "engine/cluster/cluster_config.h"
 
-#include <fstream>
-#include <sstream>
-
 #include "engine/cluster/toml_reader.h"
 
 namespace troupe {
@@ -64,14 +61,14 @@ void check_node_devices(ClusterConfig& c, bool device_given) {
     if (c.model.device == ClusterDevice::Cpu) {
       if (n.has_gpus_key)
         throw c.error(node_key(i, "gpus"), "GPU ids on a cpu cluster (model.device is \"cpu\"): give executors = N");
-      if (n.has(NodeRole::Executor) && !n.has_executors_key) n.executors = 1;
+      if ((n.has(NodeRole::Executor) || n.has(NodeRole::Spare)) && !n.has_executors_key) n.executors = 1;
     } else {
       if (n.has_executors_key)
         throw c.error(node_key(i, "executors"), std::string("counts CPU executors, but ") + cuda_hint +
                                                     ": list the GPU ids instead, e.g. gpus = [0, 1]");
-      if (n.has(NodeRole::Executor) && !n.has_gpus_key)
+      if ((n.has(NodeRole::Executor) || n.has(NodeRole::Spare)) && !n.has_gpus_key)
         throw c.error("node[" + std::to_string(i) + "]",
-                      "missing key 'gpus' (a cuda node with the executor role lists its GPU ids)");
+                      "missing key 'gpus' (a cuda node with the executor or spare role lists its GPU ids)");
     }
   }
 }
@@ -147,13 +144,7 @@ const NodeConfig& ClusterConfig::scheduler_node() const {
 }
 
 ClusterConfig parse_cluster_config(std::string_view text, const std::filesystem::path& source) {
-  toml::table root;
-  try {
-    root = toml::parse(text, source.string());
-  } catch (const toml::parse_error& e) {
-    throw ConfigError(source, static_cast<int>(e.source().begin.line), "",
-                      "TOML syntax: " + std::string(e.description()));
-  }
+  const toml::table root = parse_toml(text, source);
   ClusterConfig c;
   c.file = source;
   const TomlTable top(root, "", source, {"model", "scheduler", "server", "cluster", "node"});
@@ -174,10 +165,11 @@ ClusterConfig parse_cluster_config(std::string_view text, const std::filesystem:
   }
   if (const toml::table* t = top.table("server")) c.server = read_server(TomlTable(*t, "server", source, {"host", "port"}));
   if (const toml::table* t = top.table("cluster")) {
-    const TomlTable s(*t, "cluster", source, {"join_timeout_s", "tp_timeout_s", "heartbeat_timeout_s"});
+    const TomlTable s(*t, "cluster", source, {"join_timeout_s", "tp_timeout_s", "heartbeat_timeout_s", "spare_after_s"});
     c.cluster.join_timeout_s = s.number_or("join_timeout_s", c.cluster.join_timeout_s, 0.0);
     c.cluster.tp_timeout_s = s.number_or("tp_timeout_s", c.cluster.tp_timeout_s, 0.0);
     c.cluster.heartbeat_timeout_s = s.number_or("heartbeat_timeout_s", c.cluster.heartbeat_timeout_s, 0.0);
+    c.cluster.spare_after_s = s.number_or("spare_after_s", c.cluster.spare_after_s, 0.0);
   }
 
   const toml::array* nodes = top.table_array("node");
@@ -185,7 +177,7 @@ ClusterConfig parse_cluster_config(std::string_view text, const std::filesystem:
     throw ConfigError(source, 0, "node", "no [[node]] tables: a cluster needs at least one node");
   for (size_t i = 0; i < nodes->size(); ++i) {
     const TomlTable n(*(*nodes)[i].as_table(), "node[" + std::to_string(i) + "]", source,
-                      {"name", "address", "roles", "executors", "gpus"});
+                      {"name", "address", "roles", "executors", "gpus", "preload"});
     n.record_lines(c.lines);
     c.nodes.push_back(read_node(n));
   }
@@ -202,11 +194,7 @@ ClusterConfig parse_cluster_config(std::string_view text, const std::filesystem:
 }
 
 ClusterConfig load_cluster_config(const std::filesystem::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  if (!in) throw ConfigError(file, 0, "", "cannot open the cluster file");
-  std::ostringstream text;
-  text << in.rdbuf();
-  return parse_cluster_config(text.str(), file);
+  return parse_cluster_config(read_config_file(file, "cluster file"), file);
 }
 
 }  // namespace troupe

@@ -49,6 +49,9 @@ struct ClusterSection {
   // A node that answers no heartbeat for this long is lost, as one whose connection dropped: a
   // silent partition (a cut link keeps TCP connections open) is noticed within it.
   double heartbeat_timeout_s = 15;
+  // A recovery waits this long for a lost executor node's own process to come back before a spare
+  // node (roles = ["spare"]) takes its shards; without a free spare it waits join_timeout_s.
+  double spare_after_s = 10;
 };
 
 struct ClusterConfig {

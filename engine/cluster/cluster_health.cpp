@@ -9,6 +9,8 @@ const char* node_state_name(NodeState s) {
     case NodeState::Joining: return "joining";
     case NodeState::Up: return "up";
     case NodeState::Lost: return "lost";
+    case NodeState::Spare: return "spare";
+    case NodeState::Replaced: return "replaced";
   }
   return "?";
 }
@@ -19,6 +21,7 @@ std::vector<NodeHealth> initial_health(const ClusterConfig& config) {
     NodeHealth h;
     h.name = n.name;
     h.address = n.address();
+    if (n.has(NodeRole::Spare)) h.state = NodeState::Spare;
     nodes.push_back(std::move(h));
   }
   return nodes;
@@ -31,7 +34,18 @@ std::vector<NodeHealth> ClusterHealth::nodes() const {
 
 bool ClusterHealth::all_up() const {
   std::lock_guard lock(mu_);
-  return std::all_of(nodes_.begin(), nodes_.end(), [](const NodeHealth& n) { return n.state == NodeState::Up; });
+  return std::all_of(nodes_.begin(), nodes_.end(), [](const NodeHealth& n) {
+    return n.state == NodeState::Up || n.state == NodeState::Spare || n.state == NodeState::Replaced;
+  });
+}
+
+void ClusterHealth::set_replaced(const std::string& name, const std::string& by) {
+  std::lock_guard lock(mu_);
+  for (NodeHealth& n : nodes_)
+    if (n.name == name) {
+      n.state = NodeState::Replaced;
+      n.lost_because += (n.lost_because.empty() ? "" : "; ") + std::string("its shards moved to spare ") + by;
+    }
 }
 
 void ClusterHealth::set_up(const std::string& name) {

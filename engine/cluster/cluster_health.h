@@ -14,8 +14,10 @@
 
 namespace troupe {
 
-enum class NodeState { Joining, Up, Lost };
-const char* node_state_name(NodeState s);  // "joining", "up", "lost"
+// Spare: a spare node holding nothing yet (it joins when a recovery gives it a lost node's
+// shards); Replaced: a lost node whose shards a spare took — neither is needed to serve.
+enum class NodeState { Joining, Up, Lost, Spare, Replaced };
+const char* node_state_name(NodeState s);  // "joining", "up", "lost", "spare", "replaced"
 
 struct StageTimes {
   int32_t stage = 0;
@@ -32,7 +34,7 @@ struct NodeHealth {
   std::vector<StageTimes> stages;  // as of the last heartbeat
 };
 
-// The table a cluster starts from: every node of the file, joining.
+// The table a cluster starts from: every node of the file joining, its spares spare.
 std::vector<NodeHealth> initial_health(const ClusterConfig& config);
 
 class ClusterHealth {
@@ -47,6 +49,8 @@ class ClusterHealth {
   // The first loss of a node is kept (a later, consequential error does not overwrite the cause)
   // until it joins again; each loss is counted.
   void set_lost(const std::string& name, const std::string& why);
+  // A spare took the lost node's shards: it is no longer awaited (lost_because keeps why).
+  void set_replaced(const std::string& name, const std::string& by);
 
   // Recoveries: the whole group of stages started again after a loss, `seconds` from the loss
   // to every stage back (the scheduler then recomputes what was running).

@@ -23,12 +23,13 @@ std::string_view role_name(NodeRole role) {
     case NodeRole::Scheduler: return "scheduler";
     case NodeRole::KvManager: return "kv_manager";
     case NodeRole::Executor: return "executor";
+    case NodeRole::Spare: return "spare";
   }
   return "?";
 }
 
 std::optional<NodeRole> parse_role(std::string_view name) {
-  for (NodeRole r : {NodeRole::Gateway, NodeRole::Scheduler, NodeRole::KvManager, NodeRole::Executor})
+  for (NodeRole r : {NodeRole::Gateway, NodeRole::Scheduler, NodeRole::KvManager, NodeRole::Executor, NodeRole::Spare})
     if (role_name(r) == name) return r;
   return std::nullopt;
 }
@@ -42,6 +43,11 @@ std::string NodeConfig::address() const {
 
 int32_t NodeConfig::executor_slots() const {
   if (!has(NodeRole::Executor)) return 0;
+  return gpus.empty() ? executors : static_cast<int32_t>(gpus.size());
+}
+
+int32_t NodeConfig::spare_slots() const {
+  if (!has(NodeRole::Spare)) return 0;
   return gpus.empty() ? executors : static_cast<int32_t>(gpus.size());
 }
 
@@ -98,12 +104,17 @@ NodeConfig read_node(const TomlTable& t) {
     n.roles.push_back(*role);
   }
 
+  if (n.has(NodeRole::Spare) && n.roles.size() > 1)
+    t.fail("roles", "a spare plays no other role (it takes over an executor node's shards when that node is lost)");
+
   n.has_executors_key = t.has("executors");
   n.has_gpus_key = t.has("gpus");
   if (n.has_executors_key && n.has_gpus_key)
     t.fail("gpus", "give executors (CPU executors) or gpus (GPU ids), not both");
-  if ((n.has_executors_key || n.has_gpus_key) && !n.has(NodeRole::Executor))
+  if ((n.has_executors_key || n.has_gpus_key) && !n.has(NodeRole::Executor) && !n.has(NodeRole::Spare))
     t.fail(n.has_gpus_key ? "gpus" : "executors", "the node has no executor role (add \"executor\" to roles)");
+  if (t.has("preload") && !n.has(NodeRole::Spare)) t.fail("preload", "only a spare preloads (roles = [\"spare\"])");
+  n.preload = t.bool_or("preload", false);
   n.executors = static_cast<int32_t>(t.int_or("executors", 0, 1, 4096));
   for (int64_t id : t.int_list("gpus", 0, 1023)) {
     if (std::find(n.gpus.begin(), n.gpus.end(), id) != n.gpus.end())

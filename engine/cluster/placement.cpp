@@ -138,4 +138,35 @@ Placement place(const ClusterConfig& c, const ModelConfig& m) {
   return p;
 }
 
+std::vector<size_t> placed_nodes(const Placement& placement) {
+  std::vector<size_t> nodes;
+  for (const RankPlacement& r : placement.ranks) nodes.push_back(r.node_index);
+  std::sort(nodes.begin(), nodes.end());
+  nodes.erase(std::unique(nodes.begin(), nodes.end()), nodes.end());
+  return nodes;
+}
+
+std::optional<SpareMove> move_to_spare(const ClusterConfig& config, const Placement& placement, size_t lost) {
+  const std::vector<size_t> placed = placed_nodes(placement);
+  int32_t held = 0;
+  for (const RankPlacement& r : placement.ranks) held += r.node_index == lost;
+  for (size_t i = 0; i < config.nodes.size(); ++i) {
+    const NodeConfig& spare = config.nodes[i];
+    if (!spare.has(NodeRole::Spare) || spare.spare_slots() < held) continue;
+    if (std::find(placed.begin(), placed.end(), i) != placed.end()) continue;  // already standing in
+    Placement moved = placement;
+    int32_t next = 0;
+    for (RankPlacement& r : moved.ranks) {
+      if (r.node_index != lost) continue;
+      r.node_index = i;
+      r.node = spare.name;
+      r.device = spare.gpus.empty() ? next : spare.gpus[static_cast<size_t>(next)];
+      ++next;
+    }
+    moved.notes.push_back("spare " + spare.name + " holds what " + config.nodes[lost].name + " held");
+    return SpareMove{std::move(moved), i};
+  }
+  return std::nullopt;
+}
+
 }  // namespace troupe

@@ -18,6 +18,7 @@
 // - Bytes: bf16 on cuda (2 per element), fp32 on cpu (4: the CPU path widens every weight and
 //   keeps its KV cache in fp32), for weights and KV cache alike.
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -73,5 +74,18 @@ int64_t bytes_per_element(ClusterDevice device);
 
 // Throws ConfigError (validate_model_fit) when the model cannot be split as the file asks.
 Placement place(const ClusterConfig& config, const ModelConfig& model);
+
+// After node `lost` (an index into config.nodes) did not come back: `placement` with every rank
+// it held moved to the first spare (roles = ["spare"], config order) that holds no rank yet and
+// has as many executors as it held, taking the spare's executors (or GPU ids) in order; layers
+// and shards stay as they were. nullopt when no such spare is left. A pure function, as place().
+struct SpareMove {
+  Placement placement;
+  size_t spare = 0;  // the spare that took the ranks
+};
+std::optional<SpareMove> move_to_spare(const ClusterConfig& config, const Placement& placement, size_t lost);
+
+// The nodes holding some rank of `placement`, in config order.
+std::vector<size_t> placed_nodes(const Placement& placement);
 
 }  // namespace troupe

@@ -1,6 +1,8 @@
 #include "engine/cluster/toml_reader.h"
 
 #include <algorithm>
+#include <fstream>
+#include <sstream>
 
 #include "engine/cluster/config_error.h"
 
@@ -186,6 +188,22 @@ const toml::array* TomlTable::table_array(std::string_view key) const {
   if (a == nullptr || !a->is_array_of_tables())
     fail(key, "expected an array of tables ([[" + std::string(key) + "]]), got " + toml_type_name(*n));
   return a;
+}
+
+std::string read_config_file(const std::filesystem::path& file, const std::string& what) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) throw ConfigError(file, 0, "", "cannot open the " + what);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+toml::table parse_toml(std::string_view text, const std::filesystem::path& source) {
+  try {
+    return toml::parse(text, source.string());
+  } catch (const toml::parse_error& e) {
+    throw ConfigError(source, static_cast<int>(e.source().begin.line), "", "TOML syntax: " + std::string(e.description()));
+  }
 }
 
 }  // namespace troupe

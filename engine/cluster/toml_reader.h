@@ -54,6 +54,11 @@ class TomlTable {
   int line_;
 };
 
+// A whole file's text (ConfigError "cannot open the <what>" when it cannot be read), and that text
+// parsed (a syntax error is a ConfigError at its line).
+std::string read_config_file(const std::filesystem::path& file, const std::string& what);
+toml::table parse_toml(std::string_view text, const std::filesystem::path& source);
+
 // "a string", "an integer", ...: what a wrong value was, for error messages.
 std::string toml_type_name(const toml::node& node);
 

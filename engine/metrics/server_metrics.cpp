@@ -113,7 +113,19 @@ std::string ServerMetrics::prometheus_text() const {
   histogram(request_prompt_tokens, "request_prompt_tokens", "Prompt tokens of each finished request.");
   histogram(request_generation_tokens, "request_generation_tokens", "Tokens generated for each finished request.");
   histogram(iteration_tokens, "iteration_tokens_total", "Tokens computed per engine step (prefill and decode).");
+  const std::string restarts = prefix + ":actor_restarts_total";
+  out += "# HELP " + restarts + " Supervised actors started again after dying, by kind and node.\n# TYPE " + restarts +
+         " counter\n";
+  std::lock_guard lock(restarts_mu_);
+  for (const auto& [key, n] : restarts_)
+    out += restarts + braces(labels, "actor=\"" + label_value(key.first) + "\",node=\"" + label_value(key.second) + "\"") +
+           " " + std::to_string(n) + "\n";
   return out;
+}
+
+void ServerMetrics::count_restart(const std::string& actor, const std::string& node) {
+  std::lock_guard lock(restarts_mu_);
+  ++restarts_[{actor, node}];
 }
 
 }  // namespace troupe

@@ -6,7 +6,10 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <map>
+#include <mutex>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace troupe {
@@ -61,8 +64,17 @@ struct ServerMetrics {
   Histogram request_generation_tokens;  // per finished request
   Histogram iteration_tokens;           // computed per engine step (vLLM's iteration_tokens_total)
 
+  // Supervised actors started again after dying, by kind ("executor", "scheduler",
+  // "stage_executor") and node ("" in one process): troupe:actor_restarts_total{actor,node}.
+  // Restarts are rare, so a mutex, unlike the counters above.
+  void count_restart(const std::string& actor, const std::string& node);
+
   // The Prometheus text exposition format.
   std::string prometheus_text() const;
+
+ private:
+  mutable std::mutex restarts_mu_;
+  std::map<std::pair<std::string, std::string>, uint64_t> restarts_;  // (actor, node) -> count
 };
 
 }  // namespace troupe

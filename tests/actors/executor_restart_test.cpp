@@ -60,8 +60,9 @@ TEST_P(ExecutorRestart, KilledExecutorsAreReplacedAndEveryRequestFinishesAsItWou
   auto model = std::make_shared<CpuModel>(test::load_fixture_model("tiny-qwen2"));
   TroupeActorSystemConfig cfg;
   caf::actor_system sys{cfg};
+  auto metrics = std::make_shared<ServerMetrics>();
   const auto engine = start_engine(sys, std::make_shared<CpuBackend>(model), "",
-                                   test::restart_engine_config(GetParam()), /*max_restarts=*/5);
+                                   test::restart_engine_config(GetParam()), /*max_restarts=*/5, metrics);
   const auto requests = test::make_restart_requests(24, model->config().vocab_size);
   const Outcome out = run_with_kills(sys, engine, requests, /*kill_every=*/40, /*max_kills=*/3);
   EXPECT_EQ(out.kills, 3);
@@ -81,6 +82,9 @@ TEST_P(ExecutorRestart, KilledExecutorsAreReplacedAndEveryRequestFinishesAsItWou
                  EXPECT_EQ(s.num_free_blocks, s.num_blocks);
                },
                [](caf::error&) { FAIL(); });
+  EXPECT_NE(metrics->prometheus_text().find("troupe:actor_restarts_total{actor=\"executor\",node=\"\"} 3\n"),
+            std::string::npos)
+      << metrics->prometheus_text();
   stop_engine(engine);
 }
 

@@ -58,10 +58,12 @@ write_config() {
   } >"$file"
 }
 
-# start_node FILE NAME LOG [PREFIX...]: starts `troupe node` in the background; its pid in node_pid.
+# start_node FILE NAME LOG [PREFIX...]: starts `troupe node` in the background, with the flags in
+# node_args if any; its pid in node_pid.
+node_args=()
 start_node() {
   local file=$1 name=$2 log=$3; shift 3
-  "$@" "$troupe" node --config "$file" --name "$name" --threads 1 >/dev/null 2>"$log" &
+  "$@" "$troupe" node --config "$file" --name "$name" --threads 1 "${node_args[@]}" >/dev/null 2>"$log" &
   node_pid=$!
   node_pids+=("$node_pid")
 }
@@ -130,13 +132,14 @@ seeded_completions() {
   done
 }
 
-# streams URL DIR: 32 streamed requests at once in the background (pids in stream_pids); texts in
-# DIR/I once they end. Request I has a stop string when I is even.
+# streams URL DIR: stream_count (default 32) streamed requests at once in the background (pids in
+# stream_pids); texts in DIR/I once they end. Request I has a stop string when I is even.
+stream_count=32
 streams() {
   local url=$1 dir=$2
   mkdir -p "$dir"
   stream_pids=()
-  for i in $(seq 1 32); do
+  for i in $(seq 1 "$stream_count"); do
     local stop=""
     [ $((i % 2)) -eq 0 ] && stop=', "stop": ["ing"]'
     ( "${http_prefix[@]}" curl -sS -N --max-time 120 "$url/v1/completions" -H 'Content-Type: application/json' \
@@ -169,19 +172,27 @@ one_process_reference() {
 
 # start_cluster TP PP MAX_RESTARTS NAME: TP x PP nodes, one executor each, the workers first,
 # tp_timeout_s 5; sets cfg, head, url, and victim / worker: the last worker's name and pid (the
-# one a test kills; it holds the last stage's last rank). The caller defines fail.
+# one a test kills; it holds the last stage's last rank), started with the flags in victim_args.
+# cluster_extra: lines added to [cluster]. The caller defines fail.
+victim_args=()
+cluster_extra=""
 start_cluster() {
   local tp=$1 pp=$2 restarts=$3 name=$4 n=$(($1 * $2))
   pick_ports
   cfg="$work/$name.toml"
   cluster_tp=$tp write_config "$cfg" "$pp" "$n" 30
   sed -i "s/^\\[scheduler\\]\$/[scheduler]\\nmax_restarts = $restarts/; s/^\\[cluster\\]\$/[cluster]\\ntp_timeout_s = 5/" "$cfg"
+  [ -z "$cluster_extra" ] || sed -i "s/^tp_timeout_s = 5\$/tp_timeout_s = 5\\n$cluster_extra/" "$cfg"
   cluster_pids=()
-  for i in $(seq 1 $((n - 1))); do
+  for i in $(seq 1 $((n - 2))); do
     start_node "$cfg" "worker-$i" "$work/$name-worker-$i.log"
     cluster_pids+=("$node_pid")
   done
-  victim="worker-$((n - 1))" worker=$node_pid
+  victim="worker-$((n - 1))"
+  node_args=("${victim_args[@]}")
+  start_node "$cfg" "$victim" "$work/$name-$victim.log"
+  node_args=()
+  worker=$node_pid
   start_node "$cfg" head "$work/$name-head.log"
   head=$node_pid
   wait_http "$work/$name-head.log" "$head" || fail "$name: the cluster did not serve"

@@ -8,8 +8,8 @@
 #    tp_timeout_s, or at once when the node's connection drops);
 #  - tp=2 x pp=2 on four nodes (the last stage's rank 1 killed: both groups start again).
 # After each: one recovery and one node loss in /metrics, /health ok with every node up, no
-# request running and no KV block referenced. Five kills in a row during one batch (pp=2,
-# max_restarts = 5) cost nothing either. Then, with max_restarts = 1, two kills in a row:
+# request running and no KV block referenced. Five kills in a row during one batch of 64
+# requests (pp=2, max_restarts = 5) cost nothing either. Then, with max_restarts = 1, two kills in a row:
 # the second ends every stream with an error naming the node and /health answers 503 — no hang.
 # A head killed and started again finds the worker with its shard still loaded, and serves.
 # The head's log gives the recovery time (loss to every stage back), printed at the end.
@@ -23,6 +23,7 @@ fail() { echo "FAIL: $1"; for f in "$work"/*.log; do echo "== $f"; tail -20 "$f"
 
 recover() {
   local tp=$1 pp=$2 name="tp$1pp$2"
+  stream_count=${3:-32}
   start_cluster "$tp" "$pp" 3 "$name-ref"
   streams "$url" "$work/$name-ref"; wait_streams
   stop_cluster
@@ -34,7 +35,7 @@ recover() {
   start_node "$cfg" "$victim" "$work/$name-worker-again.log"
   worker=$node_pid
   wait_streams
-  for i in $(seq 1 32); do
+  for i in $(seq 1 "$stream_count"); do
     [ -s "$work/$name-ref/$i" ] || fail "$name: reference stream $i is empty"
     grep -q '"error"' "$work/$name/raw.$i" && fail "$name: stream $i ended with an error: $(grep '"error"' "$work/$name/raw.$i")"
     cmp -s "$work/$name-ref/$i" "$work/$name/$i" ||
@@ -53,16 +54,17 @@ recover() {
 }
 
 took=()
-recover 1 2
+recover 1 2 64  # 64 streams: the reference of the repeated kills below
 recover 2 1
 recover 2 2
 
-# Five kills in a row during one batch (max_restarts = 5): each time the worker comes back, the
-# cluster recovers, and the 32 streams still end as without any fault.
+# Five kills in a row during one batch of 64 requests (max_restarts = 5): each time the worker
+# comes back, the cluster recovers, and the 64 streams still end as without any fault.
+stream_count=64
 start_cluster 1 2 5 repeat
 streams "$url" "$work/repeat"
 for k in 1 2 3 4 5; do
-  events_at_least $((64 * k)) "$work/repeat" || fail "repeat: the streams stalled before kill $k"
+  events_at_least $((100 * k)) "$work/repeat" || fail "repeat: the streams stalled before kill $k"
   kill -9 "$worker"
   sleep 0.5
   start_node "$cfg" "$victim" "$work/repeat-worker-$k.log"
@@ -71,9 +73,10 @@ for k in 1 2 3 4 5; do
   [ "$(grep -c 'cluster: recovered in' "$work/repeat-head.log")" -ge "$k" ] || fail "repeat: no recovery after kill $k"
 done
 wait_streams
-for i in $(seq 1 32); do
+for i in $(seq 1 64); do
   cmp -s "$work/tp1pp2-ref/$i" "$work/repeat/$i" || fail "repeat: stream $i differs after five kills"
 done
+stream_count=32
 [ "$(metric "$url" cluster_recovery_seconds_count)" = 5 ] || fail "repeat: cluster_recovery_seconds_count $(metric "$url" cluster_recovery_seconds_count)"
 stop_cluster
 

@@ -43,7 +43,7 @@ expect_error() {  # expect_error PATTERN FILE
 }
 sed 's/^roles = \["executor"\]$/roles = ["gatway"]/' "$examples/pp2-two-nodes.toml" >"$work/bad.toml"
 line=$(grep -n 'gatway' "$work/bad.toml" | cut -d: -f1)
-expect_error "$work/bad.toml:$line: node\[1\].roles: unknown role 'gatway' (known: gateway, scheduler, kv_manager, executor)$" "$work/bad.toml"
+expect_error "$work/bad.toml:$line: node\[1\].roles: unknown role 'gatway' (known: gateway, scheduler, kv_manager, executor, spare)$" "$work/bad.toml"
 sed 's/^tensor_parallel = 4$/tensor_parallel = 8/; s/^executors = 4$/executors = 8/' "$examples/tp4-one-node-cpu.toml" >"$work/tp8.toml"
 line=$(grep -n '^tensor_parallel' "$work/tp8.toml" | cut -d: -f1)
 expect_error "$work/tp8.toml:$line: model.tensor_parallel: tensor_parallel 8 does not divide the model's 4 attention heads$" "$work/tp8.toml"

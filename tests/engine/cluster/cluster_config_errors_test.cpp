@@ -71,7 +71,11 @@ const ErrorCase kCases[] = {
      "not one of auto, safetensors, dummy"},
     {"bad device", "load_format = \"dummy\"", "device = \"tpu\"", 3, "model.device", "not one of cpu, cuda"},
     {"unknown role", "roles = [\"executor\"]", "roles = [\"gatway\", \"executor\"]", 14, "node[1].roles",
-     "unknown role 'gatway' (known: gateway, scheduler, kv_manager, executor)"},
+     "unknown role 'gatway' (known: gateway, scheduler, kv_manager, executor, spare)"},
+    {"spare with another role", "roles = [\"executor\"]", "roles = [\"spare\", \"executor\"]", 14, "node[1].roles",
+     "a spare plays no other role"},
+    {"preload on an executor", "roles = [\"executor\"]", "roles = [\"executor\"]\npreload = true", 15,
+     "node[1].preload", "only a spare preloads"},
     {"role twice", "roles = [\"executor\"]", "roles = [\"executor\", \"executor\"]", 14, "node[1].roles",
      "listed twice"},
     {"no roles", "roles = [\"executor\"]", "roles = []", 14, "node[1].roles", "at least one role"},
@@ -128,7 +132,7 @@ const ErrorCase kCases[] = {
     {"server port", "", "[server]\nport = 65536", 16, "server.port", "out of range"},
     {"join timeout", "", "[cluster]\njoin_timeout_s = -1", 16, "cluster.join_timeout_s", "greater than"},
     {"tp timeout", "", "[cluster]\ntp_timeout_s = 0", 16, "cluster.tp_timeout_s", "greater than"},
-    {"unknown sub-table", "", "[cluster.x]\ny = 1", 15, "cluster.x", "unknown key (known: join_timeout_s, tp_timeout_s, heartbeat_timeout_s)"},
+    {"unknown sub-table", "", "[cluster.x]\ny = 1", 15, "cluster.x", "unknown key (known: join_timeout_s, tp_timeout_s, heartbeat_timeout_s, spare_after_s)"},
 };
 
 TEST(ClusterConfigErrors, EachNamesFileLineAndKey) {
@@ -157,7 +161,7 @@ TEST(ClusterConfigErrors, TheIssuesExampleLineReadsAsPromised) {
     FAIL() << "no error";
   } catch (const ConfigError& e) {
     EXPECT_STREQ(e.what(), "cluster.toml:14: node[1].roles: unknown role 'gatway' (known: gateway, scheduler, "
-                           "kv_manager, executor)");
+                           "kv_manager, executor, spare)");
   }
 }
 

@@ -133,6 +133,35 @@ gpus = [2, 0, 5]
   EXPECT_EQ(c.nodes[0].executor_slots(), 3);
 }
 
+TEST(ClusterConfig, ASpareOffersNoExecutorToPlacementButItsOwnToATakeover) {
+  const ClusterConfig c = parse_cluster_config(R"([model]
+path = "m"
+pipeline_parallel = 2
+[cluster]
+spare_after_s = 2.5
+[[node]]
+name = "head"
+address = "127.0.0.1:4300"
+roles = ["gateway", "scheduler", "kv_manager", "executor"]
+[[node]]
+name = "worker"
+address = "127.0.0.1:4301"
+roles = ["executor"]
+[[node]]
+name = "standby"
+address = "127.0.0.1:4302"
+roles = ["spare"]
+preload = true
+)",
+                                               "cluster.toml");
+  EXPECT_EQ(c.cluster.spare_after_s, 2.5);
+  EXPECT_TRUE(c.nodes[2].has(NodeRole::Spare));
+  EXPECT_TRUE(c.nodes[2].preload);
+  EXPECT_EQ(c.nodes[2].executor_slots(), 0);  // tp x pp = 2 = what head and worker offer
+  EXPECT_EQ(c.nodes[2].spare_slots(), 1);     // one CPU executor, as an executor node's default
+  EXPECT_FALSE(c.nodes[1].preload);
+}
+
 TEST(ClusterConfig, AGatewayMayLiveWithoutTheScheduler) {
   const ClusterConfig c = parse_cluster_config(R"([model]
 path = "m"

@@ -69,3 +69,38 @@ TEST(PlacementNodes, AMisfitNamesTheKeyToChange) {
 
 }  // namespace
 }  // namespace troupe
+
+namespace troupe {
+namespace {
+
+// n0 and n1 hold the two stages (tp 2 each, GPUs); s2 (one GPU) and s3 (GPUs 5, 7) are spares.
+ClusterConfig with_spares() {
+  ClusterConfig c = test::cluster_of(2, 2, ClusterDevice::Cuda, {2, 2, 1, 2});
+  c.nodes[2].name = "s2";
+  c.nodes[3].name = "s3";
+  c.nodes[3].gpus = {5, 7};
+  for (size_t i : {2u, 3u}) c.nodes[i].roles = {NodeRole::Spare};
+  return c;
+}
+
+TEST(PlacementSpares, SparesHoldNothingUntilALostNodesRanksMoveToTheFirstThatFits) {
+  const ClusterConfig c = with_spares();
+  const Placement p = place(c, test::model_named("llama-3-8b"));
+  EXPECT_EQ(placed_nodes(p), (std::vector<size_t>{0, 1}));
+  const std::optional<SpareMove> m = move_to_spare(c, p, 1);
+  ASSERT_TRUE(m.has_value());
+  EXPECT_EQ(m->spare, 3u);  // s2 has one GPU: too few for n1's two ranks
+  EXPECT_EQ(m->placement.at(1, 0).node, "s3");
+  EXPECT_EQ(m->placement.at(1, 0).device, 5);
+  EXPECT_EQ(m->placement.at(1, 1).node_index, 3u);
+  EXPECT_EQ(m->placement.at(1, 1).device, 7);
+  EXPECT_EQ(m->placement.at(1, 1).layers.begin, p.at(1, 1).layers.begin);  // the same shard
+  EXPECT_EQ(m->placement.at(1, 1).shard.rank, p.at(1, 1).shard.rank);
+  EXPECT_EQ(m->placement.at(0, 0).node, "n0");  // the rest stays
+  EXPECT_EQ(placed_nodes(m->placement), (std::vector<size_t>{0, 3}));
+  // s3 now stands in: when n0 goes too, no spare is big enough.
+  EXPECT_FALSE(move_to_spare(c, m->placement, 0).has_value());
+}
+
+}  // namespace
+}  // namespace troupe
