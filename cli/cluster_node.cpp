@@ -11,6 +11,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
@@ -27,6 +28,8 @@
 #include "engine/cluster/placement.h"
 #include "engine/cluster/placement_report.h"
 #include "engine/runtime/cpu_backend.h"
+#include "engine/runtime/gemm_tuning_cache.h"
+#include "engine/runtime/gpu_backend.h"
 #include "kernels/cpu/gemm.h"
 #include "wire/wire_codec.h"
 
@@ -44,8 +47,11 @@ size_t node_index(const ClusterConfig& config, const std::string& name) {
 
 // What this build cannot run yet, refused by the key that asks for it.
 void refuse_unbuilt(const ClusterConfig& config, const NodeConfig& head) {
-  if (config.model.device == ClusterDevice::Cuda)
-    throw config.error("model.device", "cluster nodes run CPU executors only for now (one GPU: `troupe serve`)");
+  if (config.model.device == ClusterDevice::Cuda && config.model.tensor_parallel > 1)
+    throw config.error("model.tensor_parallel", "tensor parallel on cuda cluster nodes is not built yet (the GPU ranks' "
+                                                "NCCL id is not handed over actor messages): pipeline_parallel runs on "
+                                                "GPUs; tensor parallel on one machine's GPUs: `troupe serve "
+                                                "--tensor-parallel N`");
   for (const NodeConfig& n : config.nodes) {
     const std::string key = "node[" + std::to_string(&n - config.nodes.data()) + "].roles";
     if (n.has(NodeRole::Gateway) && !n.has(NodeRole::Scheduler))
@@ -57,7 +63,36 @@ void refuse_unbuilt(const ClusterConfig& config, const NodeConfig& head) {
   }
 }
 
-// This node's shards, loaded now: each (stage, TP rank) placement put here, on its share of the cores.
+// The KV blocks of the cluster's one pool, which every executor holds (for its layers and KV
+// heads): num_kv_blocks, else what kv_cache_gib holds on the fullest executor.
+int32_t executor_kv_blocks(const ClusterConfig& config, const Placement& placement) {
+  if (config.scheduler.num_kv_blocks > 0) return config.scheduler.num_kv_blocks;
+  const int32_t blocks = placement.kv_blocks_within(config.scheduler.kv_cache_gib * (1ull << 30));
+  if (blocks <= 0) throw config.error("scheduler.kv_cache_gib", "too small for one KV block on an executor");
+  return blocks;
+}
+
+// A GPU stage's backend on the GPU placement gave it. Its KV pool is the cluster's (allocated now,
+// not from the card's free memory: a GPU may hold other nodes' stages too); GEMM choices are kept
+// in the default tuning cache, so a restarted node reuses them.
+std::shared_ptr<ModelBackend> load_gpu_shard(const ClusterConfig& config, const ClusterModel& model,
+                                             const Placement& placement, const RankPlacement& r, LoadFormat format) {
+  const std::optional<Checkpoint> checkpoint =
+      format == LoadFormat::Dummy ? std::nullopt : std::optional<Checkpoint>(Checkpoint::open(model.dir));
+  const SchedulerSettings& s = config.scheduler;
+  GpuBackendOptions o;
+  o.device = r.device;
+  o.max_num_seqs = s.max_num_seqs;
+  o.max_num_batched_tokens = s.max_num_batched_tokens;
+  o.block_size = s.block_size;
+  o.num_blocks = executor_kv_blocks(config, placement);
+  o.gemm_tuning_cache = default_gemm_tuning_cache().string();
+  o.layers = {r.layers.begin, r.layers.end};
+  return make_gpu_backend(model.config, checkpoint ? &*checkpoint : nullptr, config.model.dummy_seed, o);
+}
+
+// This node's shards, loaded now: each (stage, TP rank) placement put here, on its share of the
+// cores or on its GPU.
 std::map<int32_t, NodeShard> load_shards(const ClusterConfig& config, const ClusterModel& model,
                                          const Placement& placement, size_t me, int threads) {
   const LoadFormat format = *parse_load_format(config.model.load_format);
@@ -69,9 +104,15 @@ std::map<int32_t, NodeShard> load_shards(const ClusterConfig& config, const Clus
   for (const RankPlacement& r : placement.ranks) {
     if (r.node_index != me) continue;
     const LayerRange layers{r.layers.begin, r.layers.end};
-    spdlog::info("loading stage {}{}: layers [{}, {}){}{}, {} thread{}", r.stage,
+    const bool gpu = placement.device == ClusterDevice::Cuda;
+    spdlog::info("loading stage {}{}: layers [{}, {}){}{}, {}", r.stage,
                  placement.tensor_parallel > 1 ? fmt::format(" rank {}", r.rank) : "", layers.begin, layers.end,
-                 r.embedding ? " + embedding" : "", r.lm_head ? " + LM head" : "", each, each == 1 ? "" : "s");
+                 r.embedding ? " + embedding" : "", r.lm_head ? " + LM head" : "",
+                 gpu ? fmt::format("GPU {}", r.device) : fmt::format("{} thread{}", each, each == 1 ? "" : "s"));
+    if (gpu) {
+      shards[r.global_rank] = NodeShard{load_gpu_shard(config, model, placement, r, format), nullptr};
+      continue;
+    }
     std::shared_ptr<CpuModel> cpu = load_cpu_model(model.dir, model.config, format, config.model.dummy_seed, layers, r.shard);
     shards[r.global_rank] = NodeShard{std::make_shared<CpuBackend>(cpu, each), cpu};
   }
@@ -151,8 +192,7 @@ SchedulerConfig cluster_scheduler_config(const ClusterConfig& config, const Clus
   const EngineOptions engine_options = engine_options_from(config.scheduler);
   int32_t kv_blocks = 0;
   if (engine_options.num_kv_blocks <= 0) {
-    kv_blocks = placement.kv_blocks_within(config.scheduler.kv_cache_gib * (1ull << 30));
-    if (kv_blocks <= 0) throw config.error("scheduler.kv_cache_gib", "too small for one KV block on an executor");
+    kv_blocks = executor_kv_blocks(config, placement);
     spdlog::info("KV cache: {} blocks of {} tokens ({} tokens; {} GiB on each executor)", kv_blocks,
                  engine_options.block_size, int64_t{kv_blocks} * engine_options.block_size, config.scheduler.kv_cache_gib);
   }
