@@ -6,7 +6,8 @@
 #  - pp=2 as two `troupe node` processes, both stages on GPU 0 (the head holds stage 0);
 #  - the same cluster with the worker (the last stage) killed with SIGKILL mid-stream and started
 #    again (issue 16's GPU row): every stream finishes.
-# Each run is 32 streamed greedy completions at once (half with a stop string), compared with
+# Each run is 32 streamed greedy completions of 200 tokens at once (half with a stop string; long
+# enough on a GPU that the kill lands mid-stream), compared with
 # greedy_streams.py: equal tokens, or parting only at a near-tie of the reference (bf16 rounds a
 # batch of another height differently; the batches differ with timing and after a recovery's
 # recompute). It prints how many were identical. Usage: cluster_gpu_test.sh TROUPE MODEL [WORK]
@@ -20,7 +21,8 @@ source "$here/cluster_lib.sh"
 cluster_device=cuda
 trap 'cluster_cleanup' EXIT
 fail() { echo "FAIL: $1"; for f in "$work"/*.log; do echo "== $f"; tail -20 "$f"; done; exit 1; }
-streams_to() { python3 "$here/greedy_streams.py" run "$1" "$2" 32; }
+streams_to() { python3 "$here/greedy_streams.py" run "$1" "$2" 32 200; }
+events() { local n; n=$(cat "$1/events" 2>/dev/null); echo "${n:-0}"; }
 held_to() { python3 "$here/greedy_streams.py" compare "$1" "$2" | tee -a "$work/compare.txt" | tail -1; }
 
 # serve_one NAME FLAGS...: one `troupe serve` process on the GPU, its streams into $work/NAME.
@@ -51,13 +53,16 @@ stop_cluster
 start_cluster 1 2 3 kill
 streams_to "$url" "$work/kill" &
 client=$!
-for _ in $(seq 1 300); do [ "$(cat "$work/kill/events" 2>/dev/null || echo 0)" -ge 64 ] && break; sleep 0.1; done
-[ "$(cat "$work/kill/events" 2>/dev/null || echo 0)" -ge 64 ] || fail "kill: the streams did not start"
+for _ in $(seq 1 300); do [ "$(events "$work/kill")" -ge 64 ] && break; sleep 0.05; done
+[ "$(events "$work/kill")" -ge 64 ] || fail "kill: the streams did not start"
 kill -9 "$worker"
+at_kill=$(events "$work/kill")
 sleep 1
 start_node "$cfg" "$victim" "$work/kill-worker-again.log"
 worker=$node_pid
 wait "$client"
+echo "killed after $at_kill of $(events "$work/kill") stream events"
+[ "$at_kill" -lt "$(events "$work/kill")" ] || fail "kill: every stream had ended before the kill"
 grep -q "cluster: recovered in" "$work/kill-head.log" || fail "kill: the head logged no recovery"
 echo "the worker killed mid-stream and started again, against the cluster without the fault: $(held_to "$work/cluster" "$work/kill")"
 echo "recovered in $(sed -n 's/.*cluster: recovered in \([0-9.]*\) s.*/\1/p' "$work/kill-head.log") s"

@@ -2,16 +2,16 @@
 """Greedy streams through HTTP, and the rule two GPU runs of them are held to (standard library only:
 the GPU machine has python3 but no jq).
 
-  greedy_streams.py run URL DIR [N]   N (32) streamed greedy completions at once, each asking for
-                                      its top-2 logprobs; DIR/I.json per request once it ends, and
-                                      DIR/events, the data events so far (a test kills a node once
-                                      enough have arrived)
+  greedy_streams.py run URL DIR [N [T]]  N (32) streamed greedy completions of T (40) tokens at
+                                      once, each asking for its top-2 logprobs; DIR/I.json per
+                                      request once it ends, and DIR/events, the data events so far
+                                      (a test kills a node once enough have arrived)
   greedy_streams.py compare REF GOT   each request's tokens equal, or parting only where REF's top
                                       two logprobs are within bf16 noise (a batch of another height
                                       rounds differently in bf16; see tests/gpu/greedy_compare.h);
                                       prints the counts, exits 1 on a clear parting or an error
 
-Request I is the prompt cluster_lib.sh's `streams` sends, 40 tokens, a stop string when I is even.
+Request I is the prompt cluster_lib.sh's `streams` sends, a stop string when I is even.
 """
 import json
 import os
@@ -22,8 +22,8 @@ import urllib.request
 NEAR_TIE = 0.1  # nats between the top two logprobs: bf16 noise in logits of this size (|l| ~ 1-5)
 
 
-def one(url, i, out_dir, counter):
-    body = {"prompt": f"stream {i}: " + "word " * (i % 7 + 1), "max_tokens": 40, "temperature": 0,
+def one(url, i, out_dir, counter, max_tokens):
+    body = {"prompt": f"stream {i}: " + "word " * (i % 7 + 1), "max_tokens": max_tokens, "temperature": 0,
             "ignore_eos": True, "stream": True, "logprobs": 2}
     if i % 2 == 0:
         body["stop"] = ["ing"]
@@ -60,14 +60,15 @@ class Counter:
     def add(self):
         with self.lock:
             self.n += 1
-            with open(self.path, "w") as f:
+            with open(self.path + ".tmp", "w") as f:
                 f.write(str(self.n))
+            os.replace(self.path + ".tmp", self.path)  # a reader never sees it half written
 
 
-def run(url, out_dir, n):
+def run(url, out_dir, n, max_tokens):
     os.makedirs(out_dir, exist_ok=True)
     counter = Counter(os.path.join(out_dir, "events"))
-    threads = [threading.Thread(target=one, args=(url, i, out_dir, counter)) for i in range(1, n + 1)]
+    threads = [threading.Thread(target=one, args=(url, i, out_dir, counter, max_tokens)) for i in range(1, n + 1)]
     for t in threads:
         t.start()
     for t in threads:
@@ -104,6 +105,7 @@ def compare(ref_dir, got_dir):
 
 if __name__ == "__main__":
     if sys.argv[1] == "run":
-        run(sys.argv[2], sys.argv[3], int(sys.argv[4]) if len(sys.argv) > 4 else 32)
+        run(sys.argv[2], sys.argv[3], int(sys.argv[4]) if len(sys.argv) > 4 else 32,
+            int(sys.argv[5]) if len(sys.argv) > 5 else 40)
     else:
         sys.exit(compare(sys.argv[2], sys.argv[3]))
