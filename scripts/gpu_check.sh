@@ -66,6 +66,15 @@ tests/cli/cluster_gpu_test.sh "$(find_bin troupe)" "$demo" "$work/cluster_gpu" >
 rc=$?; grep -E "against|recovered in|FAIL|PASS" "$work/cluster_gpu.log"
 record "pp=2 over HTTP, one process and two nodes, kill + restart" "$([[ $rc == 0 ]] && echo PASS || echo FAIL)"
 
+# signal_troupe_under PID SIG: SIG to every troupe process descended from PID.
+signal_troupe_under() {
+  local p
+  for p in $(pgrep -P "$1"); do
+    [[ $(readlink "/proc/$p/exe") == */troupe ]] && kill -"$2" "$p"
+    signal_troupe_under "$p" "$2"
+  done
+}
+
 # memcheck_serve NAME FLAGS...: compute-sanitizer memcheck over `troupe serve` on the GPU answering 8 mixed
 # requests (greedy and sampled, plain and streamed), then a clean shutdown; a row named NAME.
 memcheck_serve() {
@@ -99,9 +108,10 @@ for t in threads: t.join()
 PY
   echo "requests: rc $?"
 fi
-# SIGINT to troupe itself, the sanitizer's child (compute-sanitizer does not forward it): a clean
-# shutdown, then the summary.
-pkill -INT -P "$server" || kill -INT "$server"
+# SIGINT to troupe itself (compute-sanitizer does not forward it), found by its pid among the
+# sanitizer's descendants (troupe is not always its direct child: `pkill -P` signalled another
+# process on the H100 and the run hung): a clean shutdown, then the summary.
+signal_troupe_under "$server" INT
 wait $server
 summary=$(grep "ERROR SUMMARY" "$work/memcheck_$name.log" | tail -1)
 echo "memcheck: $summary"
