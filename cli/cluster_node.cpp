@@ -11,6 +11,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
@@ -31,6 +32,8 @@
 #include "engine/runtime/context_loss_guard.h"
 #include "engine/runtime/cpu_backend.h"
 #include "engine/runtime/fault_injecting_backend.h"
+#include "engine/runtime/gemm_tuning_cache.h"
+#include "engine/runtime/gpu_backend.h"
 #include "kernels/cpu/gemm.h"
 #include "wire/wire_codec.h"
 
@@ -48,8 +51,11 @@ size_t node_index(const ClusterConfig& config, const std::string& name) {
 
 // What this build cannot run yet, refused by the key that asks for it.
 void refuse_unbuilt(const ClusterConfig& config, const NodeConfig& head) {
-  if (config.model.device == ClusterDevice::Cuda)
-    throw config.error("model.device", "cluster nodes run CPU executors only for now (one GPU: `troupe serve`)");
+  if (config.model.device == ClusterDevice::Cuda && config.model.tensor_parallel > 1)
+    throw config.error("model.tensor_parallel", "tensor parallel on cuda cluster nodes is not built yet (the GPU ranks' "
+                                                "NCCL id is not handed over actor messages): pipeline_parallel runs on "
+                                                "GPUs; tensor parallel on one machine's GPUs: `troupe serve "
+                                                "--tensor-parallel N`");
   for (const NodeConfig& n : config.nodes) {
     const std::string key = "node[" + std::to_string(&n - config.nodes.data()) + "].roles";
     if (n.has(NodeRole::Gateway) && !n.has(NodeRole::Scheduler))
@@ -61,6 +67,34 @@ void refuse_unbuilt(const ClusterConfig& config, const NodeConfig& head) {
       throw config.error(key, "a kv_manager on a node without the scheduler is not built yet: give " + head.name +
                                   " the kv_manager role");
   }
+}
+
+// The KV blocks of the cluster's one pool, which every executor holds (for its layers and KV
+// heads): num_kv_blocks, else what kv_cache_gib holds on the fullest executor.
+int32_t executor_kv_blocks(const ClusterConfig& config, const Placement& placement) {
+  if (config.scheduler.num_kv_blocks > 0) return config.scheduler.num_kv_blocks;
+  const int32_t blocks = placement.kv_blocks_within(config.scheduler.kv_cache_gib * (1ull << 30));
+  if (blocks <= 0) throw config.error("scheduler.kv_cache_gib", "too small for one KV block on an executor");
+  return blocks;
+}
+
+// A GPU stage's backend on the GPU placement gave it. Its KV pool is the cluster's (allocated now,
+// not from the card's free memory: a GPU may hold other nodes' stages too); GEMM choices are kept
+// in the default tuning cache, so a restarted node reuses them.
+std::shared_ptr<ModelBackend> load_gpu_shard(const ClusterConfig& config, const ClusterModel& model,
+                                             const Placement& placement, const RankPlacement& r, LoadFormat format) {
+  const std::optional<Checkpoint> checkpoint =
+      format == LoadFormat::Dummy ? std::nullopt : std::optional<Checkpoint>(Checkpoint::open(model.dir));
+  const SchedulerSettings& s = config.scheduler;
+  GpuBackendOptions o;
+  o.device = r.device;
+  o.max_num_seqs = s.max_num_seqs;
+  o.max_num_batched_tokens = s.max_num_batched_tokens;
+  o.block_size = s.block_size;
+  o.num_blocks = executor_kv_blocks(config, placement);
+  o.gemm_tuning_cache = default_gemm_tuning_cache().string();
+  o.layers = {r.layers.begin, r.layers.end};
+  return make_gpu_backend(model.config, checkpoint ? &*checkpoint : nullptr, config.model.dummy_seed, o);
 }
 
 // CAF 0.17's actor_system destructor can wait forever for the thread of a detached actor (the
@@ -79,22 +113,32 @@ void refuse_unbuilt(const ClusterConfig& config, const NodeConfig& head) {
 struct ShardLoader {
   const ClusterConfig& config;
   const ClusterModel& model;
-  std::string node;
+  const Placement& placement;  // as at start: a rank's layers, shard and GPU
+  size_t me;                   // this node, in config.nodes
   std::shared_ptr<FaultInjector> faults;
 
-  NodeShard operator()(const RankPlacement& r, int threads, int32_t tensor_parallel) const {
+  NodeShard operator()(RankPlacement r, int threads) const {
+    if (config.nodes[me].has(NodeRole::Spare)) r.device = spare_device(config.nodes[me], placement, r.global_rank);
     const LayerRange layers{r.layers.begin, r.layers.end};
-    spdlog::info("loading stage {}{}: layers [{}, {}){}{}, {} thread{}", r.stage,
-                 tensor_parallel > 1 ? fmt::format(" rank {}", r.rank) : "", layers.begin, layers.end,
-                 r.embedding ? " + embedding" : "", r.lm_head ? " + LM head" : "", threads, threads == 1 ? "" : "s");
-    std::shared_ptr<CpuModel> cpu = load_cpu_model(model.dir, model.config, *parse_load_format(config.model.load_format),
-                                                   config.model.dummy_seed, layers, r.shard);
-    std::shared_ptr<ModelBackend> backend = std::make_shared<CpuBackend>(cpu, threads);
+    const bool gpu = placement.device == ClusterDevice::Cuda;
+    spdlog::info("loading stage {}{}: layers [{}, {}){}{}, {}", r.stage,
+                 placement.tensor_parallel > 1 ? fmt::format(" rank {}", r.rank) : "", layers.begin, layers.end,
+                 r.embedding ? " + embedding" : "", r.lm_head ? " + LM head" : "",
+                 gpu ? fmt::format("GPU {}", r.device) : fmt::format("{} thread{}", threads, threads == 1 ? "" : "s"));
+    const LoadFormat format = *parse_load_format(config.model.load_format);
+    std::shared_ptr<CpuModel> cpu;  // a CPU rank's model, which joins its TP group; null on a GPU
+    std::shared_ptr<ModelBackend> backend;
+    if (gpu) {
+      backend = load_gpu_shard(config, model, placement, r, format);
+    } else {
+      cpu = load_cpu_model(model.dir, model.config, format, config.model.dummy_seed, layers, r.shard);
+      backend = std::make_shared<CpuBackend>(cpu, threads);
+    }
     if (faults)
       backend = std::make_shared<FaultInjectingBackend>(backend, faults, r.stage, r.rank, [](const std::string&) {
         std::raise(SIGKILL);  // as `kill -9`: nothing flushed, nothing said goodbye
       });
-    backend = std::make_shared<ContextLossGuard>(backend, [name = node](const std::string& why) {
+    backend = std::make_shared<ContextLossGuard>(backend, [name = config.nodes[me].name](const std::string& why) {
       std::cerr << "error: node " << name << ": " << why << "\n";
       end_process(kContextLostStatus);
     });
@@ -186,8 +230,7 @@ SchedulerConfig cluster_scheduler_config(const ClusterConfig& config, const Clus
   const EngineOptions engine_options = engine_options_from(config.scheduler);
   int32_t kv_blocks = 0;
   if (engine_options.num_kv_blocks <= 0) {
-    kv_blocks = placement.kv_blocks_within(config.scheduler.kv_cache_gib * (1ull << 30));
-    if (kv_blocks <= 0) throw config.error("scheduler.kv_cache_gib", "too small for one KV block on an executor");
+    kv_blocks = executor_kv_blocks(config, placement);
     spdlog::info("KV cache: {} blocks of {} tokens ({} tokens; {} GiB on each executor)", kv_blocks,
                  engine_options.block_size, int64_t{kv_blocks} * engine_options.block_size, config.scheduler.kv_cache_gib);
   }
@@ -244,15 +287,15 @@ void run_cluster_node(const ClusterNodeOptions& o) {
   setup.host = node.host;
   setup.port = node.port;
   setup.identity = identity;
-  const ShardLoader loader{config, model, node.name, faults};
+  const ShardLoader loader{config, model, placement, me, faults};
   int held = 0;
   for (const RankPlacement& r : placement.ranks) held += r.node_index == me;
   const int each = threads_each(node, held, o.threads);
   for (const RankPlacement* r : ranks_loaded_at_start(config, placement, me))
-    setup.shards[r->global_rank] = loader(*r, each, placement.tensor_parallel);
+    setup.shards[r->global_rank] = loader(*r, each);
   if (node.has(NodeRole::Spare))
-    setup.load_shard = [loader, placement, each](int32_t global_rank) {
-      return loader(placement.ranks.at(static_cast<size_t>(global_rank)), each, placement.tensor_parallel);
+    setup.load_shard = [loader, each](int32_t global_rank) {
+      return loader(loader.placement.ranks.at(static_cast<size_t>(global_rank)), each);
     };
   setup.faults = faults;
   setup.tensor_parallel = placement.tensor_parallel;

@@ -28,8 +28,9 @@ void add_engine_options(CLI::App& cmd, EngineOptions& o) {
   // One number, counted apart for the executor and the scheduler (Ray's per-actor max_restarts):
   // the old name still works.
   cmd.add_option("--pipeline-parallel,--pipeline-parallel-size", o.pipeline_parallel,
-                 "pipeline stages (also -pp): the layers split over that many CPU executors in this process, "
-                 "each with its share of the cores, working on different batches at once")
+                 "pipeline stages (also -pp): the layers split over that many executors in this process, working "
+                 "on different batches at once: on CPU each with its share of the cores; on cuda stage s on GPU s "
+                 "modulo the GPUs found, stages on one GPU sharing its --gpu-memory-utilization evenly")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
   cmd.add_option("--tensor-parallel,--tensor-parallel-size", o.tensor_parallel,

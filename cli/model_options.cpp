@@ -120,6 +120,34 @@ std::shared_ptr<ModelBackend> load_gpu_tensor_parallel(const ModelConfig& c, con
 #endif
 }
 
+// --pipeline-parallel N on GPUs: stage s on GPU s % (GPUs found), so one GPU holds every stage.
+// Stages sharing a GPU split --gpu-memory-utilization evenly: the Decoder sizes its KV pool so
+// that everything on the card stays within its utilization, so the k-th of m stages on a GPU
+// (made in order, in this process) is given (k + 1) / m of it.
+std::vector<std::shared_ptr<ModelBackend>> load_gpu_pipeline(const ModelConfig& c, const ModelFolder& folder,
+                                                             LoadFormat format, const ModelOptions& o,
+                                                             const EngineOptions& engine, const LoadProgress& progress) {
+  const int n = engine.pipeline_parallel;
+  const int gpus = std::max(1, cuda_device_count());
+  const std::vector<LayerRange> split = split_layers(c.num_layers, n);
+  const std::optional<Checkpoint> checkpoint =
+      format == LoadFormat::Dummy ? std::nullopt : std::optional<Checkpoint>(Checkpoint::open(folder.dir));
+  if (format == LoadFormat::Dummy) spdlog::info("making dummy weights on the GPU (seed {})", o.dummy_seed);
+  std::vector<std::shared_ptr<ModelBackend>> stages;
+  for (int s = 0; s < n; ++s) {
+    GpuBackendOptions g = gpu_options(o, engine);
+    g.device = s % gpus;
+    const int sharing = n / gpus + (g.device < n % gpus ? 1 : 0), nth = s / gpus;
+    g.memory_utilization = o.gpu_memory_utilization * (nth + 1) / sharing;
+    g.layers = split[static_cast<size_t>(s)];
+    spdlog::info("pipeline stage {} of {}: layers [{}, {}){}{} on GPU {} ({} of {} stages there)", s, n, g.layers.begin,
+                 g.layers.end, is_first_stage(g.layers) ? " + embedding" : "",
+                 is_last_stage(g.layers, c) ? " + LM head" : "", g.device, nth + 1, sharing);
+    stages.push_back(make_gpu_backend(c, checkpoint ? &*checkpoint : nullptr, o.dummy_seed, g, progress));
+  }
+  return stages;
+}
+
 }  // namespace
 
 bool uses_gpu(const ModelOptions& o) { return o.device == "cuda" || (o.device == "auto" && cuda_device_available()); }
@@ -157,12 +185,12 @@ LoadedModel load_model(const ModelOptions& o, const EngineOptions& engine, bool 
     }
   };
   const bool gpu = uses_gpu(o);
-  if (gpu && engine.pipeline_parallel > 1)
-    throw std::runtime_error("--pipeline-parallel runs on CPU executors only for now: pass --device cpu (pipeline "
-                             "stages on GPUs are not built yet)");
   std::shared_ptr<ModelBackend> backend;
   std::vector<std::shared_ptr<ModelBackend>> stages;
-  if (gpu && engine.tensor_parallel > 1) {
+  if (gpu && engine.pipeline_parallel > 1) {
+    stages = load_gpu_pipeline(c, folder, format, o, engine, progress);
+    backend = std::make_shared<SequentialPipelineBackend>(stages);
+  } else if (gpu && engine.tensor_parallel > 1) {
     backend = load_gpu_tensor_parallel(c, folder, format, o, engine, progress);
   } else if (gpu) {
     const GpuBackendOptions g = gpu_options(o, engine);

@@ -14,8 +14,9 @@
 # all-reduce alone at decode sizes; the peer is then ../shared/peers/gptfast_tp_peer.py under
 # torchrun with N processes (PEER_TP overrides that path). troupe serve
 # on GPUs drives one GPU today (--tensor-parallel with --device cuda is refused until the GPU TP
-# backend is wired into the executor), so the HTTP runs stay at tp 1. PP=M > 1: pipeline stages on
-# GPUs are not built; the script says so and stops.
+# backend is wired into the executor), so the HTTP runs stay at tp 1. PP=M > 1: generate and serve
+# run M pipeline stages (--pipeline-parallel M: stage s on GPU s modulo the GPUs, so all on one GPU
+# when there is one, sharing its memory utilization).
 set -uo pipefail
 bin=${1:-build/cli}
 out=${2:-/tmp/troupe-gpu-bench}
@@ -28,10 +29,8 @@ mkdir -p "$out"
 nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.max.sm --format=csv,noheader | tee "$out/gpu.txt"
 export NCCL_NVLS_ENABLE=0  # NVLink multicast stays off (issue 14; the GPU machines' rule)
 
-if [[ $pp != 1 ]]; then
-  echo "PP=$pp: pipeline stages on GPUs are not built yet (issue 14 builds them on CPUs only)" >&2
-  exit 2
-fi
+pp_flags=()
+[[ $pp != 1 ]] && pp_flags=(--pipeline-parallel "$pp")
 if [[ $tp != 1 || -n ${TP_BENCH_ALWAYS:-} ]]; then
   echo "== tensor parallel decode steps: tp 1, then tp $tp (tp_decoder_bench)"
   "$tp_bench" 1 2>&1 | tee "$out/tp1_decoder.txt"
@@ -52,13 +51,13 @@ fi
 echo "== troupe generate, batch 1"
 prompt=$(python3 -c "print(' '.join(['token'] * 127))")
 "$bin/troupe" generate --model "$model" --load-format dummy --device cuda --prompt "$prompt" \
-  --max-tokens 256 --temperature 0 --ignore-eos --json >"$out/generate.json" 2>"$out/generate.log"
+  --max-tokens 256 --temperature 0 --ignore-eos --json "${pp_flags[@]}" >"$out/generate.json" 2>"$out/generate.log"
 grep -E "decode|GPU|error" "$out/generate.log"
 
 echo "== troupe serve + troupe bench"
 port=18732
 TROUPE_STEP_TRACE=${STEP_TRACE:-} "$bin/troupe" serve --model "$model" --load-format dummy --device cuda --port $port \
-  ${SERVE_FLAGS:-} >"$out/serve.log" 2>&1 &
+  "${pp_flags[@]}" ${SERVE_FLAGS:-} >"$out/serve.log" 2>&1 &
 server=$!
 for _ in $(seq 1 300); do
   curl -sf "http://127.0.0.1:$port/health" >/dev/null 2>&1 && break

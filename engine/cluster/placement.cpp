@@ -138,6 +138,14 @@ Placement place(const ClusterConfig& c, const ModelConfig& m) {
   return p;
 }
 
+int32_t spare_device(const NodeConfig& spare, const Placement& placement, int32_t global_rank) {
+  const size_t holder = placement.ranks.at(static_cast<size_t>(global_rank)).node_index;
+  int32_t k = 0;
+  for (const RankPlacement& r : placement.ranks)
+    if (r.node_index == holder && r.global_rank < global_rank) ++k;
+  return spare.gpus.empty() ? k : spare.gpus.at(static_cast<size_t>(k));
+}
+
 std::vector<size_t> placed_nodes(const Placement& placement) {
   std::vector<size_t> nodes;
   for (const RankPlacement& r : placement.ranks) nodes.push_back(r.node_index);
@@ -155,13 +163,11 @@ std::optional<SpareMove> move_to_spare(const ClusterConfig& config, const Placem
     if (!spare.has(NodeRole::Spare) || spare.spare_slots() < held) continue;
     if (std::find(placed.begin(), placed.end(), i) != placed.end()) continue;  // already standing in
     Placement moved = placement;
-    int32_t next = 0;
     for (RankPlacement& r : moved.ranks) {
       if (r.node_index != lost) continue;
+      r.device = spare_device(spare, placement, r.global_rank);
       r.node_index = i;
       r.node = spare.name;
-      r.device = spare.gpus.empty() ? next : spare.gpus[static_cast<size_t>(next)];
-      ++next;
     }
     moved.notes.push_back("spare " + spare.name + " holds what " + config.nodes[lost].name + " held");
     return SpareMove{std::move(moved), i};

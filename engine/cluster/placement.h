@@ -85,6 +85,10 @@ struct SpareMove {
 };
 std::optional<SpareMove> move_to_spare(const ClusterConfig& config, const Placement& placement, size_t lost);
 
+// The executor (CPU index, or GPU id) of `spare` that takes rank `global_rank` when the ranks of
+// its node in `placement` move there: that node's k-th rank takes the spare's k-th executor.
+int32_t spare_device(const NodeConfig& spare, const Placement& placement, int32_t global_rank);
+
 // The nodes holding some rank of `placement`, in config order.
 std::vector<size_t> placed_nodes(const Placement& placement);
 

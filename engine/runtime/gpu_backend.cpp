@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <deque>
 #include <map>
+#include <optional>
 #include <string>
 #include <stdexcept>
 #include <vector>
@@ -22,13 +23,18 @@
 namespace troupe {
 namespace {
 
-// The decoder of one TP rank: its heads and intermediate slice, the vocabulary whole.
-cuda::DecoderShape decoder_shape(const ModelConfig& c, const TpShard& shard) {
+// The decoder of one TP rank of one pipeline stage: its heads and intermediate slice, its layers,
+// the vocabulary whole.
+cuda::DecoderShape decoder_shape(const ModelConfig& c, const TpShard& shard, LayerRange layers) {
   cuda::DecoderShape s;
   s.vocab = c.vocab_size;
   s.hidden = c.hidden_size;
   s.intermediate = shard.intermediate.size();
-  s.layers = c.num_layers;
+  s.layers = layers.size();
+  s.stage = {.first_layer = layers.begin,
+             .model_layers = c.num_layers,
+             .first = is_first_stage(layers),
+             .last = is_last_stage(layers, c)};
   s.heads = shard.q_heads.size();
   s.kv_heads = shard.kv_heads.size();
   s.shard = {.rank = shard.rank,
@@ -77,12 +83,12 @@ cuda::HostFormat host_format(DType d) {
   throw std::logic_error("unknown dtype");
 }
 
-// Each tensor's slice for this rank (all of it at tp 1) from the mapped file to the device. The
-// parts of a fused weight come in layout order (q, k, v; gate, up), so each slice lands where the
-// one before it ended: the model's offsets shrunk to the shard.
-void upload_weights(cuda::Decoder& d, const ModelConfig& c, const TpShard& shard, const Checkpoint& checkpoint,
-                    const LoadProgress& progress) {
-  const std::vector<WeightPart> parts = weight_layout(c);
+// Each tensor's slice for this rank (all of it at tp 1) of this stage's tensors from the mapped
+// file to the device. The parts of a fused weight come in layout order (q, k, v; gate, up), so
+// each slice lands where the one before it ended: the model's offsets shrunk to the shard.
+void upload_weights(cuda::Decoder& d, const ModelConfig& c, const TpShard& shard, LayerRange layers,
+                    const Checkpoint& checkpoint, const LoadProgress& progress) {
+  const std::vector<WeightPart> parts = weight_layout(c, layers);
   std::map<std::pair<WeightKind, int64_t>, int64_t> filled;  // elements of each (fused) weight placed so far
   size_t done = 0;
   for (const WeightPart& p : parts) {
@@ -93,13 +99,14 @@ void upload_weights(cuda::Decoder& d, const ModelConfig& c, const TpShard& shard
     const auto* bytes = reinterpret_cast<const char*>(t.bytes.data());
     const auto elem = static_cast<int64_t>(dtype_size(t.dtype));
     const cuda::Weight w = device_weight(p.kind);
+    const int64_t layer = p.layer < 0 ? p.layer : p.layer - layers.begin;  // the decoder's own numbering
     if (slice.dim < 0) {
-      d.upload(w, p.layer, at, bytes, host_format(t.dtype), p.numel());
+      d.upload(w, layer, at, bytes, host_format(t.dtype), p.numel());
     } else if (slice.dim == 0) {
-      d.upload(w, p.layer, at, bytes + slice.begin * row_len * elem, host_format(t.dtype),
+      d.upload(w, layer, at, bytes + slice.begin * row_len * elem, host_format(t.dtype),
                (slice.end - slice.begin) * row_len);
     } else {
-      d.upload_rows(w, p.layer, at, bytes + slice.begin * elem, host_format(t.dtype), rows, slice.end - slice.begin,
+      d.upload_rows(w, layer, at, bytes + slice.begin * elem, host_format(t.dtype), rows, slice.end - slice.begin,
                     row_len);
     }
     at += slice_numel(p, slice);
@@ -113,16 +120,19 @@ class GpuBackend : public ModelBackend {
              const LoadProgress& progress)
       : config_(config),
         shard_(tp_shard(config, o.tp_size, o.tp_rank, VocabSplit::Replicated)),
-        decoder_(decoder_shape(config, shard_), o.device, o.tp_group),
-        sampler_(config.vocab_size, o.max_num_seqs) {
+        layers_(o.layers.size() > 0 ? o.layers : all_layers(config)),
+        decoder_(decoder_shape(config, shard_, layers_), o.device, o.tp_group) {
+    if (is_last_stage(layers_, config)) sampler_.emplace(config.vocab_size, o.max_num_seqs);
     if (checkpoint) {
-      upload_weights(decoder_, config, shard_, *checkpoint, progress);
+      upload_weights(decoder_, config, shard_, layers_, *checkpoint, progress);
     } else {
       decoder_.fill_dummy(seed);
     }
-    spdlog::info("GPU {}: weights {:.2f} GiB (bf16){}", o.device, static_cast<double>(decoder_.weight_bytes()) / (1 << 30),
+    spdlog::info("GPU {}: weights {:.2f} GiB (bf16){}{}", o.device, static_cast<double>(decoder_.weight_bytes()) / (1 << 30),
                  o.tp_size > 1 ? ", tensor-parallel rank " + std::to_string(o.tp_rank) + " of " + std::to_string(o.tp_size)
-                               : std::string());
+                               : std::string(),
+                 layers_ == all_layers(config) ? std::string()
+                                               : fmt::format(", pipeline stage of layers [{}, {})", layers_.begin, layers_.end));
     const cuda::DecoderLimits limits{.max_num_tokens = o.max_num_batched_tokens,
                                      .max_num_seqs = o.max_num_seqs,
                                      .max_context_len = static_cast<int32_t>(config.max_position_embeddings),
@@ -145,6 +155,7 @@ class GpuBackend : public ModelBackend {
 
   const ModelConfig& config() const override { return config_; }
   int32_t kv_cache_capacity() const override { return decoder_.num_kv_blocks(); }
+  LayerRange layers() const override { return layers_; }
 
   void allocate_kv_cache(int32_t num_blocks, int32_t block_size) override {
     // A restarted executor's steps still on the device are dropped (their results were never
@@ -172,12 +183,13 @@ class GpuBackend : public ModelBackend {
   // Step N+1 is staged and queued while step N runs; its deferred tokens are read from N's
   // sampled tokens on the device, so nothing waits for N's copy back.
   // TROUPE_PIPELINE=0 turns it off (lock step), for A/B measurements.
-  bool pipelines() const override { return pipelined_; }
+  bool pipelines() const override { return pipelined_ && sampler_; }
   // The device sampler has no logit_bias / min_tokens pass yet: the HTTP layer refuses them.
   bool applies_logit_adjustments() const override { return false; }
 
   void launch(const ForwardBatch& batch, std::span<const SamplingRow> rows,
               std::span<const DeferredToken> deferred) override {
+    require_last_stage();
     if (pending_.size() >= 2) throw std::logic_error("two steps are launched and not collected already");
     for (const DeferredToken& d : deferred)
       if (pending_.empty() || d.row < 0 || d.row >= pending_.back().rows)
@@ -192,13 +204,13 @@ class GpuBackend : public ModelBackend {
     pending_.push_back(std::move(p));
   }
 
-  bool ready() const override { return sampler_.ready(); }
+  bool ready() const override { return !sampler_ || sampler_->ready(); }
 
   SampledTokens collect() override {
     if (pending_.empty()) throw std::logic_error("collect() without a launched step");
     const Pending p = std::move(pending_.front());
     pending_.pop_front();
-    const cuda::SamplerOutput& s = sampler_.collect();
+    const cuda::SamplerOutput& s = sampler_->collect();
     if (p.ticket >= 0) {
       const cuda::StepTiming t = decoder_.step_timing(p.ticket);
       last_timing_ = {t.staging_ms, t.device_ms, t.gpu_idle_ms};
@@ -224,9 +236,21 @@ class GpuBackend : public ModelBackend {
 
   std::vector<float> logits(const ForwardBatch& batch) override {
     if (!pending_.empty()) throw std::logic_error("logits() with a launched step not collected");
+    require_last_stage();
     forward(batch, {});
     std::vector<float> out(logit_tokens_.size() * config_.vocab_size);
     decoder_.copy_logits(out.data(), static_cast<int64_t>(logit_tokens_.size()));
+    return out;
+  }
+
+  // Host-staged: [num_tokens, hidden] fp32 back on the host, so the next stage may be in another
+  // process (an actor message) or on another GPU of this one.
+  std::vector<float> forward_hidden(const ForwardBatch& batch) override {
+    if (is_last_stage(layers_, config_)) throw std::logic_error("forward_hidden() on the last pipeline stage");
+    if (!pending_.empty()) throw std::logic_error("forward_hidden() with a launched step not collected");
+    forward(batch, {});
+    std::vector<float> out(static_cast<size_t>(batch.num_tokens()) * config_.hidden_size);
+    decoder_.copy_hidden_out(out.data(), batch.num_tokens());
     return out;
   }
 
@@ -250,7 +274,16 @@ class GpuBackend : public ModelBackend {
                    o.gemm_tuning_cache);
   }
 
+  void require_last_stage() const {
+    if (!sampler_) throw std::logic_error("a pipeline stage before the last makes no logits: use forward_hidden()");
+  }
+
   void forward(const ForwardBatch& batch, std::span<const DeferredToken> deferred) {
+    const bool first = is_first_stage(layers_);
+    if (!first && batch.hidden_states.size() != static_cast<size_t>(batch.num_tokens()) * config_.hidden_size)
+      throw std::invalid_argument("pipeline stage from layer " + std::to_string(layers_.begin) + " needs " +
+                                  std::to_string(batch.num_tokens()) + " x " + std::to_string(config_.hidden_size) +
+                                  " hidden states, got " + std::to_string(batch.hidden_states.size()) + " values");
     stage(batch);
     deferred_index_.clear();
     deferred_row_.clear();
@@ -260,7 +293,8 @@ class GpuBackend : public ModelBackend {
     }
     decoder_.forward({batch.token_ids, batch.positions, batch.slot_mapping, query_start_, context_lens_,
                       block_tables_, logit_tokens_, table_cols_, deferred_index_, deferred_row_,
-                      deferred_index_.empty() ? nullptr : sampler_.device_tokens()});
+                      deferred_index_.empty() ? nullptr : sampler_->device_tokens(),
+                      first ? nullptr : batch.hidden_states.data()});
   }
 
   // The batch's per-sequence fields as the flat arrays the decoder reads; kept as members so a
@@ -297,7 +331,7 @@ class GpuBackend : public ModelBackend {
                                r.prompt,
                                r.output});
     }
-    sampler_.launch(decoder_.logits_mut(), sampler_rows_, num_top, decoder_.stream());
+    sampler_->launch(decoder_.logits_mut(), sampler_rows_, num_top, decoder_.stream());
   }
 
   // A launched step not collected yet: its sampling rows and the logprobs each asked for.
@@ -309,8 +343,9 @@ class GpuBackend : public ModelBackend {
 
   ModelConfig config_;
   TpShard shard_;
+  LayerRange layers_;  // this pipeline stage's (all layers: the whole model)
   cuda::Decoder decoder_;
-  cuda::DeviceSampler sampler_;
+  std::optional<cuda::DeviceSampler> sampler_;  // the last stage's only
   std::vector<cuda::SamplerRow> sampler_rows_;
   std::vector<int32_t> query_start_, context_lens_, logit_tokens_, block_tables_, deferred_index_, deferred_row_;
   int32_t table_cols_ = 1;
@@ -337,6 +372,10 @@ std::shared_ptr<ModelBackend> make_gpu_backend(const ModelConfig& config, const 
   if (options.tp_rank < 0 || options.tp_rank >= options.tp_size)
     throw std::invalid_argument("tensor-parallel rank " + std::to_string(options.tp_rank) + " of " +
                                 std::to_string(options.tp_size));
+  const LayerRange& l = options.layers;
+  if (l.size() > 0 && (l.begin < 0 || l.end > config.num_layers))
+    throw std::invalid_argument("pipeline stage layers [" + std::to_string(l.begin) + ", " + std::to_string(l.end) +
+                                ") outside the model's " + std::to_string(config.num_layers));
   return std::make_shared<GpuBackend>(config, checkpoint, dummy_seed, options, progress);
 }
 

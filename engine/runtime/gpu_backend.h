@@ -8,11 +8,19 @@
 // and down_proj, and every rank ends a step with the whole model's logits. Every rank of the group
 // must run each step (and its construction, which runs steps to capture graphs) at the same time,
 // one thread per rank; rank 0's sampled tokens are the group's.
+//
+// Pipeline parallel: a GpuBackend may hold one stage, `layers` of the model (layer_split.h): its
+// layers' weights and KV cache only, the embedding on the first stage, the final norm and LM head
+// on the last (with tied embeddings the last holds the embedding matrix as its head). A stage
+// after the first starts from batch.hidden_states; one before the last answers forward_hidden()
+// (the values come back to the host, so the next stage may sit in any process) and samples
+// nothing. Every stage captures decode graphs.
 #include <cstdint>
 #include <memory>
 #include <string>
 
 #include "engine/model/checkpoint.h"
+#include "engine/model/layer_split.h"
 #include "engine/model/model_config.h"
 #include "engine/model/model_weights.h"  // LoadProgress
 #include "engine/runtime/model_backend.h"
@@ -37,6 +45,7 @@ struct GpuBackendOptions {
   DeviceCommunicator* tp_group = nullptr;   // the group (not owned): needed when tp_size > 1, used at 1
                                             // too; decode graphs only when it is capturable (NCCL),
                                             // else every step runs eagerly
+  LayerRange layers{};  // a pipeline stage's decoder layers; empty: all of them (the whole model)
 };
 
 // True when this build has CUDA and a device is visible; how many are (0 without CUDA).

@@ -1,5 +1,6 @@
 #include "engine/runtime/sequential_pipeline_backend.h"
 
+#include <algorithm>
 #include <stdexcept>
 #include <string>
 
@@ -18,6 +19,15 @@ SequentialPipelineBackend::SequentialPipelineBackend(std::vector<std::shared_ptr
   if (next != config().num_layers)
     throw std::invalid_argument("pipeline stages end at layer " + std::to_string(next) + " of " +
                                 std::to_string(config().num_layers));
+}
+
+int32_t SequentialPipelineBackend::kv_cache_capacity() const {
+  int32_t blocks = 0;
+  for (const auto& s : stages_) {
+    const int32_t c = s->kv_cache_capacity();
+    if (c > 0) blocks = blocks == 0 ? c : std::min(blocks, c);
+  }
+  return blocks;
 }
 
 void SequentialPipelineBackend::allocate_kv_cache(int32_t num_blocks, int32_t block_size) {

@@ -19,7 +19,8 @@ class SequentialPipelineBackend : public ModelBackend {
 
   const ModelConfig& config() const override { return stages_.front()->config(); }
   void allocate_kv_cache(int32_t num_blocks, int32_t block_size) override;
-  int32_t kv_cache_capacity() const override { return stages_.front()->kv_cache_capacity(); }
+  // The fewest blocks any stage holds (GPU stages size their pools apiece), 0 when the caller chooses.
+  int32_t kv_cache_capacity() const override;
   SampledTokens run(const ForwardBatch& batch, std::span<const SamplingRow> rows) override;
   std::vector<float> logits(const ForwardBatch& batch) override;
 

@@ -49,8 +49,15 @@ int32_t Decoder::allocate(const DecoderLimits& limits, int32_t num_blocks, doubl
   m.attn = m.alloc<bf16>(T * m.q_size());
   m.gate_up = m.alloc<bf16>(T * 2 * I);
   m.act = m.alloc<bf16>(T * I);
-  m.last_hidden = m.alloc<bf16>(S * H);
-  m.logits = m.alloc<float>(S * s.vocab);
+  if (s.stage.last) {
+    m.last_hidden = m.alloc<bf16>(S * H);
+    m.logits = m.alloc<float>(S * s.vocab);
+  }
+  if (!s.stage.first || !s.stage.last) {
+    m.hidden_io = m.alloc<float>(T * H);
+    // Graph replays read (and a padded bucket's rows may read) rows no step wrote yet.
+    TROUPE_CUDA_CHECK(cudaMemset(m.hidden_io, 0, static_cast<size_t>(T * H) * sizeof(float)));
+  }
   m.attn_workspace_bytes = paged_decode_workspace_bytes(S, s.heads, s.head_dim, limits.max_context_len);
   if (m.attn_workspace_bytes) m.attn_workspace = m.alloc<char>(static_cast<int64_t>(m.attn_workspace_bytes));
 
@@ -101,7 +108,11 @@ void Decoder::Impl::run_layers(int32_t n_tokens, int32_t n_seqs, int32_t n_logit
   const float scale = 1.0f / std::sqrt(static_cast<float>(s.head_dim));
   const int64_t heads = s.heads;
   const auto kv_heads = static_cast<int32_t>(s.kv_heads), hd = static_cast<int32_t>(s.head_dim);
-  TROUPE_CUDA_CHECK(embedding_gather(residual, embed, tokens, T, H, s.vocab, stream));
+  if (s.stage.first) {
+    TROUPE_CUDA_CHECK(embedding_gather(residual, embed, tokens, T, H, s.vocab, stream));
+  } else {
+    TROUPE_CUDA_CHECK(convert_to_bf16(residual, hidden_io, T * H, stream));  // exact: the values were bf16
+  }
   for (int64_t i = 0; i < s.layers; ++i) {
     const LayerParams& l = layers[i];
     bf16* k = k_cache + i * layer_kv_elems();
@@ -128,6 +139,12 @@ void Decoder::Impl::run_layers(int32_t n_tokens, int32_t n_seqs, int32_t n_logit
     TROUPE_CUDA_CHECK(silu_mul(act, gate_up, T, I, stream));
     gemm->linear(delta, act, l.down, row_parallel_bias(l.down_bias), T, H, I, stream);
     all_reduce_hidden(delta, T);
+  }
+  if (!s.stage.last) {
+    // The last layer's MLP output joins the residual stream here, not in the next stage's first
+    // norm: the stage after starts from the sum, as a stored residual.
+    TROUPE_CUDA_CHECK(residual_sum_to_f32(hidden_io, residual, delta, T * H, stream));
+    return;
   }
   TROUPE_CUDA_CHECK(fused_add_rms_norm(normed, residual, delta, final_norm, T, H, s.rms_norm_eps, stream));
   const bf16* rows = normed;
@@ -278,6 +295,9 @@ StepTiming Decoder::step_timing(int ticket) const { return impl_->timer ? impl_-
 void Decoder::forward(const DecoderStep& step) {
   Impl& m = *impl_;
   if (!m.allocated) throw std::logic_error("Decoder::forward before allocate");
+  // Steps may come from another thread than the one that made the decoder (a pipeline stage's
+  // executor), whose current device is its own: launches must go to this decoder's.
+  TROUPE_CUDA_CHECK(cudaSetDevice(m.device));
   const auto entered = std::chrono::steady_clock::now();
   const auto launched = [&] {
     if (!m.timer) return;
@@ -330,18 +350,22 @@ void Decoder::forward(const DecoderStep& step) {
   for (int32_t slot : step.slot_mapping)
     if (slot >= m.num_blocks * m.limits.block_size)
       throw std::invalid_argument("KV slot " + std::to_string(slot) + " is outside the pool");
+  if (!m.shape.stage.first && step.hidden_in == nullptr)
+    throw std::invalid_argument("a pipeline stage after the first needs the stage before's hidden states");
   bool decode = T == S && L == S;
   for (int32_t i = 0; decode && i < L; ++i) decode = step.logit_tokens[i] == i;
   if (decode) {
     auto it = m.graphs.lower_bound(S);
     if (it != m.graphs.end()) {
       m.stage(step, it->first);
+      m.stage_hidden_in(step.hidden_in, T);
       launched();
       TROUPE_CUDA_CHECK(cudaGraphLaunch(it->second, m.stream));
       return;
     }
   }
   m.stage(step, S);
+  m.stage_hidden_in(step.hidden_in, T);
   launched();
   m.run_layers(T, S, L, decode, n_single, max_q_len);
 }
@@ -350,7 +374,23 @@ const float* Decoder::logits() const { return impl_->logits; }
 float* Decoder::logits_mut() { return impl_->logits; }
 void* Decoder::stream() const { return impl_->stream; }
 
+// The stage before's output into hidden_io, in stream order: the step before has read its own.
+// A pageable copy: the call returns once the host values are taken, so the caller may free them.
+void Decoder::Impl::stage_hidden_in(const float* host, int32_t tokens) {
+  if (shape.stage.first) return;
+  TROUPE_CUDA_CHECK(cudaMemcpyAsync(hidden_io, host, int64_t{tokens} * shape.hidden * sizeof(float),
+                                    cudaMemcpyHostToDevice, stream));
+}
+
+void Decoder::copy_hidden_out(float* host, int64_t tokens) const {
+  if (impl_->shape.stage.last) throw std::logic_error("the last pipeline stage makes logits, not hidden states");
+  TROUPE_CUDA_CHECK(cudaMemcpyAsync(host, impl_->hidden_io, tokens * impl_->shape.hidden * sizeof(float),
+                                    cudaMemcpyDeviceToHost, impl_->stream));
+  TROUPE_CUDA_CHECK(cudaStreamSynchronize(impl_->stream));
+}
+
 void Decoder::copy_logits(float* host, int64_t rows) const {
+  if (!impl_->shape.stage.last) throw std::logic_error("a pipeline stage before the last makes no logits");
   TROUPE_CUDA_CHECK(cudaMemcpyAsync(host, impl_->logits, rows * impl_->shape.vocab * sizeof(float),
                                     cudaMemcpyDeviceToHost, impl_->stream));
   TROUPE_CUDA_CHECK(cudaStreamSynchronize(impl_->stream));

@@ -17,6 +17,12 @@
 // rank 0 alone, before the sum. Embedding, norms and LM head are whole on every rank (replicated),
 // so every rank ends a step with the same logits. With a capturable communicator (NCCL) the decode
 // graphs hold the all-reduces; with the one-device test group steps run eagerly.
+//
+// Pipeline parallel (engine/model/layer_split.h): a Decoder may hold one stage, layers
+// [first_layer, first_layer + layers) of the model. Only the first stage embeds token ids; a later
+// one starts a step from the stage before's hidden states (DecoderStep::hidden_in). Only the last
+// holds the final norm and LM head and makes logits; one before it ends a step with its residual
+// stream in hidden_out() instead. Its KV pool holds its own layers only.
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -38,14 +44,24 @@ struct DecoderShard {
   int64_t model_heads = 0, model_kv_heads = 0, model_intermediate = 0;  // the whole model's; 0: the shape's own
 };
 
+// Which layers a pipeline stage holds, and so whether it embeds and whether it makes logits. The
+// defaults are the whole model. Dummy weights take the whole model's values for the held layers.
+struct DecoderStage {
+  int64_t first_layer = 0;   // the model's index of the decoder's layer 0
+  int64_t model_layers = 0;  // the whole model's; 0: the shape's own
+  bool first = true;         // holds the embedding and embeds token ids
+  bool last = true;          // holds the final norm and the LM head (the embedding, when tied)
+};
+
 struct DecoderShape {
-  int64_t vocab = 0, hidden = 0, intermediate = 0, layers = 0;
+  int64_t vocab = 0, hidden = 0, intermediate = 0, layers = 0;  // layers: those this decoder holds
   int64_t heads = 0, kv_heads = 0, head_dim = 0;
   float rms_norm_eps = 1e-6f;
   bool qkv_bias = false, o_bias = false, mlp_bias = false;
   bool tied_embeddings = false;
   std::vector<float> rope_inv_freq;  // [head_dim / 2], scaling already applied
   DecoderShard shard;                // heads, kv_heads and intermediate above are this rank's
+  DecoderStage stage;                // layers above are this stage's
 };
 
 enum class HostFormat { F32, F16, BF16 };
@@ -84,6 +100,9 @@ struct DecoderStep {
   // step's sampled tokens).
   std::span<const int32_t> deferred_index, deferred_row;
   const int32_t* deferred_source = nullptr;
+  // A stage after the first: the stage before's output, [T, hidden] fp32 in host memory, in place
+  // of embedding token_ids (which are still checked and must still be valid ids).
+  const float* hidden_in = nullptr;
 };
 
 class Decoder {
@@ -143,7 +162,10 @@ class Decoder {
   void enable_step_timing();
   int end_step_timing();  // -1 when timing is off
   StepTiming step_timing(int ticket) const;
-  const float* logits() const;        // device pointer
+  const float* logits() const;        // device pointer; null on a stage before the last
+  // A stage before the last: copies the step's output, [T, hidden] fp32 (the residual stream after
+  // its layers, as bf16 values), to `host` and waits for it.
+  void copy_hidden_out(float* host, int64_t tokens) const;
   float* logits_mut();                // the sampler applies penalties in place
   void* stream() const;               // the cudaStream_t every launch goes to
   void copy_logits(float* host, int64_t rows) const;  // synchronizes

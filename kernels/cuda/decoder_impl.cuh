@@ -33,7 +33,7 @@ struct Decoder::Impl {
   std::vector<void*> allocations;
   int64_t weight_bytes = 0;
 
-  bf16 *embed = nullptr, *final_norm = nullptr, *lm_head = nullptr;
+  bf16 *embed = nullptr, *final_norm = nullptr, *lm_head = nullptr;  // null where another stage holds them
   std::vector<LayerParams> layers;
   float* inv_freq = nullptr;
 
@@ -42,7 +42,8 @@ struct Decoder::Impl {
   bool allocated = false;
   bf16 *residual = nullptr, *normed = nullptr, *delta = nullptr, *qkv = nullptr, *attn = nullptr;
   bf16 *gate_up = nullptr, *act = nullptr, *last_hidden = nullptr;
-  float* logits = nullptr;
+  float* logits = nullptr;     // [max_num_seqs, vocab]; the last stage only
+  float* hidden_io = nullptr;  // [max_num_tokens, hidden] fp32: a later stage's input, an earlier one's output
   void* attn_workspace = nullptr;
   size_t attn_workspace_bytes = 0;
   // Step inputs: one pinned host buffer and its device twin with the same fixed regions, so a
@@ -97,6 +98,7 @@ struct Decoder::Impl {
   void run_layers(int32_t n_tokens, int32_t n_seqs, int32_t n_logits, bool decode, int32_t n_single,
                   int32_t max_q_len);
   void stage(const DecoderStep& step, int32_t padded_seqs);
+  void stage_hidden_in(const float* host, int32_t tokens);  // a stage after the first: its input
 };
 
 }  // namespace troupe::cuda

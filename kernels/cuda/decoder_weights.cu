@@ -27,13 +27,23 @@ Decoder::Decoder(DecoderShape shape, int device, DeviceCommunicator* tp_group) :
     throw std::invalid_argument("a tensor-parallel decoder (rank " + std::to_string(sh.rank) + " of " +
                                 std::to_string(sh.size) + ") needs a communicator of that rank and size");
   m.tp = tp_group;
+  DecoderStage& st = s.stage;
+  if (st.model_layers == 0) st.model_layers = s.layers;
+  if (s.layers < 1 || st.first_layer < 0 || st.first_layer + s.layers > st.model_layers ||
+      st.first != (st.first_layer == 0) || st.last != (st.first_layer + s.layers == st.model_layers))
+    throw std::invalid_argument("decoder stage: layers [" + std::to_string(st.first_layer) + ", " +
+                                std::to_string(st.first_layer + s.layers) + ") of " + std::to_string(st.model_layers) +
+                                (st.first ? ", first" : "") + (st.last ? ", last" : ""));
   TROUPE_CUDA_CHECK(cudaSetDevice(device));
   TROUPE_CUDA_CHECK(cudaStreamCreateWithFlags(&m.stream, cudaStreamNonBlocking));
   m.gemm = std::make_unique<Gemm>();
   const int64_t h = s.hidden, inter = s.intermediate;
-  m.embed = m.alloc_weight(s.vocab * h);
-  m.final_norm = m.alloc_weight(h);
-  m.lm_head = s.tied_embeddings ? m.embed : m.alloc_weight(s.vocab * h);
+  // With tied embeddings the last stage holds the embedding matrix too, as its LM head.
+  if (st.first || (st.last && s.tied_embeddings)) m.embed = m.alloc_weight(s.vocab * h);
+  if (st.last) {
+    m.final_norm = m.alloc_weight(h);
+    m.lm_head = s.tied_embeddings ? m.embed : m.alloc_weight(s.vocab * h);
+  }
   m.layers.resize(s.layers);
   for (LayerParams& l : m.layers) {
     l.input_norm = m.alloc_weight(h);
@@ -101,7 +111,8 @@ void Decoder::upload_rows(Weight w, int64_t layer, int64_t offset, const void* d
                           int64_t cols, int64_t src_stride) {
   Impl& m = *impl_;
   const Impl::Target t = m.target(w, layer);
-  if (!t.ptr) throw std::invalid_argument("this model has no such weight (bias off, or tied LM head)");
+  if (!t.ptr)
+    throw std::invalid_argument("this decoder has no such weight (bias off, tied LM head, or another pipeline stage's)");
   if (rows < 0 || cols < 0 || src_stride < cols)
     throw std::invalid_argument("upload of " + std::to_string(rows) + " runs of " + std::to_string(cols) +
                                 " values " + std::to_string(src_stride) + " apart");
@@ -168,9 +179,11 @@ void Decoder::fill_dummy(uint64_t seed) {
   };
   uint64_t salt = seed;
   // One tensor's stream (one salt) for all its runs: a rank's slices equal the whole model's values.
+  // Every tensor of the whole model takes its salt in order, held here or not (out null: another
+  // pipeline stage's), so a stage's tensors equal the whole model's too.
   auto fill = [&](std::initializer_list<Run> runs, float center, float scale) {
-    if (runs.begin()->out == nullptr) return;
     salt += 0x9e3779b97f4a7c15ull;
+    if (runs.begin()->out == nullptr) return;
     for (const Run& r : runs)
       TROUPE_CUDA_CHECK(fill_uniform_slice(r.out, r.rows, r.cols, r.first, r.stride, salt, center, scale, m.stream));
   };
@@ -182,20 +195,24 @@ void Decoder::fill_dummy(uint64_t seed) {
   if (!s.tied_embeddings) fill({whole(m.lm_head, s.vocab * h)}, 0.0f, 0.05f);
   const int64_t inter = s.intermediate, I = sh.model_intermediate, i0 = sh.intermediate_begin;
   const int64_t q = m.q_size(), kv = m.kv_size();
-  for (int64_t i = 0; i < s.layers; ++i) {
-    const LayerParams& l = m.layers[i];
+  // Part of a fused weight, or null with the weight (a layer another stage holds).
+  auto at = [](bf16* p, int64_t offset) { return p ? p + offset : nullptr; };
+  const LayerParams elsewhere;  // every pointer null
+  for (int64_t model_layer = 0; model_layer < s.stage.model_layers; ++model_layer) {
+    const int64_t i = model_layer - s.stage.first_layer;
+    const LayerParams& l = i >= 0 && i < s.layers ? m.layers[i] : elsewhere;
     fill({whole(l.input_norm, h)}, 1.0f, 0.1f);
     fill({whole(l.post_norm, h)}, 1.0f, 0.1f);
     // Column parallel: the rank's rows of q, of k and of v; of gate and of up (`width` values a
     // row: hidden for the matrices, 1 for their biases).
     auto qkv = [&](bf16* p, int64_t width) {
       fill({{p, 1, q * width, sh.q_head_begin * d * width, 0},
-            {p + q * width, 1, kv * width, (q_rows + sh.kv_head_begin * d) * width, 0},
-            {p + (q + kv) * width, 1, kv * width, (q_rows + kv_rows + sh.kv_head_begin * d) * width, 0}},
+            {at(p, q * width), 1, kv * width, (q_rows + sh.kv_head_begin * d) * width, 0},
+            {at(p, (q + kv) * width), 1, kv * width, (q_rows + kv_rows + sh.kv_head_begin * d) * width, 0}},
            0.0f, width == 1 ? 0.02f : 0.05f);
     };
     auto gate_up = [&](bf16* p, int64_t width) {
-      fill({{p, 1, inter * width, i0 * width, 0}, {p + inter * width, 1, inter * width, (I + i0) * width, 0}}, 0.0f,
+      fill({{p, 1, inter * width, i0 * width, 0}, {at(p, inter * width), 1, inter * width, (I + i0) * width, 0}}, 0.0f,
            width == 1 ? 0.02f : 0.05f);
     };
     qkv(l.qkv, h);
@@ -203,10 +220,13 @@ void Decoder::fill_dummy(uint64_t seed) {
     fill({{l.o, h, q, sh.q_head_begin * d, q_rows}}, 0.0f, 0.05f);
     gate_up(l.gate_up, h);
     fill({{l.down, h, inter, i0, I}}, 0.0f, 0.05f);
-    if (l.qkv_bias) qkv(l.qkv_bias, 1);
-    fill({whole(l.o_bias, h)}, 0.0f, 0.02f);
-    if (l.gate_up_bias) gate_up(l.gate_up_bias, 1);
-    fill({whole(l.down_bias, h)}, 0.0f, 0.02f);
+    // Biases the model has (by its shape, not by the pointers: a layer held elsewhere has none).
+    if (s.qkv_bias) qkv(l.qkv_bias, 1);
+    if (s.o_bias) fill({whole(l.o_bias, h)}, 0.0f, 0.02f);
+    if (s.mlp_bias) {
+      gate_up(l.gate_up_bias, 1);
+      fill({whole(l.down_bias, h)}, 0.0f, 0.02f);
+    }
   }
   TROUPE_CUDA_CHECK(cudaStreamSynchronize(m.stream));
 }

@@ -85,6 +85,12 @@ __global__ void convert_kernel(__nv_bfloat16* __restrict__ out, const T* __restr
     out[i] = __float2bfloat16(static_cast<float>(in[i]));
 }
 
+__global__ void residual_sum_kernel(float* __restrict__ out, const __nv_bfloat16* __restrict__ residual,
+                                    const __nv_bfloat16* __restrict__ delta, int64_t n) {
+  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < n; i += int64_t{gridDim.x} * blockDim.x)
+    out[i] = __bfloat162float(__float2bfloat16(__bfloat162float(residual[i]) + __bfloat162float(delta[i])));
+}
+
 __device__ uint64_t mix64(uint64_t z) {
   z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
   z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
@@ -143,6 +149,13 @@ cudaError_t convert_to_bf16(__nv_bfloat16* out, const float* in, int64_t n, cuda
 cudaError_t convert_to_bf16(__nv_bfloat16* out, const __half* in, int64_t n, cudaStream_t stream) {
   if (n == 0) return cudaSuccess;
   convert_kernel<<<blocks_for(n), kThreads, 0, stream>>>(out, in, n);
+  return cudaGetLastError();
+}
+
+cudaError_t residual_sum_to_f32(float* out, const __nv_bfloat16* residual, const __nv_bfloat16* delta, int64_t n,
+                                cudaStream_t stream) {
+  if (n == 0) return cudaSuccess;
+  residual_sum_kernel<<<blocks_for(n), kThreads, 0, stream>>>(out, residual, delta, n);
   return cudaGetLastError();
 }
 

@@ -33,6 +33,14 @@ cudaError_t fill_deferred_tokens(int32_t* tokens, const int32_t* index, const in
 cudaError_t convert_to_bf16(__nv_bfloat16* out, const float* in, int64_t n, cudaStream_t stream);
 cudaError_t convert_to_bf16(__nv_bfloat16* out, const __half* in, int64_t n, cudaStream_t stream);
 
+// out[i] = residual[i] + delta[i] rounded to bf16, as fp32: a pipeline stage's output, the residual
+// stream exactly as the next layer's fused add + RMSNorm would store it, so a stage boundary
+// changes no bits (bf16 to fp32 and back is exact).
+cudaError_t residual_sum_to_f32(float* out,                    // [n]
+                                const __nv_bfloat16* residual,  // [n]
+                                const __nv_bfloat16* delta,     // [n]
+                                int64_t n, cudaStream_t stream);
+
 // Seeded uniform values center + scale * U(-1, 1) made on the device (--load-format dummy at
 // 8B scale: no host copy of 16 GB of noise). Same (seed, n) gives the same values.
 cudaError_t fill_uniform(__nv_bfloat16* out, int64_t n, uint64_t seed, float center, float scale,

@@ -24,7 +24,7 @@ pick_ports() {
 
 # write_config FILE PP NODES [JOIN_TIMEOUT]: PP stages over NODES nodes ("head", "worker-1", ...),
 # each one executor, each stage cluster_tp ranks (default 1); HTTP on port 0 (the head logs the
-# one it got).
+# one it got). cluster_device=cuda puts every executor on GPU 0 (default cpu).
 cluster_tp=1
 write_config() {
   local file=$1 pp=$2 nodes=$3 join=${4:-60}
@@ -32,7 +32,7 @@ write_config() {
     echo "[model]"
     echo "path = \"$model\""
     echo 'load_format = "dummy"'
-    echo 'device = "cpu"'
+    echo "device = \"${cluster_device:-cpu}\""
     echo "pipeline_parallel = $pp"
     echo "tensor_parallel = $cluster_tp"
     echo "[scheduler]"
@@ -54,6 +54,8 @@ write_config() {
         echo 'roles = ["executor"]'
       fi
       echo "address = \"${node_host:-127.0.0.1}:$((base_port + i))\""
+      # cuda (cluster_gpu_test.sh): every node's one executor on GPU 0, the one card they share.
+      if [ "${cluster_device:-cpu}" = cuda ]; then echo "gpus = [0]"; fi
     done
   } >"$file"
 }
