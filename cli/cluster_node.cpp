@@ -134,10 +134,14 @@ struct ShardLoader {
       cpu = load_cpu_model(model.dir, model.config, format, config.model.dummy_seed, layers, r.shard);
       backend = std::make_shared<CpuBackend>(cpu, threads);
     }
-    if (faults)
-      backend = std::make_shared<FaultInjectingBackend>(backend, faults, r.stage, r.rank, [](const std::string&) {
-        std::raise(SIGKILL);  // as `kill -9`: nothing flushed, nothing said goodbye
-      });
+    if (faults) {
+      FaultInjectingBackend::Poison poison;  // on a GPU a sticky error poisons the real context
+      if (gpu) poison = [device = r.device] { poison_cuda_context(device); };
+      backend = std::make_shared<FaultInjectingBackend>(
+          backend, faults, r.stage, r.rank,
+          [](const std::string&) { std::raise(SIGKILL); },  // as `kill -9`: nothing flushed, no goodbye
+          poison);
+    }
     backend = std::make_shared<ContextLossGuard>(backend, [name = config.nodes[me].name](const std::string& why) {
       std::cerr << "error: node " << name << ": " << why << "\n";
       end_process(kContextLostStatus);

@@ -11,9 +11,9 @@ namespace troupe {
 
 FaultInjectingBackend::FaultInjectingBackend(std::shared_ptr<ModelBackend> inner,
                                              std::shared_ptr<FaultInjector> injector, int32_t stage, int32_t rank,
-                                             Crash crash)
+                                             Crash crash, Poison poison)
     : ForwardingBackend(std::move(inner)), injector_(std::move(injector)), stage_(stage), rank_(rank),
-      crash_(std::move(crash)) {}
+      crash_(std::move(crash)), poison_(std::move(poison)) {}
 
 void FaultInjectingBackend::strike() {
   const StepFault f = injector_->before_step(stage_, rank_, FaultInjector::Clock::now());
@@ -29,6 +29,7 @@ void FaultInjectingBackend::strike() {
       throw std::runtime_error(f.message);
     case StepFault::Kind::ContextLost:
       spdlog::warn("{}", f.message);
+      if (poison_) poison_();  // the device's own sticky error, thrown from its check
       throw DeviceContextLost(f.message);
     case StepFault::Kind::Delay:
       std::this_thread::sleep_for(f.delay);

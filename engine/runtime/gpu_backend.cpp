@@ -18,6 +18,7 @@
 #include "engine/runtime/gemm_tuning_cache.h"
 #include "engine/model/weight_layout.h"
 #include "kernels/cuda/decoder.h"
+#include "kernels/cuda/poison.h"
 #include "kernels/cuda/device_sampler.h"
 
 namespace troupe {
@@ -361,6 +362,8 @@ class GpuBackend : public ModelBackend {
 }  // namespace
 
 bool cuda_device_available() { return cuda::device_count() > 0; }
+
+void poison_cuda_context(int device) { cuda::poison_context(device); }
 int cuda_device_count() { return cuda::device_count(); }
 
 std::shared_ptr<ModelBackend> make_gpu_backend(const ModelConfig& config, const Checkpoint* checkpoint,

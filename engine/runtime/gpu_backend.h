@@ -48,6 +48,10 @@ struct GpuBackendOptions {
   LayerRange layers{};  // a pipeline stage's decoder layers; empty: all of them (the whole model)
 };
 
+// Fault drills only: poisons this process's CUDA context on `device` with a real illegal-address
+// fault (kernels/cuda/poison.h) and throws DeviceContextLost; without CUDA, std::runtime_error.
+void poison_cuda_context(int device);
+
 // True when this build has CUDA and a device is visible; how many are (0 without CUDA).
 bool cuda_device_available();
 int cuda_device_count();

@@ -14,4 +14,6 @@ std::shared_ptr<ModelBackend> make_gpu_backend(const ModelConfig&, const Checkpo
                            "use --device cpu or rebuild on a machine with the CUDA toolkit");
 }
 
+void poison_cuda_context(int) { throw std::runtime_error("this troupe was built without CUDA: no context to poison"); }
+
 }  // namespace troupe

@@ -5,7 +5,9 @@
 #  - `troupe serve --pipeline-parallel 2 --device cuda`: two stages in one process, sharing the GPU;
 #  - pp=2 as two `troupe node` processes, both stages on GPU 0 (the head holds stage 0);
 #  - the same cluster with the worker (the last stage) killed with SIGKILL mid-stream and started
-#    again (issue 16's GPU row): every stream finishes.
+#    again (issue 16's GPU row): every stream finishes;
+#  - the same cluster with a real sticky CUDA error in the worker (its --fault-plan), recovered in
+#    a fresh process by --respawn.
 # Each run is 32 streamed greedy completions of 200 tokens at once (half with a stop string; long
 # enough on a GPU that the kill lands mid-stream), compared with
 # greedy_streams.py: equal tokens, or parting only at a near-tie of the reference (bf16 rounds a
@@ -68,6 +70,23 @@ echo "the worker killed mid-stream and started again, against the cluster withou
 echo "recovered in $(sed -n 's/.*cluster: recovered in \([0-9.]*\) s.*/\1/p' "$work/kill-head.log") s"
 health=$(python3 -c 'import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1] + "/health").read().decode())' "$url")
 [[ $health == *'"status":"ok"'* || $health == *'"status": "ok"'* ]] || fail "kill: /health after recovery: $health"
+stop_cluster
+
+# A real sticky CUDA error (issue 16's GPU row): the worker's fault plan has a kernel of its stage
+# store out of bounds at its step 60, which poisons its CUDA context; under --respawn 1 its process
+# ends (status 75) and a fresh one (a fresh context) reloads and rejoins — nobody restarts it.
+printf '[[fault]]\naction = "device_error"\nsticky = true\nat_step = 60\nstage = 1\n' >"$work/sticky.toml"
+victim_args=(--respawn 1 --fault-plan "$work/sticky.toml")
+start_cluster 1 2 3 sticky
+victim_args=()
+streams_to "$url" "$work/sticky"
+grep -q "cudaDeviceSynchronize() failed: cudaErrorIllegalAddress" "$work/sticky-worker-1.log" ||
+  fail "sticky: no real illegal-address error in the worker's log"
+grep -q "its process lost its device context (pid [0-9]*); starting it again (restart 1 of 1)" \
+  "$work/sticky-worker-1.log" || fail "sticky: no fresh process"
+grep -q "cluster: recovered in" "$work/sticky-head.log" || fail "sticky: the head logged no recovery"
+echo "a real sticky CUDA error in the worker, recovered in a fresh process, against the cluster without the fault: $(held_to "$work/cluster" "$work/sticky")"
+echo "sticky: recovered in $(sed -n 's/.*cluster: recovered in \([0-9.]*\) s.*/\1/p' "$work/sticky-head.log") s"
 stop_cluster
 if grep "parted otherwise" "$work/compare.txt" | grep -vq " 0 parted otherwise"; then fail "a stream parted at a clear margin"; fi
 echo "PASS: GPU pipeline parallel in one process and over two node processes on one GPU, and recovery"

@@ -78,18 +78,20 @@ exits_within() {
   set +e; wait "$pid"; rc=$?; set -e
 }
 
-# wait_http LOG PID: the head's HTTP address once it serves (within 60 s), in http_host and http_port.
+# wait_http LOG PID: the head's HTTP address once it serves (within http_wait_s, default 60 s), in
+# http_host and http_port.
+http_wait_s=60
 wait_http() {
   local log=$1 pid=$2
   http_port=""
-  for _ in $(seq 1 600); do
+  for _ in $(seq 1 $((http_wait_s * 10))); do
     http_port=$(sed -n 's/.*serving .* on http:\/\/[0-9.]*:\([0-9]*\).*/\1/p' "$log")
     http_host=$(sed -n 's/.*serving .* on http:\/\/\([0-9.]*\):.*/\1/p' "$log")
     [ -n "$http_port" ] && return 0
     kill -0 "$pid" 2>/dev/null || { echo "the head exited:"; cat "$log"; return 1; }
     sleep 0.1
   done
-  echo "the head did not serve within 60 s:"; cat "$log"; return 1
+  echo "the head did not serve within $http_wait_s s:"; cat "$log"; return 1
 }
 
 # Commands that reach the head's HTTP run under this prefix (e.g. `ip netns exec NS`); empty: here.
@@ -182,7 +184,7 @@ start_cluster() {
   local tp=$1 pp=$2 restarts=$3 name=$4 n=$(($1 * $2))
   pick_ports
   cfg="$work/$name.toml"
-  cluster_tp=$tp write_config "$cfg" "$pp" "$n" 30
+  cluster_tp=$tp write_config "$cfg" "$pp" "$n" "${cluster_join_s:-30}"
   sed -i "s/^\\[scheduler\\]\$/[scheduler]\\nmax_restarts = $restarts/; s/^\\[cluster\\]\$/[cluster]\\ntp_timeout_s = 5/" "$cfg"
   [ -z "$cluster_extra" ] || sed -i "s/^tp_timeout_s = 5\$/tp_timeout_s = 5\\n$cluster_extra/" "$cfg"
   cluster_pids=()
