@@ -41,8 +41,8 @@ wait "$client"
 echo "kill: recovered in $(recovered "$work/kill-head.log") s; streams: $(python3 "$here/greedy_streams.py" compare "$work/ref" "$work/kill" | tail -1)"
 stop_cluster
 
-printf '[[fault]]\naction = "device_error"\nsticky = true\nat_step = 100\nstage = 1\n' >"$work/sticky.toml"
-victim_args=(--respawn 1 --fault-plan "$work/sticky.toml")
+printf '[[fault]]\naction = "device_error"\nsticky = true\nat_step = 100\nstage = 1\n' >"$work/sticky-plan.toml"
+victim_args=(--respawn 1 --fault-plan "$work/sticky-plan.toml")
 start_cluster 1 2 3 sticky
 victim_args=()
 streams_to "$url" "$work/sticky"
