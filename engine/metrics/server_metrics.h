@@ -6,6 +6,7 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -27,8 +28,28 @@ class Histogram {
   std::atomic<double> sum_{0.0};
 };
 
+// What one data-parallel replica's scheduler and the gateway's router count for it.
+struct ReplicaMetrics {
+  std::atomic<int64_t> num_requests_running{0};
+  std::atomic<int64_t> num_requests_waiting{0};
+  std::atomic<int64_t> kv_blocks_used{0};
+  std::atomic<int64_t> kv_blocks_total{0};
+  std::atomic<uint64_t> prefix_cache_hit_tokens{0};
+  std::atomic<uint64_t> prefix_cache_query_tokens{0};
+  std::atomic<uint64_t> routed_requests{0};  // the router sent it (moves after a replica was lost included)
+};
+
 struct ServerMetrics {
-  ServerMetrics();
+  // One ReplicaMetrics per data-parallel replica. With more than one, the running and waiting
+  // gauges and the prefix-cache counters are written once per replica, labelled replica="i"
+  // (vLLM labels its engines likewise): a sum over the lines is the server's number, and no
+  // unlabelled line would count it twice. routed_requests_total and router_fallbacks_total come too.
+  explicit ServerMetrics(int32_t num_replicas = 1);
+  ReplicaMetrics& replica(int32_t i) { return *replicas_.at(static_cast<size_t>(i)); }
+  int32_t num_replicas() const { return static_cast<int32_t>(replicas_.size()); }
+  // The server's gauges (running, waiting, KV blocks) as the sum of the replicas': a scheduler
+  // calls it after writing its replica's, so a restarted replica's new numbers replace its old.
+  void sum_replica_gauges();
 
   // Set once before serving starts, read by scrapes only.
   std::string prefix = "troupe";  // the series are prefix:name
@@ -51,6 +72,8 @@ struct ServerMetrics {
   std::atomic<uint64_t> generation_tokens{0};
   std::atomic<uint64_t> requests_rejected{0};  // refused by admission control (429)
   std::array<std::atomic<uint64_t>, 3> requests_finished{};  // stop, length, abort
+  std::atomic<uint64_t> router_fallbacks{0};   // the kv_manager did not answer the router in time:
+                                               // the request went by least_loaded
   // Latencies, seconds.
   Histogram time_to_first_token;
   Histogram time_per_output_token;
@@ -63,6 +86,9 @@ struct ServerMetrics {
 
   // The Prometheus text exposition format.
   std::string prometheus_text() const;
+
+ private:
+  std::vector<std::unique_ptr<ReplicaMetrics>> replicas_;  // atomics do not move: one allocation each
 };
 
 }  // namespace troupe
