@@ -1,6 +1,7 @@
 #include "actors/scheduler_supervision.h"
 
 #include <algorithm>
+#include <string>
 #include <utility>
 
 #include <caf/all.hpp>
@@ -22,6 +23,11 @@ void tell_gateways(caf::event_based_actor* self, const SchedulerSupervision& s) 
 }
 
 }  // namespace
+
+std::string budget_spent_consequence(const SchedulerSupervision& s) {
+  if (!s.data_parallel) return "live requests end with abort";
+  return "replica " + std::to_string(s.config.replica) + " is gone; the gateway moves its requests to the other replicas";
+}
 
 void start_scheduler(caf::event_based_actor* self, SchedulerSupervision& s, const caf::actor& executor) {
   s.scheduler = self->spawn<caf::monitored>(scheduler_actor, s.config, executor, /*supervised=*/true, s.metrics);
@@ -66,7 +72,7 @@ bool on_scheduler_down(caf::event_based_actor* self, SchedulerSupervision& s, co
     spdlog::error("scheduler not restarted: no executor is left to drive; live requests end with abort");
     s.scheduler = caf::actor{};
   } else if (s.restarts >= s.max_restarts) {
-    spdlog::error("scheduler restart budget ({}) spent: live requests end with abort", s.max_restarts);
+    spdlog::error("scheduler restart budget ({}) spent: {}", s.max_restarts, budget_spent_consequence(s));
     s.scheduler = caf::actor{};
   } else {
     ++s.restarts;

@@ -17,6 +17,7 @@
 // drive, gateways are told there is none and end their live requests with abort.
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include <caf/actor.hpp>
@@ -65,6 +66,9 @@ void add_gateway(caf::event_based_actor* self, SchedulerSupervision& s, caf::act
 // message is about neither.
 bool on_scheduler_down(caf::event_based_actor* self, SchedulerSupervision& s, const caf::down_msg& down,
                        const caf::actor& executor, bool executor_may_come);
+
+// What happens now that a budget is spent, for the log line that says so.
+std::string budget_spent_consequence(const SchedulerSupervision& s);
 
 // Hands the current scheduler (if any) a new executor, or a null one: none will come (it ends
 // its live requests with abort, and the metrics say the engine is dead, as they do when no

@@ -33,7 +33,7 @@ void executor_down(Self* self, const caf::down_msg& down, int32_t index, int32_t
   if (!s.group.all_down()) return;
   s.group = ExecutorGroup{};
   if (s.restarts_left <= 0) {
-    spdlog::error("executor restart budget ({}) spent: live requests end with abort", max_restarts);
+    spdlog::error("executor restart budget ({}) spent: {}", max_restarts, budget_spent_consequence(s.scheduling));
     s.executor = caf::actor{};
     hand_executor(self, s.scheduling, caf::actor{});
     return;

@@ -94,7 +94,7 @@ void register_serve(CLI::App& app, int& exit_code) {
          [o](const std::string& p) { o->serving.routing = *parse_routing_policy(p); },
          "with --data-parallel-size N: which replica each request goes to. cache_aware (default): the one whose "
          "prefix cache holds the longest start of the prompt (the kv_manager's mirrors answer; no answer within "
-         "50 ms: least_loaded), unless its in-flight requests exceed the least loaded's by more than max(4, 25%); "
+         "50 ms: least_loaded), unless its in-flight requests exceed the least loaded's by more than max(8, 50%); "
          "least_loaded: the fewest in-flight requests; round_robin: each in turn")
       ->check(CLI::IsMember({"cache_aware", "least_loaded", "round_robin"}));
   cmd->add_option("--api-key", o->serving.api_key,

@@ -18,7 +18,9 @@ bool better(RoutingPolicy policy, const ReplicaLoad& r, const ReplicaLoad& best)
   if (policy == RoutingPolicy::CacheAware && r.cached_tokens != best.cached_tokens)
     return r.cached_tokens > best.cached_tokens;
   if (r.in_flight != best.in_flight) return r.in_flight < best.in_flight;
-  return r.free_blocks > best.free_blocks;
+  // Unknown room (a replica whose mirror has not heard from it yet: it has run nothing) decides
+  // nothing, or an idle replica would lose every tie to one that has worked.
+  return r.free_blocks >= 0 && best.free_blocks >= 0 && r.free_blocks > best.free_blocks;
 }
 
 }  // namespace

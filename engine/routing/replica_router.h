@@ -33,20 +33,23 @@ struct ReplicaLoad {
 
 // The overload guard of cache_aware: a replica may take a request for its cache only while its
 // in-flight count exceeds the least-loaded live replica's by at most
-//     max(kCacheAwareMinSlack, least * kCacheAwareSlackPercent / 100).
-// Why: a hit saves only the prefill of the cached tokens, while every request queued ahead on a
-// busy replica costs a whole turn of waiting; a popular prefix (one system prompt for everyone)
-// would otherwise pull every request onto the replica that saw it first. The slack grows with the
-// load so that, under heavy load, conversations still stick to their replica instead of flapping
-// whenever the counts differ by a few.
-inline constexpr int32_t kCacheAwareMinSlack = 4;
-inline constexpr int32_t kCacheAwareSlackPercent = 25;
+//     max(kCacheAwareMinSlack, least * kCacheAwareSlackPercent / 100),
+// i.e. it is skipped once it is ahead by more than 8 requests AND by more than half again.
+// Why both: a hit saves the prefill of the cached tokens, while requests ahead of it on a busy
+// replica cost it their share of every step; a popular prefix (one system prompt for everyone)
+// would otherwise pull every request onto the replica that saw it first. The absolute floor keeps
+// light loads (where a few requests more cost little in a continuous batch) from scattering
+// conversations whenever the counts wobble; the relative part lets heavy loads differ more, for
+// the same reason. A conversation moved off its replica loses its cache there, so the guard errs
+// on the side of staying.
+inline constexpr int32_t kCacheAwareMinSlack = 8;
+inline constexpr int32_t kCacheAwareSlackPercent = 50;
 
 // The replica to use, or -1 when none is live. `cursor` is the router's own counter (start it at 0
 // and keep it): round_robin takes the next live replica after it, and every policy breaks ties by
 // scanning from it, so equal replicas take turns instead of the first one taking everything.
 // Ties: cache_aware prefers, among the eligible, more cached tokens, then fewer in flight, then
-// more free blocks; least_loaded fewer in flight, then more free blocks.
+// more free blocks; least_loaded fewer in flight, then more free blocks (only when both are known).
 int32_t pick_replica(RoutingPolicy policy, std::span<const ReplicaLoad> replicas, uint64_t& cursor);
 
 }  // namespace troupe
