@@ -69,8 +69,11 @@ TEST_P(DataParallelLoss, AReplicaPastItsBudgetHandsItsRequestsToTheOtherWhichFin
   Outcome run;
   for (const auto& r : requests) submit(dp.gateway, run.clients, r);
   {
+    // Every request routed (the gateway may stream the first tokens before it has read the last
+    // submission) and some tokens out.
     std::unique_lock lock(run.clients->mutex);
-    ASSERT_TRUE(run.clients->changed.wait_for(lock, 30s, [&] { return run.clients->tokens >= 24; }));
+    ASSERT_TRUE(run.clients->changed.wait_for(
+        lock, 30s, [&] { return run.clients->tokens >= 24 && dp.routed(0) + dp.routed(1) == requests.size(); }));
   }
   EXPECT_EQ(dp.routed(0), 8u);  // round robin: half each
   EXPECT_EQ(dp.routed(1), 8u);
