@@ -14,8 +14,12 @@
 namespace troupe {
 namespace {
 
+// No scheduler will come: the engine is dead, or with data parallel this replica is (its gauges
+// would otherwise keep their last values in the server's sums; the gateway decides when all are).
 void mark_engine_dead(const SchedulerSupervision& s) {
-  if (s.metrics && !s.data_parallel) s.metrics->engine_alive = false;
+  if (!s.metrics) return;
+  if (!s.data_parallel) s.metrics->engine_alive = false;
+  else if (s.config.replica < s.metrics->num_replicas()) s.metrics->mark_replica_gone(s.config.replica);
 }
 
 void tell_gateways(caf::event_based_actor* self, const SchedulerSupervision& s) {

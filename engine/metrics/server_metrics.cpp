@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <string_view>
 
 namespace troupe {
 namespace {
@@ -80,6 +81,7 @@ ServerMetrics::ServerMetrics(int32_t num_replicas)
 void ServerMetrics::sum_replica_gauges() {
   int64_t running = 0, waiting = 0, used = 0, total = 0;
   for (const auto& r : replicas_) {
+    if (r->gone.load()) continue;
     running += r->num_requests_running.load();
     waiting += r->num_requests_waiting.load();
     used += r->kv_blocks_used.load();
@@ -89,6 +91,11 @@ void ServerMetrics::sum_replica_gauges() {
   num_requests_waiting.store(waiting);
   kv_blocks_used.store(used);
   kv_blocks_total.store(total);
+}
+
+void ServerMetrics::mark_replica_gone(int32_t i) {
+  replica(i).gone.store(true);
+  sum_replica_gauges();
 }
 
 std::string ServerMetrics::prometheus_text() const {
@@ -107,9 +114,11 @@ std::string ServerMetrics::prometheus_text() const {
   auto replica_series = [&](const char* name, const char* help, const char* type, auto field) {
     const std::string full = prefix + ":" + name;
     out += "# HELP " + full + " " + help + "\n# TYPE " + full + " " + type + "\n";
-    for (size_t i = 0; i < replicas_.size(); ++i)
+    for (size_t i = 0; i < replicas_.size(); ++i) {
+      const bool zero = std::string_view(type) == "gauge" && replicas_[i]->gone.load();
       out += full + braces(labels, "replica=\"" + std::to_string(i) + "\"") + " " +
-             number(static_cast<double>(field(*replicas_[i]).load())) + "\n";
+             number(zero ? 0.0 : static_cast<double>(field(*replicas_[i]).load())) + "\n";
+    }
   };
   auto histogram = [&](const Histogram& h, const char* name, const char* help) { h.write(out, prefix + ":" + name, help, labels); };
   series("engine_alive", "1 while the engine serves; 0 once a restart budget is spent (/health answers 503).",

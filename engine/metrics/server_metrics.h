@@ -37,6 +37,8 @@ struct ReplicaMetrics {
   std::atomic<uint64_t> prefix_cache_hit_tokens{0};
   std::atomic<uint64_t> prefix_cache_query_tokens{0};
   std::atomic<uint64_t> routed_requests{0};  // the router sent it (moves after a replica was lost included)
+  std::atomic<bool> gone{false};  // past a restart budget: its gauges read 0, whatever its stopped
+                                  // scheduler wrote last (it may still be finishing a handler)
 };
 
 struct ServerMetrics {
@@ -50,6 +52,8 @@ struct ServerMetrics {
   // The server's gauges (running, waiting, KV blocks) as the sum of the replicas': a scheduler
   // calls it after writing its replica's, so a restarted replica's new numbers replace its old.
   void sum_replica_gauges();
+  // Replica i is gone (past a restart budget): its gauges read 0 from now on.
+  void mark_replica_gone(int32_t i);
 
   // Set once before serving starts, read by scrapes only.
   std::string prefix = "troupe";  // the series are prefix:name

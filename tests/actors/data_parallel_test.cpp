@@ -88,6 +88,9 @@ TEST_P(DataParallelLoss, AReplicaPastItsBudgetHandsItsRequestsToTheOtherWhichFin
   EXPECT_GT(dp.routed(0), 8u);
   EXPECT_EQ(dp.routed(1), 8u);
   EXPECT_TRUE(dp.metrics->engine_alive.load()) << "one replica still serves";
+  EXPECT_TRUE(dp.metrics->replica(1).gone.load());
+  const std::string text = dp.metrics->prometheus_text();
+  EXPECT_NE(text.find("troupe:num_requests_waiting{replica=\"1\"} 0\n"), std::string::npos) << "a gone replica's gauges read 0";
   // New requests go to the live one.
   GenerationRequest after = requests[0];
   after.id = 100;
