@@ -94,19 +94,28 @@ inline Tokenizer demo_tokenizer() {
   return open_model_folder(std::string(TROUPE_CACHE_DIR) + "/demo-model").text.tokenizer;
 }
 
-// Every client got exactly the tokens its request gives alone, and one ending that says why.
-inline void expect_outputs_alone(const Outcome& run, const std::vector<GenerationRequest>& requests,
-                                 const std::map<SeqId, std::vector<int32_t>>& alone) {
+// Calls check(request, what its client saw) for every request under the clients' lock, after
+// checking that the client saw exactly one ending; each failure names the request.
+template <class Check>
+void for_each_client(const Outcome& run, const std::vector<GenerationRequest>& requests, Check check) {
   std::lock_guard lock(run.clients->mutex);
   for (const auto& r : requests) {
     SCOPED_TRACE("request " + std::to_string(r.id));
     const ClientView& v = run.clients->views[r.id];
     EXPECT_EQ(v.endings, 1);
+    check(r, v);
+  }
+}
+
+// Every client got exactly the tokens its request gives alone, and one ending that says why.
+inline void expect_outputs_alone(const Outcome& run, const std::vector<GenerationRequest>& requests,
+                                 const std::map<SeqId, std::vector<int32_t>>& alone) {
+  for_each_client(run, requests, [&](const GenerationRequest& r, const ClientView& v) {
     EXPECT_EQ(v.error, "");
     EXPECT_EQ(v.tokens, alone.at(r.id)) << "tokens lost, repeated or different";
     EXPECT_EQ(v.reason, r.eos_token_ids.empty() ? "length" : "stop");
     EXPECT_EQ(v.completion_tokens, static_cast<int32_t>(alone.at(r.id).size()));
-  }
+  });
 }
 
 }  // namespace troupe::test::gateway

@@ -202,19 +202,13 @@ TEST(SchedulerRestart, PastTheRestartBudgetLiveRequestsEndWithAbortAndNewOnesAre
   // Two kills: the first is restarted, the second spends the budget of one.
   const Outcome run = run_with_scheduler_kills(sys, engine, gateway, requests, {}, /*kill_every=*/20, /*max_kills=*/2);
   EXPECT_EQ(run.kills, 2);
-  {
-    std::lock_guard lock(run.clients->mutex);
-    for (const auto& r : requests) {
-      SCOPED_TRACE("request " + std::to_string(r.id));
-      const ClientView& v = run.clients->views[r.id];
-      EXPECT_EQ(v.endings, 1);
-      EXPECT_EQ(v.reason, "abort");
-      const std::vector<int32_t>& full = alone.at(r.id);
-      ASSERT_LE(v.tokens.size(), full.size());
-      EXPECT_EQ(v.tokens, std::vector<int32_t>(full.begin(), full.begin() + static_cast<std::ptrdiff_t>(v.tokens.size())))
-          << "tokens repeated or different before the abort";
-    }
-  }
+  for_each_client(run, requests, [&](const GenerationRequest& r, const ClientView& v) {
+    EXPECT_EQ(v.reason, "abort");
+    const std::vector<int32_t>& full = alone.at(r.id);
+    ASSERT_LE(v.tokens.size(), full.size());
+    EXPECT_EQ(v.tokens, std::vector<int32_t>(full.begin(), full.begin() + static_cast<std::ptrdiff_t>(v.tokens.size())))
+        << "tokens repeated or different before the abort";
+  });
   EXPECT_FALSE(current_engine(sys, engine).scheduler);
   GenerationRequest after = requests[0];
   after.id = 100;
