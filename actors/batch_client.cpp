@@ -43,7 +43,7 @@ void run_batch_on(caf::actor_system& sys, caf::actor scheduler, const caf::actor
                       pending.erase(f.id);
                     }
                   },
-                  [&](scheduler_atom, const caf::actor& next) {
+                  [&](scheduler_atom, int32_t /*replica*/, const caf::actor& next) {
                     if (next == scheduler) return;
                     scheduler = next;
                     std::vector<SeqId> ids;

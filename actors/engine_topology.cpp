@@ -7,6 +7,7 @@
 
 #include "actors/executor_actor.h"
 #include "actors/gateway_actor.h"
+#include "actors/kv_manager_actor.h"
 #include "actors/message_inspect.h"
 #include "actors/scheduler_actor.h"
 #include "actors/remote_supervisor_actor.h"
@@ -40,8 +41,32 @@ EngineActors start_pipeline_engine(caf::actor_system& sys, std::vector<std::shar
   if (stages.empty()) throw std::invalid_argument("an engine needs a backend");
   config.pipeline_stages = static_cast<int32_t>(stages.size());
   EngineActors a;
-  a.supervisor = sys.spawn(supervisor_actor, std::move(stages), config, max_restarts, std::move(metrics));
+  a.supervisor = sys.spawn(supervisor_actor, std::move(stages), config, max_restarts, std::move(metrics), caf::actor{});
   return current_engine(sys, a);
+}
+
+EngineActors start_data_parallel_engine(caf::actor_system& sys, std::vector<std::shared_ptr<ModelBackend>> replicas,
+                                        std::vector<SchedulerConfig> configs, int32_t max_restarts,
+                                        std::shared_ptr<ServerMetrics> metrics) {
+  if (replicas.empty() || configs.size() != replicas.size())
+    throw std::invalid_argument("data parallel: one scheduler config per replica backend");
+  if (metrics && metrics->num_replicas() < static_cast<int32_t>(replicas.size()))
+    throw std::invalid_argument("data parallel: the server metrics count fewer replicas than there are");
+  std::vector<caf::actor> supervisors;
+  // Detached, as each supervisor's own would be (kv_manager_actor.h); monitored by every supervisor.
+  const caf::actor kv = sys.spawn<caf::detached>(kv_manager_actor);
+  for (size_t i = 0; i < replicas.size(); ++i) {
+    configs[i].replica = static_cast<int32_t>(i);
+    configs[i].pipeline_stages = 1;
+    supervisors.push_back(sys.spawn(supervisor_actor, std::vector<std::shared_ptr<ModelBackend>>{std::move(replicas[i])},
+                                    configs[i], max_restarts, metrics, kv));
+  }
+  EngineActors a;
+  a.supervisor = supervisors.front();
+  a = current_engine(sys, a);
+  a.replica_supervisors = std::move(supervisors);
+  a.kv_manager = kv;
+  return a;
 }
 
 EngineActors current_engine(caf::actor_system& sys, const EngineActors& engine) {
@@ -58,13 +83,26 @@ EngineActors current_engine(caf::actor_system& sys, const EngineActors& engine) 
 
 void stop_engine(const EngineActors& engine) {
   // A supervisor takes its scheduler and its executor along.
+  for (const caf::actor& s : engine.replica_supervisors) caf::anon_send_exit(s, caf::exit_reason::user_shutdown);
+  if (engine.kv_manager) caf::anon_send_exit(engine.kv_manager, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(engine.supervisor ? engine.supervisor : engine.scheduler, caf::exit_reason::user_shutdown);
 }
 
 caf::actor spawn_gateway(caf::actor_system& sys, const EngineActors& engine, std::shared_ptr<const Tokenizer> tokenizer,
                          GatewayOptions options) {
-  auto gateway = sys.spawn(gateway_actor, std::move(tokenizer), engine.scheduler, std::move(options));
-  if (engine.supervisor) caf::anon_send(engine.supervisor, gateway_atom::value, gateway);
+  // Replica i's scheduler at i; each supervisor also tells the gateway its current one on
+  // registration, so one replaced meanwhile is caught up.
+  std::vector<caf::actor> schedulers{engine.scheduler};
+  for (size_t i = 1; i < engine.replica_supervisors.size(); ++i) {
+    EngineActors replica;
+    replica.supervisor = engine.replica_supervisors[i];
+    schedulers.push_back(current_engine(sys, replica).scheduler);
+  }
+  auto gateway = sys.spawn(gateway_actor, std::move(tokenizer), std::move(schedulers), engine.kv_manager,
+                           std::move(options));
+  if (engine.replica_supervisors.empty() && engine.supervisor)
+    caf::anon_send(engine.supervisor, gateway_atom::value, gateway);
+  for (const caf::actor& s : engine.replica_supervisors) caf::anon_send(s, gateway_atom::value, gateway);
   return gateway;
 }
 

@@ -20,6 +20,11 @@ struct EngineActors {
   caf::actor scheduler;   // the first one; a supervisor may replace it (ask it: engine_atom)
   caf::actor executor;    // the first one; a supervisor may replace it
   caf::actor supervisor;  // local or remote
+  // Data parallel (start_data_parallel_engine): every replica's supervisor, replica i at i (the
+  // fields above are replica 0's), and the one kv_manager mirroring them all. Empty and null
+  // for one engine.
+  std::vector<caf::actor> replica_supervisors;
+  caf::actor kv_manager;
 };
 
 // With remote_executor = "host:port", connects to a published executor (throws
@@ -40,6 +45,15 @@ EngineActors start_pipeline_engine(caf::actor_system& sys, std::vector<std::shar
                                    SchedulerConfig config, int32_t max_restarts = 3,
                                    std::shared_ptr<ServerMetrics> metrics = nullptr);
 
+// Data parallel in this process: one engine per backend of `replicas` (replica i: its own
+// supervisor, restart budgets, executor and scheduler, planning with configs[i], whose `replica`
+// is set to i) and ONE kv_manager that mirrors every replica's pool, for a gateway's router.
+// `metrics`, if given, must count as many replicas. A replica past its restart budget leaves the
+// others serving: the gateway moves its requests (gateway_actor.h).
+EngineActors start_data_parallel_engine(caf::actor_system& sys, std::vector<std::shared_ptr<ModelBackend>> replicas,
+                                        std::vector<SchedulerConfig> configs, int32_t max_restarts,
+                                        std::shared_ptr<ServerMetrics> metrics);
+
 // The engine's scheduler and executor now: its supervisor may have replaced the ones it started
 // with (null ones: none will come). Blocks this thread for the supervisor's answer.
 EngineActors current_engine(caf::actor_system& sys, const EngineActors& engine);
@@ -47,8 +61,9 @@ EngineActors current_engine(caf::actor_system& sys, const EngineActors& engine);
 // Ends the engine's actors (the actor system's destructor waits for all of them).
 void stop_engine(const EngineActors& engine);
 
-// Spawns a gateway in front of the engine and registers it with the engine's supervisor, which
-// tells it of every restarted scheduler (it then resubmits its in-flight requests).
+// Spawns a gateway in front of the engine and registers it with the engine's supervisor (each
+// replica's, data parallel), which tells it of every restarted scheduler (it then resubmits that
+// replica's in-flight requests).
 caf::actor spawn_gateway(caf::actor_system& sys, const EngineActors& engine, std::shared_ptr<const Tokenizer> tokenizer,
                          GatewayOptions options = {});
 

@@ -84,7 +84,7 @@ void submit(Self* self, SeqId id) {
   GenerationRequest g = a.request->generation;
   g.arrival = a.arrival;
   g.output_token_ids = a.output_token_ids;
-  self->request(st.scheduler, caf::infinite, submit_atom::value, std::move(g))
+  self->request(st.schedulers.at(static_cast<size_t>(a.replica)), caf::infinite, submit_atom::value, std::move(g))
       .then([](bool) {},
             [=](caf::error& err) {
               // The scheduler died before it answered: the request stays, and the supervisor's
@@ -97,23 +97,91 @@ void submit(Self* self, SeqId id) {
             });
 }
 
-// A new scheduler knows nothing of request `id`: hand it over, unless it is over already (an
-// abort that went to the dead one, a last token streamed just before it died) or no scheduler
-// will come.
+// The scheduler request `a` runs on now (null while it is routed, or when its replica is gone).
+caf::actor scheduler_of(const GatewayState& st, const GatewayState::Active& a) {
+  return a.replica >= 0 ? st.schedulers[static_cast<size_t>(a.replica)] : caf::actor{};
+}
+
+bool any_live(const GatewayState& st) {
+  return std::any_of(st.schedulers.begin(), st.schedulers.end(), [](const caf::actor& s) { return bool(s); });
+}
+
+// What the router knows without asking: which replicas live and the gateway's own requests on
+// each (running or waiting there: the gateway holds every request until it finishes).
+std::vector<ReplicaLoad> replica_loads(const GatewayState& st) {
+  std::vector<ReplicaLoad> loads(st.schedulers.size());
+  for (size_t i = 0; i < loads.size(); ++i) loads[i].live = bool(st.schedulers[i]);
+  for (const auto& [id, a] : st.active)
+    if (a.replica >= 0) ++loads[static_cast<size_t>(a.replica)].in_flight;
+  return loads;
+}
+
+// Runs request `id` on replica r (-1: none is live) unless it ended while it was routed.
+void place(Self* self, SeqId id, int32_t r) {
+  auto& st = self->state;
+  auto it = st.active.find(id);
+  if (it == st.active.end()) return;
+  if (r < 0 || it->second.abort_requested) return finish(self, id, "abort");
+  it->second.replica = r;
+  if (ServerMetrics* m = st.options.metrics.get(); m && r < m->num_replicas()) m->replica(r).routed_requests.fetch_add(1);
+  submit(self, id);
+}
+
+// Picks request `id` a replica and submits it there. One replica: that one. cache_aware asks the
+// kv_manager once, from its mirrors (never a scheduler: no step waits for this), and routes
+// least_loaded when no answer comes within routing_timeout (the kv_manager is gone or behind).
+void route(Self* self, SeqId id) {
+  auto& st = self->state;
+  GatewayState::Active& a = st.active.at(id);
+  a.replica = -1;
+  if (st.schedulers.size() == 1) return place(self, id, st.schedulers[0] ? 0 : -1);
+  const RoutingPolicy policy = st.options.routing;
+  if (policy != RoutingPolicy::CacheAware || !st.kv_manager)
+    return place(self, id, pick_replica(policy, replica_loads(st), st.route_cursor));
+  // A moved request is recomputed with the tokens it has: those count as its prefix too.
+  ReplicaCacheQuery q{a.request->generation.prompt_token_ids};
+  q.token_ids.insert(q.token_ids.end(), a.output_token_ids.begin(), a.output_token_ids.end());
+  self->request(st.kv_manager, st.options.routing_timeout, std::move(q))
+      .then(
+          [=](const ReplicaCacheReport& report) {
+            auto& s = self->state;
+            std::vector<ReplicaLoad> loads = replica_loads(s);
+            for (size_t i = 0; i < loads.size() && i < report.cached_tokens.size(); ++i) {
+              loads[i].cached_tokens = report.cached_tokens[i];
+              loads[i].free_blocks = report.free_blocks[i];
+            }
+            place(self, id, pick_replica(RoutingPolicy::CacheAware, loads, s.route_cursor));
+          },
+          [=](caf::error&) {
+            auto& s = self->state;
+            if (ServerMetrics* m = s.options.metrics.get()) m->router_fallbacks.fetch_add(1);
+            place(self, id, pick_replica(RoutingPolicy::LeastLoaded, replica_loads(s), s.route_cursor));
+          });
+}
+
+// Request `id`'s replica has a new scheduler, or none will come: hand the request over again (to
+// the new one; or, moved, to another live replica, which recomputes the tokens sent so far), unless it
+// is over already (an abort that went to the dead one, a last token streamed just before it died)
+// or no replica is left.
 void resubmit(Self* self, SeqId id) {
   auto& st = self->state;
   const GatewayState::Active& a = st.active.at(id);
   const GenerationRequest& g = a.request->generation;
-  if (!st.scheduler || a.abort_requested) return finish(self, id, "abort");
+  if (a.abort_requested) return finish(self, id, "abort");
   if (const auto done = output_stop_reason(a.output_token_ids, g.sampling_params, g.eos_token_ids))
     return finish(self, id, sequence_finish_reason_name(*done));
-  submit(self, id);
+  if (scheduler_of(st, a)) return submit(self, id);
+  route(self, id);
 }
 
-// Results from a scheduler that has been replaced are stale: the new one sends what follows
-// the tokens it was handed.
-bool from_current_scheduler(Self* self) {
-  return self->state.scheduler && self->current_sender() == caf::actor_cast<caf::strong_actor_ptr>(self->state.scheduler);
+// The replica whose current scheduler sent the message being handled; -1 for any other sender
+// (a replaced scheduler's results are stale: the new one sends what follows the tokens it was handed).
+int32_t sender_replica(Self* self) {
+  const auto& schedulers = self->state.schedulers;
+  for (size_t i = 0; i < schedulers.size(); ++i)
+    if (schedulers[i] && self->current_sender() == caf::actor_cast<caf::strong_actor_ptr>(schedulers[i]))
+      return static_cast<int32_t>(i);
+  return -1;
 }
 
 }  // namespace
@@ -145,70 +213,78 @@ size_t emittable_prefix(const std::string& text, const std::vector<std::string>&
   return text.size() - hold;
 }
 
-caf::behavior gateway_actor(Self* self, std::shared_ptr<const Tokenizer> tokenizer, caf::actor scheduler,
-                            GatewayOptions options) {
+caf::behavior gateway_actor(Self* self, std::shared_ptr<const Tokenizer> tokenizer, std::vector<caf::actor> schedulers,
+                            caf::actor kv_manager, GatewayOptions options) {
   self->state.tokenizer = std::move(tokenizer);
-  self->state.scheduler = scheduler;
+  self->state.schedulers = std::move(schedulers);
+  if (self->state.schedulers.empty()) self->state.schedulers.emplace_back();
+  self->state.kv_manager = std::move(kv_manager);
   self->state.options = std::move(options);
   return {
       [=](submit_atom, std::shared_ptr<GatewayRequest> req) {
         const SeqId id = req->generation.id;
         auto& st = self->state;
         if (!st.lost.empty()) return req->sink->on_lost(st.lost);
-        if (!st.scheduler) return req->sink->on_lost("the engine has stopped: its scheduler's restart budget is spent");
+        if (!any_live(st)) return req->sink->on_lost("the engine has stopped: its scheduler's restart budget is spent");
         if (st.draining) return req->sink->on_error("the server is shutting down");
         const uint64_t arrival = req->generation.arrival.value_or(st.next_arrival);
         st.next_arrival = std::max(st.next_arrival, arrival + 1);
         st.active.try_emplace(id, req, IncrementalDetokenizer(*st.tokenizer, req->skip_special_tokens), arrival);
         if (st.options.request_timeout.count() > 0)
           self->delayed_send(self, st.options.request_timeout, abort_atom::value, id);
-        submit(self, id);
+        route(self, id);
       },
       [=](abort_atom, SeqId id) {
         // The client is gone or the request timed out: free the sequence's blocks now. The
-        // scheduler's FinishedBatch (reason abort) ends the request here.
+        // scheduler's FinishedBatch (reason abort) ends the request here; one still being routed
+        // ends when its route comes back.
         auto it = self->state.active.find(id);
         if (it == self->state.active.end()) return;
         it->second.abort_requested = true;
-        if (self->state.scheduler) self->send(self->state.scheduler, abort_atom::value, id);
+        if (const caf::actor s = scheduler_of(self->state, it->second)) self->send(s, abort_atom::value, id);
       },
       [=](drain_atom) {
         auto& st = self->state;
         st.draining = true;
-        std::vector<SeqId> ids;
+        std::vector<std::pair<SeqId, caf::actor>> ids;
         for (auto& [id, a] : st.active) {
           a.abort_requested = true;
-          ids.push_back(id);
+          if (a.replica >= 0) ids.emplace_back(id, scheduler_of(st, a));
         }
         // With a scheduler, its FinishedBatch ends each one (the blocks are freed first); without
         // one, nothing else will.
-        for (SeqId id : ids)
-          if (st.scheduler) self->send(st.scheduler, abort_atom::value, id);
+        for (const auto& [id, s] : ids)
+          if (s) self->send(s, abort_atom::value, id);
           else finish(self, id, "abort");
       },
       [=](engine_lost_atom, const std::string& why) {
         auto& st = self->state;
         st.lost = why;
-        st.scheduler = caf::actor{};
+        for (caf::actor& s : st.schedulers) s = caf::actor{};
         for (auto& [id, a] : st.active) {
           if (ServerMetrics* m = st.options.metrics.get()) m->requests_finished[2].fetch_add(1);
           a.request->sink->on_lost(why);
         }
         st.active.clear();
       },
-      [=](scheduler_atom, caf::actor scheduler) {
+      [=](scheduler_atom, int32_t replica, caf::actor scheduler) {
         auto& st = self->state;
-        if (scheduler == st.scheduler) return;  // the one it has (told on registration)
-        st.scheduler = std::move(scheduler);
+        if (replica < 0 || static_cast<size_t>(replica) >= st.schedulers.size()) return;
+        if (scheduler == st.schedulers[static_cast<size_t>(replica)]) return;  // the one it has (told on registration)
+        st.schedulers[static_cast<size_t>(replica)] = std::move(scheduler);
+        // The last replica gone: /health answers 503 (a supervisor says so itself for one engine).
+        if (ServerMetrics* m = st.options.metrics.get(); m && !any_live(st)) m->engine_alive = false;
         std::vector<SeqId> ids;
-        for (const auto& [id, a] : st.active) ids.push_back(id);
+        for (const auto& [id, a] : st.active)
+          if (a.replica == replica) ids.push_back(id);
         for (SeqId id : ids) resubmit(self, id);
       },
       [=](TokenDeltas& d) {
-        if (!from_current_scheduler(self)) return;
+        const int32_t from = sender_replica(self);
+        if (from < 0) return;
         for (size_t i = 0; i < d.seq_ids.size(); ++i) {
           auto it = self->state.active.find(d.seq_ids[i]);
-          if (it == self->state.active.end()) continue;
+          if (it == self->state.active.end() || it->second.replica != from) continue;
           GatewayState::Active& a = it->second;
           if (a.output_token_ids.empty()) {
             a.first_token_at = std::chrono::steady_clock::now();
@@ -231,14 +307,19 @@ caf::behavior gateway_actor(Self* self, std::shared_ptr<const Tokenizer> tokeniz
           if (!d.logprobs.empty()) t.logprobs = std::move(d.logprobs[i]);
           a.pending += t.text;
           if ((a.stop_matched = emit(a))) {
-            self->send(self->state.scheduler, abort_atom::value, d.seq_ids[i]);
+            self->send(self->state.schedulers[static_cast<size_t>(from)], abort_atom::value, d.seq_ids[i]);
             finish(self, d.seq_ids[i], "stop_string");
           }
         }
       },
       [=](const FinishedBatch& batch) {
-        if (!from_current_scheduler(self)) return;
-        for (const FinishedSequence& f : batch.sequences) finish(self, f.id, sequence_finish_reason_name(f.reason));
+        const int32_t from = sender_replica(self);
+        if (from < 0) return;
+        for (const FinishedSequence& f : batch.sequences) {
+          auto it = self->state.active.find(f.id);
+          if (it != self->state.active.end() && it->second.replica == from)
+            finish(self, f.id, sequence_finish_reason_name(f.reason));
+        }
       },
   };
 }

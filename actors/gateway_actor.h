@@ -19,6 +19,7 @@
 #include <caf/stateful_actor.hpp>
 
 #include "engine/metrics/server_metrics.h"
+#include "engine/routing/replica_router.h"
 #include "engine/sampling/logprobs.h"
 #include "engine/scheduler/generation_request.h"
 #include "engine/tokenizer/incremental_detokenizer.h"
@@ -70,6 +71,11 @@ struct GatewayRequest {
 struct GatewayOptions {
   std::shared_ptr<ServerMetrics> metrics;      // may be null
   std::chrono::seconds request_timeout{0};     // 0: none; past it a request ends with abort
+  RoutingPolicy routing = RoutingPolicy::CacheAware;  // with several data-parallel replicas
+  // How long cache_aware waits for the kv_manager's answer before routing least_loaded (counted in
+  // ServerMetrics::router_fallbacks): the answer comes from the mirrors, a few microseconds when
+  // the kv_manager keeps up, so a wait this long means it is gone or far behind.
+  std::chrono::milliseconds routing_timeout{50};
 };
 
 struct GatewayState {
@@ -79,6 +85,7 @@ struct GatewayState {
     std::shared_ptr<GatewayRequest> request;
     IncrementalDetokenizer detokenizer;
     uint64_t arrival = 0;                    // its place in the scheduler's queue, kept across restarts
+    int32_t replica = -1;                    // the data-parallel replica it runs on; -1 while routed
     std::vector<int32_t> output_token_ids;   // every token received (held ones too): a restarted
                                              // scheduler continues after them and never sends them again
     std::vector<GeneratedToken> held;  // not sent yet: a stop string may start in their text
@@ -89,7 +96,10 @@ struct GatewayState {
   };
   GatewayOptions options;
   std::shared_ptr<const Tokenizer> tokenizer;
-  caf::actor scheduler;        // null once the supervisor says none will come
+  std::vector<caf::actor> schedulers;  // [replica]: its scheduler now; null once its supervisor
+                                       // says none will come (past its restart budget)
+  caf::actor kv_manager;       // answers cache_aware's question (several replicas); may be null
+  uint64_t route_cursor = 0;   // the router's turn-taking (pick_replica)
   std::string lost;            // why the engine is gone (engine_lost_atom); empty while it serves
   bool draining = false;       // shutting down: no new request, the live ones aborted
   uint64_t next_arrival = 0;   // the gateway numbers arrivals, so a resubmission can keep its own
@@ -98,15 +108,22 @@ struct GatewayState {
 };
 
 // Messages: (submit_atom, shared_ptr<GatewayRequest>) from the HTTP layer (same process only);
-// (abort_atom, SeqId) when a client hangs up; TokenDeltas and FinishedBatch from the scheduler
-// (those of any other are stale and dropped); (scheduler_atom, actor) from the supervisor it is
-// registered with (spawn_gateway, engine_topology.h): the scheduler from now on, to which every
-// in-flight request is resubmitted, or a null one: every live request ends with abort;
+// (abort_atom, SeqId) when a client hangs up; TokenDeltas and FinishedBatch from the schedulers
+// (those of a replaced one, or from another replica than the sequence's, are stale and dropped);
+// (scheduler_atom, replica, actor) from the supervisors it is registered with (spawn_gateway,
+// engine_topology.h): that replica's scheduler from now on, to which the replica's in-flight
+// requests are resubmitted, or a null one: its requests move to the other live replicas
+// (recomputed there from the tokens already sent), and only with none left do they end with abort;
 // (engine_lost_atom, why) from the supervisor: every live request, and every later one, ends with
 // on_lost(why); (drain_atom) when the server shuts down: every live request is aborted (each ends with reason
 // abort, so its client gets a complete answer) and new ones are refused.
+//
+// `schedulers`: replica i's at i (one for one engine). With several, each new request is routed by
+// options.routing (engine/routing/replica_router.h): under cache_aware the gateway asks
+// `kv_manager` one ReplicaCacheQuery (bounded by options.routing_timeout, least_loaded without an
+// answer) and weighs the cached prefixes against its own in-flight count per replica.
 caf::behavior gateway_actor(caf::stateful_actor<GatewayState>* self, std::shared_ptr<const Tokenizer> tokenizer,
-                            caf::actor scheduler, GatewayOptions options = {});
+                            std::vector<caf::actor> schedulers, caf::actor kv_manager, GatewayOptions options);
 
 // The prefix of `text` that can be emitted now: everything before the first stop string (and
 // `stopped` set; through its end with `include_stop`), or everything but the longest tail that is

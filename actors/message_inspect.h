@@ -44,6 +44,16 @@ typename Inspector::result_type inspect(Inspector& f, PrefixQuery& x) {
 }
 
 template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, ReplicaCacheQuery& x) {
+  return f(caf::meta::type_name("ReplicaCacheQuery"), x.token_ids);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, ReplicaCacheReport& x) {
+  return f(caf::meta::type_name("ReplicaCacheReport"), x.cached_tokens, x.free_blocks);
+}
+
+template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, KvUsage& x) {
   return f(caf::meta::type_name("KvUsage"), x.num_blocks, x.num_used_blocks, x.num_free_blocks, x.num_cached_blocks,
            x.num_prefix_queries, x.num_prefix_query_tokens, x.num_prefix_hit_tokens, x.num_journals, x.num_ops,

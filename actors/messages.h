@@ -57,6 +57,18 @@ struct PrefixQuery {
   std::vector<int32_t> token_ids;
 };
 
+// Gateway -> kv_manager (data parallel): for each replica's mirror, how many leading tokens of
+// this list its prefix cache holds, and its free blocks; answered with a ReplicaCacheReport.
+struct ReplicaCacheQuery {
+  std::vector<int32_t> token_ids;
+};
+
+// kv_manager -> gateway: one entry per replica it has heard from, indexed by replica.
+struct ReplicaCacheReport {
+  std::vector<int32_t> cached_tokens;  // [replicas]: BlockPool::match_prefix on that replica's mirror
+  std::vector<int32_t> free_blocks;    // [replicas]: free (cached-unreferenced count); -1: no mirror yet
+};
+
 // kv_manager -> anyone: its mirror of the scheduler's block pool, for metrics, routers and tests.
 struct KvUsage {
   int32_t num_blocks = 0;
@@ -85,8 +97,11 @@ using step_poll_atom = caf::atom_constant<caf::atom("steppoll")>;  // executor -
                                                                    // is that pending step done yet?
 using gateway_atom = caf::atom_constant<caf::atom("gateway")>;  // (gateway, actor) -> supervisor: tell it of
                                                                 // every new scheduler
-using scheduler_atom = caf::atom_constant<caf::atom("scheduler")>;  // supervisor -> gateway: (scheduler, actor),
-                                                                    // the scheduler from now on (null: none will come)
+using scheduler_atom = caf::atom_constant<caf::atom("scheduler")>;  // supervisor -> gateway: (scheduler, replica,
+                                                                    // actor): that data-parallel replica's scheduler
+                                                                    // from now on (null: none will come)
+using replica_atom = caf::atom_constant<caf::atom("replica")>;  // scheduler -> kv_manager: (replica, index,
+                                                                // PoolJournal); (snapshot, replica, index) -> KvUsage
 using kv_manager_atom = caf::atom_constant<caf::atom("kvmanager")>; // supervisor -> scheduler: (kv_manager, actor);
                                                                     // (kv_manager) -> actor, of a supervisor
 using drain_atom = caf::atom_constant<caf::atom("drain")>;  // -> gateway: the server shuts down
@@ -143,4 +158,6 @@ CAF_BEGIN_TYPE_ID_BLOCK(troupe, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(troupe, (troupe::ClusterIdentity))
   CAF_ADD_TYPE_ID(troupe, (troupe::NodeReport))
   CAF_ADD_TYPE_ID(troupe, (troupe::TpRankOp))
+  CAF_ADD_TYPE_ID(troupe, (troupe::ReplicaCacheQuery))
+  CAF_ADD_TYPE_ID(troupe, (troupe::ReplicaCacheReport))
 CAF_END_TYPE_ID_BLOCK(troupe)

@@ -75,7 +75,8 @@ void send_journal(Self* self, uint64_t step_id) {
   if (!st.kv_manager) return;
   PoolJournal journal = st.scheduler->take_pool_journal();
   journal.step_id = step_id;
-  self->send(st.kv_manager, std::move(journal));
+  // Tagged with the replica: one kv_manager mirrors every data-parallel replica's pool.
+  self->send(st.kv_manager, replica_atom::value, st.scheduler->config().replica, std::move(journal));
 }
 
 void abort_all(Self* self) {
@@ -134,19 +135,24 @@ void record_metrics(Self* self, const StepPlan* plan) {
   if (!st.metrics) return;
   ServerMetrics& m = *st.metrics;
   const Scheduler& s = *st.scheduler;
-  m.num_requests_running.store(s.num_running());
-  m.num_requests_waiting.store(s.num_waiting());
-  m.kv_blocks_total.store(s.config().num_blocks);
-  m.kv_blocks_used.store(s.config().num_blocks - s.block_pool().num_free_blocks());
+  ReplicaMetrics& r = m.replica(s.config().replica);
+  r.num_requests_running.store(s.num_running());
+  r.num_requests_waiting.store(s.num_waiting());
+  r.kv_blocks_total.store(s.config().num_blocks);
+  r.kv_blocks_used.store(s.config().num_blocks - s.block_pool().num_free_blocks());
+  m.sum_replica_gauges();
   if (plan == nullptr) return;
   m.prefix_cache_hit_tokens.fetch_add(static_cast<uint64_t>(plan->num_cached_tokens));
+  r.prefix_cache_hit_tokens.fetch_add(static_cast<uint64_t>(plan->num_cached_tokens));
   m.preemptions.fetch_add(plan->preempted_seq_ids.size());
   if (plan->num_batched_tokens > 0) m.iteration_tokens.observe(plan->num_batched_tokens);
   const auto now = std::chrono::steady_clock::now();
   for (const ScheduledSequence& e : plan->sequences) {
     // An admission looks its tokens up in the prefix cache (vLLM counts a request's tokens per lookup).
-    if (e.is_new && s.config().enable_prefix_caching)
+    if (e.is_new && s.config().enable_prefix_caching) {
       m.prefix_cache_query_tokens.fetch_add(e.prompt_token_ids.size() + e.output_token_ids.size());
+      r.prefix_cache_query_tokens.fetch_add(e.prompt_token_ids.size() + e.output_token_ids.size());
+    }
     auto it = st.submitted.find(e.seq_id);
     if (it == st.submitted.end()) continue;
     m.request_queue_time.observe(std::chrono::duration<double>(now - it->second).count());

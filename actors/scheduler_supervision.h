@@ -8,7 +8,8 @@
 // empty and makes the executor a fresh KV pool (init), so nothing of the old one's device state is
 // trusted: every sequence is computed again from its tokens.
 //
-// Gateways register here and are told of every new scheduler; each resubmits its in-flight
+// Gateways register here and are told of every new scheduler, with the data-parallel replica it
+// serves (config.replica); each resubmits its in-flight
 // requests with the tokens it already received (gateway_actor.h). The supervisor pushes rather
 // than gateways monitoring the scheduler and asking for the next one: a gateway's down message
 // may arrive before the supervisor has spawned the new scheduler, so asking would need retries,
@@ -16,6 +17,7 @@
 // drive, gateways are told there is none and end their live requests with abort.
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include <caf/actor.hpp>
@@ -34,6 +36,10 @@ struct SchedulerSupervision {
   caf::actor scheduler;                     // the current one; null once none will come
   caf::actor kv_manager;                    // handed to every new scheduler (null: none)
   std::vector<caf::actor> gateways;         // told of every new scheduler; dropped when they die
+  // One of several data-parallel replicas: past a budget its gateways move its requests to the
+  // others (so its scheduler is stopped rather than made to abort them), and the engine is dead
+  // only when every replica is, which the gateway sees (not this supervisor).
+  bool data_parallel = false;
 };
 
 // Spawns a scheduler (monitored) over `executor` (null: it waits for one through executor_atom)
@@ -42,8 +48,9 @@ struct SchedulerSupervision {
 void start_scheduler(caf::event_based_actor* self, SchedulerSupervision& s, const caf::actor& executor);
 
 // Spawns the kv_manager every scheduler is handed (s.kv_manager): monitored, not linked — the
-// mirror is an audit and a lookup service, and its failure must not end serving.
-void start_kv_manager(caf::event_based_actor* self, SchedulerSupervision& s);
+// mirror is an audit and a lookup service, and its failure must not end serving. A `shared` one
+// (data parallel: one kv_manager mirrors every replica) is monitored and used instead.
+void start_kv_manager(caf::event_based_actor* self, SchedulerSupervision& s, caf::actor shared = {});
 
 // Handles a down message from the kv_manager (logged and forgotten: serving goes on, unmirrored).
 // False when the message is about another actor.
@@ -60,9 +67,13 @@ void add_gateway(caf::event_based_actor* self, SchedulerSupervision& s, caf::act
 bool on_scheduler_down(caf::event_based_actor* self, SchedulerSupervision& s, const caf::down_msg& down,
                        const caf::actor& executor, bool executor_may_come);
 
+// What happens now that a budget is spent, for the log line that says so.
+std::string budget_spent_consequence(const SchedulerSupervision& s);
+
 // Hands the current scheduler (if any) a new executor, or a null one: none will come (it ends
 // its live requests with abort, and the metrics say the engine is dead, as they do when no
-// scheduler is restarted).
-void hand_executor(caf::event_based_actor* self, const SchedulerSupervision& s, const caf::actor& executor);
+// scheduler is restarted; a data-parallel replica's scheduler is stopped instead and its gateways
+// told so, which move its requests to the other replicas).
+void hand_executor(caf::event_based_actor* self, SchedulerSupervision& s, const caf::actor& executor);
 
 }  // namespace troupe

@@ -33,7 +33,7 @@ void executor_down(Self* self, const caf::down_msg& down, int32_t index, int32_t
   if (!s.group.all_down()) return;
   s.group = ExecutorGroup{};
   if (s.restarts_left <= 0) {
-    spdlog::error("executor restart budget ({}) spent: live requests end with abort", max_restarts);
+    spdlog::error("executor restart budget ({}) spent: {}", max_restarts, budget_spent_consequence(s.scheduling));
     s.executor = caf::actor{};
     hand_executor(self, s.scheduling, caf::actor{});
     return;
@@ -51,7 +51,7 @@ void executor_down(Self* self, const caf::down_msg& down, int32_t index, int32_t
 }  // namespace
 
 caf::behavior supervisor_actor(Self* self, std::vector<std::shared_ptr<ModelBackend>> stages, SchedulerConfig config,
-                               int32_t max_restarts, std::shared_ptr<ServerMetrics> metrics) {
+                               int32_t max_restarts, std::shared_ptr<ServerMetrics> metrics, caf::actor kv_manager) {
   auto& st = self->state;
   st.stages = std::move(stages);
   st.restarts_left = max_restarts;
@@ -60,7 +60,8 @@ caf::behavior supervisor_actor(Self* self, std::vector<std::shared_ptr<ModelBack
   st.scheduling.metrics = std::move(metrics);
   st.scheduling.max_restarts = max_restarts;
   // Every scheduler (the first and each restarted one) is handed it before any request.
-  start_kv_manager(self, st.scheduling);
+  st.scheduling.data_parallel = static_cast<bool>(kv_manager);  // shared: one of several replicas
+  start_kv_manager(self, st.scheduling, std::move(kv_manager));
   start_scheduler(self, st.scheduling, st.executor);
   // Shutdown: end the children too, and do not restart them.
   self->set_exit_handler([=](const caf::exit_msg& exit) {

@@ -42,9 +42,12 @@ struct SupervisorState {
 // tell this gateway of every new scheduler; (kv_manager_atom) -> the kv_manager (null if it died).
 // `stages`: one backend (one executor) or a pipeline's stage backends in order; then
 // config.pipeline_stages must equal their number.
+// `kv_manager`: one shared by several supervisors, each of one data-parallel replica
+// (config.replica tells them apart; SchedulerSupervision::data_parallel says what changes); null:
+// one engine, which spawns its own.
 caf::behavior supervisor_actor(caf::stateful_actor<SupervisorState>* self,
                                std::vector<std::shared_ptr<ModelBackend>> stages, SchedulerConfig config,
-                               int32_t max_restarts,
-                               std::shared_ptr<ServerMetrics> metrics = nullptr);
+                               int32_t max_restarts, std::shared_ptr<ServerMetrics> metrics,
+                               caf::actor kv_manager);
 
 }  // namespace troupe

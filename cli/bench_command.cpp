@@ -20,6 +20,7 @@
 #include "bench/loadgen/progress_bar.h"
 #include "bench/loadgen/report.h"
 #include "bench/loadgen/request_generator.h"
+#include "cli/bench_multi_turn.h"
 #include "cli/bench_options.h"
 #include "cli/vllm_bench_flags.h"
 #include "engine/tokenizer/tokenizer.h"
@@ -44,6 +45,32 @@ std::vector<PlannedBody> plan_bodies(RequestGenerator& gen, size_t n, ApiFlavor 
 int bad_argument(const std::string& message) {
   std::cerr << "error: " << message << "\n";
   return 2;
+}
+
+// The random workload: warm-up, then --num-prompts requests, closed or open loop.
+LoadResult run_random(const BenchOptions& o, const HttpTarget& target, ApiFlavor flavor,
+                      const std::optional<Tokenizer>& tokenizer, const nlohmann::json& extra) {
+  RequestGenerator measured_gen(o.workload, o.seed, tokenizer);
+  RequestGenerator warmup_gen(o.workload, o.seed ^ 0x9e3779b97f4a7c15ull, tokenizer);  // apart from the measured
+  std::vector<PlannedBody> warmup = plan_bodies(warmup_gen, o.warmup, flavor, o.model, extra);
+  std::vector<PlannedBody> measured = plan_bodies(measured_gen, o.num_prompts, flavor, o.model, extra);
+
+  LoadRunnerOptions run{.target = target,
+                        .path = o.endpoint,
+                        .concurrency = o.concurrency,
+                        .request_rate = o.request_rate,
+                        .seed = o.seed,
+                        .request_timeout = std::chrono::milliseconds(static_cast<int64_t>(o.request_timeout_s * 1e3)),
+                        .show_progress = !o.no_progress && (o.progress || ProgressBar::stderr_is_tty()),
+                        .stop_on_sigint = true};
+  std::cerr << "bench: " << o.num_prompts << " requests (+" << o.warmup << " warm-up) to http://"
+            << target.host_header() << target.path_of(o.endpoint) << ", model '" << o.model << "', input "
+            << o.workload.input_len << " output " << o.workload.output_len << " tokens, ";
+  if (!std::isinf(o.request_rate)) std::cerr << "request rate " << o.request_rate << "/s" << (o.concurrency > 0 ? ", " : "\n");
+  if (o.concurrency > 0) std::cerr << "concurrency " << o.concurrency << "\n";
+  else if (std::isinf(o.request_rate)) std::cerr << "all at once\n";
+
+  return run_load(run, std::move(warmup), std::move(measured));
 }
 
 int run_bench(BenchOptions o, const VllmBenchFlags& vllm) {
@@ -76,31 +103,22 @@ int run_bench(BenchOptions o, const VllmBenchFlags& vllm) {
 
   if (vllm.save_result) o.result_json = vllm_result_path(vllm, o, std::time(nullptr));
 
-  RequestGenerator measured_gen(o.workload, o.seed, tokenizer);
-  RequestGenerator warmup_gen(o.workload, o.seed ^ 0x9e3779b97f4a7c15ull, tokenizer);  // apart from the measured
-  std::vector<PlannedBody> warmup = plan_bodies(warmup_gen, o.warmup, flavor, o.model, extra);
-  std::vector<PlannedBody> measured = plan_bodies(measured_gen, o.num_prompts, flavor, o.model, extra);
-
-  LoadRunnerOptions run{.target = *target,
-                        .path = o.endpoint,
-                        .concurrency = o.concurrency,
-                        .request_rate = o.request_rate,
-                        .seed = o.seed,
-                        .request_timeout = std::chrono::milliseconds(static_cast<int64_t>(o.request_timeout_s * 1e3)),
-                        .show_progress = !o.no_progress && (o.progress || ProgressBar::stderr_is_tty()),
-                        .stop_on_sigint = true};
-  std::cerr << "bench: " << o.num_prompts << " requests (+" << o.warmup << " warm-up) to http://"
-            << target->host_header() << target->path_of(o.endpoint) << ", model '" << o.model << "', input "
-            << o.workload.input_len << " output " << o.workload.output_len << " tokens, ";
-  if (!std::isinf(o.request_rate)) std::cerr << "request rate " << o.request_rate << "/s" << (o.concurrency > 0 ? ", " : "\n");
-  if (o.concurrency > 0) std::cerr << "concurrency " << o.concurrency << "\n";
-  else if (std::isinf(o.request_rate)) std::cerr << "all at once\n";
-
-  const LoadResult result = run_load(run, std::move(warmup), std::move(measured));
-  if (result.skipped && !result.interrupted) {
-    std::cerr << "error: all " << result.warmup_total << " warm-up requests failed; the first: " << result.warmup_error
-              << "\n";
-    return 1;
+  LoadResult result;
+  nlohmann::ordered_json multi_turn = nlohmann::ordered_json::object();  // --multi-turn's workload and hit rate
+  if (o.multi_turn) {
+    if (!tokenizer) return bad_argument("--multi-turn sends each answer back as text: give --tokenizer DIR");
+    MultiTurnResult r = run_multi_turn(o, *target, *tokenizer, extra);
+    std::cout << multi_turn_summary(o, r);
+    multi_turn = multi_turn_json(o, r);
+    result.records = std::move(r.records);
+    result.duration_s = r.duration_s;
+  } else {
+    result = run_random(o, *target, flavor, tokenizer, extra);
+    if (result.skipped && !result.interrupted) {
+      std::cerr << "error: all " << result.warmup_total << " warm-up requests failed; the first: "
+                << result.warmup_error << "\n";
+      return 1;
+    }
   }
   const BenchReport report = make_report(result.records, result.duration_s, limits, result.interrupted, o.layout);
   print_report(std::cout, report);
@@ -137,6 +155,7 @@ int run_bench(BenchOptions o, const VllmBenchFlags& vllm) {
                                                                   : nlohmann::ordered_json(o.tokenizer)}};
     const nlohmann::ordered_json results = report_json(report);  // items() does not keep a temporary alive
     for (const auto& [key, value] : results.items()) j[key] = value;
+    for (const auto& [key, value] : multi_turn.items()) j[key] = value;
     std::ofstream out(o.result_json);
     out << j.dump(2) << "\n";
     if (!out) {
@@ -192,6 +211,18 @@ void register_bench(CLI::App& app, int& exit_code) {
       ->capture_default_str()->check(CLI::PositiveNumber);
   cmd->add_flag("--progress", o->progress, "progress bar on stderr even when it is not a terminal");
   cmd->add_option("--extra-body", o->extra_body, "JSON object merged into every request body, e.g. '{\"top_p\":0.9}'");
+  cmd->add_flag("--multi-turn", o->multi_turn,
+                "conversations instead of independent prompts: every turn resends the history (system prompt, "
+                "earlier user messages of --input-len tokens and their answers of --output-len) plus a new user "
+                "message; --concurrency conversations at once (default all). Needs --tokenizer. Reports the "
+                "server's prefix-cache hit rate over the run from its /metrics counters");
+  cmd->add_option("--conversations", o->conversations, "with --multi-turn: conversations")
+      ->capture_default_str()->check(CLI::PositiveNumber);
+  cmd->add_option("--turns", o->turns, "with --multi-turn: turns (requests) per conversation")
+      ->capture_default_str()->check(CLI::PositiveNumber);
+  cmd->add_option("--system-prompt-len", o->system_prompt_len,
+                  "with --multi-turn: tokens of one system prompt every conversation opens with (0: none)")
+      ->capture_default_str()->check(CLI::NonNegativeNumber);
   add_vllm_bench_flags(*cmd, url, *vllm);
   cmd->callback([o, vllm, &exit_code] { exit_code = run_bench(*o, *vllm); });
 }

@@ -32,6 +32,11 @@ struct BenchOptions {
   bool progress = false;
   bool no_progress = false;
   std::string extra_body;
+  // --multi-turn: conversations whose every turn resends the history (bench_multi_turn.h).
+  bool multi_turn = false;
+  size_t conversations = 32;
+  size_t turns = 4;
+  int32_t system_prompt_len = 0;  // tokens of one system prompt every conversation opens with
 };
 
 }  // namespace troupe::cli

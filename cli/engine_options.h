@@ -26,6 +26,7 @@ struct EngineOptions {
   double executor_reconnect_seconds = 30;  // how long a lost `troupe node` has to come back
   int pipeline_parallel = 1;  // pipeline stages, each an executor on its own thread (CPU only)
   int tensor_parallel = 1;    // tensor-parallel ranks, threads of this process (CPU only)
+  int data_parallel = 1;      // replicas behind one gateway, each a whole engine (serve only)
 };
 
 void add_engine_options(CLI::App& cmd, EngineOptions& o);

@@ -120,10 +120,19 @@ std::shared_ptr<ModelBackend> load_gpu_tensor_parallel(const ModelConfig& c, con
 #endif
 }
 
+// The i-th of n models this process puts on its GPUs (pipeline stages or data-parallel replicas):
+// GPU i % count. The m sharing a GPU split --gpu-memory-utilization evenly: the k-th (from 0) to
+// load there fills the card up to (k + 1) / m of it — the decoder's budget counts what is in use
+// already, the weights and pools of those before it included — so each ends with an even share
+// for its KV pool. Returns m.
+int place_on_gpus(GpuBackendOptions& g, int i, int n, int gpus, double utilization) {
+  g.device = i % gpus;
+  const int sharing = n / gpus + (g.device < n % gpus ? 1 : 0);
+  g.memory_utilization = utilization * (i / gpus + 1) / sharing;
+  return sharing;
+}
+
 // --pipeline-parallel N on GPUs: stage s on GPU s % (GPUs found), so one GPU holds every stage.
-// Stages sharing a GPU split --gpu-memory-utilization evenly: the Decoder sizes its KV pool so
-// that everything on the card stays within its utilization, so the k-th of m stages on a GPU
-// (made in order, in this process) is given (k + 1) / m of it.
 std::vector<std::shared_ptr<ModelBackend>> load_gpu_pipeline(const ModelConfig& c, const ModelFolder& folder,
                                                              LoadFormat format, const ModelOptions& o,
                                                              const EngineOptions& engine, const LoadProgress& progress) {
@@ -136,19 +145,75 @@ std::vector<std::shared_ptr<ModelBackend>> load_gpu_pipeline(const ModelConfig& 
   std::vector<std::shared_ptr<ModelBackend>> stages;
   for (int s = 0; s < n; ++s) {
     GpuBackendOptions g = gpu_options(o, engine);
-    g.device = s % gpus;
-    const int sharing = n / gpus + (g.device < n % gpus ? 1 : 0), nth = s / gpus;
-    g.memory_utilization = o.gpu_memory_utilization * (nth + 1) / sharing;
+    const int sharing = place_on_gpus(g, s, n, gpus, o.gpu_memory_utilization);
     g.layers = split[static_cast<size_t>(s)];
     spdlog::info("pipeline stage {} of {}: layers [{}, {}){}{} on GPU {} ({} of {} stages there)", s, n, g.layers.begin,
                  g.layers.end, is_first_stage(g.layers) ? " + embedding" : "",
-                 is_last_stage(g.layers, c) ? " + LM head" : "", g.device, nth + 1, sharing);
+                 is_last_stage(g.layers, c) ? " + LM head" : "", g.device, s / gpus + 1, sharing);
     stages.push_back(make_gpu_backend(c, checkpoint ? &*checkpoint : nullptr, o.dummy_seed, g, progress));
   }
   return stages;
 }
 
+std::shared_ptr<ModelBackend> load_gpu_backend(const ModelFolder& folder, LoadFormat format, const ModelOptions& o,
+                                               const GpuBackendOptions& g, const LoadProgress& progress) {
+  if (format == LoadFormat::Dummy) {
+    spdlog::info("making dummy weights on GPU {} (seed {})", g.device, o.dummy_seed);
+    return make_gpu_backend(folder.config, nullptr, o.dummy_seed, g);
+  }
+  // Tensor by tensor from the memory-mapped files to the device.
+  const Checkpoint checkpoint = Checkpoint::open(folder.dir);
+  return make_gpu_backend(folder.config, &checkpoint, 0, g, progress);
+}
+
+std::shared_ptr<ModelBackend> load_cpu_backend(const ModelFolder& folder, LoadFormat format, const ModelOptions& o,
+                                               int threads, const LoadProgress& progress) {
+  if (format == LoadFormat::Dummy) spdlog::info("making dummy weights (seed {})", o.dummy_seed);
+  return std::make_shared<CpuBackend>(std::shared_ptr<CpuModel>(load_cpu_model(folder, format, o.dummy_seed, progress)),
+                                      threads);
+}
+
+// --data-parallel N: N whole models, each its own weights and KV pool. On the CPU each gets its
+// share of the cores (they compute at once); on GPUs see place_on_gpus.
+std::vector<std::shared_ptr<ModelBackend>> load_replicas(const ModelFolder& folder, LoadFormat format,
+                                                         const ModelOptions& o, const EngineOptions& engine, bool gpu,
+                                                         const LoadProgress& progress) {
+  const int n = engine.data_parallel;
+  std::vector<std::shared_ptr<ModelBackend>> replicas;
+  if (gpu) {
+    const int gpus = cuda_device_count();
+    if (gpus <= 0) throw std::runtime_error("--data-parallel on --device cuda: no GPU is visible");
+    for (int i = 0; i < n; ++i) {
+      GpuBackendOptions g = gpu_options(o, engine);
+      const int sharing = place_on_gpus(g, i, n, gpus, o.gpu_memory_utilization);
+      spdlog::info("data parallel: replica {} of {} on GPU {} ({} replica{} there, this one filling it up to {:.2f})", i,
+                   n, g.device, sharing, sharing == 1 ? "" : "s", g.memory_utilization);
+      replicas.push_back(load_gpu_backend(folder, format, o, g, progress));
+    }
+    return replicas;
+  }
+  const int cores = o.threads > 0 ? o.threads : omp_get_max_threads();
+  const int threads = std::max(1, cores / n);
+  for (int i = 0; i < n; ++i) {
+    spdlog::info("data parallel: replica {} of {} on the CPU, {} thread{}", i, n, threads, threads == 1 ? "" : "s");
+    replicas.push_back(load_cpu_backend(folder, format, o, threads, progress));
+  }
+  return replicas;
+}
+
 }  // namespace
+
+void check_data_parallel(const EngineOptions& engine) {
+  if (engine.data_parallel < 1) throw std::invalid_argument("--data-parallel-size must be at least 1");
+  if (engine.data_parallel == 1) return;
+  const std::string dp = "--data-parallel-size " + std::to_string(engine.data_parallel);
+  if (!engine.executor.empty())
+    throw std::invalid_argument(dp + " runs its replicas in this process; it cannot be combined with --executor");
+  if (engine.tensor_parallel > 1)
+    throw std::invalid_argument(dp + " with --tensor-parallel is not built yet: pass one of them");
+  if (engine.pipeline_parallel > 1)
+    throw std::invalid_argument(dp + " with --pipeline-parallel is not built yet: pass one of them");
+}
 
 bool uses_gpu(const ModelOptions& o) { return o.device == "cuda" || (o.device == "auto" && cuda_device_available()); }
 
@@ -157,6 +222,7 @@ LoadedModel load_model(const ModelOptions& o, const EngineOptions& engine, bool 
     throw std::invalid_argument("--tensor-parallel runs its ranks in this process; it cannot be combined with --executor");
   if (engine.tensor_parallel > 1 && engine.pipeline_parallel > 1)
     throw std::invalid_argument("--tensor-parallel with --pipeline-parallel is not built yet: pass one of them");
+  check_data_parallel(engine);
   if (o.threads > 0) {
     omp_set_num_threads(o.threads);
     cpu::set_gemm_threads(o.threads);
@@ -186,22 +252,17 @@ LoadedModel load_model(const ModelOptions& o, const EngineOptions& engine, bool 
   };
   const bool gpu = uses_gpu(o);
   std::shared_ptr<ModelBackend> backend;
-  std::vector<std::shared_ptr<ModelBackend>> stages;
+  std::vector<std::shared_ptr<ModelBackend>> stages, replicas;
   if (gpu && engine.pipeline_parallel > 1) {
     stages = load_gpu_pipeline(c, folder, format, o, engine, progress);
     backend = std::make_shared<SequentialPipelineBackend>(stages);
   } else if (gpu && engine.tensor_parallel > 1) {
     backend = load_gpu_tensor_parallel(c, folder, format, o, engine, progress);
+  } else if (engine.data_parallel > 1) {
+    replicas = load_replicas(folder, format, o, engine, gpu, progress);
+    backend = replicas.front();
   } else if (gpu) {
-    const GpuBackendOptions g = gpu_options(o, engine);
-    if (format == LoadFormat::Dummy) {
-      spdlog::info("making dummy weights on the GPU (seed {})", o.dummy_seed);
-      backend = make_gpu_backend(c, nullptr, o.dummy_seed, g);
-    } else {
-      // Tensor by tensor from the memory-mapped files to the device.
-      const Checkpoint checkpoint = Checkpoint::open(folder.dir);
-      backend = make_gpu_backend(c, &checkpoint, 0, g, progress);
-    }
+    backend = load_gpu_backend(folder, format, o, gpu_options(o, engine), progress);
   } else if (engine.tensor_parallel > 1) {
     if (const std::string why = tensor_parallel_misfit(c, engine.tensor_parallel); !why.empty())
       throw std::invalid_argument("--tensor-parallel: " + why);
@@ -230,17 +291,23 @@ LoadedModel load_model(const ModelOptions& o, const EngineOptions& engine, bool 
     }
     backend = std::make_shared<SequentialPipelineBackend>(stages);
   } else {
-    if (format == LoadFormat::Dummy) spdlog::info("making dummy weights (seed {})", o.dummy_seed);
-    backend = std::make_shared<CpuBackend>(std::shared_ptr<CpuModel>(load_cpu_model(folder, format, o.dummy_seed, progress)));
+    backend = load_cpu_backend(folder, format, o, 0, progress);
   }
   spdlog::info("model ready on {} in {:.1f} s", gpu ? "cuda" : "cpu",
                std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
-  return {std::move(folder), std::move(backend), std::move(stages)};
+  return {std::move(folder), std::move(backend), std::move(stages), std::move(replicas)};
 }
 
 EngineActors start_loaded_engine(caf::actor_system& sys, const LoadedModel& m, const EngineOptions& o,
                                  const SchedulerConfig& config, std::shared_ptr<ServerMetrics> metrics) {
   if (!m.stages.empty()) return start_pipeline_engine(sys, m.stages, config, o.max_restarts, std::move(metrics));
+  if (!m.replicas.empty()) {
+    // A GPU replica's pool is sized from its memory: each scheduler plans for its own.
+    std::vector<SchedulerConfig> configs(m.replicas.size(), config);
+    for (size_t i = 0; i < m.replicas.size(); ++i)
+      if (const int32_t blocks = m.replicas[i]->kv_cache_capacity(); blocks > 0) configs[i].num_blocks = blocks;
+    return start_data_parallel_engine(sys, m.replicas, std::move(configs), o.max_restarts, std::move(metrics));
+  }
   return start_engine(sys, m.backend, o.executor, config, o.max_restarts, std::move(metrics), reconnect_window(o));
 }
 

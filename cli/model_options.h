@@ -41,6 +41,8 @@ struct LoadedModel {
                                           // caller's thread (one --prompt, LocalEngine)
   std::vector<std::shared_ptr<ModelBackend>> stages;  // --pipeline-parallel > 1: one backend per
                                                       // stage, for the stage executors; else empty
+  std::vector<std::shared_ptr<ModelBackend>> replicas;  // --data-parallel > 1: one whole model per
+                                                        // replica (backend is replica 0's); else empty
 };
 
 // Opens the folder and (unless weights is false: the model runs in another process) loads the
@@ -49,8 +51,13 @@ struct LoadedModel {
 // for a device that cannot be used.
 LoadedModel load_model(const ModelOptions& o, const EngineOptions& engine, bool weights = true);
 
-// Starts the actors over what load_model loaded: a pipeline's stage executors, one executor, or
-// the scheduler of an executor in a `troupe node` (--executor).
+// Throws std::invalid_argument naming the flags for a --data-parallel-size this build cannot run
+// (with --executor, --tensor-parallel or --pipeline-parallel).
+void check_data_parallel(const EngineOptions& engine);
+
+// Starts the actors over what load_model loaded: a pipeline's stage executors, one executor,
+// data-parallel replicas (one engine each, one kv_manager), or the scheduler of an executor in a
+// `troupe node` (--executor).
 EngineActors start_loaded_engine(caf::actor_system& sys, const LoadedModel& m, const EngineOptions& o,
                                  const SchedulerConfig& config, std::shared_ptr<ServerMetrics> metrics = nullptr);
 

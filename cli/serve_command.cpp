@@ -74,7 +74,7 @@ int run_serve(ServeOptions o) {
   auto folder = std::make_shared<const ModelFolder>(std::move(m.folder));
   TroupeActorSystemConfig cfg;
   caf::actor_system sys{cfg};
-  auto metrics = std::make_shared<ServerMetrics>();
+  auto metrics = std::make_shared<ServerMetrics>(o.engine.data_parallel);
   const EngineActors engine = start_loaded_engine(sys, m, o.engine, config, metrics);
   o.serving.logit_adjustments = m.backend && m.backend->applies_logit_adjustments();
   return serve_until_signal(sys, engine, folder, metrics, o.serving, signals);
@@ -89,6 +89,14 @@ void register_serve(CLI::App& app, int& exit_code) {
   add_engine_options(*cmd, o->engine);
   add_http_options(*cmd, o->serving.http);
   add_vllm_serve_flags(*cmd, o->vllm, o->model, o->engine, o->serving);
+  cmd->add_option_function<std::string>(
+         "--data-parallel-policy",
+         [o](const std::string& p) { o->serving.routing = *parse_routing_policy(p); },
+         "with --data-parallel-size N: which replica each request goes to. cache_aware (default): the one whose "
+         "prefix cache holds the longest start of the prompt (the kv_manager's mirrors answer; no answer within "
+         "50 ms: least_loaded), unless its in-flight requests exceed the least loaded's by more than max(8, 50%); "
+         "least_loaded: the fewest in-flight requests; round_robin: each in turn")
+      ->check(CLI::IsMember({"cache_aware", "least_loaded", "round_robin"}));
   cmd->add_option("--api-key", o->serving.api_key,
                   "require \"Authorization: Bearer KEY\" on every route but /health and /metrics");
   cmd->add_flag("--metrics-need-api-key", o->serving.metrics_need_key,

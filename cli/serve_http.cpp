@@ -33,7 +33,7 @@ int serve_until_signal(caf::actor_system& sys, const EngineActors& engine, std::
                        std::shared_ptr<ServerMetrics> metrics, const HttpServing& o, const sigset_t& signals,
                        std::shared_ptr<const ClusterHealth> cluster) {
   auto tokenizer = std::make_shared<const Tokenizer>(folder->text.tokenizer);
-  auto gateway = spawn_gateway(sys, engine, tokenizer, GatewayOptions{metrics, std::chrono::seconds(o.request_timeout)});
+  auto gateway = spawn_gateway(sys, engine, tokenizer, GatewayOptions{metrics, std::chrono::seconds(o.request_timeout), o.routing});
 
   auto ctx = std::make_shared<net::ApiContext>();
   ctx->model = folder;

@@ -15,6 +15,7 @@
 #include "engine/cluster/cluster_health.h"
 #include "engine/metrics/server_metrics.h"
 #include "engine/model_folder.h"
+#include "engine/routing/replica_router.h"
 #include "net/api_server.h"
 
 namespace troupe::cli {
@@ -30,6 +31,7 @@ struct HttpServing {
   int64_t max_queue_depth = 4096;
   int request_timeout = 0;        // seconds; 0: never
   bool logit_adjustments = true;  // the executors apply logit_bias and min_tokens (net/api_routes.h)
+  RoutingPolicy routing = RoutingPolicy::CacheAware;  // --data-parallel-policy: which replica a request goes to
 };
 
 // Spawns a gateway in front of `engine` and serves until a signal of `signals` (blocked in every

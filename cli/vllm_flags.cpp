@@ -56,8 +56,11 @@ void add_vllm_serve_flags(CLI::App& cmd, VllmServeFlags& v, ModelOptions& model,
   cmd.add_option("--kv-cache-dtype", v.kv_cache_dtype, "auto only (the compute dtype); FP8 is not built yet")
       ->capture_default_str();
   cmd.add_option("--quantization,-q", v.quantization, "none is supported yet: unquantized checkpoints only");
-  cmd.add_option("--data-parallel-size,--data-parallel", v.data_parallel_size,
-                 "(also -dp) 1 only: data parallelism (replicas) is not built yet")
+  cmd.add_option("--data-parallel-size,--data-parallel", engine.data_parallel,
+                 "(also -dp) replicas of the whole model in this process, each its own scheduler, executor, KV "
+                 "pool and restart budgets, behind one gateway that routes each request (--data-parallel-policy); "
+                 "on GPUs replica i uses GPU i % count, replicas sharing one split --gpu-memory-utilization")
+      ->check(CLI::PositiveNumber)
       ->capture_default_str();
   cmd.add_option("--chat-template", v.chat_template,
                  "a Jinja file, or the template text itself (with {, } or a newline), over tokenizer_config.json's");
@@ -93,9 +96,6 @@ void check_vllm_serve_flags(const VllmServeFlags& v, bool gpu) {
   if (!v.quantization.empty())
     throw std::invalid_argument("--quantization " + v.quantization +
                                 " is not supported yet: only unquantized BF16, F16 or F32 safetensors load");
-  if (v.data_parallel_size != 1)
-    throw std::invalid_argument("--data-parallel-size " + std::to_string(v.data_parallel_size) +
-                                ": data parallelism is not built yet (only 1; run one `troupe serve` per replica)");
 }
 
 std::string long_form_of_vllm_flag(const std::string& arg) {

@@ -1,8 +1,8 @@
 #pragma once
 // `vllm serve`'s command line on `troupe serve`, so that a vLLM launch script starts unchanged:
 // the model as a positional argument, vLLM's names for what we have (--max-model-len, --seed,
-// --served-model-name A B, --enable-prefix-caching, --enforce-eager, -tp/-dp), values we cannot
-// honour refused by name (--dtype, --kv-cache-dtype, --quantization, parallel sizes above 1), and
+// --served-model-name A B, --enable-prefix-caching, --enforce-eager, -tp/-pp/-dp), values we cannot
+// honour refused by name (--dtype, --kv-cache-dtype, --quantization), and
 // the flags that only tune vLLM's Python or its logging accepted with one warning each. Also
 // --chat-template FILE|TEXT, and the two flags that open request fields as in vLLM:
 // --trust-request-chat-template (a body's chat_template) and --scheduling-policy priority (a
@@ -24,7 +24,6 @@ struct VllmServeFlags {
   std::string dtype = "auto";
   std::string kv_cache_dtype = "auto";
   std::string quantization;       // empty: none (unquantized weights)
-  int data_parallel_size = 1;
   std::string chat_template;      // FILE or TEXT; empty: tokenizer_config.json's
   GenerationConfigFlags generation_config;
 };

@@ -65,7 +65,9 @@ void CompletionStreamReader::on_event(std::string_view data, Clock::time_point n
     if (const auto in = usage->find("prompt_tokens"); in != usage->end() && in->is_number_integer())
       record_.prompt_tokens = in->get<int32_t>();
   }
-  if (chunk_text(chunk).empty()) return;
+  const std::string_view text = chunk_text(chunk);
+  if (text.empty()) return;
+  record_.text += text;
   if (record_.content_chunks == 0) record_.ttft_s = seconds(now - started_);
   else record_.itl_s.push_back(seconds(now - last_content_));
   last_content_ = now;

@@ -54,12 +54,12 @@ std::optional<HttpTarget> parse_http_url(std::string_view url, std::string& erro
   return t;
 }
 
-std::optional<std::string> fetch_first_model_id(const HttpTarget& target, std::chrono::milliseconds timeout,
-                                                std::string& error) {
+std::optional<std::string> http_get(const HttpTarget& target, std::string_view endpoint, std::chrono::milliseconds timeout,
+                                    std::string& error) {
   asio::io_context io;
   beast::tcp_stream stream(io);
   beast::flat_buffer buffer;
-  http::request<http::empty_body> req{http::verb::get, target.path_of("/v1/models"), 11};
+  http::request<http::empty_body> req{http::verb::get, target.path_of(endpoint), 11};
   req.set(http::field::host, target.host_header());
   http::response<http::string_body> res;
   beast::error_code failure;
@@ -85,7 +85,14 @@ std::optional<std::string> fetch_first_model_id(const HttpTarget& target, std::c
     error = "HTTP " + std::to_string(res.result_int());
     return std::nullopt;
   }
-  const nlohmann::json j = nlohmann::json::parse(res.body(), nullptr, false);
+  return std::move(res.body());
+}
+
+std::optional<std::string> fetch_first_model_id(const HttpTarget& target, std::chrono::milliseconds timeout,
+                                                std::string& error) {
+  const std::optional<std::string> body = http_get(target, "/v1/models", timeout, error);
+  if (!body) return std::nullopt;
+  const nlohmann::json j = nlohmann::json::parse(*body, nullptr, false);
   if (j.is_object() && j.contains("data") && j["data"].is_array() && !j["data"].empty() &&
       j["data"][0].contains("id") && j["data"][0]["id"].is_string())
     return j["data"][0]["id"].get<std::string>();

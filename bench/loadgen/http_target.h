@@ -22,6 +22,10 @@ struct HttpTarget {
 // nullopt with `error` set for anything but http:// URLs with a host.
 std::optional<HttpTarget> parse_http_url(std::string_view url, std::string& error);
 
+// GET <base><endpoint>: the body of a 200 answer; nullopt (with `error`) otherwise.
+std::optional<std::string> http_get(const HttpTarget& target, std::string_view endpoint, std::chrono::milliseconds timeout,
+                                    std::string& error);
+
 // GET <base>/v1/models and the first model's id; nullopt (with `error`) if the server does not say.
 std::optional<std::string> fetch_first_model_id(const HttpTarget& target, std::chrono::milliseconds timeout,
                                                 std::string& error);

@@ -18,6 +18,7 @@ struct RequestRecord {
   double ttft_s = 0;           // start -> first content chunk
   double e2e_s = 0;            // start -> [DONE] (or the end of the body)
   std::vector<double> itl_s;   // [content_chunks - 1] gaps between consecutive content chunks
+  std::string text;            // the generated text (a multi-turn conversation's next prompt holds it)
 
   // (e2e - ttft) / (output_tokens - 1): the decode time per token after the first; < 0 when
   // there is no second token to divide by.

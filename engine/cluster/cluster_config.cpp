@@ -22,6 +22,11 @@ ModelSection read_model(const TomlTable& t, bool& device_given) {
   m.device = device == "cuda" ? ClusterDevice::Cuda : ClusterDevice::Cpu;
   m.tensor_parallel = static_cast<int32_t>(t.int_or("tensor_parallel", 1, 1, 1024));
   m.pipeline_parallel = static_cast<int32_t>(t.int_or("pipeline_parallel", 1, 1, 1024));
+  // Known, so the error says what is missing rather than "unknown key": replicas over a cluster's
+  // nodes need a router in front of several heads, which is not built (issue 19's stretch).
+  if (t.int_or("data_parallel", 1, 1, 1024) != 1)
+    t.fail("data_parallel", "data parallel in a cluster is not built yet (only 1); on one machine run `troupe serve "
+                            "--data-parallel-size N`");
   return m;
 }
 
@@ -154,7 +159,7 @@ ClusterConfig parse_cluster_config(std::string_view text, const std::filesystem:
   if (model == nullptr) throw ConfigError(source, 0, "model", "missing table [model] (path, tensor_parallel, ...)");
   bool device_given = false;
   const TomlTable m(*model, "model", source,
-                    {"path", "load_format", "dummy_seed", "device", "tensor_parallel", "pipeline_parallel"});
+                    {"path", "load_format", "dummy_seed", "device", "tensor_parallel", "pipeline_parallel", "data_parallel"});
   m.record_lines(c.lines);
   c.model = read_model(m, device_given);
   if (const toml::table* t = top.table("scheduler")) {

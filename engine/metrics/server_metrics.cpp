@@ -1,6 +1,8 @@
 #include "engine/metrics/server_metrics.h"
 
+#include <algorithm>
 #include <cstdio>
+#include <string_view>
 
 namespace troupe {
 namespace {
@@ -65,14 +67,36 @@ void Histogram::write(std::string& out, const std::string& full, const std::stri
   out += full + "_count" + braces(labels, "") + " " + std::to_string(count_.load(std::memory_order_relaxed)) + "\n";
 }
 
-ServerMetrics::ServerMetrics()
+ServerMetrics::ServerMetrics(int32_t num_replicas)
     : time_to_first_token(kLatencyBuckets),
       time_per_output_token(kTokenGapBuckets),
       e2e_request_latency(kLatencyBuckets),
       request_queue_time(kLatencyBuckets),
       request_prompt_tokens(kRequestTokenBuckets),
       request_generation_tokens(kRequestTokenBuckets),
-      iteration_tokens(kIterationTokenBuckets) {}
+      iteration_tokens(kIterationTokenBuckets) {
+  for (int32_t i = 0; i < std::max(1, num_replicas); ++i) replicas_.push_back(std::make_unique<ReplicaMetrics>());
+}
+
+void ServerMetrics::sum_replica_gauges() {
+  int64_t running = 0, waiting = 0, used = 0, total = 0;
+  for (const auto& r : replicas_) {
+    if (r->gone.load()) continue;
+    running += r->num_requests_running.load();
+    waiting += r->num_requests_waiting.load();
+    used += r->kv_blocks_used.load();
+    total += r->kv_blocks_total.load();
+  }
+  num_requests_running.store(running);
+  num_requests_waiting.store(waiting);
+  kv_blocks_used.store(used);
+  kv_blocks_total.store(total);
+}
+
+void ServerMetrics::mark_replica_gone(int32_t i) {
+  replica(i).gone.store(true);
+  sum_replica_gauges();
+}
 
 std::string ServerMetrics::prometheus_text() const {
   std::string out;
@@ -85,17 +109,47 @@ std::string ServerMetrics::prometheus_text() const {
   auto counter = [&](const char* name, const char* help, const std::atomic<uint64_t>& v) {
     series(name, help, static_cast<double>(v.load()), "counter");
   };
+  // With replicas: one line per replica of what `field` reads, in place of the server's one line.
+  const bool per_replica = replicas_.size() > 1;
+  auto replica_series = [&](const char* name, const char* help, const char* type, auto field) {
+    const std::string full = prefix + ":" + name;
+    out += "# HELP " + full + " " + help + "\n# TYPE " + full + " " + type + "\n";
+    for (size_t i = 0; i < replicas_.size(); ++i) {
+      const bool zero = std::string_view(type) == "gauge" && replicas_[i]->gone.load();
+      out += full + braces(labels, "replica=\"" + std::to_string(i) + "\"") + " " +
+             number(zero ? 0.0 : static_cast<double>(field(*replicas_[i]).load())) + "\n";
+    }
+  };
   auto histogram = [&](const Histogram& h, const char* name, const char* help) { h.write(out, prefix + ":" + name, help, labels); };
   series("engine_alive", "1 while the engine serves; 0 once a restart budget is spent (/health answers 503).",
          engine_alive.load() ? 1.0 : 0.0);
-  series("num_requests_running", "Requests in the running batch.", static_cast<double>(num_requests_running.load()));
-  series("num_requests_waiting", "Requests waiting to be scheduled.", static_cast<double>(num_requests_waiting.load()));
+  if (per_replica) {
+    replica_series("num_requests_running", "Requests in the running batch.", "gauge",
+                   [](const ReplicaMetrics& r) -> auto& { return r.num_requests_running; });
+    replica_series("num_requests_waiting", "Requests waiting to be scheduled.", "gauge",
+                   [](const ReplicaMetrics& r) -> auto& { return r.num_requests_waiting; });
+  } else {
+    series("num_requests_running", "Requests in the running batch.", static_cast<double>(num_requests_running.load()));
+    series("num_requests_waiting", "Requests waiting to be scheduled.", static_cast<double>(num_requests_waiting.load()));
+  }
   const int64_t total = kv_blocks_total.load();
   series("kv_cache_usage_perc", "Fraction of KV blocks referenced by live sequences (1 = full).",
          total > 0 ? static_cast<double>(kv_blocks_used.load()) / static_cast<double>(total) : 0.0);
-  counter("prefix_cache_queries_total", "Prompt tokens looked up in the prefix cache (the hit rate's denominator).",
-          prefix_cache_query_tokens);
-  counter("prefix_cache_hits_total", "Prompt tokens served from the prefix cache.", prefix_cache_hit_tokens);
+  const char* queries_help = "Prompt tokens looked up in the prefix cache (the hit rate's denominator).";
+  const char* hits_help = "Prompt tokens served from the prefix cache.";
+  if (per_replica) {
+    replica_series("prefix_cache_queries_total", queries_help, "counter",
+                   [](const ReplicaMetrics& r) -> auto& { return r.prefix_cache_query_tokens; });
+    replica_series("prefix_cache_hits_total", hits_help, "counter",
+                   [](const ReplicaMetrics& r) -> auto& { return r.prefix_cache_hit_tokens; });
+    replica_series("routed_requests_total", "Requests the gateway's router sent to each replica.", "counter",
+                   [](const ReplicaMetrics& r) -> auto& { return r.routed_requests; });
+    counter("router_fallbacks_total",
+            "Requests routed least_loaded because the kv_manager did not answer the router in time.", router_fallbacks);
+  } else {
+    counter("prefix_cache_queries_total", queries_help, prefix_cache_query_tokens);
+    counter("prefix_cache_hits_total", hits_help, prefix_cache_hit_tokens);
+  }
   counter("num_preemptions_total", "Sequences preempted (KV blocks freed, recomputed later).", preemptions);
   counter("prompt_tokens_total", "Prompt tokens of requests that started generating.", prompt_tokens);
   counter("generation_tokens_total", "Tokens generated.", generation_tokens);

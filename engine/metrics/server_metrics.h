@@ -7,6 +7,7 @@
 #include <atomic>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <utility>
@@ -30,8 +31,32 @@ class Histogram {
   std::atomic<double> sum_{0.0};
 };
 
+// What one data-parallel replica's scheduler and the gateway's router count for it.
+struct ReplicaMetrics {
+  std::atomic<int64_t> num_requests_running{0};
+  std::atomic<int64_t> num_requests_waiting{0};
+  std::atomic<int64_t> kv_blocks_used{0};
+  std::atomic<int64_t> kv_blocks_total{0};
+  std::atomic<uint64_t> prefix_cache_hit_tokens{0};
+  std::atomic<uint64_t> prefix_cache_query_tokens{0};
+  std::atomic<uint64_t> routed_requests{0};  // the router sent it (moves after a replica was lost included)
+  std::atomic<bool> gone{false};  // past a restart budget: its gauges read 0, whatever its stopped
+                                  // scheduler wrote last (it may still be finishing a handler)
+};
+
 struct ServerMetrics {
-  ServerMetrics();
+  // One ReplicaMetrics per data-parallel replica. With more than one, the running and waiting
+  // gauges and the prefix-cache counters are written once per replica, labelled replica="i"
+  // (vLLM labels its engines likewise): a sum over the lines is the server's number, and no
+  // unlabelled line would count it twice. routed_requests_total and router_fallbacks_total come too.
+  explicit ServerMetrics(int32_t num_replicas = 1);
+  ReplicaMetrics& replica(int32_t i) { return *replicas_.at(static_cast<size_t>(i)); }
+  int32_t num_replicas() const { return static_cast<int32_t>(replicas_.size()); }
+  // The server's gauges (running, waiting, KV blocks) as the sum of the replicas': a scheduler
+  // calls it after writing its replica's, so a restarted replica's new numbers replace its old.
+  void sum_replica_gauges();
+  // Replica i is gone (past a restart budget): its gauges read 0 from now on.
+  void mark_replica_gone(int32_t i);
 
   // Set once before serving starts, read by scrapes only.
   std::string prefix = "troupe";  // the series are prefix:name
@@ -54,6 +79,8 @@ struct ServerMetrics {
   std::atomic<uint64_t> generation_tokens{0};
   std::atomic<uint64_t> requests_rejected{0};  // refused by admission control (429)
   std::array<std::atomic<uint64_t>, 3> requests_finished{};  // stop, length, abort
+  std::atomic<uint64_t> router_fallbacks{0};   // the kv_manager did not answer the router in time:
+                                               // the request went by least_loaded
   // Latencies, seconds.
   Histogram time_to_first_token;
   Histogram time_per_output_token;
@@ -75,6 +102,7 @@ struct ServerMetrics {
  private:
   mutable std::mutex restarts_mu_;
   std::map<std::pair<std::string, std::string>, uint64_t> restarts_;  // (actor, node) -> count
+  std::vector<std::unique_ptr<ReplicaMetrics>> replicas_;  // atomics do not move: one allocation each
 };
 
 }  // namespace troupe

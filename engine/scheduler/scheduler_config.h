@@ -19,6 +19,8 @@ struct SchedulerConfig {
   int32_t pipeline_stages = 1;              // executor stages each plan passes through in turn
                                             // (pipeline parallel); > 1 with async_scheduling: as many
                                             // plans outstanding, over disjoint batches (scheduler.h)
+  int32_t replica = 0;                      // which data-parallel replica this scheduler is: its
+                                            // journals and metrics carry it; scheduling ignores it
 
   // Empty when valid, else a message naming the bad field.
   std::string validate() const;

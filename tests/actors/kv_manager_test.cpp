@@ -226,5 +226,46 @@ TEST(KvManager, ACorruptJournalIsReportedByTheAuditNamingTheOpAndTheStep) {
   caf::anon_send_exit(kv, caf::exit_reason::user_shutdown);
 }
 
+// Data parallel: one kv_manager, one mirror per replica, each fed only its replica's journals; the
+// router's one question gets every replica's cached prefix and free blocks at once.
+TEST(KvManager, EachReplicasJournalsFeedItsOwnMirrorAndOneQueryAnswersForAll) {
+  TroupeActorSystemConfig cfg;
+  caf::actor_system sys{cfg};
+  auto kv = sys.spawn(kv_manager_actor);
+  std::vector<int32_t> shared(48, 7), only_one(48, 5);
+  BlockPool zero(BlockPoolConfig{8, 16, true}), one(BlockPoolConfig{16, 16, true});
+  zero.start_journal();
+  one.start_journal();
+  ASSERT_TRUE(zero.allocate(1, 48, zero.match_prefix(shared)));
+  zero.cache_full_blocks(1, shared, 48);  // replica 0 holds `shared` (3 blocks), still referenced
+  ASSERT_TRUE(one.allocate(1, 48, one.match_prefix(only_one)));
+  one.cache_full_blocks(1, only_one, 48);
+  one.free(1);                            // replica 1 holds `only_one`, unreferenced
+  caf::anon_send(kv, replica_atom::value, int32_t{1}, one.take_journal());
+  caf::anon_send(kv, replica_atom::value, int32_t{0}, zero.take_journal());
+
+  std::vector<int32_t> ask_shared = shared;
+  ask_shared.push_back(3);
+  const auto r = ask<ReplicaCacheReport>(sys, kv, caf::make_message(ReplicaCacheQuery{ask_shared}));
+  EXPECT_EQ(r.cached_tokens, (std::vector<int32_t>{48, 0}));
+  EXPECT_EQ(r.free_blocks, (std::vector<int32_t>{5, 16}));
+  // Never the whole list: the last token is computed again for its logits (match_prefix's rule).
+  const auto whole = ask<ReplicaCacheReport>(sys, kv, caf::make_message(ReplicaCacheQuery{only_one}));
+  EXPECT_EQ(whole.cached_tokens, (std::vector<int32_t>{0, 32}));
+  // Each replica's usage is its own; a bare query or snapshot is replica 0's.
+  const auto u1 = ask<KvUsage>(sys, kv, caf::make_message(snapshot_atom::value, replica_atom::value, int32_t{1}));
+  EXPECT_EQ(u1.num_blocks, 16);
+  EXPECT_EQ(u1.num_cached_blocks, 3);
+  EXPECT_EQ(u1.num_audit_failures, 0) << u1.last_failure;
+  const auto u0 = ask<KvUsage>(sys, kv, caf::make_message(snapshot_atom::value));
+  EXPECT_EQ(u0.num_blocks, 8);
+  EXPECT_EQ(u0.num_used_blocks, 3);
+  EXPECT_EQ(ask<int32_t>(sys, kv, caf::make_message(PrefixQuery{ask_shared})), 48);
+  // A replica no scheduler can have is refused, not grown into.
+  caf::anon_send(kv, replica_atom::value, int32_t{-1}, PoolJournal{});
+  EXPECT_EQ(ask<ReplicaCacheReport>(sys, kv, caf::make_message(ReplicaCacheQuery{shared})).cached_tokens.size(), 2u);
+  caf::anon_send_exit(kv, caf::exit_reason::user_shutdown);
+}
+
 }  // namespace
 }  // namespace troupe

@@ -22,71 +22,13 @@
 #include "engine/model_folder.h"
 #include "engine/runtime/cpu_backend.h"
 #include "restart_test_support.h"
+#include "tests/actors/gateway_test_support.h"
 
 namespace troupe {
 namespace {
 
 using namespace std::chrono_literals;
-
-// What one client saw.
-struct ClientView {
-  std::vector<int32_t> tokens;  // every token of every on_output, in order
-  std::string reason;           // of on_finish
-  int32_t completion_tokens = -1;
-  std::string error;            // of on_error
-  int endings = 0;              // on_finish and on_error calls: exactly one is right
-};
-
-// All clients' views, written on the gateway's thread and read by the test's.
-struct Clients {
-  std::mutex mutex;
-  std::condition_variable changed;
-  std::map<SeqId, ClientView> views;
-  int64_t tokens = 0;
-  size_t ended = 0;
-};
-
-class RecordingSink : public RequestSink {
- public:
-  RecordingSink(std::shared_ptr<Clients> clients, SeqId id) : clients_(std::move(clients)), id_(id) {}
-  void on_output(const std::string&, std::vector<GeneratedToken> tokens) override {
-    std::lock_guard lock(clients_->mutex);
-    for (const GeneratedToken& t : tokens) clients_->views[id_].tokens.push_back(t.id);
-    clients_->tokens += static_cast<int64_t>(tokens.size());
-    clients_->changed.notify_all();
-  }
-  void on_finish(const std::string& reason, int32_t, int32_t completion_tokens) override {
-    std::lock_guard lock(clients_->mutex);
-    ClientView& v = clients_->views[id_];
-    v.reason = reason;
-    v.completion_tokens = completion_tokens;
-    clients_->ended += v.endings++ == 0;
-    clients_->changed.notify_all();
-  }
-  void on_error(const std::string& message) override {
-    std::lock_guard lock(clients_->mutex);
-    ClientView& v = clients_->views[id_];
-    v.error = message;
-    clients_->ended += v.endings++ == 0;
-    clients_->changed.notify_all();
-  }
-
- private:
-  std::shared_ptr<Clients> clients_;
-  SeqId id_;
-};
-
-void submit(const caf::actor& gateway, const std::shared_ptr<Clients>& clients, const GenerationRequest& r) {
-  auto g = std::make_shared<GatewayRequest>();
-  g->generation = r;
-  g->sink = std::make_shared<RecordingSink>(clients, r.id);
-  caf::anon_send(gateway, submit_atom::value, std::move(g));
-}
-
-struct Outcome {
-  std::shared_ptr<Clients> clients = std::make_shared<Clients>();
-  int kills = 0;
-};
+using namespace test::gateway;
 
 // Submits `first` through the gateway, then kills the current scheduler each time `kill_every`
 // more tokens have reached the clients, up to `max_kills` times; right after each kill it submits
@@ -142,20 +84,6 @@ std::vector<GenerationRequest> mixed_requests(CpuModel& model, int n, uint32_t s
   return requests;
 }
 
-// Computed before the engine starts: the model's scratch buffers are not to be shared with a
-// running executor.
-std::map<SeqId, std::vector<int32_t>> outputs_alone(CpuModel& model, const std::vector<GenerationRequest>& requests) {
-  std::map<SeqId, std::vector<int32_t>> out;
-  for (const auto& r : requests) out[r.id] = test::alone(model, r);
-  return out;
-}
-
-Tokenizer demo_tokenizer() {
-  // The fixture models have no tokenizer; any whose vocabulary covers their 384 ids will do for
-  // the gateway's detokenizer, which this test does not check.
-  return open_model_folder(std::string(TROUPE_CACHE_DIR) + "/demo-model").text.tokenizer;
-}
-
 SchedulerSnapshot snapshot(caf::actor_system& sys, const caf::actor& scheduler) {
   caf::scoped_actor self{sys};
   SchedulerSnapshot out;
@@ -164,20 +92,6 @@ SchedulerSnapshot snapshot(caf::actor_system& sys, const caf::actor& scheduler) 
   return out;
 }
 
-// Every client got exactly the tokens its request gives alone, and one ending that says why.
-void expect_outputs_alone(const Outcome& run, const std::vector<GenerationRequest>& requests,
-                          const std::map<SeqId, std::vector<int32_t>>& alone) {
-  std::lock_guard lock(run.clients->mutex);
-  for (const auto& r : requests) {
-    SCOPED_TRACE("request " + std::to_string(r.id));
-    const ClientView& v = run.clients->views[r.id];
-    EXPECT_EQ(v.endings, 1);
-    EXPECT_EQ(v.error, "");
-    EXPECT_EQ(v.tokens, alone.at(r.id)) << "tokens lost, repeated or different";
-    EXPECT_EQ(v.reason, r.eos_token_ids.empty() ? "length" : "stop");
-    EXPECT_EQ(v.completion_tokens, static_cast<int32_t>(alone.at(r.id).size()));
-  }
-}
 
 // Planning ahead (the default) or in lock step.
 class SchedulerRestart : public ::testing::TestWithParam<bool> {};
@@ -288,19 +202,13 @@ TEST(SchedulerRestart, PastTheRestartBudgetLiveRequestsEndWithAbortAndNewOnesAre
   // Two kills: the first is restarted, the second spends the budget of one.
   const Outcome run = run_with_scheduler_kills(sys, engine, gateway, requests, {}, /*kill_every=*/20, /*max_kills=*/2);
   EXPECT_EQ(run.kills, 2);
-  {
-    std::lock_guard lock(run.clients->mutex);
-    for (const auto& r : requests) {
-      SCOPED_TRACE("request " + std::to_string(r.id));
-      const ClientView& v = run.clients->views[r.id];
-      EXPECT_EQ(v.endings, 1);
-      EXPECT_EQ(v.reason, "abort");
-      const std::vector<int32_t>& full = alone.at(r.id);
-      ASSERT_LE(v.tokens.size(), full.size());
-      EXPECT_EQ(v.tokens, std::vector<int32_t>(full.begin(), full.begin() + static_cast<std::ptrdiff_t>(v.tokens.size())))
-          << "tokens repeated or different before the abort";
-    }
-  }
+  for_each_client(run, requests, [&](const GenerationRequest& r, const ClientView& v) {
+    EXPECT_EQ(v.reason, "abort");
+    const std::vector<int32_t>& full = alone.at(r.id);
+    ASSERT_LE(v.tokens.size(), full.size());
+    EXPECT_EQ(v.tokens, std::vector<int32_t>(full.begin(), full.begin() + static_cast<std::ptrdiff_t>(v.tokens.size())))
+        << "tokens repeated or different before the abort";
+  });
   EXPECT_FALSE(current_engine(sys, engine).scheduler);
   GenerationRequest after = requests[0];
   after.id = 100;

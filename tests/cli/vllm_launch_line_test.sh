@@ -64,7 +64,7 @@ refused() {  # refused PATTERN serve-args...
   [ "$rc" = 2 ] && grep -q -- "$pattern" "$work/err" || { echo "FAIL: serve $* -> $rc"; cat "$work/err"; exit 1; }
 }
 refused "tensor_parallel 3 does not divide the model's 4 attention heads" "$model" --load-format dummy --device cpu -tp 3
-refused "--data-parallel-size 2: data parallelism is not built yet" "$model" --data-parallel-size 2
+refused "--data-parallel-size 2 with --pipeline-parallel is not built yet" "$model" --load-format dummy --device cpu -dp 2 -pp 2
 refused "--dtype float16 is not supported on the CPU" "$model" --device cpu --dtype float16
 refused "--kv-cache-dtype fp8 is not supported yet" "$model" --kv-cache-dtype fp8
 refused "--quantization awq is not supported yet" "$model" --quantization awq

@@ -55,6 +55,8 @@ const ErrorCase kCases[] = {
     {"TOML syntax", "[model]", "[model", 1, "", "TOML syntax"},
     {"unknown key, with a suggestion", "pipeline_parallel = 2", "pipeline_paralel = 2", 4, "model.pipeline_paralel",
      "unknown key (did you mean 'pipeline_parallel'? known: path, load_format"},
+    {"data_parallel in a cluster: not built yet", "pipeline_parallel = 2", "data_parallel = 2", 4, "model.data_parallel",
+     "data parallel in a cluster is not built yet (only 1); on one machine run `troupe serve --data-parallel-size N`"},
     {"unknown table", "", "[servre]\nport = 1", 15, "servre", "did you mean 'server'?"},
     {"[[nodes]] for [[node]]", "", "[[nodes]]\nname = \"x\"", 15, "nodes", "did you mean 'node'?"},
     {"unknown key, the nearest suggested", "load_format = \"dummy\"", "devicee = \"cpu\"", 3, "model.devicee",
