@@ -5,7 +5,8 @@
 # 16 streamed greedy completions through the head's HTTP (from inside its namespace) equal one
 # process's, each time. For tp=2 the two ranks' Gloo connections run between the namespaces too.
 # Then the worker's link is cut mid-stream and restored (a silent partition): the head notices by
-# heartbeat, recovers, and 32 streams end as without the cut.
+# heartbeat, recovers, and 32 streams end as without the cut; and the worker is killed (SIGKILL)
+# mid-stream inside its namespace and started again there: the same.
 # The namespaces, the veth pair and the nodes are removed at the end by the names and pids this
 # run created. Skips (exit 77, printed) only when namespaces cannot be made.
 # Usage: cluster_netns_test.sh TROUPE MODEL
@@ -108,9 +109,15 @@ partitioned() {
     grep -q "node worker-1 answered no heartbeat for [0-9.]* s" "$work/$name-head.log" ||
       fail "$name: the head did not notice the partition within 10 s"
     ip -n "$ns_worker" link set "veth-w$$" up
+  elif [ "$cut" = kill ]; then
+    events_at_least 64 "$work/$name" || fail "$name: the streams did not start"
+    kill -9 "${pids[0]}"
+    sleep 1
+    start_node "$work/$name.toml" worker-1 "$work/$name-worker-again.log" ip netns exec "$ns_worker"
+    pids[0]=$node_pid
   fi
   wait_streams
-  [ "$cut" = yes ] && { grep -q "cluster: recovered in" "$work/$name-head.log" || fail "$name: no recovery"; }
+  [ "$cut" != no ] && { grep -q "cluster: recovered in" "$work/$name-head.log" || fail "$name: no recovery"; }
   http_prefix=()
   kill -TERM "${pids[@]}"
   for p in "${pids[@]}"; do exits_within "$p" 15 || fail "$name: a node outlived SIGTERM by 15 s"; done
@@ -118,9 +125,12 @@ partitioned() {
 }
 partitioned cut-ref no
 partitioned cut yes
-for i in $(seq 1 32); do
-  [ -s "$work/cut-ref/$i" ] || fail "partition: reference stream $i is empty"
-  grep -q '"error"' "$work/cut/raw.$i" && fail "partition: stream $i ended with an error: $(grep '"error"' "$work/cut/raw.$i")"
-  cmp -s "$work/cut-ref/$i" "$work/cut/$i" || fail "partition: stream $i differs after the cut"
+partitioned kill kill
+for run in cut kill; do
+  for i in $(seq 1 32); do
+    [ -s "$work/cut-ref/$i" ] || fail "partition: reference stream $i is empty"
+    grep -q '"error"' "$work/$run/raw.$i" && fail "$run: stream $i ended with an error: $(grep '"error"' "$work/$run/raw.$i")"
+    cmp -s "$work/cut-ref/$i" "$work/$run/$i" || fail "$run: stream $i differs after the fault"
+  done
 done
-echo "pp=2, tp=2 and tp=2 x pp=2 across two network namespaces ($head_ip, $worker_ip): 32 completions each equal to one process's; a cut link noticed by heartbeat and recovered, 32 streams identical"
+echo "pp=2, tp=2 and tp=2 x pp=2 across two network namespaces ($head_ip, $worker_ip): 32 completions each equal to one process's; a cut link noticed by heartbeat and recovered, a killed worker restarted in its namespace recovered, 32 streams identical each"
