@@ -41,10 +41,7 @@ wait "$client"
 echo "kill: recovered in $(recovered "$work/kill-head.log") s; streams: $(python3 "$here/greedy_streams.py" compare "$work/ref" "$work/kill" | tail -1)"
 stop_cluster
 
-printf '[[fault]]\naction = "device_error"\nsticky = true\nat_step = 100\nstage = 1\n' >"$work/sticky-plan.toml"
-victim_args=(--respawn 1 --fault-plan "$work/sticky-plan.toml")
-start_cluster 1 2 3 sticky
-victim_args=()
+start_sticky_cluster sticky 100
 streams_to "$url" "$work/sticky"
 grep -q "cudaErrorIllegalAddress" "$work/sticky-worker-1.log" || fail "sticky: no illegal-address error"
 echo "sticky: recovered in $(recovered "$work/sticky-head.log") s; streams: $(python3 "$here/greedy_streams.py" compare "$work/ref" "$work/sticky" | tail -1)"

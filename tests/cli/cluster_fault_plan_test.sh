@@ -18,19 +18,6 @@ source "$(dirname "$0")/cluster_lib.sh"
 trap 'cluster_cleanup; rm -rf "$work"' EXIT
 fail() { echo "FAIL: $1"; for f in "$work"/*.log; do echo "== $f"; tail -20 "$f"; done; exit 1; }
 
-# The streams of `name` against the reference, and the head's counters after them.
-check_streams() {
-  local name=$1
-  for i in $(seq 1 32); do
-    [ -s "$work/ref/$i" ] || fail "reference stream $i is empty"
-    grep -q '"error"' "$work/$name/raw.$i" && fail "$name: stream $i ended with an error: $(grep '"error"' "$work/$name/raw.$i")"
-    cmp -s "$work/ref/$i" "$work/$name/$i" ||
-      fail "$name: stream $i differs: '$(cat "$work/$name/$i")' vs '$(cat "$work/ref/$i")'"
-  done
-  [ "$(metric "$url" num_requests_running)" = 0 ] || fail "$name: requests still running"
-  [ "$(metric "$url" kv_cache_usage_perc)" = 0 ] || fail "$name: KV blocks still referenced"
-}
-
 # run_case NAME PLAN_TEXT [RESPAWN]: the cluster with the worker under that plan; streams to the end.
 run_case() {
   local name=$1
@@ -41,7 +28,8 @@ run_case() {
   victim_args=()
   streams "$url" "$work/$name"
   wait_streams
-  check_streams "$name"
+  same_streams "$work/ref" "$work/$name" "$name"
+  settled "$url" "$name"
 }
 
 start_cluster 1 2 5 ref

@@ -75,10 +75,7 @@ stop_cluster
 # A real sticky CUDA error (issue 16's GPU row): the worker's fault plan has a kernel of its stage
 # store out of bounds at its step 60, which poisons its CUDA context; under --respawn 1 its process
 # ends (status 75) and a fresh one (a fresh context) reloads and rejoins — nobody restarts it.
-printf '[[fault]]\naction = "device_error"\nsticky = true\nat_step = 60\nstage = 1\n' >"$work/sticky-plan.toml"
-victim_args=(--respawn 1 --fault-plan "$work/sticky-plan.toml")
-start_cluster 1 2 3 sticky
-victim_args=()
+start_sticky_cluster sticky 60
 streams_to "$url" "$work/sticky"
 grep -q "cudaDeviceSynchronize() failed: cudaErrorIllegalAddress" "$work/sticky-worker-1.log" ||
   fail "sticky: no real illegal-address error in the worker's log"

@@ -154,6 +154,21 @@ streams() {
   done
 }
 wait_streams() { for p in "${stream_pids[@]}"; do wait "$p" || true; done; }
+# same_streams REF GOT WHAT: the stream_count streams in GOT each ended without an error event and
+# with the text of REF's (which is not empty); else fail, naming WHAT.
+same_streams() {
+  local ref=$1 got=$2 what=$3 i
+  for i in $(seq 1 "$stream_count"); do
+    [ -s "$ref/$i" ] || fail "$what: reference stream $i is empty"
+    grep -q '"error"' "$got/raw.$i" && fail "$what: stream $i ended with an error: $(grep '"error"' "$got/raw.$i")"
+    cmp -s "$ref/$i" "$got/$i" || fail "$what: stream $i differs: '$(cat "$got/$i")' vs '$(cat "$ref/$i")'"
+  done
+}
+# settled URL WHAT: the head runs no request and references no KV block.
+settled() {
+  [ "$(metric "$1" num_requests_running)" = 0 ] || fail "$2: requests still running: $(metric "$1" num_requests_running)"
+  [ "$(metric "$1" kv_cache_usage_perc)" = 0 ] || fail "$2: KV blocks still referenced: $(metric "$1" kv_cache_usage_perc)"
+}
 # Until at least N data events have arrived over all streams in DIR (bounded: 30 s).
 events_at_least() { for _ in $(seq 1 300); do [ "$(cat "$2"/raw.* 2>/dev/null | grep -c '^data: {')" -ge "$1" ] && return 0; sleep 0.1; done; return 1; }
 metric() { "${http_prefix[@]}" curl -s "$1/metrics" | sed -n "s/^troupe:$2\({[^}]*}\)\{0,1\} //p" | head -1; }
@@ -201,6 +216,14 @@ start_cluster() {
   head=$node_pid
   wait_http "$work/$name-head.log" "$head" || fail "$name: the cluster did not serve"
   url="http://127.0.0.1:$http_port"
+}
+# start_sticky_cluster NAME AT_STEP: start_cluster 1 2 3 NAME, the worker under --respawn 1 and a
+# fault plan giving its stage a sticky device error at its step AT_STEP (on a GPU: a real one).
+start_sticky_cluster() {
+  printf '[[fault]]\naction = "device_error"\nsticky = true\nat_step = %d\nstage = 1\n' "$2" >"$work/$1-plan.toml"
+  victim_args=(--respawn 1 --fault-plan "$work/$1-plan.toml")
+  start_cluster 1 2 3 "$1"
+  victim_args=()
 }
 # The nodes start_cluster started (and the victim's restarts, in worker) end on SIGTERM.
 stop_cluster() {

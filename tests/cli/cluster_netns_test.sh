@@ -126,11 +126,5 @@ partitioned() {
 partitioned cut-ref no
 partitioned cut yes
 partitioned kill kill
-for run in cut kill; do
-  for i in $(seq 1 32); do
-    [ -s "$work/cut-ref/$i" ] || fail "partition: reference stream $i is empty"
-    grep -q '"error"' "$work/$run/raw.$i" && fail "$run: stream $i ended with an error: $(grep '"error"' "$work/$run/raw.$i")"
-    cmp -s "$work/cut-ref/$i" "$work/$run/$i" || fail "$run: stream $i differs after the fault"
-  done
-done
+for run in cut kill; do same_streams "$work/cut-ref" "$work/$run" "$run"; done
 echo "pp=2, tp=2 and tp=2 x pp=2 across two network namespaces ($head_ip, $worker_ip): 32 completions each equal to one process's; a cut link noticed by heartbeat and recovered, a killed worker restarted in its namespace recovered, 32 streams identical each"

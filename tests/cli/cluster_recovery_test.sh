@@ -35,17 +35,11 @@ recover() {
   start_node "$cfg" "$victim" "$work/$name-worker-again.log"
   worker=$node_pid
   wait_streams
-  for i in $(seq 1 "$stream_count"); do
-    [ -s "$work/$name-ref/$i" ] || fail "$name: reference stream $i is empty"
-    grep -q '"error"' "$work/$name/raw.$i" && fail "$name: stream $i ended with an error: $(grep '"error"' "$work/$name/raw.$i")"
-    cmp -s "$work/$name-ref/$i" "$work/$name/$i" ||
-      fail "$name: stream $i differs after the fault: '$(cat "$work/$name/$i")' vs '$(cat "$work/$name-ref/$i")'"
-  done
+  same_streams "$work/$name-ref" "$work/$name" "$name"
   grep -q "cluster: recovered in" "$work/$name-head.log" || fail "$name: the head logged no recovery"
   [ "$(metric "$url" cluster_recovery_seconds_count)" = 1 ] || fail "$name: cluster_recovery_seconds_count $(metric "$url" cluster_recovery_seconds_count)"
   [ "$(metric "$url" node_losses_total)" -ge 1 ] || fail "$name: node_losses_total $(metric "$url" node_losses_total)"
-  [ "$(metric "$url" num_requests_running)" = 0 ] || fail "$name: requests still running: $(metric "$url" num_requests_running)"
-  [ "$(metric "$url" kv_cache_usage_perc)" = 0 ] || fail "$name: KV blocks still referenced: $(metric "$url" kv_cache_usage_perc)"
+  settled "$url" "$name"
   curl -s "$url/health" >"$work/health.json"
   [ "$(jq -r '.status' "$work/health.json")" = ok ] || fail "$name: /health after recovery: $(cat "$work/health.json")"
   [ "$(jq '[.nodes[] | select(.state == "up")] | length' "$work/health.json")" -eq $((tp * pp)) ] || fail "$name: $(cat "$work/health.json")"
@@ -73,9 +67,7 @@ for k in 1 2 3 4 5; do
   [ "$(grep -c 'cluster: recovered in' "$work/repeat-head.log")" -ge "$k" ] || fail "repeat: no recovery after kill $k"
 done
 wait_streams
-for i in $(seq 1 64); do
-  cmp -s "$work/tp1pp2-ref/$i" "$work/repeat/$i" || fail "repeat: stream $i differs after five kills"
-done
+same_streams "$work/tp1pp2-ref" "$work/repeat" "repeat (five kills)"
 stream_count=32
 [ "$(metric "$url" cluster_recovery_seconds_count)" = 5 ] || fail "repeat: cluster_recovery_seconds_count $(metric "$url" cluster_recovery_seconds_count)"
 stop_cluster

@@ -35,12 +35,7 @@ takeover() {
   events_at_least 64 "$work/$name" || fail "$name: the streams did not start"
   kill -9 "$worker"
   wait_streams
-  for i in $(seq 1 32); do
-    [ -s "$work/$name-ref/$i" ] || fail "$name: reference stream $i is empty"
-    grep -q '"error"' "$work/$name/raw.$i" && fail "$name: stream $i ended with an error: $(grep '"error"' "$work/$name/raw.$i")"
-    cmp -s "$work/$name-ref/$i" "$work/$name/$i" ||
-      fail "$name: stream $i differs after the takeover: '$(cat "$work/$name/$i")' vs '$(cat "$work/$name-ref/$i")'"
-  done
+  same_streams "$work/$name-ref" "$work/$name" "$name"
   grep -q "node worker-1 did not come back within 1 s (cluster.spare_after_s); spare spare-2 takes its shards" \
     "$work/$name-head.log" || fail "$name: the head did not hand the shards to the spare"
   grep -q "node spare-2: stage 1 executor started" "$work/$name-spare.log" || fail "$name: the spare runs no stage"
@@ -50,8 +45,7 @@ takeover() {
     fail "$name: worker-1 in /health: $(cat "$work/health.json")"
   [ "$(jq -r '.nodes[] | select(.name == "spare-2") | .state' "$work/health.json")" = up ] ||
     fail "$name: spare-2 in /health: $(cat "$work/health.json")"
-  [ "$(metric "$url" num_requests_running)" = 0 ] || fail "$name: requests still running"
-  [ "$(metric "$url" kv_cache_usage_perc)" = 0 ] || fail "$name: KV blocks still referenced"
+  settled "$url" "$name"
   took+=("$name $(sed -n 's/.*cluster: recovered in \([0-9.]*\) s.*/\1/p' "$work/$name-head.log") s")
   if [ "$preload" = true ]; then
     grep -q "loading stage 1" "$work/$name-spare.log" || fail "$name: the spare did not preload"
