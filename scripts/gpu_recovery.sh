@@ -19,7 +19,6 @@ command -v ss >/dev/null || ss() { :; }
 source "$here/cluster_lib.sh"
 cluster_device=cuda http_wait_s=300 cluster_join_s=300  # an 8B-shaped stage loads and captures its graphs
 trap 'cluster_cleanup' EXIT
-fail() { echo "FAIL: $1"; for f in "$work"/*.log; do echo "== $f"; tail -20 "$f"; done; exit 1; }
 streams_to() { python3 "$here/greedy_streams.py" run "$1" "$2" 32 200; }
 events() { local n; n=$(cat "$1/events" 2>/dev/null); echo "${n:-0}"; }
 recovered() { sed -n 's/.*cluster: recovered in \([0-9.]*\) s.*/\1/p' "$1" | head -1; }

@@ -12,11 +12,8 @@
 #  - idle: three nodes idle for 10 s use under 2 % of one core together.
 # Usage: cluster_failures_test.sh TROUPE MODEL
 set -euo pipefail
-troupe=$1 model=$(cd "$2" && pwd)
-work=$(mktemp -d)
 source "$(dirname "$0")/cluster_lib.sh"
-trap 'cluster_cleanup; rm -rf "$work"' EXIT
-fail() { echo "FAIL: $1"; for f in "$work"/*.log; do [ -f "$f" ] && { echo "== $f"; tail -15 "$f"; }; done; exit 1; }
+cluster_test "$@"
 
 # 0. What this build cannot run is refused by its key, before anything starts: a gateway on a
 #    node without the scheduler, tensor parallel on cuda nodes.

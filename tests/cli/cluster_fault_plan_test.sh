@@ -12,11 +12,8 @@
 #  - delay: the worker's steps 10..39 are 50 ms late each: slower, and no loss.
 # Usage: cluster_fault_plan_test.sh TROUPE MODEL
 set -euo pipefail
-troupe=$1 model=$(cd "$2" && pwd)
-work=$(mktemp -d)
 source "$(dirname "$0")/cluster_lib.sh"
-trap 'cluster_cleanup; rm -rf "$work"' EXIT
-fail() { echo "FAIL: $1"; for f in "$work"/*.log; do echo "== $f"; tail -20 "$f"; done; exit 1; }
+cluster_test "$@"
 
 # run_case NAME PLAN_TEXT [RESPAWN]: the cluster with the worker under that plan; streams to the end.
 run_case() {
@@ -45,9 +42,10 @@ grep -q "restart 1: runs without its fault plan" "$log" || fail "sticky: the fre
 kill -0 "$worker" || fail "sticky: the node's own process ended"
 [ "$(grep -c 'loading stage' "$log")" -eq 2 ] || fail "sticky: the worker did not load its shard once per process"
 [ "$(metric "$url" cluster_recovery_seconds_count)" = 1 ] || fail "sticky: recoveries $(metric "$url" cluster_recovery_seconds_count)"
+metrics=$(curl -s "$url/metrics")  # whole first: grep -q ending early would fail curl's pipe
 for n in head worker-1; do
-  curl -s "$url/metrics" | grep -q "^troupe:actor_restarts_total{.*actor=\"stage_executor\",node=\"$n\"} 1\$" ||
-    fail "sticky: actor_restarts_total of $n's stage: $(curl -s "$url/metrics" | grep actor_restarts)"
+  grep -q "^troupe:actor_restarts_total{.*actor=\"stage_executor\",node=\"$n\"} 1\$" <<<"$metrics" ||
+    fail "sticky: actor_restarts_total of $n's stage: $(grep actor_restarts <<<"$metrics")"
 done
 took=("sticky $(sed -n 's/.*cluster: recovered in \([0-9.]*\) s.*/\1/p' "$work/sticky-head.log" | head -1) s")
 stop_cluster

@@ -22,7 +22,6 @@ command -v ss >/dev/null || ss() { :; }  # pick_ports' look at ports in use; the
 source "$here/cluster_lib.sh"
 cluster_device=cuda
 trap 'cluster_cleanup' EXIT
-fail() { echo "FAIL: $1"; for f in "$work"/*.log; do echo "== $f"; tail -20 "$f"; done; exit 1; }
 streams_to() { python3 "$here/greedy_streams.py" run "$1" "$2" 32 200; }
 events() { local n; n=$(cat "$1/events" 2>/dev/null); echo "${n:-0}"; }
 held_to() { python3 "$here/greedy_streams.py" compare "$1" "$2" | tee -a "$work/compare.txt" | tail -1; }

@@ -1,8 +1,17 @@
 # Shared by the cluster tests (sourced): write a cluster file on loopback, start and stop
 # `troupe node` processes, wait for the head's HTTP port, send completions. Every wait is bounded.
-# The caller sets: troupe, model, work (a temp dir it removes). Nodes started here are killed by
-# their pids on exit (cluster_cleanup), never by name.
+# The caller sets troupe, model and work (a temp dir it removes), or has cluster_test do it. Nodes
+# started here are killed by their pids on exit (cluster_cleanup), never by name.
 node_pids=()
+# cluster_test TROUPE MODEL: how a cluster test starts — troupe, model (made absolute), and work (a
+# temp dir), which is removed at exit with every node started here.
+cluster_test() {
+  troupe=$1 model=$(cd "$2" && pwd)
+  work=$(mktemp -d)
+  trap 'cluster_cleanup; rm -rf "$work"' EXIT
+}
+# fail WHY: says why and the tail of every log in work, then exits 1.
+fail() { echo "FAIL: $1"; for f in "$work"/*.log; do [ -f "$f" ] && { echo "== $f"; tail -20 "$f"; }; done; exit 1; }
 cluster_cleanup() {
   for p in "${node_pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
   node_pids=()

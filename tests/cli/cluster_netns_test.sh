@@ -11,9 +11,8 @@
 # run created. Skips (exit 77, printed) only when namespaces cannot be made.
 # Usage: cluster_netns_test.sh TROUPE MODEL
 set -euo pipefail
-troupe=$1 model=$(cd "$2" && pwd)
-work=$(mktemp -d)
 source "$(dirname "$0")/cluster_lib.sh"
+cluster_test "$@"
 ns_head="troupe-head-$$" ns_worker="troupe-worker-$$"
 cleanup() {
   cluster_cleanup
@@ -22,7 +21,6 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
-fail() { echo "FAIL: $1"; for f in "$work"/*.log; do echo "== $f"; tail -15 "$f"; done; exit 1; }
 
 if ! ip netns add "$ns_head" 2>"$work/netns.err"; then
   echo "SKIPPED: cannot create a network namespace here ($(cat "$work/netns.err"))"

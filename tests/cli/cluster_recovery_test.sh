@@ -15,11 +15,8 @@
 # The head's log gives the recovery time (loss to every stage back), printed at the end.
 # Usage: cluster_recovery_test.sh TROUPE MODEL
 set -euo pipefail
-troupe=$1 model=$(cd "$2" && pwd)
-work=$(mktemp -d)
 source "$(dirname "$0")/cluster_lib.sh"
-trap 'cluster_cleanup; rm -rf "$work"' EXIT
-fail() { echo "FAIL: $1"; for f in "$work"/*.log; do echo "== $f"; tail -20 "$f"; done; exit 1; }
+cluster_test "$@"
 
 recover() {
   local tp=$1 pp=$2 name="tp$1pp$2"

@@ -8,11 +8,8 @@
 # Then SIGTERM ends every node with status 0, and /health and /metrics showed every node up and
 # every stage's steps while it served. Usage: cluster_serve_test.sh TROUPE MODEL
 set -euo pipefail
-troupe=$1 model=$(cd "$2" && pwd)
-work=$(mktemp -d)
 source "$(dirname "$0")/cluster_lib.sh"
-trap 'cluster_cleanup; rm -rf "$work"' EXIT
-fail() { echo "FAIL: $1"; for f in "$work"/*.log; do echo "== $f"; tail -15 "$f"; done; exit 1; }
+cluster_test "$@"
 
 # One process: the reference.
 one_process_reference "$work/ref" seeded || fail "the reference server"

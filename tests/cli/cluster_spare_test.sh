@@ -8,11 +8,8 @@
 # without loading). The head logs each recovery's time, printed at the end.
 # Usage: cluster_spare_test.sh TROUPE MODEL
 set -euo pipefail
-troupe=$1 model=$(cd "$2" && pwd)
-work=$(mktemp -d)
 source "$(dirname "$0")/cluster_lib.sh"
-trap 'cluster_cleanup; rm -rf "$work"' EXIT
-fail() { echo "FAIL: $1"; for f in "$work"/*.log; do echo "== $f"; tail -20 "$f"; done; exit 1; }
+cluster_test "$@"
 
 took=()
 takeover() {

@@ -12,11 +12,8 @@
 # margin (tensor_parallel_test.sh). Then SIGTERM ends every node with status 0.
 # Usage: cluster_tp_test.sh TROUPE MODEL
 set -euo pipefail
-troupe=$1 model=$(cd "$2" && pwd)
-work=$(mktemp -d)
 source "$(dirname "$0")/cluster_lib.sh"
-trap 'cluster_cleanup; rm -rf "$work"' EXIT
-fail() { echo "FAIL: $1"; for f in "$work"/*.log; do echo "== $f"; tail -15 "$f"; done; exit 1; }
+cluster_test "$@"
 
 one_process_reference "$work/ref" || fail "the reference server"
 for i in $(seq 1 16); do [ -s "$work/ref/p.$i" ] || fail "reference completion $i is empty"; done
