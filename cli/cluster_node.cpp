@@ -156,10 +156,9 @@ std::vector<const RankPlacement*> ranks_loaded_at_start(const ClusterConfig& con
                                                         size_t me) {
   const NodeConfig& self = config.nodes[me];
   std::vector<const RankPlacement*> out;
-  for (const RankPlacement& r : placement.ranks) {
-    const NodeConfig& holder = config.nodes[r.node_index];
-    if (r.node_index == me || (self.preload && holder.executor_slots() <= self.spare_slots())) out.push_back(&r);
-  }
+  for (const RankPlacement& r : placement.ranks)
+    if (r.node_index == me || (self.preload && ranks_on(placement, r.node_index) <= self.spare_slots()))
+      out.push_back(&r);
   return out;
 }
 
@@ -292,9 +291,7 @@ void run_cluster_node(const ClusterNodeOptions& o) {
   setup.port = node.port;
   setup.identity = identity;
   const ShardLoader loader{config, model, placement, me, faults};
-  int held = 0;
-  for (const RankPlacement& r : placement.ranks) held += r.node_index == me;
-  const int each = threads_each(node, held, o.threads);
+  const int each = threads_each(node, ranks_on(placement, me), o.threads);
   for (const RankPlacement* r : ranks_loaded_at_start(config, placement, me))
     setup.shards[r->global_rank] = loader(*r, each);
   if (node.has(NodeRole::Spare))

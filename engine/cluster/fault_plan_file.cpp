@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 
+#include "engine/cluster/cluster_config.h"  // seconds_as_duration
 #include "engine/cluster/config_error.h"
 #include "engine/cluster/toml_reader.h"
 
@@ -37,11 +38,10 @@ Fault read_fault(const TomlTable& t) {
   const auto parsed = parse_action(action);
   if (!parsed) t.fail("action", "'" + action + "' is not one of crash, device_error, delay, drop_heartbeats");
   f.action = *parsed;
-  for (std::string_view key : {"sticky", "steps", "delay_ms", "duration_s"}) {
-    const auto own = own_keys(f.action);
+  const std::vector<std::string_view> own = own_keys(f.action);
+  for (std::string_view key : {"sticky", "steps", "delay_ms", "duration_s"})
     if (t.has(key) && std::find(own.begin(), own.end(), key) == own.end())
       t.fail(key, "a " + action + " fault does not use it");
-  }
   f.at_step = t.int_or("at_step", 1, 1, INT64_MAX);
   if (t.has("stage")) f.stage = static_cast<int32_t>(t.int_or("stage", 0, 0, INT32_MAX));
   if (t.has("rank")) f.rank = static_cast<int32_t>(t.int_or("rank", 0, 0, INT32_MAX));
@@ -49,7 +49,7 @@ Fault read_fault(const TomlTable& t) {
   f.steps = t.int_or("steps", 1, 1, INT64_MAX);
   f.delay = std::chrono::milliseconds(t.int_or("delay_ms", 0, 0, 3'600'000));
   if (f.action == Fault::Action::Delay && f.delay.count() == 0) t.fail("delay_ms", "missing: how late each step is");
-  f.duration = std::chrono::milliseconds(static_cast<int64_t>(t.number_or("duration_s", 0, 0.0) * 1000));
+  f.duration = seconds_as_duration(t.number_or("duration_s", 0, 0.0));
   if (f.action == Fault::Action::DropHeartbeats && !t.has("duration_s"))
     t.fail("duration_s", "missing: how long the heartbeats are dropped");
   return f;

@@ -146,6 +146,11 @@ int32_t spare_device(const NodeConfig& spare, const Placement& placement, int32_
   return spare.gpus.empty() ? k : spare.gpus.at(static_cast<size_t>(k));
 }
 
+int32_t ranks_on(const Placement& placement, size_t node) {
+  return static_cast<int32_t>(std::count_if(placement.ranks.begin(), placement.ranks.end(),
+                                            [&](const RankPlacement& r) { return r.node_index == node; }));
+}
+
 std::vector<size_t> placed_nodes(const Placement& placement) {
   std::vector<size_t> nodes;
   for (const RankPlacement& r : placement.ranks) nodes.push_back(r.node_index);
@@ -156,8 +161,7 @@ std::vector<size_t> placed_nodes(const Placement& placement) {
 
 std::optional<SpareMove> move_to_spare(const ClusterConfig& config, const Placement& placement, size_t lost) {
   const std::vector<size_t> placed = placed_nodes(placement);
-  int32_t held = 0;
-  for (const RankPlacement& r : placement.ranks) held += r.node_index == lost;
+  const int32_t held = ranks_on(placement, lost);
   for (size_t i = 0; i < config.nodes.size(); ++i) {
     const NodeConfig& spare = config.nodes[i];
     if (!spare.has(NodeRole::Spare) || spare.spare_slots() < held) continue;

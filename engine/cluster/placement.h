@@ -89,6 +89,9 @@ std::optional<SpareMove> move_to_spare(const ClusterConfig& config, const Placem
 // its node in `placement` move there: that node's k-th rank takes the spare's k-th executor.
 int32_t spare_device(const NodeConfig& spare, const Placement& placement, int32_t global_rank);
 
+// How many ranks node `node` (an index into config.nodes) holds in `placement`.
+int32_t ranks_on(const Placement& placement, size_t node);
+
 // The nodes holding some rank of `placement`, in config order.
 std::vector<size_t> placed_nodes(const Placement& placement);
 
