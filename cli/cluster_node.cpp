@@ -151,14 +151,17 @@ struct ShardLoader {
 };
 
 // The ranks node `me` loads at start: those placement gives it; for a spare with preload, those
-// of every executor node it could stand in for (it then takes over without loading).
+// of every executor node it could stand in for (it then takes over without loading) — not the
+// head's: its loss ends the cluster, so no spare ever takes its ranks.
 std::vector<const RankPlacement*> ranks_loaded_at_start(const ClusterConfig& config, const Placement& placement,
                                                         size_t me) {
   const NodeConfig& self = config.nodes[me];
   std::vector<const RankPlacement*> out;
-  for (const RankPlacement& r : placement.ranks)
-    if (r.node_index == me || (self.preload && ranks_on(placement, r.node_index) <= self.spare_slots()))
-      out.push_back(&r);
+  for (const RankPlacement& r : placement.ranks) {
+    const bool replaceable = !config.nodes[r.node_index].has(NodeRole::Scheduler) &&
+                             ranks_on(placement, r.node_index) <= self.spare_slots();
+    if (r.node_index == me || (self.preload && replaceable)) out.push_back(&r);
+  }
   return out;
 }
 
@@ -269,6 +272,7 @@ void run_cluster_node(const ClusterNodeOptions& o) {
     omp_set_num_threads(o.threads);
     cpu::set_gemm_threads(o.threads);
   }
+  cpu::set_batch_invariant(config.model.batch_invariant);
   const ClusterIdentity identity = identify_cluster(config, model, wire::wire_version());
   spdlog::info("node {} of {} ({}): {}", node.name, config.file.string(), node.address(),
                head                          ? "the head"

@@ -42,6 +42,9 @@ void add_model_options(CLI::App& cmd, ModelOptions& o, bool model_required) {
                  "share of the GPU's memory for weights, activations and the KV cache (the cache gets the rest)")
       ->check(CLI::Range(0.05, 1.0))
       ->capture_default_str();
+  cmd.add_flag("--batch-invariant", o.batch_invariant,
+               "CPU only: every output row computed the same way whatever else is in its batch, so a seeded "
+               "request gives the same text under any load and across a recovery (slower prefill: ~2x)");
   cmd.add_flag("--no-cuda-graphs", o.no_cuda_graphs, "run every GPU step eagerly instead of replaying decode graphs");
   cmd.add_flag("--no-gemm-tuning", o.no_gemm_tuning,
                "use cuBLASLt's heuristic GEMM algorithms instead of timing candidates at start (the same choice on "
@@ -226,6 +229,13 @@ LoadedModel load_model(const ModelOptions& o, const EngineOptions& engine, bool 
   if (o.threads > 0) {
     omp_set_num_threads(o.threads);
     cpu::set_gemm_threads(o.threads);
+  }
+  if (o.batch_invariant) {
+    if (weights && uses_gpu(o))
+      throw std::invalid_argument("--batch-invariant: batch-invariant kernels exist for the CPU executor only; pass "
+                                  "--device cpu");
+    cpu::set_batch_invariant(true);
+    spdlog::info("batch-invariant CPU kernels: a row's result does not depend on its batch");
   }
   const auto start = std::chrono::steady_clock::now();
   ModelFolder folder = open_model_folder(o.model);

@@ -27,6 +27,7 @@ struct ModelOptions {
   bool no_gemm_tuning = false;
   std::string gemm_tuning_cache;  // file; "none": no cache
   int64_t max_model_len = 0;      // --max-model-len (serve): the context, at most the model's; 0: the model's
+  bool batch_invariant = false;   // --batch-invariant: CPU GEMMs whose rows do not depend on the batch
 };
 
 void add_model_options(CLI::App& cmd, ModelOptions& o, bool model_required);

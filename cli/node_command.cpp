@@ -78,7 +78,8 @@ void register_node(CLI::App& app, int& exit_code) {
     if (!c->config.empty()) {
       // The file says everything else; a model flag beside it would be ignored, so it is refused.
       for (const char* flag : {"--model", "--load-format", "--dummy-seed", "--device", "--host", "--port",
-                               "--gpu-memory-utilization", "--no-cuda-graphs", "--no-gemm-tuning", "--gemm-tuning-cache"})
+                               "--gpu-memory-utilization", "--no-cuda-graphs", "--no-gemm-tuning", "--gemm-tuning-cache",
+                               "--batch-invariant"})
         if (cmd->count(flag) > 0)
           throw std::invalid_argument(std::string(flag) + " cannot be combined with --config: the cluster file sets it");
       c->threads = o->model.threads;

@@ -22,6 +22,7 @@ ModelSection read_model(const TomlTable& t, bool& device_given) {
   m.device = device == "cuda" ? ClusterDevice::Cuda : ClusterDevice::Cpu;
   m.tensor_parallel = static_cast<int32_t>(t.int_or("tensor_parallel", 1, 1, 1024));
   m.pipeline_parallel = static_cast<int32_t>(t.int_or("pipeline_parallel", 1, 1, 1024));
+  m.batch_invariant = t.bool_or("batch_invariant", false);
   // Known, so the error says what is missing rather than "unknown key": replicas over a cluster's
   // nodes need a router in front of several heads, which is not built (issue 19's stretch).
   if (t.int_or("data_parallel", 1, 1, 1024) != 1)
@@ -159,7 +160,8 @@ ClusterConfig parse_cluster_config(std::string_view text, const std::filesystem:
   if (model == nullptr) throw ConfigError(source, 0, "model", "missing table [model] (path, tensor_parallel, ...)");
   bool device_given = false;
   const TomlTable m(*model, "model", source,
-                    {"path", "load_format", "dummy_seed", "device", "tensor_parallel", "pipeline_parallel", "data_parallel"});
+                    {"path", "load_format", "dummy_seed", "device", "tensor_parallel", "pipeline_parallel", "data_parallel",
+                     "batch_invariant"});
   m.record_lines(c.lines);
   c.model = read_model(m, device_given);
   if (const toml::table* t = top.table("scheduler")) {
@@ -191,6 +193,9 @@ ClusterConfig parse_cluster_config(std::string_view text, const std::filesystem:
     for (const NodeConfig& n : c.nodes) any_gpus = any_gpus || n.has_gpus_key;
     c.model.device = any_gpus ? ClusterDevice::Cuda : ClusterDevice::Cpu;
   }
+  if (c.model.batch_invariant && c.model.device == ClusterDevice::Cuda)
+    throw c.error("model.batch_invariant", "batch-invariant kernels exist for CPU executors only, and this cluster's "
+                                           "device is cuda");
   check_node_devices(c, device_given);
   check_unique_names_and_addresses(c);
   check_roles(c);

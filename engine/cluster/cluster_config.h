@@ -33,6 +33,7 @@ struct ModelSection {
   ClusterDevice device = ClusterDevice::Cpu;  // absent: cuda when a node lists gpus, else cpu
   int32_t tensor_parallel = 1;
   int32_t pipeline_parallel = 1;
+  bool batch_invariant = false;  // as serve's --batch-invariant (CPU executors only)
 };
 
 // A [cluster] bound in seconds (a TOML number) as the duration the waits take.

@@ -6,6 +6,8 @@
 
 #include <cblas.h>  // cblas_sgemm, openblas_set_num_threads
 
+#include "kernels/cpu/batch_invariant_gemm.h"
+
 namespace troupe::cpu {
 namespace {
 
@@ -19,6 +21,7 @@ std::atomic<int> g_threads_setting{0};  // set_gemm_threads; 0: the first caller
 std::atomic<int> g_default_threads{0};  // 0: not read yet
 thread_local int t_max_threads = 0;     // set_this_thread_threads; 0: the global choice
 thread_local int t_current_threads = 0;
+std::atomic<bool> g_batch_invariant{false};
 
 int max_threads() {
   if (t_max_threads > 0) return t_max_threads;
@@ -31,8 +34,10 @@ int max_threads() {
   return d;
 }
 
+int threads_for(int64_t macs) { return macs < kParallelMacs ? 1 : max_threads(); }
+
 void choose_threads(int64_t macs) {
-  const int want = macs < kParallelMacs ? 1 : max_threads();
+  const int want = threads_for(macs);
   if (want != t_current_threads) {
     openblas_set_num_threads(want);
     t_current_threads = want;
@@ -43,6 +48,8 @@ void choose_threads(int64_t macs) {
 
 void linear(float* y, const float* x, const float* w, const float* bias, int64_t m, int64_t n,
             int64_t k) {
+  if (g_batch_invariant.load(std::memory_order_relaxed))
+    return batch_invariant_linear(y, x, w, bias, m, n, k, threads_for(m * n * k));
   float beta = 0.0f;
   if (bias != nullptr) {
     for (int64_t i = 0; i < m; ++i)
@@ -54,6 +61,9 @@ void linear(float* y, const float* x, const float* w, const float* bias, int64_t
               static_cast<int>(k), 1.0f, x, static_cast<int>(k), w, static_cast<int>(k), beta, y,
               static_cast<int>(n));
 }
+
+void set_batch_invariant(bool on) { g_batch_invariant.store(on); }
+bool batch_invariant() { return g_batch_invariant.load(); }
 
 void set_gemm_threads(int threads) {
   if (threads <= 0) return;

@@ -11,6 +11,12 @@ void linear(float* y,              // [m, n]
             const float* bias,     // [n] or nullptr
             int64_t m, int64_t n, int64_t k);
 
+// On: every linear() of the process runs batch_invariant_linear (batch_invariant_gemm.h), so a
+// row's result does not depend on the rows beside it; off (the default): OpenBLAS, faster.
+// Set once at start, before any step runs.
+void set_batch_invariant(bool on);
+bool batch_invariant();
+
 // Threads OpenBLAS may use; 0 keeps its default (all cores).
 void set_gemm_threads(int threads);
 

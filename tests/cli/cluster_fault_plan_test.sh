@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Faults a node injects into itself (`troupe node --fault-plan FILE`) and the node that starts
 # its own process again (`--respawn N`), on pp=2 over two nodes on loopback (the worker holds
-# stage 1). Each case runs 32 streamed requests at once (greedy, half with a stop string) and
+# stage 1). Each case runs 32 streamed requests at once (a third seeded-sampled, the rest greedy; half with a stop string) and
 # checks every text identical to the same cluster's without a fault:
 #  - sticky: a sticky CUDA-like error at the worker's step 30. Its process ends (status 75: the
 #    device context is lost), its parent starts a fresh one, which reloads and rejoins; the head

@@ -44,6 +44,8 @@ write_config() {
     echo "device = \"${cluster_device:-cpu}\""
     echo "pipeline_parallel = $pp"
     echo "tensor_parallel = $cluster_tp"
+    # A seeded stream's text must not depend on what else shares its steps (streams below).
+    [ "${cluster_device:-cpu}" = cpu ] && echo "batch_invariant = true"
     echo "[scheduler]"
     echo "max_num_seqs = 8"
     echo "max_num_batched_tokens = 64"
@@ -146,18 +148,21 @@ seeded_completions() {
 }
 
 # streams URL DIR: stream_count (default 32) streamed requests at once in the background (pids in
-# stream_pids); texts in DIR/I once they end. Request I has a stop string when I is even.
+# stream_pids); texts in DIR/I once they end. Request I has a stop string when I is even, and is
+# sampled (temperature 0.8, top_p 0.9, its own seed) when I is a multiple of 3, greedy otherwise:
+# a seeded draw is keyed by (seed, output index), so a recovery's recompute must give it again.
 stream_count=32
 streams() {
   local url=$1 dir=$2
   mkdir -p "$dir"
   stream_pids=()
   for i in $(seq 1 "$stream_count"); do
-    local stop=""
+    local stop="" sampling='"temperature": 0'
     [ $((i % 2)) -eq 0 ] && stop=', "stop": ["ing"]'
+    [ $((i % 3)) -eq 0 ] && sampling="\"temperature\": 0.8, \"top_p\": 0.9, \"seed\": $((i * 11))"
     ( "${http_prefix[@]}" curl -sS -N --max-time 120 "$url/v1/completions" -H 'Content-Type: application/json' \
         -d "{\"prompt\": \"stream $i: $(printf 'word%.0s ' $(seq 1 $((i % 7 + 1))))\", \"max_tokens\": 40,
-             \"temperature\": 0, \"ignore_eos\": true, \"stream\": true$stop}" >"$dir/raw.$i"
+             $sampling, \"ignore_eos\": true, \"stream\": true$stop}" >"$dir/raw.$i"
       sed -n 's/^data: //p' "$dir/raw.$i" | grep -v '^\[DONE\]' | jq -j '.choices[0].text // empty' >"$dir/$i" ) &
     stream_pids+=($!)
   done
@@ -188,7 +193,7 @@ metric() { "${http_prefix[@]}" curl -s "$1/metrics" | sed -n "s/^troupe:$2\({[^}
 one_process_reference() {
   local dir=$1 pid
   "$troupe" serve --model "$model" --load-format dummy --device cpu --threads 1 --port 0 --max-num-seqs 8 \
-    --max-num-batched-tokens 64 --num-kv-blocks 256 >/dev/null 2>"$work/ref.log" &
+    --max-num-batched-tokens 64 --num-kv-blocks 256 --batch-invariant >/dev/null 2>"$work/ref.log" &
   pid=$!
   node_pids+=("$pid")
   wait_http "$work/ref.log" "$pid" || return 1

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # A worker node killed (SIGKILL) mid-stream and started again — as systemd or a test harness
-# restarts a process — costs no request: 32 streamed requests running at once (greedy, half of
+# restarts a process — costs no request: 32 streamed requests running at once (a third of them seeded-sampled, the rest greedy; half of
 # them with a stop string) all finish, each text identical to the same cluster's without the
 # fault, for
 #  - pp=2 on two nodes (the worker holds the last stage);

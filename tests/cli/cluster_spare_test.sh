@@ -2,10 +2,10 @@
 # A spare node takes over: pp=2 on a head and a worker, with a third node of role "spare". The
 # worker is killed (SIGKILL) mid-stream and never comes back; after cluster.spare_after_s (1 s)
 # the spare loads the worker's shard, the head starts the stages again with it, and 32 streamed
-# requests (greedy, half with a stop string) all finish identical to the same cluster's before
+# requests (greedy or seeded, half with a stop string) all finish identical to the same cluster's before
 # the fault. /health is ok afterwards with the worker "replaced" and the spare "up". Run twice:
 # a spare that loads when needed, and one with preload = true (loaded at start: it takes over
-# without loading). The head logs each recovery's time, printed at the end.
+# without loading; only the worker's stage: the head's loss ends the cluster). The head logs each recovery's time, printed at the end.
 # Usage: cluster_spare_test.sh TROUPE MODEL
 set -euo pipefail
 source "$(dirname "$0")/cluster_lib.sh"
@@ -47,6 +47,7 @@ takeover() {
   if [ "$preload" = true ]; then
     grep -q "loading stage 1" "$work/$name-spare.log" || fail "$name: the spare did not preload"
     grep -q "loading the shard of rank" "$work/$name-spare.log" && fail "$name: the preloaded spare loaded again"
+    grep -q "loading stage 0" "$work/$name-spare.log" && fail "$name: the spare preloaded the head's stage, which no spare takes"
   else
     grep -q "node spare-2: loading the shard of rank 1" "$work/$name-spare.log" || fail "$name: the spare loaded nothing"
   fi

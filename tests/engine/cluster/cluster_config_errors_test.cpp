@@ -57,6 +57,8 @@ const ErrorCase kCases[] = {
      "unknown key (did you mean 'pipeline_parallel'? known: path, load_format"},
     {"data_parallel in a cluster: not built yet", "pipeline_parallel = 2", "data_parallel = 2", 4, "model.data_parallel",
      "data parallel in a cluster is not built yet (only 1); on one machine run `troupe serve --data-parallel-size N`"},
+    {"batch-invariant kernels on cuda", "pipeline_parallel = 2", "batch_invariant = true\ndevice = \"cuda\"", 4,
+     "model.batch_invariant", "batch-invariant kernels exist for CPU executors only"},
     {"unknown table", "", "[servre]\nport = 1", 15, "servre", "did you mean 'server'?"},
     {"[[nodes]] for [[node]]", "", "[[nodes]]\nname = \"x\"", 15, "nodes", "did you mean 'node'?"},
     {"unknown key, the nearest suggested", "load_format = \"dummy\"", "devicee = \"cpu\"", 3, "model.devicee",

@@ -86,6 +86,14 @@ TEST(ClusterConfig, EveryKeyLandsInItsField) {
   EXPECT_EQ(c.line_of("server.nothing"), 20);  // a key the file lacks: its table's line
 }
 
+TEST(ClusterConfig, BatchInvariantIsReadOffByDefault) {
+  const std::string text = kFull;
+  EXPECT_FALSE(parse_cluster_config(text, "cluster.toml").model.batch_invariant);
+  const std::string on = text.substr(0, text.find("[scheduler]")) + "batch_invariant = true\n" +
+                         text.substr(text.find("[scheduler]"));
+  EXPECT_TRUE(parse_cluster_config(on, "cluster.toml").model.batch_invariant);
+}
+
 TEST(ClusterConfig, AbsentKeysTakeTheServeFlagsDefaults) {
   const ClusterConfig c = parse_cluster_config(R"([model]
 path = "m"
