@@ -34,4 +34,6 @@ expect_error 2 "with --api-key or with --api-key-file, not both" -- "$troupe" se
 printf ' \n' >"$work/blank.key"
 expect_error 2 "blank.key: its first line holds no key" -- "$troupe" serve --model "$model" --api-key-file "$work/blank.key"
 expect_error 2 "none.key: cannot read" -- "$troupe" serve --model "$model" --api-key-file "$work/none.key"
+expect_error 2 "--batch-invariant: batch-invariant kernels exist for the CPU executor only" -- "$troupe" generate --model "$model" --load-format dummy --prompt hi --device cuda --batch-invariant
+expect_error 2 "--batch-invariant cannot be combined with --config" -- "$troupe" node --config "$work/none.toml" --name x --batch-invariant
 echo "every case: one error line, non-zero exit"
