@@ -22,8 +22,8 @@
 #include "actors/cluster_supervisor_actor.h"
 #include "actors/node_actor.h"
 #include "cli/engine_options.h"
+#include "cli/cluster_serving.h"
 #include "cli/node_respawn.h"
-#include "cli/serve_http.h"
 #include "cli/shutdown_signals.h"
 #include "engine/cluster/cluster_model.h"
 #include "engine/cluster/fault_plan_file.h"
@@ -188,7 +188,8 @@ struct GiveUp {
 // is the gateway) until a signal. Returns the exit status.
 int run_head(caf::actor_system& sys, const ClusterConfig& config, const ClusterModel& model, const Placement& placement,
              const ClusterIdentity& identity, const NodeConfig& node, const caf::actor& self_node,
-             const std::shared_ptr<const ModelFolder>& folder, const SchedulerConfig& scheduler, const sigset_t& signals) {
+             const std::shared_ptr<const ModelFolder>& folder, const HttpServing& serving, const SchedulerConfig& scheduler,
+             const sigset_t& signals) {
   auto health = std::make_shared<ClusterHealth>(initial_health(config));
   std::cerr << placement_table(config, model, placement) << std::flush;
   JoinedCluster joined;
@@ -219,9 +220,6 @@ int run_head(caf::actor_system& sys, const ClusterConfig& config, const ClusterM
   engine = current_engine(sys, engine);
   spdlog::info("cluster up: {} nodes, {} pipeline stages", config.nodes.size(), joined.stages.size());
   if (folder) {
-    HttpServing serving;
-    serving.http.http.host = config.server.host;
-    serving.http.http.port = config.server.port;
     return serve_until_signal(sys, engine, folder, metrics, serving, signals, health);
   }
   int sig = 0;
@@ -283,8 +281,12 @@ void run_cluster_node(const ClusterNodeOptions& o) {
   // serves with, the scheduler's settings.
   std::shared_ptr<const ModelFolder> folder;
   SchedulerConfig scheduler;
+  HttpServing serving;
   if (head) {
-    if (node.has(NodeRole::Gateway)) folder = std::make_shared<const ModelFolder>(open_model_folder(model.dir));
+    if (node.has(NodeRole::Gateway)) {
+      folder = std::make_shared<const ModelFolder>(open_model_folder(model.dir));
+      serving = cluster_http_serving(config);
+    }
     scheduler = cluster_scheduler_config(config, model, placement);
   }
 
@@ -332,7 +334,7 @@ void run_cluster_node(const ClusterNodeOptions& o) {
   int status = 0;
   try {
     if (head) {
-      status = run_head(sys, config, model, placement, identity, node, self_node, folder, scheduler, signals);
+      status = run_head(sys, config, model, placement, identity, node, self_node, folder, serving, scheduler, signals);
     } else {
       int sig = 0;
       sigwait(&with_usr1, &sig);

@@ -55,6 +55,18 @@ ServerSection read_server(const TomlTable& t) {
   s.host = t.string_or("host", s.host);
   if (s.host.empty()) t.fail("host", "must not be empty");
   s.port = static_cast<uint16_t>(t.int_or("port", s.port, 0, 65535));
+  if (t.has("served_model_name")) {
+    s.served_model_name = t.string_list("served_model_name");
+    if (s.served_model_name.empty()) t.fail("served_model_name", "names no model: give at least one name");
+  }
+  if (t.has("api_key"))
+    t.fail("api_key", "a key written in the cluster file is read by whoever reads the file: put it in a file named "
+                      "by api_key_file, or in $TROUPE_API_KEY");
+  s.api_key_file = t.string_or("api_key_file", "");
+  s.metrics_need_api_key = t.bool_or("metrics_need_api_key", false);
+  s.max_queue_depth = t.int_or("max_queue_depth", s.max_queue_depth, 0, INT64_MAX);
+  s.request_timeout_s = t.int_or("request_timeout_s", 0, 0, 365 * 24 * 3600);
+  if (t.has("seed")) s.seed = static_cast<uint64_t>(t.int_or("seed", 0, 0, INT64_MAX));
   return s;
 }
 
@@ -170,7 +182,9 @@ ClusterConfig parse_cluster_config(std::string_view text, const std::filesystem:
                        "no_prefix_caching", "no_async_scheduling", "max_restarts"});
     c.scheduler = read_scheduler(s);
   }
-  if (const toml::table* t = top.table("server")) c.server = read_server(TomlTable(*t, "server", source, {"host", "port"}));
+  if (const toml::table* t = top.table("server")) c.server = read_server(TomlTable(*t, "server", source, {"host", "port", "served_model_name", "api_key", "api_key_file",
+                                                            "metrics_need_api_key", "max_queue_depth",
+                                                            "request_timeout_s", "seed"}));
   if (const toml::table* t = top.table("cluster")) {
     const TomlTable s(*t, "cluster", source, {"join_timeout_s", "tp_timeout_s", "heartbeat_timeout_s", "spare_after_s"});
     c.cluster.join_timeout_s = s.number_or("join_timeout_s", c.cluster.join_timeout_s, 0.0);

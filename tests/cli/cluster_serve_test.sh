@@ -6,7 +6,9 @@
 #  - pp=2 on two nodes, the worker started first and the head 10 s later;
 #  - pp=3 on three nodes, the head started first and the workers 10 s later.
 # Then SIGTERM ends every node with status 0, and /health and /metrics showed every node up and
-# every stage's steps while it served. Usage: cluster_serve_test.sh TROUPE MODEL
+# every stage's steps while it served. A head with [server] api_key_file and served_model_name
+# answers 401 without the key and lists both names with it; a missing key file ends it at once,
+# naming the key. Usage: cluster_serve_test.sh TROUPE MODEL
 set -euo pipefail
 source "$(dirname "$0")/cluster_lib.sh"
 cluster_test "$@"
@@ -68,4 +70,21 @@ run() {
 
 run 2 2 worker-first
 run 3 3 head-first
-echo "pp=2 (worker first) and pp=3 (head first) as separate node processes: 32 greedy and 4 seeded completions each equal to one process's"
+
+# [server] as serve's flags: an API key from api_key_file (relative to the file), two served names.
+pick_ports
+write_config "$work/keyed.toml" 1 1
+printf 'k-secret\n' >"$work/api.key"
+sed -i 's/^port = 0$/port = 0\napi_key_file = "api.key"\nserved_model_name = ["a", "b"]\nrequest_timeout_s = 60/' "$work/keyed.toml"
+start_node "$work/keyed.toml" head "$work/keyed-head.log"
+wait_http "$work/keyed-head.log" "$node_pid" || fail "keyed: the head did not serve"
+keyed="http://127.0.0.1:$http_port"
+[ "$(curl -s -o /dev/null -w '%{http_code}' "$keyed/v1/models")" = 401 ] || fail "keyed: /v1/models without the key was not 401"
+[ "$(curl -s -o /dev/null -w '%{http_code}' "$keyed/health")" = 200 ] || fail "keyed: /health needs no key"
+models=$(curl -s -H 'Authorization: Bearer k-secret' "$keyed/v1/models")
+[ "$(jq -r '[.data[].id] | join(",")' <<<"$models")" = "a,b" ] || fail "keyed: /v1/models with the key: $models"
+kill -TERM "$node_pid"; exits_within "$node_pid" 10 || fail "keyed: the head outlived SIGTERM"
+sed -i 's/^api_key_file = "api.key"$/api_key_file = "none.key"/' "$work/keyed.toml"
+set +e; "$troupe" node --config "$work/keyed.toml" --name head >/dev/null 2>"$work/nokey.log"; rc=$?; set -e
+[ "$rc" -ne 0 ] && grep -q "server.api_key_file" "$work/nokey.log" || fail "keyed: a missing key file: status $rc, $(cat "$work/nokey.log")"
+echo "pp=2 (worker first) and pp=3 (head first) as separate node processes: 32 greedy and 4 seeded completions each equal to one process's; [server] api_key_file and served_model_name honored"

@@ -94,6 +94,40 @@ TEST(ClusterConfig, BatchInvariantIsReadOffByDefault) {
   EXPECT_TRUE(parse_cluster_config(on, "cluster.toml").model.batch_invariant);
 }
 
+TEST(ClusterConfig, ServerKeysAreServesFlags) {
+  const ClusterConfig c = parse_cluster_config(R"([model]
+path = "m"
+[server]
+served_model_name = ["a", "b"]
+api_key_file = "keys/api.key"
+metrics_need_api_key = true
+max_queue_depth = 7
+request_timeout_s = 30
+seed = 5
+[[node]]
+name = "solo"
+address = "localhost:4300"
+roles = ["gateway", "scheduler", "kv_manager", "executor"]
+)",
+                                               "cluster.toml");
+  EXPECT_EQ(c.server.served_model_name, (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(c.server.api_key_file, "keys/api.key");
+  EXPECT_TRUE(c.server.metrics_need_api_key);
+  EXPECT_EQ(c.server.max_queue_depth, 7);
+  EXPECT_EQ(c.server.request_timeout_s, 30);
+  EXPECT_EQ(c.server.seed, 5u);
+  const ServerSection defaults;
+  EXPECT_EQ(parse_cluster_config(R"([model]
+path = "m"
+[[node]]
+name = "solo"
+address = "localhost:4300"
+roles = ["gateway", "scheduler", "kv_manager", "executor"]
+)", "cluster.toml").server.max_queue_depth, defaults.max_queue_depth);
+  EXPECT_FALSE(defaults.seed.has_value());
+  EXPECT_TRUE(defaults.api_key_file.empty());
+}
+
 TEST(ClusterConfig, AbsentKeysTakeTheServeFlagsDefaults) {
   const ClusterConfig c = parse_cluster_config(R"([model]
 path = "m"

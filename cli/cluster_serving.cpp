@@ -1,0 +1,35 @@
+#include "cli/cluster_serving.h"
+
+#include <spdlog/spdlog.h>
+
+#include <stdexcept>
+
+#include "net/api_key.h"
+
+namespace troupe::cli {
+
+HttpServing cluster_http_serving(const ClusterConfig& config) {
+  const ServerSection& s = config.server;
+  HttpServing o;
+  o.http.http.host = s.host;
+  o.http.http.port = s.port;
+  o.served_model_names = s.served_model_name;
+  o.seed = s.seed;
+  o.metrics_need_key = s.metrics_need_api_key;
+  o.max_queue_depth = s.max_queue_depth;
+  o.request_timeout = static_cast<int>(s.request_timeout_s);
+  std::string file = s.api_key_file;
+  if (!file.empty() && std::filesystem::path(file).is_relative()) file = (config.file.parent_path() / file).string();
+  try {
+    const net::ApiKey key = net::resolve_api_key("", file);
+    o.api_key = key.key;
+    if (key.key.empty()) spdlog::info("no API key: every route is open (server.api_key_file or $TROUPE_API_KEY sets one)");
+    else spdlog::info("API key from {}: required on every route but /health{}", key.source,
+                      o.metrics_need_key ? "" : " and /metrics");
+  } catch (const std::exception& e) {
+    throw std::invalid_argument(config.file.string() + ": server.api_key_file: " + e.what());
+  }
+  return o;
+}
+
+}  // namespace troupe::cli
