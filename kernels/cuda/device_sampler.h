@@ -8,15 +8,9 @@
 #include <span>
 #include <vector>
 
-#include "kernels/common/row_sampling_params.h"
+#include "kernels/common/sampler_lists.h"  // SamplerRow and how its lists are packed
 
 namespace troupe::cuda {
-
-struct SamplerRow {
-  RowSamplingParams params;
-  std::span<const int32_t> prompt;  // read only when a penalty is on
-  std::span<const int32_t> output;
-};
 
 // Tokens, one per row; with logprobs asked (num_top >= 0), each row's sampled-token log-probability
 // and its num_top best alternatives [rows, num_top], from the raw logits.
