@@ -132,6 +132,7 @@ void DeviceSampler::launch(float* logits, std::span<const SamplerRow> rows, int3
   if (b.launched.size() >= 2) throw std::logic_error("DeviceSampler: two launches are outstanding already");
   if (num_top > kMaxTopLogprobs) throw std::invalid_argument("at most 20 top logprobs");
   if (R > b.max_rows) throw std::invalid_argument("more sampling rows than the sampler was made for");
+  const SamplerListsLayout l = sampler_lists_layout(rows);  // throws before anything is queued
   Outputs& o = b.outputs[b.next];
   o.rows = R;
   o.num_top = num_top;
@@ -142,7 +143,6 @@ void DeviceSampler::launch(float* logits, std::span<const SamplerRow> rows, int3
     return;
   }
   if (b.inputs_pending) TROUPE_CUDA_CHECK(cudaEventSynchronize(b.inputs_copied));
-  const SamplerListsLayout l = sampler_lists_layout(rows);
   b.ints.reserve(l.ints());
   b.biases.reserve(l.floats());
   b.reserve_workspace(l.penalty_ids, l.adjust_entries);

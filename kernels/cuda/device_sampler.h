@@ -29,7 +29,8 @@ class DeviceSampler {
 
   // logits: device [rows.size(), vocab], modified in place; stream: the cudaStream_t the logits
   // were written on; num_top: -1 for no logprobs, else 0..20. Waits for the results; throws
-  // CudaError naming a failed call. The same as launch() then collect().
+  // CudaError naming a failed call, std::length_error past the lists' bound (sampler_lists.h).
+  // The same as launch() then collect().
   const SamplerOutput& sample(float* logits, std::span<const SamplerRow> rows, int32_t num_top, void* stream);
 
   // Pipelined use: launch() queues the sampling and the copy back on the stream and returns; rows
