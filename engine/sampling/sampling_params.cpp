@@ -26,7 +26,8 @@ std::string SamplingParams::validate() const {
   std::vector<int32_t> bias_ids;
   for (const auto& entry : logit_bias) bias_ids.push_back(entry.first);
   std::sort(bias_ids.begin(), bias_ids.end());
-  if (std::adjacent_find(bias_ids.begin(), bias_ids.end()) != bias_ids.end()) return "logit_bias must name each token id once";
+  if (std::adjacent_find(bias_ids.begin(), bias_ids.end()) != bias_ids.end())
+    return "logit_bias must name each token id once";
   for (int32_t id : stop_token_ids)
     if (id < 0) return "stop_token_ids must be token ids (>= 0)";
   return {};

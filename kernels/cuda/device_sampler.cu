@@ -154,8 +154,8 @@ void DeviceSampler::launch(float* logits, std::span<const SamplerRow> rows, int3
   TROUPE_CUDA_CHECK(cudaEventRecord(b.inputs_copied, stream));
   b.inputs_pending = true;
   const int32_t* ints = b.ints.dev;
-  const PenaltyTokens penalties{ints + l.penalty_ids_at(), ints + l.penalty_row_begin(), ints + l.penalty_output_begin(),
-                                l.penalty_ids};
+  const PenaltyTokens penalties{ints + l.penalty_ids_at(), ints + l.penalty_row_begin(),
+                                ints + l.penalty_output_begin(), l.penalty_ids};
   LogitAdjustments adjustments;
   if (l.adjust_entries > 0)
     adjustments = {ints + l.adjust_ids_at(), b.biases.dev, ints + l.adjust_row_begin(), ints + l.adjust_ban_begin(),

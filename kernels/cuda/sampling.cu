@@ -1,7 +1,8 @@
 // GPU sampling, one thread block per row. Matching engine/sampling/sample_token token for token is
 // the point, so this file is built without --use_fast_math (IEEE division, no FMA contraction:
 // see kernels/cuda/CMakeLists.txt) and repeats the CPU's arithmetic operation by operation:
-//   logit_bias and penalties in fp32 as the CPU writes them; z = float(x / T); w = exp(double(z) - double(z_max));
+//   logit_bias and penalties in fp32 as the CPU writes them; z = float(x / T);
+//   w = exp(double(z) - double(z_max));
 //   top-p keeps the shortest prefix whose mass reaches top_p; min-p keeps w / total >= min_p / total;
 //   the draw takes the first candidate whose running mass exceeds u * kept mass.
 // The only freedom taken is how masses are summed (exact fixed point per bin, fp64 across bins and
@@ -12,9 +13,10 @@
 //
 // Cost. Per row (vocab V): one read for the max (+1 for top logprobs, +1 after penalties or logit
 // adjustments, which themselves touch only their listed entries), then per filter a histogram read
-// and usually one gather read, with one fp64 exp per candidate in a mass walk. A block (16 warps, the SM's only one at 110 registers) reads a row alone, so passes
-// are bound by latency, not HBM: a load pass costs ~20 us for 0.5 MB, and ncu's top stalls in a
-// walk are 'wait' and 'short scoreboard' (dependent fp64 math). Measured on an H100, vocab 128256,
+// and usually one gather read, with one fp64 exp per candidate in a mass walk. A block (16 warps,
+// the SM's only one at 110 registers) reads a row alone, so passes are bound by latency, not HBM:
+// a load pass costs ~20 us for 0.5 MB, and ncu's top stalls in a walk are 'wait' and 'short
+// scoreboard' (dependent fp64 math). Measured on an H100, vocab 128256,
 // median of 50 launches, 1 / 64 / 256 rows: greedy 25 / 25 / 60 us, T=1 145 / 175 / 381 us,
 // T=0.7 top-p 0.9 182 / 187 / 497 us (one read of 256 rows from HBM: 39 us). Splitting a row over
 // several blocks would cut the small-batch latency: the next step if sampling shows in step time.
