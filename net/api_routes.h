@@ -36,7 +36,8 @@ struct ApiContext {
   FieldGates field_gates;               // serve flags that open request fields (chat_template, priority)
   std::shared_ptr<const ClusterHealth> cluster;  // a cluster's head: /health and /metrics show its nodes; else null
   // The executor applies logit_bias and min_tokens (ModelBackend::applies_logit_adjustments);
-  // when not (a GPU, or an executor elsewhere whose backend is unknown) both are 400s naming them.
+  // when not known to (an executor elsewhere, whose backend the gateway cannot see) both are 400s
+  // naming them. Every backend in this process applies them (the GPU's device sampler too).
   bool logit_adjustments = true;
   // --seed: a request without a seed gets one made from it and its sequence id, so a server
   // started with the same seed answers the same requests, in the same order, with the same text.

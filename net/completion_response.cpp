@@ -128,7 +128,7 @@ void handle_completion(ApiContext& ctx, ApiKind kind, const HttpRequest& req, st
   if (!ctx.logit_adjustments)
     for (auto [asked, field] : {std::pair{!r.params.logit_bias.empty(), "logit_bias"}, std::pair{r.params.min_tokens > 0, "min_tokens"}})
       if (asked)
-        return reply_api_error(*responder, ApiError{400, std::string("'") + field + "' is not supported yet on this executor (the GPU sampler lacks it)", field});
+        return reply_api_error(*responder, ApiError{400, std::string("'") + field + "' is not supported yet with a remote executor (its backend is not known here)", field});
   const int32_t choices = r.num_choices();
   const SeqId first_id = ctx.next_id.fetch_add(static_cast<uint64_t>(choices));
   const std::string request_id =

@@ -15,6 +15,7 @@
 #include "comm/device_communicator.h"
 #include "engine/model/rope_frequencies.h"
 #include "engine/model/tensor_shard.h"
+#include "engine/runtime/device_sampler_row.h"
 #include "engine/runtime/gemm_tuning_cache.h"
 #include "engine/model/weight_layout.h"
 #include "kernels/cuda/decoder.h"
@@ -185,8 +186,8 @@ class GpuBackend : public ModelBackend {
   // sampled tokens on the device, so nothing waits for N's copy back.
   // TROUPE_PIPELINE=0 turns it off (lock step), for A/B measurements.
   bool pipelines() const override { return pipelined_ && sampler_; }
-  // The device sampler has no logit_bias / min_tokens pass yet: the HTTP layer refuses them.
-  bool applies_logit_adjustments() const override { return false; }
+  // The device sampler adds logit_bias and masks min_tokens' stop ids, as sample_token does.
+  bool applies_logit_adjustments() const override { return true; }
 
   void launch(const ForwardBatch& batch, std::span<const SamplingRow> rows,
               std::span<const DeferredToken> deferred) override {
@@ -326,11 +327,7 @@ class GpuBackend : public ModelBackend {
     int32_t num_top = -1;  // one launch serves the most any row asked for
     for (const SamplingRow& r : rows) {
       num_top = std::max(num_top, r.params->logprobs);
-      const SamplingParams& p = *r.params;
-      sampler_rows_.push_back({{p.temperature, p.top_p, p.min_p, p.repetition_penalty, p.presence_penalty,
-                                p.frequency_penalty, p.top_k, r.seed, r.output_index},
-                               r.prompt,
-                               r.output});
+      sampler_rows_.push_back(device_sampler_row(r));
     }
     sampler_->launch(decoder_.logits_mut(), sampler_rows_, num_top, decoder_.stream());
   }

@@ -16,12 +16,16 @@ int32_t argmax(std::span<const float> v) {
 
 }  // namespace
 
+std::span<const int32_t> masked_stop_ids(const SamplingParams& p, size_t num_output_tokens) {
+  if (num_output_tokens >= static_cast<size_t>(std::max(p.min_tokens, 0))) return {};
+  return p.stop_token_ids;
+}
+
 void apply_logit_adjustments(std::span<float> logits, const SamplingParams& p, size_t num_output_tokens) {
   const auto vocab = static_cast<int32_t>(logits.size());
   for (const auto& [id, bias] : p.logit_bias)
     if (id >= 0 && id < vocab) logits[id] += bias;
-  if (num_output_tokens >= static_cast<size_t>(std::max(p.min_tokens, 0))) return;
-  for (int32_t id : p.stop_token_ids)
+  for (int32_t id : masked_stop_ids(p, num_output_tokens))
     if (id >= 0 && id < vocab) logits[id] = -std::numeric_limits<float>::infinity();
 }
 

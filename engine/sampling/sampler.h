@@ -10,8 +10,12 @@
 
 namespace troupe {
 
-// Adds logit_bias and, while fewer than min_tokens outputs exist, sets every stop id's logit to
-// -inf (so none is drawn), in place. Ids outside the row are skipped.
+// The ids min_tokens holds off when num_output_tokens outputs exist: every stop id while fewer
+// than min_tokens do, else none. One rule for both samplers (the GPU backend packs this list).
+std::span<const int32_t> masked_stop_ids(const SamplingParams& p, size_t num_output_tokens);
+
+// Adds logit_bias, then sets every masked_stop_ids logit to -inf (so none is drawn), in place.
+// Ids outside the row are skipped.
 void apply_logit_adjustments(std::span<float> logits, const SamplingParams& p, size_t num_output_tokens);
 
 // Applies repetition / presence / frequency penalties in place.

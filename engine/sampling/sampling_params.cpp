@@ -1,6 +1,8 @@
 #include "engine/sampling/sampling_params.h"
 
+#include <algorithm>
 #include <cmath>
+#include <vector>
 
 namespace troupe {
 
@@ -20,6 +22,12 @@ std::string SamplingParams::validate() const {
   if (min_tokens < 0 || min_tokens > max_tokens) return "min_tokens must be in [0, max_tokens]";
   for (const auto& [id, bias] : logit_bias)
     if (id < 0 || !(bias >= -100.0f && bias <= 100.0f)) return "logit_bias must map token ids to biases in [-100, 100]";
+  // The GPU sampler adds a row's biases in parallel, one thread per entry: a repeated id would race.
+  std::vector<int32_t> bias_ids;
+  for (const auto& entry : logit_bias) bias_ids.push_back(entry.first);
+  std::sort(bias_ids.begin(), bias_ids.end());
+  if (std::adjacent_find(bias_ids.begin(), bias_ids.end()) != bias_ids.end())
+    return "logit_bias must name each token id once";
   for (int32_t id : stop_token_ids)
     if (id < 0) return "stop_token_ids must be token ids (>= 0)";
   return {};

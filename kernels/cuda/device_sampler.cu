@@ -1,7 +1,6 @@
 #include "kernels/cuda/device_sampler.h"
 
 #include <algorithm>
-#include <cstring>
 #include <deque>
 #include <stdexcept>
 
@@ -36,17 +35,18 @@ struct Mirror {
     TROUPE_CUDA_CHECK(cudaMalloc(&dev, n * sizeof(T)));
     size = n;
   }
+  // Room for n, doubling past the old size so a growing workload reallocates rarely.
+  void reserve(int64_t n) {
+    if (n > size) resize(std::max(n, 2 * size));
+  }
   void to_device(int64_t n, cudaStream_t s) const {
+    if (n == 0) return;
     TROUPE_CUDA_CHECK(cudaMemcpyAsync(dev, host, n * sizeof(T), cudaMemcpyHostToDevice, s));
   }
   void to_host(int64_t n, cudaStream_t s) const {
     TROUPE_CUDA_CHECK(cudaMemcpyAsync(host, dev, n * sizeof(T), cudaMemcpyDeviceToHost, s));
   }
 };
-
-bool penalized(const RowSamplingParams& p) {
-  return p.repetition_penalty != 1.0f || p.presence_penalty != 0.0f || p.frequency_penalty != 0.0f;
-}
 
 }  // namespace
 
@@ -74,7 +74,8 @@ struct Outputs {
 struct DeviceSampler::Buffers {
   int64_t vocab = 0, max_rows = 0;
   Mirror<RowSamplingParams> params;
-  Mirror<int32_t> ints;  // row_begin [R + 1] | output_begin [R] | penalty ids [...], grown on demand
+  Mirror<int32_t> ints;   // the packed lists, SamplerListsLayout::ints(), grown on demand
+  Mirror<float> biases;   // [SamplerListsLayout::floats()], grown on demand
   // The pinned inputs above are rewritten by the next launch only once this launch's copies of
   // them have run (with a step in flight ahead of it, they may not have yet).
   cudaEvent_t inputs_copied = nullptr;
@@ -84,25 +85,25 @@ struct DeviceSampler::Buffers {
   std::deque<int> launched;    // slots not collected yet, oldest first
   void* workspace = nullptr;
   size_t workspace_bytes = 0;
-  int64_t workspace_ids = -1;  // penalty ids the workspace was sized for
+  int64_t workspace_ids = -1;     // penalty ids the workspace was sized for
+  int64_t workspace_adjust = -1;  // logit adjustment entries it was sized for
   SamplerOutput out;
 
   ~Buffers() {
     cudaFree(workspace);
     cudaEventDestroy(inputs_copied);
   }
-  void reserve_ints(int64_t n) {
-    if (n > ints.size) ints.resize(std::max(n, 2 * ints.size));
-  }
-  void reserve_workspace(int64_t ids) {
-    if (ids <= workspace_ids) return;
-    const int64_t want = std::max(ids, 2 * std::max<int64_t>(workspace_ids, 0));
-    const size_t bytes = sampling_workspace_bytes(max_rows, want);
+  void reserve_workspace(int64_t ids, int64_t adjust) {
+    if (ids <= workspace_ids && adjust <= workspace_adjust) return;
+    const int64_t want_ids = std::max(ids, 2 * std::max<int64_t>(workspace_ids, 0));
+    const int64_t want_adjust = std::max(adjust, 2 * std::max<int64_t>(workspace_adjust, 0));
+    const size_t bytes = sampling_workspace_bytes(max_rows, want_ids, want_adjust);
     cudaFree(workspace);
     workspace = nullptr;
     if (bytes) TROUPE_CUDA_CHECK(cudaMalloc(&workspace, bytes));
     workspace_bytes = bytes;
-    workspace_ids = want;
+    workspace_ids = want_ids;
+    workspace_adjust = want_adjust;
   }
 };
 
@@ -112,8 +113,8 @@ DeviceSampler::DeviceSampler(int64_t vocab, int64_t max_rows) : b_(std::make_uni
   b_->params.resize(max_rows);
   for (Outputs& o : b_->outputs) o.make(max_rows);
   TROUPE_CUDA_CHECK(cudaEventCreateWithFlags(&b_->inputs_copied, cudaEventDisableTiming));
-  b_->reserve_ints(2 * max_rows + 1 + 4096);
-  b_->reserve_workspace(0);
+  b_->ints.reserve(2 * max_rows + 1 + 4096);
+  b_->reserve_workspace(0, 0);
 }
 
 DeviceSampler::~DeviceSampler() = default;
@@ -131,6 +132,7 @@ void DeviceSampler::launch(float* logits, std::span<const SamplerRow> rows, int3
   if (b.launched.size() >= 2) throw std::logic_error("DeviceSampler: two launches are outstanding already");
   if (num_top > kMaxTopLogprobs) throw std::invalid_argument("at most 20 top logprobs");
   if (R > b.max_rows) throw std::invalid_argument("more sampling rows than the sampler was made for");
+  const SamplerListsLayout l = sampler_lists_layout(rows);  // throws before anything is queued
   Outputs& o = b.outputs[b.next];
   o.rows = R;
   o.num_top = num_top;
@@ -141,38 +143,26 @@ void DeviceSampler::launch(float* logits, std::span<const SamplerRow> rows, int3
     return;
   }
   if (b.inputs_pending) TROUPE_CUDA_CHECK(cudaEventSynchronize(b.inputs_copied));
-  // Penalty lists only for rows that use them: greedy serving without penalties copies none.
-  int64_t num_ids = 0;
-  for (const SamplerRow& r : rows)
-    if (penalized(r.params)) num_ids += static_cast<int64_t>(r.prompt.size() + r.output.size());
-  b.reserve_ints(2 * R + 1 + num_ids);
-  b.reserve_workspace(num_ids);
-  int32_t* row_begin = b.ints.host;
-  int32_t* output_begin = row_begin + R + 1;
-  int32_t* ids = output_begin + R;
-  int64_t at = 0;
-  for (int64_t i = 0; i < R; ++i) {
-    const SamplerRow& r = rows[i];
-    b.params.host[i] = r.params;
-    row_begin[i] = static_cast<int32_t>(at);
-    if (penalized(r.params)) {
-      std::memcpy(ids + at, r.prompt.data(), r.prompt.size() * sizeof(int32_t));
-      at += static_cast<int64_t>(r.prompt.size());
-      output_begin[i] = static_cast<int32_t>(at);
-      std::memcpy(ids + at, r.output.data(), r.output.size() * sizeof(int32_t));
-      at += static_cast<int64_t>(r.output.size());
-    } else {
-      output_begin[i] = static_cast<int32_t>(at);
-    }
-  }
-  row_begin[R] = static_cast<int32_t>(at);
+  b.ints.reserve(l.ints());
+  b.biases.reserve(l.floats());
+  b.reserve_workspace(l.penalty_ids, l.adjust_entries);
+  for (int64_t i = 0; i < R; ++i) b.params.host[i] = rows[i].params;
+  pack_sampler_lists(rows, l, b.ints.host, b.biases.host);
   b.params.to_device(R, stream);
-  b.ints.to_device(2 * R + 1 + at, stream);
+  b.ints.to_device(l.ints(), stream);
+  b.biases.to_device(l.floats(), stream);
   TROUPE_CUDA_CHECK(cudaEventRecord(b.inputs_copied, stream));
   b.inputs_pending = true;
-  const PenaltyTokens penalties{b.ints.dev + 2 * R + 1, b.ints.dev, b.ints.dev + R + 1, at};
+  const int32_t* ints = b.ints.dev;
+  const PenaltyTokens penalties{ints + l.penalty_ids_at(), ints + l.penalty_row_begin(),
+                                ints + l.penalty_output_begin(), l.penalty_ids};
+  LogitAdjustments adjustments;
+  if (l.adjust_entries > 0)
+    adjustments = {ints + l.adjust_ids_at(), b.biases.dev, ints + l.adjust_row_begin(), ints + l.adjust_ban_begin(),
+                   l.adjust_entries};
   const bool lp = num_top >= 0, top = num_top > 0;
-  TROUPE_CUDA_CHECK(sample_tokens(o.tokens.dev, logits, b.params.dev, penalties, lp ? o.logprob.dev : nullptr,
+  TROUPE_CUDA_CHECK(sample_tokens(o.tokens.dev, logits, b.params.dev, penalties, adjustments,
+                                  lp ? o.logprob.dev : nullptr,
                                   top ? o.top_ids.dev : nullptr, top ? o.top_lp.dev : nullptr, top ? num_top : 0,
                                   b.workspace, b.workspace_bytes, R, b.vocab, stream));
   o.tokens.to_host(R, stream);

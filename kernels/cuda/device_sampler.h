@@ -8,15 +8,9 @@
 #include <span>
 #include <vector>
 
-#include "kernels/common/row_sampling_params.h"
+#include "kernels/common/sampler_lists.h"  // SamplerRow and how its lists are packed
 
 namespace troupe::cuda {
-
-struct SamplerRow {
-  RowSamplingParams params;
-  std::span<const int32_t> prompt;  // read only when a penalty is on
-  std::span<const int32_t> output;
-};
 
 // Tokens, one per row; with logprobs asked (num_top >= 0), each row's sampled-token log-probability
 // and its num_top best alternatives [rows, num_top], from the raw logits.
@@ -35,7 +29,8 @@ class DeviceSampler {
 
   // logits: device [rows.size(), vocab], modified in place; stream: the cudaStream_t the logits
   // were written on; num_top: -1 for no logprobs, else 0..20. Waits for the results; throws
-  // CudaError naming a failed call. The same as launch() then collect().
+  // CudaError naming a failed call, std::length_error past the lists' bound (sampler_lists.h).
+  // The same as launch() then collect().
   const SamplerOutput& sample(float* logits, std::span<const SamplerRow> rows, int32_t num_top, void* stream);
 
   // Pipelined use: launch() queues the sampling and the copy back on the stream and returns; rows

@@ -68,7 +68,7 @@ TEST(CudaSamplingBench, MedianLaunchTime) {
       PenaltyTokens pen;
       if (!ids.empty()) pen = {d_ids.ptr, d_rb.ptr, d_ob.ptr, static_cast<int64_t>(ids.size())};
       const size_t ws_bytes =
-          troupe::cuda::sampling_workspace_bytes(rows, static_cast<int64_t>(ids.size()));
+          troupe::cuda::sampling_workspace_bytes(rows, static_cast<int64_t>(ids.size()), 0);
       DeviceArray<char> ws(ws_bytes);
       cudaEvent_t start, stop;
       cudaEventCreate(&start);
@@ -77,7 +77,7 @@ TEST(CudaSamplingBench, MedianLaunchTime) {
       for (int it = 0; it < 60; ++it) {
         cudaEventRecord(start);
         const cudaError_t err = troupe::cuda::sample_tokens(
-            tokens.ptr, logits.ptr, d_params.ptr, pen, c.num_top ? chosen.ptr : nullptr,
+            tokens.ptr, logits.ptr, d_params.ptr, pen, {}, c.num_top ? chosen.ptr : nullptr,
             c.num_top ? top_ids.ptr : nullptr, c.num_top ? top_lp.ptr : nullptr, c.num_top, ws.ptr, ws_bytes, rows,
             vocab, nullptr);
         cudaEventRecord(stop);

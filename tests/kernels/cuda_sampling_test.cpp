@@ -67,9 +67,9 @@ GpuResult run_gpu(const Batch& b, int num_top) {
   PenaltyTokens pen;
   if (!ids.empty())
     pen = {d_ids.ptr, d_row_begin.ptr, d_output_begin.ptr, static_cast<int64_t>(ids.size())};
-  const size_t ws_bytes = troupe::cuda::sampling_workspace_bytes(rows, static_cast<int64_t>(ids.size()));
+  const size_t ws_bytes = troupe::cuda::sampling_workspace_bytes(rows, static_cast<int64_t>(ids.size()), 0);
   DeviceArray<char> ws(ws_bytes);
-  EXPECT_EQ(troupe::cuda::sample_tokens(tokens.ptr, logits.ptr, params.ptr, pen, chosen.ptr, top_ids.ptr,
+  EXPECT_EQ(troupe::cuda::sample_tokens(tokens.ptr, logits.ptr, params.ptr, pen, {}, chosen.ptr, top_ids.ptr,
                                         top_lp.ptr, num_top, ws.ptr, ws_bytes, rows, b.vocab, nullptr),
             cudaSuccess);
   EXPECT_EQ(cudaDeviceSynchronize(), cudaSuccess);
@@ -332,24 +332,30 @@ TEST(CudaSampling, LogprobsAreRawLogSoftmax) {
 TEST(CudaSampling, RejectsBadArgumentsAndAcceptsEmptyBatches) {
   if (!troupe::test::have_cuda_device()) GTEST_SKIP() << "no CUDA device found";
   const PenaltyTokens none;
-  EXPECT_EQ(troupe::cuda::sample_tokens(nullptr, nullptr, nullptr, none, nullptr, nullptr, nullptr, 0, nullptr,
+  EXPECT_EQ(troupe::cuda::sample_tokens(nullptr, nullptr, nullptr, none, {}, nullptr, nullptr, nullptr, 0, nullptr,
                                         0, 0, 32000, nullptr),
             cudaSuccess);
   DeviceArray<float> logits(4 * 8);
   DeviceArray<int32_t> tokens(4), ids(4), offsets(5);
   DeviceArray<RowSamplingParams> p(std::vector<RowSamplingParams>(4, row_params(1.0f)));
-  EXPECT_EQ(troupe::cuda::sample_tokens(tokens.ptr, logits.ptr, p.ptr, none, nullptr, tokens.ptr, logits.ptr,
+  EXPECT_EQ(troupe::cuda::sample_tokens(tokens.ptr, logits.ptr, p.ptr, none, {}, nullptr, tokens.ptr, logits.ptr,
                                         21, nullptr, 0, 4, 32000, nullptr),
             cudaErrorInvalidValue);
-  EXPECT_EQ(troupe::cuda::sample_tokens(tokens.ptr, logits.ptr, p.ptr, none, nullptr, tokens.ptr, logits.ptr,
+  EXPECT_EQ(troupe::cuda::sample_tokens(tokens.ptr, logits.ptr, p.ptr, none, {}, nullptr, tokens.ptr, logits.ptr,
                                         9, nullptr, 0, 4, 8, nullptr),
             cudaErrorInvalidValue);  // more top logprobs than the vocabulary
   const PenaltyTokens some{ids.ptr, offsets.ptr, offsets.ptr, 4};
-  EXPECT_EQ(troupe::cuda::sample_tokens(tokens.ptr, logits.ptr, p.ptr, some, nullptr, nullptr, nullptr, 0,
+  EXPECT_EQ(troupe::cuda::sample_tokens(tokens.ptr, logits.ptr, p.ptr, some, {}, nullptr, nullptr, nullptr, 0,
                                         nullptr, 0, 4, 8, nullptr),
             cudaErrorInvalidValue);  // penalty ids but no workspace
-  EXPECT_EQ(troupe::cuda::sampling_workspace_bytes(512, 0), 0u);
-  EXPECT_GT(troupe::cuda::sampling_workspace_bytes(512, 100000), 2 * 100000 * sizeof(int32_t));
+  DeviceArray<float> bias(4);
+  const troupe::cuda::LogitAdjustments adjust{ids.ptr, bias.ptr, offsets.ptr, offsets.ptr, 4};
+  EXPECT_EQ(troupe::cuda::sample_tokens(tokens.ptr, logits.ptr, p.ptr, none, adjust, nullptr, nullptr, nullptr, 0,
+                                        nullptr, 0, 4, 8, nullptr),
+            cudaErrorInvalidValue);  // logit adjustments but no workspace
+  EXPECT_EQ(troupe::cuda::sampling_workspace_bytes(512, 0, 0), 0u);
+  EXPECT_GT(troupe::cuda::sampling_workspace_bytes(512, 100000, 0), 2 * 100000 * sizeof(int32_t));
+  EXPECT_GE(troupe::cuda::sampling_workspace_bytes(512, 0, 1000), 1000 * sizeof(float));
 }
 
 }  // namespace

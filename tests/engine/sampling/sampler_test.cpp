@@ -144,6 +144,19 @@ TEST(SamplingParams, ValidateNamesTheField) {
   p = {};
   p.max_tokens = 0;
   EXPECT_NE(p.validate().find("max_tokens"), std::string::npos);
+  p = {};
+  p.logit_bias = {{4, 1.0f}, {2, -1.0f}, {4, 2.0f}};  // the GPU adds a row's biases in parallel
+  EXPECT_NE(p.validate().find("logit_bias"), std::string::npos);
+}
+
+TEST(Sampler, MaskedStopIdsAreTheStopIdsBelowMinTokensOnly) {
+  SamplingParams p;
+  p.stop_token_ids = {7, 2};
+  EXPECT_TRUE(masked_stop_ids(p, 0).empty()) << "min_tokens 0 masks nothing";
+  p.min_tokens = 2;
+  EXPECT_EQ(std::vector<int32_t>(masked_stop_ids(p, 0).begin(), masked_stop_ids(p, 0).end()), p.stop_token_ids);
+  EXPECT_EQ(masked_stop_ids(p, 1).size(), 2u);
+  EXPECT_TRUE(masked_stop_ids(p, 2).empty()) << "the min_tokens-th output may stop";
 }
 
 }  // namespace
