@@ -219,6 +219,9 @@ int run_head(caf::actor_system& sys, const ClusterConfig& config, const ClusterM
     HttpServing serving;
     serving.http.http.host = config.server.host;
     serving.http.http.port = config.server.port;
+    // The last stage scores prompt tokens on a CPU that holds the whole LM head; a tensor-parallel
+    // cluster splits it by vocabulary, and a GPU computes the sampled rows' logits only.
+    serving.prompt_logprobs = config.model.device == ClusterDevice::Cpu && config.model.tensor_parallel == 1;
     return serve_until_signal(sys, engine, folder, metrics, serving, signals, health);
   }
   int sig = 0;

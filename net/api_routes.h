@@ -38,6 +38,9 @@ struct ApiContext {
   // The executor applies logit_bias and min_tokens (ModelBackend::applies_logit_adjustments);
   // when not (a GPU, or an executor elsewhere whose backend is unknown) both are 400s naming them.
   bool logit_adjustments = true;
+  // The executor scores prompt tokens (ModelBackend::computes_prompt_logprobs); when not (a GPU, a
+  // split vocabulary, an executor elsewhere) prompt_logprobs, and echo with logprobs, are 400s.
+  bool prompt_logprobs = true;
   // --seed: a request without a seed gets one made from it and its sequence id, so a server
   // started with the same seed answers the same requests, in the same order, with the same text.
   std::optional<uint64_t> seed;

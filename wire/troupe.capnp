@@ -42,6 +42,9 @@ $Cxx.namespace("troupe::wire::schema");
 #      Then SamplingParams.minTokens, stopTokenIds, logitBias and LogitBias (vLLM's fields).
 #      Then TpRankOp, ForwardBatch, SequenceSlice (tensor-parallel rank 0 -> its other ranks),
 #      new structs.
+#      Then SamplingParams.promptLogprobs, ScheduledSequence.numPromptLogprobs,
+#      StepResult.promptLogprobs, SequenceSlice.promptTargets and promptTopN, and the new structs
+#      PromptTokenLogprobs and PromptLogprobs (vLLM's prompt_logprobs).
 const wireVersion :UInt32 = 1;
 
 # How one request turns logits into tokens (troupe::SamplingParams; defaults are vLLM's).
@@ -98,6 +101,11 @@ struct SamplingParams {
 
   logitBias @14 :List(LogitBias);
   # Added to the raw logits before penalties; token ids unique.
+
+  promptLogprobs @15 :Int32 = -1;
+  # -1: none. 0..20: every prompt token after the first is scored (StepResult.promptLogprobs):
+  # its log-probability given the prompt before it, its rank and this many most likely
+  # alternatives. The scheduler then takes no prefix-cache hit for the request.
 }
 
 # One entry of SamplingParams.logitBias.
@@ -185,6 +193,10 @@ struct ScheduledSequence {
 
   samplingParams @11 :SamplingParams;
   # How to sample this sequence.
+
+  numPromptLogprobs @12 :Int32 = 0;
+  # samplingParams.promptLogprobs >= 0: the first this many of tokenIds are scored against the
+  # prompt token that follows each (prompt positions numComputedTokens + 1, ...); 0 otherwise.
 }
 
 # What one iteration computes: scheduler -> executors (troupe::StepPlan). Executors apply
@@ -225,6 +237,36 @@ struct StepResult {
   # Parallel to sampled when any entry of the plan asked (samplingParams.logprobs >= 0); the
   # entries of sequences that did not ask are empty (logprob 0, no top). Empty when none asked,
   # and from a peer older than this field.
+
+  promptLogprobs @3 :List(PromptLogprobs);
+  # Parallel to the plan's sequences when any entry has numPromptLogprobs > 0 (the others'
+  # entries empty), else empty; empty too from an executor that cannot score prompt tokens, and
+  # from a peer older than this field.
+}
+
+# One scored prompt token (troupe::PromptTokenLogprobs): how likely the logits of the position
+# before it made it.
+struct PromptTokenLogprobs {
+  token @0 :Int32 = 0;
+  # The prompt token at this position.
+
+  logprob @1 :Float32 = 0.0;
+  # Natural log of its probability given the prompt before it, raw distribution; <= 0.
+
+  rank @2 :Int32 = 0;
+  # 1-based: 1 + the tokens more likely than it (as likely with a lower id counts as more).
+
+  top @3 :List(TokenLogprob);
+  # The samplingParams.promptLogprobs most likely tokens, most likely first, lower id first on
+  # ties.
+}
+
+# One sequence's scored prompt tokens from one step (troupe::PromptLogprobs).
+struct PromptLogprobs {
+  firstPosition @0 :Int32 = 0;
+  # Prompt position of tokens[0] (>= 1: nothing scores the first prompt token); the others follow.
+
+  tokens @1 :List(PromptTokenLogprobs);
 }
 
 # One token and its log-probability (troupe::TokenLogprob).
@@ -407,4 +449,9 @@ struct SequenceSlice {
   # Physical block of each logical block of the context.
   wantsLogits @4 :Bool = true;
   # False for a prefill chunk that is not the prompt's last.
+  promptTargets @5 :List(Int32);
+  # Prompt logprobs: the first promptTargets-length tokens of the slice are scored against these
+  # prompt tokens (the one after each); empty for none.
+  promptTopN @6 :Int32 = 0;
+  # Alternatives listed for each scored token.
 }
