@@ -88,9 +88,13 @@ class ServePromptLogprobs : public ::testing::Test {
       std::sort(ranked.begin(), ranked.end());
       for (size_t k = 0; k < ranked.size(); ++k) {
         EXPECT_EQ(ranked[k].first, static_cast<int32_t>(k) + 1);
-        if (k > 0) EXPECT_LE(ranked[k].second, ranked[k - 1].second);
+        if (k > 0) {
+          EXPECT_LE(ranked[k].second, ranked[k - 1].second);
+        }
       }
-      if (!ranked.empty()) EXPECT_NEAR(ranked[0].second, *std::max_element(row.begin(), row.end()), kTolerance);
+      if (!ranked.empty()) {
+        EXPECT_NEAR(ranked[0].second, *std::max_element(row.begin(), row.end()), kTolerance);
+      }
     }
   }
 
@@ -185,7 +189,8 @@ TEST_F(ServePromptLogprobs, EchoWithLogprobsLeadsWithThePromptTokens) {
   std::string all_text;
   for (const std::string& e : test::sse_events(s.body)) {
     if (e == "[DONE]") continue;
-    const ordered_json& chunk = ordered_json::parse(e)["choices"][0];
+    const ordered_json event = ordered_json::parse(e);
+    const ordered_json& chunk = event["choices"][0];
     all_text += chunk["text"].get<std::string>();
     if (!chunk["logprobs"].is_null())
       for (const char* key : {"tokens", "token_logprobs", "top_logprobs", "text_offset"})

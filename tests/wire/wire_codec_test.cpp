@@ -172,11 +172,11 @@ TEST(WireCodec, TextFormNamesTheSchemaFields) {
 // the size here.
 TEST(WireCodec, StructsHaveTheFieldsTheSchemaKnows) {
 #if defined(__x86_64__) && defined(__GLIBCXX__)
-  EXPECT_EQ(sizeof(SamplingParams), 112u);
-  EXPECT_EQ(sizeof(GenerationRequest), 216u);
-  EXPECT_EQ(sizeof(ScheduledSequence), 288u);
+  EXPECT_EQ(sizeof(SamplingParams), 120u);
+  EXPECT_EQ(sizeof(GenerationRequest), 224u);
+  EXPECT_EQ(sizeof(ScheduledSequence), 304u);
   EXPECT_EQ(sizeof(StepPlan), 96u);
-  EXPECT_EQ(sizeof(StepResult), 56u);
+  EXPECT_EQ(sizeof(StepResult), 80u);
   EXPECT_EQ(sizeof(KvPoolShape), 8u);
   EXPECT_EQ(sizeof(FinishedSequence), 40u);
 #else

@@ -60,7 +60,9 @@ struct Engine {
         for (size_t k = 0; k < lp.tokens.size(); ++k)
           scored[s.seq_id][lp.first_position + static_cast<int32_t>(k)] = std::move(lp.tokens[k]);
       }
-      if (!any) EXPECT_TRUE(r.prompt_logprobs.empty());
+      if (!any) {
+        EXPECT_TRUE(r.prompt_logprobs.empty());
+      }
       scheduler.update(plan, r.sampled);
     }
     ASSERT_FALSE(scheduler.has_unfinished());
@@ -114,12 +116,18 @@ void expect_matches_reference(const std::map<int32_t, PromptTokenLogprobs>& got,
     const double best = *std::max_element(row.begin(), row.end());
     for (size_t k = 0; k < lp.top.size(); ++k) {
       EXPECT_NEAR(lp.top[k].logprob, row[static_cast<size_t>(lp.top[k].token)], kTolerance) << k;
-      if (k > 0) EXPECT_LE(lp.top[k].logprob, lp.top[k - 1].logprob) << k;
+      if (k > 0) {
+        EXPECT_LE(lp.top[k].logprob, lp.top[k - 1].logprob) << k;
+      }
     }
-    if (!lp.top.empty()) EXPECT_NEAR(lp.top[0].logprob, best, kTolerance);
+    if (!lp.top.empty()) {
+      EXPECT_NEAR(lp.top[0].logprob, best, kTolerance);
+    }
     // Ranked as listed: a prompt token among the alternatives sits at index rank - 1.
     for (size_t k = 0; k < lp.top.size(); ++k)
-      if (lp.top[k].token == lp.token) EXPECT_EQ(lp.rank, static_cast<int32_t>(k) + 1);
+      if (lp.top[k].token == lp.token) {
+        EXPECT_EQ(lp.rank, static_cast<int32_t>(k) + 1);
+      }
   }
 }
 
@@ -154,7 +162,9 @@ TEST(PromptLogprobs, ARequestThatAsksTakesNoPrefixCacheHitAndIsScoredWhole) {
   EXPECT_EQ(e.scheduler.stats().num_cached_tokens, 48);  // request 3's hit; request 2 took none
   for (const StepPlan& p : e.plans)
     for (const ScheduledSequence& s : p.sequences)
-      if (s.seq_id == 2 && s.is_new) EXPECT_EQ(s.num_computed_tokens, 0);
+      if (s.seq_id == 2 && s.is_new) {
+        EXPECT_EQ(s.num_computed_tokens, 0);
+      }
   expect_matches_reference(e.scored[2], asks, reference_logprobs(model, asks), 0);
 }
 

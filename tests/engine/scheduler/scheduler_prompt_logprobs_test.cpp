@@ -29,12 +29,19 @@ TEST(SchedulerPromptLogprobs, EveryPromptPositionIsScoredOnceChunkByChunk) {
     const StepPlan p = h.schedule();
     for (const ScheduledSequence& s : p.sequences) {
       EXPECT_LE(s.num_prompt_logprobs, s.num_new_tokens());
-      if (s.seq_id == 2) EXPECT_EQ(s.num_prompt_logprobs, 0);
+      if (s.seq_id == 2) {
+        EXPECT_EQ(s.num_prompt_logprobs, 0);
+      }
       if (s.seq_id != 1) continue;
       chunks += s.num_prompt_logprobs > 0;
       add_scored_positions(s, positions);
-      // The prompt's last token predicts the first output, which is sampled, not scored.
-      if (s.context_len() >= 100) EXPECT_EQ(s.num_computed_tokens + s.num_prompt_logprobs, 99);
+      // The prompt's last token predicts the first output, which is sampled, not scored; decodes
+      // score nothing.
+      if (s.num_computed_tokens >= 99) {
+        EXPECT_EQ(s.num_prompt_logprobs, 0);
+      } else if (s.context_len() >= 100) {
+        EXPECT_EQ(s.num_computed_tokens + s.num_prompt_logprobs, 99);
+      }
     }
     h.complete(p);
   }
