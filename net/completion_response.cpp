@@ -149,8 +149,8 @@ void handle_completion(ApiContext& ctx, ApiKind kind, const HttpRequest& req, st
   if (!ctx.prompt_logprobs && r.params.prompt_logprobs >= 0) {
     // echo with logprobs asked for them when the body did not.
     const std::string field = r.prompt_logprobs_given ? "prompt_logprobs" : "echo";
-    return reply_api_error(*responder, ApiError{400, "'" + field + "' is not supported yet on this executor (it "
-                                                     "computes the logits of sampled positions only, not of every prompt token)", field});
+    return reply_api_error(*responder, ApiError{400, "'" + field + "' is not supported yet on this executor (it cannot "
+                                                     "score every prompt token: only a CPU executor holding the whole LM head can)", field});
   }
   const int32_t choices = r.num_choices();
   const SeqId first_id = ctx.next_id.fetch_add(static_cast<uint64_t>(choices));

@@ -37,7 +37,9 @@ $Cxx.namespace("troupe::wire::schema");
 #      FinishedSequence.
 #      Then, by the rules (no bump): SamplingParams.logprobs, StepResult.logprobs, TokenLogprob,
 #      SampleLogprobs.
-#      Then PoolJournal, PoolOp, PoolOpKind, PoolStart (scheduler -> kv_manager), new structs.
+#      Then PoolJournal, PoolOp, PoolOpKind, PoolStart (scheduler -> kv_manager), new structs
+#      (since in wire/pool_journal.capnp: struct ids are not on the wire, so moving them changed
+#      no message).
 #      Then HiddenStates (pipeline stage -> next stage), a new struct.
 #      Then SamplingParams.minTokens, stopTokenIds, logitBias and LogitBias (vLLM's fields).
 #      Then TpRankOp, ForwardBatch, SequenceSlice (tensor-parallel rank 0 -> its other ranks),
@@ -319,73 +321,7 @@ struct FinishedSequence {
   # Why it finished.
 }
 
-# -- the kv_manager's journal: scheduler -> kv_manager, one per step (troupe::PoolJournal) --------
-
-# One kind of block operation (troupe::PoolOpKind; engine/kv/pool_journal.h says what each does
-# to the pool).
-enum PoolOpKind {
-  open @0;
-  # seqId gets an empty block table; numQueryTokens is what its allocation asked the prefix
-  # cache about.
-  take @1;
-  # block, the next free uncached block, joins seqId's table.
-  share @2;
-  # Cached block joins seqId's table (a prefix-cache hit).
-  cache @3;
-  # block is registered in the prefix cache under key (chained from parentKey); its contents
-  # are the journal's next blockSize cachedTokens.
-  evict @4;
-  # Unreferenced cached block, the least recently freed, leaves the cache (a take follows).
-  release @5;
-  # block, the last of seqId's table, leaves it.
-  close @6;
-  # seqId's empty table is removed.
-  clearCache @7;
-  # Every cached block is forgotten (the KV memory behind them was lost).
-}
-
-# One block operation (troupe::PoolOp).
-struct PoolOp {
-  kind @0 :PoolOpKind = open;
-  block @1 :Int32 = -1;
-  # Physical block index (take, share, cache, evict, release); else -1.
-  seqId @2 :UInt64 = 0;
-  # Sequence id (open, take, share, release, close).
-  key @3 :UInt64 = 0;
-  # cache: the block's chained prefix-cache key.
-  parentKey @4 :UInt64 = 0;
-  # cache: the key of the block before it (0 for a sequence's first block).
-  numQueryTokens @5 :Int32 = 0;
-  # open: tokens the allocation looked up in the prefix cache.
-}
-
-# The shape of a pool that starts empty (troupe::PoolStart).
-struct PoolStart {
-  numBlocks @0 :Int32 = 0;
-  # KV blocks in the pool; > 0.
-  blockSize @1 :Int32 = 16;
-  # Tokens per block; > 0.
-  enablePrefixCaching @2 :Bool = true;
-}
-
-# What the scheduler's block pool did since the previous journal (troupe::PoolJournal). The
-# kv_manager replays it on its mirror of the pool and checks every op.
-struct PoolJournal {
-  number @0 :UInt64 = 0;
-  # 1 for a pool's first journal, then +1 per journal: a gap means one was lost.
-  stepId @1 :UInt64 = 0;
-  # The scheduler's step it ends with (for logs); 0 if none.
-  freshPool :union {
-    none @2 :Void;
-    # Continues the previous journal.
-    start @3 :PoolStart;
-    # A new pool (journal 1 of a scheduler): the mirror starts over from an empty pool.
-  }
-  ops @4 :List(PoolOp);
-  # In the order the pool did them.
-  cachedTokens @5 :List(Int32);
-  # [number of cache ops * blockSize] token ids: each cache op's block contents, in op order.
-}
+# -- the kv_manager's journal (scheduler -> kv_manager, one per step): wire/pool_journal.capnp -------
 
 # -- pipeline parallel: one stage executor -> the next, one per step (troupe::HiddenStates) -----
 
