@@ -14,10 +14,6 @@ caf::error step_failed(const std::string& why) {
   return caf::make_error(caf::sec::runtime_error, "executor step failed: " + why);
 }
 
-StepResult step_result(uint64_t step_id, SampledTokens out) {
-  return StepResult{step_id, std::move(out.tokens), std::move(out.logprobs)};
-}
-
 // Every answer still owed fails with `why` (the runner's pending steps will never be collected).
 void fail_pending(Self self, const std::string& why) {
   for (Answer& a : self->state.answers) a.deliver(step_failed(why));

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <iterator>
+#include <utility>
 
 #include <caf/all.hpp>
 
@@ -43,10 +44,18 @@ bool emit(GatewayState::Active& a) {
   return stopped;
 }
 
+// Hands the sink the request's prompt logprobs, once: all of them have come by its first token
+// (the step that samples it scores the prompt's last chunk, and the scores ride ahead of the token).
+void send_prompt_logprobs(GatewayState::Active& a) {
+  if (!std::exchange(a.prompt_logprobs_due, false)) return;
+  a.request->sink->on_prompt_logprobs(a.request->generation.prompt_token_ids, std::move(a.prompt_logprobs));
+}
+
 void finish(Self* self, SeqId id, const std::string& reason) {
   auto it = self->state.active.find(id);
   if (it == self->state.active.end()) return;
   GatewayState::Active& a = it->second;
+  send_prompt_logprobs(a);
   if (!a.stop_matched) {
     const std::string tail = a.detokenizer.flush();
     if (!a.held.empty()) a.held.back().text += tail;  // the held bytes came with the last tokens
@@ -229,7 +238,11 @@ caf::behavior gateway_actor(Self* self, std::shared_ptr<const Tokenizer> tokeniz
         if (st.draining) return req->sink->on_error("the server is shutting down");
         const uint64_t arrival = req->generation.arrival.value_or(st.next_arrival);
         st.next_arrival = std::max(st.next_arrival, arrival + 1);
-        st.active.try_emplace(id, req, IncrementalDetokenizer(*st.tokenizer, req->skip_special_tokens), arrival);
+        auto [entry, _] = st.active.try_emplace(id, req, IncrementalDetokenizer(*st.tokenizer, req->skip_special_tokens), arrival);
+        if (req->generation.sampling_params.prompt_logprobs >= 0) {
+          entry->second.prompt_logprobs_due = true;
+          entry->second.prompt_logprobs.resize(req->generation.prompt_token_ids.size());
+        }
         if (st.options.request_timeout.count() > 0)
           self->delayed_send(self, st.options.request_timeout, abort_atom::value, id);
         route(self, id);
@@ -282,6 +295,15 @@ caf::behavior gateway_actor(Self* self, std::shared_ptr<const Tokenizer> tokeniz
       [=](TokenDeltas& d) {
         const int32_t from = sender_replica(self);
         if (from < 0) return;
+        for (size_t i = 0; i < d.prompt_seq_ids.size(); ++i) {
+          auto it = self->state.active.find(d.prompt_seq_ids[i]);
+          if (it == self->state.active.end() || it->second.replica != from || !it->second.prompt_logprobs_due) continue;
+          auto& slots = it->second.prompt_logprobs;
+          PromptLogprobs& p = d.prompt_logprobs[i];
+          for (size_t k = 0; k < p.tokens.size(); ++k)
+            if (const size_t pos = static_cast<size_t>(p.first_position) + k; pos < slots.size())
+              slots[pos] = std::move(p.tokens[k]);
+        }
         for (size_t i = 0; i < d.seq_ids.size(); ++i) {
           auto it = self->state.active.find(d.seq_ids[i]);
           if (it == self->state.active.end() || it->second.replica != from) continue;
@@ -293,6 +315,7 @@ caf::behavior gateway_actor(Self* self, std::shared_ptr<const Tokenizer> tokeniz
               m->time_to_first_token.observe(std::chrono::duration<double>(a.first_token_at - a.request->arrival).count());
               m->prompt_tokens.fetch_add(a.request->generation.prompt_token_ids.size());
             }
+            send_prompt_logprobs(a);
           }
           if (ServerMetrics* m = self->state.options.metrics.get()) m->generation_tokens.fetch_add(1);
           a.output_token_ids.push_back(d.tokens[i]);

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -55,6 +56,12 @@ class RequestSink {
   virtual void on_lost(const std::string& message) { on_error(message); }
   // The request's first token came: it runs (before on_output, which a stop string may hold).
   virtual void on_running() {}
+  // Once, when the request asked for prompt logprobs (SamplingParams::prompt_logprobs >= 0):
+  // before its first on_output (or at its end, if no token came). logprobs[i] scores prompt[i];
+  // logprobs[0] is empty (nothing predicts the first token), and so is any position the executor
+  // did not score (one that cannot: the HTTP layer refuses the field for it).
+  virtual void on_prompt_logprobs(const std::vector<int32_t>& /*prompt*/,
+                                  std::vector<std::optional<PromptTokenLogprobs>> /*logprobs*/) {}
 };
 
 struct GatewayRequest {
@@ -90,6 +97,10 @@ struct GatewayState {
                                              // scheduler continues after them and never sends them again
     std::vector<GeneratedToken> held;  // not sent yet: a stop string may start in their text
     std::string pending;               // their text, concatenated
+    // Asked for prompt logprobs and not handed to the sink yet: [prompt_len], filled by position as
+    // steps score them (a prompt recomputed after a preemption is scored again, and overwrites).
+    bool prompt_logprobs_due = false;
+    std::vector<std::optional<PromptTokenLogprobs>> prompt_logprobs;
     bool stop_matched = false;     // a stop string ended it; nothing more is emitted
     bool abort_requested = false;  // the abort may have gone to a scheduler that died: not resubmitted
     std::chrono::steady_clock::time_point first_token_at{};

@@ -22,8 +22,18 @@ typename Inspector::result_type inspect(Inspector& f, SampleLogprobs& x) {
 }
 
 template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, PromptTokenLogprobs& x) {
+  return f(caf::meta::type_name("PromptTokenLogprobs"), x.token, x.logprob, x.rank, x.top);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, PromptLogprobs& x) {
+  return f(caf::meta::type_name("PromptLogprobs"), x.first_position, x.tokens);
+}
+
+template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, TokenDeltas& x) {
-  return f(caf::meta::type_name("TokenDeltas"), x.seq_ids, x.tokens, x.logprobs);
+  return f(caf::meta::type_name("TokenDeltas"), x.seq_ids, x.tokens, x.logprobs, x.prompt_seq_ids, x.prompt_logprobs);
 }
 
 template <class Inspector>

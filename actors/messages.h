@@ -31,6 +31,10 @@ struct TokenDeltas {
   std::vector<int32_t> tokens;   // [n]: tokens[i] belongs to seq_ids[i]
   std::vector<SampleLogprobs> logprobs;  // [n] when a sequence here asked for logprobs (the
                                          // others' entries empty), else empty: most steps carry none
+  // Prompt tokens the step scored (prompt_logprobs), which come before the step's tokens: a prefill
+  // chunk scores some and samples none, the prompt's last chunk scores its last and samples.
+  std::vector<SeqId> prompt_seq_ids;            // [m]
+  std::vector<PromptLogprobs> prompt_logprobs;  // [m]: prompt_logprobs[i] belongs to prompt_seq_ids[i]
 };
 
 // Scheduler -> client: sequences that left the scheduler (stop, length or abort).

@@ -39,8 +39,7 @@ caf::result<StepResult> run_step(Self* self, StepPlan& plan, HiddenStates in) {
     if (!is_first_stage(st.backend->layers()))
       input = take_stage_input(st.backend->config(), st.backend->layers(), plan, std::move(in));
     if (!st.next) {
-      SampledTokens out = st.runner->run(plan, std::move(input));
-      return StepResult{plan.step_id, std::move(out.tokens), std::move(out.logprobs)};
+      return step_result(plan.step_id, st.runner->run(plan, std::move(input)));
     }
     HiddenStates hidden = run_stage_step(*st.backend, plan, std::move(input));
     auto promise = self->make_response_promise();

@@ -13,17 +13,23 @@ namespace {
 
 using Self = caf::stateful_actor<SchedulerActorState>;
 
-// Where each sequence that asked for logprobs finds them in its plan's StepResult::logprobs: a
-// sequence has at most one entry per plan, so its id names its row. Taken before the plan leaves
-// (it moves into the message) and empty unless a sequence asked, so most steps keep nothing.
-using LogprobRows = std::unordered_map<SeqId, uint32_t>;
+// Where each sequence that asked for logprobs finds them in its plan's StepResult: its row of
+// `logprobs` (a sequence has at most one entry per plan, so its id names its row) and its entry
+// of `prompt_logprobs`. Taken before the plan leaves (it moves into the message) and empty unless
+// a sequence asked, so most steps keep nothing.
+struct LogprobRows {
+  std::unordered_map<SeqId, uint32_t> sampled;     // seq -> row of StepResult::logprobs
+  std::vector<std::pair<SeqId, uint32_t>> prompt;  // (seq, entry of StepResult::prompt_logprobs)
+};
 
 LogprobRows logprob_rows(const StepPlan& plan) {
   LogprobRows rows;
   uint32_t row = 0;
-  for (const ScheduledSequence& e : plan.sequences) {
+  for (uint32_t i = 0; i < plan.sequences.size(); ++i) {
+    const ScheduledSequence& e = plan.sequences[i];
+    if (e.num_prompt_logprobs > 0) rows.prompt.emplace_back(e.seq_id, i);
     if (!e.wants_logits) continue;
-    if (e.sampling_params.logprobs >= 0) rows.emplace(e.seq_id, row);
+    if (e.sampling_params.logprobs >= 0) rows.sampled.emplace(e.seq_id, row);
     ++row;
   }
   return rows;
@@ -32,22 +38,32 @@ LogprobRows logprob_rows(const StepPlan& plan) {
 // Groups a step's accepted tokens and finished sequences by client: one message of each kind per
 // client. Only the scheduler knows which sampled tokens count (a sequence that finished in the
 // step before, or was aborted, may have had one sampled anyway), so only accepted ones go out,
-// each with its own logprobs when its sequence asked (`rows` into `logprobs`).
+// each with its own logprobs when its sequence asked (`rows` into the result `r`), after the prompt
+// tokens the step scored for it. (A recomputed prompt is scored again: the gateway keeps one per
+// position.)
 void fan_out(Self* self, const std::vector<SampledToken>& tokens, std::vector<FinishedSequence> finished,
-             const LogprobRows& rows = {}, std::vector<SampleLogprobs>* logprobs = nullptr) {
+             const LogprobRows& rows = {}, StepResult* r = nullptr) {
   auto& st = self->state;
   std::map<caf::actor, TokenDeltas> deltas;
+  for (const auto& [seq_id, entry] : rows.prompt) {
+    auto it = st.clients.find(seq_id);
+    // An executor that cannot score prompts (or an older remote one) answers none.
+    if (it == st.clients.end() || entry >= r->prompt_logprobs.size() || r->prompt_logprobs[entry].tokens.empty()) continue;
+    TokenDeltas& d = deltas[it->second];
+    d.prompt_seq_ids.push_back(seq_id);
+    d.prompt_logprobs.push_back(std::move(r->prompt_logprobs[entry]));
+  }
   for (const SampledToken& t : tokens) {
     auto it = st.clients.find(t.seq_id);
     if (it == st.clients.end()) continue;
     TokenDeltas& d = deltas[it->second];
     d.seq_ids.push_back(t.seq_id);
     d.tokens.push_back(t.token);
-    if (rows.empty()) continue;
+    if (rows.sampled.empty()) continue;
     // An older remote executor may not return logprobs at all: then there are none to attach.
-    if (auto row = rows.find(t.seq_id); row != rows.end() && row->second < logprobs->size()) {
+    if (auto row = rows.sampled.find(t.seq_id); row != rows.sampled.end() && row->second < r->logprobs.size()) {
       d.logprobs.resize(d.tokens.size());  // parallel to tokens from the first one that asked
-      d.logprobs.back() = std::move((*logprobs)[row->second]);
+      d.logprobs.back() = std::move(r->logprobs[row->second]);
     } else if (!d.logprobs.empty()) {
       d.logprobs.emplace_back();
     }
@@ -148,8 +164,9 @@ void record_metrics(Self* self, const StepPlan* plan) {
   if (plan->num_batched_tokens > 0) m.iteration_tokens.observe(plan->num_batched_tokens);
   const auto now = std::chrono::steady_clock::now();
   for (const ScheduledSequence& e : plan->sequences) {
-    // An admission looks its tokens up in the prefix cache (vLLM counts a request's tokens per lookup).
-    if (e.is_new && s.config().enable_prefix_caching) {
+    // An admission looks its tokens up in the prefix cache (vLLM counts a request's tokens per
+    // lookup), unless it asked for prompt logprobs: then it reads nothing there and is not counted.
+    if (e.is_new && s.config().enable_prefix_caching && e.sampling_params.prompt_logprobs < 0) {
       m.prefix_cache_query_tokens.fetch_add(e.prompt_token_ids.size() + e.output_token_ids.size());
       r.prefix_cache_query_tokens.fetch_add(e.prompt_token_ids.size() + e.output_token_ids.size());
     }
@@ -197,7 +214,7 @@ void send_plan(Self* self, StepPlan plan) {
               std::vector<SampledToken> accepted;
               auto finished = s.scheduler->update(step_id, r.sampled, &accepted);
               record_metrics(self, nullptr);  // before clients hear of it, so a scrape after sees it
-              fan_out(self, accepted, std::move(finished), rows, &r.logprobs);
+              fan_out(self, accepted, std::move(finished), rows, &r);
             }
             kick(self);
             if (outstanding) send_journal(self, step_id);  // one per step

@@ -77,6 +77,7 @@ int run_serve(ServeOptions o) {
   auto metrics = std::make_shared<ServerMetrics>(o.engine.data_parallel);
   const EngineActors engine = start_loaded_engine(sys, m, o.engine, config, metrics);
   o.serving.logit_adjustments = m.backend && m.backend->applies_logit_adjustments();
+  o.serving.prompt_logprobs = m.backend && m.backend->computes_prompt_logprobs();
   return serve_until_signal(sys, engine, folder, metrics, o.serving, signals);
 }
 

@@ -51,6 +51,7 @@ int serve_until_signal(caf::actor_system& sys, const EngineActors& engine, std::
   ctx->field_gates = o.field_gates;
   ctx->cluster = std::move(cluster);
   ctx->logit_adjustments = o.logit_adjustments;
+  ctx->prompt_logprobs = o.prompt_logprobs;
   ctx->started_at = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
   raise_open_file_limit(o.http.http.max_connections);
   net::ApiServer server(sys, ctx, o.http);

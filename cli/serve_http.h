@@ -31,6 +31,7 @@ struct HttpServing {
   int64_t max_queue_depth = 4096;
   int request_timeout = 0;        // seconds; 0: never
   bool logit_adjustments = true;  // the executors apply logit_bias and min_tokens (net/api_routes.h)
+  bool prompt_logprobs = true;    // the executors score prompt tokens (net/api_routes.h)
   RoutingPolicy routing = RoutingPolicy::CacheAware;  // --data-parallel-policy: which replica a request goes to
 };
 

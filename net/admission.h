@@ -9,6 +9,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <variant>
 #include <vector>
@@ -51,6 +52,10 @@ class AdmittedSink : public RequestSink {
   void on_output(const std::string& text, std::vector<GeneratedToken> tokens) override {
     ticket_->release();
     sink_->on_output(text, std::move(tokens));
+  }
+  void on_prompt_logprobs(const std::vector<int32_t>& prompt,
+                          std::vector<std::optional<PromptTokenLogprobs>> logprobs) override {
+    sink_->on_prompt_logprobs(prompt, std::move(logprobs));
   }
   void on_finish(const std::string& reason, int32_t prompt_tokens, int32_t completion_tokens) override {
     ticket_->release();

@@ -39,6 +39,9 @@ struct ApiContext {
   // when not known to (an executor elsewhere, whose backend the gateway cannot see) both are 400s
   // naming them. Every backend in this process applies them (the GPU's device sampler too).
   bool logit_adjustments = true;
+  // The executor scores prompt tokens (ModelBackend::computes_prompt_logprobs); when not (a GPU, a
+  // split vocabulary, an executor elsewhere) prompt_logprobs, and echo with logprobs, are 400s.
+  bool prompt_logprobs = true;
   // --seed: a request without a seed gets one made from it and its sequence id, so a server
   // started with the same seed answers the same requests, in the same order, with the same text.
   std::optional<uint64_t> seed;

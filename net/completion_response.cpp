@@ -24,11 +24,11 @@ int64_t unix_now() {
 
 CompletionResponse::CompletionResponse(std::shared_ptr<HttpResponder> responder, CompletionFormatter formatter,
                                        bool stream, bool include_usage, int32_t choices, int32_t per_prompt,
-                                       std::optional<Tokenizer> tokenizer)
+                                       std::optional<Tokenizer> tokenizer, bool logprobs)
     : responder_(std::move(responder)), fmt_(std::move(formatter)), stream_(stream), include_usage_(include_usage),
-      per_prompt_(per_prompt), choices_(static_cast<size_t>(choices)) {
-  if (tokenizer)
-    for (Choice& c : choices_) c.writer.emplace(fmt_.kind(), *tokenizer);
+      per_prompt_(per_prompt), choices_(static_cast<size_t>(choices)), tokenizer_(std::move(tokenizer)) {
+  if (tokenizer_ && logprobs)
+    for (Choice& c : choices_) c.writer.emplace(fmt_.kind(), *tokenizer_);
 }
 
 void CompletionResponse::start() {
@@ -38,13 +38,23 @@ void CompletionResponse::start() {
     if (std::string first = fmt_.first_chunk(i); !first.empty()) responder_->write(CompletionFormatter::sse(first));
 }
 
-void CompletionResponse::echo_prompts(std::vector<std::string> prompt_texts) {
+void CompletionResponse::echo_prompts(std::vector<std::string> prompt_texts, int32_t logprobs) {
   echo_ = std::move(prompt_texts);
+  echo_logprobs_ = logprobs;
   if (echo_.empty()) return;
   for (size_t i = 0; i < choices_.size(); ++i) {
     choices_[i].answer.text = echo_[i / static_cast<size_t>(per_prompt_)];  // the body's text starts with it
     choices_[i].echo_pending = stream_;
   }
+}
+
+void CompletionResponse::prompt_logprobs(int32_t index, const std::vector<int32_t>& prompt,
+                                         std::vector<std::optional<PromptTokenLogprobs>> logprobs) {
+  Choice& c = choices_[static_cast<size_t>(index)];
+  if (echo_logprobs_ >= 0 && c.writer && !echo_.empty())
+    c.echo_logprobs = c.writer->echo(prompt, logprobs, echo_of(index), echo_logprobs_);
+  // A stream has no place for them but echo's (the route asks for none otherwise).
+  if (!stream_ && tokenizer_) c.answer.prompt_logprobs = prompt_logprobs_json(*tokenizer_, logprobs);
 }
 
 void CompletionResponse::output(int32_t index, const std::string& text_in, std::vector<GeneratedToken> tokens) {
@@ -59,8 +69,12 @@ void CompletionResponse::output(int32_t index, const std::string& text_in, std::
   if (text_in.empty() && (!c.writer || tokens.empty())) return;
   // vLLM's echo in a stream: the prompt's text rides in front of the choice's first piece.
   const std::string text = std::exchange(c.echo_pending, false) ? echo_of(index) + text_in : text_in;
-  responder_->write(
-      CompletionFormatter::sse(fmt_.text_chunk(text, index, c.writer ? c.writer->next(tokens) : nullptr)));
+  nlohmann::ordered_json logprobs = nullptr;
+  if (c.writer) {
+    logprobs = std::exchange(c.echo_logprobs, nullptr);  // with echo, the prompt's entries lead
+    append_completion_logprobs(logprobs, c.writer->next(tokens));
+  }
+  responder_->write(CompletionFormatter::sse(fmt_.text_chunk(text, index, logprobs)));
 }
 
 void CompletionResponse::finish(int32_t index, const std::string& gateway_reason, int32_t prompt_tokens,
@@ -68,11 +82,14 @@ void CompletionResponse::finish(int32_t index, const std::string& gateway_reason
   const std::string reason = gateway_reason == "stop_string" ? "stop" : gateway_reason;  // OpenAI: one "stop"
   Choice& c = choices_[static_cast<size_t>(index)];
   c.answer.finish_reason = reason;
-  if (!stream_ && c.writer) c.answer.logprobs = c.writer->next(c.tokens);
+  if (!stream_ && c.writer) {
+    c.answer.logprobs = std::exchange(c.echo_logprobs, nullptr);  // with echo, the prompt's entries lead
+    append_completion_logprobs(c.answer.logprobs, c.writer->next(c.tokens));
+  }
   if (index % per_prompt_ == 0) prompt_tokens_ += prompt_tokens;  // each prompt once, not per choice
   completion_tokens_ += completion_tokens;
   if (stream_ && std::exchange(c.echo_pending, false))  // no text came: the prompt alone
-    responder_->write(CompletionFormatter::sse(fmt_.text_chunk(echo_of(index), index)));
+    responder_->write(CompletionFormatter::sse(fmt_.text_chunk(echo_of(index), index, std::exchange(c.echo_logprobs, nullptr))));
   if (stream_) responder_->write(CompletionFormatter::sse(fmt_.final_chunk(reason, index)));
   if (++finished_ < static_cast<int32_t>(choices_.size()) || failed_) return;
   if (!stream_) {
@@ -129,14 +146,21 @@ void handle_completion(ApiContext& ctx, ApiKind kind, const HttpRequest& req, st
     for (auto [asked, field] : {std::pair{!r.params.logit_bias.empty(), "logit_bias"}, std::pair{r.params.min_tokens > 0, "min_tokens"}})
       if (asked)
         return reply_api_error(*responder, ApiError{400, std::string("'") + field + "' is not supported yet with a remote executor (its backend is not known here)", field});
+  if (!ctx.prompt_logprobs && r.params.prompt_logprobs >= 0) {
+    // echo with logprobs asked for them when the body did not.
+    const std::string field = r.prompt_logprobs_given ? "prompt_logprobs" : "echo";
+    return reply_api_error(*responder, ApiError{400, "'" + field + "' is not supported yet on this executor (it cannot "
+                                                     "score every prompt token: only a CPU executor holding the whole LM head can)", field});
+  }
   const int32_t choices = r.num_choices();
   const SeqId first_id = ctx.next_id.fetch_add(static_cast<uint64_t>(choices));
   const std::string request_id =
       (kind == ApiKind::Chat ? "chatcmpl-" : "cmpl-") + (r.request_id.empty() ? random_hex_id() : r.request_id);
   auto response = std::make_shared<CompletionResponse>(
       responder, CompletionFormatter(kind, r.model_name, request_id, unix_now()), r.stream, r.include_usage, choices,
-      r.n, r.params.logprobs >= 0 ? std::optional<Tokenizer>(ctx.model->text.tokenizer) : std::nullopt);
-  response->echo_prompts(std::move(r.echo));
+      r.n, r.params.logprobs >= 0 || r.params.prompt_logprobs >= 0 ? std::optional<Tokenizer>(ctx.model->text.tokenizer) : std::nullopt,
+      r.params.logprobs >= 0);
+  response->echo_prompts(std::move(r.echo), r.echo_logprobs ? r.params.logprobs : -1);
   response->start();
   caf::actor gateway = ctx.gateway;
   std::vector<SeqId> ids;

@@ -20,15 +20,22 @@ namespace troupe::net {
 // The gateway calls every sink of a request from its one thread, so no locking.
 class CompletionResponse {
  public:
-  // `tokenizer`: names the tokens of logprobs; none when the request did not ask for them.
-  // `choices` in all, `per_prompt` (n) of them from each prompt of the batch.
+  // `tokenizer`: names the tokens of logprobs and prompt logprobs; none when the request asked for
+  // neither. `logprobs`: it asked for the generated tokens'. `choices` in all, `per_prompt` (n) of
+  // them from each prompt of the batch.
   CompletionResponse(std::shared_ptr<HttpResponder> responder, CompletionFormatter formatter, bool stream,
-                     bool include_usage, int32_t choices, int32_t per_prompt, std::optional<Tokenizer> tokenizer);
+                     bool include_usage, int32_t choices, int32_t per_prompt, std::optional<Tokenizer> tokenizer,
+                     bool logprobs);
 
   // Completions' echo: choice i's text starts with prompt_texts[i / n] (its prompt's text), in the
-  // body or in front of the choice's first streamed piece. Call before start().
-  void echo_prompts(std::vector<std::string> prompt_texts);
+  // body or in front of the choice's first streamed piece; with `logprobs` >= 0 (and the prompt
+  // logprobs asked for), the prompt tokens' entries, with at most that many alternatives, lead
+  // the choice's logprobs likewise. Call before start().
+  void echo_prompts(std::vector<std::string> prompt_texts, int32_t logprobs = -1);
   void start();  // streams: the headers and chat's first chunk of each choice
+  // Choice `index`'s prompt logprobs (RequestSink::on_prompt_logprobs), before its first output.
+  void prompt_logprobs(int32_t index, const std::vector<int32_t>& prompt,
+                       std::vector<std::optional<PromptTokenLogprobs>> logprobs);
   void output(int32_t index, const std::string& text, std::vector<GeneratedToken> tokens);
   void finish(int32_t index, const std::string& gateway_reason, int32_t prompt_tokens, int32_t completion_tokens);
   // Ends the response with an error: `status` when nothing was sent yet (400: the request was
@@ -41,6 +48,7 @@ class CompletionResponse {
     std::vector<GeneratedToken> tokens;    // not streamed and logprobs asked: all of them, for the body
     std::optional<LogprobsWriter> writer;  // logprobs asked
     bool echo_pending = false;             // streamed with echo: the prompt's text not sent yet
+    nlohmann::ordered_json echo_logprobs;  // echo with logprobs: the prompt tokens' entries, not sent yet
   };
   const std::string& echo_of(int32_t index) const { return echo_[static_cast<size_t>(index / per_prompt_)]; }
   std::shared_ptr<HttpResponder> responder_;
@@ -50,6 +58,8 @@ class CompletionResponse {
   int32_t per_prompt_;
   std::vector<Choice> choices_;
   std::vector<std::string> echo_;  // each prompt's text when the request asked for echo
+  int32_t echo_logprobs_ = -1;     // echo with logprobs: alternatives listed per prompt token
+  std::optional<Tokenizer> tokenizer_;
   int32_t finished_ = 0;
   bool failed_ = false;
   int32_t prompt_tokens_ = 0;
@@ -62,6 +72,10 @@ class ChoiceSink : public RequestSink {
   ChoiceSink(std::shared_ptr<CompletionResponse> response, int32_t index) : response_(std::move(response)), index_(index) {}
   void on_output(const std::string& text, std::vector<GeneratedToken> tokens) override {
     response_->output(index_, text, std::move(tokens));
+  }
+  void on_prompt_logprobs(const std::vector<int32_t>& prompt,
+                          std::vector<std::optional<PromptTokenLogprobs>> logprobs) override {
+    response_->prompt_logprobs(index_, prompt, std::move(logprobs));
   }
   void on_finish(const std::string& reason, int32_t prompt_tokens, int32_t completion_tokens) override {
     response_->finish(index_, reason, prompt_tokens, completion_tokens);

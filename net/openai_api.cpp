@@ -51,6 +51,22 @@ std::optional<ApiError> read_logprobs(ApiKind kind, const ordered_json& body, Sa
   return std::nullopt;
 }
 
+// vLLM's prompt_logprobs: how many alternatives to list for each prompt token, bounded like
+// logprobs (vLLM's max_logprobs, 20). -1 (the whole vocabulary, in newer vLLM) is refused by name;
+// a stream has nowhere to put them, so there any but 0 is a 400, as in vLLM.
+std::optional<ApiError> read_prompt_logprobs(const ordered_json& body, bool stream, SamplingParams& out) {
+  auto it = body.find("prompt_logprobs");
+  if (it == body.end() || it->is_null()) return std::nullopt;
+  if (it->is_number_integer() && it->get<int64_t>() == -1)
+    return bad("'prompt_logprobs' -1 (every token of the vocabulary) is not supported; ask for 0 to " +
+                   std::to_string(kMaxTopLogprobs) + " alternatives", "prompt_logprobs");
+  auto n = read_logprob_count(body, "prompt_logprobs");
+  if (auto* e = std::get_if<ApiError>(&n)) return *e;
+  if (stream && std::get<int32_t>(n) > 0) return bad("`prompt_logprobs` are not available when `stream=True`.", "prompt_logprobs");
+  out.prompt_logprobs = std::get<int32_t>(n);
+  return std::nullopt;
+}
+
 }  // namespace
 
 std::string ApiError::body() const {
@@ -106,6 +122,8 @@ std::variant<CompletionRequest, ApiError> parse_completion_request(ApiKind kind,
     if (!r.stream) return bad("'stream_options' can only be given with 'stream': true", "stream_options");
     if (auto e = read_bool(*it, "include_usage", "stream_options.", r.include_usage)) return *e;
   }
+  if (auto e = read_prompt_logprobs(j, r.stream, r.params)) return *e;
+  r.prompt_logprobs_given = r.params.prompt_logprobs >= 0;
   if (auto it = j.find("stop"); it != j.end())
     if (auto e = read_strings(*it, "stop", r.stop)) return *e;
   if (auto it = j.find("request_id"); it != j.end() && !it->is_null()) {
@@ -121,9 +139,12 @@ std::variant<CompletionRequest, ApiError> parse_completion_request(ApiKind kind,
   bool echo = false;
   if (kind == ApiKind::Completion)
     if (auto e = read_bool(j, "echo", "", echo)) return *e;
-  // vLLM echoes logprobs with the prompt's own logprobs, which are not computed yet.
-  if (echo && r.params.logprobs >= 0)
-    return bad("'echo' with 'logprobs' needs the prompt's logprobs, which are not supported yet", "echo");
+  // vLLM's echo with logprobs: the prompt tokens' logprobs lead the generated ones', so they are
+  // asked for, with as many alternatives as logprobs unless prompt_logprobs says.
+  r.echo_logprobs = echo && r.params.logprobs >= 0;
+  if (r.echo_logprobs && !r.prompt_logprobs_given) r.params.prompt_logprobs = r.params.logprobs;
+  // Streamed without echo they have nowhere to go (only 0 got this far): not computed.
+  if (r.stream && !r.echo_logprobs) r.params.prompt_logprobs = -1;
   const std::string prompt_field = kind == ApiKind::Chat ? "messages" : "prompt";
   std::vector<std::vector<int32_t>> prompts;
   if (kind == ApiKind::Chat) {
@@ -179,11 +200,15 @@ std::string CompletionFormatter::full_response(const std::vector<CompletionChoic
     else choice["text"] = choices[i].text;
     choice["logprobs"] = choices[i].logprobs;
     choice["finish_reason"] = choices[i].finish_reason;
+    // vLLM's prompt_logprobs: on each completions choice (its prompt's), once on a chat response.
+    if (kind_ == ApiKind::Completion && choices[i].prompt_logprobs) choice["prompt_logprobs"] = *choices[i].prompt_logprobs;
     j["choices"].push_back(std::move(choice));
   }
   j["usage"] = {{"prompt_tokens", prompt_tokens},
                 {"completion_tokens", completion_tokens},
                 {"total_tokens", prompt_tokens + completion_tokens}};
+  if (kind_ == ApiKind::Chat && !choices.empty() && choices.front().prompt_logprobs)
+    j["prompt_logprobs"] = *choices.front().prompt_logprobs;
   return dump_json(j);
 }
 

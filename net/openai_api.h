@@ -2,6 +2,7 @@
 // OpenAI's /v1/completions and /v1/chat/completions: request bodies in, validated and tokenized;
 // response bodies and stream chunks out. No sockets here: the routes glue this to HTTP.
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <variant>
 #include <vector>
@@ -38,6 +39,9 @@ struct CompletionRequest {
   std::string model_name;      // the served name the body gave (vLLM answers with it), else the first
   int32_t priority = 0;        // lower is served earlier (only non-zero under --scheduling-policy priority)
   std::vector<std::string> echo;  // completions' echo: each prompt's text, which its choices' text starts with
+  bool echo_logprobs = false;     // echo with logprobs: the prompt tokens' logprobs lead each choice's
+                                  // (params.prompt_logprobs asks for them: the body's, else logprobs)
+  bool prompt_logprobs_given = false;  // the body's own prompt_logprobs (else echo implied them)
   int32_t num_choices() const { return n * static_cast<int32_t>(prompts.size()); }
 };
 
@@ -45,6 +49,9 @@ struct CompletionChoice {
   std::string text;
   std::string finish_reason;
   nlohmann::ordered_json logprobs;  // null unless the request asked (logprobs_json.h)
+  // The request asked for prompt logprobs: vLLM's list (prompt_logprobs_json), on the choice for
+  // completions and once on the response for chat (every choice has the same prompt).
+  std::optional<nlohmann::ordered_json> prompt_logprobs;
 };
 
 // Parses and checks a request body against the model (context length, vocabulary); tokenizes

@@ -25,7 +25,8 @@ constexpr std::array kFields = {
     RequestField{"prompt_embeds", true, false, S::Refused, "", R"({"prompt_embeds": "AAAA"})", "", "not supported yet"},
     RequestField{"best_of", true, true, S::Refused, "1", R"({"best_of": 2})", "", "not supported yet (vLLM v1 dropped it too)"},
     RequestField{"echo", true, false, S::Honored, "", R"({"echo": true})", "tests/net/serve_vllm_fields_test.cpp:EchoPrependsThePrompt",
-                 "each choice's text starts with its prompt's (streamed: in its first chunk); with logprobs a 400 (prompt logprobs are not built)"},
+                 "each choice's text starts with its prompt's (streamed: in its first chunk); with logprobs the prompt tokens' "
+                 "logprobs lead the choice's, the first one null (CPU executors)"},
     RequestField{"echo", false, true, S::Refused, "false", R"({"echo": true})", "", "not supported yet on chat"},
     RequestField{"frequency_penalty", true, true, S::Honored, "", R"({"frequency_penalty": 1.5})",
                  "tests/net/serve_vllm_fields_test.cpp:SamplingFieldsChangeTheDraw", ""},
@@ -78,7 +79,10 @@ constexpr std::array kFields = {
     RequestField{"truncate_prompt_tokens", true, true, S::Honored, "", R"({"truncate_prompt_tokens": 2})",
                  "tests/net/serve_vllm_fields_test.cpp:TruncatePromptTokensKeepsTheLastK", "keeps the prompt's last k tokens"},
     RequestField{"allowed_token_ids", true, true, S::Refused, "", R"({"allowed_token_ids": [1, 2]})", "", "not supported yet"},
-    RequestField{"prompt_logprobs", true, true, S::Refused, "", R"({"prompt_logprobs": 1})", "", "not supported yet"},
+    RequestField{"prompt_logprobs", true, true, S::Honored, "", R"({"prompt_logprobs": 1})",
+                 "tests/net/serve_prompt_logprobs_test.cpp:PromptLogprobsAreTheModelsLogSoftmaxAtEachPosition",
+                 "0 to 20 alternatives per prompt token, as vLLM's list (first entry null; on the choice, on chat once on the "
+                 "response); not with stream, -1 (whole vocabulary) a 400; such a request takes no prefix-cache hit (CPU executors)"},
     RequestField{"add_special_tokens", true, true, S::Honored, "", R"({"add_special_tokens": false})",
                  "tests/net/chat_fields_test.cpp:AddSpecialTokensControlsTheBos",
                  "default true on completions, false on chat (the template adds them)"},

@@ -1,9 +1,9 @@
 // troupe::wire for the kv_manager's PoolJournal (schema: PoolJournal, PoolOp, PoolOpKind,
-// PoolStart in troupe.capnp). Decoding checks structure only; BlockPool::replay checks meaning.
+// PoolStart in pool_journal.capnp). Decoding checks structure only; BlockPool::replay checks meaning.
 #include <stdexcept>
 #include <string>
 
-#include "wire/troupe.capnp.h"
+#include "wire/pool_journal.capnp.h"
 #include "wire/wire_codec.h"
 #include "wire/wire_framing.h"
 

@@ -36,6 +36,8 @@ void fill(s::TpRankOp::Builder b, const TpRankOp& x) {
     o.setContextLen(q.context_len);
     TROUPE_WIRE_SET_LIST(o, BlockTable, q.block_table);
     o.setWantsLogits(q.wants_logits);
+    TROUPE_WIRE_SET_LIST(o, PromptTargets, q.prompt_targets);
+    o.setPromptTopN(q.prompt_top_n);
   }
 }
 
@@ -67,7 +69,10 @@ TpRankOp get(s::TpRankOp::Reader r) {
     o.context_len = q.getContextLen();
     o.block_table = list_of<int32_t>(q.getBlockTable());
     o.wants_logits = q.getWantsLogits();
-    if (o.token_begin < 0 || o.num_tokens < 0 || int64_t{o.token_begin} + o.num_tokens > T || o.context_len < o.num_tokens)
+    o.prompt_targets = list_of<int32_t>(q.getPromptTargets());
+    o.prompt_top_n = q.getPromptTopN();
+    if (o.token_begin < 0 || o.num_tokens < 0 || int64_t{o.token_begin} + o.num_tokens > T || o.context_len < o.num_tokens ||
+        static_cast<int64_t>(o.prompt_targets.size()) > o.num_tokens)
       throw std::invalid_argument("batch.sequences[" + std::to_string(f.sequences.size() - 1) + "]: tokens [" +
                                   std::to_string(o.token_begin) + ", +" + std::to_string(o.num_tokens) +
                                   ") with context " + std::to_string(o.context_len) + " do not fit " +

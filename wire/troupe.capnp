@@ -37,11 +37,16 @@ $Cxx.namespace("troupe::wire::schema");
 #      FinishedSequence.
 #      Then, by the rules (no bump): SamplingParams.logprobs, StepResult.logprobs, TokenLogprob,
 #      SampleLogprobs.
-#      Then PoolJournal, PoolOp, PoolOpKind, PoolStart (scheduler -> kv_manager), new structs.
+#      Then PoolJournal, PoolOp, PoolOpKind, PoolStart (scheduler -> kv_manager), new structs
+#      (since in wire/pool_journal.capnp: struct ids are not on the wire, so moving them changed
+#      no message).
 #      Then HiddenStates (pipeline stage -> next stage), a new struct.
 #      Then SamplingParams.minTokens, stopTokenIds, logitBias and LogitBias (vLLM's fields).
 #      Then TpRankOp, ForwardBatch, SequenceSlice (tensor-parallel rank 0 -> its other ranks),
 #      new structs.
+#      Then SamplingParams.promptLogprobs, ScheduledSequence.numPromptLogprobs,
+#      StepResult.promptLogprobs, SequenceSlice.promptTargets and promptTopN, and the new structs
+#      PromptTokenLogprobs and PromptLogprobs (vLLM's prompt_logprobs).
 const wireVersion :UInt32 = 1;
 
 # How one request turns logits into tokens (troupe::SamplingParams; defaults are vLLM's).
@@ -98,6 +103,11 @@ struct SamplingParams {
 
   logitBias @14 :List(LogitBias);
   # Added to the raw logits before penalties; token ids unique.
+
+  promptLogprobs @15 :Int32 = -1;
+  # -1: none. 0..20: every prompt token after the first is scored (StepResult.promptLogprobs):
+  # its log-probability given the prompt before it, its rank and this many most likely
+  # alternatives. The scheduler then takes no prefix-cache hit for the request.
 }
 
 # One entry of SamplingParams.logitBias.
@@ -185,6 +195,10 @@ struct ScheduledSequence {
 
   samplingParams @11 :SamplingParams;
   # How to sample this sequence.
+
+  numPromptLogprobs @12 :Int32 = 0;
+  # samplingParams.promptLogprobs >= 0: the first this many of tokenIds are scored against the
+  # prompt token that follows each (prompt positions numComputedTokens + 1, ...); 0 otherwise.
 }
 
 # What one iteration computes: scheduler -> executors (troupe::StepPlan). Executors apply
@@ -225,6 +239,36 @@ struct StepResult {
   # Parallel to sampled when any entry of the plan asked (samplingParams.logprobs >= 0); the
   # entries of sequences that did not ask are empty (logprob 0, no top). Empty when none asked,
   # and from a peer older than this field.
+
+  promptLogprobs @3 :List(PromptLogprobs);
+  # Parallel to the plan's sequences when any entry has numPromptLogprobs > 0 (the others'
+  # entries empty), else empty; empty too from an executor that cannot score prompt tokens, and
+  # from a peer older than this field.
+}
+
+# One scored prompt token (troupe::PromptTokenLogprobs): how likely the logits of the position
+# before it made it.
+struct PromptTokenLogprobs {
+  token @0 :Int32 = 0;
+  # The prompt token at this position.
+
+  logprob @1 :Float32 = 0.0;
+  # Natural log of its probability given the prompt before it, raw distribution; <= 0.
+
+  rank @2 :Int32 = 0;
+  # 1-based: 1 + the tokens more likely than it (as likely with a lower id counts as more).
+
+  top @3 :List(TokenLogprob);
+  # The samplingParams.promptLogprobs most likely tokens, most likely first, lower id first on
+  # ties.
+}
+
+# One sequence's scored prompt tokens from one step (troupe::PromptLogprobs).
+struct PromptLogprobs {
+  firstPosition @0 :Int32 = 0;
+  # Prompt position of tokens[0] (>= 1: nothing scores the first prompt token); the others follow.
+
+  tokens @1 :List(PromptTokenLogprobs);
 }
 
 # One token and its log-probability (troupe::TokenLogprob).
@@ -277,73 +321,7 @@ struct FinishedSequence {
   # Why it finished.
 }
 
-# -- the kv_manager's journal: scheduler -> kv_manager, one per step (troupe::PoolJournal) --------
-
-# One kind of block operation (troupe::PoolOpKind; engine/kv/pool_journal.h says what each does
-# to the pool).
-enum PoolOpKind {
-  open @0;
-  # seqId gets an empty block table; numQueryTokens is what its allocation asked the prefix
-  # cache about.
-  take @1;
-  # block, the next free uncached block, joins seqId's table.
-  share @2;
-  # Cached block joins seqId's table (a prefix-cache hit).
-  cache @3;
-  # block is registered in the prefix cache under key (chained from parentKey); its contents
-  # are the journal's next blockSize cachedTokens.
-  evict @4;
-  # Unreferenced cached block, the least recently freed, leaves the cache (a take follows).
-  release @5;
-  # block, the last of seqId's table, leaves it.
-  close @6;
-  # seqId's empty table is removed.
-  clearCache @7;
-  # Every cached block is forgotten (the KV memory behind them was lost).
-}
-
-# One block operation (troupe::PoolOp).
-struct PoolOp {
-  kind @0 :PoolOpKind = open;
-  block @1 :Int32 = -1;
-  # Physical block index (take, share, cache, evict, release); else -1.
-  seqId @2 :UInt64 = 0;
-  # Sequence id (open, take, share, release, close).
-  key @3 :UInt64 = 0;
-  # cache: the block's chained prefix-cache key.
-  parentKey @4 :UInt64 = 0;
-  # cache: the key of the block before it (0 for a sequence's first block).
-  numQueryTokens @5 :Int32 = 0;
-  # open: tokens the allocation looked up in the prefix cache.
-}
-
-# The shape of a pool that starts empty (troupe::PoolStart).
-struct PoolStart {
-  numBlocks @0 :Int32 = 0;
-  # KV blocks in the pool; > 0.
-  blockSize @1 :Int32 = 16;
-  # Tokens per block; > 0.
-  enablePrefixCaching @2 :Bool = true;
-}
-
-# What the scheduler's block pool did since the previous journal (troupe::PoolJournal). The
-# kv_manager replays it on its mirror of the pool and checks every op.
-struct PoolJournal {
-  number @0 :UInt64 = 0;
-  # 1 for a pool's first journal, then +1 per journal: a gap means one was lost.
-  stepId @1 :UInt64 = 0;
-  # The scheduler's step it ends with (for logs); 0 if none.
-  freshPool :union {
-    none @2 :Void;
-    # Continues the previous journal.
-    start @3 :PoolStart;
-    # A new pool (journal 1 of a scheduler): the mirror starts over from an empty pool.
-  }
-  ops @4 :List(PoolOp);
-  # In the order the pool did them.
-  cachedTokens @5 :List(Int32);
-  # [number of cache ops * blockSize] token ids: each cache op's block contents, in op order.
-}
+# -- the kv_manager's journal (scheduler -> kv_manager, one per step): wire/pool_journal.capnp -------
 
 # -- pipeline parallel: one stage executor -> the next, one per step (troupe::HiddenStates) -----
 
@@ -407,4 +385,9 @@ struct SequenceSlice {
   # Physical block of each logical block of the context.
   wantsLogits @4 :Bool = true;
   # False for a prefill chunk that is not the prompt's last.
+  promptTargets @5 :List(Int32);
+  # Prompt logprobs: the first promptTargets-length tokens of the slice are scored against these
+  # prompt tokens (the one after each); empty for none.
+  promptTopN @6 :Int32 = 0;
+  # Alternatives listed for each scored token.
 }

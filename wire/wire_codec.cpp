@@ -38,6 +38,7 @@ void fill(s::SamplingParams::Builder b, const SamplingParams& x) {
     bias[i].setTokenId(x.logit_bias[i].first);
     bias[i].setBias(x.logit_bias[i].second);
   }
+  b.setPromptLogprobs(x.prompt_logprobs);
 }
 
 void fill(s::GenerationRequest::Builder b, const GenerationRequest& x) {
@@ -67,6 +68,7 @@ void fill(s::ScheduledSequence::Builder b, const ScheduledSequence& x) {
   b.setWantsLogits(x.wants_logits);
   b.setNumOutputTokens(x.num_output_tokens);
   fill(b.initSamplingParams(), x.sampling_params);
+  b.setNumPromptLogprobs(x.num_prompt_logprobs);
 }
 
 void fill(s::StepPlan::Builder b, const StepPlan& x) {
@@ -82,13 +84,32 @@ void fill(s::StepPlan::Builder b, const StepPlan& x) {
   b.setNumCachedTokens(x.num_cached_tokens);
 }
 
+// SampleLogprobs and PromptTokenLogprobs both carry a top list.
+template <class Builder>
+void fill_top(Builder b, const std::vector<TokenLogprob>& x) {
+  if (x.empty()) return;
+  auto top = b.initTop(static_cast<unsigned>(x.size()));
+  for (size_t i = 0; i < x.size(); ++i) {
+    top[static_cast<unsigned>(i)].setToken(x[i].token);
+    top[static_cast<unsigned>(i)].setLogprob(x[i].logprob);
+  }
+}
+
 void fill(s::SampleLogprobs::Builder b, const SampleLogprobs& x) {
   b.setLogprob(x.logprob);
-  if (x.top.empty()) return;
-  auto top = b.initTop(static_cast<unsigned>(x.top.size()));
-  for (size_t i = 0; i < x.top.size(); ++i) {
-    top[static_cast<unsigned>(i)].setToken(x.top[i].token);
-    top[static_cast<unsigned>(i)].setLogprob(x.top[i].logprob);
+  fill_top(b, x.top);
+}
+
+void fill(s::PromptLogprobs::Builder b, const PromptLogprobs& x) {
+  b.setFirstPosition(x.first_position);
+  if (x.tokens.empty()) return;
+  auto tokens = b.initTokens(static_cast<unsigned>(x.tokens.size()));
+  for (size_t i = 0; i < x.tokens.size(); ++i) {
+    auto t = tokens[static_cast<unsigned>(i)];
+    t.setToken(x.tokens[i].token);
+    t.setLogprob(x.tokens[i].logprob);
+    t.setRank(x.tokens[i].rank);
+    fill_top(t, x.tokens[i].top);
   }
 }
 
@@ -98,6 +119,10 @@ void fill(s::StepResult::Builder b, const StepResult& x) {
   if (!x.logprobs.empty()) {
     auto list = b.initLogprobs(static_cast<unsigned>(x.logprobs.size()));
     for (size_t i = 0; i < x.logprobs.size(); ++i) fill(list[static_cast<unsigned>(i)], x.logprobs[i]);
+  }
+  if (!x.prompt_logprobs.empty()) {
+    auto list = b.initPromptLogprobs(static_cast<unsigned>(x.prompt_logprobs.size()));
+    for (size_t i = 0; i < x.prompt_logprobs.size(); ++i) fill(list[static_cast<unsigned>(i)], x.prompt_logprobs[i]);
   }
 }
 
@@ -146,6 +171,7 @@ SamplingParams get(s::SamplingParams::Reader r) {
   x.min_tokens = r.getMinTokens();
   x.stop_token_ids = list_of<int32_t>(r.getStopTokenIds());
   for (auto e : r.getLogitBias()) x.logit_bias.emplace_back(e.getTokenId(), e.getBias());
+  x.prompt_logprobs = r.getPromptLogprobs();
   return x;
 }
 
@@ -182,6 +208,7 @@ ScheduledSequence get(s::ScheduledSequence::Reader r) {
   x.wants_logits = r.getWantsLogits();
   x.num_output_tokens = r.getNumOutputTokens();
   x.sampling_params = get(r.getSamplingParams());
+  x.num_prompt_logprobs = r.getNumPromptLogprobs();
   return x;
 }
 
@@ -199,12 +226,21 @@ StepPlan get(s::StepPlan::Reader r) {
   return x;
 }
 
-SampleLogprobs get(s::SampleLogprobs::Reader r) {
-  SampleLogprobs x;
-  x.logprob = r.getLogprob();
-  const auto top = r.getTop();
-  x.top.reserve(top.size());
-  for (auto t : top) x.top.push_back({t.getToken(), t.getLogprob()});
+std::vector<TokenLogprob> top_of(capnp::List<s::TokenLogprob>::Reader top) {
+  std::vector<TokenLogprob> x;
+  x.reserve(top.size());
+  for (auto t : top) x.push_back({t.getToken(), t.getLogprob()});
+  return x;
+}
+
+SampleLogprobs get(s::SampleLogprobs::Reader r) { return {r.getLogprob(), top_of(r.getTop())}; }
+
+PromptLogprobs get(s::PromptLogprobs::Reader r) {
+  PromptLogprobs x;
+  x.first_position = r.getFirstPosition();
+  const auto tokens = r.getTokens();
+  x.tokens.reserve(tokens.size());
+  for (auto t : tokens) x.tokens.push_back({t.getToken(), t.getLogprob(), t.getRank(), top_of(t.getTop())});
   return x;
 }
 
@@ -215,6 +251,9 @@ StepResult get(s::StepResult::Reader r) {
   const auto logprobs = r.getLogprobs();
   x.logprobs.reserve(logprobs.size());
   for (auto l : logprobs) x.logprobs.push_back(get(l));
+  const auto prompt = r.getPromptLogprobs();
+  x.prompt_logprobs.reserve(prompt.size());
+  for (auto p : prompt) x.prompt_logprobs.push_back(get(p));
   return x;
 }
 

@@ -144,7 +144,7 @@ caf::behavior fake_executor(caf::event_based_actor*, std::shared_ptr<ExecutorClo
         const bool record = steady(plan, o) && static_cast<int32_t>(clock->arrive.size()) < clock->wanted;
         while (us_between(arrive, Clock::now()) < o.gpu_us) {
         }  // the GPU's share of the step
-        StepResult r{plan.step_id, std::vector<int32_t>(static_cast<size_t>(plan.num_logits()), kToken), {}};
+        StepResult r{plan.step_id, std::vector<int32_t>(static_cast<size_t>(plan.num_logits()), kToken), {}, {}};
         if (record) {
           clock->arrive.push_back(arrive);
           clock->reply.push_back(Clock::now());

@@ -19,7 +19,7 @@
 
 namespace troupe {
 
-// Append-only: the values are on the wire (wire/troupe.capnp, PoolOpKind).
+// Append-only: the values are on the wire (wire/pool_journal.capnp, PoolOpKind).
 enum class PoolOpKind : uint8_t {
   Open,        // `seq` gets an empty block table (BlockPool::allocate); num_query_tokens is what the
                // allocation asked the prefix cache about (for the hit statistics)

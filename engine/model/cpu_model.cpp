@@ -102,19 +102,33 @@ std::vector<float> CpuModel::forward_hidden(const ForwardBatch& batch, KvCacheSt
 std::vector<float> CpuModel::forward(const ForwardBatch& batch, KvCacheStorage& cache) {
   if (!is_last_stage())
     throw std::logic_error("CpuModel::forward on a pipeline stage that ends at layer " + std::to_string(layers().end));
-  const ModelConfig& c = config_;
-  const int64_t H = c.hidden_size;
   run_layers(batch, cache);
   // Rank 0 samples: with a replicated LM head it runs it alone; split, every rank runs its rows.
   if (tp_group_ != nullptr && tp_group_->rank() != 0 && !splits_vocab(weights_.shard, config_)) return {};
   // Only the last token of each sequence that asked for logits goes through the LM head.
-  std::vector<float> last;
-  for (const SequenceSlice& s : batch.sequences) {
-    if (!s.wants_logits) continue;
-    const float* row = &x_[int64_t{s.token_begin + s.num_tokens - 1} * H];
-    last.insert(last.end(), row, row + H);
-  }
-  const int64_t S = static_cast<int64_t>(last.size()) / H;
+  std::vector<int32_t> rows;
+  for (const SequenceSlice& s : batch.sequences)
+    if (s.wants_logits) rows.push_back(s.token_begin + s.num_tokens - 1);
+  return lm_head(rows);
+}
+
+std::vector<float> CpuModel::token_logits(std::span<const int32_t> token_indices) {
+  if (!holds_whole_lm_head())
+    throw std::logic_error("CpuModel::token_logits needs the whole LM head (the last stage, rank 0 of a replicated one)");
+  const int64_t T = static_cast<int64_t>(x_.size()) / config_.hidden_size;
+  for (int32_t t : token_indices)
+    if (t < 0 || t >= T)
+      throw std::out_of_range("token " + std::to_string(t) + " is not one of the last step's " + std::to_string(T));
+  return lm_head(token_indices);
+}
+
+std::vector<float> CpuModel::lm_head(std::span<const int32_t> rows) {
+  const ModelConfig& c = config_;
+  const int64_t H = c.hidden_size;
+  std::vector<float> last;  // [S, hidden]
+  last.reserve(rows.size() * H);
+  for (int32_t t : rows) last.insert(last.end(), &x_[int64_t{t} * H], &x_[int64_t{t} * H] + H);
+  const int64_t S = static_cast<int64_t>(rows.size());
   std::vector<float> logits(S * c.vocab_size);  // [S, vocab]
   if (S == 0) return tp_group_ != nullptr && tp_group_->rank() != 0 ? std::vector<float>{} : logits;
   cpu::rms_norm(last.data(), last.data(), weights_.final_norm.ptr(), S, H, c.rms_norm_eps);

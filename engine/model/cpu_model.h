@@ -19,6 +19,7 @@
 // The residual stream is the same on every rank after each all-reduce (the Communicator
 // contract), so the ranks stay in step without further messages.
 #include <cstdint>
+#include <span>
 #include <vector>
 
 #include "comm/communicator.h"
@@ -47,6 +48,17 @@ class CpuModel {
   // vocabulary (first stage) or hidden states of the wrong size (later stages), std::logic_error
   // when this is not the last stage.
   std::vector<float> forward(const ForwardBatch& batch, KvCacheStorage& cache);
+  // After forward(): the logits of the given tokens of that step (indices into its token_ids),
+  // [n, vocab_size], from the residual stream it left in this model's workspace. For scoring
+  // prompt tokens (prompt logprobs), a few rows at a time. std::logic_error unless this model
+  // holds the whole LM head (the last stage; rank 0 of a replicated one, never a vocabulary
+  // split, whose ranks would all have to join), std::out_of_range for a token the step lacks.
+  std::vector<float> token_logits(std::span<const int32_t> token_indices);
+  // Whether token_logits() can run here.
+  bool holds_whole_lm_head() const {
+    return is_last_stage() && shard().vocab.size() == config_.vocab_size &&
+           (tp_group_ == nullptr || tp_group_->rank() == 0);
+  }
   // A stage before the last: the same over its layers, returning the hidden states the next stage
   // starts from, [num_tokens, hidden_size]. std::logic_error on the last stage.
   std::vector<float> forward_hidden(const ForwardBatch& batch, KvCacheStorage& cache);
@@ -63,6 +75,9 @@ class CpuModel {
   // x_ = the stage's input (embedded tokens or batch.hidden_states), then every layer it holds.
   void run_layers(const ForwardBatch& batch, KvCacheStorage& cache);
   void embed(const ForwardBatch& batch);
+  // The final norm and LM head over rows of the residual stream x_: [rows, vocab] on rank 0 (a
+  // split vocabulary's ranks each compute their block and gather; others return none).
+  std::vector<float> lm_head(std::span<const int32_t> rows);
   void attention_block(const LayerWeights& l, int64_t layer, const ForwardBatch& batch,
                        KvCacheStorage& cache);
   void mlp_block(const LayerWeights& l, int64_t n_tokens);

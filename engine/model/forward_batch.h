@@ -14,6 +14,11 @@ struct SequenceSlice {
   int32_t context_len = 0;   // tokens in the cache after this step, these included
   std::vector<int32_t> block_table;  // physical block of each logical block of the context
   bool wants_logits = true;  // false for a prefill chunk that is not the prompt's last
+  // Prompt logprobs (SamplingParams::prompt_logprobs): the first prompt_targets.size() tokens of
+  // this slice are scored too, token i's logits against prompt_targets[i] (the prompt token that
+  // follows it) with prompt_top_n alternatives. Empty for a slice that asked for none.
+  std::vector<int32_t> prompt_targets;
+  int32_t prompt_top_n = 0;
 };
 
 struct ForwardBatch {

@@ -18,6 +18,9 @@ class CpuBackend : public ModelBackend {
 
   const ModelConfig& config() const override { return model_->config(); }
   void allocate_kv_cache(int32_t num_blocks, int32_t block_size) override;
+  // Scores prompt tokens too (ModelBackend::computes_prompt_logprobs) when this backend's model
+  // holds the whole LM head: not a stage before the last, nor a rank of a split vocabulary.
+  bool computes_prompt_logprobs() const override { return model_->holds_whole_lm_head(); }
   SampledTokens run(const ForwardBatch& batch, std::span<const SamplingRow> rows) override;
   std::vector<float> logits(const ForwardBatch& batch) override;
   LayerRange layers() const override { return model_->layers(); }
@@ -25,6 +28,9 @@ class CpuBackend : public ModelBackend {
 
  private:
   KvCacheStorage& cache();  // the pool, on a thread limited to threads_
+  // The prompt logprobs of the batch's sequences that name prompt_targets, from the residual
+  // stream run() just left in the model (SampledTokens::prompt_logprobs' layout).
+  std::vector<PromptLogprobs> score_prompt_tokens(const ForwardBatch& batch);
 
   std::shared_ptr<CpuModel> model_;  // shared: an executor restart reuses the weights
   int threads_;

@@ -21,6 +21,7 @@ class ForwardingBackend : public ModelBackend {
   }
   int32_t kv_cache_capacity() const override { return inner_->kv_cache_capacity(); }
   bool applies_logit_adjustments() const override { return inner_->applies_logit_adjustments(); }
+  bool computes_prompt_logprobs() const override { return inner_->computes_prompt_logprobs(); }
   SampledTokens run(const ForwardBatch& batch, std::span<const SamplingRow> rows) override {
     return inner_->run(batch, rows);
   }

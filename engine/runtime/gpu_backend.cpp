@@ -217,7 +217,7 @@ class GpuBackend : public ModelBackend {
       const cuda::StepTiming t = decoder_.step_timing(p.ticket);
       last_timing_ = {t.staging_ms, t.device_ms, t.gpu_idle_ms};
     }
-    SampledTokens out{s.tokens, {}};
+    SampledTokens out{.tokens = s.tokens};
     if (s.num_top < 0) return out;
     out.logprobs.resize(p.wants.size());
     for (size_t i = 0; i < p.wants.size(); ++i) {

@@ -37,9 +37,12 @@ struct DeferredToken {
 
 // A step's sampled tokens, one per row, and log-probabilities when any row's params ask for them
 // (params->logprobs >= 0): then logprobs is parallel to tokens, rows that did not ask left empty.
+// prompt_logprobs: when any sequence of the batch has prompt_targets, one entry per sequence of
+// the batch (in batch order; empty for those without), else empty.
 struct SampledTokens {
   std::vector<int32_t> tokens;
   std::vector<SampleLogprobs> logprobs;
+  std::vector<PromptLogprobs> prompt_logprobs;
 };
 
 class ModelBackend {
@@ -57,6 +60,11 @@ class ModelBackend {
   // Whether run() applies SamplingParams' logit_bias and min_tokens mask (adjusts_logits()); the
   // HTTP layer refuses those fields by name for a backend that does not.
   virtual bool applies_logit_adjustments() const { return true; }
+  // Whether run() scores the prompt tokens a batch's sequences name (SequenceSlice::prompt_targets,
+  // vLLM's prompt_logprobs): that needs the LM head on every such row, not only the sampled ones.
+  // A backend that cannot leaves SampledTokens::prompt_logprobs empty; the HTTP layer refuses the
+  // field by name for it.
+  virtual bool computes_prompt_logprobs() const { return false; }
   // Runs the batch (writing its K/V) and samples one token for every sequence with wants_logits,
   // in batch order; rows has one entry per such sequence. Throws std::invalid_argument on a token
   // id outside the vocabulary, std::runtime_error on a device failure.

@@ -22,6 +22,7 @@ class SequentialPipelineBackend : public ModelBackend {
   // The fewest blocks any stage holds (GPU stages size their pools apiece), 0 when the caller chooses.
   int32_t kv_cache_capacity() const override;
   SampledTokens run(const ForwardBatch& batch, std::span<const SamplingRow> rows) override;
+  bool computes_prompt_logprobs() const override { return stages_.back()->computes_prompt_logprobs(); }
   std::vector<float> logits(const ForwardBatch& batch) override;
 
   const std::vector<std::shared_ptr<ModelBackend>>& stages() const { return stages_; }

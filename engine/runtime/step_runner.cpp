@@ -1,5 +1,6 @@
 #include "engine/runtime/step_runner.h"
 
+#include <algorithm>
 #include <stdexcept>
 #include <string>
 
@@ -56,6 +57,25 @@ std::vector<DeferredToken> StepRunner::resolve_placeholders(const StepPlan& plan
   return deferred;
 }
 
+void StepRunner::add_prompt_targets(const StepPlan& plan, ForwardBatch& batch) const {
+  if (!backend_.computes_prompt_logprobs()) return;  // it answers none; the HTTP layer refused the field
+  for (size_t i = 0; i < plan.sequences.size(); ++i) {
+    const ScheduledSequence& s = plan.sequences[i];
+    if (s.num_prompt_logprobs <= 0) continue;
+    const SequenceState& st = sequences_.at(s.seq_id);
+    // Token j of the entry (position num_computed_tokens + j) is scored against the prompt token after it.
+    const size_t first = static_cast<size_t>(s.num_computed_tokens) + 1, end = first + static_cast<size_t>(s.num_prompt_logprobs);
+    if (s.num_prompt_logprobs > s.num_new_tokens() || end > st.prompt.size())
+      throw std::logic_error("plan scores prompt tokens [" + std::to_string(first) + ", " + std::to_string(end) +
+                             ") of sequence " + std::to_string(s.seq_id) + ", whose prompt has " +
+                             std::to_string(st.prompt.size()));
+    SequenceSlice& slice = batch.sequences[i];
+    slice.prompt_targets.assign(st.prompt.begin() + static_cast<std::ptrdiff_t>(first),
+                                st.prompt.begin() + static_cast<std::ptrdiff_t>(end));
+    slice.prompt_top_n = std::max(st.params.prompt_logprobs, 0);
+  }
+}
+
 void StepRunner::launch(const StepPlan& plan, std::vector<float> stage_input) {
   if (!pending_.empty() && !can_launch_ahead(plan))
     throw std::logic_error("step " + std::to_string(plan.step_id) + " launched before step " +
@@ -78,6 +98,7 @@ void StepRunner::launch(const StepPlan& plan, std::vector<float> stage_input) {
   ForwardBatch batch = make_forward_batch(plan);
   batch.hidden_states = std::move(stage_input);
   const std::vector<DeferredToken> deferred = resolve_placeholders(plan, batch);
+  add_prompt_targets(plan, batch);
   std::vector<SamplingRow> rows;
   rows.reserve(plan.num_logits());
   for (const ScheduledSequence& s : plan.sequences) {
@@ -115,6 +136,10 @@ SampledTokens StepRunner::collect() {
       it->second.output.push_back(sampled.tokens[i]);
   }
   return sampled;
+}
+
+StepResult step_result(uint64_t step_id, SampledTokens sampled) {
+  return StepResult{step_id, std::move(sampled.tokens), std::move(sampled.logprobs), std::move(sampled.prompt_logprobs)};
 }
 
 SampledTokens StepRunner::run(const StepPlan& plan, std::vector<float> stage_input) {

@@ -20,6 +20,7 @@
 #include "engine/runtime/model_backend.h"
 #include "engine/runtime/step_trace.h"
 #include "engine/scheduler/step_plan.h"
+#include "engine/scheduler/step_result.h"
 
 namespace troupe {
 
@@ -75,6 +76,9 @@ class StepRunner {
 
   // The row of the last pending step that samples the token `s` continues from, if any.
   std::optional<int32_t> pending_row_of(const ScheduledSequence& s) const;
+  // Names each entry's scored prompt tokens (num_prompt_logprobs) in its batch slice, when the
+  // backend scores prompts at all.
+  void add_prompt_targets(const StepPlan& plan, ForwardBatch& batch) const;
   // Replaces kTokenSampledByExecutor with this sequence's last sampled token, or defers it to the
   // backend when the pending step samples that token.
   std::vector<DeferredToken> resolve_placeholders(const StepPlan& plan, ForwardBatch& batch) const;
@@ -86,5 +90,8 @@ class StepRunner {
   std::mt19937_64 seed_source_{std::random_device{}()};
   std::unique_ptr<StepTrace> trace_ = StepTrace::from_env();
 };
+
+// The answer to step `step_id` from what the runner collected for it.
+StepResult step_result(uint64_t step_id, SampledTokens sampled);
 
 }  // namespace troupe

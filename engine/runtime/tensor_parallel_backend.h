@@ -42,6 +42,8 @@ class TensorParallelBackend : public ModelBackend {
   // Every rank runs the batch; rank 0 samples. A bad token id throws std::invalid_argument on every
   // rank alike (before any collective), so the group stays usable.
   SampledTokens run(const ForwardBatch& batch, std::span<const SamplingRow> rows) override;
+  // Rank 0 scores prompt tokens when it holds the whole LM head (a replicated one).
+  bool computes_prompt_logprobs() const override { return ranks_.front()->computes_prompt_logprobs(); }
   std::vector<float> logits(const ForwardBatch& batch) override;
   // A pipeline stage's ranks: its layers, and the hidden states the next stage starts from.
   LayerRange layers() const override { return ranks_.front()->layers(); }

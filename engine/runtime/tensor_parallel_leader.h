@@ -26,6 +26,7 @@ class TensorParallelLeader : public ModelBackend {
   LayerRange layers() const override { return rank0_->layers(); }
   void allocate_kv_cache(int32_t num_blocks, int32_t block_size) override;
   SampledTokens run(const ForwardBatch& batch, std::span<const SamplingRow> rows) override;
+  bool computes_prompt_logprobs() const override { return rank0_->computes_prompt_logprobs(); }
   std::vector<float> logits(const ForwardBatch& batch) override;
   std::vector<float> forward_hidden(const ForwardBatch& batch) override;
 

@@ -26,4 +26,14 @@ SampleLogprobs compute_logprobs(std::span<const float> raw_logits, int32_t sampl
   return out;
 }
 
+PromptTokenLogprobs compute_prompt_logprobs(std::span<const float> raw_logits, int32_t token, int32_t top_n) {
+  SampleLogprobs lp = compute_logprobs(raw_logits, token, top_n);
+  // Its place in compute_logprobs' order, so a token listed in `top` has rank = index + 1.
+  const float v = raw_logits[static_cast<size_t>(token)];
+  int32_t before = 0;
+  for (size_t i = 0; i < raw_logits.size(); ++i)
+    before += raw_logits[i] > v || (raw_logits[i] == v && static_cast<int32_t>(i) < token);
+  return {token, lp.logprob, before + 1, std::move(lp.top)};
+}
+
 }  // namespace troupe

@@ -19,6 +19,7 @@ std::string SamplingParams::validate() const {
     return "frequency_penalty must be in [-2, 2]";
   if (max_tokens < 1) return "max_tokens must be >= 1";
   if (logprobs < -1 || logprobs > 20) return "logprobs must be -1 (none) or in [0, 20]";
+  if (prompt_logprobs < -1 || prompt_logprobs > 20) return "prompt_logprobs must be -1 (none) or in [0, 20]";
   if (min_tokens < 0 || min_tokens > max_tokens) return "min_tokens must be in [0, max_tokens]";
   for (const auto& [id, bias] : logit_bias)
     if (id < 0 || !(bias >= -100.0f && bias <= 100.0f)) return "logit_bias must map token ids to biases in [-100, 100]";

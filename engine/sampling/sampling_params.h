@@ -21,6 +21,9 @@ struct SamplingParams {
   bool ignore_eos = false;
   int32_t logprobs = -1;            // -1: none; 0..20: the sampled token's log-probability and
                                     // this many most likely alternatives (raw distribution)
+  int32_t prompt_logprobs = -1;     // -1: none; 0..20: for each prompt token after the first, its
+                                    // log-probability given the tokens before it, its rank and
+                                    // this many most likely alternatives (vLLM's prompt_logprobs)
   // vLLM's logits processors, applied to the raw logits before penalties, as vLLM v1 does.
   int32_t min_tokens = 0;                // below this many outputs no stop id is drawn or ends it
   std::vector<int32_t> stop_token_ids;   // any ends the sequence, whatever ignore_eos says. The

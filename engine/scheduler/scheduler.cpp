@@ -183,7 +183,11 @@ void Scheduler::admit_waiting(StepDraft& draft) {
     // Preempted while a plan sampling its next token was outstanding: that token is part of what
     // it must recompute, so it waits for the result (the very next update()).
     if (seq.num_pending_outputs > 0) break;
-    const PrefixMatch match = pool_.match_prefix(seq.token_ids);
+    // A request that asked for prompt logprobs needs the logits of every prompt position, which a
+    // prefix-cache hit would skip: it reads nothing from the cache (vLLM skips it likewise), though
+    // its own full blocks still enter the cache for others.
+    const PrefixMatch match =
+        seq.sampling_params.prompt_logprobs >= 0 ? PrefixMatch{} : pool_.match_prefix(seq.token_ids);
     const int32_t n = chunk_size(seq.num_tokens() - match.num_tokens, draft.budget);
     // The head waits for room rather than letting later (smaller) requests pass it forever.
     if (!pool_.allocate(seq.id, match.num_tokens + n, match)) break;
@@ -240,6 +244,10 @@ ScheduledSequence Scheduler::make_entry(Sequence& seq, int32_t n) {
   s.wants_logits = start + n == seq.num_planned_tokens();
   s.num_output_tokens = seq.num_output_tokens() + seq.num_pending_outputs;
   s.sampling_params = seq.sampling_params;
+  // Token i of the entry is scored against the prompt token after it, while that one is a prompt
+  // token; a recompute after preemption scores the prompt again (the gateway keeps one per position).
+  if (seq.sampling_params.prompt_logprobs >= 0)
+    s.num_prompt_logprobs = std::clamp(seq.num_prompt_tokens - 1 - start, 0, n);
   // Handed out: the executor computes these tokens before any later plan, so later plans start
   // from here; the token it samples is pending until update().
   seq.num_computed_tokens += n;

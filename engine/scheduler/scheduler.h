@@ -6,7 +6,8 @@
 // schedule() serves, within max_num_batched_tokens and max_num_seqs:
 //   1. running sequences with one token left (decodes), oldest / highest priority first;
 //   2. running sequences mid-prefill, in the same order, each a chunk of what the budget leaves;
-//   3. waiting sequences, in (priority, arrival) order, each with its prefix-cache hit and a
+//   3. waiting sequences, in (priority, arrival) order, each with its prefix-cache hit (none for
+//      a request that asked for prompt logprobs: it must compute every prompt position) and a
 //      chunk, until one does not fit (no skipping ahead: the head of the queue is never starved).
 // Since max_num_batched_tokens >= max_num_seqs, step 1 always fits: decodes are never starved
 // by prefills. When a running sequence cannot get a block, the newest running sequence (largest

@@ -41,6 +41,10 @@ struct ScheduledSequence {
                                           // number num_output_tokens (0-based): the seeded RNG's
                                           // position, so a resumed sequence draws what it would have
   SamplingParams sampling_params;         // how to sample it
+  int32_t num_prompt_logprobs = 0;        // sampling_params.prompt_logprobs >= 0: the first this
+                                          // many of token_ids are scored against the prompt token
+                                          // after each (positions num_computed_tokens + 1 ...); the
+                                          // rest, if any, reach past the prompt's second-to-last
 
   int32_t num_new_tokens() const { return static_cast<int32_t>(token_ids.size()); }
   int32_t context_len() const { return num_computed_tokens + num_new_tokens(); }  // after this step

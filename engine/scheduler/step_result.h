@@ -13,6 +13,10 @@ struct StepResult {
   std::vector<int32_t> sampled;  // one token per plan entry with wants_logits, in plan order
   std::vector<SampleLogprobs> logprobs;  // parallel to sampled when any of the plan's sequences
                                          // asked for logprobs (others' entries empty), else empty
+  std::vector<PromptLogprobs> prompt_logprobs;  // parallel to the plan's sequences when any entry
+                                                // has num_prompt_logprobs > 0 (others' empty), else
+                                                // empty; also empty from an executor whose backend
+                                                // cannot score prompts, or one older than the field
 };
 
 // Scheduler -> executor, once before the first step: the KV pool to allocate.

@@ -206,8 +206,9 @@ TEST_F(ServeVllmFields, EchoPrependsThePrompt) {
   EXPECT_EQ(text(ids).rfind("Hello world", 0), 0u) << text(ids);
   const json batch = completion({{"prompt", {"One", "Two"}}, {"n", 2}, {"max_tokens", 1}, {"echo", true}});
   for (int i = 0; i < 4; ++i) EXPECT_EQ(text(batch, i).rfind(i < 2 ? "One" : "Two", 0), 0u) << i << ": " << text(batch, i);
-  // Echoed logprobs would need the prompt's, which are not computed.
-  EXPECT_EQ(completion({{"echo", true}, {"logprobs", 1}}, 400)["error"]["param"], "echo");
+  // With logprobs, the prompt tokens' lead the generated ones' (serve_prompt_logprobs_test has the values).
+  const json scored = completion({{"max_tokens", 2}, {"echo", true}, {"logprobs", 1}});
+  EXPECT_EQ(scored["choices"][0]["logprobs"]["tokens"].size(), scored["usage"]["prompt_tokens"].get<size_t>() + 2);
   const auto chat = http_call(server().port(), "POST", "/v1/chat/completions",
                               json{{"messages", {{{"role", "user"}, {"content", "Hi"}}}}, {"echo", true}}.dump());
   EXPECT_EQ(chat.status, 400u) << chat.body;

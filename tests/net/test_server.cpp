@@ -69,6 +69,7 @@ TestServer::TestServer(TestServerOptions o) {
   ctx->api_key = o.api_key;
   ctx->metrics_need_key = o.metrics_need_key;
   ctx->field_gates = o.field_gates;
+  ctx->prompt_logprobs = o.prompt_logprobs;
   server_ = std::make_unique<net::ApiServer>(*sys_, ctx, o.http);
 }
 

@@ -40,6 +40,7 @@ struct TestServerOptions {
   std::string api_key;
   bool metrics_need_key = false;
   net::FieldGates field_gates;  // serve's --trust-request-chat-template, --scheduling-policy priority
+  bool prompt_logprobs = true;  // the executor scores prompt tokens (a GPU's would not): ApiContext's
   int64_t max_waiting = 0;
   std::chrono::seconds request_timeout{0};
   int32_t max_restarts = 3;  // of the executor and of the scheduler, each

@@ -134,7 +134,7 @@ TEST_F(CafWire, EveryTypeRoundTrips) {
   ScheduledSequence s = sample_plan().sequences[0];
   EXPECT_EQ(wire::encode(round_trip(s)), wire::encode(s));
 
-  StepResult res{.step_id = 4, .sampled = {1, 2, 3}, .logprobs = {{}, {-0.5f, {{2, -0.5f}}}, {}}};
+  StepResult res{.step_id = 4, .sampled = {1, 2, 3}, .logprobs = {{}, {-0.5f, {{2, -0.5f}}}, {}}, .prompt_logprobs = {}};
   EXPECT_EQ(round_trip(res).sampled, res.sampled);
   EXPECT_EQ(wire::encode(round_trip(res)), wire::encode(res));
 

@@ -72,7 +72,7 @@ TEST(WireCodec, PlaceholderDecodeTokenRoundTrips) {
 }
 
 TEST(WireCodec, StepResultKvPoolShapeAndFinishedSequenceRoundTrip) {
-  expect_round_trip(StepResult{.step_id = 77, .sampled = {3, -1, std::numeric_limits<int32_t>::max()}, .logprobs = {}});
+  expect_round_trip(StepResult{.step_id = 77, .sampled = {3, -1, std::numeric_limits<int32_t>::max()}, .logprobs = {}, .prompt_logprobs = {}});
   expect_round_trip(KvPoolShape{.num_blocks = 123456, .block_size = 64});
   for (auto reason : {SequenceFinishReason::Stop, SequenceFinishReason::Length, SequenceFinishReason::Abort}) {
     FinishedSequence f{.id = 99, .output_token_ids = {5, 6, 151643}, .reason = reason};
@@ -85,7 +85,7 @@ TEST(WireCodec, EmptyVectorsStayEmpty) {
   p.step_id = 1;
   p.sequences.push_back(ScheduledSequence{});  // every list empty
   expect_round_trip(p);
-  expect_round_trip(StepResult{.step_id = 2, .sampled = {}, .logprobs = {}});
+  expect_round_trip(StepResult{.step_id = 2, .sampled = {}, .logprobs = {}, .prompt_logprobs = {}});
   expect_round_trip(FinishedSequence{.id = 3, .output_token_ids = {}, .reason = SequenceFinishReason::Abort});
   GenerationRequest r;
   r.id = 4;
@@ -122,7 +122,7 @@ TEST(WireCodec, LargeValuesRoundTripAcrossSeveralSegments) {
   GenerationRequest r = full_request();
   r.prompt_token_ids = ramp(1 << 20, -7, 3);  // a 1M-token prompt, 4 MiB on the wire
   expect_round_trip(r);
-  expect_round_trip(StepResult{.step_id = 6, .sampled = ramp(100000, 1), .logprobs = {}});
+  expect_round_trip(StepResult{.step_id = 6, .sampled = ramp(100000, 1), .logprobs = {}, .prompt_logprobs = {}});
 }
 
 TEST(WireCodec, EncodingIsDeterministicAndCompact) {
@@ -147,7 +147,7 @@ TEST(WireCodec, NamedDecodersMatchTheTemplate) {
   expect_same(decode_generation_request(encode(full_request())), full_request());
   expect_same(decode_sampling_params(encode(full_params(2))), full_params(2));
   expect_same(decode_scheduled_sequence(encode(full_sequence(2))), full_sequence(2));
-  expect_same(decode_step_result(encode(StepResult{.step_id = 1, .sampled = {2}, .logprobs = {}})), StepResult{.step_id = 1, .sampled = {2}, .logprobs = {}});
+  expect_same(decode_step_result(encode(StepResult{.step_id = 1, .sampled = {2}, .logprobs = {}, .prompt_logprobs = {}})), StepResult{.step_id = 1, .sampled = {2}, .logprobs = {}, .prompt_logprobs = {}});
   expect_same(decode_kv_pool_shape(encode(KvPoolShape{.num_blocks = 3, .block_size = 8})), KvPoolShape{.num_blocks = 3, .block_size = 8});
   const FinishedSequence f{.id = 1, .output_token_ids = {2}, .reason = SequenceFinishReason::Stop};
   expect_same(decode_finished_sequence(encode(f)), f);
@@ -172,11 +172,11 @@ TEST(WireCodec, TextFormNamesTheSchemaFields) {
 // the size here.
 TEST(WireCodec, StructsHaveTheFieldsTheSchemaKnows) {
 #if defined(__x86_64__) && defined(__GLIBCXX__)
-  EXPECT_EQ(sizeof(SamplingParams), 112u);
-  EXPECT_EQ(sizeof(GenerationRequest), 216u);
-  EXPECT_EQ(sizeof(ScheduledSequence), 288u);
+  EXPECT_EQ(sizeof(SamplingParams), 120u);
+  EXPECT_EQ(sizeof(GenerationRequest), 224u);
+  EXPECT_EQ(sizeof(ScheduledSequence), 304u);
   EXPECT_EQ(sizeof(StepPlan), 96u);
-  EXPECT_EQ(sizeof(StepResult), 56u);
+  EXPECT_EQ(sizeof(StepResult), 80u);
   EXPECT_EQ(sizeof(KvPoolShape), 8u);
   EXPECT_EQ(sizeof(FinishedSequence), 40u);
 #else

@@ -18,7 +18,7 @@ struct SamplingParams {
   seed :union {
     none @7 :Void;
     value @8 :UInt64;
-    fromRequestId @15 :Void;   # new union member: today's decoder must reject it
+    fromRequestId @16 :Void;   # new union member: today's decoder must reject it
   }
   maxTokens @9 :Int32 = 16;
   ignoreEos @10 :Bool = false;
@@ -26,7 +26,8 @@ struct SamplingParams {
   minTokens @12 :Int32 = 0;    # in today's schema too
   stopTokenIds @13 :List(Int32);
   logitBias @14 :List(LogitBias);
-  beamWidth @16 :Int32 = 1;    # new field: today's decoder ignores it
+  promptLogprobs @15 :Int32 = -1;  # in today's schema too
+  beamWidth @17 :Int32 = 1;    # new field: today's decoder ignores it
 }
 
 struct LogitBias {
@@ -47,8 +48,9 @@ struct ScheduledSequence {
   wantsLogits @9 :Bool = false;
   numOutputTokens @10 :Int32 = 0;
   samplingParams @11 :SamplingParams;
-  loraId @12 :UInt32 = 7;              # new fields: a wider struct in a struct list
-  mropePositions @13 :List(Int32);
+  numPromptLogprobs @12 :Int32 = 0;    # in today's schema too
+  loraId @13 :UInt32 = 7;              # new fields: a wider struct in a struct list
+  mropePositions @14 :List(Int32);
 }
 
 struct StepPlan {

@@ -1,6 +1,7 @@
-// troupe::wire and logprobs: SamplingParams.logprobs reaches a remote executor and
-// StepResult.logprobs comes back whole (every value, including -inf and ties, bit for bit); a
-// result without them stays empty; an older peer's result (no logprobs field) decodes to none.
+// troupe::wire and logprobs: SamplingParams.logprobs (and prompt_logprobs) reaches a remote
+// executor and StepResult.logprobs (and prompt_logprobs) comes back whole (every value, including
+// -inf and ties, bit for bit); a result without them stays empty; an older peer's result (no
+// logprobs field) decodes to none.
 #include <gtest/gtest.h>
 
 #include <bit>
@@ -74,13 +75,13 @@ TEST(WireLogprobs, StepResultLogprobsRoundTripEveryValue) {
 }
 
 TEST(WireLogprobs, AResultWithoutLogprobsStaysEmptyAndCostsOneNullPointer) {
-  const StepResult plain{.step_id = 5, .sampled = {1, 2, 3}, .logprobs = {}};
+  const StepResult plain{.step_id = 5, .sampled = {1, 2, 3}, .logprobs = {}, .prompt_logprobs = {}};
   EXPECT_TRUE(decode<StepResult>(encode(plain)).logprobs.empty());
   StepResult with = plain;
   with.logprobs.resize(3);
   EXPECT_GT(encode(with).size(), encode(plain).size());
-  // Segment table, root pointer, stepId, and the two list pointers (null): no list is written.
-  EXPECT_EQ(encode(StepResult{.step_id = 5, .sampled = {}, .logprobs = {}}).size(), 40u);
+  // Segment table, root pointer, stepId, and the three list pointers (null): no list is written.
+  EXPECT_EQ(encode(StepResult{.step_id = 5, .sampled = {}, .logprobs = {}, .prompt_logprobs = {}}).size(), 48u);
 }
 
 TEST(WireLogprobs, AnOlderPeersResultHasNoLogprobs) {
@@ -97,6 +98,44 @@ TEST(WireLogprobs, AnOlderPeersResultHasNoLogprobs) {
   EXPECT_EQ(r.step_id, 9u);
   EXPECT_TRUE(r.sampled.empty());
   EXPECT_TRUE(r.logprobs.empty());
+}
+
+void expect_same(const PromptLogprobs& a, const PromptLogprobs& b) {
+  EXPECT_EQ(a.first_position, b.first_position);
+  ASSERT_EQ(a.tokens.size(), b.tokens.size());
+  for (size_t i = 0; i < a.tokens.size(); ++i) {
+    SCOPED_TRACE("token " + std::to_string(i));
+    EXPECT_EQ(a.tokens[i].token, b.tokens[i].token);
+    EXPECT_EQ(a.tokens[i].rank, b.tokens[i].rank);
+    expect_same(SampleLogprobs{a.tokens[i].logprob, a.tokens[i].top}, SampleLogprobs{b.tokens[i].logprob, b.tokens[i].top});
+  }
+}
+
+TEST(WireLogprobs, PromptLogprobsGoOutAndComeBackWhole) {
+  SamplingParams p;
+  EXPECT_EQ(decode<SamplingParams>(encode(p)).prompt_logprobs, -1);  // the default: none
+  for (int32_t n : {0, 3, 20}) {
+    p.prompt_logprobs = n;
+    EXPECT_EQ(decode<SamplingParams>(encode(p)).prompt_logprobs, n);
+  }
+  ScheduledSequence s;
+  s.num_prompt_logprobs = 31;
+  EXPECT_EQ(decode<ScheduledSequence>(encode(s)).num_prompt_logprobs, 31);
+  // Two entries: a chunk that scored three prompt tokens (one the model rules out), one that asked none.
+  StepResult r = result_with_logprobs();
+  PromptLogprobs chunk;
+  chunk.first_position = 17;
+  chunk.tokens = {{5, -0.5f, 1, {{5, -0.5f}, {6, -1.0f}}},
+                  {6, -std::numeric_limits<float>::infinity(), 384, {{2, -0.01f}, {9, -5.0f}}},
+                  {7, -2.0f, 3, {}}};
+  r.prompt_logprobs = {chunk, PromptLogprobs{}};
+  const StepResult back = decode<StepResult>(encode(r));
+  ASSERT_EQ(back.prompt_logprobs.size(), 2u);
+  expect_same(back.prompt_logprobs[0], chunk);
+  expect_same(back.prompt_logprobs[1], PromptLogprobs{});
+  expect_round_trip(back);  // the sampled rows' logprobs beside them untouched
+  // The older peer above (no promptLogprobs field) answers none.
+  EXPECT_TRUE(decode<StepResult>(encode(result_with_logprobs())).prompt_logprobs.empty());
 }
 
 TEST(WireLogprobs, TextFormNamesTheFields) {

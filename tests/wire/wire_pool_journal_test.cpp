@@ -16,7 +16,7 @@
 
 #include "engine/kv/block_pool.h"
 #include "wire/caf_wire_inspect.h"
-#include "wire/troupe.capnp.h"
+#include "wire/pool_journal.capnp.h"
 #include "wire/wire_codec.h"
 #include "tests/engine/token_run.h"
 

@@ -42,6 +42,7 @@ inline void expect_same(const SamplingParams& a, const SamplingParams& b) {
     EXPECT_EQ(a.logit_bias[i].first, b.logit_bias[i].first);
     EXPECT_SAME_FLOAT(a.logit_bias[i].second, b.logit_bias[i].second);
   }
+  EXPECT_EQ(a.prompt_logprobs, b.prompt_logprobs);
 }
 
 inline void expect_same(const GenerationRequest& a, const GenerationRequest& b) {
@@ -67,6 +68,7 @@ inline void expect_same(const ScheduledSequence& a, const ScheduledSequence& b) 
   EXPECT_EQ(a.wants_logits, b.wants_logits);
   EXPECT_EQ(a.num_output_tokens, b.num_output_tokens);
   expect_same(a.sampling_params, b.sampling_params);
+  EXPECT_EQ(a.num_prompt_logprobs, b.num_prompt_logprobs);
 }
 
 inline void expect_same(const StepPlan& a, const StepPlan& b) {
@@ -87,6 +89,7 @@ inline void expect_same(const StepResult& a, const StepResult& b) {
   EXPECT_EQ(a.step_id, b.step_id);
   EXPECT_EQ(a.sampled, b.sampled);
   EXPECT_EQ(a.logprobs.size(), b.logprobs.size());  // their contents: wire_logprobs_test.cpp
+  EXPECT_EQ(a.prompt_logprobs.size(), b.prompt_logprobs.size());
 }
 
 inline void expect_same(const KvPoolShape& a, const KvPoolShape& b) {
@@ -136,6 +139,7 @@ inline SamplingParams full_params(uint64_t salt) {
   p.min_tokens = 2 + static_cast<int32_t>(salt);
   p.stop_token_ids = {7, 151643 + static_cast<int32_t>(salt)};
   p.logit_bias = {{11, -100.0f}, {12 + static_cast<int32_t>(salt), 2.5f}};
+  p.prompt_logprobs = 1 + static_cast<int32_t>(salt);
   return p;
 }
 
@@ -153,6 +157,7 @@ inline ScheduledSequence full_sequence(uint64_t id) {
   s.wants_logits = true;
   s.num_output_tokens = 3;
   s.sampling_params = full_params(id);
+  s.num_prompt_logprobs = 4;
   return s;
 }
 

@@ -27,6 +27,8 @@ TpRankOp a_step() {
   op.kind = TpRankOp::Kind::ForwardHidden;
   const std::vector<int32_t> prompt{5, 9, 11, 2}, next{40};
   op.batch.add_sequence(prompt.data(), 3, 3, {7}, 4, false);       // a chunk: no logits
+  op.batch.sequences[0].prompt_targets = {9, 11, 2};               // each token scored (prompt logprobs)
+  op.batch.sequences[0].prompt_top_n = 5;
   op.batch.add_sequence(next.data(), 1, 9, {2, 0, 5}, 4, true);    // a decode
   op.batch.hidden_states = {1.5f, -0.0f, 1e-42f, 3.0f, 4.0f, 5.0f, 6.0f, 7.0f};  // 4 tokens x 2
   return op;
@@ -48,6 +50,8 @@ void expect_same(const TpRankOp& a, const TpRankOp& b) {
     EXPECT_EQ(a.batch.sequences[i].context_len, b.batch.sequences[i].context_len);
     EXPECT_EQ(a.batch.sequences[i].block_table, b.batch.sequences[i].block_table);
     EXPECT_EQ(a.batch.sequences[i].wants_logits, b.batch.sequences[i].wants_logits);
+    EXPECT_EQ(a.batch.sequences[i].prompt_targets, b.batch.sequences[i].prompt_targets);
+    EXPECT_EQ(a.batch.sequences[i].prompt_top_n, b.batch.sequences[i].prompt_top_n);
   }
 }
 
@@ -93,6 +97,11 @@ TEST(WireTpRankOp, MalformedBatchesAreRefused) {
   {  // one position short
     TpRankOp op = a_step();
     op.batch.positions.pop_back();
+    EXPECT_THROW(wire::decode<TpRankOp>(wire::encode(op)), std::invalid_argument);
+  }
+  {  // more scored prompt tokens than the slice has
+    TpRankOp op = a_step();
+    op.batch.sequences[0].prompt_targets.push_back(4);
     EXPECT_THROW(wire::decode<TpRankOp>(wire::encode(op)), std::invalid_argument);
   }
   {  // hidden states not whole rows

@@ -95,7 +95,7 @@ class CountingBackend : public ModelBackend {
   SampledTokens run(const ForwardBatch&, std::span<const SamplingRow> rows) override {
     ++runs;
     if (lose_context) throw DeviceContextLost("cudaErrorIllegalAddress from the device");
-    return SampledTokens{std::vector<int32_t>(rows.size(), 7), {}};
+    return SampledTokens{std::vector<int32_t>(rows.size(), 7), {}, {}};
   }
   std::vector<float> logits(const ForwardBatch&) override { return {}; }
   int runs = 0;

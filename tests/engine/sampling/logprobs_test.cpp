@@ -39,5 +39,21 @@ TEST(Logprobs, StayFiniteForExtremeLogits) {
   EXPECT_LT(lp.logprob, -1e4f);
 }
 
+TEST(PromptLogprobs, RankTheTokenInTheOrderOfTheAlternatives) {
+  const std::vector<float> logits{1.0f, 3.0f, -2.0f, 3.0f, 0.5f};
+  const PromptTokenLogprobs third = compute_prompt_logprobs(logits, 0, 2);
+  EXPECT_EQ(third.token, 0);
+  EXPECT_EQ(third.rank, 3);  // after 1 and 3
+  EXPECT_FLOAT_EQ(third.logprob, compute_logprobs(logits, 0, 0).logprob);
+  ASSERT_EQ(third.top.size(), 2u);
+  EXPECT_EQ(third.top[0].token, 1);
+  EXPECT_EQ(third.top[1].token, 3);
+  // Ties go to the lower id, as in `top`: token 3 ties with 1 and comes second.
+  EXPECT_EQ(compute_prompt_logprobs(logits, 3, 0).rank, 2);
+  EXPECT_EQ(compute_prompt_logprobs(logits, 1, 0).rank, 1);
+  EXPECT_EQ(compute_prompt_logprobs(logits, 2, 0).rank, 5);
+  EXPECT_TRUE(compute_prompt_logprobs(logits, 2, 0).top.empty());
+}
+
 }  // namespace
 }  // namespace troupe
