@@ -94,38 +94,36 @@ TEST(ClusterConfig, BatchInvariantIsReadOffByDefault) {
   EXPECT_TRUE(parse_cluster_config(on, "cluster.toml").model.batch_invariant);
 }
 
-TEST(ClusterConfig, ServerKeysAreServesFlags) {
-  const ClusterConfig c = parse_cluster_config(R"([model]
+// One node holding every role: the smallest file.
+constexpr const char* kSolo = R"([model]
 path = "m"
-[server]
+[[node]]
+name = "solo"
+address = "localhost:4300"
+roles = ["gateway", "scheduler", "kv_manager", "executor"]
+)";
+
+TEST(ClusterConfig, ServerKeysAreServesFlags) {
+  const ServerSection s = parse_cluster_config(std::string(kSolo) + R"([server]
 served_model_name = ["a", "b"]
 api_key_file = "keys/api.key"
 metrics_need_api_key = true
 max_queue_depth = 7
 request_timeout_s = 30
 seed = 5
-[[node]]
-name = "solo"
-address = "localhost:4300"
-roles = ["gateway", "scheduler", "kv_manager", "executor"]
 )",
-                                               "cluster.toml");
-  EXPECT_EQ(c.server.served_model_name, (std::vector<std::string>{"a", "b"}));
-  EXPECT_EQ(c.server.api_key_file, "keys/api.key");
-  EXPECT_TRUE(c.server.metrics_need_api_key);
-  EXPECT_EQ(c.server.max_queue_depth, 7);
-  EXPECT_EQ(c.server.request_timeout_s, 30);
-  EXPECT_EQ(c.server.seed, 5u);
-  const ServerSection defaults;
-  EXPECT_EQ(parse_cluster_config(R"([model]
-path = "m"
-[[node]]
-name = "solo"
-address = "localhost:4300"
-roles = ["gateway", "scheduler", "kv_manager", "executor"]
-)", "cluster.toml").server.max_queue_depth, defaults.max_queue_depth);
-  EXPECT_FALSE(defaults.seed.has_value());
-  EXPECT_TRUE(defaults.api_key_file.empty());
+                                               "cluster.toml").server;
+  EXPECT_EQ(s.served_model_name, (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(s.api_key_file, "keys/api.key");
+  EXPECT_TRUE(s.metrics_need_api_key);
+  EXPECT_EQ(s.max_queue_depth, 7);
+  EXPECT_EQ(s.request_timeout_s, 30);
+  EXPECT_EQ(s.seed, 5u);
+  const ServerSection absent = parse_cluster_config(kSolo, "cluster.toml").server;
+  EXPECT_TRUE(absent.served_model_name.empty());
+  EXPECT_TRUE(absent.api_key_file.empty());
+  EXPECT_EQ(absent.max_queue_depth, 4096);  // serve's --max-queue-depth default
+  EXPECT_FALSE(absent.seed.has_value());
 }
 
 TEST(ClusterConfig, AbsentKeysTakeTheServeFlagsDefaults) {
