@@ -1,7 +1,5 @@
 #include "cli/cluster_serving.h"
 
-#include <spdlog/spdlog.h>
-
 #include <stdexcept>
 
 #include "net/api_key.h"
@@ -24,11 +22,7 @@ HttpServing cluster_http_serving(const ClusterConfig& config) {
   std::string file = s.api_key_file;
   if (!file.empty() && std::filesystem::path(file).is_relative()) file = (config.file.parent_path() / file).string();
   try {
-    const net::ApiKey key = net::resolve_api_key("", file);
-    o.api_key = key.key;
-    if (key.key.empty()) spdlog::info("no API key: every route is open (server.api_key_file or $TROUPE_API_KEY sets one)");
-    else spdlog::info("API key from {}: required on every route but /health{}", key.source,
-                      o.metrics_need_key ? "" : " and /metrics");
+    use_api_key(o, net::resolve_api_key("", file));
   } catch (const std::exception& e) {
     throw std::invalid_argument(config.file.string() + ": server.api_key_file: " + e.what());
   }

@@ -121,11 +121,7 @@ void register_serve(CLI::App& app, int& exit_code) {
                   "read the API key from FILE's first line (--api-key shows it to every local user in the process "
                   "list); without either, $TROUPE_API_KEY, then $VLLM_API_KEY");
   cmd->callback([o, key_file, &exit_code] {
-    const net::ApiKey key = net::resolve_api_key(o->serving.api_key, *key_file);
-    if (key.key.empty()) spdlog::info("no API key: every route is open");
-    else spdlog::info("API key from {}: required on every route but /health{}", key.source,
-                      o->serving.metrics_need_key ? "" : " and /metrics");
-    o->serving.api_key = key.key;
+    use_api_key(o->serving, net::resolve_api_key(o->serving.api_key, *key_file));
     exit_code = run_serve(*o);
   });
 }

@@ -29,6 +29,13 @@ void raise_open_file_limit(size_t connections) {
 
 }  // namespace
 
+void use_api_key(HttpServing& o, const net::ApiKey& key) {
+  if (key.key.empty()) spdlog::info("no API key: every route is open");
+  else spdlog::info("API key from {}: required on every route but /health{}", key.source,
+                    o.metrics_need_key ? "" : " and /metrics");
+  o.api_key = key.key;
+}
+
 int serve_until_signal(caf::actor_system& sys, const EngineActors& engine, std::shared_ptr<const ModelFolder> folder,
                        std::shared_ptr<ServerMetrics> metrics, const HttpServing& o, const sigset_t& signals,
                        std::shared_ptr<const ClusterHealth> cluster) {

@@ -16,6 +16,7 @@
 #include "engine/metrics/server_metrics.h"
 #include "engine/model_folder.h"
 #include "engine/routing/replica_router.h"
+#include "net/api_key.h"
 #include "net/api_server.h"
 
 namespace troupe::cli {
@@ -34,6 +35,10 @@ struct HttpServing {
   bool prompt_logprobs = true;    // the executors score prompt tokens (net/api_routes.h)
   RoutingPolicy routing = RoutingPolicy::CacheAware;  // --data-parallel-policy: which replica a request goes to
 };
+
+// Takes `key` as the key every route but /health (and /metrics unless metrics_need_key) requires,
+// and logs where it came from (never the key); an empty key leaves every route open.
+void use_api_key(HttpServing& o, const net::ApiKey& key);
 
 // Spawns a gateway in front of `engine` and serves until a signal of `signals` (blocked in every
 // thread by the caller) arrives; a second one cuts the drain short. `cluster`: a head's nodes,

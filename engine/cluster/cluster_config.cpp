@@ -182,9 +182,10 @@ ClusterConfig parse_cluster_config(std::string_view text, const std::filesystem:
                        "no_prefix_caching", "no_async_scheduling", "max_restarts"});
     c.scheduler = read_scheduler(s);
   }
-  if (const toml::table* t = top.table("server")) c.server = read_server(TomlTable(*t, "server", source, {"host", "port", "served_model_name", "api_key", "api_key_file",
-                                                            "metrics_need_api_key", "max_queue_depth",
-                                                            "request_timeout_s", "seed"}));
+  if (const toml::table* t = top.table("server"))
+    c.server = read_server(TomlTable(*t, "server", source,
+                                     {"host", "port", "served_model_name", "api_key", "api_key_file", "metrics_need_api_key",
+                                      "max_queue_depth", "request_timeout_s", "seed"}));
   if (const toml::table* t = top.table("cluster")) {
     const TomlTable s(*t, "cluster", source, {"join_timeout_s", "tp_timeout_s", "heartbeat_timeout_s", "spare_after_s"});
     c.cluster.join_timeout_s = s.number_or("join_timeout_s", c.cluster.join_timeout_s, 0.0);
