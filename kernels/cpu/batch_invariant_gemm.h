@@ -8,7 +8,7 @@
 // M = 32, 61 at M >= 64). Greedy picks rarely notice; a seeded draw over a flat distribution
 // does, so "same seed, same text" would hold only when the batch happens to be the same — not
 // across other traffic, nor across a recovery's recompute (docs/architecture.md, "Batch
-// invariance"). The price: this kernel reaches about half of OpenBLAS's speed (benchmarks.md).
+// invariance"). The price: prefill about 2.2x slower, decode no slower (benchmarks.md).
 //
 // Each output is dot(x[i], w[j]) in eight lanes over k (lane l sums k = l, l + 8, ...), the lanes
 // added in a fixed tree, the k % 8 tail added in order, then the bias. Register tiles of 4 rows x
