@@ -231,6 +231,10 @@ LoadedModel load_model(const ModelOptions& o, const EngineOptions& engine, bool 
     cpu::set_gemm_threads(o.threads);
   }
   if (o.batch_invariant) {
+    // The kernels run where the weights are: with --executor that is the node's process, not this one.
+    if (!engine.executor.empty())
+      throw std::invalid_argument("--batch-invariant with --executor: the executor's process runs the kernels; pass "
+                                  "--batch-invariant to its `troupe node` instead");
     if (weights && uses_gpu(o))
       throw std::invalid_argument("--batch-invariant: batch-invariant kernels exist for the CPU executor only; pass "
                                   "--device cpu");

@@ -35,5 +35,6 @@ printf ' \n' >"$work/blank.key"
 expect_error 2 "blank.key: its first line holds no key" -- "$troupe" serve --model "$model" --api-key-file "$work/blank.key"
 expect_error 2 "none.key: cannot read" -- "$troupe" serve --model "$model" --api-key-file "$work/none.key"
 expect_error 2 "--batch-invariant: batch-invariant kernels exist for the CPU executor only" -- "$troupe" generate --model "$model" --load-format dummy --prompt hi --device cuda --batch-invariant
+expect_error 2 "--batch-invariant with --executor: the executor's process runs the kernels" -- "$troupe" serve --model "$model" --executor 127.0.0.1:1 --batch-invariant
 expect_error 2 "--batch-invariant cannot be combined with --config" -- "$troupe" node --config "$work/none.toml" --name x --batch-invariant
 echo "every case: one error line, non-zero exit"
