@@ -14,34 +14,9 @@ namespace {
 
 using Self = caf::stateful_actor<GatewayState>;
 
-// Sends the held tokens whose text lies in the first n bytes of `a.pending`, and that text. With
-// `cut` a stop string starts at n: the token it cuts goes too, shortened to what precedes it.
-void release(GatewayState::Active& a, size_t n, bool cut) {
-  size_t begin = 0;  // of held[k]'s text in pending
-  size_t k = 0;
-  for (; k < a.held.size(); ++k) {
-    const size_t end = begin + a.held[k].text.size();
-    if (cut ? begin >= n : end > n) break;
-    if (end > n) a.held[k].text.resize(n - begin);
-    begin = end;
-  }
-  // Text past the last token is only the detokenizer's final flush: it goes with the last call.
-  const size_t sent = cut || k == a.held.size() ? n : begin;
-  if (k == 0 && sent == 0) return;
-  std::vector<GeneratedToken> out(std::make_move_iterator(a.held.begin()),
-                                  std::make_move_iterator(a.held.begin() + static_cast<std::ptrdiff_t>(k)));
-  a.held.erase(a.held.begin(), a.held.begin() + static_cast<std::ptrdiff_t>(k));
-  const std::string text = a.pending.substr(0, sent);
-  a.pending.erase(0, sent);
-  a.request->sink->on_output(text, std::move(out));
-}
-
-// Emits what may be emitted of `a.pending`; true when a stop string ended the request.
-bool emit(GatewayState::Active& a) {
-  bool stopped = false;
-  const size_t n = emittable_prefix(a.pending, a.request->stop, stopped, a.request->include_stop_str_in_output);
-  release(a, n, stopped);
-  return stopped;
+// Hands the sink what the stop-string filter let out, if anything.
+void send(GatewayState::Active& a, StopStringFilter::Release r) {
+  if (!r.empty()) a.request->sink->on_output(r.text, std::move(r.tokens));
 }
 
 // Hands the sink the request's prompt logprobs, once: all of them have come by its first token
@@ -56,15 +31,7 @@ void finish(Self* self, SeqId id, const std::string& reason) {
   if (it == self->state.active.end()) return;
   GatewayState::Active& a = it->second;
   send_prompt_logprobs(a);
-  if (!a.stop_matched) {
-    const std::string tail = a.detokenizer.flush();
-    if (!a.held.empty()) a.held.back().text += tail;  // the held bytes came with the last tokens
-    a.pending += tail;
-    bool stopped = false;
-    const size_t n = emittable_prefix(a.pending, a.request->stop, stopped, a.request->include_stop_str_in_output);
-    // At the end nothing can still grow into a stop string: all but a real match goes out.
-    release(a, stopped ? n : a.pending.size(), stopped);
-  }
+  send(a, a.output.finish(a.detokenizer.flush()));
   // Metrics first: a client that reads /metrics right after its answer must see its request.
   if (ServerMetrics* m = self->state.options.metrics.get()) {
     const auto now = std::chrono::steady_clock::now();
@@ -195,33 +162,6 @@ int32_t sender_replica(Self* self) {
 
 }  // namespace
 
-size_t emittable_prefix(const std::string& text, const std::vector<std::string>& stop, bool& stopped,
-                        bool include_stop) {
-  size_t first = std::string::npos;
-  size_t end = std::string::npos;  // of the stop string found at `first` (the first listed there)
-  for (const std::string& s : stop) {
-    if (s.empty()) continue;
-    const size_t at = text.find(s);
-    if (at < first) {
-      first = at;
-      end = at + s.size();
-    }
-  }
-  if (first != std::string::npos) {
-    stopped = true;
-    return include_stop ? end : first;
-  }
-  stopped = false;
-  size_t hold = 0;
-  for (const std::string& s : stop)
-    for (size_t len = std::min(s.size() - 1, text.size()); len > hold; --len)
-      if (text.compare(text.size() - len, len, s, 0, len) == 0) {
-        hold = len;
-        break;
-      }
-  return text.size() - hold;
-}
-
 caf::behavior gateway_actor(Self* self, std::shared_ptr<const Tokenizer> tokenizer, std::vector<caf::actor> schedulers,
                             caf::actor kv_manager, GatewayOptions options) {
   self->state.tokenizer = std::move(tokenizer);
@@ -325,11 +265,10 @@ caf::behavior gateway_actor(Self* self, std::shared_ptr<const Tokenizer> tokeniz
           const bool silent = !a.request->include_stop_str_in_output &&
                               output_stop_reason(a.output_token_ids, g.sampling_params, g.eos_token_ids) ==
                                   SequenceFinishReason::Stop;
-          GeneratedToken& t =
-              a.held.emplace_back(GeneratedToken{d.tokens[i], silent ? std::string() : a.detokenizer.push(d.tokens[i]), {}});
+          GeneratedToken t{d.tokens[i], silent ? std::string() : a.detokenizer.push(d.tokens[i]), {}};
           if (!d.logprobs.empty()) t.logprobs = std::move(d.logprobs[i]);
-          a.pending += t.text;
-          if ((a.stop_matched = emit(a))) {
+          send(a, a.output.push(std::move(t)));
+          if (a.output.stopped()) {
             self->send(self->state.schedulers[static_cast<size_t>(from)], abort_atom::value, d.seq_ids[i]);
             finish(self, d.seq_ids[i], "stop_string");
           }

@@ -20,6 +20,7 @@
 #include <caf/stateful_actor.hpp>
 
 #include "engine/metrics/server_metrics.h"
+#include "engine/output/stop_string_filter.h"
 #include "engine/routing/replica_router.h"
 #include "engine/sampling/logprobs.h"
 #include "engine/scheduler/generation_request.h"
@@ -27,14 +28,6 @@
 #include "engine/tokenizer/tokenizer.h"
 
 namespace troupe {
-
-// One generated token as a sink gets it.
-struct GeneratedToken {
-  int32_t id = 0;
-  std::string text;         // its share of the output text: "" for a skipped special token or the
-                            // bytes of a character that a later token completes
-  SampleLogprobs logprobs;  // when the request asked (SamplingParams::logprobs >= 0), else empty
-};
 
 // Receives one request's results, on the gateway's thread, in order: any number of on_output,
 // then exactly one of on_finish or on_error.
@@ -88,20 +81,21 @@ struct GatewayOptions {
 struct GatewayState {
   struct Active {
     Active(std::shared_ptr<GatewayRequest> r, IncrementalDetokenizer d, uint64_t a)
-        : request(std::move(r)), detokenizer(std::move(d)), arrival(a) {}
+        : request(std::move(r)),
+          detokenizer(std::move(d)),
+          output(request->stop, request->include_stop_str_in_output),
+          arrival(a) {}
     std::shared_ptr<GatewayRequest> request;
     IncrementalDetokenizer detokenizer;
+    StopStringFilter output;                 // the text not sent yet: a stop string may start in it
     uint64_t arrival = 0;                    // its place in the scheduler's queue, kept across restarts
     int32_t replica = -1;                    // the data-parallel replica it runs on; -1 while routed
     std::vector<int32_t> output_token_ids;   // every token received (held ones too): a restarted
                                              // scheduler continues after them and never sends them again
-    std::vector<GeneratedToken> held;  // not sent yet: a stop string may start in their text
-    std::string pending;               // their text, concatenated
     // Asked for prompt logprobs and not handed to the sink yet: [prompt_len], filled by position as
     // steps score them (a prompt recomputed after a preemption is scored again, and overwrites).
     bool prompt_logprobs_due = false;
     std::vector<std::optional<PromptTokenLogprobs>> prompt_logprobs;
-    bool stop_matched = false;     // a stop string ended it; nothing more is emitted
     bool abort_requested = false;  // the abort may have gone to a scheduler that died: not resubmitted
     std::chrono::steady_clock::time_point first_token_at{};
   };
@@ -135,12 +129,6 @@ struct GatewayState {
 // answer) and weighs the cached prefixes against its own in-flight count per replica.
 caf::behavior gateway_actor(caf::stateful_actor<GatewayState>* self, std::shared_ptr<const Tokenizer> tokenizer,
                             std::vector<caf::actor> schedulers, caf::actor kv_manager, GatewayOptions options);
-
-// The prefix of `text` that can be emitted now: everything before the first stop string (and
-// `stopped` set; through its end with `include_stop`), or everything but the longest tail that is
-// a prefix of some stop string.
-size_t emittable_prefix(const std::string& text, const std::vector<std::string>& stop, bool& stopped,
-                        bool include_stop = false);
 
 }  // namespace troupe
 
