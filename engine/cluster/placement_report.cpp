@@ -63,7 +63,8 @@ std::string placement_table(const ClusterConfig& c, const ClusterModel& model, c
          (dp ? "data_parallel " + std::to_string(p.data_parallel) + " x " : "") + "tensor_parallel " +
          std::to_string(p.tensor_parallel) + " x pipeline_parallel " + std::to_string(p.pipeline_parallel) + " = " +
          std::to_string(p.ranks.size()) + (p.ranks.size() == 1 ? " executor" : " executors") + "; KV block " + std::to_string(p.block_size) + " tokens\n\n";
-  // With replicas a first column says whose each executor is; one replica's table is as before.
+  // With replicas a column after the node says whose each executor is (rows still start with the
+  // node's name); one replica's table is as before.
   std::vector<std::vector<std::string>> rows = {
       {"node", "device", "stage", "rank", "layers", "q heads", "kv heads", "holds", "weights GiB", "KV bytes/token"}};
   for (const RankPlacement& r : p.ranks)
@@ -72,9 +73,9 @@ std::string placement_table(const ClusterConfig& c, const ClusterModel& model, c
                     std::to_string(r.kv_bytes_per_token)});
   rows.push_back({"total", "", "", "", "", "", "", "", gib(p.total_weight_bytes()), std::to_string(p.total_kv_bytes_per_token())});
   if (dp) {
-    rows[0].insert(rows[0].begin(), "replica");
-    for (size_t i = 1; i + 1 < rows.size(); ++i) rows[i].insert(rows[i].begin(), std::to_string(p.ranks[i - 1].replica));
-    rows.back().insert(rows.back().begin(), "");
+    rows[0].insert(rows[0].begin() + 1, "replica");
+    for (size_t i = 1; i + 1 < rows.size(); ++i) rows[i].insert(rows[i].begin() + 1, std::to_string(p.ranks[i - 1].replica));
+    rows.back().insert(rows.back().begin() + 1, "");
   }
   out += aligned(rows, dp ? 9 : 8);
   out += "\nKV cache per block of " + std::to_string(p.block_size) + " tokens: " +

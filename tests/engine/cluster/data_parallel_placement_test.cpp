@@ -107,7 +107,8 @@ TEST(DataParallelPlacement, TheReportShowsEachReplica) {
   const std::string table = placement_table(c, model, p);
   EXPECT_NE(table.find("data_parallel 2 x tensor_parallel 1 x pipeline_parallel 1 = 2 executors"), std::string::npos)
       << table;
-  EXPECT_NE(table.find("replica  node"), std::string::npos) << table;
+  EXPECT_NE(table.find("\nnode   replica  device"), std::string::npos) << table;
+  EXPECT_NE(table.find("\nn1     1        cpu:0"), std::string::npos) << table;
   EXPECT_NE(table.find("2 schedulers (one per replica), one kv_manager and cache_aware routing on n0"), std::string::npos)
       << table;
   const auto json = placement_json(c, model, p);
