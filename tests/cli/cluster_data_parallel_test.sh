@@ -6,7 +6,8 @@
 # split of the batch over replicas cannot change a token), and /metrics counts routed requests for
 # both replicas. Then the worker is killed (SIGKILL) under streams and started again: replica 1
 # alone is relaunched (the head logs one recovery; replica 0 keeps serving), and every stream ends
-# as in one process. Kept short: CI runs it on 2 cores. Usage: cluster_data_parallel_test.sh TROUPE MODEL
+# as in one process. Killed again past [scheduler] max_restarts, replica 1 is gone: the gateway
+# moves its requests to replica 0, and again every stream ends as in one process. Kept short: CI runs it on 2 cores. Usage: cluster_data_parallel_test.sh TROUPE MODEL
 set -euo pipefail
 source "$(dirname "$0")/cluster_lib.sh"
 cluster_test "$@"
@@ -42,7 +43,8 @@ wait "$ref_pid"
 pick_ports
 cfg="$work/dp2.toml"
 write_config "$cfg" 1 2 30
-sed -i 's/^pipeline_parallel = 1$/pipeline_parallel = 1\ndata_parallel = 2\ndata_parallel_policy = "round_robin"/' "$cfg"
+sed -i 's/^pipeline_parallel = 1$/pipeline_parallel = 1\ndata_parallel = 2\ndata_parallel_policy = "round_robin"/;
+        s/^\[scheduler\]$/[scheduler]\nmax_restarts = 1/' "$cfg"
 "$troupe" plan --config "$cfg" >"$work/plan.txt" || fail "plan: $(cat "$work/plan.txt")"
 grep -q "data_parallel 2 x tensor_parallel 1 x pipeline_parallel 1 = 2 executors" "$work/plan.txt" ||
   fail "plan does not show the replicas: $(cat "$work/plan.txt")"
@@ -81,9 +83,19 @@ same_streams "$work/ref-streams" "$work/killed" "worker killed"
 [ "$(metric "$url" node_losses_total)" -ge 1 ] || fail "node_losses_total $(metric "$url" node_losses_total)"
 [ "$(jq -r '.status' <<<"$(curl -s "$url/health")")" = ok ] || fail "/health after recovery: $(curl -s "$url/health")"
 
-kill -TERM "$head" "$worker"
-for p in "$head" "$worker"; do
+# Killed again, past max_restarts = 1 and not started again: replica 1 is gone, and the gateway
+# moves its requests to replica 0, which recomputes them: still every stream as in one process.
+streams "$url" "$work/gone"
+events_at_least 16 "$work/gone" || fail "the streams did not start (2)"
+kill -9 "$worker"
+wait_streams
+same_streams "$work/ref-streams" "$work/gone" "replica 1 gone"
+grep -q "replica 1 is gone; the gateway moves its requests to the other replicas" "$work/head.log" ||
+  fail "the head did not give replica 1 up: $(grep 'cluster:' "$work/head.log")"
+
+kill -TERM "$head"
+for p in "$head"; do
   exits_within "$p" 10 || fail "a node still runs 10 s after SIGTERM"
   [ "$rc" -eq 0 ] || fail "a node exited with status $rc"
 done
-echo "dp=2 over two nodes serves as one process; replica 1's node killed and back: every stream as in one process"
+echo "dp=2 over two nodes serves as one process; replica 1's node killed and back, then killed for good: every stream as in one process"
