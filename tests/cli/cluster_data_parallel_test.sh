@@ -78,6 +78,7 @@ start_node "$cfg" worker-1 "$work/worker-again.log"
 worker=$node_pid
 wait_streams
 same_streams "$work/ref-streams" "$work/killed" "worker killed"
+for _ in $(seq 1 300); do grep -q "cluster: recovered in" "$work/head.log" && break; sleep 0.1; done
 [ "$(grep -c "cluster: recovered in" "$work/head.log")" = 1 ] || fail "not one recovery: $(grep 'cluster:' "$work/head.log")"
 [ "$(grep -c "recovering (1 of" "$work/head.log")" = 1 ] || fail "more than replica 1 recovered"
 [ "$(metric "$url" node_losses_total)" -ge 1 ] || fail "node_losses_total $(metric "$url" node_losses_total)"
