@@ -7,7 +7,8 @@
 # both replicas. Then the worker is killed (SIGKILL) under streams and started again: replica 1
 # alone is relaunched (the head logs one recovery; replica 0 keeps serving), and every stream ends
 # as in one process. Killed again past [scheduler] max_restarts, replica 1 is gone: the gateway
-# moves its requests to replica 0, and again every stream ends as in one process. Kept short: CI runs it on 2 cores. Usage: cluster_data_parallel_test.sh TROUPE MODEL
+# moves its requests to replica 0, and again every stream ends as in one process. A spare node
+# with replicas is refused by key (not built). Kept short: CI runs it on 2 cores. Usage: cluster_data_parallel_test.sh TROUPE MODEL
 set -euo pipefail
 source "$(dirname "$0")/cluster_lib.sh"
 cluster_test "$@"
@@ -48,6 +49,13 @@ sed -i 's/^pipeline_parallel = 1$/pipeline_parallel = 1\ndata_parallel = 2\ndata
 "$troupe" plan --config "$cfg" >"$work/plan.txt" || fail "plan: $(cat "$work/plan.txt")"
 grep -q "data_parallel 2 x tensor_parallel 1 x pipeline_parallel 1 = 2 executors" "$work/plan.txt" ||
   fail "plan does not show the replicas: $(cat "$work/plan.txt")"
+# Not built: a spare with replicas (two recoveries could take one spare), refused naming the key.
+{ cat "$cfg"; printf '[[node]]\nname = "spare"\naddress = "127.0.0.1:%d"\nroles = ["spare"]\n' $((base_port + 5)); } \
+  >"$work/spare.toml"
+set +e; "$troupe" node --config "$work/spare.toml" --name head >/dev/null 2>"$work/spare.err"; rc=$?; set -e
+[ "$rc" = 1 ] && grep -q "spare.toml:[0-9]*: node\[2\].roles: spare nodes with model.data_parallel > 1 are not built yet" \
+  "$work/spare.err" || fail "a spare with data_parallel: status $rc, $(cat "$work/spare.err")"
+
 start_node "$cfg" worker-1 "$work/worker.log"
 worker=$node_pid
 start_node "$cfg" head "$work/head.log"
