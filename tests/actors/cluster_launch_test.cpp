@@ -215,5 +215,19 @@ TEST(ClusterLaunch, TwoReplicasOfTwoStagesOnFourNodesEachGiveTheTransformersGree
   }
 }
 
+// Two replicas of a tp 2 group each on four nodes: all four groups' ranks meet on the one board of
+// the start, told apart by their global stage.
+TEST(ClusterLaunch, TwoReplicasOfTwoTensorParallelRanksEachGiveTheTransformersGreedyTokens) {
+  LaunchedCluster c;
+  ASSERT_NO_FATAL_FAILURE(launch(c, "tiny-llama3", 2, 1, 2));
+  for (int32_t replica = 0; replica < 2; ++replica) {
+    EngineActors one;
+    one.supervisor = c.engine.replica_supervisors[static_cast<size_t>(replica)];
+    one = current_engine(c.head(), one);
+    SCOPED_TRACE("replica " + std::to_string(replica));
+    expect_reference_tokens(c, "tiny-llama3", one);
+  }
+}
+
 }  // namespace
 }  // namespace troupe

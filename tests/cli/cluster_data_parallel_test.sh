@@ -8,7 +8,8 @@
 # alone is relaunched (the head logs one recovery; replica 0 keeps serving), and every stream ends
 # as in one process. Killed again past [scheduler] max_restarts, replica 1 is gone: the gateway
 # moves its requests to replica 0, and again every stream ends as in one process. A spare node
-# with replicas is refused by key (not built). Kept short: CI runs it on 2 cores. Usage: cluster_data_parallel_test.sh TROUPE MODEL
+# with replicas is refused by key (not built). Kept short: CI runs it on 2 cores.
+# Usage: cluster_data_parallel_test.sh TROUPE MODEL
 set -euo pipefail
 source "$(dirname "$0")/cluster_lib.sh"
 cluster_test "$@"
