@@ -63,6 +63,12 @@ milliseconds left_until(Clock::time_point deadline) {
   return std::max(milliseconds(0), std::chrono::duration_cast<milliseconds>(deadline - Clock::now()));
 }
 
+// "stage 1", or with replicas "replica 1 stage 0": how logs and errors name a stage.
+std::string stage_name(const Placement& p, const RankPlacement& r) {
+  return (p.data_parallel > 1 ? "replica " + std::to_string(r.replica) + " " : std::string()) + "stage " +
+         std::to_string(r.stage);
+}
+
 struct Pending {
   size_t index = 0;                    // into config.nodes
   std::string last_error = "not tried yet";
@@ -79,19 +85,20 @@ void connect_tp_groups(caf::actor_system& sys, caf::scoped_actor& self, const Cl
   std::vector<caf::response_handle<caf::blocking_actor, caf::message, true>> answers;
   for (const RankPlacement& r : placement.ranks)
     answers.push_back(self->request(joined.nodes[r.node_index], timeout + milliseconds(5000), spawn_tp_rank_atom::value,
-                                    r.stage, r.rank, joined.rendezvous, "stage" + std::to_string(r.stage)));
+                                    r.global_stage, r.rank, joined.rendezvous, "stage" + std::to_string(r.global_stage)));
   std::vector<std::string> failures;
   for (size_t i = 0; i < answers.size(); ++i) {
     const RankPlacement& r = placement.ranks[i];
     answers[i].receive([](const caf::actor&) {},
                        [&](caf::error& err) {
-                         failures.push_back("node " + r.node + ": stage " + std::to_string(r.stage) + " rank " +
+                         failures.push_back("node " + r.node + ": " + stage_name(placement, r) + " rank " +
                                             std::to_string(r.rank) + ": " + refusal_text(sys, err));
                        });
   }
   if (!failures.empty()) throw ClusterLaunchError(std::move(failures));
-  spdlog::info("cluster: {} tensor-parallel group{} of {} connected", placement.pipeline_parallel,
-               placement.pipeline_parallel == 1 ? "" : "s", placement.tensor_parallel);
+  const size_t groups = placement.ranks.size() / static_cast<size_t>(placement.tensor_parallel);
+  spdlog::info("cluster: {} tensor-parallel group{} of {} connected", groups, groups == 1 ? "" : "s",
+               placement.tensor_parallel);
 }
 
 // Every rank's node holds its shard before any group or stage starts: asked all at once, so
@@ -197,24 +204,27 @@ JoinedCluster join_cluster(caf::actor_system& sys, const ClusterConfig& config, 
   load_shards(sys, self, placement, joined, deadline);
   connect_tp_groups(sys, self, config, placement, joined);
 
-  // Stages last first: each is started knowing its successor.
-  const int32_t pp = placement.pipeline_parallel;
-  joined.stages.resize(static_cast<size_t>(pp));
+  // Stages last first: each is started knowing its successor (in its own replica). Nodes key them
+  // by global stage, so several replicas' stages may share a node.
+  std::vector<const RankPlacement*> leaders;  // each stage's rank 0, in global-stage order
+  for (const RankPlacement& r : placement.ranks)
+    if (r.rank == 0) leaders.push_back(&r);
+  joined.stages.resize(leaders.size());
   const milliseconds spawn_timeout = std::max(milliseconds(30'000), left_until(deadline));
-  for (int32_t s = pp - 1; s >= 0; --s) {
-    const size_t at = placement.at(s, 0).node_index;
+  for (size_t i = leaders.size(); i-- > 0;) {
+    const RankPlacement& r = *leaders[i];
     std::string next_host;
     uint16_t next_port = 0;
-    if (s + 1 < pp) {
-      const NodeConfig& next = config.nodes[placement.at(s + 1, 0).node_index];
+    if (r.stage + 1 < placement.pipeline_parallel) {
+      const NodeConfig& next = config.nodes[leaders[i + 1]->node_index];
       next_host = next.host;
       next_port = next.port;
     }
-    self->request(joined.nodes[at], spawn_timeout, spawn_stage_atom::value, s, next_host, next_port)
-        .receive([&](const caf::actor& stage) { joined.stages[static_cast<size_t>(s)] = stage; },
+    self->request(joined.nodes[r.node_index], spawn_timeout, spawn_stage_atom::value, r.global_stage, next_host, next_port)
+        .receive([&](const caf::actor& stage) { joined.stages[i] = stage; },
                  [&](caf::error& err) {
-                   throw ClusterLaunchError({"node " + config.nodes[at].name + " could not start stage " +
-                                             std::to_string(s) + ": " + refusal_text(sys, err)});
+                   throw ClusterLaunchError({"node " + r.node + " could not start " + stage_name(placement, r) + ": " +
+                                             refusal_text(sys, err)});
                  });
   }
   return joined;

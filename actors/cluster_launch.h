@@ -44,10 +44,14 @@ class ClusterLaunchError : public std::runtime_error {
 struct JoinedCluster {
   std::vector<caf::actor> nodes;   // [config.nodes]: each node's node actor (the head's own too);
                                    // null for a node placement gives nothing (a spare, a replaced node)
-  std::vector<caf::actor> stages;  // [pipeline stages]: the stage executors, in order
+  std::vector<caf::actor> stages;  // the stage executors of every replica the placement holds, in
+                                   // global-stage order: [replica * pp + stage] of the whole
+                                   // placement, [stage] of one replica's (Placement::replica)
   caf::actor rendezvous;           // tensor_parallel > 1: the board the TP groups met on (rendezvous_actor.h)
 };
 
+// `placement` is the whole cluster's, or one replica's (Placement::replica): only its ranks' nodes
+// are joined and only its stages started, so the other replicas' stages run on undisturbed.
 // `self_node` is this process's node actor (node_actor.h), already serving the head's own shards;
 // `head` names this node in the file. Joins the head and the nodes `placement` gives a rank,
 // waiting for them up to `join_timeout` (cluster.join_timeout_s when not given); marks them up in

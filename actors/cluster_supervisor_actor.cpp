@@ -18,9 +18,16 @@ using Self = caf::stateful_actor<ClusterSupervisorState>;
 // the stage times and silent partitions, so it comes at least three times per heartbeat_timeout.)
 constexpr std::chrono::milliseconds kHeartbeatEvery{5'000};
 
-// Serving ends: requests in flight get `why`, and so does every later one.
+// Serving ends: requests in flight get `why`, and so does every later one. One data-parallel
+// replica of several is gone instead: its gateways move its requests to the others (as in one
+// process, scheduler_supervision.h), and only with none left do requests end.
 void end_serving(Self* self, const std::string& why) {
   auto& s = self->state;
+  if (s.scheduling.data_parallel) {
+    spdlog::error("cluster: {}; {}", why, budget_spent_consequence(s.scheduling));
+    s.executor = caf::actor{};
+    return hand_executor(self, s.scheduling, caf::actor{});
+  }
   spdlog::error("cluster: {}; requests in flight end with this error and new ones are refused", why);
   s.executor = caf::actor{};
   if (s.scheduling.metrics) s.scheduling.metrics->engine_alive = false;
@@ -125,7 +132,8 @@ void heartbeat(Self* self) {
 
 caf::behavior cluster_supervisor_actor(Self* self, std::vector<ClusterMember> nodes, std::vector<ClusterMember> stages,
                                        SchedulerConfig config, ClusterSupervision supervision,
-                                       std::shared_ptr<ClusterHealth> health, std::shared_ptr<ServerMetrics> metrics) {
+                                       std::shared_ptr<ClusterHealth> health, std::shared_ptr<ServerMetrics> metrics,
+                                       caf::actor kv_manager) {
   auto& st = self->state;
   st.nodes = std::move(nodes);
   st.stages = std::move(stages);
@@ -141,7 +149,8 @@ caf::behavior cluster_supervisor_actor(Self* self, std::vector<ClusterMember> no
   st.scheduling.config = config;
   st.scheduling.metrics = std::move(metrics);
   st.scheduling.max_restarts = supervision.max_restarts;
-  start_kv_manager(self, st.scheduling);
+  st.scheduling.data_parallel = static_cast<bool>(kv_manager);  // shared: one of several replicas
+  start_kv_manager(self, st.scheduling, std::move(kv_manager));
   start_scheduler(self, st.scheduling, st.executor);
   self->set_exit_handler([=](const caf::exit_msg& exit) {
     auto& s = self->state;

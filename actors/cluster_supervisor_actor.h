@@ -15,6 +15,12 @@
 // pause meanwhile and go on after: no request is lost, none gets a token twice. Without a
 // relaunch, past the budget, or when the relaunch fails, every request in flight ends at once
 // with an error naming the node, new ones are refused with it, and /health answers 503.
+//
+// Data parallel: one such supervisor per replica (cluster_engine.h), each over its replica's
+// nodes and stages, all sharing one kv_manager. A loss ends and relaunches only the replicas
+// with a stage on the lost node; the others serve on. A replica past its budget, or whose
+// relaunch failed, is gone: its scheduler stops and the gateway moves its requests to the live
+// replicas (scheduler_supervision.h's hand_executor), as in one process.
 #include <chrono>
 #include <functional>
 #include <map>
@@ -72,10 +78,13 @@ struct ClusterSupervisorState {
 
 // Messages: (engine_atom) -> (scheduler, executor); (gateway_atom, actor): tell this gateway of
 // every new scheduler, or that the engine is lost (engine_lost_atom); (kv_manager_atom) -> actor.
+// `nodes`: every node of the file, null where this supervisor's stages hold nothing. `kv_manager`:
+// one shared by every replica's supervisor (config.replica tells them apart); null: one engine,
+// which spawns its own.
 caf::behavior cluster_supervisor_actor(caf::stateful_actor<ClusterSupervisorState>* self,
                                        std::vector<ClusterMember> nodes, std::vector<ClusterMember> stages,
                                        SchedulerConfig config, ClusterSupervision supervision,
                                        std::shared_ptr<ClusterHealth> health,
-                                       std::shared_ptr<ServerMetrics> metrics);
+                                       std::shared_ptr<ServerMetrics> metrics, caf::actor kv_manager);
 
 }  // namespace troupe

@@ -52,15 +52,21 @@ EngineActors start_data_parallel_engine(caf::actor_system& sys, std::vector<std:
     throw std::invalid_argument("data parallel: one scheduler config per replica backend");
   if (metrics && metrics->num_replicas() < static_cast<int32_t>(replicas.size()))
     throw std::invalid_argument("data parallel: the server metrics count fewer replicas than there are");
-  std::vector<caf::actor> supervisors;
+  return start_replicas(sys, static_cast<int32_t>(replicas.size()), [&](int32_t i, const caf::actor& kv) {
+    SchedulerConfig& config = configs[static_cast<size_t>(i)];
+    config.replica = i;
+    config.pipeline_stages = 1;
+    return sys.spawn(supervisor_actor, std::vector<std::shared_ptr<ModelBackend>>{std::move(replicas[static_cast<size_t>(i)])},
+                     config, max_restarts, metrics, kv);
+  });
+}
+
+EngineActors start_replicas(caf::actor_system& sys, int32_t replicas, const ReplicaSupervisorSpawn& spawn_supervisor) {
+  if (replicas < 1) throw std::invalid_argument("data parallel: no replica");
   // Detached, as each supervisor's own would be (kv_manager_actor.h); monitored by every supervisor.
   const caf::actor kv = sys.spawn<caf::detached>(kv_manager_actor);
-  for (size_t i = 0; i < replicas.size(); ++i) {
-    configs[i].replica = static_cast<int32_t>(i);
-    configs[i].pipeline_stages = 1;
-    supervisors.push_back(sys.spawn(supervisor_actor, std::vector<std::shared_ptr<ModelBackend>>{std::move(replicas[i])},
-                                    configs[i], max_restarts, metrics, kv));
-  }
+  std::vector<caf::actor> supervisors;
+  for (int32_t i = 0; i < replicas; ++i) supervisors.push_back(spawn_supervisor(i, kv));
   EngineActors a;
   a.supervisor = supervisors.front();
   a = current_engine(sys, a);

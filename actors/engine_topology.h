@@ -2,6 +2,7 @@
 // Starting the engine's actors in this process: an executor (local, or a proxy of one published
 // by `troupe node` in another process) and the scheduler that drives it.
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -53,6 +54,13 @@ EngineActors start_pipeline_engine(caf::actor_system& sys, std::vector<std::shar
 EngineActors start_data_parallel_engine(caf::actor_system& sys, std::vector<std::shared_ptr<ModelBackend>> replicas,
                                         std::vector<SchedulerConfig> configs, int32_t max_restarts,
                                         std::shared_ptr<ServerMetrics> metrics);
+
+// What data parallel in one process and in a cluster share: ONE kv_manager (detached), then one
+// supervisor per replica i < replicas from spawn_supervisor(i, that kv_manager), which must plan
+// with SchedulerConfig::replica = i and share the kv_manager. Returns the engine: replica 0's
+// scheduler and executor, every replica's supervisor, the kv_manager.
+using ReplicaSupervisorSpawn = std::function<caf::actor(int32_t replica, const caf::actor& kv_manager)>;
+EngineActors start_replicas(caf::actor_system& sys, int32_t replicas, const ReplicaSupervisorSpawn& spawn_supervisor);
 
 // The engine's scheduler and executor now: its supervisor may have replaced the ones it started
 // with (null ones: none will come). Blocks this thread for the supervisor's answer.

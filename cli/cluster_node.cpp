@@ -18,8 +18,8 @@
 #include <spdlog/spdlog.h>
 
 #include "actors/actor_system_config.h"
+#include "actors/cluster_engine.h"
 #include "actors/cluster_launch.h"
-#include "actors/cluster_supervisor_actor.h"
 #include "actors/node_actor.h"
 #include "cli/engine_options.h"
 #include "cli/cluster_serving.h"
@@ -63,6 +63,9 @@ void refuse_unbuilt(const ClusterConfig& config, const NodeConfig& head) {
                                   " the gateway role");
     if (n.has(NodeRole::Spare) && config.model.tensor_parallel > 1)
       throw config.error(key, "spare nodes with model.tensor_parallel > 1 are not built yet");
+    // Each replica recovers alone, and two replicas' recoveries could both take one spare.
+    if (n.has(NodeRole::Spare) && config.model.data_parallel > 1)
+      throw config.error(key, "spare nodes with model.data_parallel > 1 are not built yet");
     if (n.has(NodeRole::KvManager) && !n.has(NodeRole::Scheduler))
       throw config.error(key, "a kv_manager on a node without the scheduler is not built yet: give " + head.name +
                                   " the kv_manager role");
@@ -121,7 +124,8 @@ struct ShardLoader {
     if (config.nodes[me].has(NodeRole::Spare)) r.device = spare_device(config.nodes[me], placement, r.global_rank);
     const LayerRange layers{r.layers.begin, r.layers.end};
     const bool gpu = placement.device == ClusterDevice::Cuda;
-    spdlog::info("loading stage {}{}: layers [{}, {}){}{}, {}", r.stage,
+    spdlog::info("loading {}stage {}{}: layers [{}, {}){}{}, {}",
+                 placement.data_parallel > 1 ? fmt::format("replica {} ", r.replica) : "", r.stage,
                  placement.tensor_parallel > 1 ? fmt::format(" rank {}", r.rank) : "", layers.begin, layers.end,
                  r.embedding ? " + embedding" : "", r.lm_head ? " + LM head" : "",
                  gpu ? fmt::format("GPU {}", r.device) : fmt::format("{} thread{}", threads, threads == 1 ? "" : "s"));
@@ -138,7 +142,7 @@ struct ShardLoader {
       FaultInjectingBackend::Poison poison;  // on a GPU a sticky error poisons the real context
       if (gpu) poison = [device = r.device] { poison_cuda_context(device); };
       backend = std::make_shared<FaultInjectingBackend>(
-          backend, faults, r.stage, r.rank,
+          backend, faults, r.global_stage, r.rank,
           [](const std::string&) { std::raise(SIGKILL); },  // as `kill -9`: nothing flushed, no goodbye
           poison);
     }
@@ -199,26 +203,24 @@ int run_head(caf::actor_system& sys, const ClusterConfig& config, const ClusterM
     for (const std::string& line : e.lines()) std::cerr << "error: " << line << "\n";
     return 1;
   }
-  std::vector<ClusterMember> nodes, stages;
-  for (size_t i = 0; i < config.nodes.size(); ++i) nodes.push_back({config.nodes[i].name, joined.nodes[i]});
-  for (size_t s = 0; s < joined.stages.size(); ++s)
-    stages.push_back({placement.at(static_cast<int32_t>(s), 0).node, joined.stages[s]});
-  auto metrics = std::make_shared<ServerMetrics>();
-  EngineActors engine;
-  // After a loss: the same launch again (the nodes that stayed answer at once and keep their
-  // shards; the lost one joins once its process is back). Everything it names lives until the
-  // process ends (end_process), which this function's caller does.
-  ClusterSupervision supervision;
-  supervision.max_restarts = config.scheduler.max_restarts;
-  supervision.heartbeat_timeout = seconds_as_duration(config.cluster.heartbeat_timeout_s);
-  auto current = std::make_shared<Placement>(placement);  // a spare's takeover changes it for later recoveries
-  supervision.relaunch = [&sys, &config, current, &identity, &node, self_node, health](const std::string& lost) {
-    return rejoin_cluster(sys, config, *current, identity, node.name, self_node, *health, lost);
-  };
-  engine.supervisor = sys.spawn(cluster_supervisor_actor, std::move(nodes), std::move(stages), scheduler,
-                                std::move(supervision), health, metrics);
-  engine = current_engine(sys, engine);
-  spdlog::info("cluster up: {} nodes, {} pipeline stages", config.nodes.size(), joined.stages.size());
+  auto metrics = std::make_shared<ServerMetrics>(placement.data_parallel);
+  // Everything a recovery names lives until the process ends (end_process), which this
+  // function's caller does.
+  ClusterEngineSetup setup;
+  setup.config = &config;
+  setup.placement = placement;
+  setup.identity = identity;
+  setup.head = node.name;
+  setup.self_node = self_node;
+  setup.health = health;
+  setup.scheduler = scheduler;
+  setup.metrics = metrics;
+  const EngineActors engine = start_cluster_engine(sys, std::move(setup), joined);
+  if (placement.data_parallel > 1)
+    spdlog::info("cluster up: {} nodes, {} replicas of {} pipeline stage(s), {} routing", config.nodes.size(),
+                 placement.data_parallel, placement.pipeline_parallel, routing_policy_name(serving.routing));
+  else
+    spdlog::info("cluster up: {} nodes, {} pipeline stages", config.nodes.size(), joined.stages.size());
   if (folder) {
     return serve_until_signal(sys, engine, folder, metrics, serving, signals, health);
   }
@@ -286,6 +288,7 @@ void run_cluster_node(const ClusterNodeOptions& o) {
     if (node.has(NodeRole::Gateway)) {
       folder = std::make_shared<const ModelFolder>(open_model_folder(model.dir));
       serving = cluster_http_serving(config);
+      serving.routing = config.model.data_parallel_policy;
     }
     scheduler = cluster_scheduler_config(config, model, placement);
   }

@@ -212,10 +212,12 @@ void check_data_parallel(const EngineOptions& engine) {
   const std::string dp = "--data-parallel-size " + std::to_string(engine.data_parallel);
   if (!engine.executor.empty())
     throw std::invalid_argument(dp + " runs its replicas in this process; it cannot be combined with --executor");
-  if (engine.tensor_parallel > 1)
-    throw std::invalid_argument(dp + " with --tensor-parallel is not built yet: pass one of them");
+  // A cluster file runs replicas of a tp x pp group (`[model] data_parallel`, `troupe node`).
+  const std::string or_cluster = ": pass one of them, or run the replicas as `troupe node`s of a cluster file "
+                                 "([model] data_parallel)";
+  if (engine.tensor_parallel > 1) throw std::invalid_argument(dp + " with --tensor-parallel is not built yet" + or_cluster);
   if (engine.pipeline_parallel > 1)
-    throw std::invalid_argument(dp + " with --pipeline-parallel is not built yet: pass one of them");
+    throw std::invalid_argument(dp + " with --pipeline-parallel is not built yet" + or_cluster);
 }
 
 bool uses_gpu(const ModelOptions& o) { return o.device == "cuda" || (o.device == "auto" && cuda_device_available()); }

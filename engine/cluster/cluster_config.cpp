@@ -23,11 +23,17 @@ ModelSection read_model(const TomlTable& t, bool& device_given) {
   m.tensor_parallel = static_cast<int32_t>(t.int_or("tensor_parallel", 1, 1, 1024));
   m.pipeline_parallel = static_cast<int32_t>(t.int_or("pipeline_parallel", 1, 1, 1024));
   m.batch_invariant = t.bool_or("batch_invariant", false);
-  // Known, so the error says what is missing rather than "unknown key": replicas over a cluster's
-  // nodes need a router in front of several heads, which is not built (issue 19's stretch).
-  if (t.int_or("data_parallel", 1, 1, 1024) != 1)
-    t.fail("data_parallel", "data parallel in a cluster is not built yet (only 1); on one machine run `troupe serve "
-                            "--data-parallel-size N`");
+  m.data_parallel = static_cast<int32_t>(t.int_or("data_parallel", 1, 1, 1024));
+  if (t.has("data_parallel_policy")) {
+    const std::string policy = t.string_or("data_parallel_policy", "");
+    const std::optional<RoutingPolicy> parsed = parse_routing_policy(policy);
+    if (!parsed) t.fail("data_parallel_policy", "'" + policy + "' is not one of " + routing_policy_names());
+    // Never ignored: with one replica there is nothing to route between.
+    if (m.data_parallel == 1)
+      t.fail("data_parallel_policy", "routes requests between replicas, and data_parallel is 1: set data_parallel "
+                                     "above 1, or drop data_parallel_policy");
+    m.data_parallel_policy = *parsed;
+  }
   return m;
 }
 
@@ -123,6 +129,7 @@ void check_roles(const ClusterConfig& c) {
 }
 
 void check_executor_count(const ClusterConfig& c) {
+  const int32_t dp = c.model.data_parallel;
   int32_t offered = 0;
   std::string per_node;
   for (const NodeConfig& n : c.nodes) {
@@ -130,10 +137,13 @@ void check_executor_count(const ClusterConfig& c) {
     offered += n.executor_slots();
     per_node += (per_node.empty() ? "" : ", ") + n.name + ": " + std::to_string(n.executor_slots());
   }
-  if (offered == c.world_size()) return;
-  const std::string key = c.lines.count("model.pipeline_parallel") ? "model.pipeline_parallel" : "model.tensor_parallel";
-  throw c.error(key, "tensor_parallel x pipeline_parallel = " + std::to_string(c.model.tensor_parallel) + " x " +
-                         std::to_string(c.model.pipeline_parallel) + " = " + std::to_string(c.world_size()) +
+  if (offered == c.executors_needed()) return;
+  const std::string key = dp > 1                                    ? "model.data_parallel"
+                          : c.lines.count("model.pipeline_parallel") ? "model.pipeline_parallel"
+                                                                     : "model.tensor_parallel";
+  throw c.error(key, std::string(dp > 1 ? "data_parallel x " : "") + "tensor_parallel x pipeline_parallel = " +
+                         (dp > 1 ? std::to_string(dp) + " x " : "") + std::to_string(c.model.tensor_parallel) + " x " +
+                         std::to_string(c.model.pipeline_parallel) + " = " + std::to_string(c.executors_needed()) +
                          " executors, but the nodes with the executor role offer " + std::to_string(offered) +
                          (per_node.empty() ? "" : " (" + per_node + ")"));
 }
@@ -173,7 +183,7 @@ ClusterConfig parse_cluster_config(std::string_view text, const std::filesystem:
   bool device_given = false;
   const TomlTable m(*model, "model", source,
                     {"path", "load_format", "dummy_seed", "device", "tensor_parallel", "pipeline_parallel", "data_parallel",
-                     "batch_invariant"});
+                     "data_parallel_policy", "batch_invariant"});
   m.record_lines(c.lines);
   c.model = read_model(m, device_given);
   if (const toml::table* t = top.table("scheduler")) {

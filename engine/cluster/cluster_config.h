@@ -1,9 +1,9 @@
 #pragma once
 // ClusterConfig: one TOML file describes the whole cluster — the model and how it is split
-// (tensor_parallel x pipeline_parallel), the scheduler's settings, the HTTP server, and every
+// (data_parallel replicas of tensor_parallel x pipeline_parallel), the scheduler's settings, the HTTP server, and every
 // node with its address, roles and executors. The same file is given to every node. Parsing
 // checks everything that needs no model: the schema (unknown keys are errors), types, ranges,
-// roles, addresses, names, and that the executors offered equal tp x pp. What needs the model's
+// roles, addresses, names, and that the executors offered equal dp x tp x pp. What needs the model's
 // config.json (layers, heads) is checked by validate_model_fit (model_fit.h). config/README.md
 // documents every key and default.
 #include <chrono>
@@ -17,6 +17,7 @@
 #include "engine/cluster/config_error.h"
 #include "engine/cluster/node_config.h"
 #include "engine/cluster/server_section.h"
+#include "engine/routing/replica_router.h"
 #include "engine/scheduler/scheduler_settings.h"
 
 namespace troupe {
@@ -33,6 +34,11 @@ struct ModelSection {
   ClusterDevice device = ClusterDevice::Cpu;  // absent: cuda when a node lists gpus, else cpu
   int32_t tensor_parallel = 1;
   int32_t pipeline_parallel = 1;
+  // Whole replicas of the model, each its own tensor_parallel x pipeline_parallel group of
+  // executors and its own scheduler, behind the head's one gateway and kv_manager (as serve's
+  // --data-parallel-size); data_parallel_policy picks a request's replica (--data-parallel-policy).
+  int32_t data_parallel = 1;
+  RoutingPolicy data_parallel_policy = RoutingPolicy::CacheAware;
   bool batch_invariant = false;  // as serve's --batch-invariant (CPU executors only)
 };
 
@@ -70,7 +76,9 @@ struct ClusterConfig {
   int line_of(std::string_view key) const;
   ConfigError error(std::string_view key, const std::string& what) const;
 
+  // One replica's executors, and every replica's: what the nodes with the executor role offer.
   int32_t world_size() const { return model.tensor_parallel * model.pipeline_parallel; }
+  int32_t executors_needed() const { return model.data_parallel * world_size(); }
   const NodeConfig& scheduler_node() const;  // exactly one exists once parsed
 };
 

@@ -6,7 +6,7 @@
 //   [[fault]]
 //   action = "device_error"   # crash | device_error | delay | drop_heartbeats
 //   at_step = 30              # the executor's step it strikes at (from 1; default 1)
-//   stage = 1                 # the executor: pipeline stage and TP rank (default: any)
+//   stage = 1                 # the executor: pipeline stage (global with data_parallel) and TP rank (default: any)
 //   rank = 0
 //   sticky = true             # device_error: every later step fails too
 //   steps = 5                 # delay: this many steps from at_step ...

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <climits>
+#include <stdexcept>
 
 #include "engine/cluster/model_fit.h"
 #include "engine/model/weight_layout.h"
@@ -28,7 +29,8 @@ std::vector<Slot> assign_slots(const ClusterConfig& c, std::vector<std::string>&
     }
   }
   std::vector<Slot> slots;
-  for (int32_t stage = 0; stage < c.model.pipeline_parallel; ++stage) {
+  const int32_t pp = c.model.pipeline_parallel;
+  for (int32_t stage = 0; stage < c.model.data_parallel * pp; ++stage) {  // global stages
     size_t node = 0;
     while (node < free.size() && free[node].size() < static_cast<size_t>(tp)) ++node;
     if (node < free.size()) {
@@ -46,7 +48,10 @@ std::vector<Slot> assign_slots(const ClusterConfig& c, std::vector<std::string>&
         ++taken;
       }
     }
-    notes.push_back("stage " + std::to_string(stage) + "'s tensor-parallel group spans nodes " + spanned +
+    const std::string which = c.model.data_parallel > 1 ? "replica " + std::to_string(stage / pp) + " stage " +
+                                                                std::to_string(stage % pp)
+                                                          : "stage " + std::to_string(stage);
+    notes.push_back(which + "'s tensor-parallel group spans nodes " + spanned +
                     ": no node has " + std::to_string(tp) + " free executors, so its all-reduces cross the network");
   }
   return slots;
@@ -94,6 +99,7 @@ Placement place(const ClusterConfig& c, const ModelConfig& m) {
   Placement p;
   p.notes = validate_model_fit(c, m);
   p.device = c.model.device;
+  p.data_parallel = c.model.data_parallel;
   p.tensor_parallel = c.model.tensor_parallel;
   p.pipeline_parallel = c.model.pipeline_parallel;
   p.bytes_per_element = bytes_per_element(p.device);
@@ -102,26 +108,30 @@ Placement place(const ClusterConfig& c, const ModelConfig& m) {
   const std::vector<Slot> slots = assign_slots(c, p.notes);
   const std::vector<WeightPart> layout = weight_layout(m);
   const int32_t last = p.pipeline_parallel - 1;
-  for (int32_t stage = 0; stage <= last; ++stage) {
-    for (int32_t rank = 0; rank < p.tensor_parallel; ++rank) {
-      RankPlacement r;
-      r.stage = stage;
-      r.rank = rank;
-      r.global_rank = stage * p.tensor_parallel + rank;
-      const Slot& slot = slots[static_cast<size_t>(r.global_rank)];
-      r.node_index = slot.node;
-      r.node = c.nodes[slot.node].name;
-      r.device = slot.device;
-      r.layers = p.stage_layers[static_cast<size_t>(stage)];
-      r.shard = tp_shard(m, p.tensor_parallel, rank);
-      r.embedding = stage == 0;
-      r.final_norm = stage == last;
-      r.lm_head = stage == last;
-      r.lm_head_is_embedding = stage == last && m.tie_word_embeddings;
-      r.weight_bytes = held_weight_elements(m, layout, r) * p.bytes_per_element;
-      r.kv_bytes_per_token = 2 * r.layers.size() * r.shard.kv_heads.size() * m.head_dim * p.bytes_per_element;
-      r.kv_bytes_per_block = r.kv_bytes_per_token * p.block_size;
-      p.ranks.push_back(std::move(r));
+  for (int32_t replica = 0; replica < p.data_parallel; ++replica) {
+    for (int32_t stage = 0; stage <= last; ++stage) {
+      for (int32_t rank = 0; rank < p.tensor_parallel; ++rank) {
+        RankPlacement r;
+        r.replica = replica;
+        r.stage = stage;
+        r.rank = rank;
+        r.global_stage = replica * p.pipeline_parallel + stage;
+        r.global_rank = r.global_stage * p.tensor_parallel + rank;
+        const Slot& slot = slots[static_cast<size_t>(r.global_rank)];
+        r.node_index = slot.node;
+        r.node = c.nodes[slot.node].name;
+        r.device = slot.device;
+        r.layers = p.stage_layers[static_cast<size_t>(stage)];
+        r.shard = tp_shard(m, p.tensor_parallel, rank);
+        r.embedding = stage == 0;
+        r.final_norm = stage == last;
+        r.lm_head = stage == last;
+        r.lm_head_is_embedding = stage == last && m.tie_word_embeddings;
+        r.weight_bytes = held_weight_elements(m, layout, r) * p.bytes_per_element;
+        r.kv_bytes_per_token = 2 * r.layers.size() * r.shard.kv_heads.size() * m.head_dim * p.bytes_per_element;
+        r.kv_bytes_per_block = r.kv_bytes_per_token * p.block_size;
+        p.ranks.push_back(std::move(r));
+      }
     }
   }
   if (m.tie_word_embeddings)
@@ -138,8 +148,17 @@ Placement place(const ClusterConfig& c, const ModelConfig& m) {
   return p;
 }
 
+Placement Placement::replica(int32_t i) const {
+  Placement one = *this;
+  std::erase_if(one.ranks, [i](const RankPlacement& r) { return r.replica != i; });
+  return one;
+}
+
 int32_t spare_device(const NodeConfig& spare, const Placement& placement, int32_t global_rank) {
-  const size_t holder = placement.ranks.at(static_cast<size_t>(global_rank)).node_index;
+  const auto held = std::find_if(placement.ranks.begin(), placement.ranks.end(),
+                                 [&](const RankPlacement& r) { return r.global_rank == global_rank; });
+  if (held == placement.ranks.end()) throw std::out_of_range("spare_device: no rank " + std::to_string(global_rank));
+  const size_t holder = held->node_index;
   int32_t k = 0;
   for (const RankPlacement& r : placement.ranks)
     if (r.node_index == holder && r.global_rank < global_rank) ++k;

@@ -3,13 +3,17 @@
 // cluster file and the model's config.json, printed by `troupe plan` and (later) at start.
 //
 // Rules:
-// - Executors are numbered stage-major: global rank = stage * tp + tp rank.
+// - data_parallel replicas, each a whole tp x pp group of its own. Every replica's stages are
+//   numbered together, replica-major: global stage = replica * pp + stage, and executors
+//   stage-major: global rank = global stage * tp + tp rank. Nodes key the shards and stage
+//   executors they hold by these numbers, so several replicas' stages may share a node.
+//   With one replica both are the plain stage and rank numbers.
 // - Layers: pp contiguous ranges of sizes differing by at most one. The extra layers go to the
 //   stages before the last, from the second-to-last backwards (vLLM's get_pp_indices, so layer
 //   ranges match vLLM's): the last stage also runs the final norm, lm_head and sampling.
 // - Stage 0 holds the embedding; the last stage the final norm and lm_head. Tied embeddings: the
 //   embedding matrix is the lm_head — with pp > 1 the last stage holds its own copy of it.
-// - Nodes: each stage in turn takes tp free executors on the first node (config order) that has
+// - Nodes: each stage in turn (replica 0's stages first) takes tp free executors on the first node (config order) that has
 //   that many, so TP traffic (an all-reduce per layer) stays within a node and only PP's hidden
 //   states cross nodes. Where no node has room, the stage takes the first free executors in
 //   config order, and a note says its TP group spans nodes. On a node executors are taken in
@@ -30,9 +34,11 @@
 namespace troupe {
 
 struct RankPlacement {
-  int32_t stage = 0;         // pipeline stage
+  int32_t replica = 0;       // data-parallel replica
+  int32_t stage = 0;         // pipeline stage within its replica
   int32_t rank = 0;          // tensor-parallel rank within the stage
-  int32_t global_rank = 0;   // stage * tp + rank
+  int32_t global_stage = 0;  // replica * pp + stage
+  int32_t global_rank = 0;   // global_stage * tp + rank
   std::string node;          // the node's name
   size_t node_index = 0;     // into ClusterConfig::nodes
   int32_t device = 0;        // CPU executor index on the node, or the GPU id
@@ -49,16 +55,20 @@ struct RankPlacement {
 
 struct Placement {
   ClusterDevice device = ClusterDevice::Cpu;
-  int32_t tensor_parallel = 1, pipeline_parallel = 1;
+  int32_t data_parallel = 1, tensor_parallel = 1, pipeline_parallel = 1;
   int64_t bytes_per_element = 4;  // weights and KV cache
   int32_t block_size = 16;
   std::vector<IndexRange> stage_layers;  // [stage]
-  std::vector<RankPlacement> ranks;      // in global-rank order
+  std::vector<RankPlacement> ranks;      // in global-rank order (one replica's: see replica())
   std::vector<std::string> notes;        // what a person should know (replication, spans, ties)
 
+  // The rank of the first replica `ranks` holds (replica 0's, or the one replica() kept).
   const RankPlacement& at(int32_t stage, int32_t rank) const {
     return ranks[static_cast<size_t>(stage * tensor_parallel + rank)];
   }
+  // This placement with replica i's ranks only (global numbers kept): what one replica's launch
+  // and recovery act on, leaving the other replicas serving.
+  Placement replica(int32_t i) const;
   int64_t total_weight_bytes() const;
   int64_t total_kv_bytes_per_token() const;
   // The KV blocks the cluster's one pool can have when every executor may spend `bytes` on its

@@ -58,9 +58,13 @@ std::string placement_table(const ClusterConfig& c, const ClusterModel& model, c
   std::string out = "model " + label + ": " + m.architecture_name + ", " + std::to_string(m.num_layers) +
                     " layers, " + std::to_string(m.num_heads) + " heads, " + std::to_string(m.num_kv_heads) +
                     " KV heads\n";
-  out += std::string(device_name(p.device)) + ", " + dtype_name(p) + " weights and KV cache; tensor_parallel " +
+  const bool dp = p.data_parallel > 1;
+  out += std::string(device_name(p.device)) + ", " + dtype_name(p) + " weights and KV cache; " +
+         (dp ? "data_parallel " + std::to_string(p.data_parallel) + " x " : "") + "tensor_parallel " +
          std::to_string(p.tensor_parallel) + " x pipeline_parallel " + std::to_string(p.pipeline_parallel) + " = " +
          std::to_string(p.ranks.size()) + (p.ranks.size() == 1 ? " executor" : " executors") + "; KV block " + std::to_string(p.block_size) + " tokens\n\n";
+  // With replicas a column after the node says whose each executor is (rows still start with the
+  // node's name); one replica's table is as before.
   std::vector<std::vector<std::string>> rows = {
       {"node", "device", "stage", "rank", "layers", "q heads", "kv heads", "holds", "weights GiB", "KV bytes/token"}};
   for (const RankPlacement& r : p.ranks)
@@ -68,13 +72,21 @@ std::string placement_table(const ClusterConfig& c, const ClusterModel& model, c
                     range(r.shard.q_heads), range(r.shard.kv_heads), holds(r), gib(r.weight_bytes),
                     std::to_string(r.kv_bytes_per_token)});
   rows.push_back({"total", "", "", "", "", "", "", "", gib(p.total_weight_bytes()), std::to_string(p.total_kv_bytes_per_token())});
-  out += aligned(rows, 8);
+  if (dp) {
+    rows[0].insert(rows[0].begin() + 1, "replica");
+    for (size_t i = 1; i + 1 < rows.size(); ++i) rows[i].insert(rows[i].begin() + 1, std::to_string(p.ranks[i - 1].replica));
+    rows.back().insert(rows.back().begin() + 1, "");
+  }
+  out += aligned(rows, dp ? 9 : 8);
   out += "\nKV cache per block of " + std::to_string(p.block_size) + " tokens: " +
          std::to_string(p.total_kv_bytes_per_token() * p.block_size) + " bytes over all executors";
   int64_t busiest = 0;
   for (const RankPlacement& r : p.ranks) busiest = std::max(busiest, r.kv_bytes_per_block);
   out += " (at most " + std::to_string(busiest) + " on one)\n";
-  out += "scheduler on " + c.scheduler_node().name + "; HTTP on port " + std::to_string(c.server.port) + " of";
+  out += (dp ? std::to_string(p.data_parallel) + " schedulers (one per replica), one kv_manager and " +
+                   std::string(routing_policy_name(c.model.data_parallel_policy)) + " routing on "
+              : "scheduler on ") +
+         c.scheduler_node().name + "; HTTP on port " + std::to_string(c.server.port) + " of";
   for (const NodeConfig& n : c.nodes)
     if (n.has(NodeRole::Gateway)) out += " " + n.name;
   out += "\n";
@@ -92,6 +104,7 @@ nlohmann::ordered_json placement_json(const ClusterConfig& c, const ClusterModel
   json ranks = json::array();
   for (const RankPlacement& r : p.ranks)
     ranks.push_back({{"global_rank", r.global_rank},
+                     {"replica", r.replica},
                      {"stage", r.stage},
                      {"rank", r.rank},
                      {"node", r.node},
@@ -126,6 +139,8 @@ nlohmann::ordered_json placement_json(const ClusterConfig& c, const ClusterModel
             {"tie_word_embeddings", m.tie_word_embeddings}}},
           {"device", std::string(device_name(p.device))},
           {"dtype", dtype_name(p)},
+          {"data_parallel", p.data_parallel},
+          {"data_parallel_policy", std::string(routing_policy_name(c.model.data_parallel_policy))},
           {"tensor_parallel", p.tensor_parallel},
           {"pipeline_parallel", p.pipeline_parallel},
           {"block_size", p.block_size},

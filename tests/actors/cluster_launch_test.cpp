@@ -22,7 +22,7 @@
 #include "actors/actor_system_config.h"
 #include "actors/batch_client.h"
 #include "actors/cluster_launch.h"
-#include "actors/cluster_supervisor_actor.h"
+#include "actors/cluster_engine.h"
 #include "actors/node_actor.h"
 #include "engine/cluster/cluster_model.h"
 #include "engine/model_folder.h"
@@ -60,14 +60,14 @@ struct LaunchedCluster {
 
   caf::actor_system& head() { return *systems[0]; }
   ~LaunchedCluster() {
-    if (engine.supervisor) caf::anon_send_exit(engine.supervisor, caf::exit_reason::user_shutdown);
+    if (engine.supervisor) stop_engine(engine);
     for (const caf::actor& n : nodes) caf::anon_send_exit(n, caf::exit_reason::user_shutdown);
   }
 };
 
-void launch(LaunchedCluster& c, const std::string& fixture, int32_t tp, int32_t pp) {
+void launch(LaunchedCluster& c, const std::string& fixture, int32_t tp, int32_t pp, int32_t dp = 1) {
   const auto dir = test::fixture_model_dir(fixture);
-  const int n = tp * pp;
+  const int n = dp * tp * pp;
   std::vector<uint16_t> ports;
   for (int i = 0; i < n; ++i) {
     ports.push_back(free_port());
@@ -76,7 +76,8 @@ void launch(LaunchedCluster& c, const std::string& fixture, int32_t tp, int32_t 
   const auto file = std::filesystem::temp_directory_path() / ("cluster_launch_test_" + std::to_string(getpid()) + ".toml");
   {
     std::ofstream out(file);
-    out << "[model]\npath = \"" << dir.string() << "\"\ntensor_parallel = " << tp << "\npipeline_parallel = " << pp << "\n"
+    out << "[model]\npath = \"" << dir.string() << "\"\ntensor_parallel = " << tp << "\npipeline_parallel = " << pp
+        << "\ndata_parallel = " << dp << "\n"
         << "[scheduler]\nmax_num_seqs = 4\nmax_num_batched_tokens = 32\nnum_kv_blocks = 64\n"
         << "[cluster]\njoin_timeout_s = 20\ntp_timeout_s = 20\n";
     for (int i = 0; i < n; ++i)
@@ -115,19 +116,24 @@ void launch(LaunchedCluster& c, const std::string& fixture, int32_t tp, int32_t 
   }
   c.health = std::make_shared<ClusterHealth>(initial_health(c.config));
   c.joined = join_cluster(c.head(), c.config, c.placement, identity, "head", c.nodes[0], *c.health);
-  ASSERT_EQ(c.joined.stages.size(), static_cast<size_t>(pp));
-  std::vector<ClusterMember> members, stage_members;
-  for (int i = 0; i < n; ++i) members.push_back({c.names[static_cast<size_t>(i)], c.joined.nodes[static_cast<size_t>(i)]});
-  for (int32_t s = 0; s < pp; ++s) stage_members.push_back({c.placement.at(s, 0).node, c.joined.stages[static_cast<size_t>(s)]});
-  const SchedulerConfig sc{.max_num_seqs = 4, .max_num_batched_tokens = 32, .block_size = 16, .num_blocks = 64,
-                           .pipeline_stages = pp};
-  c.engine.supervisor = c.head().spawn(cluster_supervisor_actor, members, stage_members, sc, ClusterSupervision{},
-                                       c.health, std::shared_ptr<ServerMetrics>{});
-  c.engine = current_engine(c.head(), c.engine);
+  ASSERT_EQ(c.joined.stages.size(), static_cast<size_t>(dp * pp));
+  ClusterEngineSetup setup;
+  setup.config = &c.config;
+  setup.placement = c.placement;
+  setup.identity = identity;
+  setup.head = "head";
+  setup.self_node = c.nodes[0];
+  setup.health = c.health;
+  setup.scheduler = SchedulerConfig{.max_num_seqs = 4, .max_num_batched_tokens = 32, .block_size = 16, .num_blocks = 64,
+                                    .pipeline_stages = pp};
+  setup.metrics = std::make_shared<ServerMetrics>(dp);
+  setup.recover = false;
+  c.engine = start_cluster_engine(c.head(), std::move(setup), c.joined);
 }
 
-// Every reference prompt of the fixture, greedy, at once: the tokens transformers gave.
-void expect_reference_tokens(LaunchedCluster& c, const std::string& fixture) {
+// Every reference prompt of the fixture, greedy, at once through `engine` (the cluster's, or one
+// replica's): the tokens transformers gave.
+void expect_reference_tokens(LaunchedCluster& c, const std::string& fixture, const EngineActors& engine) {
   const auto reference = test::load_reference(fixture);
   std::vector<GenerationRequest> requests;
   for (size_t i = 0; i < reference.size(); ++i) {
@@ -140,7 +146,7 @@ void expect_reference_tokens(LaunchedCluster& c, const std::string& fixture) {
     requests.push_back(r);
   }
   std::map<SeqId, std::vector<int32_t>> out;
-  run_batch(c.head(), c.engine, requests, [&](const FinishedSequence& f) { out[f.id] = f.output_token_ids; },
+  run_batch(c.head(), engine, requests, [&](const FinishedSequence& f) { out[f.id] = f.output_token_ids; },
             [](SeqId id, const std::string& why) { ADD_FAILURE() << "request " << id << " rejected: " << why; });
   for (size_t i = 0; i < reference.size(); ++i) EXPECT_EQ(out[static_cast<SeqId>(i)], reference[i].greedy) << "prompt " << i;
 }
@@ -153,7 +159,7 @@ TEST(ClusterLaunch, ThreeNodesInThreeActorSystemsGiveTheTransformersGreedyTokens
   EXPECT_EQ(c.joined.stages[0].node(), c.head().node());
   EXPECT_NE(c.joined.stages[1].node(), c.head().node());
   EXPECT_NE(c.joined.stages[2].node(), c.joined.stages[1].node());
-  expect_reference_tokens(c, "tiny-llama3");
+  expect_reference_tokens(c, "tiny-llama3", c.engine);
 
   // The first heartbeat came at once; the next (5 s) carries the steps just run.
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(12);
@@ -177,13 +183,50 @@ TEST(ClusterLaunch, TensorParallelTimesPipelineParallelOnFourNodesGivesTheTransf
   ASSERT_NO_FATAL_FAILURE(launch(c, "tiny-llama3", 2, 2));
   EXPECT_TRUE(c.joined.rendezvous);
   for (const RankPlacement& r : c.placement.ranks) EXPECT_EQ(r.node_index, static_cast<size_t>(r.global_rank));
-  expect_reference_tokens(c, "tiny-llama3");
+  expect_reference_tokens(c, "tiny-llama3", c.engine);
 }
 
 TEST(ClusterLaunch, FourRanksOfAModelWithTwoKvHeadsGiveTheTransformersGreedyTokens) {
   LaunchedCluster c;
   ASSERT_NO_FATAL_FAILURE(launch(c, "tiny-qwen2", 4, 1));
-  expect_reference_tokens(c, "tiny-qwen2");
+  expect_reference_tokens(c, "tiny-qwen2", c.engine);
+}
+
+// Data parallel across actor systems: two replicas of two pipeline stages each on four nodes, the
+// stages numbered together (replica 1's are global stages 2 and 3), one supervisor and scheduler
+// per replica over one kv_manager. Each replica alone gives the transformers tokens.
+TEST(ClusterLaunch, TwoReplicasOfTwoStagesOnFourNodesEachGiveTheTransformersGreedyTokens) {
+  LaunchedCluster c;
+  ASSERT_NO_FATAL_FAILURE(launch(c, "tiny-llama3", 1, 2, 2));
+  ASSERT_EQ(c.engine.replica_supervisors.size(), 2u);
+  EXPECT_TRUE(c.engine.kv_manager);
+  for (const RankPlacement& r : c.placement.ranks) {
+    EXPECT_EQ(r.node_index, static_cast<size_t>(r.global_rank));
+    EXPECT_EQ(r.global_stage, r.replica * 2 + r.stage);
+  }
+  EXPECT_NE(c.joined.stages[2].node(), c.head().node());  // replica 1's first stage: on worker-2
+  for (int32_t replica = 0; replica < 2; ++replica) {
+    EngineActors one;
+    one.supervisor = c.engine.replica_supervisors[static_cast<size_t>(replica)];
+    one = current_engine(c.head(), one);
+    EXPECT_NE(one.scheduler, caf::actor{});
+    SCOPED_TRACE("replica " + std::to_string(replica));
+    expect_reference_tokens(c, "tiny-llama3", one);
+  }
+}
+
+// Two replicas of a tp 2 group each on four nodes: all four groups' ranks meet on the one board of
+// the start, told apart by their global stage.
+TEST(ClusterLaunch, TwoReplicasOfTwoTensorParallelRanksEachGiveTheTransformersGreedyTokens) {
+  LaunchedCluster c;
+  ASSERT_NO_FATAL_FAILURE(launch(c, "tiny-llama3", 2, 1, 2));
+  for (int32_t replica = 0; replica < 2; ++replica) {
+    EngineActors one;
+    one.supervisor = c.engine.replica_supervisors[static_cast<size_t>(replica)];
+    one = current_engine(c.head(), one);
+    SCOPED_TRACE("replica " + std::to_string(replica));
+    expect_reference_tokens(c, "tiny-llama3", one);
+  }
 }
 
 }  // namespace

@@ -7,9 +7,10 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 fail() { echo "FAIL: $*"; exit 1; }
 
-ranks_of() {  # the executors each example asks for (tp x pp), so a new example needs a line here
+ranks_of() {  # the executors each example asks for (dp x tp x pp), so a new example needs a line here
   case "$(basename "$1")" in
     single-node.toml) echo 1 ;;
+    dp2-two-nodes.toml) echo 2 ;;
     pp2-two-nodes.toml) echo 2 ;;
     pp3-three-nodes.toml) echo 3 ;;
     tp2-pp2-gpu.toml) echo 4 ;;

@@ -25,6 +25,7 @@ struct Example {
 
 const std::vector<Example> kExamples = {
     {"single-node.toml", ClusterDevice::Cpu, 1, {4}, {"local"}, false},
+    {"dp2-two-nodes.toml", ClusterDevice::Cpu, 2, {4}, {"head"}, false},  // replica 0's stage; replica 1 on worker-1
     {"pp2-two-nodes.toml", ClusterDevice::Cpu, 2, {2, 2}, {"head", "worker-1"}, false},
     {"pp3-three-nodes.toml", ClusterDevice::Cpu, 3, {1, 2, 1}, {"head", "worker-1", "worker-2"}, false},
     {"tp2-pp2-gpu.toml", ClusterDevice::Cuda, 4, {16, 16}, {"head", "worker-1"}, false},
