@@ -3,8 +3,6 @@
 // With no --model it serves the demo model (random weights: its text is noise).
 #include "cli/serve_command.h"
 
-#include <algorithm>
-#include <cctype>
 #include <csignal>
 #include <filesystem>
 #include <memory>
@@ -20,6 +18,7 @@
 #include "cli/serve_http.h"
 #include "cli/shutdown_signals.h"
 #include "cli/vllm_flags.h"
+#include "engine/cluster/server_section.h"  // is_metrics_prefix
 #include "net/api_server.h"
 
 namespace troupe::cli {
@@ -110,9 +109,7 @@ void register_serve(CLI::App& app, int& exit_code) {
                   "/metrics series are PREFIX:name; 'vllm' for dashboards built on vLLM's names")
       ->check(CLI::Validator(
           [](const std::string& p) {
-            const bool ok = !p.empty() && std::all_of(p.begin(), p.end(), [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; }) &&
-                            !std::isdigit(static_cast<unsigned char>(p[0]));
-            return ok ? std::string() : "a Prometheus name part: letters, digits and _, not starting with a digit";
+            return is_metrics_prefix(p) ? std::string() : "a Prometheus name part: letters, digits and _, not starting with a digit";
           },
           "NAME"))
       ->capture_default_str();
