@@ -12,6 +12,7 @@
 
 #include "actors/actor_system_config.h"
 #include "actors/engine_topology.h"
+#include "actors/executor_capabilities.h"
 #include "cli/engine_options.h"
 #include "net/api_key.h"  // resolve_api_key
 #include "cli/model_options.h"
@@ -46,6 +47,22 @@ void add_http_options(CLI::App& cmd, net::ApiServerOptions& o) {
           "on SIGTERM/SIGINT, seconds requests in flight may run before they are ended (finish reason abort)");
 }
 
+// What the backend of the executor at `address` (--executor) does, which this process cannot see:
+// its own answer, said in the log; an executor that gives none (an older build) does nothing the
+// gateway could open fields for.
+BackendCapabilities remote_capabilities(caf::actor_system& sys, const EngineActors& engine, const std::string& address) {
+  const caf::expected<BackendCapabilities> can = ask_capabilities(sys, engine.executor);
+  if (!can) {
+    spdlog::warn("the executor at {} does not say what its backend does ({}): logit_bias, min_tokens and "
+                 "prompt_logprobs are refused", address, sys.render(can.error()));
+    return {};
+  }
+  spdlog::info("the executor at {} {} logit_bias and min_tokens, and {} prompt tokens", address,
+               can->applies_logit_adjustments ? "applies" : "does not apply",
+               can->computes_prompt_logprobs ? "scores" : "does not score");
+  return *can;
+}
+
 struct ServeOptions {
   ModelOptions model;
   EngineOptions engine;
@@ -75,8 +92,9 @@ int run_serve(ServeOptions o) {
   caf::actor_system sys{cfg};
   auto metrics = std::make_shared<ServerMetrics>(o.engine.data_parallel);
   const EngineActors engine = start_loaded_engine(sys, m, o.engine, config, metrics);
-  o.serving.logit_adjustments = m.backend && m.backend->applies_logit_adjustments();
-  o.serving.prompt_logprobs = m.backend && m.backend->computes_prompt_logprobs();
+  const BackendCapabilities can = m.backend ? capabilities_of(*m.backend) : remote_capabilities(sys, engine, o.engine.executor);
+  o.serving.logit_adjustments = can.applies_logit_adjustments;
+  o.serving.prompt_logprobs = can.computes_prompt_logprobs;
   return serve_until_signal(sys, engine, folder, metrics, o.serving, signals);
 }
 
