@@ -60,6 +60,12 @@ HttpServing cluster_http_serving(const ClusterConfig& config, ModelFolder& folde
   HttpServing o;
   o.http.http.host = s.host;
   o.http.http.port = s.port;
+  o.http.threads = static_cast<int>(s.http_threads);
+  o.http.http.max_connections = static_cast<size_t>(s.max_connections);
+  o.http.http.max_connections_per_client = static_cast<size_t>(s.max_connections_per_client);
+  o.http.http.header_timeout = std::chrono::seconds(s.header_timeout_s);
+  o.http.http.idle_timeout = std::chrono::seconds(s.keep_alive_timeout_s);
+  o.http.shutdown_timeout = std::chrono::seconds(s.shutdown_timeout_s);
   o.served_model_names = s.served_model_name;
   o.seed = s.seed;
   o.metrics_prefix = s.metrics_prefix;

@@ -82,6 +82,13 @@ ServerSection read_server(const TomlTable& t) {
   s.generation_config = t.string_or("generation_config", s.generation_config);
   if (s.generation_config.empty()) t.fail("generation_config", "must not be empty (auto, vllm or a folder)");
   s.override_generation_config = t.string_or("override_generation_config", "");
+  // serve's ranges for the flags of the same names.
+  s.http_threads = t.int_or("http_threads", s.http_threads, 1, 1024);
+  s.max_connections = t.int_or("max_connections", s.max_connections, 1, int64_t{1} << 20);
+  s.max_connections_per_client = t.int_or("max_connections_per_client", s.max_connections_per_client, 0, int64_t{1} << 20);
+  s.header_timeout_s = t.int_or("header_timeout_s", s.header_timeout_s, 1, 86400);
+  s.keep_alive_timeout_s = t.int_or("keep_alive_timeout_s", s.keep_alive_timeout_s, 1, 86400);
+  s.shutdown_timeout_s = t.int_or("shutdown_timeout_s", s.shutdown_timeout_s, 1, 86400);
   return s;
 }
 
@@ -202,7 +209,8 @@ ClusterConfig parse_cluster_config(std::string_view text, const std::filesystem:
                       {"host", "port", "served_model_name", "api_key", "api_key_file", "metrics_need_api_key",
                        "max_queue_depth", "request_timeout_s", "seed", "metrics_prefix", "chat_template",
                        "trust_request_chat_template", "scheduling_policy", "generation_config",
-                       "override_generation_config"});
+                       "override_generation_config", "http_threads", "max_connections", "max_connections_per_client",
+                       "header_timeout_s", "keep_alive_timeout_s", "shutdown_timeout_s"});
     s.record_lines(c.lines);  // the head's checks of files the keys name point at their lines
     c.server = read_server(s);
   }

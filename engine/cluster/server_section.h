@@ -31,8 +31,16 @@ struct ServerSection {
   // As --generation-config: auto (the model folder's generation_config.json), vllm (none), or a
   // folder (relative: from the cluster file's). Read on the head, with the override below.
   std::string generation_config = "auto";
-  // As --override-generation-config: JSON text; a TOML table there is kept as its JSON. Empty: none.
+  // As --override-generation-config: a JSON object as text. Empty: none.
   std::string override_generation_config;
+  // HTTP tuning, as serve's flags of the same names, whose defaults these are (net/http_server.h
+  // and net/api_server.h read them).
+  int64_t http_threads = 2;                  // --http-threads
+  int64_t max_connections = 1024;            // --max-connections
+  int64_t max_connections_per_client = 512;  // --max-connections-per-client (0: no limit)
+  int64_t header_timeout_s = 10;             // --header-timeout
+  int64_t keep_alive_timeout_s = 60;         // --keep-alive-timeout
+  int64_t shutdown_timeout_s = 30;           // --shutdown-timeout
 };
 
 // A Prometheus name part (letters, digits and _, not starting with a digit): what --metrics-prefix
