@@ -237,7 +237,8 @@ std::string request_fields_markdown() {
     if (f.status == S::Partial) what = "honored for " + std::string(f.accepted) + "; " + what;
     if (f.status == S::Refused && !f.accepted.empty()) what = "400 unless " + std::string(f.accepted) + "; " + what;
     if (!f.gate.empty())
-      what = "with serve's `" + std::string(f.gate) + "`; without it a 400" +
+      what = "with serve's `" + std::string(f.gate) + "` (a cluster head's `" + std::string(FieldGates::cluster_key(f.gate)) +
+             "`); without it a 400" +
              (f.accepted.empty() ? "" : " unless " + std::string(f.accepted)) + ". " + what;
     for (char& c : what)
       if (c == '|') c = '/';
