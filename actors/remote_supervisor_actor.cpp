@@ -25,8 +25,8 @@ void take_back(Self* self, const caf::actor& executor, const BackendCapabilities
   auto& s = self->state;
   if (s.executor != executor) return;  // lost again meanwhile: the down handler has it
   if (const std::string lost = capabilities_lost(s.capabilities, now); !lost.empty())
-    return give_up(self, "came back without " + lost + ", which this server opened to requests (restart it against "
-                         "this executor)");
+    return give_up(self, "came back without " + lost + ", which this server opened to requests (restart serve to "
+                         "serve what this executor does)");
   spdlog::warn("executor at {}:{} is back ({} of {} restarts); running sequences are recomputed", s.host, s.port,
                s.losses, s.scheduling.max_restarts);
   hand_executor(self, s.scheduling, s.executor);
