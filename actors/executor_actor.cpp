@@ -101,6 +101,8 @@ caf::behavior executor_actor(Self self, std::shared_ptr<ModelBackend> backend) {
           return step_failed(e.what());
         }
       },
+      // What the gateway in another process may open to requests (serve --executor).
+      [=](capabilities_atom) { return capabilities_of(*self->state.backend); },
       [=](step_poll_atom, uint64_t step_id) {
         auto& st = self->state;
         // Stale: that step was collected when the next plan came, failed, or the runner was replaced.

@@ -39,8 +39,9 @@ struct ExecutorState {
 // of a decode step (~10 ms on an H100), so the answer is late by at most that.
 inline constexpr std::chrono::microseconds kPollInterval{50};
 
-// Messages: (init_atom, KvPoolShape) -> bool; (step_atom, StepPlan) -> StepResult; and to itself
-// (step_poll_atom, uint64_t step_id).
+// Messages: (init_atom, KvPoolShape) -> bool; (step_atom, StepPlan) -> StepResult;
+// (capabilities_atom) -> BackendCapabilities of its backend; and to itself (step_poll_atom,
+// uint64_t step_id).
 caf::behavior executor_actor(caf::stateful_actor<ExecutorState>* self, std::shared_ptr<ModelBackend> backend);
 
 }  // namespace troupe

@@ -16,6 +16,7 @@
 #include "engine/kv/pool_journal.h"
 #include "engine/kv/seq_id.h"
 #include "engine/model/hidden_states.h"
+#include "engine/runtime/backend_capabilities.h"
 #include "engine/runtime/tensor_parallel_rank.h"
 #include "engine/scheduler/finished_sequence.h"
 #include "engine/scheduler/generation_request.h"
@@ -93,6 +94,8 @@ using submit_atom = caf::atom_constant<caf::atom("submit")>;    // (submit, Gene
 using abort_atom = caf::atom_constant<caf::atom("abortseq")>;   // (abort, SeqId)
 using step_atom = caf::atom_constant<caf::atom("step")>;        // (step, StepPlan) -> StepResult
 using init_atom = caf::atom_constant<caf::atom("initkv")>;      // (init, KvPoolShape) -> ok
+using capabilities_atom = caf::atom_constant<caf::atom("caps")>;  // (capabilities) -> BackendCapabilities of an
+                                                                  // executor (actors/executor_capabilities.h)
 using snapshot_atom = caf::atom_constant<caf::atom("snapshot")>;// (snapshot) -> SchedulerSnapshot
 using executor_atom = caf::atom_constant<caf::atom("executor")>;// supervisor -> scheduler: (executor, actor)
 using engine_atom = caf::atom_constant<caf::atom("engine")>;    // (engine) -> (scheduler, executor) of a supervisor
@@ -164,4 +167,5 @@ CAF_BEGIN_TYPE_ID_BLOCK(troupe, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(troupe, (troupe::TpRankOp))
   CAF_ADD_TYPE_ID(troupe, (troupe::ReplicaCacheQuery))
   CAF_ADD_TYPE_ID(troupe, (troupe::ReplicaCacheReport))
+  CAF_ADD_TYPE_ID(troupe, (troupe::BackendCapabilities))
 CAF_END_TYPE_ID_BLOCK(troupe)

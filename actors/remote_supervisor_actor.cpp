@@ -4,6 +4,7 @@
 #include <caf/io/all.hpp>
 #include <spdlog/spdlog.h>
 
+#include "actors/executor_capabilities.h"
 #include "actors/message_inspect.h"
 
 namespace troupe {
@@ -17,6 +18,18 @@ void give_up(Self* self, const std::string& why) {
   self->state.executor = caf::actor{};
   self->state.gave_up = true;
   hand_executor(self, self->state.scheduling, caf::actor{});
+}
+
+// A reconnected executor takes the lost one's place once it has said it does what the first did.
+void take_back(Self* self, const caf::actor& executor, const BackendCapabilities& now) {
+  auto& s = self->state;
+  if (s.executor != executor) return;  // lost again meanwhile: the down handler has it
+  if (const std::string lost = capabilities_lost(s.capabilities, now); !lost.empty())
+    return give_up(self, "came back without " + lost + ", which this server opened to requests (restart serve to "
+                         "serve what this executor does)");
+  spdlog::warn("executor at {}:{} is back ({} of {} restarts); running sequences are recomputed", s.host, s.port,
+               s.losses, s.scheduling.max_restarts);
+  hand_executor(self, s.scheduling, s.executor);
 }
 
 }  // namespace
@@ -34,6 +47,10 @@ caf::behavior remote_supervisor_actor(Self* self, caf::actor executor, std::stri
   st.scheduling.metrics = std::move(metrics);
   st.scheduling.max_restarts = max_restarts;
   start_scheduler(self, st.scheduling, executor);
+  // What its backend does, against which an executor that comes back after a loss is held. No
+  // answer (an older build): nothing to hold it to.
+  self->request(executor, kCapabilitiesWithin, capabilities_atom::value)
+      .then([=](const BackendCapabilities& c) { self->state.capabilities = c; }, [](caf::error&) {});
   self->set_exit_handler([=](const caf::exit_msg& exit) {
     if (self->state.scheduling.scheduler) self->send_exit(self->state.scheduling.scheduler, exit.reason);
     self->quit(exit.reason);
@@ -56,9 +73,21 @@ caf::behavior remote_supervisor_actor(Self* self, caf::actor executor, std::stri
         if (proxy) {
           s.executor = *proxy;
           self->monitor(s.executor);
-          spdlog::warn("executor at {}:{} is back ({} of {} restarts); running sequences are recomputed", s.host,
-                       s.port, s.losses, max_restarts);
-          hand_executor(self, s.scheduling, s.executor);
+          const caf::actor executor = s.executor;
+          self->request(executor, kCapabilitiesWithin, capabilities_atom::value)
+              .then([=](const BackendCapabilities& c) { take_back(self, executor, c); },
+                    [=](caf::error& e) {
+                      auto& s = self->state;
+                      if (s.executor != executor) return;
+                      // An older build does not know the question: it does nothing it could name.
+                      if (e == caf::sec::unexpected_message) return take_back(self, executor, BackendCapabilities{});
+                      // Lost again, or silent: connect and ask again until the window closes.
+                      if (std::chrono::steady_clock::now() - s.lost_at >= reconnect_window)
+                        return give_up(self, "did not say what its backend does: " + self->system().render(e));
+                      self->demonitor(executor);
+                      s.executor = caf::actor{};
+                      self->delayed_send(self, kRetryEvery, reconnect_atom::value);
+                    });
           return;
         }
         if (std::chrono::steady_clock::now() - s.lost_at >= reconnect_window)

@@ -7,7 +7,9 @@
 // `reconnect_window` (--executor-reconnect-seconds), the scheduler ends every live request with an
 // abort. The scheduler (in this process) is restarted as under the local supervisor
 // (scheduler_supervision.h); one that dies while the node is being reconnected gets the new
-// executor when it comes.
+// executor when it comes. An executor that comes back must still do what the first one said its
+// backend does (executor_capabilities.h), since the gateway opened request fields by that answer:
+// one that lacks any is given up on, as past the budget.
 #include <chrono>
 #include <memory>
 #include <string>
@@ -18,6 +20,7 @@
 
 #include "actors/scheduler_supervision.h"
 #include "engine/metrics/server_metrics.h"
+#include "engine/runtime/backend_capabilities.h"
 #include "engine/scheduler/scheduler_config.h"
 
 namespace troupe {
@@ -30,6 +33,8 @@ struct RemoteSupervisorState {
   SchedulerSupervision scheduling;
   int32_t losses = 0;
   std::chrono::steady_clock::time_point lost_at;
+  // The first executor's answer to capabilities_atom (none: any executor that comes back will do).
+  BackendCapabilities capabilities;
   static inline const char* name = "remote_supervisor";
 };
 

@@ -286,9 +286,10 @@ void run_cluster_node(const ClusterNodeOptions& o) {
   HttpServing serving;
   if (head) {
     if (node.has(NodeRole::Gateway)) {
-      folder = std::make_shared<const ModelFolder>(open_model_folder(model.dir));
-      serving = cluster_http_serving(config);
+      ModelFolder f = open_model_folder(model.dir);
+      serving = cluster_http_serving(config, f);
       serving.routing = config.model.data_parallel_policy;
+      folder = std::make_shared<const ModelFolder>(std::move(f));
     }
     scheduler = cluster_scheduler_config(config, model, placement);
   }

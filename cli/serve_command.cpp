@@ -3,8 +3,6 @@
 // With no --model it serves the demo model (random weights: its text is noise).
 #include "cli/serve_command.h"
 
-#include <algorithm>
-#include <cctype>
 #include <csignal>
 #include <filesystem>
 #include <memory>
@@ -14,12 +12,14 @@
 
 #include "actors/actor_system_config.h"
 #include "actors/engine_topology.h"
+#include "actors/executor_capabilities.h"
 #include "cli/engine_options.h"
 #include "net/api_key.h"  // resolve_api_key
 #include "cli/model_options.h"
 #include "cli/serve_http.h"
 #include "cli/shutdown_signals.h"
 #include "cli/vllm_flags.h"
+#include "engine/cluster/server_section.h"  // is_metrics_prefix
 #include "net/api_server.h"
 
 namespace troupe::cli {
@@ -45,6 +45,22 @@ void add_http_options(CLI::App& cmd, net::ApiServerOptions& o) {
   seconds("--keep-alive-timeout", h.idle_timeout, "seconds an idle kept-alive connection waits for its next request");
   seconds("--shutdown-timeout", o.shutdown_timeout,
           "on SIGTERM/SIGINT, seconds requests in flight may run before they are ended (finish reason abort)");
+}
+
+// What the backend of the executor at `address` (--executor) does, which this process cannot see:
+// its own answer, said in the log; an executor that gives none (an older build) does nothing the
+// gateway could open fields for.
+BackendCapabilities remote_capabilities(caf::actor_system& sys, const EngineActors& engine, const std::string& address) {
+  const caf::expected<BackendCapabilities> can = ask_capabilities(sys, engine.executor);
+  if (!can) {
+    spdlog::warn("the executor at {} does not say what its backend does ({}): logit_bias, min_tokens and "
+                 "prompt_logprobs are refused", address, sys.render(can.error()));
+    return {};
+  }
+  spdlog::info("the executor at {} {} logit_bias and min_tokens, and {} prompt tokens", address,
+               can->applies_logit_adjustments ? "applies" : "does not apply",
+               can->computes_prompt_logprobs ? "scores" : "does not score");
+  return *can;
 }
 
 struct ServeOptions {
@@ -76,8 +92,9 @@ int run_serve(ServeOptions o) {
   caf::actor_system sys{cfg};
   auto metrics = std::make_shared<ServerMetrics>(o.engine.data_parallel);
   const EngineActors engine = start_loaded_engine(sys, m, o.engine, config, metrics);
-  o.serving.logit_adjustments = m.backend && m.backend->applies_logit_adjustments();
-  o.serving.prompt_logprobs = m.backend && m.backend->computes_prompt_logprobs();
+  const BackendCapabilities can = m.backend ? capabilities_of(*m.backend) : remote_capabilities(sys, engine, o.engine.executor);
+  o.serving.logit_adjustments = can.applies_logit_adjustments;
+  o.serving.prompt_logprobs = can.computes_prompt_logprobs;
   return serve_until_signal(sys, engine, folder, metrics, o.serving, signals);
 }
 
@@ -110,9 +127,7 @@ void register_serve(CLI::App& app, int& exit_code) {
                   "/metrics series are PREFIX:name; 'vllm' for dashboards built on vLLM's names")
       ->check(CLI::Validator(
           [](const std::string& p) {
-            const bool ok = !p.empty() && std::all_of(p.begin(), p.end(), [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; }) &&
-                            !std::isdigit(static_cast<unsigned char>(p[0]));
-            return ok ? std::string() : "a Prometheus name part: letters, digits and _, not starting with a digit";
+            return is_metrics_prefix(p) ? std::string() : "a Prometheus name part: letters, digits and _, not starting with a digit";
           },
           "NAME"))
       ->capture_default_str();

@@ -36,11 +36,12 @@ struct ApiContext {
   FieldGates field_gates;               // serve flags that open request fields (chat_template, priority)
   std::shared_ptr<const ClusterHealth> cluster;  // a cluster's head: /health and /metrics show its nodes; else null
   // The executor applies logit_bias and min_tokens (ModelBackend::applies_logit_adjustments);
-  // when not known to (an executor elsewhere, whose backend the gateway cannot see) both are 400s
+  // when not (or not known to: an executor elsewhere that does not say, cli/serve_command) both are 400s
   // naming them. Every backend in this process applies them (the GPU's device sampler too).
   bool logit_adjustments = true;
   // The executor scores prompt tokens (ModelBackend::computes_prompt_logprobs); when not (a GPU, a
-  // split vocabulary, an executor elsewhere) prompt_logprobs, and echo with logprobs, are 400s.
+  // split vocabulary, an executor elsewhere that does not say) prompt_logprobs, and echo with
+  // logprobs, are 400s.
   bool prompt_logprobs = true;
   // --seed: a request without a seed gets one made from it and its sequence id, so a server
   // started with the same seed answers the same requests, in the same order, with the same text.

@@ -18,8 +18,8 @@ namespace troupe::net {
 
 struct ApiServerOptions {
   HttpServerOptions http;
-  int threads = 2;                              // I/O threads
-  std::chrono::seconds shutdown_timeout{30};    // for requests in flight to finish on their own
+  int threads = static_cast<int>(ServerSection{}.http_threads);                // I/O threads
+  std::chrono::seconds shutdown_timeout{ServerSection{}.shutdown_timeout_s};  // for requests in flight to finish on their own
 };
 
 class ApiServer {

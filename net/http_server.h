@@ -42,11 +42,11 @@ struct HttpServerOptions {
   uint16_t port = ServerSection{}.port;    // 0 picks a free port (tests)
   uint64_t max_body_bytes = 8u << 20;   // 8 MiB
   uint32_t max_header_bytes = 16u << 10;
-  std::chrono::seconds header_timeout{10};
+  std::chrono::seconds header_timeout{ServerSection{}.header_timeout_s};
   std::chrono::seconds read_timeout{30};  // the body; and a client that stops reading a response
-  std::chrono::seconds idle_timeout{60};
-  size_t max_connections = 1024;
-  size_t max_connections_per_client = 512;  // 0: no per-address limit
+  std::chrono::seconds idle_timeout{ServerSection{}.keep_alive_timeout_s};
+  size_t max_connections = static_cast<size_t>(ServerSection{}.max_connections);
+  size_t max_connections_per_client = static_cast<size_t>(ServerSection{}.max_connections_per_client);  // 0: no limit
 };
 
 // What a handler answers with. Every method is safe from any thread and after the client has gone

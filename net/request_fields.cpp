@@ -181,6 +181,12 @@ bool FieldGates::opens(std::string_view gate) const {
   return false;
 }
 
+std::string_view FieldGates::cluster_key(std::string_view gate) {
+  if (gate == "--trust-request-chat-template") return "trust_request_chat_template = true";
+  if (gate == "--scheduling-policy priority") return "scheduling_policy = \"priority\"";
+  return "";
+}
+
 std::optional<ApiError> refuse_unsupported_fields(ApiKind kind, const ordered_json& body, const FieldGates& gates) {
   for (const auto& [key, value] : body.items()) {
     const RequestField* f = find_request_field(kind, key);
@@ -191,7 +197,9 @@ std::optional<ApiError> refuse_unsupported_fields(ApiKind kind, const ordered_js
     if (std::find(ok.begin(), ok.end(), value) != ok.end()) continue;
     const std::string name(f->name);
     if (closed_gate)
-      return ApiError{400, "'" + name + "' needs the server started with " + std::string(f->gate) + " (as vLLM)", name};
+      return ApiError{400, "'" + name + "' needs the server started with " + std::string(f->gate) +
+                               " (as vLLM; a cluster head: [server] " + std::string(FieldGates::cluster_key(f->gate)) + ")",
+                      name};
     if (f->status == S::Partial)
       return ApiError{400, "'" + name + "' " + json_excerpt(value) + " is not supported yet (only " +
                                std::string(f->accepted) + ")", name};
@@ -229,7 +237,8 @@ std::string request_fields_markdown() {
     if (f.status == S::Partial) what = "honored for " + std::string(f.accepted) + "; " + what;
     if (f.status == S::Refused && !f.accepted.empty()) what = "400 unless " + std::string(f.accepted) + "; " + what;
     if (!f.gate.empty())
-      what = "with serve's `" + std::string(f.gate) + "`; without it a 400" +
+      what = "with serve's `" + std::string(f.gate) + "` (a cluster head's `" + std::string(FieldGates::cluster_key(f.gate)) +
+             "`); without it a 400" +
              (f.accepted.empty() ? "" : " unless " + std::string(f.accepted)) + ". " + what;
     for (char& c : what)
       if (c == '|') c = '/';

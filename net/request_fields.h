@@ -47,6 +47,8 @@ struct FieldGates {
   bool trust_request_chat_template = false;  // --trust-request-chat-template: chat_template
   bool priority_scheduling = false;          // --scheduling-policy priority: priority
   bool opens(std::string_view gate) const;
+  // The cluster file's [server] line that opens the gate, for the 400 a closed one answers.
+  static std::string_view cluster_key(std::string_view gate);
 };
 
 // Every field, in vLLM's order (CompletionRequest's, then the chat-only ones).

@@ -116,4 +116,9 @@ typename Inspector::result_type inspect(Inspector& f, TpRankOp& x) {
   return wire::caf_bridge::inspect_through_wire(f, x, "TpRankOp");
 }
 
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, BackendCapabilities& x) {
+  return wire::caf_bridge::inspect_through_wire(f, x, "BackendCapabilities");
+}
+
 }  // namespace troupe

@@ -47,6 +47,7 @@ $Cxx.namespace("troupe::wire::schema");
 #      Then SamplingParams.promptLogprobs, ScheduledSequence.numPromptLogprobs,
 #      StepResult.promptLogprobs, SequenceSlice.promptTargets and promptTopN, and the new structs
 #      PromptTokenLogprobs and PromptLogprobs (vLLM's prompt_logprobs).
+#      Then BackendCapabilities (executor -> a scheduler's process that asked), a new struct.
 const wireVersion :UInt32 = 1;
 
 # How one request turns logits into tokens (troupe::SamplingParams; defaults are vLLM's).
@@ -288,6 +289,17 @@ struct SampleLogprobs {
   top @1 :List(TokenLogprob);
   # The samplingParams.logprobs most likely tokens, most likely first, lower id first on ties;
   # the sampled token is among them only if it is that likely.
+}
+
+# What an executor's backend does beyond running steps (troupe::BackendCapabilities): its answer
+# when a gateway's process asks, so that process opens the request fields it can serve. A peer
+# too old to know the question answers none, which means what the defaults say.
+struct BackendCapabilities {
+  appliesLogitAdjustments @0 :Bool = false;
+  # The sampler applies SamplingParams.logitBias and minTokens.
+
+  computesPromptLogprobs @1 :Bool = false;
+  # StepResult.promptLogprobs is filled for the sequences that ask (numPromptLogprobs >= 0).
 }
 
 # The KV pool an executor allocates, sent once before the first step (troupe::KvPoolShape).

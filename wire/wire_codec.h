@@ -20,6 +20,7 @@
 
 #include "engine/kv/pool_journal.h"
 #include "engine/model/hidden_states.h"
+#include "engine/runtime/backend_capabilities.h"
 #include "engine/runtime/tensor_parallel_rank.h"
 #include "engine/sampling/sampling_params.h"
 #include "engine/scheduler/finished_sequence.h"
@@ -46,8 +47,9 @@ std::vector<uint8_t> encode(const FinishedSequence& x);
 std::vector<uint8_t> encode(const PoolJournal& x);
 std::vector<uint8_t> encode(const HiddenStates& x);
 std::vector<uint8_t> encode(const TpRankOp& x);
+std::vector<uint8_t> encode(const BackendCapabilities& x);
 
-// Defined for the ten types above only (explicit specializations below); any other T fails
+// Defined for the eleven types above only (explicit specializations below); any other T fails
 // to link.
 template <class T>
 T decode(std::span<const uint8_t> bytes);
@@ -62,6 +64,7 @@ template <> FinishedSequence decode<FinishedSequence>(std::span<const uint8_t> b
 template <> PoolJournal decode<PoolJournal>(std::span<const uint8_t> bytes);
 template <> HiddenStates decode<HiddenStates>(std::span<const uint8_t> bytes);
 template <> TpRankOp decode<TpRankOp>(std::span<const uint8_t> bytes);
+template <> BackendCapabilities decode<BackendCapabilities>(std::span<const uint8_t> bytes);
 
 inline SamplingParams decode_sampling_params(std::span<const uint8_t> b) { return decode<SamplingParams>(b); }
 inline GenerationRequest decode_generation_request(std::span<const uint8_t> b) { return decode<GenerationRequest>(b); }
@@ -86,5 +89,6 @@ std::string to_text(const FinishedSequence& x);
 std::string to_text(const PoolJournal& x);
 std::string to_text(const HiddenStates& x);
 std::string to_text(const TpRankOp& x);
+std::string to_text(const BackendCapabilities& x);
 
 }  // namespace troupe::wire

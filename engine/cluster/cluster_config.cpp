@@ -73,6 +73,28 @@ ServerSection read_server(const TomlTable& t) {
   s.max_queue_depth = t.int_or("max_queue_depth", s.max_queue_depth, 0, INT64_MAX);
   s.request_timeout_s = t.int_or("request_timeout_s", 0, 0, 365 * 24 * 3600);
   if (t.has("seed")) s.seed = static_cast<uint64_t>(t.int_or("seed", 0, 0, INT64_MAX));
+  s.metrics_prefix = t.string_or("metrics_prefix", s.metrics_prefix);
+  if (!is_metrics_prefix(s.metrics_prefix))
+    t.fail("metrics_prefix", "'" + s.metrics_prefix + "' is not a Prometheus name part (letters, digits and _, not "
+                             "starting with a digit)");
+  // What names a file or folder is read on the head only (cli/cluster_serving): a worker need not have it.
+  s.chat_template = t.string_or("chat_template", "");
+  if (t.has("chat_template") && s.chat_template.empty())
+    t.fail("chat_template", "is empty: leave the key out for tokenizer_config.json's template");
+  s.trust_request_chat_template = t.bool_or("trust_request_chat_template", false);
+  const std::string policy = t.string_or("scheduling_policy", "fcfs");
+  if (policy != "fcfs" && policy != "priority") t.fail("scheduling_policy", "'" + policy + "' is not one of fcfs, priority");
+  s.priority_scheduling = policy == "priority";
+  s.generation_config = t.string_or("generation_config", s.generation_config);
+  if (s.generation_config.empty()) t.fail("generation_config", "must not be empty (auto, vllm or a folder)");
+  s.override_generation_config = t.string_or("override_generation_config", "");
+  // serve's ranges for the flags of the same names.
+  s.http_threads = t.int_or("http_threads", s.http_threads, 1, 1024);
+  s.max_connections = t.int_or("max_connections", s.max_connections, 1, int64_t{1} << 20);
+  s.max_connections_per_client = t.int_or("max_connections_per_client", s.max_connections_per_client, 0, int64_t{1} << 20);
+  s.header_timeout_s = t.int_or("header_timeout_s", s.header_timeout_s, 1, 86400);
+  s.keep_alive_timeout_s = t.int_or("keep_alive_timeout_s", s.keep_alive_timeout_s, 1, 86400);
+  s.shutdown_timeout_s = t.int_or("shutdown_timeout_s", s.shutdown_timeout_s, 1, 86400);
   return s;
 }
 
@@ -192,10 +214,16 @@ ClusterConfig parse_cluster_config(std::string_view text, const std::filesystem:
                        "no_prefix_caching", "no_async_scheduling", "max_restarts"});
     c.scheduler = read_scheduler(s);
   }
-  if (const toml::table* t = top.table("server"))
-    c.server = read_server(TomlTable(*t, "server", source,
-                                     {"host", "port", "served_model_name", "api_key", "api_key_file", "metrics_need_api_key",
-                                      "max_queue_depth", "request_timeout_s", "seed"}));
+  if (const toml::table* t = top.table("server")) {
+    const TomlTable s(*t, "server", source,
+                      {"host", "port", "served_model_name", "api_key", "api_key_file", "metrics_need_api_key",
+                       "max_queue_depth", "request_timeout_s", "seed", "metrics_prefix", "chat_template",
+                       "trust_request_chat_template", "scheduling_policy", "generation_config",
+                       "override_generation_config", "http_threads", "max_connections", "max_connections_per_client",
+                       "header_timeout_s", "keep_alive_timeout_s", "shutdown_timeout_s"});
+    s.record_lines(c.lines);  // the head's checks of files the keys name point at their lines
+    c.server = read_server(s);
+  }
   if (const toml::table* t = top.table("cluster")) {
     const TomlTable s(*t, "cluster", source, {"join_timeout_s", "tp_timeout_s", "heartbeat_timeout_s", "spare_after_s"});
     c.cluster.join_timeout_s = s.number_or("join_timeout_s", c.cluster.join_timeout_s, 0.0);

@@ -7,8 +7,9 @@
 #  - pp=3 on three nodes, the head started first and the workers 10 s later.
 # Then SIGTERM ends every node with status 0, and /health and /metrics showed every node up and
 # every stage's steps while it served. A head with [server] api_key_file and served_model_name
-# answers 401 without the key and lists both names with it; a missing key file ends it at once,
-# naming the key. Usage: cluster_serve_test.sh TROUPE MODEL
+# answers 401 without the key and lists both names with it, and honours chat_template,
+# trust_request_chat_template, scheduling_policy, override_generation_config and metrics_prefix; a
+# missing key file ends it at once, naming the key. Usage: cluster_serve_test.sh TROUPE MODEL
 set -euo pipefail
 source "$(dirname "$0")/cluster_lib.sh"
 cluster_test "$@"
@@ -76,6 +77,12 @@ pick_ports
 write_config "$work/keyed.toml" 1 1
 printf 'k-secret\n' >"$work/api.key"
 sed -i 's/^port = 0$/port = 0\napi_key_file = "api.key"\nserved_model_name = ["a", "b"]\nrequest_timeout_s = 60/' "$work/keyed.toml"
+# ...and serve's API flags: a template file, request templates and priorities let in, a generation
+# config override, vLLM's metric names (the lines go after request_timeout_s, inside [server]).
+printf 'T:{{ messages[0]["content"] }}' >"$work/t.jinja"
+printf '%s\n' 'chat_template = "t.jinja"' 'trust_request_chat_template = true' 'scheduling_policy = "priority"' \
+  "override_generation_config = '{\"max_new_tokens\": 3}'" 'metrics_prefix = "vllm"' >"$work/api.lines"
+sed -i "/^request_timeout_s = 60$/r $work/api.lines" "$work/keyed.toml"
 start_node "$work/keyed.toml" head "$work/keyed-head.log"
 wait_http "$work/keyed-head.log" "$node_pid" || fail "keyed: the head did not serve"
 keyed="http://127.0.0.1:$http_port"
@@ -83,8 +90,17 @@ keyed="http://127.0.0.1:$http_port"
 [ "$(curl -s -o /dev/null -w '%{http_code}' "$keyed/health")" = 200 ] || fail "keyed: /health needs no key"
 models=$(curl -s -H 'Authorization: Bearer k-secret' "$keyed/v1/models")
 [ "$(jq -r '[.data[].id] | join(",")' <<<"$models")" = "a,b" ] || fail "keyed: /v1/models with the key: $models"
+post() { curl -s -H 'Authorization: Bearer k-secret' -H 'Content-Type: application/json' "$keyed/$1" -d "$2"; }
+msgs='"messages": [{"role": "user", "content": "hi"}]'
+[ "$(post tokenize "{$msgs}" | jq -c .tokens)" = "$(post tokenize '{"prompt": "T:hi", "add_special_tokens": false}' | jq -c .tokens)" ] ||
+  fail "keyed: server.chat_template: /tokenize of a chat is not its template's text"
+[ "$(post v1/chat/completions "{$msgs, \"chat_template\": \"{{ 1 }}\", \"priority\": 2, \"max_tokens\": 1}" | jq -r '.choices[0].finish_reason')" != null ] ||
+  fail "keyed: a request's chat_template and priority were refused"
+[ "$(post v1/completions '{"prompt": "hi", "ignore_eos": true}' | jq .usage.completion_tokens)" = 3 ] ||
+  fail "keyed: server.override_generation_config's max_new_tokens did not cap the default length"
+curl -s "$keyed/metrics" | grep -q '^vllm:num_requests_running' || fail "keyed: server.metrics_prefix: no vllm: series"
 kill -TERM "$node_pid"; exits_within "$node_pid" 10 || fail "keyed: the head outlived SIGTERM"
 sed -i 's/^api_key_file = "api.key"$/api_key_file = "none.key"/' "$work/keyed.toml"
 set +e; "$troupe" node --config "$work/keyed.toml" --name head >/dev/null 2>"$work/nokey.log"; rc=$?; set -e
 [ "$rc" -ne 0 ] && grep -q "server.api_key_file" "$work/nokey.log" || fail "keyed: a missing key file: status $rc, $(cat "$work/nokey.log")"
-echo "pp=2 (worker first) and pp=3 (head first) as separate node processes: 32 greedy and 4 seeded completions each equal to one process's; [server] api_key_file and served_model_name honored"
+echo "pp=2 (worker first) and pp=3 (head first) as separate node processes: 32 greedy and 4 seeded completions each equal to one process's; [server] api_key_file, served_model_name and serve's API keys honored"

@@ -37,4 +37,21 @@ expect_error 2 "none.key: cannot read" -- "$troupe" serve --model "$model" --api
 expect_error 2 "--batch-invariant: batch-invariant kernels exist for the CPU executor only" -- "$troupe" generate --model "$model" --load-format dummy --prompt hi --device cuda --batch-invariant
 expect_error 2 "--batch-invariant with --executor: the executor's process runs the kernels" -- "$troupe" serve --model "$model" --executor 127.0.0.1:1 --batch-invariant
 expect_error 2 "--batch-invariant cannot be combined with --config" -- "$troupe" node --config "$work/none.toml" --name x --batch-invariant
+# A cluster head resolves [server]'s files before it loads or binds anything: each bad one is one
+# line naming the file, the key's line and the key. head_with LINE: a one-node file with LINE in [server].
+head_with() {
+  mkdir -p "$work/cluster"
+  printf '[model]\npath = "%s"\nload_format = "dummy"\n[server]\nport = 0\n%s\n[[node]]\nname = "head"\naddress = "127.0.0.1:1"\nroles = ["gateway", "scheduler", "kv_manager", "executor"]\n' \
+    "$model" "$1" >"$work/cluster/c.toml"
+}
+head_with 'chat_template = "missing.jinja"'
+expect_error 1 "c.toml:6: server.chat_template: $work/cluster/missing.jinja: --chat-template: no such file" -- "$troupe" node --config "$work/cluster/c.toml" --name head
+head_with 'chat_template = "{% if"'
+expect_error 1 "c.toml:6: server.chat_template: .*unexpected end of template" -- "$troupe" node --config "$work/cluster/c.toml" --name head
+head_with 'generation_config = "none"'
+expect_error 1 "c.toml:6: server.generation_config: $work/cluster/none: --generation-config takes auto, vllm or a folder" -- "$troupe" node --config "$work/cluster/c.toml" --name head
+head_with "override_generation_config = '{\"do_sample\": true}'"
+expect_error 1 "c.toml:6: server.override_generation_config: .*'do_sample' is not applied here" -- "$troupe" node --config "$work/cluster/c.toml" --name head
+head_with 'api_key_file = "none.key"'
+expect_error 1 "c.toml:6: server.api_key_file: .*none.key: cannot read" -- "$troupe" node --config "$work/cluster/c.toml" --name head
 echo "every case: one error line, non-zero exit"

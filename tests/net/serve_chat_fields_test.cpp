@@ -71,10 +71,13 @@ TEST_F(ServeChatFields, GenerationPromptAndContinueFinalMessageShapeThePrompt) {
 
 TEST_F(ServeChatFields, RequestChatTemplateOnlyBehindItsFlag) {
   const std::string bare = "{% for m in messages %}{{ m.content }}{% endfor %}";
-  // This server was started without --trust-request-chat-template: a 400 naming the field and the flag.
+  // This server was started without --trust-request-chat-template: a 400 naming the field, the flag
+  // and the cluster file's key.
   const json refused = chat({{"chat_template", bare}}, 400);
   EXPECT_EQ(refused["error"]["param"], "chat_template");
   EXPECT_NE(refused["error"]["message"].get<std::string>().find("--trust-request-chat-template"), std::string::npos);
+  EXPECT_NE(refused["error"]["message"].get<std::string>().find("[server] trust_request_chat_template = true"),
+            std::string::npos);  // and a cluster head's key
 
   test::TestServerOptions o;
   o.folder = server().shared_folder();

@@ -1,6 +1,8 @@
 // A model's generation_config.json over HTTP: its values are the defaults a request's fields
 // override, max_new_tokens caps the default length, and its extra EOS id ends a sequence
-// (tests/fixtures/generation-config, read as `--generation-config DIR` reads it).
+// (tests/fixtures/generation-config, read as `--generation-config DIR` reads it). On TGI's and
+// Triton's routes only the EOS ids apply: those servers read a request's parameters literally
+// (tests/fixtures/generation-config-sampling, which asks for temperature 0.5).
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
@@ -79,6 +81,72 @@ TEST_F(ServeGenerationConfig, ItsExtraEosIdStopsGeneration) {
   EXPECT_EQ(stopped["choices"][0]["text"], "");  // an EOS's text is left out, as vLLM does
   // ignore_eos holds it off, as for the model's own EOS.
   EXPECT_EQ(completion({{"max_tokens", 4}, {"ignore_eos", true}})["usage"]["completion_tokens"], 4);
+}
+
+// A server whose generation_config.json asks to sample (temperature 0.5) and adds the EOS id the
+// demo model's greedy first token is.
+class GenerationConfigOnOtherRoutes : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    ModelFolder folder = open_model_folder(std::string(TROUPE_CACHE_DIR) + "/demo-model");
+    apply_generation_defaults(
+        folder, load_generation_defaults(std::string(TROUPE_FIXTURES_DIR) + "/generation-config-sampling", folder.dir, ""));
+    ASSERT_EQ(folder.generation.params.temperature, 0.5f);
+    test::TestServerOptions o;
+    o.folder = std::make_shared<const ModelFolder>(std::move(folder));
+    server_ = new test::TestServer(o);
+  }
+  static void TearDownTestSuite() {
+    delete server_;
+    server_ = nullptr;
+  }
+  static json call(const std::string& route, const json& body) {
+    const auto r = http_call(server_->port(), "POST", route, body.dump());
+    EXPECT_EQ(r.status, 200u) << route << " " << body.dump() << " -> " << r.body;
+    return json::parse(r.body);
+  }
+  // Four tokens of kPrompt with `fields` (a seed makes them repeatable), whichever EOS comes.
+  static std::string completion_text(json fields) {
+    fields.update({{"prompt", kPrompt}, {"max_tokens", 4}, {"ignore_eos", true}});
+    return call("/v1/completions", fields)["choices"][0]["text"];
+  }
+  static inline test::TestServer* server_ = nullptr;
+};
+
+TEST_F(GenerationConfigOnOtherRoutes, TheOpenAIRoutesTakeItsTemperature) {
+  const std::string by_default = completion_text({{"seed", 7}});
+  EXPECT_EQ(by_default, completion_text({{"seed", 7}, {"temperature", 0.5}}));
+  EXPECT_NE(by_default, completion_text({{"seed", 7}, {"temperature", 1.0}})) << "the fixture's temperature changed nothing";
+}
+
+TEST_F(GenerationConfigOnOtherRoutes, TgiStaysGreedyAndStopsOnItsExtraEosId) {
+  // No parameters: greedy, as TGI is, so the first token is the extra EOS id, which ends it (a
+  // sample at the config's temperature would almost never be that one token, twice).
+  for (int i = 0; i < 2; ++i) {
+    const json r = call("/generate", {{"inputs", kPrompt}, {"parameters", {{"max_new_tokens", 4}, {"details", true}}}});
+    EXPECT_EQ(r["details"]["finish_reason"], "eos_token") << r.dump();
+    EXPECT_EQ(r["details"]["generated_tokens"], 1) << r.dump();
+  }
+  // do_sample without a temperature samples at TGI's 1.0, not at the config's 0.5.
+  const json sampled = call("/generate", {{"inputs", kPrompt},
+                                          {"parameters", {{"max_new_tokens", 4}, {"do_sample", true}, {"seed", 7}, {"ignore_eos", true}}}});
+  EXPECT_EQ(sampled["generated_text"], completion_text({{"seed", 7}, {"temperature", 1.0}}));
+  // The streaming route parses the same way: one event, the extra EOS, the text complete.
+  const auto stream = http_call(server_->port(), "POST", "/generate_stream",
+                                json{{"inputs", kPrompt}, {"parameters", {{"max_new_tokens", 4}}}}.dump());
+  const auto events = test::sse_events(stream.body);
+  ASSERT_EQ(events.size(), 1u) << stream.body;
+  EXPECT_EQ(json::parse(events[0])["token"]["id"], kExtraEos) << stream.body;
+  EXPECT_EQ(json::parse(events[0])["generated_text"], "") << stream.body;
+}
+
+TEST_F(GenerationConfigOnOtherRoutes, TritonKeepsItsDefaultsAndStopsOnItsExtraEosId) {
+  const std::string route = "/v2/models/demo-model/generate";
+  // No temperature: Triton's vLLM backend samples at SamplingParams' 1.0, not the config's 0.5.
+  EXPECT_EQ(call(route, {{"text_input", kPrompt}, {"max_tokens", 4}, {"seed", 7}, {"ignore_eos", true}})["text_output"],
+            completion_text({{"seed", 7}, {"temperature", 1.0}}));
+  // Greedy: the extra EOS id ends it at once, its text left out.
+  EXPECT_EQ(call(route, {{"text_input", kPrompt}, {"max_tokens", 4}, {"temperature", 0}})["text_output"], "");
 }
 
 }  // namespace

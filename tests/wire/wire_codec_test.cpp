@@ -80,6 +80,15 @@ TEST(WireCodec, StepResultKvPoolShapeAndFinishedSequenceRoundTrip) {
   }
 }
 
+TEST(WireCodec, BackendCapabilitiesRoundTrip) {
+  for (bool logit : {false, true})
+    for (bool prompt : {false, true}) {
+      const BackendCapabilities c{.applies_logit_adjustments = logit, .computes_prompt_logprobs = prompt};
+      EXPECT_EQ(decode<BackendCapabilities>(encode(c)), c) << to_text(c);
+    }
+  EXPECT_EQ(to_text(BackendCapabilities{true, false}), "(appliesLogitAdjustments = true, computesPromptLogprobs = false)");
+}
+
 TEST(WireCodec, EmptyVectorsStayEmpty) {
   StepPlan p;
   p.step_id = 1;

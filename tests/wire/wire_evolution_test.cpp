@@ -35,6 +35,7 @@ TEST(WireCodec, MissingFieldsDecodeToTheCppDefaults) {
     expect_same(decode<StepResult>(bytes), StepResult{});
     expect_same(decode<KvPoolShape>(bytes), KvPoolShape{});
     expect_same(decode<FinishedSequence>(bytes), FinishedSequence{});
+    EXPECT_EQ(decode<BackendCapabilities>(bytes), BackendCapabilities{});  // "does not", as an older peer means
   }
 }
 

@@ -111,6 +111,18 @@ metrics_need_api_key = true
 max_queue_depth = 7
 request_timeout_s = 30
 seed = 5
+metrics_prefix = "vllm"
+chat_template = "templates/chat.jinja"
+trust_request_chat_template = true
+scheduling_policy = "priority"
+generation_config = "vllm"
+override_generation_config = '{"temperature": 0.5}'
+http_threads = 4
+max_connections = 100
+max_connections_per_client = 0
+header_timeout_s = 5
+keep_alive_timeout_s = 7
+shutdown_timeout_s = 9
 )",
                                                "cluster.toml").server;
   EXPECT_EQ(s.served_model_name, (std::vector<std::string>{"a", "b"}));
@@ -119,11 +131,34 @@ seed = 5
   EXPECT_EQ(s.max_queue_depth, 7);
   EXPECT_EQ(s.request_timeout_s, 30);
   EXPECT_EQ(s.seed, 5u);
+  EXPECT_EQ(s.metrics_prefix, "vllm");
+  EXPECT_EQ(s.chat_template, "templates/chat.jinja");  // as written: the head resolves it from the file's folder
+  EXPECT_TRUE(s.trust_request_chat_template);
+  EXPECT_TRUE(s.priority_scheduling);
+  EXPECT_EQ(s.generation_config, "vllm");
+  EXPECT_EQ(s.override_generation_config, R"({"temperature": 0.5})");
+  EXPECT_EQ(s.http_threads, 4);
+  EXPECT_EQ(s.max_connections, 100);
+  EXPECT_EQ(s.max_connections_per_client, 0);
+  EXPECT_EQ(s.header_timeout_s, 5);
+  EXPECT_EQ(s.keep_alive_timeout_s, 7);
+  EXPECT_EQ(s.shutdown_timeout_s, 9);
   const ServerSection absent = parse_cluster_config(kSolo, "cluster.toml").server;
   EXPECT_TRUE(absent.served_model_name.empty());
   EXPECT_TRUE(absent.api_key_file.empty());
   EXPECT_EQ(absent.max_queue_depth, 4096);  // serve's --max-queue-depth default
   EXPECT_FALSE(absent.seed.has_value());
+  // serve's defaults: its own /metrics names, the folder's template, fcfs, generation_config.json read.
+  EXPECT_EQ(absent.metrics_prefix, "troupe");
+  EXPECT_TRUE(absent.chat_template.empty());
+  EXPECT_FALSE(absent.trust_request_chat_template);
+  EXPECT_FALSE(absent.priority_scheduling);
+  EXPECT_EQ(absent.generation_config, "auto");
+  EXPECT_TRUE(absent.override_generation_config.empty());
+  EXPECT_EQ(absent.max_connections, 1024);  // serve's defaults: net's options read these very fields
+  EXPECT_EQ(absent.shutdown_timeout_s, 30);
+  EXPECT_FALSE(parse_cluster_config(std::string(kSolo) + "[server]\nscheduling_policy = \"fcfs\"\n", "cluster.toml")
+                   .server.priority_scheduling);
 }
 
 TEST(ClusterConfig, AbsentKeysTakeTheServeFlagsDefaults) {
