@@ -14,18 +14,6 @@ set -euo pipefail
 source "$(dirname "$0")/cluster_lib.sh"
 cluster_test "$@"
 
-# few_completions URL DIR: prompts 1..6, plain and streamed, all at once; texts in DIR/{p,s}.I.
-few_completions() {
-  local url=$1 dir=$2 pids=() i
-  mkdir -p "$dir"
-  for i in $(seq 1 6); do
-    complete "$url" "$i" false "$dir/p.$i" &
-    pids+=($!)
-    complete "$url" "$i" true "$dir/s.$i" &
-    pids+=($!)
-  done
-  for p in "${pids[@]}"; do wait "$p"; done
-}
 stream_count=8
 
 # One process: the reference (the flags write_config's file gives a cluster).
@@ -35,7 +23,7 @@ ref_pid=$!
 node_pids+=("$ref_pid")
 wait_http "$work/ref.log" "$ref_pid" || fail "the reference server"
 ref_url="http://127.0.0.1:$http_port"
-few_completions "$ref_url" "$work/ref"
+all_completions "$ref_url" "$work/ref" 6
 seeded_completions "$ref_url" "$work/ref"
 streams "$ref_url" "$work/ref-streams"
 wait_streams
@@ -65,7 +53,7 @@ wait_http "$work/head.log" "$head" || fail "the cluster did not serve"
 url="http://127.0.0.1:$http_port"
 grep -q "2 replicas of 1 pipeline stage(s), round_robin routing" "$work/head.log" || fail "head log: no replicas"
 
-few_completions "$url" "$work/dp"
+all_completions "$url" "$work/dp" 6
 seeded_completions "$url" "$work/dp"
 for f in "$work"/ref/*; do
   [ -s "$f" ] || fail "reference $(basename "$f") is empty"

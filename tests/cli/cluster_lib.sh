@@ -122,11 +122,12 @@ complete() {
   fi
 }
 
-# all_completions URL DIR: 16 plain and 16 streamed completions sent at once, texts in DIR/{p,s}.I
+# all_completions URL DIR [N]: N (default 16) plain and N streamed completions sent at once,
+# texts in DIR/{p,s}.I
 all_completions() {
-  local url=$1 dir=$2 pids=()
+  local url=$1 dir=$2 count=${3:-16} pids=()
   mkdir -p "$dir"
-  for i in $(seq 1 16); do
+  for i in $(seq 1 "$count"); do
     complete "$url" "$i" false "$dir/p.$i" &
     pids+=($!)
     complete "$url" "$i" true "$dir/s.$i" &

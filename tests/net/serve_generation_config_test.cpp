@@ -19,16 +19,19 @@ using test::http_call;
 constexpr int32_t kExtraEos = 19436;  // the fixture's second eos_token_id
 const std::string kPrompt = "The capital of France is";
 
+// A server on the demo model whose generation_config.json is tests/fixtures/<fixture>'s.
+test::TestServer* server_with_generation_config(const std::string& fixture) {
+  ModelFolder folder = open_model_folder(std::string(TROUPE_CACHE_DIR) + "/demo-model");
+  apply_generation_defaults(folder, load_generation_defaults(std::string(TROUPE_FIXTURES_DIR) + "/" + fixture,
+                                                             folder.dir, ""));
+  test::TestServerOptions o;
+  o.folder = std::make_shared<const ModelFolder>(std::move(folder));
+  return new test::TestServer(o);
+}
+
 class ServeGenerationConfig : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() {
-    ModelFolder folder = open_model_folder(std::string(TROUPE_CACHE_DIR) + "/demo-model");
-    apply_generation_defaults(folder, load_generation_defaults(std::string(TROUPE_FIXTURES_DIR) + "/generation-config",
-                                                               folder.dir, ""));
-    test::TestServerOptions o;
-    o.folder = std::make_shared<const ModelFolder>(std::move(folder));
-    server_ = new test::TestServer(o);
-  }
+  static void SetUpTestSuite() { server_ = server_with_generation_config("generation-config"); }
   static void TearDownTestSuite() {
     delete server_;
     server_ = nullptr;
@@ -88,13 +91,8 @@ TEST_F(ServeGenerationConfig, ItsExtraEosIdStopsGeneration) {
 class GenerationConfigOnOtherRoutes : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    ModelFolder folder = open_model_folder(std::string(TROUPE_CACHE_DIR) + "/demo-model");
-    apply_generation_defaults(
-        folder, load_generation_defaults(std::string(TROUPE_FIXTURES_DIR) + "/generation-config-sampling", folder.dir, ""));
-    ASSERT_EQ(folder.generation.params.temperature, 0.5f);
-    test::TestServerOptions o;
-    o.folder = std::make_shared<const ModelFolder>(std::move(folder));
-    server_ = new test::TestServer(o);
+    server_ = server_with_generation_config("generation-config-sampling");
+    ASSERT_EQ(server_->shared_folder()->generation.params.temperature, 0.5f);
   }
   static void TearDownTestSuite() {
     delete server_;
