@@ -25,7 +25,8 @@ void apply_penalties(std::span<float> logits, const SamplingParams& p,
 // Picks the next token; `logits` is modified (penalties, scaling). Greedy ignores the RNG.
 // Candidates are ordered by logit, the lower id first among equal ones (as on the GPU); top-k,
 // top-p and min-p cut that order from the front and the draw walks it, but only as far as the
-// cut or the draw needs: a call costs ~1-3 ms on a 151,936-token row (docs/benchmarks.md).
+// cut or the draw needs: a call costs ~2-3 ms on a 151,936-token row, ~8x less than a full sort
+// (docs/benchmarks.md).
 int32_t sample_token(std::span<float> logits, const SamplingParams& p,
                      std::span<const int32_t> prompt_ids, std::span<const int32_t> output_ids,
                      SamplerRng& rng);
