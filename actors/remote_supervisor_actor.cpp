@@ -47,10 +47,6 @@ caf::behavior remote_supervisor_actor(Self* self, caf::actor executor, std::stri
   st.scheduling.metrics = std::move(metrics);
   st.scheduling.max_restarts = max_restarts;
   start_scheduler(self, st.scheduling, executor);
-  // What its backend does, against which an executor that comes back after a loss is held. No
-  // answer (an older build): nothing to hold it to.
-  self->request(executor, kCapabilitiesWithin, capabilities_atom::value)
-      .then([=](const BackendCapabilities& c) { self->state.capabilities = c; }, [](caf::error&) {});
   self->set_exit_handler([=](const caf::exit_msg& exit) {
     if (self->state.scheduling.scheduler) self->send_exit(self->state.scheduling.scheduler, exit.reason);
     self->quit(exit.reason);
@@ -67,6 +63,12 @@ caf::behavior remote_supervisor_actor(Self* self, caf::actor executor, std::stri
     self->send(self, reconnect_atom::value);
   });
   return {
+      // What the gateway opened to requests by the first executor's answer (serve sends it once it
+      // asked): an executor that comes back after a loss is held to it. No such message (generate,
+      // an older executor): nothing to hold it to. A message, not a request with a timeout of its
+      // own: a request still pending when the process ends kept this detached actor alive, and
+      // CAF 0.17's actor_system destructor waited for it (once, under load, for minutes).
+      [=](capabilities_atom, const BackendCapabilities& opened) { self->state.capabilities = opened; },
       [=](reconnect_atom) {
         auto& s = self->state;
         auto proxy = self->system().middleman().remote_actor(s.host, s.port);

@@ -33,14 +33,15 @@ struct RemoteSupervisorState {
   SchedulerSupervision scheduling;
   int32_t losses = 0;
   std::chrono::steady_clock::time_point lost_at;
-  // The first executor's answer to capabilities_atom (none: any executor that comes back will do).
+  // What the gateway opened by the first executor's answer, (capabilities_atom, BackendCapabilities)
+  // from serve (none: any executor that comes back will do).
   BackendCapabilities capabilities;
   static inline const char* name = "remote_supervisor";
 };
 
 // Spawn detached: reconnecting blocks its thread for a connection attempt.
 // Messages: (engine_atom) -> (scheduler, executor); (gateway_atom, actor): tell this gateway of
-// every new scheduler.
+// every new scheduler; (capabilities_atom, BackendCapabilities): what the gateway opened.
 caf::behavior remote_supervisor_actor(caf::stateful_actor<RemoteSupervisorState>* self, caf::actor executor,
                                       std::string host, uint16_t port, SchedulerConfig config, int32_t max_restarts,
                                       std::chrono::milliseconds reconnect_window,

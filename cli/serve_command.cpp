@@ -60,6 +60,8 @@ BackendCapabilities remote_capabilities(caf::actor_system& sys, const EngineActo
   spdlog::info("the executor at {} {} logit_bias and min_tokens, and {} prompt tokens", address,
                can->applies_logit_adjustments ? "applies" : "does not apply",
                can->computes_prompt_logprobs ? "scores" : "does not score");
+  // The supervisor holds an executor that comes back after a loss to what is opened now.
+  caf::anon_send(engine.supervisor, capabilities_atom::value, *can);
   return *can;
 }
 
