@@ -38,18 +38,21 @@ std::string generation_config_arg(const ClusterConfig& config, const std::string
 
 void apply_generation_config(const ClusterConfig& config, ModelFolder& folder) {
   const ServerSection& s = config.server;
-  GenerationConfigFlags flags{generation_config_arg(config, s.generation_config), ""};
-  // The file (or folder) alone first, so a failure names the key that caused it.
-  try {
-    load_generation_defaults(flags.mode, folder.dir, "");
-  } catch (const std::exception& e) {
-    throw config.error("server.generation_config", e.what());
+  const GenerationConfigFlags flags{generation_config_arg(config, s.generation_config), s.override_generation_config};
+  const bool overridden = !flags.override_json.empty();
+  // With an override, the file (or folder) alone first, so a failure names the key that caused it;
+  // without one, every failure is the file's and it is read once.
+  if (overridden) {
+    try {
+      load_generation_defaults(flags.mode, folder.dir, "");
+    } catch (const std::exception& e) {
+      throw config.error("server.generation_config", e.what());
+    }
   }
-  flags.override_json = s.override_generation_config;
   try {
     apply_generation_defaults(folder, read_generation_config(flags, folder.dir));
   } catch (const std::exception& e) {
-    throw config.error("server.override_generation_config", e.what());
+    throw config.error(overridden ? "server.override_generation_config" : "server.generation_config", e.what());
   }
 }
 
