@@ -26,6 +26,7 @@ void end_serving(Self* self, const std::string& why) {
   if (s.scheduling.data_parallel) {
     spdlog::error("cluster: {}; {}", why, budget_spent_consequence(s.scheduling));
     s.executor = caf::actor{};
+    set_paused(self, s.scheduling, false);  // gone rather than paused: its gauges read 0
     return hand_executor(self, s.scheduling, caf::actor{});
   }
   spdlog::error("cluster: {}; requests in flight end with this error and new ones are refused", why);
@@ -76,6 +77,7 @@ void lose(Self* self, const std::string& node, const std::string& why) {
   spdlog::warn("cluster: {}; recovering ({} of {}): streams pause, every node joins again (the lost one once its "
                "process is back) and running sequences are recomputed",
                why, s.recoveries, s.scheduling.max_restarts);
+  set_paused(self, s.scheduling, true);  // data parallel: the other replicas serve meanwhile
   start_relaunch(self, node);
 }
 
@@ -99,6 +101,7 @@ void relaunched(Self* self, std::vector<caf::actor> nodes, std::vector<caf::acto
   spdlog::info("cluster: recovered in {:.2f} s: every stage is running again; the scheduler recomputes what was running",
                seconds);
   hand_executor(self, s.scheduling, s.executor);
+  set_paused(self, s.scheduling, false);
 }
 
 // Asks every node for its stage times; a node (other than this one) that has answered none for

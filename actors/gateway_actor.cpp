@@ -86,7 +86,10 @@ bool any_live(const GatewayState& st) {
 // each (running or waiting there: the gateway holds every request until it finishes).
 std::vector<ReplicaLoad> replica_loads(const GatewayState& st) {
   std::vector<ReplicaLoad> loads(st.schedulers.size());
-  for (size_t i = 0; i < loads.size(); ++i) loads[i].live = bool(st.schedulers[i]);
+  for (size_t i = 0; i < loads.size(); ++i) {
+    loads[i].live = bool(st.schedulers[i]);
+    loads[i].paused = st.paused[i];
+  }
   for (const auto& [id, a] : st.active)
     if (a.replica >= 0) ++loads[static_cast<size_t>(a.replica)].in_flight;
   return loads;
@@ -150,6 +153,24 @@ void resubmit(Self* self, SeqId id) {
   route(self, id);
 }
 
+// Replica r is paused: its requests move to the replicas serving meanwhile. The abort frees each
+// one's blocks there (its results are dropped from now on: the request's replica is another);
+// moved, the request is recomputed from the tokens already sent, as after a loss. With no replica
+// serving they stay, and go on where they are once it is back.
+void move_off(Self* self, int32_t r) {
+  auto& st = self->state;
+  std::vector<ReplicaLoad> loads = replica_loads(st);
+  if (std::none_of(loads.begin(), loads.end(), [](const ReplicaLoad& l) { return l.live && !l.paused; })) return;
+  std::vector<SeqId> ids;
+  for (const auto& [id, a] : st.active)
+    if (a.replica == r && !a.abort_requested) ids.push_back(id);
+  for (SeqId id : ids) {
+    if (const caf::actor s = st.schedulers[static_cast<size_t>(r)]) self->send(s, abort_atom::value, id);
+    st.active.at(id).replica = -1;
+    resubmit(self, id);
+  }
+}
+
 // The replica whose current scheduler sent the message being handled; -1 for any other sender
 // (a replaced scheduler's results are stale: the new one sends what follows the tokens it was handed).
 int32_t sender_replica(Self* self) {
@@ -167,6 +188,7 @@ caf::behavior gateway_actor(Self* self, std::shared_ptr<const Tokenizer> tokeniz
   self->state.tokenizer = std::move(tokenizer);
   self->state.schedulers = std::move(schedulers);
   if (self->state.schedulers.empty()) self->state.schedulers.emplace_back();
+  self->state.paused.assign(self->state.schedulers.size(), false);
   self->state.kv_manager = std::move(kv_manager);
   self->state.options = std::move(options);
   return {
@@ -231,6 +253,12 @@ caf::behavior gateway_actor(Self* self, std::shared_ptr<const Tokenizer> tokeniz
         for (const auto& [id, a] : st.active)
           if (a.replica == replica) ids.push_back(id);
         for (SeqId id : ids) resubmit(self, id);
+      },
+      [=](replica_paused_atom, int32_t replica, bool paused) {
+        auto& st = self->state;
+        if (replica < 0 || static_cast<size_t>(replica) >= st.paused.size()) return;
+        st.paused[static_cast<size_t>(replica)] = paused;
+        if (paused) move_off(self, replica);
       },
       [=](TokenDeltas& d) {
         const int32_t from = sender_replica(self);

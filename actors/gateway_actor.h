@@ -103,6 +103,7 @@ struct GatewayState {
   std::shared_ptr<const Tokenizer> tokenizer;
   std::vector<caf::actor> schedulers;  // [replica]: its scheduler now; null once its supervisor
                                        // says none will come (past its restart budget)
+  std::vector<bool> paused;    // [replica]: recovering (replica_paused_atom): routed around meanwhile
   caf::actor kv_manager;       // answers cache_aware's question (several replicas); may be null
   uint64_t route_cursor = 0;   // the router's turn-taking (pick_replica)
   std::string lost;            // why the engine is gone (engine_lost_atom); empty while it serves
@@ -119,6 +120,10 @@ struct GatewayState {
 // engine_topology.h): that replica's scheduler from now on, to which the replica's in-flight
 // requests are resubmitted, or a null one: its requests move to the other live replicas
 // (recomputed there from the tokens already sent), and only with none left do they end with abort;
+// (replica_paused_atom, replica, bool) from a cluster's supervisor while that replica recovers: new
+// requests go to the others, and its requests move to them at once (aborted on it; recomputed
+// there, as above) rather than wait seconds for its nodes; with every replica paused, requests
+// wait on one of them;
 // (engine_lost_atom, why) from the supervisor: every live request, and every later one, ends with
 // on_lost(why); (drain_atom) when the server shuts down: every live request is aborted (each ends with reason
 // abort, so its client gets a complete answer) and new ones are refused.

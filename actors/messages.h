@@ -107,6 +107,8 @@ using gateway_atom = caf::atom_constant<caf::atom("gateway")>;  // (gateway, act
 using scheduler_atom = caf::atom_constant<caf::atom("scheduler")>;  // supervisor -> gateway: (scheduler, replica,
                                                                     // actor): that data-parallel replica's scheduler
                                                                     // from now on (null: none will come)
+using replica_paused_atom = caf::atom_constant<caf::atom("rpaused")>;  // supervisor -> gateway: (replica_paused,
+                                                                        // replica, bool): recovering, or back
 using replica_atom = caf::atom_constant<caf::atom("replica")>;  // scheduler -> kv_manager: (replica, index,
                                                                 // PoolJournal); (snapshot, replica, index) -> KvUsage
 using kv_manager_atom = caf::atom_constant<caf::atom("kvmanager")>; // supervisor -> scheduler: (kv_manager, actor);

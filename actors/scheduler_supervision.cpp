@@ -59,7 +59,19 @@ void add_gateway(caf::event_based_actor* self, SchedulerSupervision& s, caf::act
   if (!gateway || std::find(s.gateways.begin(), s.gateways.end(), gateway) != s.gateways.end()) return;
   self->monitor(gateway);
   self->send(gateway, scheduler_atom::value, s.config.replica, s.scheduler);
+  if (s.paused) self->send(gateway, replica_paused_atom::value, s.config.replica, true);
   s.gateways.push_back(std::move(gateway));
+}
+
+void set_paused(caf::event_based_actor* self, SchedulerSupervision& s, bool paused) {
+  if (!s.data_parallel || s.paused == paused) return;
+  s.paused = paused;
+  if (s.metrics && s.config.replica < s.metrics->num_replicas()) {
+    ReplicaMetrics& m = s.metrics->replica(s.config.replica);
+    m.paused = paused;
+    if (paused) m.recoveries.fetch_add(1);
+  }
+  for (const caf::actor& g : s.gateways) self->send(g, replica_paused_atom::value, s.config.replica, paused);
 }
 
 bool on_scheduler_down(caf::event_based_actor* self, SchedulerSupervision& s, const caf::down_msg& down,

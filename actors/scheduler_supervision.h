@@ -40,6 +40,7 @@ struct SchedulerSupervision {
   // others (so its scheduler is stopped rather than made to abort them), and the engine is dead
   // only when every replica is, which the gateway sees (not this supervisor).
   bool data_parallel = false;
+  bool paused = false;  // a data-parallel replica recovering: its gateways route around it meanwhile
 };
 
 // Spawns a scheduler (monitored) over `executor` (null: it waits for one through executor_atom)
@@ -59,6 +60,12 @@ bool on_kv_manager_down(caf::event_based_actor* self, SchedulerSupervision& s, c
 // Registers a gateway and tells it the current scheduler at once: it may have been spawned with
 // one that has died since.
 void add_gateway(caf::event_based_actor* self, SchedulerSupervision& s, caf::actor gateway);
+
+// A data-parallel replica starts recovering (its nodes join again: seconds), or is back: gateways
+// are told (replica_paused_atom), so they route new requests and move this replica's requests to the
+// replicas serving meanwhile; the metrics count the recovery and show the pause. Nothing to say
+// for one engine, or for a recovery that ends in the same handler it started (one process).
+void set_paused(caf::event_based_actor* self, SchedulerSupervision& s, bool paused);
 
 // Handles a down message from the scheduler (respawned over `executor` when the budget allows
 // and `executor_may_come`, i.e. there is an executor or one is being reconnected; a null

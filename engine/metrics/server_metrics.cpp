@@ -144,6 +144,10 @@ std::string ServerMetrics::prometheus_text() const {
                    [](const ReplicaMetrics& r) -> auto& { return r.prefix_cache_hit_tokens; });
     replica_series("routed_requests_total", "Requests the gateway's router sent to each replica.", "counter",
                    [](const ReplicaMetrics& r) -> auto& { return r.routed_requests; });
+    replica_series("replica_recoveries_total", "Times a replica's nodes were lost and it was relaunched (a cluster).",
+                   "counter", [](const ReplicaMetrics& r) -> auto& { return r.recoveries; });
+    replica_series("replica_paused", "1 while a replica recovers: the router sends it nothing, its requests moved.",
+                   "gauge", [](const ReplicaMetrics& r) -> auto& { return r.paused; });
     counter("router_fallbacks_total",
             "Requests routed least_loaded because the kv_manager did not answer the router in time.", router_fallbacks);
   } else {

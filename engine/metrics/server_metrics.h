@@ -40,6 +40,8 @@ struct ReplicaMetrics {
   std::atomic<uint64_t> prefix_cache_hit_tokens{0};
   std::atomic<uint64_t> prefix_cache_query_tokens{0};
   std::atomic<uint64_t> routed_requests{0};  // the router sent it (moves after a replica was lost included)
+  std::atomic<uint64_t> recoveries{0};      // times its nodes were lost and it was relaunched
+  std::atomic<bool> paused{false};          // recovering now: the router sends it nothing
   std::atomic<bool> gone{false};  // past a restart budget: its gauges read 0, whatever its stopped
                                   // scheduler wrote last (it may still be finishing a handler)
 };

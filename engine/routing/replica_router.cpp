@@ -45,16 +45,18 @@ std::string routing_policy_names() {
 
 int32_t pick_replica(RoutingPolicy policy, std::span<const ReplicaLoad> replicas, uint64_t& cursor) {
   const auto n = static_cast<uint64_t>(replicas.size());
+  const bool any_serving = std::any_of(replicas.begin(), replicas.end(), [](const ReplicaLoad& r) { return r.live && !r.paused; });
+  auto eligible = [&](const ReplicaLoad& r) { return r.live && (!any_serving || !r.paused); };
   int32_t least = std::numeric_limits<int32_t>::max();
   for (const ReplicaLoad& r : replicas)
-    if (r.live) least = std::min(least, r.in_flight);
+    if (eligible(r)) least = std::min(least, r.in_flight);
   if (least == std::numeric_limits<int32_t>::max()) return -1;  // none live
   const int32_t slack = std::max(kCacheAwareMinSlack, least * kCacheAwareSlackPercent / 100);
   int32_t pick = -1;
   for (uint64_t k = 0; k < n; ++k) {
     const auto i = static_cast<int32_t>((cursor + k) % n);
     const ReplicaLoad& r = replicas[static_cast<size_t>(i)];
-    if (!r.live) continue;
+    if (!eligible(r)) continue;
     if (policy == RoutingPolicy::RoundRobin) {
       pick = i;
       break;

@@ -29,6 +29,8 @@ struct ReplicaLoad {
   int32_t in_flight = 0;       // the gateway's requests on it, running or waiting
   int32_t cached_tokens = 0;   // leading tokens of this request its prefix cache holds (0: unknown)
   int32_t free_blocks = -1;    // KV blocks free (cached-unreferenced ones count as free); -1: unknown
+  bool paused = false;         // recovering (its nodes join again): picked only while every live
+                               // replica is, so a request waits where it would have waited anyway
 };
 
 // The overload guard of cache_aware: a replica may take a request for its cache only while its
@@ -45,9 +47,10 @@ struct ReplicaLoad {
 inline constexpr int32_t kCacheAwareMinSlack = 8;
 inline constexpr int32_t kCacheAwareSlackPercent = 50;
 
-// The replica to use, or -1 when none is live. `cursor` is the router's own counter (start it at 0
-// and keep it): round_robin takes the next live replica after it, and every policy breaks ties by
-// scanning from it, so equal replicas take turns instead of the first one taking everything.
+// The replica to use, or -1 when none is live. Paused replicas count as not live while any live
+// replica is not paused. `cursor` is the router's own counter (start it at 0 and keep it):
+// round_robin takes the next live replica after it, and every policy breaks ties by scanning from
+// it, so equal replicas take turns instead of the first one taking everything.
 // Ties: cache_aware prefers, among the eligible, more cached tokens, then fewer in flight, then
 // more free blocks; least_loaded fewer in flight, then more free blocks (only when both are known).
 int32_t pick_replica(RoutingPolicy policy, std::span<const ReplicaLoad> replicas, uint64_t& cursor);

@@ -4,9 +4,9 @@
 # greedy completions (plain and streamed, sent at once) and seeded sampled ones (one at a time)
 # are, text for text, those of `troupe serve` in one process (batch-invariant kernels, so the
 # split of the batch over replicas cannot change a token), and /metrics counts routed requests for
-# both replicas. Then the worker is killed (SIGKILL) under streams and started again: replica 1
-# alone is relaunched (the head logs one recovery; replica 0 keeps serving), and every stream ends
-# as in one process. Killed again past [scheduler] max_restarts, replica 1 is gone: the gateway
+# both replicas. Then the worker is killed (SIGKILL) under streams: replica 1 pauses, its streams
+# move to replica 0 and end there, as in one process, before the worker is back; new requests go
+# to replica 0; started again, replica 1 alone is relaunched (one recovery, counted for it). Killed again past [scheduler] max_restarts, replica 1 is gone: the gateway
 # moves its requests to replica 0, and again every stream ends as in one process. A spare node
 # with replicas is refused by key (not built). Kept short: CI runs it on 2 cores.
 # Usage: cluster_data_parallel_test.sh TROUPE MODEL
@@ -15,6 +15,8 @@ source "$(dirname "$0")/cluster_lib.sh"
 cluster_test "$@"
 
 stream_count=8
+# replica_metric NAME R: troupe:NAME{replica="R"} from the head's /metrics (url set below).
+replica_metric() { curl -s "$url/metrics" | sed -n "s/^troupe:$1{.*replica=\"$2\"} //p"; }
 
 # One process: the reference (the flags write_config's file gives a cluster).
 "$troupe" serve --model "$model" --load-format dummy --device cpu --threads 1 --port 0 --max-num-seqs 8 \
@@ -66,18 +68,29 @@ for r in 0 1; do
   [ "${routed:-0}" -ge 4 ] || fail "replica $r was routed ${routed:-no} requests: $(grep routed "$work/metrics.txt")"
 done
 
-# Replica 1's node killed under streams and started again: the streams end as in one process.
+# Replica 1's node killed under streams: replica 1 pauses while it recovers, its streams move to
+# replica 0 and end there before the node is back (text as in one process), and a request sent
+# meanwhile goes to replica 0. Then the node starts again and replica 1 alone is relaunched.
 streams "$url" "$work/killed"
 events_at_least 16 "$work/killed" || fail "the streams did not start"
 kill -9 "$worker"
-sleep 0.5
-start_node "$cfg" worker-1 "$work/worker-again.log"
-worker=$node_pid
+for _ in $(seq 1 100); do [ "$(replica_metric replica_paused 1)" = 1 ] && break; sleep 0.1; done
+[ "$(replica_metric replica_paused 1)" = 1 ] || fail "replica 1 is not paused: $(grep 'replica' "$work/head.log" | tail -3)"
+routed_before=$(replica_metric routed_requests_total 1)
 wait_streams
 same_streams "$work/ref-streams" "$work/killed" "worker killed"
+complete "$url" 3 false "$work/while-paused"
+cmp -s "$work/ref/p.3" "$work/while-paused" || fail "a completion while replica 1 recovers: '$(cat "$work/while-paused")'"
+[ "$(replica_metric routed_requests_total 1)" = "$routed_before" ] || fail "requests were routed to a paused replica"
+[ "$(replica_metric replica_paused 1)" = 1 ] || fail "replica 1 recovered without its node: the streams did not end during the pause"
+start_node "$cfg" worker-1 "$work/worker-again.log"
+worker=$node_pid
 for _ in $(seq 1 300); do grep -q "cluster: recovered in" "$work/head.log" && break; sleep 0.1; done
 [ "$(grep -c "cluster: recovered in" "$work/head.log")" = 1 ] || fail "not one recovery: $(grep 'cluster:' "$work/head.log")"
 [ "$(grep -c "recovering (1 of" "$work/head.log")" = 1 ] || fail "more than replica 1 recovered"
+[ "$(replica_metric replica_paused 1)" = 0 ] || fail "replica 1 still paused after its recovery"
+[ "$(replica_metric replica_recoveries_total 1)" = 1 ] && [ "$(replica_metric replica_recoveries_total 0)" = 0 ] ||
+  fail "recoveries per replica: $(curl -s "$url/metrics" | grep replica_recoveries)"
 [ "$(metric "$url" node_losses_total)" -ge 1 ] || fail "node_losses_total $(metric "$url" node_losses_total)"
 [ "$(jq -r '.status' <<<"$(curl -s "$url/health")")" = ok ] || fail "/health after recovery: $(curl -s "$url/health")"
 

@@ -1,5 +1,5 @@
 // pick_replica: each policy's choice, its ties (taking turns through the cursor), cache_aware's
-// overload guard, and replicas past their restart budget never picked.
+// overload guard, replicas past their restart budget never picked, paused ones only when all are.
 #include <gtest/gtest.h>
 
 #include <vector>
@@ -92,6 +92,21 @@ TEST(ReplicaRouter, DeadReplicasAreNeverPicked) {
     for (int i = 0; i < 4; ++i) EXPECT_EQ(pick_replica(p, r, cursor), 1) << routing_policy_name(p);
     EXPECT_EQ(pick(p, {replica(0, 0, -1, false)}), -1);
     EXPECT_EQ(pick(p, {}), -1);
+  }
+}
+
+TEST(ReplicaRouter, PausedReplicasAreSkippedWhileAnotherServesAndTakeRequestsWhenAllArePaused) {
+  for (auto p : {RoutingPolicy::CacheAware, RoutingPolicy::LeastLoaded, RoutingPolicy::RoundRobin}) {
+    uint64_t cursor = 0;
+    // Replica 0 holds the whole prompt and is idle, but it is recovering: the busy one takes it.
+    std::vector<ReplicaLoad> r = {replica(0, 900, 100), replica(30, 0, 5), replica(0, 0, -1, false)};
+    r[0].paused = true;
+    for (int i = 0; i < 4; ++i) EXPECT_EQ(pick_replica(p, r, cursor), 1) << routing_policy_name(p);
+    // Every live replica paused: the request waits on one of them rather than failing.
+    r[1].paused = true;
+    const int32_t waiting_on = pick_replica(p, r, cursor);
+    EXPECT_TRUE(waiting_on == 0 || waiting_on == 1) << routing_policy_name(p) << " picked " << waiting_on;
+    if (p == RoutingPolicy::CacheAware) EXPECT_EQ(waiting_on, 0) << "among paused ones, the usual order holds";
   }
 }
 
