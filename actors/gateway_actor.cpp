@@ -161,10 +161,11 @@ void move_off(Self* self, int32_t r) {
   auto& st = self->state;
   std::vector<ReplicaLoad> loads = replica_loads(st);
   if (std::none_of(loads.begin(), loads.end(), [](const ReplicaLoad& l) { return l.live && !l.paused; })) return;
-  std::vector<SeqId> ids;
+  std::vector<std::pair<uint64_t, SeqId>> moving;  // (arrival, id): handed over in arrival order
   for (const auto& [id, a] : st.active)
-    if (a.replica == r && !a.abort_requested) ids.push_back(id);
-  for (SeqId id : ids) {
+    if (a.replica == r && !a.abort_requested) moving.emplace_back(a.arrival, id);
+  std::sort(moving.begin(), moving.end());
+  for (const auto& [arrival, id] : moving) {
     if (const caf::actor s = st.schedulers[static_cast<size_t>(r)]) self->send(s, abort_atom::value, id);
     st.active.at(id).replica = -1;
     resubmit(self, id);
