@@ -6,7 +6,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <thread>
 
 #include <caf/all.hpp>
 
@@ -135,20 +134,7 @@ TEST(DataParallel, CacheAwareSendsAPromptThatExtendsAnEarlierOneToTheReplicaHold
             32u * firsts.size());
 }
 
-TEST(DataParallel, WithoutAKvManagerAnswerTheRouterFallsBackToLeastLoadedAndCountsIt) {
-  Replicas dp(/*max_restarts=*/0, RoutingPolicy::CacheAware);
-  caf::anon_send_exit(dp.engine.kv_manager, caf::exit_reason::kill);
-  std::this_thread::sleep_for(50ms);
-  auto requests = test::make_restart_requests(4, dp.oracle->config().vocab_size, 5);
-  const auto alone = outputs_alone(*dp.oracle, requests);
-  Outcome run;
-  for (const auto& r : requests) submit(dp.gateway, run.clients, r);
-  ASSERT_TRUE(wait_ended(*run.clients, requests.size(), 30s));
-  expect_outputs_alone(run, requests, alone);
-  EXPECT_EQ(dp.metrics->router_fallbacks.load(), requests.size());
-  EXPECT_EQ(dp.routed(0), 2u);  // least loaded, ties taking turns
-  EXPECT_EQ(dp.routed(1), 2u);
-}
+// The router's fallback without a kv_manager answer: gateway_routing_test (deterministic).
 
 }  // namespace
 }  // namespace troupe

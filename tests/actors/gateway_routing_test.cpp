@@ -3,10 +3,13 @@
 // A replica that pauses (its cluster nodes recovering) has its requests aborted there and handed
 // to the other with the tokens already streamed and their place in the queue; what it still sends
 // is dropped; nothing new is routed to it until it is back; with every replica paused, requests
-// wait on one rather than fail; an aborted request is not moved.
+// wait on one rather than fail; an aborted request is not moved. And cache_aware: one question to
+// the kv_manager per request, its answer weighed; no answer in time (or a dead kv_manager) routes
+// least_loaded and is counted.
 #include <gtest/gtest.h>
 
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include <caf/all.hpp>
@@ -60,20 +63,42 @@ FinishedBatch finished(SeqId id, SequenceFinishReason reason) {
   return FinishedBatch{{FinishedSequence{id, {}, reason}}};
 }
 
+// A kv_manager that answers every cache question with `report` (or, without one, never answers).
+caf::behavior stand_in_kv_manager(caf::event_based_actor* self, std::optional<ReplicaCacheReport> report,
+                                  std::shared_ptr<int> questions) {
+  return {
+      [=](ReplicaCacheQuery&) -> caf::result<ReplicaCacheReport> {
+        ++*questions;
+        if (report) return *report;
+        return self->make_response_promise<ReplicaCacheReport>();  // kept by no one: never delivered
+      },
+  };
+}
+
 struct TwoReplicas : test::DeterministicSystem {
   std::shared_ptr<SchedulerLog> log[2] = {std::make_shared<SchedulerLog>(), std::make_shared<SchedulerLog>()};
   caf::actor scheduler[2];
   caf::actor gateway;
   std::shared_ptr<Clients> clients = std::make_shared<Clients>();
+  std::shared_ptr<ServerMetrics> metrics = std::make_shared<ServerMetrics>(2);
 
-  TwoReplicas() {
+  caf::actor kv_manager;
+  std::shared_ptr<int> questions = std::make_shared<int>(0);  // cache questions the kv_manager got
+
+  // Round robin with no kv_manager; or cache_aware with a stand-in kv_manager answering `report`
+  // (never, without one).
+  TwoReplicas() : TwoReplicas(RoutingPolicy::RoundRobin, false, std::nullopt) {}
+  explicit TwoReplicas(std::optional<ReplicaCacheReport> report) : TwoReplicas(RoutingPolicy::CacheAware, true, report) {}
+  TwoReplicas(RoutingPolicy policy, bool with_kv_manager, std::optional<ReplicaCacheReport> report) {
     for (int i = 0; i < 2; ++i) scheduler[i] = sys.spawn(stand_in_scheduler, log[i]);
+    if (with_kv_manager) kv_manager = sys.spawn(stand_in_kv_manager, std::move(report), questions);
     gateway = sys.spawn(gateway_actor, std::make_shared<const Tokenizer>(demo_tokenizer()),
-                        std::vector<caf::actor>{scheduler[0], scheduler[1]}, caf::actor{},
-                        GatewayOptions{nullptr, std::chrono::seconds(0), RoutingPolicy::RoundRobin});
+                        std::vector<caf::actor>{scheduler[0], scheduler[1]}, kv_manager,
+                        GatewayOptions{metrics, std::chrono::seconds(0), policy});
   }
   ~TwoReplicas() {
-    for (const caf::actor& a : {gateway, scheduler[0], scheduler[1]}) caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
+    for (const caf::actor& a : {gateway, scheduler[0], scheduler[1], kv_manager})
+      if (a) caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
   }
   void submit_request(SeqId id) {
     submit(gateway, clients, request(id));
@@ -164,6 +189,33 @@ TEST(GatewayRouting, ARequestAbortedOnAPausingReplicaIsNotMoved) {
   dp.from_scheduler(1, finished(2, SequenceFinishReason::Abort));  // its scheduler lives on and ends it
   EXPECT_EQ(dp.view(2).endings, 1);
   EXPECT_EQ(dp.view(2).reason, "abort");
+}
+
+TEST(GatewayRouting, CacheAwareAsksTheKvManagerOnceAndTakesTheReplicaHoldingMore) {
+  TwoReplicas dp(ReplicaCacheReport{{0, 48}, {10, 10}});
+  dp.submit_request(1);
+  dp.submit_request(2);
+  EXPECT_EQ(*dp.questions, 2);
+  EXPECT_EQ(dp.log[1]->submitted_ids(), (std::vector<SeqId>{1, 2})) << "replica 1 holds 48 tokens of it";
+  EXPECT_EQ(dp.metrics->router_fallbacks.load(), 0u);
+}
+
+TEST(GatewayRouting, CacheAwareWithoutAnAnswerInTimeRoutesLeastLoadedAndCountsIt) {
+  TwoReplicas dp(std::nullopt);  // a kv_manager that never answers
+  submit(dp.gateway, dp.clients, request(1));
+  dp.run();
+  EXPECT_TRUE(dp.log[0]->submitted.empty() && dp.log[1]->submitted.empty()) << "routed before its answer was due";
+  EXPECT_EQ(dp.sched.trigger_timeouts(), 1u);  // routing_timeout passes
+  dp.run();
+  EXPECT_EQ(dp.log[0]->submitted.size() + dp.log[1]->submitted.size(), 1u);
+  EXPECT_EQ(dp.metrics->router_fallbacks.load(), 1u);
+  // A dead kv_manager: the question fails at once, least_loaded takes the other (less loaded) replica.
+  caf::anon_send_exit(dp.kv_manager, caf::exit_reason::kill);
+  dp.run();
+  dp.submit_request(2);
+  EXPECT_EQ(dp.log[0]->submitted.size(), 1u);
+  EXPECT_EQ(dp.log[1]->submitted.size(), 1u);
+  EXPECT_EQ(dp.metrics->router_fallbacks.load(), 2u);
 }
 
 }  // namespace
