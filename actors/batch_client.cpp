@@ -5,6 +5,8 @@
 #include <caf/all.hpp>
 
 #include "actors/message_inspect.h"
+#include "engine/scheduler/arrival_counter.h"
+#include "engine/scheduler/resubmission.h"
 
 namespace troupe {
 namespace {
@@ -15,11 +17,18 @@ void run_batch_on(caf::actor_system& sys, caf::actor scheduler, const caf::actor
                   const std::function<void(const FinishedSequence&)>& on_finished,
                   const std::function<void(SeqId, const std::string&)>& on_rejected) {
   caf::scoped_actor self{sys};
-  std::map<SeqId, GenerationRequest> pending;  // accepted, not finished: what a new scheduler gets
+  // Accepted, not finished: what a new scheduler gets. No tokens are recorded (offline callers
+  // want whole sequences, reported at the end), so a resubmission starts its request over, in its
+  // first place in the queue.
+  struct Pending {
+    GenerationRequest request;
+    InFlight in_flight;
+  };
+  std::map<SeqId, Pending> pending;
   // A scheduler that died before it answered leaves the request pending for the next one.
-  auto submit = [&](const GenerationRequest& r) {
-    const SeqId id = r.id;
-    self->request(scheduler, caf::infinite, submit_atom::value, r)
+  auto submit = [&](const Pending& p) {
+    const SeqId id = p.request.id;
+    self->request(scheduler, caf::infinite, submit_atom::value, p.in_flight.resubmission(p.request))
         .receive([](bool) {},
                  [&](caf::error& err) {
                    if (err == caf::sec::request_receiver_down) return;
@@ -27,11 +36,12 @@ void run_batch_on(caf::actor_system& sys, caf::actor scheduler, const caf::actor
                    pending.erase(id);
                  });
   };
-  uint64_t arrival = 0;
+  ArrivalCounter arrivals;  // the batch's order, kept on resubmission
   for (GenerationRequest& r : requests) {
-    r.arrival = r.arrival.value_or(arrival++);  // kept on resubmission: the batch's order survives
     const SeqId id = r.id;
-    submit(pending.emplace(id, std::move(r)).first->second);
+    // A caller's own output tokens (a request continued) are kept, as a gateway's received ones are.
+    InFlight in_flight{arrivals.number(r.arrival), r.output_token_ids};
+    submit(pending.emplace(id, Pending{std::move(r), std::move(in_flight)}).first->second);
   }
   if (supervisor) self->send(supervisor, gateway_atom::value, caf::actor_cast<caf::actor>(self));
   while (!pending.empty()) {

@@ -7,7 +7,6 @@
 #include <caf/all.hpp>
 
 #include "actors/message_inspect.h"
-#include "engine/scheduler/sequence.h"
 
 namespace troupe {
 namespace {
@@ -36,7 +35,7 @@ void finish(Self* self, SeqId id, const std::string& reason) {
   if (ServerMetrics* m = self->state.options.metrics.get()) {
     const auto now = std::chrono::steady_clock::now();
     m->e2e_request_latency.observe(std::chrono::duration<double>(now - a.request->arrival).count());
-    const auto completion_tokens = static_cast<double>(a.output_token_ids.size());
+    const auto completion_tokens = static_cast<double>(a.in_flight.output_token_ids.size());
     if (completion_tokens > 1)
       m->time_per_output_token.observe(std::chrono::duration<double>(now - a.first_token_at).count() /
                                        (completion_tokens - 1));
@@ -45,22 +44,17 @@ void finish(Self* self, SeqId id, const std::string& reason) {
     m->request_generation_tokens.observe(completion_tokens);
   }
   a.request->sink->on_finish(reason, static_cast<int32_t>(a.request->generation.prompt_token_ids.size()),
-                             static_cast<int32_t>(a.output_token_ids.size()));
+                             static_cast<int32_t>(a.in_flight.output_token_ids.size()));
   self->state.active.erase(it);
 }
 
-// Hands the current scheduler request `id` as it stands: its prompt and parameters, its first
-// arrival (it keeps its place in the queue) and the tokens received so far. A scheduler that gets
-// output tokens computes them again instead of sampling them, and samples the next one at its own
-// output index (the seeded RNG's position), as after a preemption by recompute: nothing is sent
-// twice and a seeded request draws what it would have drawn without the restart.
+// Hands the current scheduler request `id` as it stands (InFlight::resubmission): its prompt and
+// parameters, its first arrival and the tokens received so far.
 void submit(Self* self, SeqId id) {
   auto& st = self->state;
   const GatewayState::Active& a = st.active.at(id);
-  GenerationRequest g = a.request->generation;
-  g.arrival = a.arrival;
-  g.output_token_ids = a.output_token_ids;
-  self->request(st.schedulers.at(static_cast<size_t>(a.replica)), caf::infinite, submit_atom::value, std::move(g))
+  self->request(st.schedulers.at(static_cast<size_t>(a.replica)), caf::infinite, submit_atom::value,
+                a.in_flight.resubmission(a.request->generation))
       .then([](bool) {},
             [=](caf::error& err) {
               // The scheduler died before it answered: the request stays, and the supervisor's
@@ -119,7 +113,7 @@ void route(Self* self, SeqId id) {
     return place(self, id, pick_replica(policy, replica_loads(st), st.route_cursor));
   // A moved request is recomputed with the tokens it has: those count as its prefix too.
   ReplicaCacheQuery q{a.request->generation.prompt_token_ids};
-  q.token_ids.insert(q.token_ids.end(), a.output_token_ids.begin(), a.output_token_ids.end());
+  q.token_ids.insert(q.token_ids.end(), a.in_flight.output_token_ids.begin(), a.in_flight.output_token_ids.end());
   self->request(st.kv_manager, st.options.routing_timeout, std::move(q))
       .then(
           [=](const ReplicaCacheReport& report) {
@@ -145,9 +139,8 @@ void route(Self* self, SeqId id) {
 void resubmit(Self* self, SeqId id) {
   auto& st = self->state;
   const GatewayState::Active& a = st.active.at(id);
-  const GenerationRequest& g = a.request->generation;
   if (a.abort_requested) return finish(self, id, "abort");
-  if (const auto done = output_stop_reason(a.output_token_ids, g.sampling_params, g.eos_token_ids))
+  if (const auto done = a.in_flight.finished_by_output(a.request->generation))
     return finish(self, id, sequence_finish_reason_name(*done));
   if (scheduler_of(st, a)) return submit(self, id);
   route(self, id);
@@ -199,8 +192,7 @@ caf::behavior gateway_actor(Self* self, std::shared_ptr<const Tokenizer> tokeniz
         if (!st.lost.empty()) return req->sink->on_lost(st.lost);
         if (!any_live(st)) return req->sink->on_lost("the engine has stopped: its scheduler's restart budget is spent");
         if (st.draining) return req->sink->on_error("the server is shutting down");
-        const uint64_t arrival = req->generation.arrival.value_or(st.next_arrival);
-        st.next_arrival = std::max(st.next_arrival, arrival + 1);
+        const uint64_t arrival = st.arrivals.number(req->generation.arrival);
         auto [entry, _] = st.active.try_emplace(id, req, IncrementalDetokenizer(*st.tokenizer, req->skip_special_tokens), arrival);
         if (req->generation.sampling_params.prompt_logprobs >= 0) {
           entry->second.prompt_logprobs_due = true;
@@ -277,7 +269,8 @@ caf::behavior gateway_actor(Self* self, std::shared_ptr<const Tokenizer> tokeniz
           auto it = self->state.active.find(d.seq_ids[i]);
           if (it == self->state.active.end() || it->second.replica != from) continue;
           GatewayState::Active& a = it->second;
-          if (a.output_token_ids.empty()) {
+          std::vector<int32_t>& received = a.in_flight.output_token_ids;
+          if (received.empty()) {
             a.first_token_at = std::chrono::steady_clock::now();
             a.request->sink->on_running();
             if (ServerMetrics* m = self->state.options.metrics.get()) {
@@ -287,13 +280,11 @@ caf::behavior gateway_actor(Self* self, std::shared_ptr<const Tokenizer> tokeniz
             send_prompt_logprobs(a);
           }
           if (ServerMetrics* m = self->state.options.metrics.get()) m->generation_tokens.fetch_add(1);
-          a.output_token_ids.push_back(d.tokens[i]);
-          const GenerationRequest& g = a.request->generation;
+          received.push_back(d.tokens[i]);
           // The token that stops the sequence (EOS, a stop id) adds no text unless asked, as in
           // vLLM: with skip_special_tokens off, an EOS is not text the model meant to say.
           const bool silent = !a.request->include_stop_str_in_output &&
-                              output_stop_reason(a.output_token_ids, g.sampling_params, g.eos_token_ids) ==
-                                  SequenceFinishReason::Stop;
+                              a.in_flight.finished_by_output(a.request->generation) == SequenceFinishReason::Stop;
           GeneratedToken t{d.tokens[i], silent ? std::string() : a.detokenizer.push(d.tokens[i]), {}};
           if (!d.logprobs.empty()) t.logprobs = std::move(d.logprobs[i]);
           send(a, a.output.push(std::move(t)));

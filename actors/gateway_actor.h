@@ -23,7 +23,9 @@
 #include "engine/output/stop_string_filter.h"
 #include "engine/routing/replica_router.h"
 #include "engine/sampling/logprobs.h"
+#include "engine/scheduler/arrival_counter.h"
 #include "engine/scheduler/generation_request.h"
+#include "engine/scheduler/resubmission.h"
 #include "engine/tokenizer/incremental_detokenizer.h"
 #include "engine/tokenizer/tokenizer.h"
 
@@ -80,18 +82,18 @@ struct GatewayOptions {
 
 struct GatewayState {
   struct Active {
-    Active(std::shared_ptr<GatewayRequest> r, IncrementalDetokenizer d, uint64_t a)
+    Active(std::shared_ptr<GatewayRequest> r, IncrementalDetokenizer d, uint64_t arrival)
         : request(std::move(r)),
           detokenizer(std::move(d)),
           output(request->stop, request->include_stop_str_in_output),
-          arrival(a) {}
+          in_flight{arrival, {}} {}
     std::shared_ptr<GatewayRequest> request;
     IncrementalDetokenizer detokenizer;
     StopStringFilter output;                 // the text not sent yet: a stop string may start in it
-    uint64_t arrival = 0;                    // its place in the scheduler's queue, kept across restarts
+    // Its first arrival and every token received (held ones too): what a restarted scheduler is
+    // handed, so it keeps its place and continues after those tokens, never sending them again.
+    InFlight in_flight;
     int32_t replica = -1;                    // the data-parallel replica it runs on; -1 while routed
-    std::vector<int32_t> output_token_ids;   // every token received (held ones too): a restarted
-                                             // scheduler continues after them and never sends them again
     // Asked for prompt logprobs and not handed to the sink yet: [prompt_len], filled by position as
     // steps score them (a prompt recomputed after a preemption is scored again, and overwrites).
     bool prompt_logprobs_due = false;
@@ -108,7 +110,7 @@ struct GatewayState {
   uint64_t route_cursor = 0;   // the router's turn-taking (pick_replica)
   std::string lost;            // why the engine is gone (engine_lost_atom); empty while it serves
   bool draining = false;       // shutting down: no new request, the live ones aborted
-  uint64_t next_arrival = 0;   // the gateway numbers arrivals, so a resubmission can keep its own
+  ArrivalCounter arrivals;     // the gateway numbers arrivals, so a resubmission can keep its own
   std::unordered_map<SeqId, Active> active;
   static inline const char* name = "gateway";
 };

@@ -96,6 +96,7 @@ std::shared_ptr<ModelBackend> load_gpu_shard(const ClusterConfig& config, const 
   o.block_size = s.block_size;
   o.num_blocks = executor_kv_blocks(config, placement);
   o.gemm_tuning_cache = default_gemm_tuning_cache().string();
+  o.cuda_graphs = !config.model.enforce_eager;  // as serve's --enforce-eager
   o.layers = {r.layers.begin, r.layers.end};
   return make_gpu_backend(model.config, checkpoint ? &*checkpoint : nullptr, config.model.dummy_seed, o);
 }
@@ -287,6 +288,7 @@ void run_cluster_node(const ClusterNodeOptions& o) {
   if (head) {
     if (node.has(NodeRole::Gateway)) {
       ModelFolder f = open_model_folder(model.dir);
+      f.config = model.config;  // with model.max_model_len applied: the context requests are held to
       serving = cluster_http_serving(config, f);
       serving.routing = config.model.data_parallel_policy;
       folder = std::make_shared<const ModelFolder>(std::move(f));

@@ -11,6 +11,7 @@
 #include <spdlog/spdlog.h>
 
 #include "engine/model/checkpoint.h"
+#include "engine/model/model_args.h"
 #include "engine/model/tensor_shard.h"
 #include "engine/runtime/cpu_backend.h"
 #include "engine/runtime/gpu_backend.h"
@@ -245,14 +246,9 @@ LoadedModel load_model(const ModelOptions& o, const EngineOptions& engine, bool 
   }
   const auto start = std::chrono::steady_clock::now();
   ModelFolder folder = open_model_folder(o.model);
-  if (o.max_model_len > 0) {
-    // The context every request is checked against, /v1/models reports and a GPU sizes for.
-    if (o.max_model_len > folder.config.max_position_embeddings)
-      throw std::invalid_argument("--max-model-len " + std::to_string(o.max_model_len) + " is longer than the model's "
-                                  "context (max_position_embeddings " + std::to_string(folder.config.max_position_embeddings) +
-                                  " in config.json)");
-    folder.config.max_position_embeddings = o.max_model_len;
-  }
+  // The context every request is checked against, /v1/models reports and a GPU sizes for.
+  if (const std::string why = apply_max_model_len(o.max_model_len, folder.config); !why.empty())
+    throw std::invalid_argument("--max-model-len " + why);
   const ModelConfig& c = folder.config;
   spdlog::info("model {}: {} layers, hidden {}, {} heads ({} kv), vocab {}", folder.dir.string(),
                c.num_layers, c.hidden_size, c.num_heads, c.num_kv_heads, c.vocab_size);

@@ -4,6 +4,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "engine/model/model_args.h"
 #include "engine/template/chat_template_source.h"
 
 namespace troupe::cli {
@@ -51,7 +52,7 @@ void add_vllm_serve_flags(CLI::App& cmd, VllmServeFlags& v, ModelOptions& model,
   cmd.add_flag("--enforce-eager", model.no_cuda_graphs, "as --no-cuda-graphs: run every GPU step eagerly");
   cmd.add_option("--dtype", v.dtype,
                  "auto (the backend's: bfloat16 on CUDA, float32 on the CPU), or that one named; others are refused")
-      ->check(CLI::IsMember({"auto", "bfloat16", "float16", "half", "float32", "float"}))
+      ->check(CLI::IsMember(std::vector<std::string>(kDtypeNames.begin(), kDtypeNames.end())))
       ->capture_default_str();
   cmd.add_option("--kv-cache-dtype", v.kv_cache_dtype, "auto only (the compute dtype); FP8 is not built yet")
       ->capture_default_str();
@@ -85,17 +86,14 @@ void apply_chat_template_flag(const VllmServeFlags& v, ChatTokenizer& text) {
 }
 
 void check_vllm_serve_flags(const VllmServeFlags& v, bool gpu) {
-  const std::string have = gpu ? "bfloat16" : "float32";
-  const std::string dtype = v.dtype == "half" ? "float16" : v.dtype == "float" ? "float32" : v.dtype;
-  if (dtype != "auto" && dtype != have)
-    throw std::invalid_argument("--dtype " + v.dtype + " is not supported on " + (gpu ? "CUDA" : "the CPU") +
-                                ": this backend computes in " + have + " only (pass --dtype auto or " + have + ")");
-  if (v.kv_cache_dtype != "auto")
-    throw std::invalid_argument("--kv-cache-dtype " + v.kv_cache_dtype +
-                                " is not supported yet: only auto (the KV cache in the compute dtype); FP8 is not built yet");
-  if (!v.quantization.empty())
-    throw std::invalid_argument("--quantization " + v.quantization +
-                                " is not supported yet: only unquantized BF16, F16 or F32 safetensors load");
+  // The rules are engine/model/model_args.h's, which a cluster file's [model] keys go through too.
+  const std::pair<const char*, std::string> refusals[] = {
+      {"--dtype ", dtype_refusal(v.dtype, gpu)},
+      {"--kv-cache-dtype ", kv_cache_dtype_refusal(v.kv_cache_dtype)},
+      {"--quantization ", quantization_refusal(v.quantization)},
+  };
+  for (const auto& [flag, why] : refusals)
+    if (!why.empty()) throw std::invalid_argument(flag + why);
 }
 
 std::string long_form_of_vllm_flag(const std::string& arg) {

@@ -1,6 +1,7 @@
 #include "engine/cluster/cluster_config.h"
 
 #include "engine/cluster/toml_reader.h"
+#include "engine/model/model_args.h"
 
 namespace troupe {
 namespace {
@@ -34,6 +35,13 @@ ModelSection read_model(const TomlTable& t, bool& device_given) {
                                      "above 1, or drop data_parallel_policy");
     m.data_parallel_policy = *parsed;
   }
+  m.max_model_len = t.int_or("max_model_len", 0, 1, kMaxInt32);  // as --max-model-len: a positive count
+  m.dtype = t.string_or("dtype", m.dtype);  // checked once the device is known (check_dtype)
+  m.kv_cache_dtype = t.string_or("kv_cache_dtype", m.kv_cache_dtype);
+  if (const std::string why = kv_cache_dtype_refusal(m.kv_cache_dtype); !why.empty()) t.fail("kv_cache_dtype", why);
+  m.quantization = t.string_or("quantization", m.quantization);
+  if (const std::string why = quantization_refusal(m.quantization); !why.empty()) t.fail("quantization", why);
+  m.enforce_eager = t.bool_or("enforce_eager", false);
   return m;
 }
 
@@ -205,7 +213,8 @@ ClusterConfig parse_cluster_config(std::string_view text, const std::filesystem:
   bool device_given = false;
   const TomlTable m(*model, "model", source,
                     {"path", "load_format", "dummy_seed", "device", "tensor_parallel", "pipeline_parallel", "data_parallel",
-                     "data_parallel_policy", "batch_invariant"});
+                     "data_parallel_policy", "batch_invariant", "max_model_len", "dtype", "kv_cache_dtype",
+                     "quantization", "enforce_eager"});
   m.record_lines(c.lines);
   c.model = read_model(m, device_given);
   if (const toml::table* t = top.table("scheduler")) {
@@ -246,6 +255,8 @@ ClusterConfig parse_cluster_config(std::string_view text, const std::filesystem:
     for (const NodeConfig& n : c.nodes) any_gpus = any_gpus || n.has_gpus_key;
     c.model.device = any_gpus ? ClusterDevice::Cuda : ClusterDevice::Cpu;
   }
+  if (const std::string why = dtype_refusal(c.model.dtype, c.model.device == ClusterDevice::Cuda); !why.empty())
+    throw c.error("model.dtype", why);
   if (c.model.batch_invariant && c.model.device == ClusterDevice::Cuda)
     throw c.error("model.batch_invariant", "batch-invariant kernels exist for CPU executors only, and this cluster's "
                                            "device is cuda");

@@ -40,6 +40,15 @@ struct ModelSection {
   int32_t data_parallel = 1;
   RoutingPolicy data_parallel_policy = RoutingPolicy::CacheAware;
   bool batch_invariant = false;  // as serve's --batch-invariant (CPU executors only)
+  // vLLM's model arguments, as serve's flags of the same names (engine/model/model_args.h holds
+  // their rules for both): the context requests are held to (0: the model's; load_cluster_model
+  // applies it), the compute and KV cache dtypes and the quantization this build can honour, and
+  // every GPU step eager (no CUDA graphs) on cuda nodes.
+  int64_t max_model_len = 0;
+  std::string dtype = "auto";
+  std::string kv_cache_dtype = "auto";
+  std::string quantization;  // empty: none
+  bool enforce_eager = false;
 };
 
 // A [cluster] bound in seconds (a TOML number) as the duration the waits take.

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <vector>
 
+#include "engine/model/model_args.h"
+
 namespace troupe {
 namespace {
 
@@ -38,6 +40,10 @@ ClusterModel load_cluster_model(const ClusterConfig& c, const std::filesystem::p
                                     ") nor a preset in " + presets_dir.string() + " (" + preset_names(presets_dir) + ")");
   }
   m.config = load_model_config(m.dir / "config.json");
+  // From here on every reader of the config (the head's gateway and scheduler, each GPU stage's
+  // buffers, the plan) sees the context the file asks for.
+  if (const std::string why = apply_max_model_len(c.model.max_model_len, m.config); !why.empty())
+    throw c.error("model.max_model_len", why);
   return m;
 }
 

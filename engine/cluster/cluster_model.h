@@ -18,8 +18,9 @@ struct ClusterModel {
   ModelConfig config;
 };
 
-// Throws ConfigError at model.path / model.load_format when the model cannot be found or run,
-// LoadError naming config.json when that file is broken.
+// The config has model.max_model_len applied (config.max_position_embeddings). Throws ConfigError
+// at model.path / model.load_format when the model cannot be found or run, at model.max_model_len
+// when it is longer than the model's context; LoadError naming config.json when that file is broken.
 ClusterModel load_cluster_model(const ClusterConfig& config, const std::filesystem::path& presets_dir);
 
 }  // namespace troupe

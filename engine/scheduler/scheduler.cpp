@@ -53,8 +53,7 @@ std::string Scheduler::check_request(const GenerationRequest& r) const {
 void Scheduler::add_request(GenerationRequest request) {
   const std::string err = check_request(request);
   if (!err.empty()) throw std::invalid_argument("Scheduler::add_request: " + err);
-  const uint64_t arrival = request.arrival.value_or(next_arrival_);
-  next_arrival_ = std::max(next_arrival_, arrival + 1);
+  const uint64_t arrival = arrivals_.number(request.arrival);
   const SeqId id = request.id;
   auto [it, inserted] = sequences_.emplace(id, Sequence(std::move(request), arrival));
   waiting_.insert(it->second.queue_key());

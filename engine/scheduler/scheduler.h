@@ -64,6 +64,7 @@
 #include <vector>
 
 #include "engine/kv/block_pool.h"
+#include "engine/scheduler/arrival_counter.h"
 #include "engine/scheduler/finished_sequence.h"
 #include "engine/scheduler/generation_request.h"
 #include "engine/scheduler/scheduler_config.h"
@@ -186,7 +187,7 @@ class Scheduler {
   std::set<QueueKey> waiting_;                     // begin() is admitted next
   std::set<QueueKey> running_;                     // rbegin() is preempted first
   std::vector<SeqId> finished_since_plan_;
-  uint64_t next_arrival_ = 0;
+  ArrivalCounter arrivals_;
   uint64_t next_step_id_ = 1;
   uint64_t next_run_ = 1;
   std::deque<OutstandingPlan> outstanding_;        // non-empty plans awaiting update(), oldest first

@@ -8,8 +8,10 @@
 # Then SIGTERM ends every node with status 0, and /health and /metrics showed every node up and
 # every stage's steps while it served. A head with [server] api_key_file and served_model_name
 # answers 401 without the key and lists both names with it, and honours chat_template,
-# trust_request_chat_template, scheduling_policy, override_generation_config and metrics_prefix; a
-# missing key file ends it at once, naming the key. Usage: cluster_serve_test.sh TROUPE MODEL
+# trust_request_chat_template, scheduling_policy, override_generation_config and metrics_prefix, and
+# [model] max_model_len (/v1/models reports it, a request past it is a 400 naming max_tokens), dtype,
+# kv_cache_dtype and enforce_eager; a missing key file, or a max_model_len past the model's, ends
+# it at once, naming the key. Usage: cluster_serve_test.sh TROUPE MODEL
 set -euo pipefail
 source "$(dirname "$0")/cluster_lib.sh"
 cluster_test "$@"
@@ -83,6 +85,9 @@ printf 'T:{{ messages[0]["content"] }}' >"$work/t.jinja"
 printf '%s\n' 'chat_template = "t.jinja"' 'trust_request_chat_template = true' 'scheduling_policy = "priority"' \
   "override_generation_config = '{\"max_new_tokens\": 3}'" 'metrics_prefix = "vllm"' >"$work/api.lines"
 sed -i "/^request_timeout_s = 60$/r $work/api.lines" "$work/keyed.toml"
+# ...and [model] as serve's vLLM model flags: a context of 64, the CPU's dtype spelled out, no CUDA graphs.
+printf '%s\n' 'max_model_len = 64' 'dtype = "float32"' 'kv_cache_dtype = "auto"' 'enforce_eager = true' >"$work/model.lines"
+sed -i "/^tensor_parallel = 1$/r $work/model.lines" "$work/keyed.toml"
 start_node "$work/keyed.toml" head "$work/keyed-head.log"
 wait_http "$work/keyed-head.log" "$node_pid" || fail "keyed: the head did not serve"
 keyed="http://127.0.0.1:$http_port"
@@ -90,6 +95,7 @@ keyed="http://127.0.0.1:$http_port"
 [ "$(curl -s -o /dev/null -w '%{http_code}' "$keyed/health")" = 200 ] || fail "keyed: /health needs no key"
 models=$(curl -s -H 'Authorization: Bearer k-secret' "$keyed/v1/models")
 [ "$(jq -r '[.data[].id] | join(",")' <<<"$models")" = "a,b" ] || fail "keyed: /v1/models with the key: $models"
+[ "$(jq -c '[.data[].max_model_len]' <<<"$models")" = "[64,64]" ] || fail "keyed: model.max_model_len in /v1/models: $models"
 post() { curl -s -H 'Authorization: Bearer k-secret' -H 'Content-Type: application/json' "$keyed/$1" -d "$2"; }
 msgs='"messages": [{"role": "user", "content": "hi"}]'
 [ "$(post tokenize "{$msgs}" | jq -c .tokens)" = "$(post tokenize '{"prompt": "T:hi", "add_special_tokens": false}' | jq -c .tokens)" ] ||
@@ -99,8 +105,17 @@ msgs='"messages": [{"role": "user", "content": "hi"}]'
 [ "$(post v1/completions '{"prompt": "hi", "ignore_eos": true}' | jq .usage.completion_tokens)" = 3 ] ||
   fail "keyed: server.override_generation_config's max_new_tokens did not cap the default length"
 curl -s "$keyed/metrics" | grep -q '^vllm:num_requests_running' || fail "keyed: server.metrics_prefix: no vllm: series"
+too_long=$(curl -s -w '\n%{http_code}' -H 'Authorization: Bearer k-secret' -H 'Content-Type: application/json' \
+  "$keyed/v1/completions" -d '{"prompt": "hi", "max_tokens": 100}')
+[ "${too_long##*$'\n'}" = 400 ] && grep -q '"param":"max_tokens"' <<<"$too_long" && grep -q 'context length is 64' <<<"$too_long" ||
+  fail "keyed: prompt + 100 tokens over model.max_model_len 64: $too_long"
 kill -TERM "$node_pid"; exits_within "$node_pid" 10 || fail "keyed: the head outlived SIGTERM"
 sed -i 's/^api_key_file = "api.key"$/api_key_file = "none.key"/' "$work/keyed.toml"
 set +e; "$troupe" node --config "$work/keyed.toml" --name head >/dev/null 2>"$work/nokey.log"; rc=$?; set -e
 [ "$rc" -ne 0 ] && grep -q "server.api_key_file" "$work/nokey.log" || fail "keyed: a missing key file: status $rc, $(cat "$work/nokey.log")"
-echo "pp=2 (worker first) and pp=3 (head first) as separate node processes: 32 greedy and 4 seeded completions each equal to one process's; [server] api_key_file, served_model_name and serve's API keys honored"
+# A context past the model's (4096) ends the head at once, naming the key and serve's reason.
+sed -i 's/^api_key_file = "none.key"$/api_key_file = "api.key"/; s/^max_model_len = 64$/max_model_len = 100000/' "$work/keyed.toml"
+set +e; timeout 30 "$troupe" node --config "$work/keyed.toml" --name head >/dev/null 2>"$work/toolong.log"; rc=$?; set -e
+[ "$rc" -ne 0 ] && [ "$rc" -ne 124 ] && grep -q "model.max_model_len: 100000 is longer than the model's context" "$work/toolong.log" ||
+  fail "keyed: max_model_len past the model's: status $rc, $(cat "$work/toolong.log")"
+echo "pp=2 (worker first) and pp=3 (head first) as separate node processes: 32 greedy and 4 seeded completions each equal to one process's; [server] api_key_file, served_model_name and serve's API keys honored; [model] max_model_len honored"
