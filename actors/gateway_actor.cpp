@@ -156,7 +156,7 @@ void move_off(Self* self, int32_t r) {
   if (std::none_of(loads.begin(), loads.end(), [](const ReplicaLoad& l) { return l.live && !l.paused; })) return;
   std::vector<std::pair<uint64_t, SeqId>> moving;  // (arrival, id): handed over in arrival order
   for (const auto& [id, a] : st.active)
-    if (a.replica == r && !a.abort_requested) moving.emplace_back(a.arrival, id);
+    if (a.replica == r && !a.abort_requested) moving.emplace_back(a.in_flight.arrival, id);
   std::sort(moving.begin(), moving.end());
   for (const auto& [arrival, id] : moving) {
     if (const caf::actor s = st.schedulers[static_cast<size_t>(r)]) self->send(s, abort_atom::value, id);
