@@ -1,9 +1,10 @@
 #pragma once
-// Every message that travels between Troupe's actors, declared once: the payload structs, the
-// atoms that name requests, and CAF's type-ID block. Payloads are engine/ value types (StepPlan,
-// GenerationRequest, FinishedSequence, PoolJournal, HiddenStates, TpRankOp) plus the few structs below; their inspect overloads
-// (message_inspect.h; the engine values through the Cap'n Proto schema in wire) are what CAF
-// serializes when a message crosses a process boundary.
+// Every message that travels between Troupe's actors, declared once: the payload structs, and
+// CAF's type-ID block with every payload type and every atom that names a request (what each
+// means is written beside it there). Payloads are engine/ value types (StepPlan,
+// GenerationRequest, FinishedSequence, PoolJournal, HiddenStates, TpRankOp) plus the few structs
+// below; their inspect overloads (message_inspect.h; the engine values through the Cap'n Proto
+// schema in wire) are what CAF serializes when a message crosses a process boundary.
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -90,64 +91,12 @@ struct KvUsage {
   std::string pool_audit;               // the mirror's full invariant check now; empty when it holds
 };
 
-using submit_atom = caf::atom_constant<caf::atom("submit")>;    // (submit, GenerationRequest)
-using abort_atom = caf::atom_constant<caf::atom("abortseq")>;   // (abort, SeqId)
-using step_atom = caf::atom_constant<caf::atom("step")>;        // (step, StepPlan) -> StepResult
-using init_atom = caf::atom_constant<caf::atom("initkv")>;      // (init, KvPoolShape) -> ok
-using capabilities_atom = caf::atom_constant<caf::atom("caps")>;  // (capabilities) -> BackendCapabilities of an
-                                                                  // executor (actors/executor_capabilities.h)
-using snapshot_atom = caf::atom_constant<caf::atom("snapshot")>;// (snapshot) -> SchedulerSnapshot
-using executor_atom = caf::atom_constant<caf::atom("executor")>;// supervisor -> scheduler: (executor, actor)
-using engine_atom = caf::atom_constant<caf::atom("engine")>;    // (engine) -> (scheduler, executor) of a supervisor
-using reconnect_atom = caf::atom_constant<caf::atom("reconnect")>;  // remote supervisor -> itself
-using step_poll_atom = caf::atom_constant<caf::atom("steppoll")>;  // executor -> itself: (step_poll, step_id),
-                                                                   // is that pending step done yet?
-using gateway_atom = caf::atom_constant<caf::atom("gateway")>;  // (gateway, actor) -> supervisor: tell it of
-                                                                // every new scheduler
-using scheduler_atom = caf::atom_constant<caf::atom("scheduler")>;  // supervisor -> gateway: (scheduler, replica,
-                                                                    // actor): that data-parallel replica's scheduler
-                                                                    // from now on (null: none will come)
-using replica_paused_atom = caf::atom_constant<caf::atom("rpaused")>;  // supervisor -> gateway: (replica_paused,
-                                                                        // replica, bool): recovering, or back
-using replica_atom = caf::atom_constant<caf::atom("replica")>;  // scheduler -> kv_manager: (replica, index,
-                                                                // PoolJournal); (snapshot, replica, index) -> KvUsage
-using kv_manager_atom = caf::atom_constant<caf::atom("kvmanager")>; // supervisor -> scheduler: (kv_manager, actor);
-                                                                    // (kv_manager) -> actor, of a supervisor
-using drain_atom = caf::atom_constant<caf::atom("drain")>;  // -> gateway: the server shuts down
-using stage_step_atom = caf::atom_constant<caf::atom("stagestep")>;  // pipeline stage -> next stage:
-                                                                     // (stage_step, StepPlan, HiddenStates)
-                                                                     // -> StepResult, answered by the last
-using next_stage_atom = caf::atom_constant<caf::atom("nextstage")>;  // (next_stage) -> actor: a pipeline
-                                                                     // stage's successor (null on the last)
 // A node's answer to the head's heartbeat: its name and the times of the stages it runs.
 struct NodeReport {
   std::string name;
   std::vector<StageTimes> stages;
 };
 
-// The cluster's launch (node_actor.h): head -> node.
-using join_atom = caf::atom_constant<caf::atom("join")>;  // (join, ClusterIdentity, head name) -> node name
-using spawn_stage_atom = caf::atom_constant<caf::atom("spawnstage")>;  // (spawn_stage, stage, next host,
-                                                                       // next port) -> the stage's executor
-using stage_of_atom = caf::atom_constant<caf::atom("stageof")>;  // (stage_of, stage) -> its executor on this node
-using heartbeat_atom = caf::atom_constant<caf::atom("heartbeat")>;  // (heartbeat) -> NodeReport
-using load_shard_atom = caf::atom_constant<caf::atom("loadshard")>;  // (load_shard, global rank) -> true once
-                                                                     // the node holds that rank's shard
-using shard_loaded_atom = caf::atom_constant<caf::atom("shardready")>;  // node's loader thread -> node: (rank)
-// Tensor-parallel groups of a cluster (node_actor.h, tp_rank_actor.h, rendezvous_actor.h).
-using spawn_tp_rank_atom = caf::atom_constant<caf::atom("spawntprk")>;  // head -> node: (spawn_tp_rank, stage,
-                                                                        // rank, rendezvous, key prefix) -> the
-                                                                        // rank's actor, once its group is connected
-using tp_rank_of_atom = caf::atom_constant<caf::atom("tprankof")>;  // (tp_rank_of, stage, rank) -> its actor here
-using tp_connect_atom = caf::atom_constant<caf::atom("tpconnect")>; // node -> rank actor: connect the group
-using tp_rank_op_atom = caf::atom_constant<caf::atom("tprankop")>;  // rank 0 -> rank r: (tp_rank_op, TpRankOp)
-// The cluster supervisor's relaunch (a thread of its own) -> the supervisor.
-using relaunched_atom = caf::atom_constant<caf::atom("relaunched")>;  // (relaunched, nodes, stages, rendezvous)
-using relaunch_failed_atom = caf::atom_constant<caf::atom("relaunchno")>;  // (relaunch_failed, why)
-using rendezvous_set_atom = caf::atom_constant<caf::atom("rvset")>;  // (rv_set, key, bytes) -> bool
-using rendezvous_get_atom = caf::atom_constant<caf::atom("rvget")>;  // (rv_get, key) -> (bool set, bytes)
-using engine_lost_atom = caf::atom_constant<caf::atom("enginelost")>;  // supervisor -> gateway: (engine_lost,
-                                                                       // why): live requests fail with why
 // Scheduler -> kv_manager: a PoolJournal (engine/kv/pool_journal.h), one per step, no answer.
 
 }  // namespace troupe
@@ -170,4 +119,62 @@ CAF_BEGIN_TYPE_ID_BLOCK(troupe, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(troupe, (troupe::ReplicaCacheQuery))
   CAF_ADD_TYPE_ID(troupe, (troupe::ReplicaCacheReport))
   CAF_ADD_TYPE_ID(troupe, (troupe::BackendCapabilities))
+
+  // The atoms that name requests (caf::atom_constant in CAF 0.17; from 0.18 on each gets a type ID).
+  CAF_ADD_ATOM(troupe, troupe, submit_atom, "submit")               // (submit, GenerationRequest)
+  CAF_ADD_ATOM(troupe, troupe, abort_atom, "abortseq")              // (abort, SeqId)
+  CAF_ADD_ATOM(troupe, troupe, step_atom, "step")                   // (step, StepPlan) -> StepResult
+  CAF_ADD_ATOM(troupe, troupe, init_atom, "initkv")                 // (init, KvPoolShape) -> ok
+  CAF_ADD_ATOM(troupe, troupe, capabilities_atom, "caps")           // (capabilities) -> BackendCapabilities of an
+                                                                    // executor (actors/executor_capabilities.h)
+  CAF_ADD_ATOM(troupe, troupe, snapshot_atom, "snapshot")           // (snapshot) -> SchedulerSnapshot
+  CAF_ADD_ATOM(troupe, troupe, executor_atom, "executor")           // supervisor -> scheduler: (executor, actor)
+  CAF_ADD_ATOM(troupe, troupe, engine_atom, "engine")               // (engine) -> (scheduler, executor) of a
+                                                                    // supervisor
+  CAF_ADD_ATOM(troupe, troupe, reconnect_atom, "reconnect")         // remote supervisor -> itself
+  CAF_ADD_ATOM(troupe, troupe, step_poll_atom, "steppoll")          // executor -> itself: (step_poll, step_id),
+                                                                    // is that pending step done yet?
+  CAF_ADD_ATOM(troupe, troupe, gateway_atom, "gateway")             // (gateway, actor) -> supervisor: tell it of
+                                                                    // every new scheduler
+  CAF_ADD_ATOM(troupe, troupe, scheduler_atom, "scheduler")         // supervisor -> gateway: (scheduler, replica,
+                                                                    // actor): that data-parallel replica's scheduler
+                                                                    // from now on (null: none will come)
+  CAF_ADD_ATOM(troupe, troupe, replica_paused_atom, "rpaused")      // supervisor -> gateway: (replica_paused,
+                                                                    // replica, bool): recovering, or back
+  CAF_ADD_ATOM(troupe, troupe, replica_atom, "replica")             // scheduler -> kv_manager: (replica, index,
+                                                                    // PoolJournal); (snapshot, replica, index)
+                                                                    // -> KvUsage
+  CAF_ADD_ATOM(troupe, troupe, kv_manager_atom, "kvmanager")        // supervisor -> scheduler: (kv_manager, actor);
+                                                                    // (kv_manager) -> actor, of a supervisor
+  CAF_ADD_ATOM(troupe, troupe, drain_atom, "drain")                 // -> gateway: the server shuts down
+  CAF_ADD_ATOM(troupe, troupe, stage_step_atom, "stagestep")        // pipeline stage -> next stage:
+                                                                    // (stage_step, StepPlan, HiddenStates)
+                                                                    // -> StepResult, answered by the last
+  CAF_ADD_ATOM(troupe, troupe, next_stage_atom, "nextstage")        // (next_stage) -> actor: a pipeline
+                                                                    // stage's successor (null on the last)
+
+  // The cluster's launch (node_actor.h): head -> node.
+  CAF_ADD_ATOM(troupe, troupe, join_atom, "join")                   // (join, ClusterIdentity, head name) -> node name
+  CAF_ADD_ATOM(troupe, troupe, spawn_stage_atom, "spawnstage")      // (spawn_stage, stage, next host,
+                                                                    // next port) -> the stage's executor
+  CAF_ADD_ATOM(troupe, troupe, stage_of_atom, "stageof")            // (stage_of, stage) -> its executor on this node
+  CAF_ADD_ATOM(troupe, troupe, heartbeat_atom, "heartbeat")         // (heartbeat) -> NodeReport
+  CAF_ADD_ATOM(troupe, troupe, load_shard_atom, "loadshard")        // (load_shard, global rank) -> true once
+                                                                    // the node holds that rank's shard
+  CAF_ADD_ATOM(troupe, troupe, shard_loaded_atom, "shardready")     // node's loader thread -> node: (rank)
+  CAF_ADD_ATOM(troupe, troupe, join_deadline_atom, "joindue")       // node -> itself: (join_deadline, epoch)
+  // Tensor-parallel groups of a cluster (node_actor.h, tp_rank_actor.h, rendezvous_actor.h).
+  CAF_ADD_ATOM(troupe, troupe, spawn_tp_rank_atom, "spawntprk")     // head -> node: (spawn_tp_rank, stage,
+                                                                    // rank, rendezvous, key prefix) -> the
+                                                                    // rank's actor, once its group is connected
+  CAF_ADD_ATOM(troupe, troupe, tp_rank_of_atom, "tprankof")         // (tp_rank_of, stage, rank) -> its actor here
+  CAF_ADD_ATOM(troupe, troupe, tp_connect_atom, "tpconnect")        // node -> rank actor: connect the group
+  CAF_ADD_ATOM(troupe, troupe, tp_rank_op_atom, "tprankop")         // rank 0 -> rank r: (tp_rank_op, TpRankOp)
+  // The cluster supervisor's relaunch (a thread of its own) -> the supervisor.
+  CAF_ADD_ATOM(troupe, troupe, relaunched_atom, "relaunched")       // (relaunched, nodes, stages, rendezvous)
+  CAF_ADD_ATOM(troupe, troupe, relaunch_failed_atom, "relaunchno")  // (relaunch_failed, why)
+  CAF_ADD_ATOM(troupe, troupe, rendezvous_set_atom, "rvset")        // (rv_set, key, bytes) -> bool
+  CAF_ADD_ATOM(troupe, troupe, rendezvous_get_atom, "rvget")        // (rv_get, key) -> (bool set, bytes)
+  CAF_ADD_ATOM(troupe, troupe, engine_lost_atom, "enginelost")      // supervisor -> gateway: (engine_lost,
+                                                                    // why): live requests fail with why
 CAF_END_TYPE_ID_BLOCK(troupe)

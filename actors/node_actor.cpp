@@ -18,7 +18,6 @@ namespace troupe {
 namespace {
 
 using Self = caf::stateful_actor<NodeActorState>;
-using join_deadline_atom = caf::atom_constant<caf::atom("joindue")>;  // node -> itself: (join_deadline, epoch)
 
 caf::error refusal(const std::string& why) { return caf::make_error(caf::sec::invalid_argument, why); }
 
