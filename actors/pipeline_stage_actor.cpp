@@ -41,7 +41,7 @@ caf::result<StepResult> run_step(Self* self, StepPlan& plan, HiddenStates in) {
     if (!st.next) {
       return step_result(plan.step_id, st.runner->run(plan, std::move(input)));
     }
-    HiddenStates hidden = run_stage_step(*st.backend, plan, std::move(input));
+    HiddenStates hidden = run_stage_step(*st.backend, st.tables, plan, std::move(input));
     auto promise = self->make_response_promise();
     promise.delegate(st.next, stage_step_atom::value, std::move(plan), std::move(hidden));
     return promise;
@@ -66,6 +66,7 @@ caf::behavior pipeline_stage_actor(Self* self, std::shared_ptr<ModelBackend> bac
           return caf::make_error(caf::sec::invalid_argument, "KV pool needs positive num_blocks and block_size");
         st.kv_ready = false;
         st.runner.reset();  // the old pool goes before the new one is made
+        st.tables.clear();  // what it held died with the old pool: the next plans are all is_new
         try {
           if (st.next) st.backend->allocate_kv_cache(shape.num_blocks, shape.block_size);
           else st.runner = std::make_unique<StepRunner>(*st.backend, shape.num_blocks, shape.block_size);

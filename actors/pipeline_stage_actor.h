@@ -36,7 +36,10 @@ struct PipelineStageState {
   std::shared_ptr<ModelBackend> backend;  // this stage's layers and KV cache; shared: a restarted
                                           // group reuses the weights
   caf::actor next;                        // the stage after this one; null on the last
-  std::unique_ptr<StepRunner> runner;     // last stage only, made by init: sampling state
+  std::unique_ptr<StepRunner> runner;     // last stage only, made by init: sampling state (and
+                                          // its own block tables)
+  SequenceBlockTables tables;             // stages before the last: the block tables the plans'
+                                          // diffs build; emptied by init, with the pool
   bool kv_ready = false;                  // init allocated this stage's pool
   std::shared_ptr<StageClock> clock;      // may be null
   static inline const char* name = "pipeline_stage";

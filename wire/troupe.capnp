@@ -7,7 +7,7 @@
 # (segment table, then segments), with the struct named by the context as its root: a StepPlan
 # travels as a message whose root is StepPlan, and so on.
 #
-# Wire version 1 (see wireVersion below).
+# Wire version 2 (see wireVersion below).
 #
 # Evolution rules -- read before editing. Peers built from different versions of this file
 # must keep understanding each other, which Cap'n Proto guarantees only if:
@@ -48,7 +48,13 @@ $Cxx.namespace("troupe::wire::schema");
 #      StepResult.promptLogprobs, SequenceSlice.promptTargets and promptTopN, and the new structs
 #      PromptTokenLogprobs and PromptLogprobs (vLLM's prompt_logprobs).
 #      Then BackendCapabilities (executor -> a scheduler's process that asked), a new struct.
-const wireVersion :UInt32 = 1;
+#   2: StepPlan is a diff (vLLM v1's SchedulerOutput): ScheduledSequence.newBlockIds carries the
+#      blocks added since the sequence's previous entry and executors keep the tables; positions,
+#      blockTable and slotMapping are no longer sent (renamed obsoleteXxx, left in place). The
+#      bytes follow the rules, but the meaning does not: a version-1 executor would read an empty
+#      blockTable and index past it, so a cluster's join must refuse to mix the two, which is what
+#      this bump is for.
+const wireVersion :UInt32 = 2;
 
 # How one request turns logits into tokens (troupe::SamplingParams; defaults are vLLM's).
 struct SamplingParams {
@@ -175,16 +181,17 @@ struct ScheduledSequence {
   # (kTokenSampledByExecutor): the token the executor sampled last for this sequence, which the
   # scheduler did not know yet when it planned this step during the previous one.
 
-  positions @6 :List(Int32);
-  # [n] position of each token in the sequence: numComputedTokens + i.
+  obsoletePositions @6 :List(Int32);
+  # Wire version 1: [n] position of each token, numComputedTokens + i. Not sent since version 2:
+  # the executor derives it from numComputedTokens.
 
-  blockTable @7 :List(Int32);
-  # Physical KV block index of each logical block, covering at least numComputedTokens + n
-  # tokens.
+  obsoleteBlockTable @7 :List(Int32);
+  # Wire version 1: the sequence's whole block table, every step. Not sent since version 2:
+  # newBlockIds carries what was added, and the executor keeps the table.
 
-  slotMapping @8 :List(Int32);
-  # [n] KV cache slot of each token: blockTable[pos / blockSize] * blockSize + pos % blockSize
-  # (blockSize from the StepPlan).
+  obsoleteSlotMapping @8 :List(Int32);
+  # Wire version 1: [n] KV cache slot of each token. Not sent since version 2: the executor
+  # derives it from the kept block table (table[pos / blockSize] * blockSize + pos % blockSize).
 
   wantsLogits @9 :Bool = false;
   # This step reaches the end of the known tokens, so its last position is sampled (false for a
@@ -200,10 +207,18 @@ struct ScheduledSequence {
   numPromptLogprobs @12 :Int32 = 0;
   # samplingParams.promptLogprobs >= 0: the first this many of tokenIds are scored against the
   # prompt token that follows each (prompt positions numComputedTokens + 1, ...); 0 otherwise.
+
+  newBlockIds @13 :List(Int32);
+  # [k] physical KV blocks appended to this sequence's block table since its previous entry
+  # (often none); its whole table when isNew. The executor keeps each sequence's table from its
+  # isNew entry until its id comes in finishedSeqIds or preemptedSeqIds; with these appended it
+  # covers at least numComputedTokens + n tokens. An entry that is not isNew for a sequence the
+  # executor holds no table for is an error (a plan was lost), never computed.
 }
 
 # What one iteration computes: scheduler -> executors (troupe::StepPlan). Executors apply
-# finishedSeqIds and preemptedSeqIds before the entries of sequences.
+# finishedSeqIds and preemptedSeqIds before the entries of sequences. A plan is a diff against the
+# plans before it (ScheduledSequence.newBlockIds): every plan reaches an executor, in stepId order.
 struct StepPlan {
   stepId @0 :UInt64 = 0;
   # Step number, increasing; the StepResult carries it back.

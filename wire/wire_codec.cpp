@@ -62,13 +62,11 @@ void fill(s::ScheduledSequence::Builder b, const ScheduledSequence& x) {
   TROUPE_WIRE_SET_LIST(b, OutputTokenIds, x.output_token_ids);
   b.setNumComputedTokens(x.num_computed_tokens);
   TROUPE_WIRE_SET_LIST(b, TokenIds, x.token_ids);
-  TROUPE_WIRE_SET_LIST(b, Positions, x.positions);
-  TROUPE_WIRE_SET_LIST(b, BlockTable, x.block_table);
-  TROUPE_WIRE_SET_LIST(b, SlotMapping, x.slot_mapping);
   b.setWantsLogits(x.wants_logits);
   b.setNumOutputTokens(x.num_output_tokens);
   fill(b.initSamplingParams(), x.sampling_params);
   b.setNumPromptLogprobs(x.num_prompt_logprobs);
+  TROUPE_WIRE_SET_LIST(b, NewBlockIds, x.new_block_ids);
 }
 
 void fill(s::StepPlan::Builder b, const StepPlan& x) {
@@ -202,13 +200,11 @@ ScheduledSequence get(s::ScheduledSequence::Reader r) {
   x.output_token_ids = list_of<int32_t>(r.getOutputTokenIds());
   x.num_computed_tokens = r.getNumComputedTokens();
   x.token_ids = list_of<int32_t>(r.getTokenIds());
-  x.positions = list_of<int32_t>(r.getPositions());
-  x.block_table = list_of<int32_t>(r.getBlockTable());
-  x.slot_mapping = list_of<int32_t>(r.getSlotMapping());
   x.wants_logits = r.getWantsLogits();
   x.num_output_tokens = r.getNumOutputTokens();
   x.sampling_params = get(r.getSamplingParams());
   x.num_prompt_logprobs = r.getNumPromptLogprobs();
+  x.new_block_ids = list_of<int32_t>(r.getNewBlockIds());
   return x;
 }
 

@@ -12,6 +12,9 @@
 //     next plan's arrival: how long a GPU would wait for the scheduler). In one process nothing is
 //     serialized, so "the rest" (idle - schedule - update) is actor messaging, the fan-out of
 //     tokens to the client, metrics and CAF waking the two actors' threads.
+// Beside 1, the size of each measured plan as it would cross a node boundary (wire::encode, the
+// Cap'n Proto message a remote executor or pipeline stage receives) and the time that encoding
+// takes; neither is inside the schedule() time.
 // Every token is 7 and every request ignores EOS, so no sequence ends during the measurement.
 #include <algorithm>
 #include <chrono>
@@ -33,6 +36,7 @@
 #include "engine/kv/block_pool.h"           // BlockPool::blocks_for
 #include "engine/metrics/server_metrics.h"  // the scheduler actor updates it, as in `troupe serve`
 #include "engine/scheduler/scheduler.h"
+#include "wire/wire_codec.h"                // wire::encode: a plan's bytes between nodes
 
 namespace troupe {
 namespace {
@@ -92,6 +96,8 @@ bool steady(const StepPlan& plan, const Options& o) {
 struct CallTimes {
   std::vector<double> schedule_us;
   std::vector<double> update_us;
+  std::vector<double> plan_bytes;  // wire::encode(plan).size() of each measured plan
+  std::vector<double> encode_us;   // the time of that encode
 };
 
 // 1. The Scheduler alone, as the actor drives it: as many plans outstanding as it allows, the
@@ -111,7 +117,13 @@ CallTimes time_scheduler(const Options& o, bool ahead) {
       StepPlan plan = sched.schedule();
       const auto t1 = Clock::now();
       const bool counted = steady(plan, o) && num_steady++ >= o.warmup;
-      if (counted && static_cast<int32_t>(t.schedule_us.size()) < o.steps) t.schedule_us.push_back(us_between(t0, t1));
+      if (counted && static_cast<int32_t>(t.schedule_us.size()) < o.steps) {
+        t.schedule_us.push_back(us_between(t0, t1));
+        const auto t4 = Clock::now();
+        const size_t bytes = wire::encode(plan).size();
+        t.encode_us.push_back(us_between(t4, Clock::now()));
+        t.plan_bytes.push_back(static_cast<double>(bytes));
+      }
       outstanding.emplace_back(std::move(plan), counted);
     }
     const auto& [plan, counted] = outstanding.front();
@@ -212,6 +224,9 @@ void report(const Options& o, bool ahead) {
   print_row("Scheduler::update()", upd);
   print_row("step period through the actors", period);
   print_row("executor idle per step", idle);
+  print_row("wire::encode(StepPlan)", summarize(calls.encode_us));
+  const LatencySummary bytes = summarize(calls.plan_bytes);
+  std::printf("  %-34s %9.0f %9.0f %9.0f   (bytes)\n", "StepPlan on the wire", bytes.mean, bytes.median, bytes.p99);
   // What the executor waits for beyond the two calls: messaging, fan-out, metrics, wake-ups.
   // Planning ahead with an executor slower than the scheduler, there is no such wait.
   const double rest = idle.mean - sched.mean - upd.mean;

@@ -8,7 +8,9 @@
 
 namespace troupe {
 
-HiddenStates run_stage_step(ModelBackend& stage, const StepPlan& plan, std::vector<float> input) {
+HiddenStates run_stage_step(ModelBackend& stage, SequenceBlockTables& tables, const StepPlan& plan,
+                            std::vector<float> input) {
+  tables.apply(plan);
   const LayerRange layers = stage.layers();
   HiddenStates out{.step_id = plan.step_id,
                    .next_layer = static_cast<int32_t>(layers.end),
@@ -23,7 +25,7 @@ HiddenStates run_stage_step(ModelBackend& stage, const StepPlan& plan, std::vect
                                "its last stage samples for sequence " + std::to_string(s.seq_id) +
                                " (a pipeline needs plans without pending tokens)");
   }
-  ForwardBatch batch = make_forward_batch(plan);
+  ForwardBatch batch = make_forward_batch(plan, tables);
   batch.hidden_states = std::move(input);
   out.values = stage.forward_hidden(batch);
   return out;

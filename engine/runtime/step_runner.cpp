@@ -84,6 +84,7 @@ void StepRunner::launch(const StepPlan& plan, std::vector<float> stage_input) {
   // Drops come first: an aborted id may be reused by a new request in the same plan.
   for (SeqId id : plan.finished_seq_ids) sequences_.erase(id);
   for (SeqId id : plan.preempted_seq_ids) sequences_.erase(id);
+  tables_.apply(plan);  // the same drops, then each entry's new blocks; throws on a table never sent
   PendingStep step{.step_id = plan.step_id};
   if (plan.empty()) return pending_.push_back(std::move(step));
   for (const ScheduledSequence& s : plan.sequences) {
@@ -95,7 +96,7 @@ void StepRunner::launch(const StepPlan& plan, std::vector<float> stage_input) {
       throw std::logic_error("plan continues sequence " + std::to_string(s.seq_id) + " that this executor never saw");
     }
   }
-  ForwardBatch batch = make_forward_batch(plan);
+  ForwardBatch batch = make_forward_batch(plan, tables_);
   batch.hidden_states = std::move(stage_input);
   const std::vector<DeferredToken> deferred = resolve_placeholders(plan, batch);
   add_prompt_targets(plan, batch);

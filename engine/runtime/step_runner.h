@@ -1,8 +1,9 @@
 #pragma once
 // StepRunner: the executor's side of a step, without the actor around it. It keeps what sampling
-// needs per sequence (prompt and output tokens, parameters, seed) from a plan entry marked is_new
-// until the sequence shows up as finished or preempted, and has its backend run the plan and
-// sample one token for every entry that wants logits.
+// needs per sequence (prompt and output tokens, parameters, seed) and its KV block table (the plan
+// sends only new blocks) from a plan entry marked is_new until the sequence shows up as finished
+// or preempted, and has its backend run the plan and sample one token for every entry that wants
+// logits. A fresh runner holds nothing: the plans it gets must start every sequence is_new.
 //
 // A step is launched, then collected. With a backend that pipelines, step N+1 may be launched
 // while step N is still pending (can_launch_ahead): a decode of N+1 whose token N samples then
@@ -19,6 +20,7 @@
 #include "engine/kv/seq_id.h"
 #include "engine/runtime/model_backend.h"
 #include "engine/runtime/step_trace.h"
+#include "engine/scheduler/sequence_block_tables.h"
 #include "engine/scheduler/step_plan.h"
 #include "engine/scheduler/step_result.h"
 
@@ -53,6 +55,7 @@ class StepRunner {
   size_t num_pending() const { return pending_.size(); }
   std::optional<uint64_t> oldest_pending_step() const;
   size_t num_tracked_sequences() const { return sequences_.size(); }
+  const SequenceBlockTables& block_tables() const { return tables_; }
 
  private:
   struct SequenceState {
@@ -85,6 +88,7 @@ class StepRunner {
 
   ModelBackend& backend_;
   std::unordered_map<SeqId, SequenceState> sequences_;
+  SequenceBlockTables tables_;       // each held sequence's KV blocks, kept across plans
   std::deque<PendingStep> pending_;  // launched, not collected; oldest first
   uint64_t next_incarnation_ = 1;
   std::mt19937_64 seed_source_{std::random_device{}()};

@@ -2,10 +2,10 @@
 
 namespace troupe {
 
-ForwardBatch make_forward_batch(const StepPlan& plan) {
+ForwardBatch make_forward_batch(const StepPlan& plan, const SequenceBlockTables& tables) {
   ForwardBatch batch;
   for (const ScheduledSequence& s : plan.sequences)
-    batch.add_sequence(s.token_ids.data(), s.num_new_tokens(), s.context_len(), s.block_table,
+    batch.add_sequence(s.token_ids.data(), s.num_new_tokens(), s.context_len(), tables.table(s.seq_id),
                        plan.block_size, s.wants_logits);
   return batch;
 }

@@ -231,15 +231,14 @@ ScheduledSequence Scheduler::make_entry(Sequence& seq, int32_t n) {
       throw std::logic_error("Scheduler: sequence " + std::to_string(seq.id) + " planned past its pending output");
     s.token_ids.push_back(kTokenSampledByExecutor);
   }
+  // The executor keeps the table from the is_new entry on (SequenceBlockTables): send what it
+  // lacks. A running sequence's table only grows; one that lost its blocks comes back is_new.
   const auto table = pool_.block_table(seq.id);
-  s.block_table.assign(table.begin(), table.end());
-  const int32_t bs = config_.block_size;
-  s.positions.reserve(static_cast<size_t>(n));
-  s.slot_mapping.reserve(static_cast<size_t>(n));
-  for (int32_t pos = start; pos < start + n; ++pos) {
-    s.positions.push_back(pos);
-    s.slot_mapping.push_back(s.block_table[static_cast<size_t>(pos / bs)] * bs + pos % bs);
-  }
+  if (s.is_new) seq.num_blocks_sent = 0;
+  if (static_cast<size_t>(seq.num_blocks_sent) > table.size())
+    throw std::logic_error("Scheduler: sequence " + std::to_string(seq.id) + "'s block table shrank while it ran");
+  s.new_block_ids.assign(table.begin() + seq.num_blocks_sent, table.end());
+  seq.num_blocks_sent = static_cast<int32_t>(table.size());
   s.wants_logits = start + n == seq.num_planned_tokens();
   s.num_output_tokens = seq.num_output_tokens() + seq.num_pending_outputs;
   s.sampling_params = seq.sampling_params;

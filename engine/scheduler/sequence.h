@@ -52,6 +52,8 @@ struct Sequence {
   uint64_t arrival = 0;
   SequenceStatus status = SequenceStatus::Waiting;
   bool executor_state_stale = true;     // next plan entry must say is_new (admission, resume)
+  int32_t num_blocks_sent = 0;          // blocks of its table the executor holds: sent since its
+                                        // latest is_new entry (StepPlan sends only the rest)
   int32_t num_cached_tokens = 0;        // prefix-cache hit at its latest admission
   int32_t num_preemptions = 0;
   uint64_t run = 0;                     // which admission this is (0: never admitted); an outstanding

@@ -1,9 +1,15 @@
 #pragma once
 // StepPlan: what one iteration computes, as a plain value the scheduler hands to the executors.
 // It names no model types; make_forward_batch() (forward_batch_from_plan.h) turns it into the
-// model's ForwardBatch. An executor keeps per-sequence state (sampler RNG, penalty counts) from
-// an is_new entry until the id shows up in finished_seq_ids or preempted_seq_ids. Apply those two
-// lists before the entries: an aborted id may be reused by a new request in the same plan.
+// model's ForwardBatch. Like vLLM v1's SchedulerOutput it is a diff against the plans before it:
+// an executor keeps per-sequence state (sampler RNG, penalty counts, and the block table, in
+// SequenceBlockTables) from an is_new entry until the id shows up in finished_seq_ids or
+// preempted_seq_ids, and a later entry brings only the blocks added since. Apply those two lists
+// before the entries: an aborted id may be reused by a new request in the same plan. Plans must
+// reach an executor in step order and none may be skipped; an executor that may have missed one
+// is initialized again and then gets only is_new entries (Scheduler::reset_executor_state).
+// Positions and slot mapping are not sent: make_forward_batch() derives them from
+// num_computed_tokens, block_size and the kept table.
 #include <cstdint>
 #include <vector>
 
@@ -30,11 +36,10 @@ struct ScheduledSequence {
                                           // the position of token_ids[0]
   std::vector<int32_t> token_ids;         // [n] tokens to compute this step; a decode's single
                                           // token may be kTokenSampledByExecutor (never when is_new)
-  std::vector<int32_t> positions;         // [n] num_computed_tokens + i
-  std::vector<int32_t> block_table;       // physical block of each logical block, covering at
-                                          // least num_computed_tokens + n tokens
-  std::vector<int32_t> slot_mapping;      // [n] block_table[pos / block_size] * block_size
-                                          //      + pos % block_size: where each token's KV goes
+  std::vector<int32_t> new_block_ids;     // [k] physical blocks appended to this sequence's table
+                                          // since its previous entry (often none: a decode needs a
+                                          // block every block_size tokens); its whole table when
+                                          // is_new. Kept table + these cover >= context_len() tokens
   bool wants_logits = false;              // this step reaches the end of the known tokens, so its
                                           // last position is sampled (false for a prefill chunk)
   int32_t num_output_tokens = 0;          // tokens generated so far; a token sampled now is output
@@ -52,7 +57,7 @@ struct ScheduledSequence {
 
 struct StepPlan {
   uint64_t step_id = 0;                        // increasing; results are applied in this order
-  int32_t block_size = 16;                     // tokens per KV block (for slot arithmetic)
+  int32_t block_size = 16;                     // tokens per KV block (slot = block * block_size + offset)
   std::vector<ScheduledSequence> sequences;    // decodes first, then prefill chunks, then admissions;
                                                // sampled tokens come back in this order
   std::vector<SeqId> finished_seq_ids;         // finished or aborted since the previous plan: drop

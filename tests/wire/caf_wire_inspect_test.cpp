@@ -29,9 +29,7 @@ StepPlan sample_plan() {
   s.output_token_ids = {4};
   s.num_computed_tokens = 0;
   s.token_ids = {1, 2, 3, 4};
-  s.positions = {0, 1, 2, 3};
-  s.block_table = {5};
-  s.slot_mapping = {80, 81, 82, 83};
+  s.new_block_ids = {5};
   s.wants_logits = true;
   s.num_output_tokens = 1;
   s.sampling_params.seed = 42;
@@ -99,7 +97,7 @@ TEST_F(CafWire, StepPlanRoundTripsThroughTheBinarySerializer) {
   ASSERT_EQ(back.sequences.size(), 2u);
   EXPECT_EQ(back.sequences[0].sampling_params.seed, std::optional<uint64_t>(42));
   EXPECT_EQ(back.sequences[1].sampling_params.seed, std::nullopt);
-  EXPECT_EQ(back.sequences[0].slot_mapping, plan.sequences[0].slot_mapping);
+  EXPECT_EQ(back.sequences[0].new_block_ids, plan.sequences[0].new_block_ids);
   EXPECT_EQ(back.preempted_seq_ids, plan.preempted_seq_ids);
   EXPECT_FLOAT_EQ(back.sequences[0].sampling_params.top_p, 0.5f);
 }

@@ -65,8 +65,7 @@ TEST(WireCodec, PlaceholderDecodeTokenRoundTrips) {
   s.prompt_token_ids.clear();
   s.output_token_ids.clear();
   s.token_ids = {kTokenSampledByExecutor};
-  s.positions = {40};
-  s.slot_mapping = {11 * 16 + 8};
+  s.new_block_ids = {};
   expect_round_trip(plan);
   EXPECT_EQ(decode_step_plan(encode(plan)).sequences.at(0).token_ids, std::vector<int32_t>{-1});
 }
@@ -117,7 +116,7 @@ TEST(WireCodec, LargeValuesRoundTripAcrossSeveralSegments) {
   for (uint64_t i = 0; i < 256; ++i) {
     ScheduledSequence s = full_sequence(i);
     s.prompt_token_ids = ramp(4096 + i, static_cast<int32_t>(i));
-    s.block_table = ramp(260, 0, 3);
+    s.new_block_ids = ramp(260, 0, 3);
     p.sequences.push_back(std::move(s));
   }
   p.finished_seq_ids.assign(10000, 42);
@@ -172,7 +171,7 @@ TEST(WireCodec, TextFormNamesTheSchemaFields) {
       to_text(FinishedSequence{.id = 1, .output_token_ids = {2}, .reason = SequenceFinishReason::Abort});
   EXPECT_NE(finished.find("reason = abort"), std::string::npos) << finished;
   EXPECT_FALSE(to_text(KvPoolShape{}).empty());
-  EXPECT_EQ(wire_version(), 1u);
+  EXPECT_EQ(wire_version(), 2u);
 }
 
 // If this fails, a field was added to (or removed from) one of the structs: give it a field in
@@ -183,7 +182,7 @@ TEST(WireCodec, StructsHaveTheFieldsTheSchemaKnows) {
 #if defined(__x86_64__) && defined(__GLIBCXX__)
   EXPECT_EQ(sizeof(SamplingParams), 120u);
   EXPECT_EQ(sizeof(GenerationRequest), 224u);
-  EXPECT_EQ(sizeof(ScheduledSequence), 304u);
+  EXPECT_EQ(sizeof(ScheduledSequence), 256u);
   EXPECT_EQ(sizeof(StepPlan), 96u);
   EXPECT_EQ(sizeof(StepResult), 80u);
   EXPECT_EQ(sizeof(KvPoolShape), 8u);

@@ -72,6 +72,7 @@ TEST(WireCodec, ANewerPeersAddedFieldsAreIgnored) {
   for (unsigned i = 0; i < 2; ++i) {
     seqs[i].setSeqId(100 + i);
     seqs[i].setTokenIds({1, 2, 3});
+    seqs[i].setNewBlockIds({static_cast<int32_t>(40 + i)});
     seqs[i].setLoraId(5);
     seqs[i].setMropePositions({9, 9, 9});
     auto sp = seqs[i].initSamplingParams();
@@ -87,6 +88,7 @@ TEST(WireCodec, ANewerPeersAddedFieldsAreIgnored) {
   ASSERT_EQ(p.sequences.size(), 2u);
   EXPECT_EQ(p.sequences[1].seq_id, 101u);
   EXPECT_EQ(p.sequences[1].token_ids, (std::vector<int32_t>{1, 2, 3}));
+  EXPECT_EQ(p.sequences[1].new_block_ids, (std::vector<int32_t>{41}));  // a field today's schema has too
   EXPECT_EQ(p.sequences[1].sampling_params.seed, std::optional<uint64_t>(32));
   EXPECT_EQ(p.sequences[1].sampling_params.top_k, 3);
   EXPECT_EQ(p.sequences[1].sampling_params.logprobs, 5);  // a field today's schema has too
@@ -106,6 +108,8 @@ TEST(WireCodec, ANewerPeerReadsTodaysMessagesWithItsDefaultsForNewFields) {
   auto s0 = plan.getSequences()[0];
   EXPECT_EQ(s0.getSeqId(), full_plan().sequences[0].seq_id);
   EXPECT_EQ(s0.getPromptTokenIds().size(), 37u);
+  EXPECT_EQ(s0.getNewBlockIds().size(), full_plan().sequences[0].new_block_ids.size());
+  EXPECT_FALSE(s0.hasObsoleteBlockTable());  // version 2 sends the diff only
   EXPECT_EQ(s0.getLoraId(), 7u);  // the newer schema's default
   EXPECT_TRUE(s0.getSamplingParams().getSeed().isValue());
   EXPECT_EQ(s0.getSamplingParams().getLogprobs(), full_plan().sequences[0].sampling_params.logprobs);

@@ -42,15 +42,16 @@ struct ScheduledSequence {
   outputTokenIds @3 :List(Int32);
   numComputedTokens @4 :Int32 = 0;
   tokenIds @5 :List(Int32);
-  positions @6 :List(Int32);
-  blockTable @7 :List(Int32);
-  slotMapping @8 :List(Int32);
+  obsoletePositions @6 :List(Int32);
+  obsoleteBlockTable @7 :List(Int32);
+  obsoleteSlotMapping @8 :List(Int32);
   wantsLogits @9 :Bool = false;
   numOutputTokens @10 :Int32 = 0;
   samplingParams @11 :SamplingParams;
   numPromptLogprobs @12 :Int32 = 0;    # in today's schema too
-  loraId @13 :UInt32 = 7;              # new fields: a wider struct in a struct list
-  mropePositions @14 :List(Int32);
+  newBlockIds @13 :List(Int32);        # in today's schema too
+  loraId @14 :UInt32 = 7;              # new fields: a wider struct in a struct list
+  mropePositions @15 :List(Int32);
 }
 
 struct StepPlan {

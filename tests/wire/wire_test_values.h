@@ -62,9 +62,7 @@ inline void expect_same(const ScheduledSequence& a, const ScheduledSequence& b) 
   EXPECT_EQ(a.output_token_ids, b.output_token_ids);
   EXPECT_EQ(a.num_computed_tokens, b.num_computed_tokens);
   EXPECT_EQ(a.token_ids, b.token_ids);
-  EXPECT_EQ(a.positions, b.positions);
-  EXPECT_EQ(a.block_table, b.block_table);
-  EXPECT_EQ(a.slot_mapping, b.slot_mapping);
+  EXPECT_EQ(a.new_block_ids, b.new_block_ids);
   EXPECT_EQ(a.wants_logits, b.wants_logits);
   EXPECT_EQ(a.num_output_tokens, b.num_output_tokens);
   expect_same(a.sampling_params, b.sampling_params);
@@ -151,9 +149,7 @@ inline ScheduledSequence full_sequence(uint64_t id) {
   s.output_token_ids = {7, 8, 9};
   s.num_computed_tokens = 32;
   s.token_ids = {140, 141, 142, 143, 144, 145, 146, 147};
-  s.positions = ramp(8, 32);
-  s.block_table = {9, 4, 11};
-  s.slot_mapping = ramp(8, 4 * 16);
+  s.new_block_ids = {9, 4, 11};
   s.wants_logits = true;
   s.num_output_tokens = 3;
   s.sampling_params = full_params(id);
@@ -170,6 +166,7 @@ inline StepPlan full_plan() {
   p.sequences[1].prompt_token_ids.clear();
   p.sequences[1].output_token_ids.clear();
   p.sequences[1].sampling_params.seed.reset();
+  p.sequences[1].new_block_ids = {};  // a decode that stays in its last block: nothing new
   p.finished_seq_ids = {5, std::numeric_limits<uint64_t>::max()};
   p.preempted_seq_ids = {6};
   p.num_batched_tokens = 24;

@@ -61,11 +61,7 @@ StepPlan one_prompt_plan(uint64_t step_id, std::vector<int32_t> tokens) {
   s.is_new = true;
   s.prompt_token_ids = tokens;
   s.token_ids = tokens;
-  for (int32_t i = 0; i < static_cast<int32_t>(tokens.size()); ++i) {
-    s.positions.push_back(i);
-    s.slot_mapping.push_back(i);
-  }
-  s.block_table = {0};
+  s.new_block_ids = {0};
   s.wants_logits = true;
   p.num_batched_tokens = static_cast<int32_t>(tokens.size());
   p.sequences.push_back(std::move(s));
@@ -75,25 +71,53 @@ StepPlan one_prompt_plan(uint64_t step_id, std::vector<int32_t> tokens) {
 TEST(PipelineStageStep, StageZeroRefusesAPlaceholderItCannotEmbed) {
   auto s = test::fixture_stage_backends("tiny-llama3", 2);
   s[0]->allocate_kv_cache(4, 16);
+  SequenceBlockTables tables;
   StepPlan plan = one_prompt_plan(4, {5, 6, 7});
-  const HiddenStates h = run_stage_step(*s[0], plan, {});
+  const HiddenStates h = run_stage_step(*s[0], tables, plan, {});
   EXPECT_EQ(h.step_id, 4u);
   EXPECT_EQ(h.next_layer, 2);
   EXPECT_EQ(h.num_tokens, 3);
   EXPECT_EQ(h.values.size(), 3u * 96u);
   plan.sequences[0].is_new = false;
   plan.sequences[0].token_ids = {kTokenSampledByExecutor};
-  plan.sequences[0].positions = {3};
-  plan.sequences[0].slot_mapping = {3};
+  plan.sequences[0].num_computed_tokens = 3;
+  plan.sequences[0].new_block_ids = {};
   plan.num_batched_tokens = 1;
-  EXPECT_THROW(run_stage_step(*s[0], plan, {}), std::logic_error);
+  EXPECT_THROW(run_stage_step(*s[0], tables, plan, {}), std::logic_error);
+}
+
+// A stage keeps each sequence's table from its is_new entry (the plans send only new blocks); a
+// stage that never saw that entry (a fresh one) refuses to compute instead of guessing blocks.
+TEST(PipelineStageStep, AStageKeepsTablesAndRefusesASequenceItWasNeverSent) {
+  auto s = test::fixture_stage_backends("tiny-llama3", 2);
+  s[0]->allocate_kv_cache(4, 16);
+  SequenceBlockTables tables;
+  StepPlan plan = one_prompt_plan(1, {5, 6, 7});
+  run_stage_step(*s[0], tables, plan, {});
+  plan.step_id = 2;
+  plan.sequences[0].is_new = false;
+  plan.sequences[0].num_computed_tokens = 3;
+  plan.sequences[0].token_ids = {8};
+  plan.sequences[0].new_block_ids = {};
+  plan.num_batched_tokens = 1;
+  EXPECT_EQ(run_stage_step(*s[0], tables, plan, {}).num_tokens, 1);
+  EXPECT_EQ(tables.table(1), std::vector<int32_t>{0});
+  SequenceBlockTables fresh;
+  EXPECT_THROW(run_stage_step(*s[0], fresh, plan, {}), std::logic_error);
+  // An empty plan still drops what it names.
+  StepPlan drop;
+  drop.step_id = 3;
+  drop.finished_seq_ids = {1};
+  run_stage_step(*s[0], tables, drop, {});
+  EXPECT_FALSE(tables.holds(1));
 }
 
 TEST(PipelineStageStep, AStageRefusesHiddenStatesOfAnotherStepLayerOrShape) {
   auto s = test::fixture_stage_backends("tiny-llama3", 3);
   s[0]->allocate_kv_cache(4, 16);
   const StepPlan plan = one_prompt_plan(9, {5, 6, 7});
-  const HiddenStates good = run_stage_step(*s[0], plan, {});
+  SequenceBlockTables tables;
+  const HiddenStates good = run_stage_step(*s[0], tables, plan, {});
   const ModelConfig& c = s[1]->config();
   EXPECT_EQ(take_stage_input(c, s[1]->layers(), plan, good).size(), good.values.size());
   HiddenStates other_step = good, other_layer = good, short_values = good;

@@ -9,19 +9,23 @@
 // function of the prompt alone: reference_output() computes it directly.
 //
 // It also plays the executor's side of the StepPlan protocol: it keeps a per-sequence record
-// from an is_new entry until the id is finished or preempted, checks that every entry continues
-// that record, and fills in kTokenSampledByExecutor with the token it sampled last for that
-// sequence. die() wipes it all, as a restarted executor would find it. That no plan writes into
+// and block table (SequenceBlockTables: the plan sends only new blocks) from an is_new entry until
+// the id is finished or preempted, checks that every entry continues that record, derives each
+// token's slot from the kept table as make_forward_batch does, and fills in
+// kTokenSampledByExecutor with the token it sampled last for that sequence. die() wipes it all,
+// as a restarted executor would find it. That no plan writes into
 // a shared or prefix-cached block is checked when the plan is made (expect_private_writes): with
 // plans outstanding the pool has moved on by the time the executor runs one.
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cstdint>
+#include <stdexcept>
 #include <unordered_map>
 #include <vector>
 
 #include "engine/kv/block_pool.h"
+#include "engine/scheduler/sequence_block_tables.h"
 #include "engine/scheduler/step_plan.h"
 
 namespace troupe::testing {
@@ -64,8 +68,9 @@ inline std::vector<int32_t> reference_output(const std::vector<int32_t>& prompt,
 // prefix cache. Call it right after schedule(), while the pool is the one the plan was made from.
 inline void expect_private_writes(const BlockPool& pool, const StepPlan& plan) {
   for (const ScheduledSequence& s : plan.sequences) {
-    for (int32_t slot : s.slot_mapping) {
-      const int32_t block = slot / pool.block_size();
+    const auto table = pool.block_table(s.seq_id);
+    for (int32_t pos = s.num_computed_tokens; pos < s.context_len(); ++pos) {
+      const int32_t block = table[static_cast<size_t>(pos / pool.block_size())];
       EXPECT_EQ(pool.ref_count(block), 1) << "seq " << s.seq_id << " writes into a shared block";
       EXPECT_FALSE(pool.is_cached(block)) << "seq " << s.seq_id << " writes into a prefix-cached block";
     }
@@ -82,6 +87,12 @@ class FakePagedModel {
   std::vector<int32_t> run(const StepPlan& plan) {
     for (SeqId id : plan.finished_seq_ids) records_.erase(id);
     for (SeqId id : plan.preempted_seq_ids) records_.erase(id);
+    try {
+      tables_.apply(plan);
+    } catch (const std::logic_error& e) {
+      ADD_FAILURE() << e.what();
+      return {};
+    }
     std::vector<int32_t> sampled;
     for (const ScheduledSequence& s : plan.sequences) {
       if (s.is_new) {
@@ -101,7 +112,6 @@ class FakePagedModel {
       EXPECT_EQ(s.num_output_tokens, r.num_outputs) << "seq " << s.seq_id;
       for (int32_t i = 0; i < s.num_new_tokens(); ++i) {
         const int32_t pos = s.num_computed_tokens + i;
-        EXPECT_EQ(s.positions[static_cast<size_t>(i)], pos);
         EXPECT_LT(pos, static_cast<int32_t>(r.tokens.size()));
         if (pos >= static_cast<int32_t>(r.tokens.size())) return {};
         int32_t token = s.token_ids[static_cast<size_t>(i)];
@@ -112,10 +122,8 @@ class FakePagedModel {
           token = r.tokens[static_cast<size_t>(pos)];
         }
         EXPECT_EQ(token, r.tokens[static_cast<size_t>(pos)]) << "seq " << s.seq_id;
-        const int32_t block = s.block_table[static_cast<size_t>(pos / pool_.block_size())];
-        EXPECT_EQ(s.slot_mapping[static_cast<size_t>(i)], block * pool_.block_size() + pos % pool_.block_size());
         const uint64_t prev = pos == 0 ? kEmptyState : read(s, pos - 1);
-        slots_[static_cast<size_t>(s.slot_mapping[static_cast<size_t>(i)])] = Slot{kv_state(prev, token, pos), pos};
+        slots_[slot_of(s.seq_id, pos)] = Slot{kv_state(prev, token, pos), pos};
       }
       EXPECT_EQ(s.wants_logits, s.context_len() == static_cast<int32_t>(r.tokens.size()));
       if (s.wants_logits) {
@@ -133,9 +141,11 @@ class FakePagedModel {
   void die() {
     std::fill(slots_.begin(), slots_.end(), Slot{});
     records_.clear();
+    tables_.clear();
   }
 
   size_t num_records() const { return records_.size(); }
+  const SequenceBlockTables& block_tables() const { return tables_; }
 
  private:
   struct Slot {
@@ -148,9 +158,15 @@ class FakePagedModel {
     uint64_t seed = 0;
   };
 
-  uint64_t read(const ScheduledSequence& s, int32_t pos) const {
+  // Where position `pos` of a sequence lives, through the table this executor kept for it.
+  size_t slot_of(SeqId id, int32_t pos) const {
     const int32_t bs = pool_.block_size();
-    const Slot& slot = slots_[static_cast<size_t>(s.block_table[static_cast<size_t>(pos / bs)] * bs + pos % bs)];
+    const std::vector<int32_t>& table = tables_.table(id);
+    return static_cast<size_t>(table.at(static_cast<size_t>(pos / bs)) * bs + pos % bs);
+  }
+
+  uint64_t read(const ScheduledSequence& s, int32_t pos) const {
+    const Slot& slot = slots_[slot_of(s.seq_id, pos)];
     EXPECT_EQ(slot.pos, pos) << "seq " << s.seq_id << " reads a slot holding another position";
     return slot.state;
   }
@@ -159,6 +175,7 @@ class FakePagedModel {
   int32_t vocab_;
   std::vector<Slot> slots_;  // [num_blocks * block_size]
   std::unordered_map<SeqId, Record> records_;
+  SequenceBlockTables tables_;  // what the plans' new_block_ids built, as an executor keeps them
 };
 
 }  // namespace troupe::testing

@@ -1,8 +1,11 @@
-// make_forward_batch: a StepPlan becomes the model's ForwardBatch with the same tokens, positions,
-// slots and logits rows, in plan order.
+// make_forward_batch: a StepPlan becomes the model's ForwardBatch with the same tokens and logits
+// rows, in plan order, and the positions, slots and block tables the scheduler's pool says (the
+// plan sends only new blocks: the tables come from the SequenceBlockTables that applied it).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <numeric>
+#include <stdexcept>
 #include <vector>
 
 #include "engine/scheduler/forward_batch_from_plan.h"
@@ -27,19 +30,26 @@ TEST(ForwardBatchFromPlan, CarriesTokensPositionsSlotsAndLogitsRowsInPlanOrder) 
     return r;
   };
   sched.add_request(request(1, 0, 5));
-  sched.update(sched.schedule(), std::vector<int32_t>{77});  // 1 is decoding now
+  const StepPlan first = sched.schedule();
+  sched.update(first, std::vector<int32_t>{77});  // 1 is decoding now
   sched.add_request(request(2, 100, 30));
   const StepPlan plan = sched.schedule();  // 1's decode, then an 11-token chunk of 2
   ASSERT_EQ(plan.sequences.size(), 2u);
 
-  const ForwardBatch batch = make_forward_batch(plan);
+  SequenceBlockTables tables;
+  tables.apply(first);
+  tables.apply(plan);
+  const ForwardBatch batch = make_forward_batch(plan, tables);
   ASSERT_EQ(batch.num_tokens(), plan.num_batched_tokens);
   ASSERT_EQ(batch.sequences.size(), 2u);
   std::vector<int32_t> tokens, positions, slots;
   for (const auto& s : plan.sequences) {
     tokens.insert(tokens.end(), s.token_ids.begin(), s.token_ids.end());
-    positions.insert(positions.end(), s.positions.begin(), s.positions.end());
-    slots.insert(slots.end(), s.slot_mapping.begin(), s.slot_mapping.end());
+    const auto table = sched.block_pool().block_table(s.seq_id);
+    for (int32_t pos = s.num_computed_tokens; pos < s.context_len(); ++pos) {
+      positions.push_back(pos);
+      slots.push_back(table[static_cast<size_t>(pos / c.block_size)] * c.block_size + pos % c.block_size);
+    }
   }
   EXPECT_EQ(batch.token_ids, tokens);
   EXPECT_EQ(batch.positions, positions);
@@ -50,11 +60,24 @@ TEST(ForwardBatchFromPlan, CarriesTokensPositionsSlotsAndLogitsRowsInPlanOrder) 
     const auto& s = plan.sequences[i];
     EXPECT_EQ(batch.sequences[i].num_tokens, s.num_new_tokens());
     EXPECT_EQ(batch.sequences[i].context_len, s.context_len());
-    EXPECT_EQ(batch.sequences[i].block_table, s.block_table);
+    const auto table = sched.block_pool().block_table(s.seq_id);
+    EXPECT_TRUE(std::equal(table.begin(), table.end(), batch.sequences[i].block_table.begin(),
+                           batch.sequences[i].block_table.end()));
     EXPECT_EQ(batch.sequences[i].wants_logits, s.wants_logits);
   }
   EXPECT_TRUE(batch.sequences[0].wants_logits);
   EXPECT_FALSE(batch.sequences[1].wants_logits);  // a prefill chunk that is not the last
+}
+
+// The plan names a sequence whose table was never sent (a lost plan): no batch, an error.
+TEST(ForwardBatchFromPlan, RefusesASequenceWithoutAKeptTable) {
+  StepPlan plan;
+  ScheduledSequence s;
+  s.seq_id = 3;
+  s.num_computed_tokens = 4;
+  s.token_ids = {9};
+  plan.sequences.push_back(s);
+  EXPECT_THROW(make_forward_batch(plan, SequenceBlockTables{}), std::logic_error);
 }
 
 }  // namespace

@@ -3,6 +3,8 @@
 // for the invariants). It plays both sides: the scheduler actor (plans as far ahead as the
 // scheduler allows, streams what update() accepts) and the executor (a mailbox of plans run in
 // order, answers delivered in order), with arrivals, aborts and executor deaths in between.
+// Plans send only new KV blocks: the executor (FakePagedModel) rebuilds each table from them, and
+// check_plan rebuilds them too as each plan is made, checking them against the pool's own tables.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -18,6 +20,7 @@
 #include <vector>
 
 #include "engine/scheduler/scheduler.h"
+#include "engine/scheduler/sequence_block_tables.h"
 #include "tests/engine/scheduler/fake_paged_model.h"
 
 namespace troupe::testing {
@@ -131,11 +134,12 @@ class RandomRun {
     EXPECT_EQ(model_.num_records(), 0u) << "the executor was not told to drop some sequences";
     std::printf("[ %s ] %d finished, %d aborted, %lld steps, %lld preemptions (%d with a token pending), "
                 "%lld cached tokens, %d placeholders, %d voided tokens, %lld executor deaths (%d with tokens "
-                "lost in flight)\n",
+                "lost in flight), %lld of %lld block ids sent (the rest kept by the executor)\n",
                 sc_.name, finished_, aborted_, static_cast<long long>(sched_.stats().num_steps),
                 static_cast<long long>(sched_.stats().num_preemptions), preempted_with_pending_,
                 static_cast<long long>(sched_.stats().num_cached_tokens), placeholders_, voided_tokens_,
-                static_cast<long long>(sched_.stats().num_executor_resets), deaths_with_lost_tokens_);
+                static_cast<long long>(sched_.stats().num_executor_resets), deaths_with_lost_tokens_,
+                static_cast<long long>(block_ids_sent_), static_cast<long long>(block_ids_in_tables_));
   }
 
   const SchedulerStats& stats() const { return sched_.stats(); }
@@ -240,6 +244,7 @@ class RandomRun {
         break;
       }
     model_.die();
+    kept_tables_.clear();  // the new executor holds none: the next plans must send whole tables
     sched_.reset_executor_state();
     for (const StepPlan& plan : mailbox_) {
       if (plan.empty()) continue;
@@ -329,6 +334,11 @@ class RandomRun {
     int32_t total = 0;
     std::unordered_set<SeqId> ids;
     testing::expect_private_writes(pool, plan);
+    try {
+      kept_tables_.apply(plan);  // as the executor will, in the order the plans are made
+    } catch (const std::logic_error& e) {
+      FAIL() << sc_.name << ": " << e.what();
+    }
     for (SeqId v : plan.preempted_seq_ids) preempted_with_pending_ += sched_.find(v)->num_pending_outputs > 0;
     for (const ScheduledSequence& s : plan.sequences) {
       ASSERT_TRUE(ids.insert(s.seq_id).second) << "a sequence twice in one plan";
@@ -340,8 +350,16 @@ class RandomRun {
       }
       ASSERT_GE(s.num_new_tokens(), 1);
       total += s.num_new_tokens();
+      // The table the diffs rebuilt is the pool's, block for block: what plans used to send whole.
       const auto table = pool.block_table(s.seq_id);
-      ASSERT_TRUE(std::equal(s.block_table.begin(), s.block_table.end(), table.begin(), table.end()));
+      const std::vector<int32_t>& kept = kept_tables_.table(s.seq_id);
+      ASSERT_TRUE(std::equal(kept.begin(), kept.end(), table.begin(), table.end()))
+          << sc_.name << " seq " << s.seq_id << ": the kept table differs from the scheduler's";
+      if (s.is_new) {
+        ASSERT_EQ(s.new_block_ids.size(), table.size()) << "an is_new entry without its whole table";
+      }
+      block_ids_sent_ += static_cast<int64_t>(s.new_block_ids.size());
+      block_ids_in_tables_ += static_cast<int64_t>(table.size());
       ASSERT_GE(static_cast<int32_t>(table.size()) * sc_.block_size, s.context_len());
       if (sc_.long_prefill_token_threshold > 0) {
         ASSERT_LE(s.num_new_tokens(), sc_.long_prefill_token_threshold);
@@ -397,6 +415,9 @@ class RandomRun {
   int finished_ = 0;
   int aborted_ = 0;
   int64_t plans_checked_ = 0;
+  SequenceBlockTables kept_tables_;  // every plan's diff applied as it is made
+  int64_t block_ids_sent_ = 0;       // new_block_ids over all entries
+  int64_t block_ids_in_tables_ = 0;  // what whole tables would have sent
 };
 
 }  // namespace troupe::testing

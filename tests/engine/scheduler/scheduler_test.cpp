@@ -76,14 +76,16 @@ TEST(Scheduler, ShortPromptIsOnePrefillThenOneTokenPerStep) {
   EXPECT_TRUE(first.is_new);
   EXPECT_EQ(first.prompt_token_ids, tokens(0, 10));
   EXPECT_EQ(first.token_ids, tokens(0, 10));
-  EXPECT_EQ(first.positions, tokens(0, 10));
+  EXPECT_EQ(first.num_computed_tokens, 0);
+  EXPECT_EQ(first.new_block_ids.size(), 1u);  // its whole table: 10 tokens in one 16-token block
   EXPECT_TRUE(first.wants_logits);
   EXPECT_EQ(first.num_output_tokens, 0);
   h.step();
   const ScheduledSequence& second = h.plan.sequences[0];
   EXPECT_FALSE(second.is_new);
   EXPECT_TRUE(second.prompt_token_ids.empty());
-  EXPECT_EQ(second.positions, std::vector<int32_t>{10});
+  EXPECT_EQ(second.num_computed_tokens, 10);
+  EXPECT_TRUE(second.new_block_ids.empty());  // position 10 is in the block the executor holds
   EXPECT_EQ(second.num_output_tokens, 1);
   const auto done = h.step();
   ASSERT_EQ(done.size(), 1u);
@@ -105,7 +107,8 @@ TEST(Scheduler, LongPromptIsChunkedAcrossSteps) {
     EXPECT_EQ(s.num_computed_tokens, 32 * i);
     EXPECT_EQ(s.wants_logits, i == 3);
     EXPECT_EQ(s.is_new, i == 0);
-    EXPECT_GE(static_cast<int32_t>(s.block_table.size()) * 16, s.context_len());
+    EXPECT_EQ(s.new_block_ids.size(), i < 3 ? 2u : 1u);  // only the chunk's own blocks
+    EXPECT_GE(static_cast<int32_t>(h.model.block_tables().table(1).size()) * 16, s.context_len());
   }
   EXPECT_EQ(chunks, (std::vector<int32_t>{32, 32, 32, 4}));
   h.run_to_end();
