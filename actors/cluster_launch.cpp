@@ -17,6 +17,7 @@
 
 #include "actors/message_inspect.h"
 #include "actors/rendezvous_actor.h"
+#include "actors/troupe_error.h"
 
 namespace troupe {
 namespace {
@@ -52,10 +53,10 @@ std::string probe_tcp(const std::string& host, uint16_t port, milliseconds timeo
   return why;
 }
 
-// The text a node put in its refusal (CAF carries it as the error's context).
+// The text a node put in its refusal (CAF carries it as the error's context); an error with no
+// text (a timeout, a lost connection) rendered whole.
 std::string refusal_text(caf::actor_system& sys, const caf::error& err) {
-  const caf::message& ctx = err.context();
-  if (ctx.match_elements<std::string>()) return ctx.get_as<std::string>(0);
+  if (std::string text = error_message(err); !text.empty()) return text;
   return sys.render(err);
 }
 
@@ -169,7 +170,7 @@ JoinedCluster join_cluster(caf::actor_system& sys, const ClusterConfig& config, 
           .receive(
               [&](const std::string&) { done = true; },
               [&](caf::error& err) {
-                if (err == caf::sec::invalid_argument)
+                if (troupe_error_code(err) == troupe_error::node_refused)
                   throw ClusterLaunchError({"node " + n.name + " (" + n.address() + ") refused to join: " +
                                             refusal_text(sys, err)});
                 it->last_error = sys.render(err);

@@ -3,6 +3,7 @@
 #include <caf/all.hpp>
 
 #include "actors/message_inspect.h"
+#include "actors/troupe_error.h"
 
 namespace troupe {
 namespace {
@@ -11,7 +12,7 @@ using Self = caf::stateful_actor<ExecutorState>*;
 using Answer = caf::typed_response_promise<StepResult>;
 
 caf::error step_failed(const std::string& why) {
-  return caf::make_error(caf::sec::runtime_error, "executor step failed: " + why);
+  return caf::make_error(troupe_error::step_failed, "executor step failed: " + why);
 }
 
 // Every answer still owed fails with `why` (the runner's pending steps will never be collected).
@@ -80,7 +81,7 @@ caf::behavior executor_actor(Self self, std::shared_ptr<ModelBackend> backend) {
   return {
       [=](init_atom, const KvPoolShape& shape) -> caf::result<bool> {
         if (shape.num_blocks <= 0 || shape.block_size <= 0)
-          return caf::make_error(caf::sec::invalid_argument, "KV pool needs positive num_blocks and block_size");
+          return caf::make_error(troupe_error::executor_refused, "KV pool needs positive num_blocks and block_size");
         auto& st = self->state;
         fail_pending(self, "the executor was initialized again");
         st.broken.clear();
@@ -88,12 +89,12 @@ caf::behavior executor_actor(Self self, std::shared_ptr<ModelBackend> backend) {
         try {
           st.runner = std::make_unique<StepRunner>(*st.backend, shape.num_blocks, shape.block_size);
         } catch (const std::exception& e) {
-          return caf::make_error(caf::sec::invalid_argument, std::string("executor cannot make its KV pool: ") + e.what());
+          return caf::make_error(troupe_error::executor_refused, std::string("executor cannot make its KV pool: ") + e.what());
         }
         return true;
       },
       [=](step_atom, const StepPlan& plan) -> caf::result<StepResult> {
-        if (!self->state.runner) return caf::make_error(caf::sec::invalid_argument, "step before init");
+        if (!self->state.runner) return caf::make_error(troupe_error::executor_refused, "step before init");
         if (self->state.backend->pipelines()) return pipelined_step(self, plan);
         try {
           return step_result(plan.step_id, self->state.runner->run(plan));

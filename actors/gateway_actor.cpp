@@ -7,6 +7,7 @@
 #include <caf/all.hpp>
 
 #include "actors/message_inspect.h"
+#include "actors/troupe_error.h"
 
 namespace troupe {
 namespace {
@@ -58,11 +59,15 @@ void submit(Self* self, SeqId id) {
       .then([](bool) {},
             [=](caf::error& err) {
               // The scheduler died before it answered: the request stays, and the supervisor's
-              // next scheduler gets it (scheduler_atom). Anything else is a refusal.
+              // next scheduler gets it (scheduler_atom). A troupe_error is a refusal, with its
+              // code; any other (CAF's own) means the scheduler could not be asked.
               if (err == caf::sec::request_receiver_down) return;
               auto it = self->state.active.find(id);
               if (it == self->state.active.end()) return;
-              it->second.request->sink->on_error(self->system().render(err));
+              if (const auto code = troupe_error_code(err))
+                it->second.request->sink->on_error(*code, error_message(err));
+              else
+                it->second.request->sink->on_error(troupe_error::engine_lost, self->system().render(err));
               self->state.active.erase(it);
             });
 }
@@ -189,9 +194,10 @@ caf::behavior gateway_actor(Self* self, std::shared_ptr<const Tokenizer> tokeniz
       [=](submit_atom, std::shared_ptr<GatewayRequest> req) {
         const SeqId id = req->generation.id;
         auto& st = self->state;
-        if (!st.lost.empty()) return req->sink->on_lost(st.lost);
-        if (!any_live(st)) return req->sink->on_lost("the engine has stopped: its scheduler's restart budget is spent");
-        if (st.draining) return req->sink->on_error("the server is shutting down");
+        if (!st.lost.empty()) return req->sink->on_error(troupe_error::engine_lost, st.lost);
+        if (!any_live(st))
+          return req->sink->on_error(troupe_error::engine_lost, "the engine has stopped: its scheduler's restart budget is spent");
+        if (st.draining) return req->sink->on_error(troupe_error::shutting_down, "the server is shutting down");
         const uint64_t arrival = st.arrivals.number(req->generation.arrival);
         auto [entry, _] = st.active.try_emplace(id, req, IncrementalDetokenizer(*st.tokenizer, req->skip_special_tokens), arrival);
         if (req->generation.sampling_params.prompt_logprobs >= 0) {
@@ -231,7 +237,7 @@ caf::behavior gateway_actor(Self* self, std::shared_ptr<const Tokenizer> tokeniz
         for (caf::actor& s : st.schedulers) s = caf::actor{};
         for (auto& [id, a] : st.active) {
           if (ServerMetrics* m = st.options.metrics.get()) m->requests_finished[2].fetch_add(1);
-          a.request->sink->on_lost(why);
+          a.request->sink->on_error(troupe_error::engine_lost, why);
         }
         st.active.clear();
       },

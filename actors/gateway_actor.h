@@ -19,6 +19,7 @@
 #include <caf/fwd.hpp>
 #include <caf/stateful_actor.hpp>
 
+#include "actors/troupe_error.h"
 #include "engine/metrics/server_metrics.h"
 #include "engine/output/stop_string_filter.h"
 #include "engine/routing/replica_router.h"
@@ -45,10 +46,11 @@ class RequestSink {
   // reason: "stop" (an EOS token), "stop_string" (a stop string matched), "length" (max_tokens)
   // or "abort". OpenAI reports both stops as "stop"; TGI tells them apart.
   virtual void on_finish(const std::string& reason, int32_t prompt_tokens, int32_t completion_tokens) = 0;
-  virtual void on_error(const std::string& message) = 0;  // the scheduler refused the request
-  // The engine went away (a cluster node was lost): the server cannot answer, through no fault of
-  // the request (HTTP: 503 when nothing was sent yet). Ends the request like on_error.
-  virtual void on_lost(const std::string& message) { on_error(message); }
+  // The request ends unanswered. `code` says why (net/error_status.h maps it to an HTTP status):
+  // invalid_request (the scheduler refused it), engine_lost (the engine went away: a cluster node
+  // lost, the scheduler's restart budget spent, or the scheduler could not be asked),
+  // shutting_down (the server drains). `message` is the text for the client.
+  virtual void on_error(troupe_error code, const std::string& message) = 0;
   // The request's first token came: it runs (before on_output, which a stop string may hold).
   virtual void on_running() {}
   // Once, when the request asked for prompt logprobs (SamplingParams::prompt_logprobs >= 0):
@@ -127,7 +129,7 @@ struct GatewayState {
 // there, as above) rather than wait seconds for its nodes; with every replica paused, requests
 // wait on one of them;
 // (engine_lost_atom, why) from the supervisor: every live request, and every later one, ends with
-// on_lost(why); (drain_atom) when the server shuts down: every live request is aborted (each ends with reason
+// on_error(engine_lost, why); (drain_atom) when the server shuts down: every live request is aborted (each ends with reason
 // abort, so its client gets a complete answer) and new ones are refused.
 //
 // `schedulers`: replica i's at i (one for one engine). With several, each new request is routed by

@@ -12,6 +12,7 @@
 #include "actors/executor_actor.h"
 #include "actors/message_inspect.h"
 #include "actors/tp_rank_actor.h"
+#include "actors/troupe_error.h"
 #include "engine/runtime/tensor_parallel_leader.h"
 
 namespace troupe {
@@ -19,7 +20,7 @@ namespace {
 
 using Self = caf::stateful_actor<NodeActorState>;
 
-caf::error refusal(const std::string& why) { return caf::make_error(caf::sec::invalid_argument, why); }
+caf::error refusal(const std::string& why) { return caf::make_error(troupe_error::node_refused, why); }
 
 void end_stages(Self* self, caf::error reason) {
   for (auto& [stage, running] : self->state.stages) self->send_exit(running.executor, reason);

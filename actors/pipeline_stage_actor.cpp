@@ -6,6 +6,7 @@
 #include <caf/all.hpp>
 
 #include "actors/message_inspect.h"
+#include "actors/troupe_error.h"
 #include "engine/runtime/pipeline_stage.h"
 
 namespace troupe {
@@ -15,7 +16,7 @@ using Self = caf::stateful_actor<PipelineStageState>;
 
 caf::error stage_failed(Self* self, const std::string& why) {
   const LayerRange r = self->state.backend->layers();
-  return caf::make_error(caf::sec::runtime_error, "pipeline stage [" + std::to_string(r.begin) + ", " +
+  return caf::make_error(troupe_error::step_failed, "pipeline stage [" + std::to_string(r.begin) + ", " +
                                                        std::to_string(r.end) + ") step failed: " + why);
 }
 
@@ -23,7 +24,7 @@ caf::error stage_failed(Self* self, const std::string& why) {
 // request on, with its hidden states, to the next.
 caf::result<StepResult> run_step(Self* self, StepPlan& plan, HiddenStates in) {
   auto& st = self->state;
-  if (!st.kv_ready) return caf::make_error(caf::sec::invalid_argument, "step before init");
+  if (!st.kv_ready) return caf::make_error(troupe_error::executor_refused, "step before init");
   // Counted when this stage's share is done, however it ends.
   struct Count {
     StageClock* clock;
@@ -63,7 +64,7 @@ caf::behavior pipeline_stage_actor(Self* self, std::shared_ptr<ModelBackend> bac
       [=](init_atom, const KvPoolShape& shape) -> caf::result<bool> {
         auto& st = self->state;
         if (shape.num_blocks <= 0 || shape.block_size <= 0)
-          return caf::make_error(caf::sec::invalid_argument, "KV pool needs positive num_blocks and block_size");
+          return caf::make_error(troupe_error::executor_refused, "KV pool needs positive num_blocks and block_size");
         st.kv_ready = false;
         st.runner.reset();  // the old pool goes before the new one is made
         st.tables.clear();  // what it held died with the old pool: the next plans are all is_new
@@ -71,7 +72,7 @@ caf::behavior pipeline_stage_actor(Self* self, std::shared_ptr<ModelBackend> bac
           if (st.next) st.backend->allocate_kv_cache(shape.num_blocks, shape.block_size);
           else st.runner = std::make_unique<StepRunner>(*st.backend, shape.num_blocks, shape.block_size);
         } catch (const std::exception& e) {
-          return caf::make_error(caf::sec::invalid_argument, std::string("pipeline stage cannot make its KV pool: ") + e.what());
+          return caf::make_error(troupe_error::executor_refused, std::string("pipeline stage cannot make its KV pool: ") + e.what());
         }
         st.kv_ready = true;
         if (!st.next) return true;
@@ -81,7 +82,7 @@ caf::behavior pipeline_stage_actor(Self* self, std::shared_ptr<ModelBackend> bac
       },
       [=](step_atom, StepPlan& plan) -> caf::result<StepResult> {
         if (!is_first_stage(self->state.backend->layers()))
-          return caf::make_error(caf::sec::invalid_argument, "a step sent to a pipeline stage other than the first");
+          return caf::make_error(troupe_error::executor_refused, "a step sent to a pipeline stage other than the first");
         return run_step(self, plan, {});
       },
       [=](stage_step_atom, StepPlan& plan, HiddenStates& in) -> caf::result<StepResult> {

@@ -7,6 +7,7 @@
 #include <spdlog/spdlog.h>
 
 #include "actors/message_inspect.h"
+#include "actors/troupe_error.h"
 
 namespace troupe {
 namespace {
@@ -241,7 +242,7 @@ caf::behavior scheduler_actor(Self* self, SchedulerConfig config, caf::actor exe
         auto& s = self->state;
         if (!replacement) return abort_all(self);  // the supervisor's restart budget is spent
         if (s.executor == replacement) return;
-        if (s.executor) executor_lost(self, caf::make_error(caf::sec::runtime_error, "replaced"));
+        if (s.executor) executor_lost(self, caf::make_error(troupe_error::executor_replaced, "replaced"));
         use_executor(self, replacement);
       },
       [=](kv_manager_atom, caf::actor kv) {
@@ -258,7 +259,7 @@ caf::behavior scheduler_actor(Self* self, SchedulerConfig config, caf::actor exe
       [=](submit_atom, GenerationRequest& req) -> caf::result<bool> {
         auto& s = self->state;
         if (std::string why = s.scheduler->check_request(req); !why.empty())
-          return caf::make_error(caf::sec::invalid_argument, why);
+          return caf::make_error(troupe_error::invalid_request, why);
         s.clients[req.id] = caf::actor_cast<caf::actor>(self->current_sender());
         if (s.metrics) s.submitted[req.id] = std::chrono::steady_clock::now();
         s.scheduler->add_request(std::move(req));

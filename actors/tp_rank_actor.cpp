@@ -7,6 +7,7 @@
 
 #include "actors/message_inspect.h"
 #include "actors/rendezvous_actor.h"
+#include "actors/troupe_error.h"
 #include "comm/gloo/gloo_communicator.h"
 #include "engine/runtime/tensor_parallel_rank.h"
 
@@ -22,8 +23,8 @@ caf::behavior tp_rank_actor(caf::stateful_actor<TpRankState>* self, TpRankSetup 
           self->state.group = connect_gloo(store, s.rank, s.size, {s.hostname, s.timeout, prefix});
           s.model->join_group(self->state.group.get());
         } catch (const std::exception& e) {
-          return caf::make_error(caf::sec::runtime_error, "stage " + std::to_string(s.stage) + " rank " +
-                                                              std::to_string(s.rank) + " cannot join its group: " + e.what());
+          return caf::make_error(troupe_error::node_refused, "stage " + std::to_string(s.stage) + " rank " +
+                                                                 std::to_string(s.rank) + " cannot join its group: " + e.what());
         }
         spdlog::info("stage {} tensor-parallel rank {} of {} connected ({})", s.stage, s.rank, s.size, s.hostname);
         return caf::actor_cast<caf::actor>(self);
@@ -36,7 +37,7 @@ caf::behavior tp_rank_actor(caf::stateful_actor<TpRankState>* self, TpRankSetup 
           spdlog::debug("stage {} rank {}: op refused, as on rank 0: {}", s.stage, s.rank, e.what());
         } catch (const std::exception& e) {
           spdlog::error("stage {} tensor-parallel rank {} failed: {}", s.stage, s.rank, e.what());
-          self->quit(caf::make_error(caf::sec::runtime_error, e.what()));
+          self->quit(caf::make_error(troupe_error::step_failed, e.what()));
         }
       },
   };

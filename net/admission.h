@@ -61,13 +61,9 @@ class AdmittedSink : public RequestSink {
     ticket_->release();
     sink_->on_finish(reason, prompt_tokens, completion_tokens);
   }
-  void on_error(const std::string& message) override {
+  void on_error(troupe_error code, const std::string& message) override {
     ticket_->release();
-    sink_->on_error(message);
-  }
-  void on_lost(const std::string& message) override {
-    ticket_->release();
-    sink_->on_lost(message);
+    sink_->on_error(code, message);
   }
 
  private:

@@ -117,13 +117,10 @@ std::string random_hex_id() {
 
 }  // namespace
 
-void CompletionResponse::error(const std::string& message, int status) {
+void CompletionResponse::error(const ApiError& e) {
   if (failed_) return;
   failed_ = true;
-  const ApiError e{static_cast<unsigned>(status), message, "", status == 503 ? "service_unavailable" : "invalid_request_error"};
-  if (!stream_) return reply_api_error(*responder_, e);
-  responder_->write(CompletionFormatter::sse(e.body()));
-  responder_->end_stream();
+  end_with_error(*responder_, stream_, e);
 }
 
 // vLLM's all_stop_token_ids: the request's stop ids and, unless ignore_eos, the model's EOS ids,

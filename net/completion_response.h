@@ -11,6 +11,7 @@
 
 #include "actors/gateway_actor.h"
 #include "net/api_routes.h"
+#include "net/error_status.h"
 #include "net/http_server.h"
 #include "net/logprobs_json.h"
 #include "net/openai_api.h"
@@ -38,9 +39,9 @@ class CompletionResponse {
                        std::vector<std::optional<PromptTokenLogprobs>> logprobs);
   void output(int32_t index, const std::string& text, std::vector<GeneratedToken> tokens);
   void finish(int32_t index, const std::string& gateway_reason, int32_t prompt_tokens, int32_t completion_tokens);
-  // Ends the response with an error: `status` when nothing was sent yet (400: the request was
-  // refused; 503: the engine is gone), else an SSE error event.
-  void error(const std::string& message, int status = 400);
+  // Ends the response with `e` (net/error_status.h): its status when not streamed, else an SSE
+  // error event. Once: the first choice to fail ends the whole response.
+  void error(const ApiError& e);
 
  private:
   struct Choice {
@@ -80,8 +81,9 @@ class ChoiceSink : public RequestSink {
   void on_finish(const std::string& reason, int32_t prompt_tokens, int32_t completion_tokens) override {
     response_->finish(index_, reason, prompt_tokens, completion_tokens);
   }
-  void on_error(const std::string& message) override { response_->error(message); }
-  void on_lost(const std::string& message) override { response_->error(message, 503); }
+  void on_error(troupe_error code, const std::string& message) override {
+    response_->error(engine_error(code, message));
+  }
 
  private:
   std::shared_ptr<CompletionResponse> response_;

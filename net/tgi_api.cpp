@@ -5,6 +5,7 @@
 #include "engine/sampling/logprobs.h"
 #include "net/admission.h"
 #include "net/api_submit.h"
+#include "net/error_status.h"
 #include "net/logprobs_json.h"
 #include "net/openai_api.h"
 
@@ -205,11 +206,8 @@ void TgiSink::on_finish(const std::string& reason, int32_t, int32_t completion_t
   responder_->end_stream();
 }
 
-void TgiSink::on_error(const std::string& message) {
-  const ApiError e{400, message, ""};
-  if (!stream_) return reply_api_error(*responder_, e);
-  responder_->write(CompletionFormatter::sse(e.body()));
-  responder_->end_stream();
+void TgiSink::on_error(troupe_error code, const std::string& message) {
+  end_with_error(*responder_, stream_, engine_error(code, message));
 }
 
 void handle_tgi_generate(ApiContext& ctx, const HttpRequest& req, std::shared_ptr<HttpResponder> responder, bool stream) {

@@ -77,7 +77,7 @@ class TgiSink : public RequestSink {
   void start();  // streams: sends the headers
   void on_output(const std::string& text, std::vector<GeneratedToken> tokens) override;
   void on_finish(const std::string& reason, int32_t prompt_tokens, int32_t completion_tokens) override;
-  void on_error(const std::string& message) override;
+  void on_error(troupe_error code, const std::string& message) override;
 
  private:
   nlohmann::ordered_json token_json(int32_t id, const std::string& text, float logprob) const;

@@ -2,6 +2,7 @@
 
 #include "net/admission.h"
 #include "net/api_submit.h"
+#include "net/error_status.h"
 #include "net/openai_api.h"
 
 namespace troupe::net {
@@ -140,11 +141,8 @@ void TritonSink::on_finish(const std::string& reason, int32_t, int32_t) {
   responder_->end_stream();
 }
 
-void TritonSink::on_error(const std::string& message) {
-  const ApiError e{400, message, ""};
-  if (!stream_) return reply_api_error(*responder_, e);
-  responder_->write(CompletionFormatter::sse(e.body()));
-  responder_->end_stream();
+void TritonSink::on_error(troupe_error code, const std::string& message) {
+  end_with_error(*responder_, stream_, engine_error(code, message));
 }
 
 void handle_triton_generate(ApiContext& ctx, const TritonRoute& route, const HttpRequest& req,

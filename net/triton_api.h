@@ -71,7 +71,7 @@ class TritonSink : public RequestSink {
   void start();  // streams: sends the headers
   void on_output(const std::string& delta, std::vector<GeneratedToken> tokens) override;  // text only
   void on_finish(const std::string& reason, int32_t prompt_tokens, int32_t completion_tokens) override;
-  void on_error(const std::string& message) override;
+  void on_error(troupe_error code, const std::string& message) override;
 
  private:
   std::shared_ptr<HttpResponder> responder_;

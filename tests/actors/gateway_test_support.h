@@ -7,6 +7,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -26,6 +27,7 @@ struct ClientView {
   std::string reason;           // of on_finish
   int32_t completion_tokens = -1;
   std::string error;            // of on_error
+  std::optional<troupe_error> error_code;  // of on_error
   int endings = 0;              // on_finish and on_error calls: exactly one is right
 };
 
@@ -55,10 +57,11 @@ class RecordingSink : public RequestSink {
     clients_->ended += v.endings++ == 0;
     clients_->changed.notify_all();
   }
-  void on_error(const std::string& message) override {
+  void on_error(troupe_error code, const std::string& message) override {
     std::lock_guard lock(clients_->mutex);
     ClientView& v = clients_->views[id_];
     v.error = message;
+    v.error_code = code;
     clients_->ended += v.endings++ == 0;
     clients_->changed.notify_all();
   }

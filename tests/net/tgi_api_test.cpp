@@ -206,7 +206,7 @@ TEST(TgiSinkTest, StreamWithoutTextStillEndsWithOneEventAndDetailsOnlyWhenAsked)
 TEST(TgiSinkTest, ErrorsUseTheOpenAiShape) {
   auto resp = std::make_shared<RecordingResponder>();
   TgiSink sink(resp, false, tgi_request(false), folder().text.tokenizer);
-  sink.on_error("prompt too long");
+  sink.on_error(troupe_error::invalid_request, "prompt too long");
   EXPECT_EQ(resp->status, 400u);
   EXPECT_EQ(ordered_json::parse(resp->body)["error"]["message"], "prompt too long");
 }
