@@ -87,14 +87,13 @@ void StepRunner::launch(const StepPlan& plan, std::vector<float> stage_input) {
   tables_.apply(plan);  // the same drops, then each entry's new blocks; throws on a table never sent
   PendingStep step{.step_id = plan.step_id};
   if (plan.empty()) return pending_.push_back(std::move(step));
+  // A continued sequence this executor never saw was refused by tables_.apply (its table was never
+  // sent either): sequences_ and tables_ gain and drop the same ids.
   for (const ScheduledSequence& s : plan.sequences) {
-    if (s.is_new) {
-      const auto& p = s.sampling_params;
-      sequences_[s.seq_id] = {s.prompt_token_ids, s.output_token_ids, p, p.seed ? *p.seed : seed_source_(),
-                              next_incarnation_++};
-    } else if (!sequences_.count(s.seq_id)) {
-      throw std::logic_error("plan continues sequence " + std::to_string(s.seq_id) + " that this executor never saw");
-    }
+    if (!s.is_new) continue;
+    const auto& p = s.sampling_params;
+    sequences_[s.seq_id] = {s.prompt_token_ids, s.output_token_ids, p, p.seed ? *p.seed : seed_source_(),
+                            next_incarnation_++};
   }
   ForwardBatch batch = make_forward_batch(plan, tables_);
   batch.hidden_states = std::move(stage_input);
